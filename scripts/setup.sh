@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for bpfkit: Debian packages (clang, llvm, libbpf-dev, bpftool ...)
+# when missing, then a virtual environment in .venv/ with bpfkit installed in editable mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v llvm-objdump >/dev/null 2>&1 || need+=(llvm)
+[ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
+command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+[ -f /usr/include/gelf.h ] || need+=(libelf-dev)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.bpfkit-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi

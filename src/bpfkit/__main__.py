@@ -1,0 +1,7 @@
+"""``python -m bpfkit``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,398 @@
+"""Typed wrappers, one per bpf(2) command, over the chokepoint in :mod:`.syscall`.
+
+These take and return plain ints, bytes and ctypes buffers; the object layer
+(maps, programs, links) adds meaning.  ``target`` describes the object for error
+messages ("map 'counts' (hash, key 4 B, value 8 B)").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as E
+import os
+from collections.abc import Sequence
+
+from .._uapi import Cmd
+from . import attrs as A
+from .mounts import ensure_bpffs_for
+from .syscall import bpf, error_for
+
+__all__ = [
+    "btf_get_fd_by_id",
+    "btf_load",
+    "enable_stats",
+    "iter_create",
+    "link_create",
+    "link_detach",
+    "link_get_fd_by_id",
+    "link_update",
+    "map_create",
+    "map_delete_batch",
+    "map_delete_elem",
+    "map_freeze",
+    "map_get_fd_by_id",
+    "map_get_next_key",
+    "map_lookup_and_delete_batch",
+    "map_lookup_and_delete_elem",
+    "map_lookup_batch",
+    "map_lookup_elem",
+    "map_update_batch",
+    "map_update_elem",
+    "next_id",
+    "obj_get",
+    "obj_get_info_by_fd",
+    "obj_pin",
+    "prog_attach",
+    "prog_bind_map",
+    "prog_detach",
+    "prog_get_fd_by_id",
+    "prog_load",
+    "prog_query",
+    "prog_test_run",
+    "raw_tracepoint_open",
+    "task_fd_query",
+]
+
+
+def _addr(buf: ctypes.Array[ctypes.c_char] | ctypes.Array[ctypes.c_ubyte] | ctypes._CData | None) -> int:
+    return 0 if buf is None else ctypes.addressof(buf)
+
+
+def _cbuf(data: bytes | bytearray | memoryview) -> ctypes.Array[ctypes.c_char]:
+    return ctypes.create_string_buffer(bytes(data), len(data))
+
+
+# ---- maps --------------------------------------------------------------------
+
+
+def map_create(
+    map_type: int,
+    key_size: int,
+    value_size: int,
+    max_entries: int,
+    *,
+    map_flags: int = 0,
+    name: str = "",
+    inner_map_fd: int = 0,
+    numa_node: int = 0,
+    map_ifindex: int = 0,
+    btf_fd: int = 0,
+    btf_key_type_id: int = 0,
+    btf_value_type_id: int = 0,
+    btf_vmlinux_value_type_id: int = 0,
+    map_extra: int = 0,
+    value_type_btf_obj_fd: int = 0,
+    token_fd: int = 0,
+    target: str | None = None,
+) -> int:
+    """BPF_MAP_CREATE; returns the new map fd."""
+    a = A.MapCreateAttr()
+    a.map_type = map_type
+    a.key_size = key_size
+    a.value_size = value_size
+    a.max_entries = max_entries
+    a.map_flags = map_flags
+    a.inner_map_fd = inner_map_fd
+    a.numa_node = numa_node
+    a.map_name = name.encode()[:15]
+    a.map_ifindex = map_ifindex
+    a.btf_fd = btf_fd
+    a.btf_key_type_id = btf_key_type_id
+    a.btf_value_type_id = btf_value_type_id
+    a.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
+    a.map_extra = map_extra
+    a.value_type_btf_obj_fd = value_type_btf_obj_fd
+    a.map_token_fd = token_fd
+    return bpf(Cmd.MAP_CREATE, a, target=target)
+
+
+def _elem(cmd: int, fd: int, key: int, value: int, flags: int, target: str | None) -> int:
+    a = A.MapElemAttr(map_fd=fd, key=key, value=value, flags=flags)
+    return bpf(cmd, a, target=target)
+
+
+def map_lookup_elem(fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None) -> None:
+    """BPF_MAP_LOOKUP_ELEM: key and value are addresses of caller buffers."""
+    _elem(Cmd.MAP_LOOKUP_ELEM, fd, key, value, flags, target)
+
+
+def map_update_elem(fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None) -> None:
+    """BPF_MAP_UPDATE_ELEM with BPF_ANY/NOEXIST/EXIST/F_LOCK flags."""
+    _elem(Cmd.MAP_UPDATE_ELEM, fd, key, value, flags, target)
+
+
+def map_delete_elem(fd: int, key: int, flags: int = 0, *, target: str | None = None) -> None:
+    """BPF_MAP_DELETE_ELEM."""
+    _elem(Cmd.MAP_DELETE_ELEM, fd, key, 0, flags, target)
+
+
+def map_get_next_key(fd: int, key: int, next_key: int, *, target: str | None = None) -> bool:
+    """BPF_MAP_GET_NEXT_KEY; False at the end of the map. ``key`` 0 starts from the first."""
+    a = A.MapElemAttr(map_fd=fd, key=key, value=next_key)
+    try:
+        bpf(Cmd.MAP_GET_NEXT_KEY, a, target=target)
+    except OSError as exc:
+        if exc.errno == E.ENOENT:
+            return False
+        raise
+    return True
+
+
+def map_lookup_and_delete_elem(
+    fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None
+) -> None:
+    """BPF_MAP_LOOKUP_AND_DELETE_ELEM (pop for queue/stack when key is 0)."""
+    _elem(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value, flags, target)
+
+
+def map_freeze(fd: int, *, target: str | None = None) -> None:
+    """BPF_MAP_FREEZE: make the map read-only from user space."""
+    a = A.MapElemAttr(map_fd=fd)
+    bpf(Cmd.MAP_FREEZE, a, target=target)
+
+
+def _batch(
+    cmd: int,
+    fd: int,
+    in_batch: int,
+    out_batch: int,
+    keys: int,
+    values: int,
+    count: int,
+    elem_flags: int,
+    target: str | None,
+) -> tuple[int, bool]:
+    """Run a batch command; returns (count processed, reached the end)."""
+    a = A.MapBatchAttr(
+        in_batch=in_batch, out_batch=out_batch, keys=keys, values=values, count=count, map_fd=fd, elem_flags=elem_flags
+    )
+    try:
+        bpf(cmd, a, target=target)
+    except OSError as exc:
+        if exc.errno == E.ENOENT:
+            return a.count, True
+        raise
+    return a.count, False
+
+
+def map_lookup_batch(
+    fd: int, in_batch: int, out_batch: int, keys: int, values: int, count: int, elem_flags: int = 0,
+    *, target: str | None = None,
+) -> tuple[int, bool]:
+    """BPF_MAP_LOOKUP_BATCH; (entries copied, end reached)."""
+    return _batch(Cmd.MAP_LOOKUP_BATCH, fd, in_batch, out_batch, keys, values, count, elem_flags, target)
+
+
+def map_lookup_and_delete_batch(
+    fd: int, in_batch: int, out_batch: int, keys: int, values: int, count: int, elem_flags: int = 0,
+    *, target: str | None = None,
+) -> tuple[int, bool]:
+    """BPF_MAP_LOOKUP_AND_DELETE_BATCH; (entries copied, end reached)."""
+    return _batch(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, fd, in_batch, out_batch, keys, values, count, elem_flags, target)
+
+
+def map_update_batch(
+    fd: int, keys: int, values: int, count: int, elem_flags: int = 0, *, target: str | None = None
+) -> int:
+    """BPF_MAP_UPDATE_BATCH; returns the number of entries updated."""
+    a = A.MapBatchAttr(keys=keys, values=values, count=count, map_fd=fd, elem_flags=elem_flags)
+    bpf(Cmd.MAP_UPDATE_BATCH, a, target=target)
+    return int(a.count)
+
+
+def map_delete_batch(fd: int, keys: int, count: int, elem_flags: int = 0, *, target: str | None = None) -> int:
+    """BPF_MAP_DELETE_BATCH; returns the number of entries deleted."""
+    a = A.MapBatchAttr(keys=keys, count=count, map_fd=fd, elem_flags=elem_flags)
+    bpf(Cmd.MAP_DELETE_BATCH, a, target=target)
+    return int(a.count)
+
+
+# ---- objects -----------------------------------------------------------------
+
+
+def obj_pin(fd: int, path: str, *, target: str | None = None) -> None:
+    """BPF_OBJ_PIN at ``path`` (mounting bpffs first when the path is under a missing one)."""
+    ensure_bpffs_for(path)
+    p = ctypes.create_string_buffer(os.fsencode(path))
+    a = A.ObjPinAttr(pathname=ctypes.addressof(p), bpf_fd=fd)
+    bpf(Cmd.OBJ_PIN, a, target=f"{target or 'object'} at {path!r}")
+
+
+def obj_get(path: str, flags: int = 0, *, target: str | None = None) -> int:
+    """BPF_OBJ_GET: open a pinned object; returns its fd."""
+    ensure_bpffs_for(path)
+    p = ctypes.create_string_buffer(os.fsencode(path))
+    a = A.ObjPinAttr(pathname=ctypes.addressof(p), file_flags=flags)
+    return bpf(Cmd.OBJ_GET, a, target=target or f"pinned object {path!r}")
+
+
+def next_id(cmd: int, start_id: int) -> int | None:
+    """BPF_{MAP,PROG,LINK,BTF}_GET_NEXT_ID; None when there is no further id."""
+    a = A.GetIdAttr(id=start_id)
+    try:
+        bpf(cmd, a)
+    except OSError as exc:
+        if exc.errno == E.ENOENT:
+            return None
+        raise
+    return int(a.next_id)
+
+
+def _fd_by_id(cmd: int, obj_id: int, flags: int, what: str) -> int:
+    a = A.GetIdAttr(id=obj_id, open_flags=flags)
+    return bpf(cmd, a, target=f"{what} id {obj_id}")
+
+
+def map_get_fd_by_id(map_id: int, flags: int = 0) -> int:
+    """BPF_MAP_GET_FD_BY_ID."""
+    return _fd_by_id(Cmd.MAP_GET_FD_BY_ID, map_id, flags, "map")
+
+
+def prog_get_fd_by_id(prog_id: int, flags: int = 0) -> int:
+    """BPF_PROG_GET_FD_BY_ID."""
+    return _fd_by_id(Cmd.PROG_GET_FD_BY_ID, prog_id, flags, "program")
+
+
+def link_get_fd_by_id(link_id: int, flags: int = 0) -> int:
+    """BPF_LINK_GET_FD_BY_ID."""
+    return _fd_by_id(Cmd.LINK_GET_FD_BY_ID, link_id, flags, "link")
+
+
+def btf_get_fd_by_id(btf_id: int, flags: int = 0) -> int:
+    """BPF_BTF_GET_FD_BY_ID."""
+    return _fd_by_id(Cmd.BTF_GET_FD_BY_ID, btf_id, flags, "BTF")
+
+
+def obj_get_info_by_fd(fd: int, info: ctypes.Structure, *, target: str | None = None) -> int:
+    """BPF_OBJ_GET_INFO_BY_FD into ``info``; returns the length the kernel filled."""
+    a = A.InfoAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+    bpf(Cmd.OBJ_GET_INFO_BY_FD, a, target=target)
+    return int(a.info_len)
+
+
+# ---- BTF ---------------------------------------------------------------------
+
+
+def btf_load(data: bytes, *, log_level: int = 0, log_size: int = 0, target: str | None = None) -> tuple[int, str]:
+    """BPF_BTF_LOAD; returns (fd, log). With log_level 0 the kernel is retried with a log on error."""
+    blob = _cbuf(data)
+    log = ctypes.create_string_buffer(log_size) if log_size else None
+    a = A.BtfLoadAttr(btf=ctypes.addressof(blob), btf_size=len(data))
+    if log is not None:
+        a.btf_log_buf = ctypes.addressof(log)
+        a.btf_log_size = log_size
+        a.btf_log_level = log_level or 1
+    try:
+        fd = bpf(Cmd.BTF_LOAD, a, target=target or "BTF")
+    except OSError as exc:
+        if log is None and exc.errno != E.EPERM:
+            return btf_load(data, log_level=1, log_size=1 << 20, target=target)
+        text = log.value.decode(errors="replace") if log is not None else ""
+        if text:
+            raise error_for(exc.errno or 0, Cmd.BTF_LOAD, target or "BTF", detail=text.strip()[-2000:]) from None
+        raise
+    return fd, (log.value.decode(errors="replace") if log is not None else "")
+
+
+# ---- programs ----------------------------------------------------------------
+
+
+def prog_load(attr: A.ProgLoadAttr, *, target: str | None = None) -> int:
+    """BPF_PROG_LOAD with a filled attr (the program layer builds it); retries EAGAIN."""
+    return bpf(Cmd.PROG_LOAD, attr, target=target, retry_eagain=5)
+
+
+def prog_test_run(attr: A.TestRunAttr, *, target: str | None = None) -> None:
+    """BPF_PROG_TEST_RUN with a filled attr; outputs are written back into it."""
+    bpf(Cmd.PROG_TEST_RUN, attr, target=target)
+
+
+def prog_attach(
+    target_fd: int, prog_fd: int, attach_type: int, flags: int = 0, *, replace_fd: int = 0,
+    relative_fd: int = 0, expected_revision: int = 0, target: str | None = None,
+) -> None:
+    """BPF_PROG_ATTACH (cgroup, sockmap, flow dissector, lirc ...)."""
+    a = A.ProgAttachAttr(
+        target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type, attach_flags=flags,
+        replace_bpf_fd=replace_fd, relative_fd=relative_fd, expected_revision=expected_revision,
+    )
+    bpf(Cmd.PROG_ATTACH, a, target=target)
+
+
+def prog_detach(target_fd: int, prog_fd: int, attach_type: int, *, target: str | None = None) -> None:
+    """BPF_PROG_DETACH."""
+    a = A.ProgAttachAttr(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type)
+    bpf(Cmd.PROG_DETACH, a, target=target)
+
+
+def prog_query(target_fd: int, attach_type: int, flags: int = 0, max_progs: int = 64) -> tuple[list[int], int]:
+    """BPF_PROG_QUERY; returns (program ids, attach flags)."""
+    ids = (ctypes.c_uint32 * max_progs)()
+    a = A.ProgQueryAttr(
+        target_fd=target_fd, attach_type=attach_type, query_flags=flags, prog_ids=ctypes.addressof(ids),
+        prog_cnt=max_progs,
+    )
+    bpf(Cmd.PROG_QUERY, a)
+    return list(ids[: a.prog_cnt]), int(a.attach_flags)
+
+
+def prog_bind_map(prog_fd: int, map_fd: int) -> None:
+    """BPF_PROG_BIND_MAP: keep a map alive as long as the program."""
+    a = A.ProgBindMapAttr(prog_fd=prog_fd, map_fd=map_fd)
+    bpf(Cmd.PROG_BIND_MAP, a)
+
+
+def raw_tracepoint_open(name: str | None, prog_fd: int, cookie: int = 0, *, target: str | None = None) -> int:
+    """BPF_RAW_TRACEPOINT_OPEN; name None for tp_btf/fentry-style programs. Returns a link fd."""
+    buf = ctypes.create_string_buffer(name.encode()) if name else None
+    a = A.RawTracepointOpenAttr(name=_addr(buf), prog_fd=prog_fd, cookie=cookie)
+    return bpf(Cmd.RAW_TRACEPOINT_OPEN, a, target=target)
+
+
+def link_create(attr: A.LinkCreateAttr, *, target: str | None = None) -> int:
+    """BPF_LINK_CREATE with a filled attr; returns the link fd."""
+    return bpf(Cmd.LINK_CREATE, attr, target=target)
+
+
+def link_update(link_fd: int, new_prog_fd: int, *, old_prog_fd: int = 0, flags: int = 0) -> None:
+    """BPF_LINK_UPDATE: swap the program of a link."""
+    a = A.LinkUpdateAttr(link_fd=link_fd, new_prog_fd=new_prog_fd, flags=flags, old_prog_fd=old_prog_fd)
+    bpf(Cmd.LINK_UPDATE, a, target="link")
+
+
+def link_detach(link_fd: int) -> None:
+    """BPF_LINK_DETACH: detach without closing the fd."""
+    a = A.LinkDetachAttr(link_fd=link_fd)
+    bpf(Cmd.LINK_DETACH, a, target="link")
+
+
+def iter_create(link_fd: int) -> int:
+    """BPF_ITER_CREATE: a readable fd producing one iteration's output."""
+    a = A.IterCreateAttr(link_fd=link_fd)
+    return bpf(Cmd.ITER_CREATE, a, target="iterator link")
+
+
+def enable_stats(stats_type: int = 0) -> int:
+    """BPF_ENABLE_STATS; returns an fd that keeps run-time stats on while open."""
+    a = A.EnableStatsAttr(type=stats_type)
+    return bpf(Cmd.ENABLE_STATS, a)
+
+
+def task_fd_query(pid: int, fd: int) -> tuple[int, int, str, int, int]:
+    """BPF_TASK_FD_QUERY: (prog_id, fd_type, name, probe_offset, probe_addr)."""
+    buf = ctypes.create_string_buffer(4096)
+    a = A.TaskFdQueryAttr(pid=pid, fd=fd, buf=ctypes.addressof(buf), buf_len=4096)
+    bpf(Cmd.TASK_FD_QUERY, a)
+    return int(a.prog_id), int(a.fd_type), buf.value.decode(errors="replace"), int(a.probe_offset), int(a.probe_addr)
+
+
+def ids_of(cmd: int) -> Sequence[int]:
+    """All ids the kernel lists for BPF_*_GET_NEXT_ID ``cmd``."""
+    out: list[int] = []
+    cur = 0
+    while True:
+        nxt = next_id(cmd, cur)
+        if nxt is None:
+            return out
+        out.append(nxt)
+        cur = nxt

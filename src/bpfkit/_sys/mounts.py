@@ -1,0 +1,65 @@
+"""Mount bpffs and tracefs when a feature needs them and they are missing."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+from .syscall import libc
+
+__all__ = ["BPFFS", "TRACEFS_DIRS", "ensure_bpffs", "ensure_bpffs_for", "ensure_tracefs", "mount_points"]
+
+BPFFS = "/sys/fs/bpf"
+TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+_mount = libc.mount
+_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+_mount.restype = ctypes.c_int
+
+
+def mount_points(fstype: str) -> list[str]:
+    """Mount points of ``fstype`` from /proc/self/mounts."""
+    out = []
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[2] == fstype:
+                out.append(parts[1].replace("\\040", " "))
+    return out
+
+
+def _do_mount(source: str, target: str, fstype: str) -> None:
+    os.makedirs(target, exist_ok=True)
+    if _mount(source.encode(), target.encode(), fstype.encode(), 0, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount -t {fstype} {source} {target}: {os.strerror(err)}")
+
+
+def ensure_bpffs(path: str = BPFFS) -> str:
+    """Make sure a bpf filesystem is mounted at ``path``; mount it if not."""
+    path = os.path.realpath(path)
+    if path not in mount_points("bpf"):
+        _do_mount("bpffs", path, "bpf")
+    return path
+
+
+def ensure_bpffs_for(pin_path: str) -> None:
+    """Mount bpffs at /sys/fs/bpf if ``pin_path`` lies under it and nothing is mounted there."""
+    full = os.path.realpath(pin_path)
+    if (full == BPFFS or full.startswith(BPFFS + "/")) and BPFFS not in mount_points("bpf"):
+        _do_mount("bpffs", BPFFS, "bpf")
+
+
+def ensure_tracefs() -> str:
+    """The tracefs directory (mounting tracefs at /sys/kernel/tracing when needed)."""
+    mounted = mount_points("tracefs")
+    for d in TRACEFS_DIRS:
+        if d in mounted:
+            return d
+    if mounted:
+        return mounted[0]
+    for d in mount_points("debugfs"):
+        cand = os.path.join(d, "tracing")
+        if os.path.isdir(cand) and os.path.exists(os.path.join(cand, "events")):
+            return cand
+    _do_mount("tracefs", TRACEFS_DIRS[0], "tracefs")
+    return TRACEFS_DIRS[0]

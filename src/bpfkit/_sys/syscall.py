@@ -1,0 +1,112 @@
+"""The one chokepoint through which bpfkit calls bpf(2), and the errno table.
+
+Everything that talks to the kernel goes through :func:`bpf` (or :func:`bpf_raw`
+on hot paths that handle errno themselves); failures become exceptions of the
+:mod:`bpfkit.errors` tree in :func:`error_for`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as E
+import os
+import platform
+
+from .._uapi import Cmd
+from ..errors import BpfPermissionError, KernelError
+
+__all__ = [
+    "ENOTSUPP",
+    "NR_BPF",
+    "NR_PERF_EVENT_OPEN",
+    "bpf",
+    "bpf_raw",
+    "error_for",
+    "libc",
+    "syscall",
+]
+
+_NR = {
+    # machine: (bpf, perf_event_open)
+    "x86_64": (321, 298),
+    "amd64": (321, 298),
+    "aarch64": (280, 241),
+    "arm64": (280, 241),
+}
+try:
+    NR_BPF, NR_PERF_EVENT_OPEN = _NR[platform.machine().lower()]
+except KeyError:  # pragma: no cover - other architectures
+    raise ImportError(f"bpfkit does not know the bpf(2) syscall number on {platform.machine()}") from None
+
+ENOTSUPP = 524  # kernel-internal errno that leaks to user space for unsupported operations
+
+libc = ctypes.CDLL(None, use_errno=True)
+syscall = libc.syscall
+syscall.restype = ctypes.c_long
+syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_ulong]
+_get_errno = ctypes.get_errno
+
+# (command, errno) -> what that errno means for that command; (None, errno) for any command.
+_MEANING: dict[tuple[int | None, int], str] = {
+    (None, E.EBADF): "the file descriptor is closed or not a BPF object of the right kind",
+    (None, E.E2BIG): "an argument is larger than the kernel accepts",
+    (None, ENOTSUPP): "operation not supported for this object",
+    (None, E.EOPNOTSUPP): "operation not supported for this object",
+    (Cmd.MAP_CREATE, E.EINVAL): "the kernel rejected the map attributes (type, sizes, flags or BTF)",
+    (Cmd.MAP_CREATE, E.ENOMEM): "not enough memory for the map (max_entries too large?)",
+    (Cmd.MAP_UPDATE_ELEM, E.EEXIST): "the key already exists (NOEXIST)",
+    (Cmd.MAP_UPDATE_ELEM, E.ENOENT): "the key does not exist (EXIST)",
+    (Cmd.MAP_UPDATE_ELEM, E.E2BIG): "the map is full",
+    (Cmd.MAP_UPDATE_ELEM, E.ENOSPC): "the map is full",
+    (Cmd.MAP_UPDATE_ELEM, E.EINVAL): "invalid flags or value for this map type",
+    (Cmd.MAP_UPDATE_ELEM, E.EPERM): "the map is frozen or not writable from user space",
+    (Cmd.MAP_DELETE_ELEM, E.EINVAL): "elements of this map type cannot be deleted",
+    (Cmd.MAP_DELETE_ELEM, E.ENOENT): "the key does not exist",
+    (Cmd.MAP_LOOKUP_ELEM, E.ENOENT): "the key does not exist",
+    (Cmd.MAP_LOOKUP_AND_DELETE_ELEM, E.ENOENT): "the map or key is empty",
+    (Cmd.MAP_FREEZE, E.EBUSY): "the map is writable-mapped or already frozen",
+    (Cmd.OBJ_GET, E.ENOENT): "no such pinned object",
+    (Cmd.OBJ_PIN, E.EEXIST): "the path is already pinned",
+    (Cmd.OBJ_PIN, E.EPERM): "the path is not on a bpf filesystem",
+    (Cmd.MAP_GET_FD_BY_ID, E.ENOENT): "no map has this id",
+    (Cmd.PROG_GET_FD_BY_ID, E.ENOENT): "no program has this id",
+    (Cmd.LINK_GET_FD_BY_ID, E.ENOENT): "no link has this id",
+    (Cmd.BTF_GET_FD_BY_ID, E.ENOENT): "no BTF object has this id",
+    (Cmd.PROG_LOAD, E.EPERM): "the kernel refused to load this program",
+}
+
+
+def error_for(err: int, command: int, target: str | None = None, detail: str | None = None) -> KernelError:
+    """Turn an errno of a bpf command into the right exception (the one errno table)."""
+    try:
+        cmd_name = "BPF_" + Cmd(command).name
+    except ValueError:
+        cmd_name = f"bpf command {command}"
+    if detail is None:
+        detail = _MEANING.get((command, err)) or _MEANING.get((None, err))
+    if err in (E.EPERM, E.EACCES) and (os.geteuid() != 0 or (command, err) not in _MEANING):
+        return BpfPermissionError(err, command=cmd_name, target=target, detail=detail)
+    return KernelError(err, command=cmd_name, target=target, detail=detail)
+
+
+def bpf_raw(cmd: int, attr_addr: int, size: int) -> int:
+    """bpf(2) returning the result or ``-errno``; for hot paths that judge errno themselves."""
+    r: int = syscall(NR_BPF, cmd, attr_addr, size)
+    if r < 0:
+        return -_get_errno()
+    return r
+
+
+def bpf(cmd: int, attr: ctypes.Structure, *, target: str | None = None, retry_eagain: int = 0) -> int:
+    """bpf(2) with a ctypes attr struct; raise a :class:`KernelError` on failure."""
+    addr = ctypes.addressof(attr)
+    size = ctypes.sizeof(attr)
+    while True:
+        r: int = syscall(NR_BPF, cmd, addr, size)
+        if r >= 0:
+            return r
+        err = _get_errno()
+        if err == E.EINTR or (err == E.EAGAIN and retry_eagain > 0):
+            retry_eagain -= 1 if err == E.EAGAIN else 0
+            continue
+        raise error_for(err, cmd, target)

@@ -1,0 +1,53 @@
+"""Base classes of the generated uapi enums: kernel names without prefix, strings accepted."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+_PREFIXES: dict[type, str] = {}
+
+
+def register_prefix(cls: type, prefix: str) -> None:
+    """Record the kernel prefix of an enum's names (``BPF_MAP_TYPE_`` for MapType)."""
+    _PREFIXES[cls] = prefix
+
+
+def kernel_name(member: IntEnum | IntFlag) -> str:
+    """The kernel's full name of a member, e.g. ``BPF_MAP_TYPE_HASH``."""
+    return _PREFIXES.get(type(member), "") + str(member.name)
+
+
+def _lookup(cls: type, value: object) -> object:
+    """Find a member by the kernel's name, with or without its prefix, any case."""
+    if not isinstance(value, str):
+        return None
+    key = value.strip().upper().replace("-", "_")
+    prefix = _PREFIXES.get(cls, "")
+    if prefix and key.startswith(prefix.upper()):
+        key = key[len(prefix):]
+    for name, member in cls.__members__.items():  # type: ignore[attr-defined]
+        if name.upper() == key:
+            return member
+    return None
+
+
+class UapiIntEnum(IntEnum):
+    """An enum of the kernel uapi; ``MapType("hash")`` and ``MapType("BPF_MAP_TYPE_HASH")`` work."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> UapiIntEnum | None:
+        found = _lookup(cls, value)
+        return found if isinstance(found, cls) else None
+
+
+class UapiFlag(IntFlag):
+    """Flags of the kernel uapi; accept the kernel name as a string too."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> UapiFlag | None:
+        found = _lookup(cls, value)
+        if isinstance(found, cls):
+            return found
+        if isinstance(value, int):
+            return super()._missing_(value)  # type: ignore[no-any-return]
+        return None

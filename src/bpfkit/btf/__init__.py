@@ -1,0 +1,11 @@
+"""BTF: parse, build and marshal the BPF Type Format (pure; no kernel access)."""
+
+from __future__ import annotations
+
+from . import types as _types
+from .parse import Btf as Btf
+from .parse import parse_header as parse_header
+from .types import *  # noqa: F403
+
+__all__ = ["Btf", "parse_header"]
+__all__ += _types.__all__

@@ -1,0 +1,544 @@
+"""Parse BTF blobs lazily: an index of record offsets, types decoded on demand.
+
+vmlinux BTF holds well over 100k types; decoding them all costs far more than a
+small CO-RE object needs.  :class:`Btf` scans the type section once (offsets and
+name offsets into two ``array('I')``), decodes a type only when asked, and finds
+types by name by searching the string section, never building a full name map.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from collections.abc import Callable, Iterator
+
+from ..errors import ObjectFormatError
+from .types import (
+    Array,
+    BtfKind,
+    BtfType,
+    Const,
+    Datasec,
+    DeclTag,
+    Enum,
+    Enum64,
+    EnumValue,
+    Float,
+    Func,
+    FuncLinkage,
+    FuncProto,
+    Fwd,
+    Int,
+    IntEncoding,
+    Member,
+    Param,
+    Ptr,
+    Restrict,
+    Struct,
+    Typedef,
+    TypeTag,
+    Union_,
+    Var,
+    VarLinkage,
+    VarSecinfo,
+    Void,
+    Volatile,
+)
+
+__all__ = ["BTF_MAGIC", "Btf", "BtfHeader", "parse_header"]
+
+BTF_MAGIC = 0xEB9F
+_HEADER_MIN = 24
+
+# Extra u32 words after the 3-word common header: fixed part and per-vlen part.
+_FIXED_WORDS = [0] * 32
+_VLEN_WORDS = [0] * 32
+_FIXED_WORDS[BtfKind.INT] = 1
+_FIXED_WORDS[BtfKind.ARRAY] = 3
+_FIXED_WORDS[BtfKind.VAR] = 1
+_FIXED_WORDS[BtfKind.DECL_TAG] = 1
+_VLEN_WORDS[BtfKind.STRUCT] = 3
+_VLEN_WORDS[BtfKind.UNION] = 3
+_VLEN_WORDS[BtfKind.ENUM] = 2
+_VLEN_WORDS[BtfKind.FUNC_PROTO] = 2
+_VLEN_WORDS[BtfKind.DATASEC] = 3
+_VLEN_WORDS[BtfKind.ENUM64] = 3
+_MAX_KIND = max(BtfKind)
+
+
+class BtfHeader:
+    """The fixed BTF header (struct btf_header)."""
+
+    __slots__ = ("byteorder", "flags", "hdr_len", "str_len", "str_off", "type_len", "type_off", "version")
+
+    def __init__(
+        self,
+        byteorder: str,
+        version: int,
+        flags: int,
+        hdr_len: int,
+        type_off: int,
+        type_len: int,
+        str_off: int,
+        str_len: int,
+    ) -> None:
+        self.byteorder = byteorder
+        self.version = version
+        self.flags = flags
+        self.hdr_len = hdr_len
+        self.type_off = type_off
+        self.type_len = type_len
+        self.str_off = str_off
+        self.str_len = str_len
+
+
+def parse_header(data: bytes | memoryview) -> BtfHeader:
+    """Decode and bounds-check the BTF header; raise ObjectFormatError when malformed."""
+    if len(data) < _HEADER_MIN:
+        raise ObjectFormatError(f"BTF blob of {len(data)} bytes is shorter than its header", section=".BTF", offset=0)
+    magic_le = struct.unpack_from("<H", data, 0)[0]
+    if magic_le == BTF_MAGIC:
+        order, prefix = "little", "<"
+    elif struct.unpack_from(">H", data, 0)[0] == BTF_MAGIC:
+        order, prefix = "big", ">"
+    else:
+        raise ObjectFormatError(f"bad BTF magic {magic_le:#06x}", section=".BTF", offset=0)
+    _, version, flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from(
+        prefix + "HBBIIIII", data, 0
+    )
+    if version != 1:
+        raise ObjectFormatError(f"unsupported BTF version {version}", section=".BTF", offset=2)
+    if hdr_len < _HEADER_MIN or hdr_len > len(data):
+        raise ObjectFormatError(f"bad BTF header length {hdr_len}", section=".BTF", offset=4)
+    body = len(data) - hdr_len
+    if type_off % 4 or type_len % 4:
+        raise ObjectFormatError("BTF type section is not 4-byte aligned", section=".BTF", offset=8)
+    if type_off + type_len > body or str_off + str_len > body:
+        raise ObjectFormatError("BTF sections run past the end of the blob", section=".BTF", offset=hdr_len)
+    if type_off < str_off < type_off + type_len or str_off < type_off < str_off + str_len:
+        raise ObjectFormatError("BTF type and string sections overlap", section=".BTF", offset=hdr_len)
+    return BtfHeader(order, version, flags, hdr_len, type_off, type_len, str_off, str_len)
+
+
+class Btf:
+    """A set of BTF types, possibly split on top of a base (kernel module BTF).
+
+    Ids of a split BTF continue after its base's; ``btf[i]`` answers for both.
+    Types from bytes are decoded on first access and cached.
+    """
+
+    def __init__(self, *, base: Btf | None = None, byteorder: str = "little") -> None:
+        self.base = base
+        self.byteorder: str = base.byteorder if base is not None else byteorder
+        self.first_id = base.count if base is not None else 1
+        self._types: list[BtfType | None] = []
+        self._offsets: array[int] | None = None
+        self._name_offs: array[int] | None = None
+        self._words: memoryview | None = None
+        self._strings: bytes = b"\0"
+        self._str_base = base._str_end if base is not None else 0
+        self._raw: bytes | None = None
+        self._name_cache: dict[str, list[int]] = {}
+
+    # ---- construction -------------------------------------------------
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, base: Btf | None = None) -> Btf:
+        """Index a BTF blob (no decoding yet); ``base`` for split BTF such as a module's."""
+        data = bytes(data)
+        hdr = parse_header(data)
+        btf = cls(base=base, byteorder=hdr.byteorder)
+        if base is not None and hdr.byteorder != base.byteorder:
+            raise ObjectFormatError("split BTF and its base differ in byte order", section=".BTF", offset=0)
+        btf._raw = data
+        s0 = hdr.hdr_len + hdr.str_off
+        btf._strings = data[s0 : s0 + hdr.str_len]
+        if base is None and hdr.str_len and btf._strings[:1] != b"\0":
+            raise ObjectFormatError("BTF string section does not start with NUL", section=".BTF", offset=s0)
+        if hdr.str_len and btf._strings[-1:] != b"\0":
+            raise ObjectFormatError("BTF string section is not NUL-terminated", section=".BTF", offset=s0)
+        t0 = hdr.hdr_len + hdr.type_off
+        words = memoryview(data)[t0 : t0 + hdr.type_len]
+        if hdr.byteorder != sys.byteorder:
+            swapped = array("I", bytes(words))
+            swapped.byteswap()
+            btf._words = memoryview(swapped.tobytes()).cast("I")
+        else:
+            btf._words = words.cast("I")
+        btf._scan(t0)
+        return btf
+
+    def _scan(self, section_offset: int) -> None:
+        """Record where each type starts; validate kinds and that records fit."""
+        u = self._words
+        assert u is not None
+        n = len(u)
+        offs = array("I")
+        names = array("I")
+        oa = offs.append
+        na = names.append
+        fixed = _FIXED_WORDS
+        per = _VLEN_WORDS
+        i = 0
+        try:
+            while i < n:
+                oa(i)
+                na(u[i])
+                info = u[i + 1]
+                k = (info >> 24) & 0x1F
+                if k > _MAX_KIND or k == 0:
+                    raise ObjectFormatError(
+                        f"unknown BTF kind {k} for type id {self.first_id + len(offs) - 1}",
+                        section=".BTF",
+                        offset=section_offset + 4 * i,
+                    )
+                i += 3 + fixed[k] + per[k] * (info & 0xFFFF)
+        except IndexError:
+            raise ObjectFormatError(
+                "BTF type record runs past the type section", section=".BTF", offset=section_offset + 4 * offs[-1]
+            ) from None
+        if i != n:
+            raise ObjectFormatError(
+                "BTF type record runs past the type section", section=".BTF", offset=section_offset + 4 * offs[-1]
+            )
+        self._offsets = offs
+        self._name_offs = names
+        self._types = [None] * len(offs)
+
+    @classmethod
+    def from_types(cls, types: list[BtfType], *, base: Btf | None = None) -> Btf:
+        """Build a BTF from decoded types; ``types[0]`` gets id ``first_id``."""
+        btf = cls(base=base)
+        for t in types:
+            btf.add(t)
+        return btf
+
+    def add(self, t: BtfType) -> int:
+        """Append a type and return its id."""
+        self._materialize()
+        self._types.append(t)
+        self._name_cache.clear()
+        return self.first_id + len(self._types) - 1
+
+    def _materialize(self) -> None:
+        """Decode every own type so the list can be edited; drops the lazy index."""
+        if self._offsets is None:
+            return
+        for i in range(len(self._types)):
+            if self._types[i] is None:
+                self._types[i] = self._decode(i)
+        self._offsets = None
+        self._name_offs = None
+        self._words = None
+
+    # ---- access -------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """One past the last type id (like libbpf's btf__type_cnt)."""
+        return self.first_id + len(self._types)
+
+    @property
+    def _str_end(self) -> int:
+        return self._str_base + len(self._strings)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, type_id: int) -> BtfType:
+        if type_id == 0:
+            return Void()
+        if type_id < self.first_id:
+            if self.base is None:
+                raise IndexError(f"BTF type id {type_id} out of range")
+            return self.base[type_id]
+        idx = type_id - self.first_id
+        if idx < 0 or idx >= len(self._types):
+            raise IndexError(f"BTF type id {type_id} out of range (count {self.count})")
+        t = self._types[idx]
+        if t is None:
+            t = self._decode(idx)
+            self._types[idx] = t
+        return t
+
+    def own_ids(self) -> range:
+        """Ids of the types this BTF itself holds (not its base's)."""
+        return range(self.first_id, self.count)
+
+    def items(self) -> Iterator[tuple[int, BtfType]]:
+        """Iterate (id, type) over this BTF's own types, decoding as it goes."""
+        for tid in self.own_ids():
+            yield tid, self[tid]
+
+    def kind_of(self, type_id: int) -> BtfKind:
+        """The kind of a type without decoding it."""
+        if type_id == 0:
+            return BtfKind.UNKN
+        if type_id < self.first_id:
+            assert self.base is not None
+            return self.base.kind_of(type_id)
+        idx = type_id - self.first_id
+        if self._offsets is not None and self._types[idx] is None:
+            assert self._words is not None
+            return BtfKind((self._words[self._offsets[idx] + 1] >> 24) & 0x1F)
+        return self[type_id].kind
+
+    def string(self, offset: int) -> str:
+        """The NUL-terminated string at ``offset`` of the (split-aware) string section."""
+        if offset < self._str_base:
+            assert self.base is not None
+            return self.base.string(offset)
+        off = offset - self._str_base
+        if off >= len(self._strings):
+            raise ObjectFormatError(f"BTF string offset {offset} out of range", section=".BTF")
+        end = self._strings.index(b"\0", off)
+        return self._strings[off:end].decode("utf-8", "replace")
+
+    def name_of(self, type_id: int) -> str:
+        """A type's name ('' if anonymous)."""
+        return self[type_id].name
+
+    def find(self, name: str, kind: BtfKind | None = None) -> list[int]:
+        """Ids of the types named ``name`` (of ``kind`` if given), base included."""
+        ids = list(self.base.find(name, kind)) if self.base is not None else []
+        own = self._name_cache.get(name)
+        if own is None:
+            own = self._find_own(name)
+            self._name_cache[name] = own
+        if kind is None:
+            ids.extend(own)
+        else:
+            ids.extend(t for t in own if self.kind_of(t) == kind)
+        return ids
+
+    def _find_own(self, name: str) -> list[int]:
+        if not name:
+            return []
+        if self._name_offs is None:
+            return [tid for tid, t in self.items() if t.name == name]
+        needle = b"\0" + name.encode() + b"\0"
+        offsets: list[int] = []
+        # a split BTF's string section need not start with NUL: search with one prepended
+        hay = self._strings if self._strings[:1] == b"\0" else b"\0" + self._strings
+        shift = 0 if hay is self._strings else 1
+        pos = hay.find(needle)
+        while pos >= 0:
+            offsets.append(pos + 1 - shift + self._str_base)
+            pos = hay.find(needle, pos + 1)
+        found: list[int] = []
+        names = self._name_offs
+        for noff in offsets:
+            start = 0
+            while True:
+                try:
+                    idx = names.index(noff, start)
+                except ValueError:
+                    break
+                found.append(self.first_id + idx)
+                start = idx + 1
+        found.sort()
+        return found
+
+    def find_one(self, name: str, kind: BtfKind) -> int:
+        """The id of the one type of ``kind`` named ``name``; KeyError when absent."""
+        ids = self.find(name, kind)
+        if not ids:
+            raise KeyError(f"no BTF {kind.name.lower()} named {name!r}")
+        return ids[0]
+
+    def skip_modifiers(self, type_id: int) -> int:
+        """Follow typedef/const/volatile/restrict/type_tag to the underlying type id."""
+        seen = 0
+        t = self[type_id]
+        while isinstance(t, (Typedef, Const, Volatile, Restrict, TypeTag)):
+            type_id = t.type
+            t = self[type_id]
+            seen += 1
+            if seen > 256:
+                raise ObjectFormatError(f"BTF modifier loop at type id {type_id}", section=".BTF")
+        return type_id
+
+    def size_of(self, type_id: int) -> int:
+        """Byte size of a type, resolving modifiers and arrays (pointers are 8 bytes)."""
+        depth = 0
+        mult = 1
+        while True:
+            depth += 1
+            if depth > 256:
+                raise ObjectFormatError(f"BTF type loop at id {type_id}", section=".BTF")
+            t = self[type_id]
+            if isinstance(t, (Int, Struct, Union_, Enum, Enum64, Float, Datasec)):
+                return mult * t.size
+            if isinstance(t, Ptr):
+                return mult * 8
+            if isinstance(t, Array):
+                mult *= t.nelems
+                type_id = t.type
+                continue
+            if isinstance(t, (Typedef, Const, Volatile, Restrict, TypeTag, Var)):
+                type_id = t.type
+                continue
+            raise ValueError(f"BTF type id {type_id} ({t.kind.name}) has no size")
+
+    # ---- decoding -----------------------------------------------------
+
+    def _decode(self, idx: int) -> BtfType:
+        assert self._offsets is not None and self._words is not None
+        u = self._words
+        i = self._offsets[idx]
+        name = self.string(u[i])
+        info = u[i + 1]
+        size_or_type = u[i + 2]
+        kind = (info >> 24) & 0x1F
+        vlen = info & 0xFFFF
+        kflag = bool(info >> 31)
+        decoder = _DECODERS.get(kind)
+        if decoder is None:
+            raise ObjectFormatError(f"unknown BTF kind {kind}", section=".BTF")
+        return decoder(self, u, i + 3, name, vlen, kflag, size_or_type)
+
+    def to_bytes(self) -> bytes:
+        """Marshal this BTF (its own types) back into the kernel's binary format."""
+        from .marshal import encode
+
+        return encode(self)
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+_Decoder = Callable[[Btf, memoryview, int, str, int, bool, int], BtfType]
+
+
+def _d_int(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    data = u[j]
+    return Int(name, sz, IntEncoding((data >> 24) & 0x0F), (data >> 16) & 0xFF, data & 0xFF)
+
+
+def _d_ptr(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Ptr(sz, name)
+
+
+def _d_array(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Array(u[j], u[j + 1], u[j + 2], name)
+
+
+def _members(b: Btf, u: memoryview, j: int, vlen: int, kf: bool) -> list[Member]:
+    out = []
+    for k in range(vlen):
+        off = u[j + 3 * k + 2]
+        if kf:
+            out.append(Member(b.string(u[j + 3 * k]), u[j + 3 * k + 1], off & 0xFFFFFF, off >> 24))
+        else:
+            out.append(Member(b.string(u[j + 3 * k]), u[j + 3 * k + 1], off, 0))
+    return out
+
+
+def _d_struct(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Struct(name, sz, _members(b, u, j, vlen, kf), kf)
+
+
+def _d_union(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Union_(name, sz, _members(b, u, j, vlen, kf), kf)
+
+
+def _d_enum(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    vals = []
+    for k in range(vlen):
+        v = u[j + 2 * k + 1]
+        vals.append(EnumValue(b.string(u[j + 2 * k]), _s32(v) if kf else v))
+    return Enum(name, sz, vals, kf)
+
+
+def _d_enum64(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    vals = []
+    for k in range(vlen):
+        lo = u[j + 3 * k + 1]
+        hi = u[j + 3 * k + 2]
+        v = (hi << 32) | lo
+        if kf and v & (1 << 63):
+            v -= 1 << 64
+        vals.append(EnumValue(b.string(u[j + 3 * k]), v))
+    return Enum64(name, sz, vals, kf)
+
+
+def _d_fwd(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Fwd(name, kf)
+
+
+def _d_typedef(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Typedef(name, sz)
+
+
+def _d_volatile(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Volatile(sz, name)
+
+
+def _d_const(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Const(sz, name)
+
+
+def _d_restrict(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Restrict(sz, name)
+
+
+def _d_func(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    try:
+        linkage = FuncLinkage(vlen)
+    except ValueError:
+        raise ObjectFormatError(f"BTF func {name!r} has unknown linkage {vlen}", section=".BTF") from None
+    return Func(name, sz, linkage)
+
+
+def _d_proto(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    params = [Param(b.string(u[j + 2 * k]), u[j + 2 * k + 1]) for k in range(vlen)]
+    return FuncProto(sz, params, name)
+
+
+def _d_var(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    try:
+        linkage = VarLinkage(u[j])
+    except ValueError:
+        raise ObjectFormatError(f"BTF var {name!r} has unknown linkage {u[j]}", section=".BTF") from None
+    return Var(name, sz, linkage)
+
+
+def _d_datasec(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Datasec(name, sz, [VarSecinfo(u[j + 3 * k], u[j + 3 * k + 1], u[j + 3 * k + 2]) for k in range(vlen)])
+
+
+def _d_float(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return Float(name, sz)
+
+
+def _d_decl_tag(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return DeclTag(name, sz, _s32(u[j]), kf)
+
+
+def _d_type_tag(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
+    return TypeTag(name, sz, kf)
+
+
+_DECODERS: dict[int, _Decoder] = {
+    BtfKind.INT: _d_int,
+    BtfKind.PTR: _d_ptr,
+    BtfKind.ARRAY: _d_array,
+    BtfKind.STRUCT: _d_struct,
+    BtfKind.UNION: _d_union,
+    BtfKind.ENUM: _d_enum,
+    BtfKind.FWD: _d_fwd,
+    BtfKind.TYPEDEF: _d_typedef,
+    BtfKind.VOLATILE: _d_volatile,
+    BtfKind.CONST: _d_const,
+    BtfKind.RESTRICT: _d_restrict,
+    BtfKind.FUNC: _d_func,
+    BtfKind.FUNC_PROTO: _d_proto,
+    BtfKind.VAR: _d_var,
+    BtfKind.DATASEC: _d_datasec,
+    BtfKind.FLOAT: _d_float,
+    BtfKind.DECL_TAG: _d_decl_tag,
+    BtfKind.TYPE_TAG: _d_type_tag,
+    BtfKind.ENUM64: _d_enum64,
+}

@@ -1,0 +1,106 @@
+"""Facts of the running host (kernel version, CPUs, vmlinux BTF), read once and cached."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+from .btf import Btf
+
+__all__ = [
+    "kernel_release",
+    "kernel_version",
+    "module_btf",
+    "online_cpus",
+    "page_size",
+    "parse_cpu_list",
+    "possible_cpus",
+    "vmlinux_btf",
+    "VMLINUX_BTF_PATH",
+]
+
+VMLINUX_BTF_PATH = "/sys/kernel/btf/vmlinux"
+
+
+@functools.cache
+def kernel_release() -> str:
+    """``uname -r``."""
+    return os.uname().release
+
+
+@functools.cache
+def kernel_version() -> tuple[int, int, int]:
+    """(major, minor, patch) of the running kernel."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", kernel_release())
+    if not m:
+        return (0, 0, 0)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+
+def kernel_version_code() -> int:
+    """LINUX_VERSION_CODE of the running kernel (patch clamped to 255)."""
+    a, b, c = kernel_version()
+    return (a << 16) | (b << 8) | min(c, 255)
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """Parse a kernel CPU list such as ``0-3,5``."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            cpus.extend(range(int(lo), int(hi) + 1))
+        else:
+            cpus.append(int(part))
+    return cpus
+
+
+@functools.cache
+def possible_cpus() -> int:
+    """Number of possible CPUs (the per-CPU map value count)."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        return max(parse_cpu_list(f.read())) + 1
+
+
+@functools.cache
+def online_cpu_list() -> tuple[int, ...]:
+    """Ids of the online CPUs."""
+    with open("/sys/devices/system/cpu/online") as f:
+        return tuple(parse_cpu_list(f.read()))
+
+
+def online_cpus() -> list[int]:
+    """Ids of the online CPUs."""
+    return list(online_cpu_list())
+
+
+@functools.cache
+def page_size() -> int:
+    """The MMU page size."""
+    return os.sysconf("SC_PAGE_SIZE")
+
+
+@functools.cache
+def vmlinux_btf() -> Btf:
+    """The running kernel's BTF, indexed lazily (cached for the process)."""
+    with open(VMLINUX_BTF_PATH, "rb") as f:
+        return Btf.from_bytes(f.read())
+
+
+@functools.cache
+def module_btf(name: str) -> Btf:
+    """Split BTF of a loaded kernel module, on top of vmlinux."""
+    with open(os.path.join(os.path.dirname(VMLINUX_BTF_PATH), name), "rb") as f:
+        return Btf.from_bytes(f.read(), base=vmlinux_btf())
+
+
+def module_btf_names() -> list[str]:
+    """Names of kernel modules that have BTF loaded."""
+    d = os.path.dirname(VMLINUX_BTF_PATH)
+    try:
+        return sorted(n for n in os.listdir(d) if n != "vmlinux")
+    except FileNotFoundError:
+        return []
