@@ -143,8 +143,10 @@ class VerifierError(KernelError):
         self.log = log
         self.cause = _verifier_cause(log)
         tail = _useful_tail(log, tail_lines)
+        if self.cause and tail.endswith(self.cause):
+            tail = tail[: -len(self.cause)].rstrip()
         detail = self.cause
-        if tail:
+        if tail and tail.strip() != self.cause:
             detail = f"{detail}\n{tail}" if detail else tail
         super().__init__(err, command=command, target=target, detail=detail or None)
 

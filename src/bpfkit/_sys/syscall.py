@@ -73,6 +73,8 @@ _MEANING: dict[tuple[int | None, int], str] = {
     (Cmd.LINK_GET_FD_BY_ID, E.ENOENT): "no link has this id",
     (Cmd.BTF_GET_FD_BY_ID, E.ENOENT): "no BTF object has this id",
     (Cmd.PROG_LOAD, E.EPERM): "the kernel refused to load this program",
+    (Cmd.PROG_LOAD, E.EACCES): "the verifier rejected the program",
+    (Cmd.PROG_LOAD, E.EINVAL): "the kernel rejected the program or its attributes",
 }
 
 

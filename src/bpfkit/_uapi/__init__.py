@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import UapiFlag as UapiFlag
 from ._base import UapiIntEnum as UapiIntEnum
+from ._base import coerce as coerce
 from ._base import kernel_name as kernel_name
 from ._generated import *  # noqa: F403
 from ._generated import GENERATED_FROM as GENERATED_FROM

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
+from typing import TypeVar
 
 _PREFIXES: dict[type, str] = {}
 
@@ -51,3 +52,11 @@ class UapiFlag(IntFlag):
         if isinstance(value, int):
             return super()._missing_(value)  # type: ignore[no-any-return]
         return None
+
+
+_E = TypeVar("_E", bound=IntEnum)
+
+
+def coerce(cls: type[_E], value: _E | int | str) -> _E:
+    """``cls(value)`` for a member, its int value, or its kernel name as a string."""
+    return cls(value)  # type: ignore[arg-type]  # _missing_ handles strings

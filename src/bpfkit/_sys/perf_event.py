@@ -1,0 +1,143 @@
+"""perf_event_open(2), its ioctls, and mmap of perf/BPF ring pages."""
+
+from __future__ import annotations
+
+import ctypes
+import errno as E
+import fcntl
+import mmap
+from ctypes import c_int32, c_uint16, c_uint32, c_uint64
+
+from .._uapi import PerfFlags
+from ..errors import BpfPermissionError, KernelError
+from .syscall import NR_PERF_EVENT_OPEN, libc
+
+__all__ = [
+    "PERF_ATTR_SIZE",
+    "PerfEventAttr",
+    "disable",
+    "enable",
+    "map_pages",
+    "perf_event_open",
+    "set_bpf",
+    "set_output",
+]
+
+PERF_ATTR_SIZE = 136  # PERF_ATTR_SIZE_VER8
+
+# struct perf_event_attr flag bits (the bitfield word after read_format)
+FLAG_DISABLED = 1 << 0
+FLAG_INHERIT = 1 << 1
+FLAG_EXCLUDE_USER = 1 << 4
+FLAG_EXCLUDE_KERNEL = 1 << 5
+FLAG_EXCLUDE_HV = 1 << 6
+FLAG_EXCLUDE_IDLE = 1 << 7
+FLAG_FREQ = 1 << 10
+FLAG_WATERMARK = 1 << 14
+FLAG_SAMPLE_ID_ALL = 1 << 18
+
+# ioctl numbers of linux/perf_event.h
+IOC_ENABLE = 0x2400
+IOC_DISABLE = 0x2401
+IOC_RESET = 0x2403
+IOC_SET_OUTPUT = 0x2405
+IOC_SET_BPF = 0x40042408
+IOC_PAUSE_OUTPUT = 0x40042409
+
+
+class PerfEventAttr(ctypes.Structure):
+    """struct perf_event_attr (PERF_ATTR_SIZE_VER8)."""
+
+    _fields_ = [
+        ("type", c_uint32),
+        ("size", c_uint32),
+        ("config", c_uint64),
+        ("sample_period", c_uint64),  # also sample_freq
+        ("sample_type", c_uint64),
+        ("read_format", c_uint64),
+        ("flags", c_uint64),
+        ("wakeup_events", c_uint32),  # also wakeup_watermark
+        ("bp_type", c_uint32),
+        ("config1", c_uint64),  # bp_addr / kprobe_func / uprobe_path
+        ("config2", c_uint64),  # bp_len / kprobe_addr / probe_offset
+        ("branch_sample_type", c_uint64),
+        ("sample_regs_user", c_uint64),
+        ("sample_stack_user", c_uint32),
+        ("clockid", c_int32),
+        ("sample_regs_intr", c_uint64),
+        ("aux_watermark", c_uint32),
+        ("sample_max_stack", c_uint16),
+        ("_reserved_2", c_uint16),
+        ("aux_sample_size", c_uint32),
+        ("aux_action", c_uint32),
+        ("sig_data", c_uint64),
+        ("config3", c_uint64),
+    ]
+
+
+_syscall5 = libc["syscall"]  # a separate function object: argtypes differ from bpf(2)'s
+_syscall5.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong]
+_syscall5.restype = ctypes.c_long
+_ioctl = libc["ioctl"]
+_ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong]
+_ioctl.restype = ctypes.c_int
+
+
+def perf_event_open(
+    attr: PerfEventAttr, pid: int, cpu: int, group_fd: int = -1, flags: int = PerfFlags.FD_CLOEXEC,
+    *, target: str = "perf event",
+) -> int:
+    """perf_event_open(2); returns the event fd or raises KernelError."""
+    attr.size = ctypes.sizeof(PerfEventAttr)
+    r = _syscall5(NR_PERF_EVENT_OPEN, ctypes.addressof(attr), pid, cpu, group_fd, flags)
+    if r < 0:
+        err = ctypes.get_errno()
+        cls = BpfPermissionError if err in (E.EPERM, E.EACCES) else KernelError
+        raise cls(err, command="perf_event_open", target=target)
+    return int(r)
+
+
+def _do_ioctl(fd: int, req: int, arg: int, what: str) -> None:
+    if _ioctl(fd, req, arg) < 0:
+        err = ctypes.get_errno()
+        raise KernelError(err, command=what, target=f"perf event fd {fd}")
+
+
+def enable(fd: int) -> None:
+    """PERF_EVENT_IOC_ENABLE."""
+    _do_ioctl(fd, IOC_ENABLE, 0, "PERF_EVENT_IOC_ENABLE")
+
+
+def disable(fd: int) -> None:
+    """PERF_EVENT_IOC_DISABLE."""
+    _do_ioctl(fd, IOC_DISABLE, 0, "PERF_EVENT_IOC_DISABLE")
+
+
+def set_bpf(fd: int, prog_fd: int) -> None:
+    """PERF_EVENT_IOC_SET_BPF: attach a program the legacy way (before bpf_link for perf events)."""
+    _do_ioctl(fd, IOC_SET_BPF, prog_fd, "PERF_EVENT_IOC_SET_BPF")
+
+
+def set_output(fd: int, target_fd: int) -> None:
+    """PERF_EVENT_IOC_SET_OUTPUT: send this event's records into another event's ring."""
+    _do_ioctl(fd, IOC_SET_OUTPUT, target_fd, "PERF_EVENT_IOC_SET_OUTPUT")
+
+
+def pause_output(fd: int, pause: bool) -> None:
+    """PERF_EVENT_IOC_PAUSE_OUTPUT."""
+    _do_ioctl(fd, IOC_PAUSE_OUTPUT, int(pause), "PERF_EVENT_IOC_PAUSE_OUTPUT")
+
+
+def map_pages(fd: int, length: int, *, writable: bool = True, offset: int = 0, what: str = "ring") -> mmap.mmap:
+    """mmap ``length`` bytes of an fd shared (perf ring, BPF ring buffer, mmapable array)."""
+    prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+    try:
+        return mmap.mmap(fd, length, mmap.MAP_SHARED, prot, offset=offset)
+    except OSError as exc:
+        raise KernelError(exc.errno or E.EINVAL, command="mmap", target=f"{what} (fd {fd}, {length} bytes)") from None
+
+
+def set_cloexec(fd: int) -> None:
+    """Mark an fd close-on-exec."""
+    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
+    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)

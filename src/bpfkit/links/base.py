@@ -1,0 +1,191 @@
+"""Link: one attachment of a program; closing it detaches (unless pinned)."""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .._sys import Fd
+from .._sys import attrs as A
+from .._sys import commands as C
+from .._uapi import AttachType, LinkType
+
+if TYPE_CHECKING:
+    from ..programs import Program
+
+__all__ = ["Link", "LinkInfo"]
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    """What the kernel reports about a bpf_link (BPF_OBJ_GET_INFO_BY_FD)."""
+
+    type: LinkType | int
+    id: int
+    prog_id: int
+    raw: bytes
+
+    def attach_type(self) -> AttachType | int | None:
+        """The attach type, for the link kinds whose info carries one."""
+        t = self.type
+        if t in (LinkType.TRACING, LinkType.CGROUP):
+            off = 0 if t == LinkType.TRACING else 8
+            v: int = struct.unpack_from("<I", self.raw, off)[0]
+        elif t in (LinkType.NETNS, LinkType.TCX, LinkType.NETKIT, LinkType.SOCKMAP):
+            v = struct.unpack_from("<I", self.raw, 4)[0]
+        else:
+            return None
+        try:
+            return AttachType(v)
+        except ValueError:
+            return int(v)
+
+
+class Link:
+    """An attachment of a program.
+
+    A link owns either a bpf_link fd (detached when the last reference closes,
+    pinnable) or the objects and the detach action of an older attach method
+    (perf event ioctl, PROG_ATTACH, netlink).  ``close()`` detaches either way.
+    """
+
+    def __init__(
+        self,
+        fd: Fd | None,
+        *,
+        program: Program | None,
+        kind: str,
+        target: str,
+        owned: Sequence[Fd] = (),
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._fd = fd
+        self.program = program
+        self.kind = kind
+        self.target = target
+        self._owned = list(owned)
+        self._on_close = on_close
+        self._pinned: str | None = None
+        self._closed = False
+
+    # ---- identity ------------------------------------------------------
+
+    @property
+    def is_bpf_link(self) -> bool:
+        """True when the kernel represents this attachment as a bpf_link (pinnable, queryable)."""
+        return self._fd is not None
+
+    @property
+    def fd(self) -> int:
+        """The bpf_link fd; ValueError when closed or when the attach method has none."""
+        if self._fd is None:
+            raise ValueError(f"{self} is not a bpf_link (attached by an older method)")
+        return self._fd.fileno()
+
+    def fileno(self) -> int:
+        """The bpf_link fd."""
+        return self.fd
+
+    @property
+    def closed(self) -> bool:
+        """True once detached/closed."""
+        return self._closed
+
+    def info(self) -> LinkInfo:
+        """Kernel facts about the bpf_link."""
+        info = A.LinkInfo()
+        C.obj_get_info_by_fd(self.fd, info, target=str(self))
+        try:
+            lt: LinkType | int = LinkType(info.type)
+        except ValueError:
+            lt = info.type
+        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=bytes(info.extra))
+
+    # ---- lifetime ------------------------------------------------------
+
+    def pin(self, path: str) -> None:
+        """Pin the link on bpffs so the attachment outlives this process."""
+        C.obj_pin(self.fd, path, target=str(self))
+        self._pinned = path
+
+    def unpin(self, path: str | None = None) -> None:
+        """Remove the pin (the attachment ends when nothing else holds the link)."""
+        where = path or self._pinned
+        if where is None:
+            raise ValueError(f"{self} is not pinned")
+        os.unlink(where)
+        if where == self._pinned:
+            self._pinned = None
+
+    def update(self, program: Program) -> None:
+        """Atomically replace the attached program (BPF_LINK_UPDATE)."""
+        C.link_update(self.fd, program.fd)
+        self.program = program
+
+    def detach(self) -> None:
+        """Detach now (BPF_LINK_DETACH), even if the link is pinned or shared; then close."""
+        if self._fd is not None and not self._fd.closed:
+            C.link_detach(self._fd.fileno())
+        self.close()
+
+    def close(self) -> None:
+        """Close: detaches unless the link is pinned or another fd refers to it."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._on_close is not None:
+                self._on_close()
+        finally:
+            if self._fd is not None:
+                self._fd.close()
+            for fd in self._owned:
+                fd.close()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        name = self.program.name if self.program is not None else "?"
+        state = " closed" if self._closed else ""
+        return f"<Link {self.kind} {name!r} -> {self.target}{state}>"
+
+    def __str__(self) -> str:
+        name = self.program.name if self.program is not None else "?"
+        return f"{self.kind} link of program {name!r} to {self.target}"
+
+    @classmethod
+    def from_pin(cls, path: str) -> Link:
+        """Open a pinned bpf_link."""
+        fd = Fd(C.obj_get(path, target=f"pinned link {path!r}"), f"link {path}")
+        link = cls(fd, program=None, kind="pinned", target=path)
+        return link
+
+    @classmethod
+    def from_id(cls, link_id: int) -> Link:
+        """Open a bpf_link by its kernel id."""
+        fd = Fd(C.link_get_fd_by_id(link_id), f"link id {link_id}")
+        return cls(fd, program=None, kind="link", target=f"id {link_id}")
+
+
+def new_link_fd(
+    prog_fd: int, target_fd: int, attach_type: AttachType | int, *, flags: int = 0, what: str,
+    extra: Callable[[A.LinkCreateAttr], Any] | None = None,
+) -> Fd:
+    """BPF_LINK_CREATE for ``prog_fd`` on ``target_fd``; ``extra`` fills the per-type union."""
+    a = A.LinkCreateAttr(prog_fd=prog_fd, target_fd=target_fd, attach_type=int(attach_type), flags=flags)
+    keep = extra(a) if extra is not None else None
+    fd = C.link_create(a, target=what)
+    del keep
+    return Fd(fd, what)
+
+

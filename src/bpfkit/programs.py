@@ -1,0 +1,422 @@
+"""Program: a loaded BPF program (owns its fd): load with a verifier log, test_run, info, pin."""
+
+from __future__ import annotations
+
+import ctypes
+import errno as E
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ._sys import Fd
+from ._sys import attrs as A
+from ._sys import commands as C
+from ._uapi import AttachType, ProgFlags, ProgType, coerce
+from .errors import BpfPermissionError, KernelError, NotSupportedError, VerifierError
+
+if TYPE_CHECKING:
+    from .asm import Instruction
+    from .links import Link
+
+__all__ = ["Program", "ProgramInfo", "TestRunResult"]
+
+_LOG_MIN = 1 << 16
+_LOG_MAX = (1 << 30) - 1  # the kernel's limit (UINT_MAX >> 2)
+_TRAMPOLINE_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """Outcome of BPF_PROG_TEST_RUN: return value, mean run time, and output buffers."""
+
+    retval: int
+    duration_ns: int
+    data: bytes
+    ctx: bytes
+
+    __test__ = False  # not a pytest test class
+
+
+@dataclass(frozen=True)
+class ProgramInfo:
+    """What the kernel reports about a program (BPF_OBJ_GET_INFO_BY_FD)."""
+
+    type: ProgType | int
+    id: int
+    name: str
+    tag: str
+    map_ids: tuple[int, ...]
+    btf_id: int
+    xlated_len: int
+    jited_len: int
+    load_time_ns: int
+    created_by_uid: int
+    run_time_ns: int
+    run_cnt: int
+    verified_insns: int
+    gpl_compatible: bool
+
+
+def _insn_bytes(insns: bytes | bytearray | memoryview | Sequence[Instruction]) -> bytes:
+    if isinstance(insns, (bytes, bytearray, memoryview)):
+        data = bytes(insns)
+    else:
+        from .asm import encode
+
+        data = encode(insns)
+    if not data or len(data) % 8:
+        raise ValueError(f"a BPF program must be a non-empty multiple of 8 bytes, got {len(data)}")
+    return data
+
+
+def _describe(ptype: ProgType | int, name: str) -> str:
+    try:
+        tname = ProgType(ptype).name.lower()
+    except ValueError:
+        tname = f"type {ptype}"
+    return f"program {name!r} ({tname})" if name else f"program ({tname})"
+
+
+class Program:
+    """A BPF program loaded into the kernel; closing it unloads it unless pinned or attached."""
+
+    def __init__(
+        self,
+        fd: Fd,
+        *,
+        name: str = "",
+        prog_type: ProgType | int = ProgType.UNSPEC,
+        expected_attach_type: AttachType | int | None = None,
+        section: str = "",
+        attach_target: str = "",
+        log: str = "",
+        spec: Any = None,
+    ) -> None:
+        self._fd = fd
+        self.name = name
+        self.type = prog_type
+        self.expected_attach_type = expected_attach_type
+        self.section = section
+        self.attach_target = attach_target
+        self.verifier_log = log
+        self.spec = spec
+        self._pinned: str | None = None
+
+    # ---- loading --------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        prog_type: ProgType | int | str,
+        insns: bytes | bytearray | memoryview | Sequence[Instruction],
+        *,
+        license: str = "GPL",
+        name: str = "",
+        expected_attach_type: AttachType | int | str | None = None,
+        attach_btf_id: int = 0,
+        attach_btf_obj_fd: int = 0,
+        attach_prog_fd: int = 0,
+        flags: ProgFlags | int = 0,
+        kern_version: int = 0,
+        btf_fd: int = 0,
+        func_info: bytes = b"",
+        func_info_rec_size: int = 8,
+        line_info: bytes = b"",
+        line_info_rec_size: int = 16,
+        fd_array: Sequence[int] = (),
+        log_level: int = 0,
+        section: str = "",
+        attach_target: str = "",
+        spec: Any = None,
+    ) -> Program:
+        """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError."""
+        ptype = coerce(ProgType, prog_type)
+        eat = None if expected_attach_type is None else coerce(AttachType, expected_attach_type)
+        code = _insn_bytes(insns)
+        insn_buf = ctypes.create_string_buffer(code, len(code))
+        lic = ctypes.create_string_buffer(license.encode())
+        a = A.ProgLoadAttr()
+        a.prog_type = int(ptype)
+        a.insn_cnt = len(code) // 8
+        a.insns = ctypes.addressof(insn_buf)
+        a.license = ctypes.addressof(lic)
+        a.kern_version = kern_version
+        if ptype == ProgType.SYSCALL:
+            flags = int(flags) | ProgFlags.SLEEPABLE  # the kernel only accepts sleepable syscall programs
+        a.prog_flags = int(flags)
+        a.prog_name = _kernel_name(name)
+        a.expected_attach_type = int(eat) if eat is not None else 0
+        a.attach_btf_id = attach_btf_id
+        a.attach_prog_fd = attach_prog_fd or attach_btf_obj_fd
+        keep: list[Any] = [insn_buf, lic]
+        if btf_fd:
+            a.prog_btf_fd = btf_fd
+            if func_info:
+                fi = ctypes.create_string_buffer(func_info, len(func_info))
+                keep.append(fi)
+                a.func_info = ctypes.addressof(fi)
+                a.func_info_rec_size = func_info_rec_size
+                a.func_info_cnt = len(func_info) // func_info_rec_size
+            if line_info:
+                li = ctypes.create_string_buffer(line_info, len(line_info))
+                keep.append(li)
+                a.line_info = ctypes.addressof(li)
+                a.line_info_rec_size = line_info_rec_size
+                a.line_info_cnt = len(line_info) // line_info_rec_size
+        if fd_array:
+            arr = (ctypes.c_int32 * len(fd_array))(*fd_array)
+            keep.append(arr)
+            a.fd_array = ctypes.addressof(arr)
+        target = _describe(ptype, name)
+        log = ""
+        fd = -1
+        if log_level:
+            fd, log = _load_with_log(a, log_level, target)
+        else:
+            try:
+                fd = C.prog_load(a, target=target)
+            except BpfPermissionError:
+                raise
+            except KernelError as exc:
+                if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES:
+                    raise _trampoline_refused(ptype, name, exc) from None
+                if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT):
+                    fd, log = _load_with_log(a, 1, target)
+                else:
+                    raise
+        return cls(
+            Fd(fd, target),
+            name=name,
+            prog_type=ptype,
+            expected_attach_type=eat,
+            section=section,
+            attach_target=attach_target,
+            log=log,
+            spec=spec,
+        )
+
+    @classmethod
+    def from_fd(cls, fd: int, *, dup: bool = True) -> Program:
+        """Wrap an existing program fd (duplicated unless ``dup=False`` hands over ownership)."""
+        owned = Fd(fd, "program")
+        if dup:
+            new = owned.dup()
+            owned.release()
+            owned = new
+        prog = cls(owned)
+        info = prog.info()
+        prog.name = info.name
+        prog.type = info.type
+        owned.what = _describe(info.type, info.name)
+        return prog
+
+    @classmethod
+    def from_pin(cls, path: str) -> Program:
+        """Open a pinned program."""
+        return cls.from_fd(C.obj_get(path, target=f"pinned program {path!r}"), dup=False)
+
+    @classmethod
+    def from_id(cls, prog_id: int) -> Program:
+        """Open a loaded program by its kernel id."""
+        return cls.from_fd(C.prog_get_fd_by_id(prog_id), dup=False)
+
+    # ---- fd ownership ---------------------------------------------------
+
+    @property
+    def fd(self) -> int:
+        """The program fd; ValueError once closed."""
+        return self._fd.fileno()
+
+    def fileno(self) -> int:
+        """The program fd."""
+        return self._fd.fileno()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._fd.closed
+
+    def close(self) -> None:
+        """Close the fd; the kernel unloads the program unless pinned, attached or referenced."""
+        self._fd.close()
+
+    def __enter__(self) -> Program:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._fd.fd}"
+        return f"<Program {self.name!r} {_type_name(self.type)} {state}>"
+
+    # ---- kernel operations ----------------------------------------------
+
+    def test_run(
+        self,
+        ctx: bytes | bytearray | memoryview | None = None,
+        data: bytes | bytearray | memoryview | None = None,
+        *,
+        repeat: int = 1,
+        data_out_size: int | None = None,
+        ctx_out_size: int | None = None,
+        flags: int = 0,
+        cpu: int = 0,
+        batch_size: int = 0,
+    ) -> TestRunResult:
+        """Run the program once (or ``repeat`` times) on ``ctx``/``data`` with BPF_PROG_RUN."""
+        a = A.TestRunAttr()
+        a.prog_fd = self.fd
+        a.repeat = repeat if repeat > 1 else 0  # raw_tp and syscall programs accept only 0 (= once)
+        a.flags = flags
+        a.cpu = cpu
+        a.batch_size = batch_size
+        keep: list[Any] = []
+        if data is not None:
+            din = ctypes.create_string_buffer(bytes(data), len(data))
+            size_out = data_out_size if data_out_size is not None else max(len(data) + 256, 4096)
+            dout = ctypes.create_string_buffer(size_out)
+            keep += [din, dout]
+            a.data_in = ctypes.addressof(din)
+            a.data_size_in = len(data)
+            a.data_out = ctypes.addressof(dout)
+            a.data_size_out = size_out
+        cin = None
+        cout = None
+        if ctx is not None:
+            cin = ctypes.create_string_buffer(bytes(ctx), len(ctx))
+            keep.append(cin)
+            a.ctx_in = ctypes.addressof(cin)
+            a.ctx_size_in = len(ctx)
+            if self.type != ProgType.SYSCALL:
+                size = ctx_out_size if ctx_out_size is not None else len(ctx)
+                if size:
+                    cout = ctypes.create_string_buffer(size)
+                    keep.append(cout)
+                    a.ctx_out = ctypes.addressof(cout)
+                    a.ctx_size_out = size
+        C.prog_test_run(a, target=_describe(self.type, self.name))
+        data_out = b""
+        if data is not None:
+            data_out = ctypes.string_at(a.data_out, a.data_size_out)
+        if self.type == ProgType.SYSCALL and cin is not None:
+            ctx_bytes = cin.raw[: len(cin.raw)]
+        elif cout is not None:
+            ctx_bytes = cout.raw[: a.ctx_size_out]
+        else:
+            ctx_bytes = b""
+        retval = a.retval
+        if self.type == ProgType.SYSCALL:
+            retval = ctypes.c_int32(retval).value
+        return TestRunResult(retval=retval, duration_ns=a.duration, data=data_out, ctx=ctx_bytes)
+
+    def info(self) -> ProgramInfo:
+        """Kernel facts about the program (id, tag, maps, run stats ...)."""
+        info = A.ProgInfo()
+        C.obj_get_info_by_fd(self.fd, info, target=_describe(self.type, self.name))
+        map_ids: tuple[int, ...] = ()
+        if info.nr_map_ids:
+            ids = (ctypes.c_uint32 * info.nr_map_ids)()
+            again = A.ProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
+            C.obj_get_info_by_fd(self.fd, again)
+            map_ids = tuple(ids)
+        try:
+            ptype: ProgType | int = ProgType(info.type)
+        except ValueError:
+            ptype = info.type
+        return ProgramInfo(
+            type=ptype,
+            id=info.id,
+            name=info.name.decode(errors="replace"),
+            tag=bytes(info.tag).hex(),
+            map_ids=map_ids,
+            btf_id=info.btf_id,
+            xlated_len=info.xlated_prog_len,
+            jited_len=info.jited_prog_len,
+            load_time_ns=info.load_time,
+            created_by_uid=info.created_by_uid,
+            run_time_ns=info.run_time_ns,
+            run_cnt=info.run_cnt,
+            verified_insns=info.verified_insns,
+            gpl_compatible=bool(info.gpl_compatible & 1),
+        )
+
+    @property
+    def id(self) -> int:
+        """The kernel's id of this program."""
+        return self.info().id
+
+    def pin(self, path: str) -> None:
+        """Pin the program on bpffs at ``path`` (mounting /sys/fs/bpf if needed)."""
+        C.obj_pin(self.fd, path, target=_describe(self.type, self.name))
+        self._pinned = path
+
+    def unpin(self, path: str | None = None) -> None:
+        """Remove the pin at ``path`` (default: where :meth:`pin` put it)."""
+        where = path or self._pinned
+        if where is None:
+            raise ValueError(f"{_describe(self.type, self.name)} is not pinned")
+        os.unlink(where)
+        if where == self._pinned:
+            self._pinned = None
+
+    def attach(self, *args: Any, **kwargs: Any) -> Link:
+        """Attach by the program's section name (or the explicit target given); returns a Link."""
+        from .links import attach_program
+
+        return attach_program(self, *args, **kwargs)
+
+
+def _kernel_name(name: str) -> bytes:
+    """Program/map names the kernel accepts: [A-Za-z0-9_.], at most 15 bytes."""
+    clean = "".join(c if c.isalnum() or c in "_." else "_" for c in name)
+    return clean.encode("ascii", "replace")[:15]
+
+
+def _type_name(t: ProgType | int) -> str:
+    try:
+        return ProgType(t).name.lower()
+    except ValueError:
+        return f"type {t}"
+
+
+def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str]:
+    """Load with a verifier log, growing the buffer until the log fits."""
+    size = _LOG_MIN
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        a.log_level = level
+        a.log_size = size
+        a.log_buf = ctypes.addressof(buf)
+        a.log_true_size = 0
+        try:
+            fd = C.prog_load(a, target=target)
+        except KernelError as exc:
+            log = buf.value.decode(errors="replace")
+            if exc.errno == E.ENOSPC and size < _LOG_MAX:
+                size = min(max(size * 4, a.log_true_size + 1), _LOG_MAX)
+                continue
+            if exc.errno in (E.EPERM,) and not log:
+                raise
+            a.log_buf = 0
+            a.log_size = 0
+            a.log_level = 0
+            raise VerifierError(exc.errno or E.EINVAL, command="BPF_PROG_LOAD", target=target, log=log) from None
+        finally:
+            a.log_buf = 0
+        return fd, buf.value.decode(errors="replace")
+
+
+def _trampoline_refused(ptype: ProgType | int, name: str, exc: KernelError) -> NotSupportedError:
+    kind = {ProgType.TRACING: "fentry/fexit/fmod_ret (tracing)", ProgType.LSM: "lsm", ProgType.EXT: "freplace"}
+    what = kind.get(ProgType(ptype), _type_name(ptype))
+    return NotSupportedError(
+        f"the kernel refused to load {what} program {name!r} ({exc.errno_name}): BPF trampolines are "
+        "unavailable on this kernel (not built in, or blocked); use tracepoints, raw tracepoints or "
+        "tp_btf programs instead",
+        feature="trampoline",
+    )

@@ -1,0 +1,83 @@
+"""Program load, verifier errors, test_run, info and pin on the real kernel."""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+
+import pytest
+
+from bpfkit import host
+from bpfkit.btf import BtfKind
+from bpfkit.errors import NotSupportedError, VerifierError
+from bpfkit.programs import Program
+
+pytestmark = pytest.mark.kernel
+
+
+def ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", op, (src << 4) | dst, off, imm)
+
+
+RET = lambda v: ins(0xB7, 0, 0, 0, v) + ins(0x95)  # noqa: E731 - r0 = v; exit
+
+
+def test_syscall_program_runs_and_reports_info() -> None:
+    with Program.load("syscall", RET(42), name="ret42") as p:
+        r = p.test_run(ctx=b"\0" * 8)
+        assert r.retval == 42
+        info = p.info()
+        assert info.name == "ret42"
+        assert info.verified_insns == 2
+        assert p.id == info.id > 0
+
+
+def test_xdp_program_runs_on_packet_data() -> None:
+    with Program.load("xdp", RET(1), name="drop") as p:
+        r = p.test_run(data=b"\xaa" * 64, repeat=10)
+        assert r.retval == 1  # XDP_DROP
+        assert r.data == b"\xaa" * 64 or r.data == b""
+
+
+def test_verifier_error_carries_log() -> None:
+    with pytest.raises(VerifierError) as ei:
+        Program.load("syscall", ins(0x79, 0, 2, 0, 0) + ins(0x95), name="bad")
+    exc = ei.value
+    assert exc.errno == errno.EACCES
+    assert "R2" in exc.log
+    assert exc.command == "BPF_PROG_LOAD"
+    assert "bad" in (exc.target or "")
+
+
+def test_trampoline_refusal_is_reported_as_not_supported() -> None:
+    btf = host.vmlinux_btf()
+    fid = btf.find("do_nanosleep", BtfKind.FUNC)[0]
+    try:
+        p = Program.load("tracing", RET(0), name="fent", expected_attach_type="trace_fentry", attach_btf_id=fid)
+    except NotSupportedError as exc:
+        assert exc.feature == "trampoline"
+        assert "tracepoints" in str(exc)
+    else:  # a kernel with trampolines loads it
+        p.close()
+
+
+def test_pin_and_reopen(tmp_path: object) -> None:
+    path = f"/sys/fs/bpf/bpfkit_test_prog_{os.getpid()}"
+    with Program.load("syscall", RET(7), name="pinme") as p:
+        p.pin(path)
+        try:
+            with Program.from_pin(path) as q:
+                assert q.info().id == p.info().id
+                assert q.name == "pinme"
+                assert q.test_run(ctx=b"\0" * 8).retval == 7
+        finally:
+            p.unpin()
+    assert not os.path.exists(path)
+
+
+def test_closed_program_refuses_use() -> None:
+    p = Program.load("syscall", RET(0), name="c")
+    p.close()
+    with pytest.raises(ValueError, match="closed"):
+        p.test_run(ctx=b"\0" * 8)
