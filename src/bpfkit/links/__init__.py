@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING, Any
 from .._uapi import AttachType, ProgType
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
+from .probes import LinkGroup as LinkGroup
+from .probes import attach_kprobe as attach_kprobe
+from .probes import attach_perf_event as attach_perf_event
+from .probes import attach_uprobe as attach_uprobe
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
 from .tracing import attach_raw_tracepoint as attach_raw_tracepoint

@@ -62,6 +62,7 @@ class Link:
         target: str,
         owned: Sequence[Fd] = (),
         on_close: Callable[[], None] | None = None,
+        after_close: Callable[[], None] | None = None,
     ) -> None:
         self._fd = fd
         self.program = program
@@ -69,6 +70,7 @@ class Link:
         self.target = target
         self._owned = list(owned)
         self._on_close = on_close
+        self._after_close = after_close
         self._pinned: str | None = None
         self._closed = False
 
@@ -141,10 +143,14 @@ class Link:
             if self._on_close is not None:
                 self._on_close()
         finally:
-            if self._fd is not None:
-                self._fd.close()
-            for fd in self._owned:
-                fd.close()
+            try:
+                if self._fd is not None:
+                    self._fd.close()
+                for fd in self._owned:
+                    fd.close()
+            finally:
+                if self._after_close is not None:
+                    self._after_close()
 
     def __enter__(self) -> Link:
         return self

@@ -1,0 +1,123 @@
+"""uprobes (own binary and libc), kprobe refusal, and perf-event sampling on the real kernel."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bpfkit._sys import Fd
+from bpfkit._sys import commands as C
+from bpfkit._uapi import MapType, PerfSwId, PerfType
+from bpfkit.errors import NotSupportedError
+from bpfkit.links import probes
+from bpfkit.programs import Program
+
+pytestmark = pytest.mark.kernel
+
+
+def ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", op, (src << 4) | dst, off, imm)
+
+
+def counter_prog(map_fd: int) -> bytes:
+    return (
+        ins(0xB7, 1) + ins(0x63, 10, 1, -4)
+        + ins(0x18, 1, 1, 0, map_fd) + ins(0)
+        + ins(0xBF, 2, 10) + ins(0x07, 2, 0, 0, -4)
+        + ins(0x85, 0, 0, 0, 1)
+        + ins(0x15, 0, 0, 2, 0)
+        + ins(0xB7, 1, 0, 0, 1) + ins(0xDB, 0, 1, 0, 0)
+        + ins(0xB7, 0) + ins(0x95)
+    )
+
+
+@pytest.fixture
+def counter() -> Iterator[Fd]:
+    with Fd(C.map_create(MapType.ARRAY, 4, 8, 1, name="cnt"), "map") as fd:
+        yield fd
+
+
+def read0(fd: Fd) -> int:
+    k = ctypes.c_uint32(0)
+    v = ctypes.c_uint64()
+    C.map_lookup_elem(fd.fd, ctypes.addressof(k), ctypes.addressof(v))
+    return v.value
+
+
+@pytest.fixture(scope="module")
+def target_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("uprobe")
+    src = d / "target.c"
+    src.write_text(
+        "#include <stdlib.h>\n"
+        "__attribute__((noinline)) int bpfkit_probe_me(int x) { asm volatile(\"\" ::: \"memory\"); return x + 1; }\n"
+        "int main(int argc, char **argv) { int n = atoi(argv[1]), s = 0;"
+        " for (int i = 0; i < n; i++) s += bpfkit_probe_me(i); return s == -1; }\n"
+    )
+    exe = d / "target"
+    subprocess.run(["cc", "-O1", "-o", str(exe), str(src)], check=True)
+    return exe
+
+
+def test_resolve_symbol_gives_file_offset(target_binary: Path) -> None:
+    sym = probes.resolve_symbol(str(target_binary), "bpfkit_probe_me")
+    out = subprocess.run(["nm", str(target_binary)], capture_output=True, text=True, check=True).stdout
+    addr = next(int(line.split()[0], 16) for line in out.splitlines() if line.endswith(" bpfkit_probe_me"))
+    assert sym.address == addr
+    assert 0 < sym.offset <= addr
+    with pytest.raises(KeyError):
+        probes.resolve_symbol(str(target_binary), "no_such_function")
+
+
+@pytest.mark.parametrize("retprobe", [False, True])
+def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool) -> None:
+    with Program.load("kprobe", counter_prog(counter.fd), name="uprobe_cnt") as p:
+        with probes.attach_uprobe(p, str(target_binary), "bpfkit_probe_me", retprobe=retprobe):
+            subprocess.run([str(target_binary), "17"], check=True)
+        subprocess.run([str(target_binary), "5"], check=True)
+    assert read0(counter) == 17
+
+
+def test_uprobe_on_libc_with_pid_filter(counter: Fd) -> None:
+    libc = probes.find_library("c")
+    assert libc is not None and "libc" in libc
+    child = subprocess.Popen(["sleep", "0.5"])
+    try:
+        with Program.load("kprobe", counter_prog(counter.fd), name="libc_cnt") as p:
+            with probes.attach_uprobe(p, "c", "getpid", pid=os.getpid()):
+                for _ in range(7):
+                    ctypes.CDLL(None).getpid()
+                    os.getpid()
+    finally:
+        child.wait()
+    assert read0(counter) >= 7
+
+
+def test_kprobe_refused_clearly_or_attaches(counter: Fd) -> None:
+    with Program.load("kprobe", counter_prog(counter.fd), name="kp") as p:
+        if probes.kprobe_support() is None:
+            with pytest.raises(NotSupportedError) as ei:
+                probes.attach_kprobe(p, "do_nanosleep")
+            assert ei.value.feature == "kprobe"
+            assert "tracepoint" in str(ei.value)
+        else:
+            with probes.attach_kprobe(p, "do_nanosleep"):
+                time.sleep(0.01)
+            assert read0(counter) >= 1
+
+
+def test_perf_event_sampling_on_every_cpu(counter: Fd) -> None:
+    with Program.load("perf_event", counter_prog(counter.fd), name="sample") as p:
+        with probes.attach_perf_event(p, type=PerfType.SOFTWARE, config=PerfSwId.CPU_CLOCK, sample_freq=1000) as grp:
+            assert len(grp.links) == os.cpu_count()
+            end = time.monotonic() + 0.2
+            while time.monotonic() < end:
+                pass
+    assert read0(counter) > 10
