@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
+from ..errors import NotSupportedError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
+from .net import attach_cgroup as attach_cgroup
+from .net import attach_netfilter as attach_netfilter
+from .net import attach_netns as attach_netns
+from .net import attach_socket_filter as attach_socket_filter
+from .net import attach_sockmap as attach_sockmap
+from .net import attach_tcx as attach_tcx
+from .net import attach_xdp as attach_xdp
 from .probes import LinkGroup as LinkGroup
 from .probes import attach_kprobe as attach_kprobe
 from .probes import attach_perf_event as attach_perf_event
@@ -23,13 +31,48 @@ if TYPE_CHECKING:
 __all__ = [
     "Iterator_",
     "Link",
+    "LinkGroup",
     "LinkInfo",
+    "attach_cgroup",
     "attach_iter",
+    "attach_kprobe",
+    "attach_netfilter",
+    "attach_netns",
+    "attach_perf_event",
     "attach_program",
     "attach_raw_tracepoint",
+    "attach_socket_filter",
+    "attach_sockmap",
+    "attach_tcx",
     "attach_trampoline",
     "attach_tracepoint",
+    "attach_uprobe",
+    "attach_xdp",
+    "can_auto_attach",
 ]
+
+_SYSCALL_PREFIX = "__x64_sys_"
+
+
+def _syscall_prefix() -> str:
+    import platform
+
+    return "__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else _SYSCALL_PREFIX
+
+
+def can_auto_attach(prog: Program) -> bool:
+    """Whether ``attach_program(prog)`` needs nothing beyond what the section says."""
+    t = prog.type
+    sec = prog.section
+    if t in (ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
+        return bool(prog.attach_target)
+    if t in (ProgType.TRACING, ProgType.LSM):
+        return True
+    if t == ProgType.KPROBE:
+        if sec.startswith(("uprobe", "uretprobe")):
+            return ":" in prog.attach_target and prog.attach_target.startswith("/")
+        return bool(prog.attach_target) and not sec.startswith(("usdt", "kprobe.multi", "kretprobe.multi"))
+    return False
 
 
 def attach_program(prog: Program, target: str | None = None, **options: Any) -> Link:
@@ -49,6 +92,39 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
         return attach_iter(prog, **options)
     if t in (ProgType.TRACING, ProgType.LSM, ProgType.EXT):
         return attach_trampoline(prog, **options)
+    sec = prog.section
+    if t == ProgType.KPROBE:
+        if sec.startswith(("uprobe", "uretprobe")):
+            binary, _, sym = (where or "").rpartition(":")
+            if not binary:
+                raise ValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
+            sym, _, off = sym.partition("+")
+            return attach_uprobe(prog, binary, sym or None, offset=int(off, 0) if off else 0,
+                                 retprobe=sec.startswith("uretprobe"), **options)
+        if sec.startswith("usdt"):
+            raise NotSupportedError(f"program {prog.name!r}: USDT probes are not supported by bpfkit yet", feature="usdt")
+        if not where:
+            raise ValueError(f"program {prog.name!r} has no kprobe target (section {sec!r})")
+        func, _, off = where.partition("+")
+        retprobe = sec.startswith(("kretprobe", "kretsyscall"))
+        if sec.startswith(("ksyscall", "kretsyscall")):
+            func = _syscall_prefix() + func
+        return attach_kprobe(prog, func, offset=int(off, 0) if off else 0, retprobe=retprobe, **options)
+    if t == ProgType.XDP and "interface" in options:
+        return attach_xdp(prog, **options)
+    if t in (ProgType.SCHED_CLS, ProgType.SCHED_ACT) and "interface" in options:
+        direction = options.pop("direction", "egress" if sec.endswith("egress") else "ingress")
+        return attach_tcx(prog, direction=direction, **options)
+    if "cgroup" in options and ProgType(t).name.startswith(("CGROUP", "SOCK_OPS")):
+        return attach_cgroup(prog, **options)
+    if t == ProgType.SOCKET_FILTER and "sock" in options:
+        return attach_socket_filter(prog, **options)
+    if t in (ProgType.SK_MSG, ProgType.SK_SKB) and "sockmap" in options:
+        return attach_sockmap(prog, **options)
+    if t in (ProgType.SK_LOOKUP, ProgType.FLOW_DISSECTOR):
+        return attach_netns(prog, **options)
+    if t == ProgType.PERF_EVENT:
+        return attach_perf_event(prog, **options)
     raise TypeError(
         f"program {prog.name!r} ({t!r}, section {prog.section!r}) cannot be attached without an explicit "
         "target; use the attach function of its kind in bpfkit.links"
