@@ -104,3 +104,42 @@ def module_btf_names() -> list[str]:
         return sorted(n for n in os.listdir(d) if n != "vmlinux")
     except FileNotFoundError:
         return []
+
+
+@functools.cache
+def kernel_config_text() -> str | None:
+    """The running kernel's build configuration (/proc/config.gz or /boot/config-$(uname -r)), if readable."""
+    import gzip
+
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            return f.read()
+    except OSError:
+        pass
+    for path in (f"/boot/config-{kernel_release()}", f"/lib/modules/{kernel_release()}/config"):
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            continue
+    return None
+
+
+@functools.cache
+def kallsyms() -> dict[str, int]:
+    """Kernel symbol addresses from /proc/kallsyms (module symbols included, first one wins)."""
+    out: dict[str, int] = {}
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            name = parts[2]
+            if name not in out:
+                out[name] = int(parts[0], 16)
+    return out
+
+
+def ksym_address(name: str) -> int | None:
+    """Address of kernel symbol ``name``, or None."""
+    return kallsyms().get(name)
