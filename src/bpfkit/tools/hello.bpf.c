@@ -24,12 +24,12 @@ SEC("tp/syscalls/sys_enter_execve")
 int hello(void *ctx)
 {
 	struct data_t data = {};
-	const char message[12] = "Hello World";
 
 	data.pid = bpf_get_current_pid_tgid() >> 32;
 	data.uid = bpf_get_current_uid_gid() & 0xFFFFFFFF;
 	bpf_get_current_comm(&data.command, sizeof(data.command));
-	__builtin_memcpy(data.message, message, sizeof(data.message));
+	/* 11 characters and the terminating NUL fill message[12] exactly */
+	__builtin_memcpy(data.message, "Hello World", sizeof(data.message));
 
 	bpf_perf_event_output(ctx, &output, BPF_F_CURRENT_CPU, &data, sizeof(data));
 	return 0;
