@@ -28,6 +28,7 @@ from bpfkit._uapi import CoreReloKind
 from bpfkit.btf import (
     Array,
     Btf,
+    BtfType,
     Enum,
     EnumValue,
     Int,
@@ -92,15 +93,21 @@ def compile_obj(name: str, outdir: Path) -> Obj:
     out = outdir / (name + ".o")
     subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-c", str(PROGS / (name + ".bpf.c")), "-o", str(out)], check=True)
     elf = ELFFile(io.BytesIO(out.read_bytes()))
-    btf = Btf.from_bytes(elf.get_section_by_name(".BTF").data())
-    ext = parse_ext(elf.get_section_by_name(".BTF.ext").data(), btf)
+
+    def section(name: str) -> bytes:
+        sec = elf.get_section_by_name(name)
+        assert sec is not None, name
+        return bytes(sec.data())
+
+    btf = Btf.from_bytes(section(".BTF"))
+    ext = parse_ext(section(".BTF.ext"), btf)
     progs = {}
     for sec, relos in ext.core_relos.items():
         for r in relos:
             assert r.insn_off % 8 == 0
             r.insn_off //= 8  # relocate() takes instruction indexes
         lines = sorted((li.insn_off // 8, li.line) for li in ext.line_info.get(sec, []))
-        progs[sec] = Prog(sec, decode(elf.get_section_by_name(sec).data()), relos, lines)
+        progs[sec] = Prog(sec, decode(section(sec)), relos, lines)
     return Obj(out, btf, progs)
 
 
@@ -188,7 +195,7 @@ def test_identity_covers_every_kind_clang_emits(objs: dict[str, Obj]) -> None:
 def sample_target(*, drop_count: bool = False, drop_blue: bool = False, with_typedef: bool = True) -> Btf:
     """A 'kernel' whose struct sample is laid out differently from fields.bpf.c's."""
     colors = [EnumValue("RED", 1), EnumValue("GREEN", 16)] + ([] if drop_blue else [EnumValue("BLUE", 8)])
-    types = [
+    types: list[BtfType] = [
         Int("int", 4, IntEncoding.SIGNED),  # 1
         Int("unsigned short", 2),  # 2
         Int("long", 8, IntEncoding.SIGNED),  # 3
@@ -311,7 +318,7 @@ def test_flavors(objs: dict[str, Obj]) -> None:
         (K.FIELD_BYTE_OFFSET, False, 4),  # thing.before moved
     ]
     # a target flavor (bpftool names a second dedup'd copy thing___2) is a candidate too; same layout: fine
-    dup = [
+    dup: list[BtfType] = [
         Int("int", 4, IntEncoding.SIGNED),
         Struct("thing___2", 8, [Member("added", 1, 0), Member("before", 1, 32)]),
         Struct("thing", 8, [Member("added", 1, 0), Member("before", 1, 32)]),
@@ -440,8 +447,8 @@ def test_same_offsets_as_libbpf(objs: dict[str, Obj], vmlinux: Btf) -> None:
         ).stdout
     finally:
         if pin.exists():
-            for f in pin.iterdir():
-                f.unlink()
+            for pinned in pin.iterdir():
+                pinned.unlink()
             pin.rmdir()
     xlated: list[tuple[int, int, int]] = []  # (opcode, off, imm) per slot index; imm of LD_IMM64 is 64-bit
     for e in json.loads(dump):
@@ -521,4 +528,3 @@ def test_mutated_records_never_crash(objs: dict[str, Obj], fuzz_target: Btf, dat
     assert len(fixups) == 1
     assert isinstance(describe(fixups[0], obj.btf), str)
     apply(fixups, insns)
-

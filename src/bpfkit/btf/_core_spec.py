@@ -271,10 +271,33 @@ def fields_are_compat(lbtf: Btf, lid: int, tbtf: Btf, tid: int) -> bool:
     raise CoreError(f"array nesting too deep comparing local type {lid} with target type {tid}")
 
 
-def types_are_compat(lbtf: Btf, lid: int, tbtf: Btf, tid: int, level: int = _MAX_DEPTH) -> bool:
+_Memo = dict[tuple[int, int, bool], "bool | None"]
+
+
+def _memoized(memo: _Memo, key: tuple[int, int, bool]) -> bool | None:
+    """A result computed earlier in this comparison; CoreError when ``key`` is being computed (a loop)."""
+    if key not in memo:
+        memo[key] = None
+        return None
+    hit = memo[key]
+    if hit is None:
+        raise CoreError(f"BTF type loop through local type {key[0]} and target type {key[1]}")
+    return hit
+
+
+def types_are_compat(lbtf: Btf, lid: int, tbtf: Btf, tid: int, level: int = _MAX_DEPTH, memo: _Memo | None = None) -> bool:
     """libbpf's bpf_core_types_are_compat: the test TYPE_EXISTS/SIZE/ID_TARGET candidates pass."""
     if not kinds_compat(get_type(lbtf, lid, local=True), get_type(tbtf, tid)):
         return False
+    memo = {} if memo is None else memo
+    key = (lid, tid, False)
+    hit = _memoized(memo, key)
+    if hit is None:
+        hit = memo[key] = _types_are_compat(lbtf, lid, tbtf, tid, level, memo)
+    return hit
+
+
+def _types_are_compat(lbtf: Btf, lid: int, tbtf: Btf, tid: int, level: int, memo: _Memo) -> bool:
     for _ in range(_MAX_DEPTH):
         lid, lt = skip_mods(lbtf, lid, local=True)
         tid, tt = skip_mods(tbtf, tid)
@@ -296,7 +319,9 @@ def types_are_compat(lbtf: Btf, lid: int, tbtf: Btf, tid: int, level: int = _MAX
             for lp, tp in zip(lt.params, tt.params, strict=True):
                 if level <= 0:
                     raise CoreError("function prototypes nest too deeply")
-                if not types_are_compat(lbtf, lp.type, tbtf, tp.type, level - 1):
+                lpid, _ = skip_mods(lbtf, lp.type, local=True)
+                tpid, _ = skip_mods(tbtf, tp.type)
+                if not types_are_compat(lbtf, lpid, tbtf, tpid, level - 1, memo):
                     return False
             lid, tid = lt.return_type, tt.return_type
             continue
@@ -310,10 +335,25 @@ def _names_match(local: str, targ: str) -> bool:
     return essential_name(local) == essential_name(targ)
 
 
-def types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool = False, level: int = _MAX_DEPTH) -> bool:
-    """libbpf's __bpf_core_types_match: the stricter test of TYPE_MATCHES."""
+def types_match(
+    lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool = False, level: int = _MAX_DEPTH, memo: _Memo | None = None
+) -> bool:
+    """libbpf's __bpf_core_types_match: the stricter test of TYPE_MATCHES.
+
+    Results are memoized per (local, target, behind pointer) so that types
+    reached along many paths are compared once, and a loop is an error.
+    """
     if level <= 0:
         raise CoreError("types nest too deeply for TYPE_MATCHES")
+    memo = {} if memo is None else memo
+    key = (lid, tid, behind_ptr)
+    hit = _memoized(memo, key)
+    if hit is None:
+        hit = memo[key] = _types_match(lbtf, lid, tbtf, tid, behind_ptr, level, memo)
+    return hit
+
+
+def _types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool, level: int, memo: _Memo) -> bool:
     for _ in range(_MAX_DEPTH):
         lid, lt = skip_mods(lbtf, lid, local=True)
         tid, tt = skip_mods(tbtf, tid)
@@ -343,7 +383,8 @@ def types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool = Fal
                 return False
             for lm in lt.members:
                 if not any(
-                    _names_match(lm.name, tm.name) and types_match(lbtf, lm.type, tbtf, tm.type, behind_ptr, level - 1) for tm in tt.members
+                    _names_match(lm.name, tm.name) and types_match(lbtf, lm.type, tbtf, tm.type, behind_ptr, level - 1, memo)
+                    for tm in tt.members
                 ):
                     return False
             return True
@@ -368,7 +409,7 @@ def types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool = Fal
             if not isinstance(tt, FuncProto) or len(lt.params) != len(tt.params):
                 return False
             for lp, tp in zip(lt.params, tt.params, strict=True):
-                if not types_match(lbtf, lp.type, tbtf, tp.type, behind_ptr, level - 1):
+                if not types_match(lbtf, lp.type, tbtf, tp.type, behind_ptr, level - 1, memo):
                     return False
             lid, tid = lt.return_type, tt.return_type
             continue
@@ -379,11 +420,17 @@ def types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool = Fal
 # ---- matching a local spec in a target type --------------------------------
 
 
-def _match_member(lbtf: Btf, lacc: Accessor, tbtf: Btf, tid: int, ts: Spec) -> tuple[bool, int]:
-    """Find the local named member in target composite ``tid``, descending into anonymous members."""
+def _match_member(lbtf: Btf, lacc: Accessor, tbtf: Btf, tid: int, ts: Spec, seen: set[int]) -> tuple[bool, int]:
+    """Find the local named member in target composite ``tid``, descending into anonymous members.
+
+    ``seen`` holds the anonymous composites already searched (or being searched):
+    searching one again cannot succeed, and skipping it keeps malformed BTF
+    (an anonymous member of its own type) from recursing without end.
+    """
     tid, tt = skip_mods(tbtf, tid)
-    if not isinstance(tt, (Struct, Union_)):
+    if not isinstance(tt, (Struct, Union_)) or tid in seen:
         return False, 0
+    seen.add(tid)
     lt = get_type(lbtf, lacc.type_id, local=True)
     assert isinstance(lt, (Struct, Union_))
     lm = lt.members[lacc.idx]
@@ -394,7 +441,7 @@ def _match_member(lbtf: Btf, lacc: Accessor, tbtf: Btf, tid: int, ts: Spec) -> t
         ts.raw.append(i)
         if not m.name:
             mark = len(ts.accessors)
-            found, nxt = _match_member(lbtf, lacc, tbtf, m.type, ts)
+            found, nxt = _match_member(lbtf, lacc, tbtf, m.type, ts, seen)
             if found:
                 return True, nxt
             del ts.accessors[mark:]
@@ -433,7 +480,7 @@ def match_spec(local: Spec, tbtf: Btf, tid: int) -> Spec | None:
     for i, lacc in enumerate(local.accessors):
         tid, tt = skip_mods(tbtf, tid)
         if lacc.name is not None:
-            found, tid = _match_member(local.btf, lacc, tbtf, tid, ts)
+            found, tid = _match_member(local.btf, lacc, tbtf, tid, ts, set())
             if not found:
                 return None
             continue

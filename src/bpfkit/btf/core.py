@@ -52,7 +52,7 @@ POISON_IMM = 0xBAD2310
 """The helper id libbpf calls in a poisoned instruction (195896080, "bad relo")."""
 
 _CLASS_MASK = 0x07
-_LD, _LDX, _ST, _STX, _ALU, _JMP, _ALU64 = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x07
+_LD, _LDX, _ST, _STX, _ALU, _ALU64 = 0x00, 0x01, 0x02, 0x03, 0x04, 0x07
 _SRC_X = 0x08
 _SIZE_MASK = 0x18
 _LD_IMM64 = 0x18  # BPF_LD | BPF_IMM | BPF_DW
@@ -93,7 +93,7 @@ class CoreFixup:
     local_value: int
     target_value: int
     poison: bool
-    relo: CoreRelo
+    relo: CoreRelo | None = None
     relo_index: int = 0
     local_size: int = 0
     target_size: int = 0
@@ -298,7 +298,8 @@ def describe(fixup_or_relo: CoreFixup | CoreRelo, local: Btf) -> str:
     if isinstance(fixup_or_relo, CoreRelo):
         return f"CO-RE relocation {_what(fixup_or_relo, local)} at insn #{fixup_or_relo.insn_off}"
     f = fixup_or_relo
-    text = f"CO-RE relocation #{f.relo_index} {_what(f.relo, local)}"
+    what = _what(f.relo, local) if f.relo is not None else _kind_name(f.kind)
+    text = f"CO-RE relocation #{f.relo_index} {what}"
     text += f" in program {f.program!r}" if f.program else ""
     text += f" at insn #{f.insn_index}"
     if f.source_line:
@@ -313,8 +314,9 @@ def describe(fixup_or_relo: CoreFixup | CoreRelo, local: Btf) -> str:
 def relocation_error(fixup: CoreFixup, local: Btf) -> RelocationError:
     """The error a loader raises when the verifier reaches ``fixup``'s poisoned instruction."""
     reason = f": {fixup.reason}" if fixup.reason else ""
+    what = _what(fixup.relo, local) if fixup.relo is not None else _kind_name(fixup.kind)
     return RelocationError(
-        f"CO-RE relocation #{fixup.relo_index} {_what(fixup.relo, local)} cannot be satisfied{reason}",
+        f"CO-RE relocation #{fixup.relo_index} {what} cannot be satisfied{reason}",
         program=fixup.program or None,
         insn=fixup.insn_index,
         source_line=fixup.source_line,
@@ -341,12 +343,16 @@ def relocate(
     cands_cache: dict[int, list[tuple[int, int]]] = {}
     big_endian = local.byteorder == "big"
     fixups: list[CoreFixup] = []
+    patched: set[int] = set()
     for n, relo in enumerate(relos):
         idx = relo.insn_off
         line = None
         if line_of is not None and 0 <= idx < len(insns):
             line = line_of(idx)
         try:
+            if idx in patched:
+                raise CoreError(f"a second CO-RE relocation for instruction #{idx}", malformed=True)
+            patched.add(idx)
             fixups.append(_relocate_one(n, relo, local, target_list, insns, cands_cache, big_endian, program, line))
         except CoreError as e:
             what = f"CO-RE relocation #{n} {_what(relo, local)}: {e}"
