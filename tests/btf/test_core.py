@@ -39,7 +39,7 @@ from bpfkit.btf import (
     Typedef,
     Union_,
 )
-from bpfkit.btf.core import POISON_IMM, CoreFixup, apply, describe, relocate, relocation_error
+from bpfkit.btf.core import POISON_IMM, CoreFixup, access_path, apply, describe, relocate, relocation_error
 from bpfkit.btf.ext import CoreRelo, parse_ext
 from bpfkit.errors import ObjectFormatError, RelocationError
 
@@ -362,29 +362,54 @@ def vmlinux() -> Btf:
     return Btf.from_bytes(VMLINUX.read_bytes())
 
 
+def by_path(obj: Obj, fixups: list[CoreFixup]) -> dict[tuple[CoreReloKind, str], CoreFixup]:
+    """Fixups keyed by (kind, C path of the local access), e.g. (FIELD_BYTE_OFFSET, 'struct task_struct.pid')."""
+    out = {}
+    for f in fixups:
+        assert f.relo is not None
+        out[f.kind, access_path(f.relo, obj.btf)] = f
+    return out
+
+
 def test_task_real_parent_tgid_against_vmlinux(objs: dict[str, Obj], vmlinux: Btf) -> None:
     obj = objs["task"]
     members = bpftool_members("task_struct")
-    f = by_index(run(obj, "raw_tp/sys_enter", [vmlinux]))
-    assert f[0].target_value == members["real_parent"][0] // 8
-    assert f[1].target_value == members["tgid"][0] // 8
-    assert f[2].target_value == members["pid"][0] // 8
+    f = by_path(obj, run(obj, "raw_tp/sys_enter", [vmlinux]))
+    off = lambda path: f[K.FIELD_BYTE_OFFSET, path].target_value  # noqa: E731
+    assert off("struct task_struct.real_parent") == members["real_parent"][0] // 8
+    assert off("struct task_struct.tgid") == members["tgid"][0] // 8
+    assert off("struct task_struct.pid") == members["pid"][0] // 8
+    assert off("struct task_struct.comm[3]") == members["comm"][0] // 8 + 3
     bit, size = members["frozen"]
     word = bit // 8 // 4 * 4  # the containing 4-byte load
-    assert [f[i].target_value for i in (3, 4, 5, 6)] == [word, 4, 64 - (bit + size - word * 8), 64 - size]
+    frozen = [
+        f[k, "struct task_struct.frozen"].target_value
+        for k in (K.FIELD_BYTE_OFFSET, K.FIELD_BYTE_SIZE, K.FIELD_LSHIFT_U64, K.FIELD_RSHIFT_U64)
+    ]
+    assert frozen == [word, 4, 64 - (bit + size - word * 8), 64 - size]
     bit, size = members["in_execve"]
-    assert f[11].target_value == 64 - (bit + size - bit // 8 // 4 * 4 * 8)
-    assert f[7].target_value == members["__state"][0] // 8  # via the task_struct___new flavor
+    assert f[K.FIELD_LSHIFT_U64, "struct task_struct.in_execve"].target_value == 64 - (bit + size - bit // 8 // 4 * 4 * 8)
+    assert off("struct task_struct___new.__state") == members["__state"][0] // 8  # via a flavor
     (tid,) = vmlinux.find("task_struct")
-    assert f[8].target_value == vmlinux[tid].size  # type: ignore[union-attr]
-    assert f[10].target_value == tid
+    assert f[K.TYPE_SIZE, "struct task_struct"].target_value == vmlinux.size_of(tid)
+    assert f[K.TYPE_ID_TARGET, "struct task_struct"].target_value == tid
     (eid,) = vmlinux.find("bpf_map_type")
-    assert f[9].target_value == next(v.value for v in vmlinux[eid].values if v.name == "BPF_MAP_TYPE_RINGBUF")  # type: ignore[union-attr]
+    ringbuf = next(v.value for v in vmlinux[eid].values if v.name == "BPF_MAP_TYPE_RINGBUF")  # type: ignore[union-attr]
+    assert f[K.ENUMVAL_VALUE, "enum bpf_map_type::BPF_MAP_TYPE_RINGBUF"].target_value == ringbuf
+    skb = bpftool_members("sk_buff")
+    assert off("struct sk_buff.cb[5]") == skb["cb"][0] // 8 + 5
+    assert f[K.FIELD_BYTE_OFFSET, "struct sk_buff.dev"].target_access.count(":") == 4  # three anonymous levels down
     assert all(not x.poison for x in f.values())
 
-    g = by_index(run(obj, "raw_tp/sys_exit", [vmlinux]))
-    assert (g[0].target_value, g[1].target_value, g[2].target_value) == (0, 1, 0)  # enumval/type/field exists
-    assert g[3].poison  # task_struct has no 'state' since 5.14; the read is guarded by the exists check
+    s = by_path(obj, run(obj, "tp_btf/sched_switch", [vmlinux]))
+    flags = s[K.FIELD_BYTE_OFFSET, "struct task_struct.flags"]
+    assert (flags.target_value, flags.local_size, flags.target_size) == (members["flags"][0] // 8, 8, 4)
+
+    g = by_path(obj, run(obj, "raw_tp/sys_exit", [vmlinux]))
+    assert g[K.ENUMVAL_EXISTS, "enum bpf_map_type___gone::BPF_MAP_TYPE_NOT_A_MAP"].target_value == 0
+    assert g[K.TYPE_EXISTS, "struct task_struct___old"].target_value == 1
+    assert g[K.FIELD_EXISTS, "struct task_struct___old.state"].target_value == 0  # no 'state' since Linux 5.14
+    assert g[K.FIELD_BYTE_OFFSET, "struct task_struct___old.state"].poison  # the read is guarded by the check
 
 
 def test_vmlinux_stays_lazy_and_candidates_are_cached(objs: dict[str, Obj], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -427,55 +452,62 @@ def test_describe_and_relocation_error(objs: dict[str, Obj], vmlinux: Btf) -> No
     assert "struct task_struct.real_parent" in describe(ok.relo, obj.btf)
 
 
+def xlated_slots(bpftool: str, pinned: Path) -> list[tuple[int, int, int]]:
+    """(opcode, off, imm) per instruction slot of a loaded program; an LD_IMM64's imm is its 64-bit value."""
+    dump = subprocess.run(
+        [bpftool, "-j", "prog", "dump", "xlated", "pinned", str(pinned), "opcodes"], check=True, capture_output=True, text=True
+    ).stdout
+    out: list[tuple[int, int, int]] = []
+    for e in json.loads(dump):
+        op = e["opcodes"]
+        code = int(op["code"], 16)
+        raw_imm = bytes(int(b, 16) for b in op["imm"])
+        off = struct.unpack("<h", bytes(int(b, 16) for b in op["off"]))[0]
+        if code == 0x18:
+            out += [(code, off, struct.unpack("<I", raw_imm[:4])[0] | struct.unpack("<I", raw_imm[8:12])[0] << 32), (0, 0, 0)]
+        else:
+            out.append((code, off, struct.unpack("<i", raw_imm)[0]))
+    return out
+
+
 @pytest.mark.kernel
 def test_same_offsets_as_libbpf(objs: dict[str, Obj], vmlinux: Btf) -> None:
     """bpftool (libbpf 1.1) loads the object; its xlated code carries libbpf's relocated values."""
     bpftool = shutil.which("bpftool")
     if bpftool is None:
         pytest.skip("bpftool is not installed")
-    if not os.path.isdir("/sys/fs/bpf") or not os.path.ismount("/sys/fs/bpf"):
+    if not os.path.ismount("/sys/fs/bpf"):
         pytest.skip("bpffs is not mounted at /sys/fs/bpf")
     obj = objs["task"]
     pin = Path("/sys/fs/bpf") / f"bpfkit_core_{uuid.uuid4().hex[:8]}"
+    progs = {"raw_tp/sys_enter": "parent_tgid", "tp_btf/sched_switch": "on_switch"}  # no dead code: slots stay aligned
     try:
         subprocess.run([bpftool, "prog", "loadall", str(obj.path), str(pin)], check=True, capture_output=True)
-        dump = subprocess.run(
-            [bpftool, "-j", "prog", "dump", "xlated", "pinned", str(pin / "parent_tgid"), "opcodes"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        xlated = {sec: xlated_slots(bpftool, pin / name) for sec, name in progs.items()}
     finally:
         if pin.exists():
             for pinned in pin.iterdir():
                 pinned.unlink()
             pin.rmdir()
-    xlated: list[tuple[int, int, int]] = []  # (opcode, off, imm) per slot index; imm of LD_IMM64 is 64-bit
-    for e in json.loads(dump):
-        op = e["opcodes"]
-        raw_imm = bytes(int(b, 16) for b in op["imm"])
-        off = struct.unpack("<h", bytes(int(b, 16) for b in op["off"]))[0]
-        if int(op["code"], 16) == 0x18:
-            imm = struct.unpack("<I", raw_imm[:4])[0] | struct.unpack("<I", raw_imm[8:12])[0] << 32
-            xlated += [(0x18, off, imm), (0, 0, 0)]
-        else:
-            xlated.append((int(op["code"], 16), off, struct.unpack("<i", raw_imm)[0]))
-    p = obj.progs["raw_tp/sys_enter"]
-    assert len(xlated) == len(p.insns)
-    fixups = run(obj, "raw_tp/sys_enter", [vmlinux])
-    insns = copy.deepcopy(p.insns)
-    apply(fixups, insns)
-    assert sum(f.target_value != f.local_value for f in fixups) >= 8  # the local layout is not the kernel's
-    for f in fixups:
-        ours = insns[f.insn_index]
-        code, off, imm = xlated[f.insn_index]
-        assert code == ours.opcode
-        if ours.opcode == 0x18:
-            assert imm == (ours.imm & 0xFFFFFFFF) | (insns[f.insn_index + 1].imm & 0xFFFFFFFF) << 32
-        elif ours.opcode & 7 in (1, 2, 3):
-            assert off == ours.off
-        else:
-            assert imm == ours.imm, describe(f, obj.btf)
+    changed = 0
+    for sec in progs:
+        p = obj.progs[sec]
+        assert len(xlated[sec]) == len(p.insns)
+        fixups = run(obj, sec, [vmlinux])
+        insns = copy.deepcopy(p.insns)
+        apply(fixups, insns)
+        changed += sum(f.target_value != f.local_value for f in fixups)
+        for f in fixups:
+            ours = insns[f.insn_index]
+            code, off, imm = xlated[sec][f.insn_index]
+            assert code == ours.opcode, describe(f, obj.btf)  # includes libbpf's load-size adjustment
+            if ours.opcode == 0x18:
+                assert imm == (ours.imm & 0xFFFFFFFF) | (insns[f.insn_index + 1].imm & 0xFFFFFFFF) << 32
+            elif ours.opcode & 7 in (1, 2, 3):
+                assert off == ours.off, describe(f, obj.btf)
+            else:
+                assert imm == ours.imm, describe(f, obj.btf)
+    assert changed >= 12  # the local layout is not the kernel's
 
 
 # ---- malformed and mutated records --------------------------------------------

@@ -41,6 +41,7 @@ __all__ = [
     "POISON_IMM",
     "CoreFixup",
     "Slot",
+    "access_path",
     "apply",
     "describe",
     "essential_name",
@@ -284,13 +285,17 @@ def _kind_name(kind: int) -> str:
         return f"kind {kind!r}"
 
 
+def access_path(relo: CoreRelo, local: Btf) -> str:
+    """The relocated access as C: ``struct s.a[2].b``, ``enum e::V``, or the type; never raises."""
+    try:
+        return _spec_path(parse_spec(local, relo.type_id, relo.access, CoreReloKind(relo.kind)))
+    except (CoreError, ValueError, TypeError):
+        return f"{_type_str(local, relo.type_id)} [{relo.type_id}]"
+
+
 def _what(relo: CoreRelo, local: Btf) -> str:
     """The relocation's kind and its local access as a C-like path and raw string; never raises."""
-    try:
-        path = _spec_path(parse_spec(local, relo.type_id, relo.access, CoreReloKind(relo.kind)))
-    except (CoreError, ValueError, TypeError):
-        path = f"{_type_str(local, relo.type_id)} [{relo.type_id}]"
-    return f"{_kind_name(relo.kind)} of {path} (access {relo.access})"
+    return f"{_kind_name(relo.kind)} of {access_path(relo, local)} (access {relo.access})"
 
 
 def describe(fixup_or_relo: CoreFixup | CoreRelo, local: Btf) -> str:

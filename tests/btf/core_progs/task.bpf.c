@@ -1,7 +1,8 @@
 /* CO-RE against the running kernel's BTF: task->real_parent->tgid, a bitfield,
- * a flavor, an enum value and type info, with local types that deliberately
- * disagree with vmlinux (member order, enum value).  Loadable: libbpf (via
- * bpftool prog loadall) relocates the same object for comparison. */
+ * a flavor, an enum value, type info, anonymous members and arrays, and direct
+ * loads (tp_btf) whose width must change, with local types that deliberately
+ * disagree with vmlinux (member order, sizes, enum value).  Loadable: libbpf
+ * (via bpftool prog loadall) relocates the same object for comparison. */
 
 #define SEC(name) __attribute__((section(name), used))
 #define PAI __attribute__((preserve_access_index))
@@ -22,6 +23,16 @@ struct task_struct {
 	unsigned int frozen : 1;
 	unsigned int in_execve : 1;
 	struct task_struct *real_parent;
+	unsigned long flags; /* unsigned int in the kernel: a load of it must shrink */
+	char comm[16];
+} PAI;
+
+struct net_device;
+
+struct sk_buff {
+	struct net_device *dev; /* three anonymous unions/structs deep in the kernel */
+	unsigned int len;
+	char cb[48];
 } PAI;
 
 struct task_struct___new {
@@ -63,6 +74,21 @@ int parent_tgid(void *ctx)
 	out[5] = ENUM_INFO(enum bpf_map_type, BPF_MAP_TYPE_RINGBUF, 1);
 	out[6] = TYPE_ID(struct task_struct, 1);
 	out[7] = FIELD(task->in_execve, LSHIFT_U64);
+	bpf_probe_read_kernel(&bits, 1, ACCESS(&task->comm[3]));
+	out[12] = bits;
+	bpf_probe_read_kernel(&bits, 8, ACCESS(&((struct sk_buff *)task)->dev));
+	out[13] = bits;
+	bpf_probe_read_kernel(&bits, 1, ACCESS(&((struct sk_buff *)task)->cb[5]));
+	out[14] = bits + FIELD(((struct sk_buff *)task)->len, SIGNED);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int on_switch(unsigned long long *ctx)
+{
+	struct task_struct *prev = (void *)ctx[1];
+
+	out[15] = prev->pid + prev->flags;
 	return 0;
 }
 
