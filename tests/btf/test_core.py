@@ -145,7 +145,9 @@ def test_own_btf_is_identity(objs: dict[str, Obj], name: str) -> None:
         changed = {i for i in range(len(p.insns)) if encode([patched[i]]) != encode([p.insns[i]])}
         # clang and libbpf may pick different (equivalent) loads for a bitfield; libbpf
         # does not validate those values and neither do we: see test_bitfield_loads_are_equivalent
-        assert changed == {f.insn_index for f in fixups if is_bitfield(obj.btf, f.relo) and insn_value(p.insns, f) != f.local_value}
+        assert changed == {
+            f.insn_index for f in fixups if f.relo is not None and is_bitfield(obj.btf, f.relo) and insn_value(p.insns, f) != f.local_value
+        }
 
 
 def insn_value(insns: list[Insn], f: CoreFixup) -> int:
@@ -375,7 +377,10 @@ def test_task_real_parent_tgid_against_vmlinux(objs: dict[str, Obj], vmlinux: Bt
     obj = objs["task"]
     members = bpftool_members("task_struct")
     f = by_path(obj, run(obj, "raw_tp/sys_enter", [vmlinux]))
-    off = lambda path: f[K.FIELD_BYTE_OFFSET, path].target_value  # noqa: E731
+
+    def off(path: str) -> int:
+        return f[K.FIELD_BYTE_OFFSET, path].target_value
+
     assert off("struct task_struct.real_parent") == members["real_parent"][0] // 8
     assert off("struct task_struct.tgid") == members["tgid"][0] // 8
     assert off("struct task_struct.pid") == members["pid"][0] // 8
@@ -449,6 +454,7 @@ def test_describe_and_relocation_error(objs: dict[str, Obj], vmlinux: Btf) -> No
     assert (err.program, err.insn, err.source_line) == ("raw_tp/sys_exit", bad[0].insn_index, bad[0].source_line)
     ok = run(obj, "raw_tp/sys_enter", [vmlinux])[0]
     assert "struct task_struct.real_parent" in describe(ok, obj.btf)
+    assert ok.relo is not None
     assert "struct task_struct.real_parent" in describe(ok.relo, obj.btf)
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -655,3 +659,27 @@ def test_valid_records_against_random_targets(target: Btf, relos: list[CoreRelo]
     except (ObjectFormatError, RelocationError):
         return
     apply(fixups, insns)
+
+
+def test_core_is_pure() -> None:
+    """Importing and running CO-RE loads neither the syscall layer nor anything that opens files."""
+    code = (
+        "import sys, builtins, io, os\n"
+        "def no(*a, **k): raise AssertionError(f'file access {a!r}')\n"
+        "from bpfkit.btf import Btf, Int, Struct, Member\n"
+        "from bpfkit.btf.core import relocate, apply\n"
+        "from bpfkit.btf.ext import CoreRelo\n"
+        "from bpfkit._uapi import CoreReloKind\n"
+        "builtins.open = io.open = os.open = no\n"
+        "class I:\n"
+        "    def __init__(s): s.opcode, s.dst_reg, s.src_reg, s.off, s.imm = 0xB7, 1, 0, 0, 4\n"
+        "b = Btf.from_types([Int('int', 4), Struct('s', 8, [Member('a', 1, 0), Member('b', 1, 32)])])\n"
+        "t = Btf.from_types([Int('int', 4), Struct('s', 8, [Member('b', 1, 0), Member('a', 1, 32)])])\n"
+        "insns = [I()]\n"
+        "apply(relocate([CoreRelo(0, 2, '0:1', CoreReloKind.FIELD_BYTE_OFFSET)], b, [t], insns), insns)\n"
+        "assert insns[0].imm == 0\n"
+        "assert not [m for m in sys.modules if m.startswith('bpfkit._sys')], sorted(sys.modules)\n"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
