@@ -83,7 +83,7 @@ class CoreFixup:
     ``local_value`` is what the compiler assumed from the object's BTF and
     ``target_value`` what the target BTF demands; ``poison`` means the
     relocation cannot be satisfied and the instruction becomes ``call
-    0xbad2310`` (``reason`` says why).  ``local_size``/``target_size`` are the
+    0xbad2310`` (``reason`` says why; ``target_value`` is then 0).  ``local_size``/``target_size`` are the
     field sizes behind a FIELD_BYTE_OFFSET (a load/store's width is adjusted
     when they differ); ``target_btf`` indexes the ``targets`` list given to
     :func:`relocate` (None when nothing matched or for TYPE_ID_LOCAL).
@@ -339,7 +339,10 @@ def relocate(
 ) -> list[CoreFixup]:
     """Compute the fixup of every relocation (``insn_off`` = instruction index into ``insns``).
 
-    ``targets``: vmlinux BTF first, then module BTFs.  Raises ObjectFormatError
+    ``targets``: vmlinux BTF first, then module BTFs; as in libbpf, the others
+    are searched only when the first has no candidate of the type's name, and
+    a split BTF whose base is not in ``targets`` is searched with its base.
+    Candidate lists are cached per target Btf across calls.  Raises ObjectFormatError
     for records inconsistent with the object (bad type id, access string or
     instruction) and RelocationError for an ambiguous or impossible
     relocation; an unsatisfiable one yields a poisoned fixup instead.
