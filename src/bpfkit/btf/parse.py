@@ -317,15 +317,7 @@ class Btf:
             return []
         if self._name_offs is None:
             return [tid for tid, t in self.items() if t.name == name]
-        needle = b"\0" + name.encode() + b"\0"
-        offsets: list[int] = []
-        # a split BTF's string section need not start with NUL: search with one prepended
-        hay = self._strings if self._strings[:1] == b"\0" else b"\0" + self._strings
-        shift = 0 if hay is self._strings else 1
-        pos = hay.find(needle)
-        while pos >= 0:
-            offsets.append(pos + 1 - shift + self._str_base)
-            pos = hay.find(needle, pos + 1)
+        offsets = self._string_offsets(name)
         found: list[int] = []
         names = self._name_offs
         for noff in offsets:
@@ -339,6 +331,22 @@ class Btf:
                 start = idx + 1
         found.sort()
         return found
+
+    def _string_offsets(self, name: str) -> list[int]:
+        """Every offset (split-aware, base tables included) at which ``name`` is stored as a string."""
+        needle = b"\0" + name.encode() + b"\0"
+        offsets: list[int] = []
+        # a split BTF's string section need not start with NUL: search with one prepended
+        hay = self._strings if self._strings[:1] == b"\0" else b"\0" + self._strings
+        shift = 0 if hay is self._strings else 1
+        pos = hay.find(needle)
+        while pos >= 0:
+            offsets.append(pos + 1 - shift + self._str_base)
+            pos = hay.find(needle, pos + 1)
+        if self.base is not None:
+            # module types often name themselves with strings of vmlinux's table
+            offsets.extend(self.base._string_offsets(name))
+        return offsets
 
     def find_one(self, name: str, kind: BtfKind) -> int:
         """The id of the one type of ``kind`` named ``name``; KeyError when absent."""
