@@ -50,18 +50,16 @@ def _btf_bytes(path: str) -> bytes:
         data = f.read()
     if data[:4] != _ELF_MAGIC:
         return data
-    from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
     try:
-        elf = ELFFile(io.BytesIO(data))
-        sec = elf.get_section_by_name(".BTF")
-        if sec is None:
-            raise ObjectFormatError(f"{path}: ELF object has no .BTF section", section=".BTF")
-        blob = sec.data()
-    except ELFError as exc:
-        raise ObjectFormatError(f"{path}: malformed ELF: {exc}") from None
-    return bytes(blob)
+        sec = ELFFile(io.BytesIO(data)).get_section_by_name(".BTF")
+        blob = None if sec is None else bytes(sec.data())
+    except Exception as exc:  # pyelftools raises assorted exceptions on malformed files
+        raise ObjectFormatError(f"{path}: malformed ELF object: {exc}") from None
+    if blob is None:
+        raise ObjectFormatError(f"{path}: ELF object has no .BTF section", section=".BTF")
+    return blob
 
 
 def load_btf_file(path: str, base: str | None = None) -> Btf:

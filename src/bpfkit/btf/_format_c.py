@@ -105,7 +105,7 @@ class CDumper:
     def __init__(self, flat: FlatBtf, sink: Callable[[str], object] | None = None) -> None:
         self.flat = flat
         self.W = flat.words
-        self.O = flat.offs
+        self.at = flat.offs
         self.K = flat.kinds
         n = flat.count
         self.n = n
@@ -146,7 +146,7 @@ class CDumper:
 
     def _mark_referenced(self) -> bytearray:
         """Which ids some other type refers to (tells top-level anonymous enums); checks ids."""
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         ref = bytearray(self.n)
         single = (PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, VAR, DECL_TAG, TYPE_TAG)
         tid = 0
@@ -154,42 +154,40 @@ class CDumper:
             for tid in range(1, self.n):
                 k = K[tid]
                 if k in single:
-                    ref[W[O[tid] + 2]] = 1
-                elif k == STRUCT or k == UNION:
-                    o = O[tid]
+                    ref[W[at[tid] + 2]] = 1
+                elif k in (STRUCT, UNION):
+                    o = at[tid]
                     for j in range(o + 4, o + 4 + 3 * (W[o + 1] & 0xFFFF), 3):
                         ref[W[j]] = 1
                 elif k == FUNC_PROTO:
-                    o = O[tid]
+                    o = at[tid]
                     ref[W[o + 2]] = 1
                     for j in range(o + 4, o + 4 + 2 * (W[o + 1] & 0xFFFF), 2):
                         ref[W[j]] = 1
                 elif k == ARRAY:
-                    o = O[tid]
+                    o = at[tid]
                     ref[W[o + 3]] = 1
                     ref[W[o + 4]] = 1
                 elif k == DATASEC:
-                    o = O[tid]
+                    o = at[tid]
                     for j in range(o + 3, o + 3 + 3 * (W[o + 1] & 0xFFFF), 3):
                         ref[W[j]] = 1
         except IndexError:
-            raise ObjectFormatError(
-                f"BTF type id {tid} refers to a type id past the last one ({self.n - 1})", section=".BTF"
-            ) from None
+            raise ObjectFormatError(f"BTF type id {tid} refers to a type id past the last one ({self.n - 1})", section=".BTF") from None
         return ref
 
     # ---- names --------------------------------------------------------
 
     def raw_name(self, tid: int) -> str:
         """A type's own name, as written in BTF."""
-        off = self.W[self.O[tid]]
+        off = self.W[self.at[tid]]
         return self.flat.string(off) if off else ""
 
     def _resolve(self, tid: int, names: dict[str, int]) -> str:
         got = self.names[tid]
         if got is not None:
             return got
-        o = self.O[tid]
+        o = self.at[tid]
         W = self.W
         if W[o] == 0:
             return ""
@@ -220,7 +218,7 @@ class CDumper:
         a = aligns[root]
         if a >= 0:
             return a
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         ptr_sz = self.ptr_sz
         stack: list[list[int]] = [[root, 0, 1]]
         limit = self.n + 1
@@ -231,7 +229,7 @@ class CDumper:
                 stack.pop()
                 continue
             k = K[tid] if tid else 0
-            o = O[tid]
+            o = at[tid]
             if k in (INT, ENUM, ENUM64, FLOAT):
                 aligns[tid] = min(ptr_sz, W[o + 2])
             elif k == PTR:
@@ -245,7 +243,7 @@ class CDumper:
                         raise ObjectFormatError(f"BTF type loop through type id {tid}", section=".BTF")
                     continue
                 aligns[tid] = ca
-            elif k == STRUCT or k == UNION:
+            elif k in (STRUCT, UNION):
                 # members in order, stopping where libbpf's loop returns early;
                 # the frame keeps [id, next member, max alignment so far]
                 info = W[o + 1]
@@ -268,8 +266,7 @@ class CDumper:
                     if al == 0:
                         result = 0
                         break
-                    if al > max_align:
-                        max_align = al
+                    max_align = max(max_align, al)
                     off = W[j + 2]
                     if off % (8 * al) and not (kflag and off >> 24):
                         result = 1
@@ -293,13 +290,13 @@ class CDumper:
         return size
 
     def _resolve_size(self, tid: int) -> int:
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         nelems = 1
         for _ in range(32):
             if tid == 0:
                 return -1
             k = K[tid]
-            o = O[tid]
+            o = at[tid]
             if k in (INT, STRUCT, UNION, ENUM, ENUM64, DATASEC, FLOAT):
                 size = W[o + 2]
                 break
@@ -325,7 +322,7 @@ class CDumper:
     def is_packed(self, tid: int) -> bool:
         """True when natural alignment cannot reproduce the struct's member offsets or size."""
         W = self.W
-        o = self.O[tid]
+        o = self.at[tid]
         vlen = W[o + 1] & 0xFFFF
         kflag = W[o + 1] >> 31
         max_align = 1
@@ -338,15 +335,14 @@ class CDumper:
             off = W[base + 2]
             if al and off % (8 * al) and not (kflag and off >> 24):
                 return True
-            if al > max_align:
-                max_align = al
+            max_align = max(max_align, al)
         return bool(W[o + 2] % max_align)
 
     # ---- ordering -----------------------------------------------------
 
     def order(self, root: int, queue: list[int]) -> None:
         """Append to ``queue`` the named definitions ``root`` needs, dependencies first."""
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         state = self.order_state
         referenced = self.referenced
         # frame: [kind, id, through_ptr, next_index, strong]
@@ -364,14 +360,14 @@ class CDumper:
                 ret = 1
             elif st == _ORDERING:
                 k = K[tid]
-                if (k == STRUCT or k == UNION) and tp and W[O[tid]]:
+                if (k in (STRUCT, UNION)) and tp and W[at[tid]]:
                     ret = 0
                 else:
                     raise ObjectFormatError(f"unsatisfiable BTF type cycle at type id {tid}", section=".BTF")
             else:
                 k = K[tid]
-                o = O[tid]
-                if k == INT or k == FLOAT:
+                o = at[tid]
+                if k in (INT, FLOAT):
                     state[tid] = _ORDERED
                     ret = 0
                 elif k in (VOLATILE, CONST, RESTRICT, TYPE_TAG, ARRAY):
@@ -387,7 +383,7 @@ class CDumper:
                     tid = W[o + 2]
                     tp = 1
                     descend = True
-                elif k == STRUCT or k == UNION:
+                elif k in (STRUCT, UNION):
                     if tp and W[o]:
                         ret = 0
                     else:
@@ -431,7 +427,7 @@ class CDumper:
                     stack.pop()
                 elif fk == STRUCT:
                     sid = f[1]
-                    o = O[sid]
+                    o = at[sid]
                     j = f[3] + 1 if (W[o + 1] & 0xFFFF) else 0
                     if j < (W[o + 1] & 0xFFFF):
                         f[3] = j
@@ -454,7 +450,7 @@ class CDumper:
                 else:  # FUNC_PROTO: index 0 is the return type, then the params
                     if ret > 0:
                         f[4] = 1
-                    o = O[f[1]]
+                    o = at[f[1]]
                     j = f[3]
                     if j < (W[o + 1] & 0xFFFF):
                         f[3] = j + 1
@@ -470,7 +466,7 @@ class CDumper:
 
     def emit(self, root: int) -> None:
         """Write the top-level definition of ``root`` and the forward declarations it needs."""
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         es = self.emit_state
         fwd = self.fwd_emitted
         w = self.out.append
@@ -488,8 +484,8 @@ class CDumper:
             elif st == _EMITTING:
                 if not fwd[tid]:
                     k = K[tid]
-                    if k == STRUCT or k == UNION:
-                        if tid != cont and W[O[tid]]:
+                    if k in (STRUCT, UNION):
+                        if tid != cont and W[at[tid]]:
                             w(self._struct_fwd(tid) + ";\n\n")
                             fwd[tid] = 1
                     elif k == TYPEDEF:
@@ -499,13 +495,13 @@ class CDumper:
                         fwd[tid] = 1
             else:
                 k = K[tid]
-                o = O[tid]
+                o = at[tid]
                 if k == INT:
                     alias = _MISSING_ALIASES.get(self.type_name(tid))
                     if alias is not None:
                         w(f"typedef {alias} {self.type_name(tid)};\n\n")
                     es[tid] = _EMITTED
-                elif k == ENUM or k == ENUM64:
+                elif k in (ENUM, ENUM64):
                     if cont == 0:
                         self._enum_def(tid, 0)
                         w(";\n\n")
@@ -525,7 +521,7 @@ class CDumper:
                     cont = tid
                     tid = W[o + 2]
                     descend = True
-                elif k == STRUCT or k == UNION:
+                elif k in (STRUCT, UNION):
                     es[tid] = _EMITTING
                     named = W[o]
                     if cont == 0 or not named:
@@ -564,7 +560,7 @@ class CDumper:
                     es[td] = _EMITTED
                 elif fk == STRUCT:
                     sid = f[1]
-                    o = O[sid]
+                    o = at[sid]
                     vlen = W[o + 1] & 0xFFFF
                     j = f[3] + 1 if f[3] >= 0 else vlen
                     if j < vlen:
@@ -581,7 +577,7 @@ class CDumper:
                     else:
                         es[sid] = _NOT_EMITTED
                 else:  # FUNC_PROTO
-                    o = O[f[1]]
+                    o = at[f[1]]
                     j = f[3]
                     if j < (W[o + 1] & 0xFFFF):
                         f[3] = j + 1
@@ -595,21 +591,21 @@ class CDumper:
 
     def _blacklisted(self, tid: int) -> bool:
         # __builtin_va_list is the compiler's own; redefining it breaks compilation
-        return self.W[self.O[tid]] != 0 and self.raw_name(tid) == "__builtin_va_list"
+        return self.W[self.at[tid]] != 0 and self.raw_name(tid) == "__builtin_va_list"
 
     # ---- definitions --------------------------------------------------
 
     def _struct_fwd(self, tid: int) -> str:
         kw = "struct" if self.K[tid] == STRUCT else "union"
-        return f"{kw} {self.type_name(tid)}" if self.W[self.O[tid]] else kw
+        return f"{kw} {self.type_name(tid)}" if self.W[self.at[tid]] else kw
 
     def _fwd_def(self, tid: int) -> str:
-        kw = "union" if self.W[self.O[tid] + 1] >> 31 else "struct"
+        kw = "union" if self.W[self.at[tid] + 1] >> 31 else "struct"
         return f"{kw} {self.type_name(tid)}"
 
     def _typedef_def(self, tid: int, lvl: int) -> None:
         name = self.ident_name(tid)
-        target = self.W[self.O[tid] + 2]
+        target = self.W[self.at[tid] + 2]
         if target == 0 and name == "__gnuc_va_list":
             # old GCC describes __gnuc_va_list as a typedef of void
             self.out.append("typedef __builtin_va_list __gnuc_va_list")
@@ -619,7 +615,7 @@ class CDumper:
 
     def _enum_def(self, tid: int, lvl: int) -> None:
         W = self.W
-        o = self.O[tid]
+        o = self.at[tid]
         w = self.out.append
         info = W[o + 1]
         vlen = info & 0xFFFF
@@ -667,7 +663,7 @@ class CDumper:
 
     def _struct_def(self, tid: int, lvl: int) -> None:
         W = self.W
-        o = self.O[tid]
+        o = self.at[tid]
         out = self.out
         w = out.append
         info = W[o + 1]
@@ -737,13 +733,16 @@ class CDumper:
         pads = (("long", self.ptr_sz * 8), ("int", 32), ("short", 16), ("char", 8))
         w = self.out.append
         ind = "\n" + _pfx(lvl)
-        pad_type, pad_bits = pads[-1]
-        new_off = cur
-        for pad_type, pad_bits in pads:
+        # the widest pad type whose alignment boundary falls inside the gap
+        i = 0
+        while True:
+            pad_type, pad_bits = pads[i]
             new_off = _roundup(cur, pad_bits)
-            if new_off <= nxt:
+            if new_off <= nxt or i == len(pads) - 1:
                 break
+            i += 1
         if cur < new_off <= nxt:
+            # an explicit `type: 0` when the compiler would not align there by itself
             if (
                 in_bitfield
                 or (new_off == nxt and _roundup(cur, max(next_align, 1) * 8) != new_off)
@@ -757,12 +756,13 @@ class CDumper:
                 w(f"{ind}{pad_type}: {pad_bits};")
                 cur += bits
                 continue
-            for pad_type, pad_bits in reversed(pads):
-                if pad_bits < bits:
-                    continue
-                w(f"{ind}{pad_type}: {bits};")
-                cur += bits
-                break
+            # the remainder: the narrowest type that holds it (and it stays the pad type)
+            i = len(pads) - 1
+            while pads[i][1] < bits:
+                i -= 1
+            pad_type, pad_bits = pads[i]
+            w(f"{ind}{pad_type}: {bits};")
+            cur += bits
 
     # ---- declarators ----------------------------------------------------
 
@@ -778,7 +778,7 @@ class CDumper:
             else:
                 w(c[0] + " " + fname)
             return
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         head = tid
         stack = [tid]
         steps = 0
@@ -788,12 +788,12 @@ class CDumper:
             if k in _NEXT_IN_TYPE_WORD:
                 if k == FUNC_PROTO:
                     cacheable = False
-                tid = W[O[tid] + 2]
+                tid = W[at[tid] + 2]
             elif k == ARRAY:
                 cacheable = False
-                tid = W[O[tid] + 3]
+                tid = W[at[tid] + 3]
             elif k in _TERMINAL:
-                if not W[O[tid]] and k in (STRUCT, UNION, ENUM, ENUM64):
+                if not W[at[tid]] and k in (STRUCT, UNION, ENUM, ENUM64):
                     cacheable = False
                 break
             else:
@@ -841,7 +841,7 @@ class CDumper:
             decls.pop()
 
     def _chain(self, decls: list[int], fname: str, lvl: int) -> None:
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         w = self.out.append
         last_was_ptr = True
         while decls:
@@ -856,7 +856,7 @@ class CDumper:
                 w("*" if last_was_ptr else " *")
                 last_was_ptr = True
                 continue
-            if k == INT or k == FLOAT:
+            if k in (INT, FLOAT):
                 if decls:
                     self._mods(decls)
                 w(self.raw_name(tid))
@@ -864,17 +864,17 @@ class CDumper:
                 if decls:
                     self._mods(decls)
                 w(self.ident_name(tid))
-            elif k == STRUCT or k == UNION:
+            elif k in (STRUCT, UNION):
                 if decls:
                     self._mods(decls)
-                if W[O[tid]]:
+                if W[at[tid]]:
                     w(self._struct_fwd(tid))
                 else:
                     self._nested(self._struct_def, tid, lvl)
-            elif k == ENUM or k == ENUM64:
+            elif k in (ENUM, ENUM64):
                 if decls:
                     self._mods(decls)
-                if W[O[tid]]:
+                if W[at[tid]]:
                     w(f"enum {self.type_name(tid)}")
                 else:
                     self._nested(self._enum_def, tid, lvl)
@@ -891,13 +891,13 @@ class CDumper:
             elif k == TYPE_TAG:
                 self._mods(decls)
                 tag = self.raw_name(tid)
-                if W[O[tid] + 1] >> 31:
+                if W[at[tid] + 1] >> 31:
                     w(f" __attribute__(({tag}))")
                 else:
                     w(f' __attribute__((btf_type_tag("{tag}")))')
             elif k == ARRAY:
                 self._drop_mods(decls)
-                nelems = W[O[tid] + 5]
+                nelems = W[at[tid] + 5]
                 if not decls:
                     if fname:
                         w(fname if last_was_ptr else " " + fname)
@@ -922,7 +922,7 @@ class CDumper:
                 elif fname:
                     w(fname if last_was_ptr else " " + fname)
                 w("(")
-                o = O[tid]
+                o = at[tid]
                 vlen = W[o + 1] & 0xFFFF
                 if vlen == 0 or (vlen == 1 and W[o + 4] == 0):
                     w("void)")
@@ -966,7 +966,7 @@ class CDumper:
         state = self.order_state
         order = self.order
         emit = self.emit
-        W, O = self.W, self.O
+        W, at = self.W, self.at
         skip = (FUNC, VAR, DATASEC, DECL_TAG)
         through = (VOLATILE, CONST, RESTRICT, TYPE_TAG)
         queue: list[int] = []
@@ -978,13 +978,13 @@ class CDumper:
             if k in skip:
                 state[tid] = _ORDERED
                 continue
-            if k == PTR and state[W[O[tid] + 2]] == _ORDERED:
+            if k == PTR and state[W[at[tid] + 2]] == _ORDERED:
                 state[tid] = _ORDERED
                 continue
-            if k in through and state[W[O[tid] + 2]] == _ORDERED:
+            if k in through and state[W[at[tid] + 2]] == _ORDERED:
                 continue
             if k == FUNC_PROTO:
-                o = O[tid]
+                o = at[tid]
                 if state[W[o + 2]] == _ORDERED:
                     for j in range(o + 4, o + 4 + 2 * (W[o + 1] & 0xFFFF), 2):
                         if state[W[j]] != _ORDERED:
@@ -1005,14 +1005,14 @@ class CDumper:
 
     def dump_kfuncs(self) -> None:
         """Declare the kernel's kfuncs (FUNCs tagged ``bpf_kfunc``) as ``extern ... __weak __ksym``."""
-        W, O, K = self.W, self.O, self.K
+        W, at, K = self.W, self.at, self.K
         kfuncs: list[tuple[bytes, int]] = []
         fastcall: set[int] = set()
         strings = self.flat.strings
         for tid in range(1, self.n):
             if K[tid] != DECL_TAG:
                 continue
-            o = O[tid]
+            o = at[tid]
             if W[o + 3] != 0xFFFFFFFF:
                 continue
             fid = W[o + 2]
@@ -1020,7 +1020,7 @@ class CDumper:
                 continue
             tag = self.raw_name(tid)
             if tag == "bpf_kfunc":
-                noff = W[O[fid]]
+                noff = W[at[fid]]
                 kfuncs.append((strings[noff : strings.index(0, noff)], fid))
             elif tag == "bpf_fastcall":
                 fastcall.add(fid)
@@ -1028,7 +1028,7 @@ class CDumper:
         w("\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n")
         kfuncs.sort()
         for _, fid in kfuncs:
-            proto = W[O[fid] + 2]
+            proto = W[at[fid] + 2]
             if K[proto] != FUNC_PROTO:
                 raise ObjectFormatError(f"BTF func {self.raw_name(fid)!r} has no prototype", section=".BTF")
             w("extern __bpf_fastcall " if fid in fastcall else "extern ")

@@ -108,13 +108,13 @@ class _RawWriter:
 
     def write(self, fp: TextIO, flush_every: int) -> None:
         flat = self.flat
-        W, O, K = flat.words, flat.offs, flat.kinds
+        W, at, K = flat.words, flat.offs, flat.kinds
         count = flat.count
         name = self.name
         out: list[str] = []
         w = out.append
         for tid in range(flat.first_own_id, count):
-            o = O[tid]
+            o = at[tid]
             k = K[tid]
             info = W[o + 1]
             vlen = info & 0xFFFF
@@ -181,7 +181,7 @@ class _RawWriter:
                     vt = W[j]
                     line = f"\n\ttype_id={vt} offset={W[j + 1]} size={W[j + 2]}"
                     if vt < count:
-                        line += f" ({_kind_name(K[vt]) if vt else 'UNKNOWN'} '{name(W[O[vt]]) if vt else '(anon)'}')"
+                        line += f" ({_kind_name(K[vt]) if vt else 'UNKNOWN'} '{name(W[at[vt]]) if vt else '(anon)'}')"
                     parts.append(line)
                 parts.append("\n")
                 w("".join(parts))
