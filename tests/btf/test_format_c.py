@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bpfkit.btf import (
     Array,
@@ -32,6 +34,7 @@ from bpfkit.btf import (
     Member,
     Param,
     Ptr,
+    Restrict,
     Struct,
     Typedef,
     TypeTag,
@@ -41,7 +44,7 @@ from bpfkit.btf import (
     VarSecinfo,
     Volatile,
 )
-from bpfkit.btf.format import format_c, type_decl, write_c
+from bpfkit.btf.format import format_c, format_raw, type_decl, write_c
 from bpfkit.errors import ObjectFormatError
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
@@ -419,6 +422,121 @@ def test_malformed_btf_gives_object_format_error(types: list) -> None:
     btf = Btf.from_types(types)
     with pytest.raises(ObjectFormatError):
         write_c(btf, io.StringIO())
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    types: list = [Int("int", 4, IntEncoding.SIGNED), Struct("", 4, [Member("x", 1, 0)])]
+    for _ in range(400):  # each anonymous struct wraps the previous one
+        types.append(Struct("", 4, [Member("in", len(types), 0)]))
+    types.append(Struct("outer", 4, [Member("in", len(types), 0)]))
+    with pytest.raises(ObjectFormatError):
+        format_c(Btf.from_types(types))
+    ok = format_c(Btf.from_types(types[:40] + [Struct("outer", 4, [Member("in", 40, 0)])]))
+    assert ok.count("struct {") == 39
+
+
+def test_big_endian_blob_dumps_the_same() -> None:
+    le = conflicts_btf()
+    be = conflicts_btf()
+    be.byteorder = "big"
+    back = Btf.from_bytes(be.to_bytes())
+    assert back.byteorder == "big"
+    assert format_c(back) == format_c(le)
+    assert format_raw(back) == format_raw(le)
+
+
+def test_type_decl_of_broken_chain() -> None:
+    btf = Btf.from_types([Ptr(7)])
+    with pytest.raises(ObjectFormatError):
+        type_decl(btf, 1, "p")
+
+
+_KINDS = st.sampled_from(
+    [
+        "int",
+        "ptr",
+        "array",
+        "struct",
+        "union",
+        "enum",
+        "enum64",
+        "fwd",
+        "typedef",
+        "const",
+        "volatile",
+        "restrict",
+        "tag",
+        "proto",
+        "func",
+        "var",
+        "datasec",
+        "float",
+        "decl_tag",
+    ]
+)
+
+
+@st.composite
+def random_types(draw: st.DrawFn) -> list:
+    n = draw(st.integers(1, 12))
+    ref = st.integers(0, n + 1)  # sometimes one past the end
+    name = st.sampled_from(["", "", "a", "b", "dup", "long", "__builtin_va_list"])
+    out: list = []
+    for _ in range(n):
+        kind = draw(_KINDS)
+        if kind == "int":
+            out.append(Int(draw(name) or "int", draw(st.sampled_from([1, 2, 4, 8, 16])), IntEncoding.SIGNED))
+        elif kind == "ptr":
+            out.append(Ptr(draw(ref)))
+        elif kind == "array":
+            out.append(Array(draw(ref), draw(ref), draw(st.integers(0, 5))))
+        elif kind in ("struct", "union"):
+            members = [
+                Member(draw(name), draw(ref), draw(st.integers(0, 96)), draw(st.integers(0, 3))) for _ in range(draw(st.integers(0, 3)))
+            ]
+            cls = Struct if kind == "struct" else Union_
+            out.append(cls(draw(name), draw(st.integers(0, 16)), members))
+        elif kind == "enum":
+            out.append(Enum(draw(name), draw(st.sampled_from([1, 4, 8])), [EnumValue("E", 1)] * draw(st.integers(0, 2))))
+        elif kind == "enum64":
+            out.append(Enum64(draw(name), 8, [EnumValue("F", 1 << 33)] * draw(st.integers(0, 2))))
+        elif kind == "fwd":
+            out.append(Fwd(draw(name), draw(st.booleans())))
+        elif kind == "typedef":
+            out.append(Typedef(draw(name), draw(ref)))
+        elif kind == "const":
+            out.append(Const(draw(ref)))
+        elif kind == "volatile":
+            out.append(Volatile(draw(ref)))
+        elif kind == "restrict":
+            out.append(Restrict(draw(ref)))
+        elif kind == "tag":
+            out.append(TypeTag(draw(name) or "user", draw(ref), draw(st.booleans())))
+        elif kind == "proto":
+            out.append(FuncProto(draw(ref), [Param(draw(name), draw(ref)) for _ in range(draw(st.integers(0, 3)))]))
+        elif kind == "func":
+            out.append(Func(draw(name) or "f", draw(ref)))
+        elif kind == "var":
+            out.append(Var(draw(name) or "v", draw(ref)))
+        elif kind == "datasec":
+            out.append(Datasec(".data", 8, [VarSecinfo(draw(ref), 0, 4)]))
+        elif kind == "float":
+            out.append(Float("double", 8))
+        else:
+            out.append(DeclTag(draw(st.sampled_from(["bpf_kfunc", "x"])), draw(ref), draw(st.sampled_from([-1, 0, 5]))))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(random_types())
+def test_fuzz_dump_gives_text_or_format_error(types: list) -> None:
+    btf = Btf.from_bytes(Btf.from_types(types).to_bytes())
+    for dump in (format_c, format_raw):
+        try:
+            text = dump(btf)
+        except ObjectFormatError:
+            continue
+        assert isinstance(text, str)
 
 
 def test_split_btf_matches_bpftool(tmp_path: Path) -> None:

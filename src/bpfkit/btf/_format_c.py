@@ -126,7 +126,7 @@ class CDumper:
         self.out: list[str] = []
         self.sink = sink
         self.nesting = 0
-        self.referenced = self._mark_referenced()
+        self.referenced: bytearray | None = None  # by the first order(): it also checks every id
 
     # ---- output -------------------------------------------------------
 
@@ -345,6 +345,8 @@ class CDumper:
         W, at, K = self.W, self.at, self.K
         state = self.order_state
         referenced = self.referenced
+        if referenced is None:
+            referenced = self.referenced = self._mark_referenced()
         # frame: [kind, id, through_ptr, next_index, strong]
         stack: list[list[int]] = []
         limit = self.n + 1
@@ -960,6 +962,8 @@ class CDumper:
         """Write every type of the BTF (base types included) as a vmlinux.h-style header."""
         if fp is not None:
             self.sink = fp.write
+        if self.referenced is None:
+            self.referenced = self._mark_referenced()
         out = self.out
         out.append(HEADER_PROLOGUE)
         K = self.K

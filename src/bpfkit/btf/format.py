@@ -42,7 +42,10 @@ def type_decl(btf: Btf, type_id: int, name: str = "") -> str:
     if not 0 <= type_id < flat.count:
         raise IndexError(f"BTF type id {type_id} out of range (count {flat.count})")
     d = CDumper(flat)
-    d.decl(type_id, name, 0)
+    try:
+        d.decl(type_id, name, 0)
+    except IndexError:
+        raise ObjectFormatError(f"BTF type id {type_id} refers to a type id past the last one", section=".BTF") from None
     return d.take()
 
 
