@@ -159,3 +159,11 @@ def test_vmlinux_dump_to_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     text = out_file.read_text()
     assert "\nstruct task_struct {\n" in text and "\nstruct trace_event_raw_sched_process_exec {\n" in text
     assert text.endswith("#endif /* __VMLINUX_H__ */\n")
+
+
+def test_output_to_a_device_is_written_in_place(blobs: tuple[Path, Path], capfd: pytest.CaptureFixture[str]) -> None:
+    base_file, _ = blobs
+    assert main(["btf", "dump", "-f", "raw", "-o", "/dev/stdout", str(base_file)]) == 0
+    out, _ = capfd.readouterr()
+    assert out == format_raw(Btf.from_bytes(base_file.read_bytes()))
+    assert os.path.islink("/dev/stdout")

@@ -90,17 +90,21 @@ def _dump(ns: argparse.Namespace) -> int:
         return 1
     kfuncs = not ns.no_kfuncs
     if ns.output:
-        tmp = f"{ns.output}.tmp{os.getpid()}"
+        # a regular file is replaced whole, so a failed dump leaves the old one;
+        # anything else (/dev/stdout, a pipe) is written in place
+        atomic = not os.path.exists(ns.output) or (os.path.isfile(ns.output) and not os.path.islink(ns.output))
+        dest = f"{ns.output}.tmp{os.getpid()}" if atomic else ns.output
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
+            with open(dest, "w", encoding="utf-8") as f:
                 _write(btf, ns.format, f, kfuncs)
-            os.replace(tmp, ns.output)
+            if atomic:
+                os.replace(dest, ns.output)
         except OSError as exc:
             print(f"bpfkit: cannot write {ns.output}: {exc}", file=sys.stderr)
             return 1
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            if atomic and os.path.exists(dest):
+                os.unlink(dest)
         return 0
     try:
         _write(btf, ns.format, sys.stdout, kfuncs)

@@ -120,9 +120,11 @@ class CDumper:
         self.ident_names: dict[str, int] = {}
         self.aligns = array("i", [-1]) * n
         self.sizes = array("q", [-2]) * n
-        # declarator text (before the name) of types whose declarators need no
-        # arrays, prototypes or inline definitions: (text, ends with '*')
-        self.decl_cache: dict[int, tuple[str, bool]] = {}
+        # declarators of types written without inline definitions: the text
+        # before and after a name, and the text without a name
+        self.decl_cache: dict[int, tuple[str, str]] = {}
+        self.decl_cache_unnamed: dict[int, str] = {}
+        self.inline_defs = 0
         self.out: list[str] = []
         self.sink = sink
         self.nesting = 0
@@ -430,8 +432,12 @@ class CDumper:
                 elif fk == STRUCT:
                     sid = f[1]
                     o = at[sid]
-                    j = f[3] + 1 if (W[o + 1] & 0xFFFF) else 0
-                    if j < (W[o + 1] & 0xFFFF):
+                    vlen = W[o + 1] & 0xFFFF
+                    j = f[3] + 1 if vlen else 0
+                    # members already ordered would only answer "strong", which a struct ignores
+                    while j < vlen and state[W[o + 4 + 3 * j]] == _ORDERED:
+                        j += 1
+                    if j < vlen:
                         f[3] = j
                         tid = W[o + 4 + 3 * j]
                         tp = 0
@@ -565,6 +571,8 @@ class CDumper:
                     o = at[sid]
                     vlen = W[o + 1] & 0xFFFF
                     j = f[3] + 1 if f[3] >= 0 else vlen
+                    while j < vlen and es[W[o + 4 + 3 * j]] == _EMITTED:  # nothing to do for those
+                        j += 1
                     if j < vlen:
                         f[3] = j
                         tid = W[o + 4 + 3 * j]
@@ -674,7 +682,8 @@ class CDumper:
         size = W[o + 2]
         is_struct = self.K[tid] == STRUCT
         align = self.align_of(tid)
-        packed = is_struct and self.is_packed(tid)
+        # an alignment above 1 already says every member sits naturally (see align_of)
+        packed = is_struct and align <= 1 and self.is_packed(tid)
         kw = "struct" if is_struct else "union"
         w(f"{kw} {self.type_name(tid)} {{" if W[o] else f"{kw} {{")
         ind = "\n" + _pfx(lvl + 1)
@@ -696,15 +705,9 @@ class CDumper:
                 m_sz = 0
             if off < moff:
                 self._bit_padding(off, moff, 1 if packed else self.align_of(mt), prev_bitfield and m_sz != 0, lvl + 1)
-            c = cache.get(mt)
+            c = cache.get(mt) if fname else None
             if c is not None:
-                # the common case, inlined: a cached declarator and a name
-                if not fname:
-                    w(ind + c[0])
-                elif c[1]:
-                    w(ind + c[0] + fname)
-                else:
-                    w(ind + c[0] + " " + fname)
+                w(ind + c[0] + fname + c[1])  # the common case, inlined
             else:
                 w(ind)
                 decl(mt, fname, lvl + 1)
@@ -770,33 +773,28 @@ class CDumper:
 
     def decl(self, tid: int, fname: str, lvl: int) -> None:
         """Write the declaration of ``fname`` of type ``tid`` (``int (*fname)[4]`` and the like)."""
-        w = self.out.append
-        c = self.decl_cache.get(tid)
-        if c is not None:
-            if not fname:
-                w(c[0])
-            elif c[1]:
-                w(c[0] + fname)
-            else:
-                w(c[0] + " " + fname)
-            return
+        out = self.out
+        if fname:
+            c = self.decl_cache.get(tid)
+            if c is not None:
+                out.append(c[0] + fname + c[1])
+                return
+        else:
+            text = self.decl_cache_unnamed.get(tid)
+            if text is not None:
+                out.append(text)
+                return
         W, at, K = self.W, self.at, self.K
         head = tid
         stack = [tid]
         steps = 0
-        cacheable = True
         while tid:
             k = K[tid]
             if k in _NEXT_IN_TYPE_WORD:
-                if k == FUNC_PROTO:
-                    cacheable = False
                 tid = W[at[tid] + 2]
             elif k == ARRAY:
-                cacheable = False
                 tid = W[at[tid] + 3]
             elif k in _TERMINAL:
-                if not W[at[tid]] and k in (STRUCT, UNION, ENUM, ENUM64):
-                    cacheable = False
                 break
             else:
                 raise ObjectFormatError(f"BTF kind {k} (type id {tid}) cannot appear in a C declaration", section=".BTF")
@@ -804,28 +802,29 @@ class CDumper:
             steps += 1
             if steps > 4096:
                 raise ObjectFormatError(f"BTF type loop through type id {tid}", section=".BTF")
-        if cacheable:
-            out = self.out
-            start = len(out)
-            self._chain(stack, "", lvl)
-            text = "".join(out[start:])
-            del out[start:]
-            ends_with_ptr = head != 0 and K[head] == PTR
-            self.decl_cache[head] = (text, ends_with_ptr)
-            if not fname:
-                w(text)
-            elif ends_with_ptr:
-                w(text + fname)
-            else:
-                w(text + " " + fname)
-            return
         self.nesting += 1
         if self.nesting > _MAX_NESTING:
             raise ObjectFormatError("BTF declarations nest too deeply to write as C", section=".BTF")
+        start = len(out)
+        inline_defs = self.inline_defs
         try:
-            self._chain(stack, fname, lvl)
+            # the name is written exactly once, so a marker finds where it goes
+            self._chain(stack, "\0" if fname else "", lvl)
         finally:
             self.nesting -= 1
+        text = "".join(out[start:])
+        if self.inline_defs == inline_defs:
+            # no inline definition (those depend on indentation and count enumerators):
+            # the same type always declares the same way
+            if fname:
+                before, _, after = text.partition("\0")
+                self.decl_cache[head] = (before, after)
+                text = before + fname + after
+            else:
+                self.decl_cache_unnamed[head] = text
+        elif fname:
+            text = text.replace("\0", fname)
+        out[start:] = [text]
 
     def _mods(self, decls: list[int]) -> None:
         K = self.K
@@ -872,6 +871,7 @@ class CDumper:
                 if W[at[tid]]:
                     w(self._struct_fwd(tid))
                 else:
+                    self.inline_defs += 1
                     self._nested(self._struct_def, tid, lvl)
             elif k in (ENUM, ENUM64):
                 if decls:
@@ -879,6 +879,7 @@ class CDumper:
                 if W[at[tid]]:
                     w(f"enum {self.type_name(tid)}")
                 else:
+                    self.inline_defs += 1
                     self._nested(self._enum_def, tid, lvl)
             elif k == FWD:
                 if decls:
