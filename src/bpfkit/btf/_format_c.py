@@ -988,6 +988,8 @@ class CDumper:
                 continue
             if k in through and state[W[at[tid] + 2]] == _ORDERED:
                 continue
+            if k == ARRAY and state[W[at[tid] + 3]] == _ORDERED:
+                continue
             if k == FUNC_PROTO:
                 o = at[tid]
                 if state[W[o + 2]] == _ORDERED:
