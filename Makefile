@@ -26,3 +26,8 @@ test: setup lint typecheck uapi-check pytest
 
 clean:
 	rm -rf .venv build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# The benchmark suite (bench/README.md): bpfkit against C libbpf; e.g. make bench BENCH_ARGS="--quick --only B1,B3".
+.PHONY: bench
+bench: setup
+	$(PY) bench/run.py $(BENCH_ARGS)
