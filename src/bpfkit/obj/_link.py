@@ -147,6 +147,8 @@ class _Linker:
             self.res.map_refs.append(MapReference(at, r.map, MapRefKind.FD, 0, r.symbol))
         elif r.kind is RelocKind.MAP_VALUE:
             off = ins.imm + r.sym_off
+            if not -(1 << 31) <= off < (1 << 31):
+                raise self.fail(f, i, f"offset {off} into map {r.map!r} does not fit an instruction")
             ins.src_reg = PSEUDO_MAP_VALUE
             ins.imm = 0
             second.imm = off
@@ -158,6 +160,8 @@ class _Linker:
             if e.kind is ExternKind.KCONFIG:
                 assert self.kconfig_map is not None
                 off = e.offset + ins.imm
+                if not -(1 << 31) <= off < (1 << 31):
+                    raise self.fail(f, i, f"offset {off} into extern {e.name!r} does not fit an instruction")
                 ins.src_reg = PSEUDO_MAP_VALUE
                 ins.imm = 0
                 second.imm = off

@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass, field
 
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
-from ..btf import Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
+from ..btf import Array, Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
 from ..btf.ext import BtfExt, FuncInfo, parse_ext
 from ..errors import BpfError, ObjectFormatError
 from ._insn import decode
@@ -123,6 +123,7 @@ class _Reader:
         self.maps_by_offset: dict[tuple[int, int], str] = {}  # (section index, offset) -> map name
         self.functions: dict[int, list[Function]] = {}  # section index -> functions sorted by start
         self._btf_maps_datasec: Datasec | None = None
+        self._starts: dict[int, list[int]] = {}
 
     # ---- driver ------------------------------------------------------------
 
@@ -568,7 +569,10 @@ class _Reader:
     def _function_at(self, sec_index: int, insn: int) -> Function | None:
         """The function of a section whose instructions include ``insn`` (a section-relative index)."""
         funcs = self.functions.get(sec_index, [])
-        i = bisect.bisect_right([f.start for f in funcs], insn) - 1
+        starts = self._starts.get(sec_index)
+        if starts is None:
+            starts = self._starts[sec_index] = [f.start for f in funcs]
+        i = bisect.bisect_right(starts, insn) - 1
         if i >= 0 and insn < funcs[i].start + len(funcs[i].insns):
             return funcs[i]
         return None
@@ -802,7 +806,7 @@ class _Reader:
         self.spec.variables = out
 
     def _const_volatile(self, type_id: int) -> bool:
-        """Whether a type is qualified both const and volatile (through typedefs)."""
+        """Whether a type is qualified both const and volatile (through typedefs and array elements)."""
         btf = self.btf
         assert btf is not None
         const = vol = False
@@ -812,8 +816,9 @@ class _Reader:
                 const = True
             elif isinstance(t, Volatile):
                 vol = True
+            elif isinstance(t, Array):
+                pass
             elif t.kind not in (BtfKind.TYPEDEF, BtfKind.RESTRICT, BtfKind.TYPE_TAG):
                 break
             type_id = t.type  # type: ignore[union-attr]
         return const and vol
-

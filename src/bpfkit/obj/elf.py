@@ -78,6 +78,7 @@ _SYM_SIZE = 24
 _REL_SIZE = 16
 _SHDR_SIZE = 64
 _MAX_SECTIONS = 0xFFFF * 16  # far above anything clang emits; bounds the header walk
+_MAX_NOBITS = 1 << 26  # zero-filled bytes section_data() will make up for an SHT_NOBITS section
 
 
 @dataclass(slots=True, frozen=True)
@@ -270,7 +271,7 @@ class ElfFile:
         if sec.flags & SHF_COMPRESSED:
             raise ObjectFormatError("compressed sections are not supported in BPF objects", section=sec.name, offset=sec.offset)
         if sec.type == SHT_NOBITS:
-            if sec.size > 1 << 32:
+            if sec.size > _MAX_NOBITS:
                 raise ObjectFormatError(f"SHT_NOBITS section of {sec.size} bytes is too big", section=sec.name)
             return bytes(sec.size)
         if sec.type == SHT_NULL:
