@@ -107,3 +107,40 @@ def test_program_types_by_section(compile_bpf) -> None:  # type: ignore[no-untyp
     assert P["s_unknown"].type is ProgType.UNSPEC and P["s_unknown"].section_def is None
     assert P["s_kprobe_bare"].auto_attach is False and P["s_kprobe"].auto_attach is True
     assert P["s_xdp"].auto_attach is False
+
+
+def _var_at(spec: ObjectSpec, m: str, off: int) -> str:
+    """The variable holding byte ``off`` of map ``m`` ('' when none; string literals have none)."""
+    for v in spec.variables.values():
+        if v.map == m and v.offset <= off < v.offset + max(v.size, 1):
+            return v.name.rsplit(".", 1)[-1]
+    return ""
+
+
+def test_statically_linked_object(compile_bpf, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`bpftool gen object` output (DATASEC sizes filled in, sections merged) reads the same."""
+    import subprocess
+
+    a, b = compile_bpf("calls.bpf.c"), compile_bpf("globals.bpf.c")
+    out = tmp_path / "linked.bpf.o"
+    subprocess.run(["bpftool", "gen", "object", str(out), str(a), str(b)], check=True, capture_output=True)
+    linked = ObjectSpec.from_file(out)
+    assert linked.name == "linked"
+    assert {"arr", "linked.bss", "linked.data", "linked.rodata", ".data.custom", ".rodata.custom"} <= set(linked.maps)
+    for src in (a, b):
+        orig = ObjectSpec.from_file(src)
+        for name, p in orig.programs.items():
+            q = linked.programs[name]
+            assert (q.type, q.section, q.subprograms) == (p.type, p.section, p.subprograms)
+            assert len(q.instructions) == len(p.instructions)
+            assert [r.insn for r in q.map_refs] == [r.insn for r in p.map_refs]
+            for r, s in zip(p.map_refs, q.map_refs, strict=True):
+                assert r.kind == s.kind
+                assert _var_at(orig, r.map, r.offset) == _var_at(linked, s.map, s.offset)
+            skip = {r.insn + 1 for r in q.map_refs}
+            for i, (x, y) in enumerate(zip(p.instructions, q.instructions, strict=True)):
+                if i not in skip:
+                    assert (x.opcode, x.dst_reg, x.src_reg, x.off, x.imm) == (y.opcode, y.dst_reg, y.src_reg, y.off, y.imm)
+            assert [r.insn_off for r in q.func_info] == [r.insn_off for r in p.func_info]
+    assert linked.get_variable("data_int") == (42).to_bytes(4, "little")
+    assert linked.variables["ro_u64"].const_volatile

@@ -22,13 +22,14 @@ and normalized for the loader:
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 from pathlib import Path
 
 from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
-from ..btf import Btf, Int
+from ..btf import Btf, Int, Ptr
+from ..btf import Enum as BtfEnum
+from ..btf import Enum64 as BtfEnum64
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ._insn import Instruction
 from .sections import SectionDef
@@ -331,15 +332,14 @@ class ObjectSpec:
         m.data = bytes(data)
 
     def _encode_int(self, var: VariableSpec, value: int) -> bytes:
+        """An int as the variable's bytes: its size, the spec's byte order, signed as its BTF type says."""
         signed = False
         if var.type_id is not None and self.btf is not None:
             t = self.btf[self.btf.skip_modifiers(var.type_id)]
-            if isinstance(t, Int):
+            if isinstance(t, (Int, BtfEnum, BtfEnum64)):
                 signed = t.signed
-            elif t.kind.name not in ("ENUM", "ENUM64", "PTR"):
-                raise TypeError(f"variable {var.name!r} is a {t.kind.name.lower()}, set it from bytes")
-            elif hasattr(t, "signed"):
-                signed = bool(getattr(t, "signed", False))
+            elif not isinstance(t, Ptr):
+                raise TypeError(f"variable {var.name!r} is a {t.kind.name.lower()}; set it from bytes")
         if var.size not in (1, 2, 4, 8):
             raise TypeError(f"variable {var.name!r} of {var.size} bytes cannot be set from an int")
         try:
@@ -347,7 +347,3 @@ class ObjectSpec:
         except OverflowError:
             kind = "signed" if signed else "unsigned"
             raise ValueError(f"{value} does not fit variable {var.name!r} ({kind}, {var.size} bytes)") from None
-
-
-def _pack_u32(byteorder: str, *values: int) -> bytes:
-    return struct.pack(("<" if byteorder == "little" else ">") + "I" * len(values), *values)
