@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bpfkit.errors import ObjectFormatError
 from bpfkit.obj import ObjectSpec
-from bpfkit.obj._insn import encode
+from bpfkit.asm import encode
 from bpfkit.obj.elf import SHT_REL, SHT_SYMTAB, ElfFile
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

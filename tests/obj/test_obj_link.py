@@ -6,7 +6,7 @@ from obj_oracles import objdump_symbols
 
 from bpfkit.btf import Func
 from bpfkit.obj import ObjectSpec
-from bpfkit.obj._insn import decode
+from bpfkit.asm import decode
 from bpfkit.obj.elf import ElfFile
 
 # The call graph of calls.bpf.c as written in its source (callbacks included).

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ..errors import ObjectFormatError
-from ._insn import Instruction
+from ..asm import Instruction
 from .elf import ElfSymbol
 from .spec import ExternKind, ExternReference, ExternSpec, MapReference, MapRefKind
 

@@ -20,7 +20,7 @@ from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
 from ..btf import Array, Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
 from ..btf.ext import BtfExt, FuncInfo, parse_ext
 from ..errors import BpfError, ObjectFormatError
-from ._insn import decode
+from ..asm import decode
 from ._link import Function, Reloc, RelocKind, link_program
 from .elf import (
     SHN_LORESERVE,

@@ -31,7 +31,7 @@ from ..btf import Btf, Int, Ptr
 from ..btf import Enum as BtfEnum
 from ..btf import Enum64 as BtfEnum64
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
-from ._insn import Instruction
+from ..asm import Instruction
 from .sections import SectionDef
 
 __all__ = [
