@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matrixlib import cache, debian, guest, initramfs, report  # noqa: E402
+from matrixlib import cache, debian, guest, initramfs, report
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -200,6 +200,10 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     return col
 
 
+def _fmt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
+
+
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """Our options before '--', pytest's after."""
     argv = list(argv)
@@ -329,8 +333,8 @@ def main(argv: Sequence[str]) -> int:
     wall = time.monotonic()
     for k in kernels:
         col = run_guest(k, c, share, vfsd, base, extra, runs / k.label, args)
-        log(f"{k.label}: {col.status}, exit {col.exit_code}, boot {col.boot_seconds and round(col.boot_seconds, 1)} s, "
-            f"tests {col.run_seconds and round(col.run_seconds, 1)} s")
+        log(f"{k.label}: {col.status}, exit {col.exit_code}, boot "
+            f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
         columns.append(col)
     if with_host:
         columns.append(run_host(base, extra, runs / HOST, args.timeout))

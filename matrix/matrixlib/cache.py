@@ -115,9 +115,10 @@ class Cache:
         image = pkgs[0]
         kdir = self.root / "kernels" / f"{image.name}_{image.version}"
         meta = kdir / "kernel.json"
+        wanted = tuple(f"{p.name}={p.version}" for p in pkgs)
         if meta.exists():
             k = Kernel.from_json(json.loads(meta.read_text()))
-            if k.vmlinuz.exists():
+            if k.vmlinuz.exists() and k.packages == wanted:
                 self._point(spec.label, k)
                 return k
         assert self.apt is not None
@@ -135,8 +136,7 @@ class Cache:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         vmlinuz, moddir, release = find_kernel_files(kdir / "root")
-        k = Kernel(spec.label, release, spec.suite,
-                   tuple(f"{p.name}={p.version}" for p in pkgs), vmlinuz, moddir)
+        k = Kernel(spec.label, release, spec.suite, wanted, vmlinuz, moddir)
         meta.write_text(json.dumps(k.to_json(), indent=1) + "\n")
         self._point(spec.label, k)
         return k

@@ -203,8 +203,8 @@ class Package:
 
 
 _IMAGE_RE = re.compile(r"^linux-image-(?P<abi>\d+\.\d+[^ ]*?)-(?P<flavour>[a-z0-9]+)$")
-# the package kinds that carry a kernel image or its modules
-_KERNEL_PART_RE = re.compile(r"^linux-(image|binary|modules)-")
+# the packages that carry a kernel's image, modules, or module lists (modules.builtin)
+_KERNEL_PART_RE = re.compile(r"^linux-(image|binary|modules|base)-\d")
 
 
 def index_packages(stanzas: Iterable[Mapping[str, str]]) -> dict[str, list[Package]]:
@@ -229,7 +229,7 @@ def select_kernel(index: Mapping[str, list[Package]], spec: KernelSpec) -> list[
     """Pick the newest image of spec's series and flavour plus the packages holding its files.
 
     The first package returned is the image package; the rest are the dependencies
-    (linux-binary-*, linux-modules-*, ...) that sid-era kernels split their files into.
+    (linux-binary-*, linux-modules-*, linux-base-*) that newer kernels split their files into.
     Raises LookupError when the index has no such kernel.
     """
     candidates = []

@@ -137,21 +137,22 @@ class ModuleTree:
         order: list[str] = []
         done: set[str] = set()
 
-        def visit(name: str, stack: tuple[str, ...], must: bool) -> None:
-            if name in done or name in self.builtin:
-                return
+        def visit(name: str, stack: tuple[str, ...], must: bool) -> bool:
+            """Queue name after its dependencies; False if it cannot be loaded."""
+            if name in done or name in self.builtin or name in stack:
+                return True
             if name not in self.paths:
                 if must:
                     chain = " -> ".join((*stack, name))
                     raise LookupError(f"module {chain} is neither built in nor in {self.root}")
-                return
-            if name in stack:
-                return
+                return False
             hard = set(module_deps({"depends": self.modinfo(name).get("depends", [])}))
             for dep in self.deps(name):
-                visit(dep, (*stack, name), must=must and dep in hard)
+                if not visit(dep, (*stack, name), must=must and dep in hard) and dep in hard:
+                    return False
             done.add(name)
             order.append(name)
+            return True
 
         for n in required:
             visit(n, (), True)

@@ -178,7 +178,8 @@ def render_text(columns: Sequence[Column]) -> str:
             return f"{'skip' if o.status == SKIPPED else 'xfail'}[{n}]"
         return {PASSED: "pass", FAILED: "FAIL", ERROR: "ERROR"}[o.status]
 
-    table = [["test", *(_header(c) for c in columns)]]
+    table = [["test", *(c.label for c in columns)],
+             ["", *(c.release if c.release != c.label else "" for c in columns)]]
     for t in rows:
         table.append([short[t], *(cell(c, t) for c in columns)])
     if not rows:
@@ -191,7 +192,7 @@ def render_text(columns: Sequence[Column]) -> str:
     lines = []
     for i, r in enumerate(table):
         lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-        if i == 0 or i == len(table) - 3:
+        if i == 1 or i == len(table) - 3:
             lines.append("  ".join("-" * w for w in widths))
     for msg, n in notes.items():
         lines.append(f"[{n}] {msg or '(no reason given)'}")
