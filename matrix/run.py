@@ -13,6 +13,7 @@ kernel and test that failed, did not boot, or timed out; 2 is a setup error.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shlex
@@ -169,10 +170,16 @@ def _read_results(col: report.Column, results: Path) -> None:
         except ValueError as exc:
             col.detail = (col.detail + f"; {exc}").lstrip("; ")
     out = results / "output.txt"
-    if col.status == "run-timeout" and out.exists():
-        hung = report.last_unfinished_test(out.read_text(errors="replace"))
+    if col.status in ("run-timeout", "crashed") and out.exists():
+        text = out.read_text(errors="replace")
+        if not col.tests:
+            col.tests = report.parse_verbose(text)
+        hung = report.last_unfinished_test(text)
         if hung:
             col.detail += f"; in test {hung}"
+            why = "timeout" if col.status == "run-timeout" else "guest crashed"
+            col.tests[report.nodeid_to_case(hung)] = report.Outcome(report.ERROR,
+                                                                    f"{why} in this test")
 
 
 def run_host(base: list[str], extra: Sequence[str], results: Path,
@@ -287,13 +294,23 @@ def main(argv: Sequence[str]) -> int:
         if not tests:
             log(f"no tests selected by -m {args.marker!r} {shlex.join(extra)}")
             return 2
-        if specs:
+        if specs and not args.list:
             ensure_host_packages()
     except SetupError as exc:
         log(str(exc))
         return 2
 
     root = cache.cache_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / "lock", "w")  # noqa: SIM115 - held until the process exits
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"another matrix run is using {root}")
+        return 2
+    except OSError as exc:
+        log(f"cannot use the cache {root}: {exc} (set BPFKIT_MATRIX_CACHE)")
+        return 2
     c = cache.Cache(root, log)
     kernels: list[cache.Kernel] = []
     columns: list[report.Column] = []

@@ -94,7 +94,7 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
             vlog = open(results / "virtiofsd.log", "wb")  # noqa: SIM115 - closed with proc
             helpers.append(subprocess.Popen(
                 [*virtiofsd.argv, f"--socket-path={socket}", "--shared-dir=/", "--readonly",
-                 "--sandbox=none", "--seccomp=none", "--cache=auto", "--announce-submounts",
+                 "--sandbox=none", "--seccomp=none", "--cache=always", "--announce-submounts",
                  "--thread-pool-size=8"],
                 stdout=vlog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
             vlog.close()

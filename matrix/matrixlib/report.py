@@ -68,8 +68,9 @@ def parse_junit(xml_text: str | bytes) -> dict[str, Outcome]:
         outcome = Outcome(PASSED)
         for child in case:
             if child.tag in ("failure", "error"):
-                text = child.get("message") or (child.text or "")
-                outcome = Outcome(FAILED if child.tag == "failure" else ERROR, _clean(text))
+                text = (child.get("message") or (child.text or "")).strip()
+                first = text.splitlines()[0] if text else ""
+                outcome = Outcome(FAILED if child.tag == "failure" else ERROR, _clean(first))
                 break
             if child.tag == "skipped":
                 kind = XFAILED if child.get("type") == "pytest.xfail" else SKIPPED
@@ -82,7 +83,9 @@ def parse_junit(xml_text: str | bytes) -> dict[str, Outcome]:
 
 
 _RUNNING = re.compile(r"^(?P<id>\S+::\S+)(?: (?P<rest>.*))?$")
-_VERDICT = re.compile(r"\b(PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR)\b")
+_VERDICT = re.compile(r"\b(PASSED|FAILED|SKIPPED|XFAIL|XPASS|ERROR)\b(?: \((?P<why>.*)\))?")
+_VERBOSE_STATUS = {"PASSED": PASSED, "FAILED": FAILED, "SKIPPED": SKIPPED, "XFAIL": XFAILED,
+                   "XPASS": PASSED, "ERROR": ERROR}
 
 
 def last_unfinished_test(pytest_output: str) -> str | None:
@@ -93,6 +96,31 @@ def last_unfinished_test(pytest_output: str) -> str | None:
         if m:
             last = None if _VERDICT.search(m.group("rest") or "") else m.group("id")
     return last
+
+
+def nodeid_to_case(nodeid: str) -> str:
+    """The JUnit row name pytest gives a node id ('a/t.py::C::f[x]' -> 'a.t.C::f[x]')."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    while names[0].startswith(("../", "./")):
+        names[0] = names[0].split("/", 1)[1]
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return case_id(".".join(names[:-1]), names[-1])
+
+
+def parse_verbose(pytest_output: str) -> dict[str, Outcome]:
+    """Outcomes from the lines of a `pytest -v` run that stopped before writing its JUnit."""
+    out: dict[str, Outcome] = {}
+    for line in pytest_output.splitlines():
+        m = _RUNNING.match(line.strip())
+        if not m:
+            continue
+        v = _VERDICT.search(m.group("rest") or "")
+        if v:
+            out[nodeid_to_case(m.group("id"))] = Outcome(_VERBOSE_STATUS[v.group(1)],
+                                                          v.group("why") or "")
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

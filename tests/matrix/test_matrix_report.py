@@ -13,7 +13,7 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?>
  message="ringbuf map: EINVAL (needs Linux 5.8)">tests/maps/test_hash.py:9: ringbuf</skipped>
 </testcase>
 <testcase classname="tests.maps.test_hash" name="test_lpm[v6]"><failure
- message="AssertionError: assert 1 == 2">long traceback
+ message="AssertionError: assert 1 == 2&#10;+ where 1 = len(x)">long traceback
  here</failure></testcase>
 <testcase classname="tests.progs.test_xdp.TestXdp" name="test_attach"/>
 <testcase classname="tests.progs.test_xdp.TestXdp" name="test_attach"><error
@@ -56,6 +56,25 @@ def test_last_unfinished_test_names_the_hung_test() -> None:
     assert report.last_unfinished_test(out) == "tests/a.py::test_three"
     assert report.last_unfinished_test(out + "tests/a.py::test_three FAILED\n") is None
     assert report.last_unfinished_test("") is None
+
+
+def test_parse_verbose_reads_finished_tests_of_an_interrupted_run() -> None:
+    out = ("tests/maps/test_hash.py::test_update PASSED            [ 25%]\n"
+           "tests/maps/test_hash.py::test_ringbuf SKIPPED (needs 5.8) [ 50%]\n"
+           "tests/progs/test_xdp.py::TestXdp::test_attach[a-1] FAILED [ 75%]\n"
+           "tests/progs/test_xdp.py::TestXdp::test_hang \n")
+    assert report.parse_verbose(out) == {
+        "tests.maps.test_hash::test_update": Outcome("passed"),
+        "tests.maps.test_hash::test_ringbuf": Outcome("skipped", "needs 5.8"),
+        "tests.progs.test_xdp.TestXdp::test_attach[a-1]": Outcome("failed"),
+    }
+
+
+def test_nodeid_to_case_matches_pytest_junit_names() -> None:
+    assert report.nodeid_to_case("tests/a/test_b.py::test_c[x/y.py]") == \
+        "tests.a.test_b::test_c[x/y.py]"
+    assert report.nodeid_to_case("t.py::C::f") == "t.C::f"
+    assert report.nodeid_to_case("../../x/t.py::f") == "x.t::f"
 
 
 def _columns() -> list[Column]:
