@@ -153,10 +153,24 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
     argv = _pytest_args(base, f"{initramfs.GUEST_RESULTS}/junit.xml", extra)
     (results / "run.sh").write_text(guest_script(k.label, argv))
     log(f"{k.label}: booting {k.release} ({share})")
-    g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
-                   run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
-                   memory_mb=args.memory, cpus=args.cpus)
+    retried = []
+    for attempt in range(args.boot_retries + 1):
+        g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
+                       run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
+                       memory_mb=args.memory, cpus=args.cpus, accel=args.accel)
+        if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries:
+            break
+        # The guest never reached /init: nothing of the tests ran, so booting again is safe.
+        log(f"{k.label}: {g.status} ({g.detail[:200]}); booting again")
+        retried.append(g.status)
+        for name in ("console.log", "output.txt", "exit_code"):
+            old = results / name
+            if old.exists():
+                old.rename(results / f"{name}.attempt{attempt + 1}")
     col.status, col.exit_code, col.detail = g.status, g.exit_code, g.detail
+    if retried:
+        col.detail = (col.detail + f" (after {len(retried)} failed boot(s): "
+                      f"{', '.join(retried)})").strip()
     col.boot_seconds, col.run_seconds = g.boot_seconds, g.run_seconds
     _read_results(col, results)
     return col
@@ -240,6 +254,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--plugins", default="pytest_timeout",
                     help="comma-separated pytest plugins to load by name (autoload is off)")
     ap.add_argument("--no-host", action="store_true", help="leave out the host column")
+    ap.add_argument("--boot-retries", type=int, default=1,
+                    help="boot a guest again when it failed before /init ran (default 1)")
+    ap.add_argument("--accel", default="tcg,thread=multi",
+                    help="QEMU -accel value (default tcg,thread=multi)")
     ap.add_argument("--memory", type=int, default=2048, help="guest memory in MiB")
     ap.add_argument("--cpus", type=int, default=2, help="guest CPUs")
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")

@@ -37,17 +37,20 @@ class VirtiofsD:
 
 def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
                  memory_mb: int = 2048, cpus: int = 2, socket: Path | None = None,
-                 append: str = "") -> list[str]:
+                 append: str = "", accel: str = "tcg,thread=multi") -> list[str]:
     """The qemu-system-x86_64 command line for one guest (TCG, no host network)."""
+    def opt(path: Path) -> str:  # QEMU option values escape ',' as ',,'
+        return str(path).replace(",", ",,")
+
     p9 = "security_model=passthrough"
     cmd = [
-        "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max",
+        "qemu-system-x86_64", "-accel", accel, "-cpu", "max",
         "-smp", str(cpus), "-m", f"{memory_mb}M", "-nographic", "-no-reboot",
         "-nic", "none", "-monitor", "none", "-serial", "stdio", "-display", "none",
         "-kernel", str(kernel), "-initrd", str(initrd),
         "-append", ("console=ttyS0 panic=-1 loglevel=4 mitigations=off "
                     "rdinit=/init " + append).strip(),
-        "-virtfs", f"local,path={results},mount_tag=results,{p9}",
+        "-virtfs", f"local,path={opt(results)},mount_tag=results,{p9}",
     ]
     if share == "virtiofs":
         if socket is None:
@@ -55,7 +58,7 @@ def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
         cmd += [
             "-object", f"memory-backend-memfd,id=mem,size={memory_mb}M,share=on",
             "-numa", "node,memdev=mem",
-            "-chardev", f"socket,id=vfs,path={socket}",
+            "-chardev", f"socket,id=vfs,path={opt(socket)}",
             "-device", "vhost-user-fs-pci,queue-size=1024,chardev=vfs,tag=hostroot",
         ]
     elif share == "9p":
@@ -77,7 +80,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout: float,
          run_timeout: float, virtiofsd: VirtiofsD | None = None, echo: bool = False,
-         memory_mb: int = 2048, cpus: int = 2) -> GuestResult:
+         memory_mb: int = 2048, cpus: int = 2, accel: str = "tcg,thread=multi") -> GuestResult:
     """Boot, wait for the /init markers, enforce both timeouts, and collect the exit code.
 
     results/ must already hold run.sh; the guest leaves output.txt and exit_code there,
@@ -106,7 +109,7 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                                        f"virtiofsd did not start: {log[-300:]}")
                 time.sleep(0.05)
         cmd = qemu_command(kernel, initrd, results, share, socket=socket,
-                           memory_mb=memory_mb, cpus=cpus)
+                           memory_mb=memory_mb, cpus=cpus, accel=accel)
         (results / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from matrixlib import cache, debian, guest, initramfs
+from matrixlib import cache, debian, guest, initramfs, report
 
 
 def _load_run() -> ModuleType:
@@ -100,6 +100,13 @@ def test_qemu_command_uses_tcg_and_no_host_network(tmp_path: Path) -> None:
     assert "-no-reboot" in cmd
 
 
+def test_qemu_command_escapes_commas_in_paths(tmp_path: Path) -> None:
+    odd = tmp_path / "a,b"
+    cmd = guest.qemu_command(Path("/k"), Path("/i"), odd, "virtiofs", socket=odd / "s")
+    assert any(a.startswith(f"local,path={tmp_path}/a,,b,mount_tag=results,") for a in cmd)
+    assert f"socket,id=vfs,path={tmp_path}/a,,b/s" in cmd
+
+
 def test_qemu_command_for_virtiofs_shares_memory_with_the_daemon(tmp_path: Path) -> None:
     sock = tmp_path / "vfs.sock"
     cmd = guest.qemu_command(Path("/k"), Path("/i"), tmp_path, "virtiofs", socket=sock,
@@ -152,3 +159,56 @@ def test_boot_markers_are_distinct_lines_of_init() -> None:
     marks = {initramfs.BOOTED, initramfs.DONE, initramfs.ERROR}
     assert len(marks) == 3
     assert all(not a.startswith(b) for a in marks for b in marks if a != b)
+
+
+def _fake_kernel(tmp_path: Path) -> cache.Kernel:
+    return cache.Kernel("6.1", "6.1.0-50-amd64", "bookworm", (), tmp_path / "vmlinuz",
+                        tmp_path / "mods")
+
+
+def test_run_guest_boots_again_after_a_boot_failure(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    calls: list[int] = []
+
+    def fake_boot(*_a: object, **_kw: object) -> guest.GuestResult:
+        calls.append(1)
+        (results / "console.log").write_text(f"attempt {len(calls)}\n")
+        if len(calls) == 1:
+            return guest.GuestResult("boot-failed", None, None, None, "Kernel panic")
+        (results / "junit.xml").write_text(
+            '<testsuite><testcase classname="m" name="t"/></testsuite>')
+        return guest.GuestResult("done", 0, 5.0, 7.0)
+
+    monkeypatch.setattr(guest, "boot", fake_boot)
+    monkeypatch.setattr(cache.Cache, "initramfs", lambda *_a: tmp_path / "initrd")
+    args = run.parse_args([])[0]
+    col = run.run_guest(_fake_kernel(tmp_path), cache.Cache(tmp_path, print), "9p", None,
+                        ["python"], [], results, args)
+    assert len(calls) == 2
+    assert (col.status, col.exit_code, col.boot_seconds) == ("done", 0, 5.0)
+    assert "after 1 failed boot(s): boot-failed" in col.detail
+    assert col.tests == {"m::t": report.Outcome("passed")}
+    assert (results / "console.log.attempt1").read_text() == "attempt 1\n"
+
+
+def test_run_guest_does_not_retry_a_failure_after_init(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    calls: list[int] = []
+
+    def fake_boot(*_a: object, **_kw: object) -> guest.GuestResult:
+        calls.append(1)
+        (results / "output.txt").write_text("t.py::test_a PASSED\nt.py::test_b \n")
+        return guest.GuestResult("run-timeout", None, 5.0, 60.0, "still running after 60 s")
+
+    monkeypatch.setattr(guest, "boot", fake_boot)
+    monkeypatch.setattr(cache.Cache, "initramfs", lambda *_a: tmp_path / "initrd")
+    col = run.run_guest(_fake_kernel(tmp_path), cache.Cache(tmp_path, print), "9p", None,
+                        ["python"], [], results, run.parse_args(["--boot-retries", "3"])[0])
+    assert len(calls) == 1
+    assert col.status == "run-timeout"
+    assert col.tests["t::test_a"] == report.Outcome("passed")
+    assert col.tests["t::test_b"].status == "error"
+    assert "in test t.py::test_b" in col.detail
+    assert [str(f) for f in report.failures([col])][0].startswith("6.1: t::test_b: error")
