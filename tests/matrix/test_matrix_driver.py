@@ -211,4 +211,4 @@ def test_run_guest_does_not_retry_a_failure_after_init(tmp_path: Path,
     assert col.tests["t::test_a"] == report.Outcome("passed")
     assert col.tests["t::test_b"].status == "error"
     assert "in test t.py::test_b" in col.detail
-    assert [str(f) for f in report.failures([col])][0].startswith("6.1: t::test_b: error")
+    assert str(report.failures([col])[0]).startswith("6.1: t::test_b: error")
