@@ -108,8 +108,11 @@ def importable_plugins(python: str, wanted: Sequence[str]) -> list[str]:
 def collect(base: list[str], extra: Sequence[str]) -> list[str]:
     """Node ids pytest selects on the host (fails early on bad arguments)."""
     env = dict(os.environ, **pytest_env())
-    proc = subprocess.run([*base, "--collect-only", "-q", *extra], cwd=REPO, env=env,
-                          capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run([*base, "--collect-only", "-q", *extra], cwd=REPO, env=env,
+                              capture_output=True, text=True, check=False, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise SetupError("pytest --collect-only on the host took over 600 s") from None
     if proc.returncode == 5:
         return []
     if proc.returncode != 0:
@@ -256,8 +259,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--no-host", action="store_true", help="leave out the host column")
     ap.add_argument("--boot-retries", type=int, default=1,
                     help="boot a guest again when it failed before /init ran (default 1)")
-    ap.add_argument("--accel", default="tcg,thread=multi",
-                    help="QEMU -accel value (default tcg,thread=multi)")
+    ap.add_argument("--accel", default=guest.DEFAULT_ACCEL,
+                    help=f"QEMU -accel value (default {guest.DEFAULT_ACCEL}; "
+                         f"tcg,thread=multi runs vCPUs in parallel)")
     ap.add_argument("--memory", type=int, default=2048, help="guest memory in MiB")
     ap.add_argument("--cpus", type=int, default=2, help="guest CPUs")
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")

@@ -88,7 +88,8 @@ def test_has_interpreter_tells_static_from_dynamic() -> None:
 
 def test_qemu_command_uses_tcg_and_no_host_network(tmp_path: Path) -> None:
     cmd = guest.qemu_command(Path("/k/vmlinuz"), Path("/k/initrd"), tmp_path, "9p")
-    assert cmd[:3] == ["qemu-system-x86_64", "-accel", "tcg,thread=multi"]
+    assert cmd[:3] == ["qemu-system-x86_64", "-accel", "tcg,thread=single"]
+    assert cmd[cmd.index("-cpu") + 1] == "max"
     assert cmd[cmd.index("-nic") + 1] == "none"
     assert "-netdev" not in cmd and "-net" not in cmd
     shares = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-virtfs"]
