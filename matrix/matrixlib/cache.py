@@ -152,7 +152,7 @@ class Cache:
         required = kmod.REQUIRED_9P + (kmod.REQUIRED_VIRTIOFS if share == "virtiofs" else ())
         order = tree.load_order(required, kmod.OPTIONAL)
         mods = [(n, kmod.read_module(tree.paths[n])) for n in order]
-        data = initramfs.build(busybox.read_bytes(), mods, share)
+        data = initramfs.build(busybox.read_bytes(), mods, share, kmod.PARAMS)
         out = self.root / "kernels" / "initramfs" / f"{k.release}-{share}.cpio.gz"
         out.parent.mkdir(parents=True, exist_ok=True)
         if not out.exists() or out.read_bytes() != data:

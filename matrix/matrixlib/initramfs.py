@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import shlex
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # Markers the host watches for on the serial console.
 BOOTED = "MATRIX-BOOTED"
@@ -86,11 +86,13 @@ def _pad_len(n: int) -> int:
     return -n % 4
 
 
-def init_script(modules: Sequence[str], share: str, hostname: str = "matrix") -> str:
+def init_script(modules: Sequence[str], share: str, hostname: str = "matrix",
+                params: Mapping[str, str] | None = None) -> str:
     """The guest's /init: mount, load modules, mount the shares, chroot, run, power off.
 
-    `modules` are file names under /lib/modules of the initramfs in load order;
-    `share` is 'virtiofs' or '9p' for the host root (results always use 9p).
+    `modules` are file names under /lib/modules of the initramfs in load order, and
+    `params` their module parameters by file name; `share` is 'virtiofs' or '9p' for
+    the host root (results always use 9p).
     """
     if share not in ("virtiofs", "9p"):
         raise ValueError(f"share must be 'virtiofs' or '9p', not {share!r}")
@@ -99,7 +101,10 @@ def init_script(modules: Sequence[str], share: str, hostname: str = "matrix") ->
         root_mount = f"mount -t virtiofs -o ro hostroot {NEWROOT}"
     else:
         root_mount = f"mount -t 9p -o {p9},ro,cache=loose hostroot {NEWROOT}"
-    mods = " ".join(shlex.quote(m) for m in modules)
+    params = params or {}
+    loads = "\n".join(
+        f"insmod /lib/modules/{shlex.quote(m)} {params.get(m, '')} 2>/tmp/insmod.err"
+        f" || echo \"matrix: insmod {m}: $(cat /tmp/insmod.err)\"" for m in modules)
     r = NEWROOT
     return f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -109,9 +114,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo 4 > /proc/sys/kernel/printk
-for m in {mods}; do
-  insmod /lib/modules/$m 2>/tmp/insmod.err || echo "matrix: insmod $m: $(cat /tmp/insmod.err)"
-done
+{loads}
 mkdir -p /results {r}
 mount -t 9p -o {p9} results /results || fail "cannot mount the results share"
 {root_mount} || fail "cannot mount the host root ({share})"
@@ -141,8 +144,12 @@ poweroff -f
 """
 
 
-def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str) -> bytes:
-    """A gzip-compressed initramfs with busybox, the (name, ELF bytes) modules and /init."""
+def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
+          params: Mapping[str, str] | None = None) -> bytes:
+    """A gzip-compressed initramfs with busybox, the (name, ELF bytes) modules and /init.
+
+    `params` maps a module name to its parameters ('numdummies=0').
+    """
     c = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "results",
               NEWROOT.lstrip("/")):
@@ -152,9 +159,12 @@ def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str) -> b
     c.file("bin/busybox", busybox, 0o755)
     c.symlink("bin/sh", "busybox")
     names = []
+    by_file = {}
     for i, (name, data) in enumerate(modules):
         fname = f"{i:02d}-{name}.ko"
         c.file(f"lib/modules/{fname}", data)
         names.append(fname)
-    c.file("init", init_script(names, share).encode(), 0o755)
+        if params and name in params:
+            by_file[fname] = params[name]
+    c.file("init", init_script(names, share, params=by_file).encode(), 0o755)
     return gzip.compress(c.bytes(), compresslevel=1)

@@ -20,6 +20,8 @@ OPTIONAL = (
     "veth", "dummy", "tun", "sch_ingress", "cls_bpf", "act_bpf", "sch_fq",
     "ipv6", "xt_bpf", "overlay",
 )
+# Parameters at load time: no device appears until a test creates one.
+PARAMS = {"dummy": "numdummies=0"}
 
 
 def module_name(path: Path | str) -> str:

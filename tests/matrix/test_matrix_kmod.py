@@ -152,7 +152,8 @@ def test_cpio_rejects_duplicates() -> None:
 
 
 def test_build_packs_busybox_modules_in_order_and_init() -> None:
-    image = initramfs.build(b"BB", [("virtio", b"M1"), ("9p", b"M2")], "virtiofs")
+    image = initramfs.build(b"BB", [("virtio", b"M1"), ("9p", b"M2")], "virtiofs",
+                            {"9p": "debug=0", "absent": "x=1"})
     entries = initramfs.read_cpio(gzip.decompress(image))
     assert entries["bin/busybox"][1] == b"BB"
     assert entries["lib/modules/00-virtio.ko"][1] == b"M1"
@@ -161,6 +162,8 @@ def test_build_packs_busybox_modules_in_order_and_init() -> None:
     init = entries["init"][1].decode()
     assert entries["init"][0] & 0o111
     assert init.index("00-virtio.ko") < init.index("01-9p.ko") < init.index("mount -t virtiofs")
+    assert "insmod /lib/modules/01-9p.ko debug=0 " in init
+    assert "x=1" not in init
 
 
 @pytest.mark.parametrize("share", ["virtiofs", "9p"])
