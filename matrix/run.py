@@ -254,7 +254,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--python", default=None,
                     help="the interpreter with pytest (default: the repo's .venv/bin/python)")
     ap.add_argument("--marker", default="kernel", help="pytest -m expression (default kernel)")
-    ap.add_argument("--plugins", default="pytest_timeout",
+    ap.add_argument("--plugins", default="pytest_timeout,_hypothesis_pytestplugin",
                     help="comma-separated pytest plugins to load by name (autoload is off)")
     ap.add_argument("--no-host", action="store_true", help="leave out the host column")
     ap.add_argument("--boot-retries", type=int, default=1,
