@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bpfkit.asm import encode
 from bpfkit.errors import ObjectFormatError
 from bpfkit.obj import ObjectSpec
-from bpfkit.asm import encode
 from bpfkit.obj.elf import SHT_REL, SHT_SYMTAB, ElfFile
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

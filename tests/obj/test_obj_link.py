@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from obj_oracles import objdump_symbols
 
+from bpfkit.asm import decode
 from bpfkit.btf import Func
 from bpfkit.obj import ObjectSpec
-from bpfkit.asm import decode
 from bpfkit.obj.elf import ElfFile
 
 # The call graph of calls.bpf.c as written in its source (callbacks included).
