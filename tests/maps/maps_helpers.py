@@ -17,13 +17,20 @@ from bpfkit._uapi import ProgType
 from bpfkit.features import TRIVIAL_PROGRAM
 
 
+def load_raw(prog_type: ProgType, insns: bytes, name: str = "test") -> Fd:
+    """Load raw instruction bytes (the asm package is someone else's); the caller closes the Fd."""
+    buf = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(b"GPL")
+    log = ctypes.create_string_buffer(1 << 16)
+    a = ProgLoadAttr(prog_type=int(prog_type), insn_cnt=len(insns) // 8, insns=ctypes.addressof(buf),
+                     license=ctypes.addressof(lic), prog_name=name.encode(), log_level=1, log_size=len(log),
+                     log_buf=ctypes.addressof(log))
+    return Fd(C.prog_load(a), "program")
+
+
 def load_trivial(prog_type: ProgType = ProgType.SOCKET_FILTER, name: str = "trivial") -> Fd:
     """Load ``r0 = 0; exit`` as ``prog_type``; the caller closes the Fd."""
-    insns = ctypes.create_string_buffer(TRIVIAL_PROGRAM, len(TRIVIAL_PROGRAM))
-    lic = ctypes.create_string_buffer(b"GPL")
-    a = ProgLoadAttr(prog_type=int(prog_type), insn_cnt=2, insns=ctypes.addressof(insns),
-                     license=ctypes.addressof(lic), prog_name=name.encode())
-    return Fd(C.prog_load(a), "program")
+    return load_raw(prog_type, TRIVIAL_PROGRAM, name)
 
 
 class Prog:

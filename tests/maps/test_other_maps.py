@@ -43,6 +43,38 @@ def test_stack_trace_map_user_side() -> None:
         assert ei.value.errno == errno.EINVAL
 
 
+def test_stack_trace_map_filled_by_a_program() -> None:
+    """A raw tracepoint program calls bpf_get_stackid on sys_enter; user space reads the kernel stacks."""
+    import struct
+
+    from maps_helpers import load_raw
+
+    from bpfkit._sys import Fd
+    from bpfkit._sys import commands as C
+    from bpfkit._uapi import ProgType
+
+    with Map.create("stack_trace", max_entries=256, name="stk") as st:
+        insns = b"".join([
+            bytes.fromhex("bf16000000000000"),  # r6 = r1 (ctx)
+            bytes([0x18, 0x12, 0, 0]) + struct.pack("<i", st.fd) + bytes(8),  # r2 = &map (ld_imm64, BPF_PSEUDO_MAP_FD)
+            bytes.fromhex("bf61000000000000"),  # r1 = r6
+            bytes.fromhex("b703000000000000"),  # r3 = 0 (kernel stack)
+            bytes([0x85, 0, 0, 0]) + struct.pack("<i", 27),  # call bpf_get_stackid
+            bytes.fromhex("b700000000000000"),  # r0 = 0
+            bytes.fromhex("9500000000000000"),  # exit
+        ])
+        with load_raw(ProgType.RAW_TRACEPOINT, insns) as prog, Fd(C.raw_tracepoint_open("sys_enter", prog.fd), "link"):
+            for _ in range(5):
+                os.getppid()
+        stacks = dict(st.items())
+        assert stacks, "the program recorded no stack"
+        sid, frames = next(iter(stacks.items()))
+        assert frames and all(ip >= 0xFFFF800000000000 for ip in frames)  # kernel addresses
+        assert st[sid] == frames and sid in st
+        del st[sid]
+        assert sid not in st
+
+
 def test_stack_codec_drops_zero_tail() -> None:
     from bpfkit.maps.stack_trace import StackCodec
 

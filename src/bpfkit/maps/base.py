@@ -6,7 +6,7 @@ and :meth:`Map.from_id` return the subclass registered for the map's type.
 
 Element operations on the hot path (``lookup``/``update``/``delete`` and the
 protocols built on them) reuse per-map key/value buffers and a prebuilt
-``bpf_attr``; a lock (taken without blocking) keeps concurrent threads from
+``bpf_attr``; a token (taken without blocking) keeps concurrent threads from
 sharing those buffers, and a contended or re-entrant call simply takes the
 slow path with fresh buffers.
 """
@@ -19,7 +19,6 @@ import errno as E
 import fcntl
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -283,7 +282,11 @@ class Map:
         self._c_delete = bpf_bound(Cmd.MAP_DELETE_ELEM, self._dattr, hold_gil=gil)
         self._c_next = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr, hold_gil=gil)
         self._c_first = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr_first, hold_gil=gil)
-        self._lock = threading.Lock()
+        # One token guards the shared buffers: list.pop/append are atomic under the GIL and cost
+        # far less than a Lock; an empty list sends the caller to the slow path (never blocks).
+        tokens = [True]
+        self._take = tokens.pop
+        self._give = tokens.append
         self._kpack = self.key_codec.pack_into
         self._vpack = self.value_codec.pack_into
         self._vunpack = self.value_codec.unpack_from
@@ -565,8 +568,9 @@ class Map:
 
     def lookup(self, key: Any, flags: int = 0) -> Any:
         """BPF_MAP_LOOKUP_ELEM; MapKeyError (a KeyError) when absent. ``flags=F_LOCK`` for spin-locked values."""
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, flags))
         try:
             try:
@@ -583,12 +587,13 @@ class Map:
                 raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, flags)
             return self._vunpack(self._vbuf)[0]
         finally:
-            lk.release()
+            self._give(True)
 
     def update(self, key: Any, value: Any, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM with ANY (default), NOEXIST, EXIST, optionally | F_LOCK."""
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             self._slow(Cmd.MAP_UPDATE_ELEM, key, value, flags)
             return
         try:
@@ -609,12 +614,13 @@ class Map:
             if rc < 0:
                 raise self._fail(Cmd.MAP_UPDATE_ELEM, key, flags)
         finally:
-            lk.release()
+            self._give(True)
 
     def delete(self, key: Any) -> None:
         """BPF_MAP_DELETE_ELEM; MapKeyError when absent."""
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             self._slow(Cmd.MAP_DELETE_ELEM, key, None, 0)
             return
         try:
@@ -625,12 +631,13 @@ class Map:
             if self._c_delete() < 0:
                 raise self._fail(Cmd.MAP_DELETE_ELEM, key, 0)
         finally:
-            lk.release()
+            self._give(True)
 
     def _has(self, key: Any) -> bool:
         """True when a lookup of ``key`` succeeds (``in``)."""
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0)
             except MapKeyError:
@@ -648,12 +655,13 @@ class Map:
                 return False
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
         finally:
-            lk.release()
+            self._give(True)
 
     def _get_or(self, key: Any, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when absent (``get``)."""
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
             except MapKeyError:
@@ -670,7 +678,7 @@ class Map:
                 return default
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
         finally:
-            lk.release()
+            self._give(True)
 
     def lookup_raw(self, key: Any, flags: int = 0) -> bytes:
         """Like :meth:`lookup` but returns the value's bytes undecoded (per-CPU: all CPUs)."""
@@ -713,8 +721,9 @@ class Map:
         return None if raw is None else self.key_codec.decode(raw)
 
     def _next_raw(self, prev: bytes | None) -> bytes | None:
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             return self._next_raw_slow(prev)
         try:
             if prev is None:
@@ -729,7 +738,7 @@ class Map:
                 raise self._fail(Cmd.MAP_GET_NEXT_KEY, _NO_KEY, 0, err)
             return bytes(self._nbuf)
         finally:
-            lk.release()
+            self._give(True)
 
     def _next_raw_slow(self, prev: bytes | None) -> bytes | None:
         nb = ctypes.create_string_buffer(max(self.key_size, 1))
@@ -740,8 +749,9 @@ class Map:
 
     def _lookup_raw_or_none(self, kraw: bytes) -> bytes | None:
         """The value bytes of a raw key, or None if it vanished."""
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 return self._slow(Cmd.MAP_LOOKUP_ELEM, kraw, None, 0)
             except MapKeyError:
@@ -755,7 +765,7 @@ class Map:
                 raise self._fail(Cmd.MAP_LOOKUP_ELEM, kraw, 0, err)
             return bytes(self._vbuf)
         finally:
-            lk.release()
+            self._give(True)
 
     def _iter_raw_keys(self) -> Iterator[bytes]:
         """Every key once, surviving concurrent deletes.

@@ -33,8 +33,9 @@ class BloomFilterMap(Map):
         self.update(None, value)
 
     def __contains__(self, value: Any) -> bool:
-        lk = self._lock
-        if not lk.acquire(False):
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 self._slow(Cmd.MAP_LOOKUP_ELEM, None, value, 0)
             except MapKeyError:
@@ -52,4 +53,4 @@ class BloomFilterMap(Map):
                 return False
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, _NO_KEY, 0, err)
         finally:
-            lk.release()
+            self._give(True)
