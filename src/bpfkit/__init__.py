@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .maps import ArrayOfMapsMap as ArrayOfMapsMap
     from .maps import BloomFilterMap as BloomFilterMap
     from .maps import CgroupArrayMap as CgroupArrayMap
+    from .maps import CgroupStorageMap as CgroupStorageMap
     from .maps import CgrpStorageMap as CgrpStorageMap
     from .maps import CpuMap as CpuMap
     from .maps import DevMap as DevMap
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .maps import MapInfo as MapInfo
     from .maps import MapIterationError as MapIterationError
     from .maps import PerCpuArrayMap as PerCpuArrayMap
+    from .maps import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
     from .maps import PerCpuHashMap as PerCpuHashMap
     from .maps import PerfEventArrayMap as PerfEventArrayMap
     from .maps import ProgArrayMap as ProgArrayMap
@@ -70,9 +72,11 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     name: "bpfkit.maps"
     for name in (
-        "ArenaMap", "ArrayMap", "ArrayOfMapsMap", "BloomFilterMap", "CgroupArrayMap", "CgrpStorageMap", "CpuMap",
+        "ArenaMap", "ArrayMap", "ArrayOfMapsMap", "BloomFilterMap", "CgroupArrayMap", "CgroupStorageMap",
+        "CgrpStorageMap", "CpuMap",
         "DevMap", "DevMapHash", "HashMap", "HashOfMapsMap", "InodeStorageMap", "LpmKey", "LpmTrieMap",
         "LruHashMap", "LruPerCpuHashMap", "Map", "MapInfo", "MapIterationError", "PerCpuArrayMap",
+        "PerCpuCgroupStorageMap",
         "PerCpuHashMap", "PerfEventArrayMap", "ProgArrayMap", "QueueEmptyError", "QueueMap",
         "ReuseportSockArray", "RingBufMap", "SkStorageMap", "SockHash", "SockMap", "StackMap",
         "StackTraceMap", "TaskStorageMap", "UserRingBufMap", "XskMap",
@@ -105,6 +109,7 @@ __all__ = [
     "ArrayOfMapsMap",
     "BloomFilterMap",
     "CgroupArrayMap",
+    "CgroupStorageMap",
     "CgrpStorageMap",
     "CpuMap",
     "DevMap",
@@ -121,6 +126,7 @@ __all__ = [
     "MapInfo",
     "MapIterationError",
     "PerCpuArrayMap",
+    "PerCpuCgroupStorageMap",
     "PerCpuHashMap",
     "PerfEventArrayMap",
     "ProgArrayMap",

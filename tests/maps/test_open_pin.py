@@ -81,6 +81,9 @@ def test_from_fd_refuses_non_maps() -> None:
     try:
         with pytest.raises(ValueError, match="not a BPF map"):
             Map.from_fd(r, dup=True)
+        with pytest.raises(ValueError, match="not a BPF map"):
+            Map.from_fd(r)
+        os.fstat(r)  # not taken over: still open
     finally:
         os.close(r)
         os.close(w)

@@ -188,3 +188,19 @@ def test_storage_with_own_btf() -> None:
          socket.socket() as s:
         m[s] = {"x": 3, "y": -4}
         assert m[s]._asdict() == {"x": 3, "y": -4}
+
+
+@pytest.mark.parametrize("name", ["cgroup_storage", "percpu_cgroup_storage"])
+def test_cgroup_storage_needs_an_attached_program(name: str) -> None:
+    from bpfkit.maps import CgroupStorageMap, PerCpuCgroupStorageMap
+
+    with Map.create(name, value_size=8, name="cgst") as m:
+        assert isinstance(m, CgroupStorageMap)
+        assert isinstance(m, PerCpuCgroupStorageMap) == name.startswith("percpu")
+        assert m.info().type_name == name and m.max_entries == 0
+        assert list(m) == []
+        with pytest.raises(KeyError):
+            m[(1, 0)]
+        with pytest.raises(bpfkit.KernelError) as ei:
+            m[(1, 0)] = 5  # storage appears only when a program is attached to a cgroup
+        assert ei.value.errno == errno.ENOENT

@@ -49,9 +49,11 @@ from .queue import StackMap as StackMap
 from .ringbuf import RingBufMap as RingBufMap
 from .ringbuf import UserRingBufMap as UserRingBufMap
 from .stack_trace import StackTraceMap as StackTraceMap
+from .storage import CgroupStorageMap as CgroupStorageMap
 from .storage import CgrpStorageMap as CgrpStorageMap
 from .storage import InodeStorageMap as InodeStorageMap
 from .storage import LocalStorageMap as LocalStorageMap
+from .storage import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
 from .storage import SkStorageMap as SkStorageMap
 from .storage import TaskStorageMap as TaskStorageMap
 
@@ -61,6 +63,7 @@ __all__ = [
     "ArrayOfMapsMap",
     "BloomFilterMap",
     "CgroupArrayMap",
+    "CgroupStorageMap",
     "CgrpStorageMap",
     "Codec",
     "CodecSpec",
@@ -82,6 +85,7 @@ __all__ = [
     "MapInfo",
     "MapIterationError",
     "PerCpuArrayMap",
+    "PerCpuCgroupStorageMap",
     "PerCpuHashMap",
     "PerfEventArrayMap",
     "ProgArrayMap",

@@ -77,7 +77,7 @@ def map_ids() -> list[int]:
 
 def _type_name(t: int) -> str:
     try:
-        return MapType(t).name.lower()
+        return MapType(t).name.lower().removesuffix("_deprecated")
     except ValueError:
         return f"type {t}"
 
@@ -417,14 +417,17 @@ class Map:
         An int fd or an :class:`~bpfkit._sys.Fd` is taken over (closed by
         :meth:`close`) unless ``dup=True``; any other object with ``fileno()``/``.fd``
         (another Map, say) is always duplicated, so its owner keeps its own fd.
+        If the fd is not a map, nothing is taken: the error leaves it open.
         """
         if isinstance(fd, Fd):
-            owned = fd.dup() if dup else Fd(fd.release(), "map")
-        elif isinstance(fd, int) and not dup:
-            owned = Fd(fd, "map")
-        else:
-            owned = Fd(fcntl.fcntl(fd_of(fd), fcntl.F_DUPFD_CLOEXEC, 3), "map")
-        return cls._wrap(owned, key_type, value_type)
+            if dup:
+                return cls._wrap(fd.dup(), key_type, value_type)
+            _info_of_fd(fd.fd)  # refuse a non-map before taking it over
+            return cls._wrap(Fd(fd.release(), "map"), key_type, value_type)
+        if isinstance(fd, int) and not dup:
+            _info_of_fd(fd)
+            return cls._wrap(Fd(fd, "map"), key_type, value_type)
+        return cls._wrap(Fd(fcntl.fcntl(fd_of(fd), fcntl.F_DUPFD_CLOEXEC, 3), "map"), key_type, value_type)
 
     @classmethod
     def from_pin(

@@ -7,14 +7,24 @@ copied) or, without one, from the size (an unsigned int or a byte array).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from .. import host
 from .._uapi import MapFlags, MapType
 from .base import Map, _CreateArgs
 from .btfgen import value_btf
-from .codec import Codec, FdCodec
+from .codec import Codec, FdCodec, PerCpuCodec, make_codec
 
-__all__ = ["CgrpStorageMap", "InodeStorageMap", "LocalStorageMap", "SkStorageMap", "TaskStorageMap"]
+__all__ = [
+    "CgroupStorageMap",
+    "CgrpStorageMap",
+    "InodeStorageMap",
+    "LocalStorageMap",
+    "PerCpuCgroupStorageMap",
+    "SkStorageMap",
+    "TaskStorageMap",
+]
 
 
 class LocalStorageMap(Map):
@@ -73,3 +83,36 @@ class CgrpStorageMap(LocalStorageMap):
     """BPF_MAP_TYPE_CGRP_STORAGE (Linux 6.2): keyed by a cgroup directory fd."""
 
     map_types = (MapType.CGRP_STORAGE,)
+
+
+class CgroupStorageMap(Map):
+    """BPF_MAP_TYPE_CGROUP_STORAGE (Linux 4.19, superseded by CGRP_STORAGE): one value per attached
+    (cgroup, attach type). Keys are ``(cgroup_inode_id, attach_type)`` (key_size 16) or the inode id
+    (key_size 8); entries exist only while a program using the map is attached. max_entries is 0.
+    """
+
+    map_types = (MapType.CGROUP_STORAGE,)
+    default_key_size = 16
+    default_max_entries = 0
+
+    def _make_key_codec(self, spec: Any) -> Codec:
+        if spec is None and self.key_size == 16:
+            return make_codec("=QI4x", 16, what="key")
+        return make_codec(spec, self.key_size, what="key")
+
+    __getitem__ = Map.lookup
+    __setitem__ = Map.update
+    __contains__ = Map._has
+    get = Map._get_or
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.keys()
+
+
+class PerCpuCgroupStorageMap(CgroupStorageMap):
+    """BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE (Linux 4.20): like CgroupStorageMap with per-CPU values (lists)."""
+
+    map_types = (MapType.PERCPU_CGROUP_STORAGE,)
+
+    def _make_value_codec(self, spec: Any) -> Codec:
+        return PerCpuCodec(make_codec(spec, self.value_size, what="value"), host.possible_cpus())
