@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import functools
+import os
 from typing import Any
 
 from . import host
@@ -174,7 +175,7 @@ def have_prog_type(t: ProgType | str | int) -> bool:
     try:
         fd = C.prog_load(a, target=f"probe program ({pt.name.lower()})")
     except BpfPermissionError as exc:
-        if host_is_root() and exc.errno == E.EPERM:
+        if os.geteuid() == 0 and exc.errno == E.EPERM:
             return True  # the kernel knows the type but refuses it here (lockdown, LSM not active)
         raise
     except KernelError as exc:
@@ -185,13 +186,6 @@ def have_prog_type(t: ProgType | str | int) -> bool:
         return exc.errno not in (E.EOPNOTSUPP, ENOTSUPP)
     Fd(fd, "probe program").close()
     return True
-
-
-def host_is_root() -> bool:
-    """True when running with uid 0."""
-    import os
-
-    return os.geteuid() == 0
 
 
 @functools.cache

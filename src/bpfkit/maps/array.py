@@ -59,11 +59,16 @@ class ArrayMap(_Indexed):
     map_types = (MapType.ARRAY,)
 
     def __getitem__(self, index: Any) -> Any:
+        if type(index) is int and 0 <= index < self.max_entries:
+            return self._getitem(index)
         if isinstance(index, slice):
-            return [self.lookup(i) for i in range(*index.indices(self.max_entries))]
-        return self.lookup(self._index(index))
+            return [self._getitem(i) for i in range(*index.indices(self.max_entries))]
+        return self._getitem(self._index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        if type(index) is int and 0 <= index < self.max_entries:
+            self._setitem(index, value)
+            return
         if isinstance(index, slice):
             idx = range(*index.indices(self.max_entries))
             vals = list(value)
@@ -71,7 +76,7 @@ class ArrayMap(_Indexed):
                 raise ValueError(f"slice of {len(idx)} entries of {self._desc} cannot take {len(vals)} values")
             self.update_batch(zip(idx, vals, strict=True))
             return
-        self.update(self._index(index), value)
+        self._setitem(self._index(index), value)
 
     def __delitem__(self, index: Any) -> None:
         raise TypeError(
@@ -84,10 +89,6 @@ class ArrayMap(_Indexed):
     def __contains__(self, value: Any) -> bool:
         target = self.value_codec.encode(value)
         return any(v == target for _, v in self.items(raw=True))
-
-    def items(self, *, batch: bool | None = None, raw: bool = False) -> Iterator[tuple[Any, Any]]:
-        """(index, value) pairs in index order."""
-        return super().items(batch=batch, raw=raw)
 
     def get(self, index: int, default: Any = None) -> Any:
         """``a[index]``, or ``default`` when the index is out of range."""
@@ -116,10 +117,10 @@ class IndexedMap(_Indexed):
     """
 
     def __getitem__(self, index: Any) -> Any:
-        return self.lookup(self._index(index))
+        return self._getitem(self._index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self.update(self._index(index), value)
+        self._setitem(self._index(index), value)
 
     def __delitem__(self, index: Any) -> None:
         self.delete(self._index(index))
@@ -152,7 +153,7 @@ class IndexedMap(_Indexed):
                 v = self.lookup_raw(i) if raw else self.lookup(i)
             except MapKeyError:
                 continue
-            yield (IntCodec(4).encode(i), v) if raw else (i, v)
+            yield (self.key_codec.encode(i), v) if raw else (i, v)
 
     def clear(self, indexes: Iterable[int] | None = None) -> None:
         """Empty every slot (or the given ones)."""

@@ -20,6 +20,7 @@ it never touches the kernel.
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import functools
 import re
@@ -53,6 +54,7 @@ from ..errors import ObjectFormatError
 
 __all__ = [
     "ArrayCodec",
+    "BigIntCodec",
     "BtfStruct",
     "BtfUnion",
     "BytesCodec",
@@ -99,7 +101,7 @@ def raw_bytes(value: object, size: int, what: str = "value") -> bytes | None:
     return None
 
 
-class Codec:
+class Codec(abc.ABC):
     """Encodes Python values to exactly ``size`` bytes and decodes them back.
 
     ``encode``/``encode_into``/``decode`` are the checked API. ``pack_into`` and
@@ -140,9 +142,9 @@ class Codec:
             raw = self._encode(value)
         buf[offset : offset + self.size] = raw
 
+    @abc.abstractmethod
     def decode(self, data: bytes | bytearray | memoryview | Any, offset: int = 0) -> Any:
         """The Python value of ``data[offset:offset+size]``."""
-        raise NotImplementedError
 
     def _encode(self, value: Any) -> bytes:
         """Encode a non-bytes value (subclasses)."""

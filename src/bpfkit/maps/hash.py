@@ -26,8 +26,8 @@ class HashMap(Map):
 
     map_types = (MapType.HASH,)
 
-    __getitem__ = Map.lookup
-    __setitem__ = Map.update
+    __getitem__ = Map._getitem
+    __setitem__ = Map._setitem
     __delitem__ = Map.delete
     __contains__ = Map._has
     get = Map._get_or

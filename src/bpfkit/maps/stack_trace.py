@@ -72,7 +72,7 @@ class StackTraceMap(Map):
             return super()._make_value_codec(spec)
         return StackCodec(self.value_size, bool(self.flags & MapFlags.STACK_BUILD_ID))
 
-    __getitem__ = Map.lookup
+    __getitem__ = Map._getitem
     __delitem__ = Map.delete
     __contains__ = Map._has
     get = Map._get_or

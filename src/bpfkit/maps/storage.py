@@ -54,8 +54,8 @@ class LocalStorageMap(Map):
     def _make_key_codec(self, spec: Any) -> Codec:
         return FdCodec(4, "fd")
 
-    __getitem__ = Map.lookup
-    __setitem__ = Map.update
+    __getitem__ = Map._getitem
+    __setitem__ = Map._setitem
     __delitem__ = Map.delete
     __contains__ = Map._has
     get = Map._get_or
@@ -100,8 +100,8 @@ class CgroupStorageMap(Map):
             return make_codec("=QI4x", 16, what="key")
         return make_codec(spec, self.key_size, what="key")
 
-    __getitem__ = Map.lookup
-    __setitem__ = Map.update
+    __getitem__ = Map._getitem
+    __setitem__ = Map._setitem
     __contains__ = Map._has
     get = Map._get_or
 
