@@ -62,7 +62,7 @@ def expected_available() -> dict[str, set[str]]:
         out["B3"] = {"items", "next_key"} | ({"numpy"} if map_has_numpy_path() else set())
     for bid, cls in (("B4", "RingBuffer"), ("B5", "PerfBuffer")):
         if has("load", cls):
-            out[bid] = {"callback.concurrent", "callback.drain", "lost"}
+            out[bid] = {"callback.concurrent", "callback.drain", "dropped"}
             if has(f"{cls}.read_batch"):
                 out[bid] |= {"batch.concurrent", "batch.drain"}
     return out
