@@ -29,6 +29,11 @@ from .errors import VerifierError as VerifierError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .collection import Collection as Collection
+    from .collection import Variables as Variables
+    from .collection import load as load
+    from .links import Link as Link
+    from .links import LinkInfo as LinkInfo
     from .maps import ArenaMap as ArenaMap
     from .maps import ArrayMap as ArrayMap
     from .maps import ArrayOfMapsMap as ArrayOfMapsMap
@@ -66,6 +71,13 @@ if TYPE_CHECKING:
     from .maps import TaskStorageMap as TaskStorageMap
     from .maps import UserRingBufMap as UserRingBufMap
     from .maps import XskMap as XskMap
+    from .obj import MapSpec as MapSpec
+    from .obj import ObjectSpec as ObjectSpec
+    from .obj import ProgramSpec as ProgramSpec
+    from .obj import VariableSpec as VariableSpec
+    from .programs import Program as Program
+    from .programs import ProgramInfo as ProgramInfo
+    from .programs import TestRunResult as TestRunResult
 
 # Names whose modules reach the kernel (bpfkit._sys) are imported on first use, so that
 # importing the pure core (bpfkit.btf, bpfkit._uapi, ...) never loads the syscall layer.
@@ -82,6 +94,14 @@ _LAZY: dict[str, str] = {
         "StackTraceMap", "TaskStorageMap", "UserRingBufMap", "XskMap",
     )
 }
+
+
+_LAZY.update({name: module for module, names in {
+    "bpfkit.collection": ("load", "Collection", "Variables"),
+    "bpfkit.obj": ("ObjectSpec", "MapSpec", "ProgramSpec", "VariableSpec"),
+    "bpfkit.programs": ("Program", "ProgramInfo", "TestRunResult"),
+    "bpfkit.links": ("Link", "LinkInfo"),
+}.items() for name in names})
 
 
 def __getattr__(name: str) -> Any:
@@ -107,31 +127,55 @@ __all__ = [
     "ArenaMap",
     "ArrayMap",
     "ArrayOfMapsMap",
+    "AttachType",
     "BloomFilterMap",
+    "BpfError",
+    "BpfPermissionError",
+    "BtfKind",
     "CgroupArrayMap",
     "CgroupStorageMap",
     "CgrpStorageMap",
+    "Collection",
     "CpuMap",
     "DevMap",
     "DevMapHash",
     "EXIST",
+    "F_LOCK",
     "HashMap",
     "HashOfMapsMap",
+    "HelperId",
     "InodeStorageMap",
+    "KernelError",
+    "Link",
+    "LinkInfo",
+    "LinkType",
     "LpmKey",
     "LpmTrieMap",
     "LruHashMap",
     "LruPerCpuHashMap",
     "Map",
+    "MapFlags",
     "MapInfo",
     "MapIterationError",
+    "MapKeyError",
+    "MapSpec",
+    "MapType",
+    "NOEXIST",
+    "NotSupportedError",
+    "ObjectFormatError",
+    "ObjectSpec",
     "PerCpuArrayMap",
     "PerCpuCgroupStorageMap",
     "PerCpuHashMap",
     "PerfEventArrayMap",
     "ProgArrayMap",
+    "ProgType",
+    "Program",
+    "ProgramInfo",
+    "ProgramSpec",
     "QueueEmptyError",
     "QueueMap",
+    "RelocationError",
     "ReuseportSockArray",
     "RingBufMap",
     "SkStorageMap",
@@ -140,25 +184,13 @@ __all__ = [
     "StackMap",
     "StackTraceMap",
     "TaskStorageMap",
-    "UserRingBufMap",
-    "XskMap",
-    "F_LOCK",
-    "NOEXIST",
-    "AttachType",
-    "BpfError",
-    "BpfPermissionError",
-    "BtfKind",
-    "HelperId",
-    "KernelError",
-    "LinkType",
-    "MapFlags",
-    "MapKeyError",
-    "MapType",
-    "NotSupportedError",
-    "ObjectFormatError",
-    "ProgType",
-    "RelocationError",
+    "TestRunResult",
     "UpdateFlags",
+    "UserRingBufMap",
+    "VariableSpec",
+    "Variables",
     "VerifierError",
+    "XskMap",
     "__version__",
+    "load",
 ]

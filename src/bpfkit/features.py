@@ -19,6 +19,7 @@ from ._sys import commands as C
 from ._sys.attrs import MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf
 from ._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, AttachType, BtfKind, Cmd, MapFlags, MapType, ProgFlags, ProgType
+from .btf.sanitize import BtfFeatures
 from .errors import BpfPermissionError, KernelError, NotSupportedError
 
 __all__ = [
@@ -243,3 +244,51 @@ def require(feature: MapType | ProgType | str) -> None:
     if not ok:
         release = ".".join(map(str, host.kernel_version()))
         raise NotSupportedError(f"this kernel ({release}) does not support {label}", feature=label, min_kernel=min_kernel)
+
+
+# ---- BTF kinds the kernel's BTF loader accepts ------------------------------------
+
+
+def _btf_loads(types: list[Any]) -> bool:
+    from .btf import Btf
+
+    try:
+        fd, _ = C.btf_load(Btf.from_types(types).to_bytes(), log_level=0, log_size=0)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+@functools.cache
+def btf_features() -> BtfFeatures:
+    """Which BTF kinds the running kernel accepts (probed once by loading tiny BTF blobs)."""
+    from .btf import (
+        Datasec,
+        DeclTag,
+        Enum64,
+        EnumValue,
+        Float,
+        Func,
+        FuncLinkage,
+        FuncProto,
+        Int,
+        IntEncoding,
+        Ptr,
+        Struct,
+        TypeTag,
+        Var,
+        VarLinkage,
+        VarSecinfo,
+    )
+
+    i32 = Int("int", 4, IntEncoding.SIGNED)
+    return BtfFeatures(
+        func=_btf_loads([i32, FuncProto(1, []), Func("f", 2, FuncLinkage.STATIC)]),
+        datasec=_btf_loads([i32, Var("v", 1, VarLinkage.STATIC), Datasec(".data", 4, [VarSecinfo(2, 0, 4)])]),
+        global_func=_btf_loads([i32, FuncProto(1, []), Func("f", 2, FuncLinkage.GLOBAL)]),
+        float=_btf_loads([Float("float", 4)]),
+        decl_tag=_btf_loads([i32, Struct("s", 4, []), DeclTag("tag", 2, -1)]),
+        type_tag=_btf_loads([i32, TypeTag("tag", 1), Ptr(2)]),
+        enum64=_btf_loads([Enum64("e", 8, [EnumValue("A", 1 << 40)])]),
+    )
