@@ -37,11 +37,14 @@ def load_producer(map_sizes: dict[str, int] | None = None) -> Any:
     """Load producer.bpf.o, with the max_entries of some maps changed first (the ring's size)."""
     import bpfkit
 
-    return bpfkit.load(str(producer_path()), map_sizes=map_sizes or {})
+    spec = bpfkit.ObjectSpec.from_file(producer_path())
+    for name, size in (map_sizes or {}).items():
+        spec.maps[name].max_entries = size
+    return bpfkit.load(spec)
 
 
 def bss_counter(coll: Any, name: str) -> int:
-    """A u64 global of the object's .bss, read through its map."""
+    """A u64 global of the object's .bss, read through its map (Collection.variables)."""
     return int(coll.variables[name])
 
 
