@@ -1,16 +1,18 @@
 """Driving bench/bpf/producer.bpf.o from Python, as bench/c/producer_run.h does from C.
 
 Repeated BPF_PROG_RUNs of a producer program (``produce_rb`` or ``produce_pb``),
-each emitting ``batch`` 64-byte records; optionally in a thread and throttled so
-that no more than ``window`` records wait for the consumer. Public API only:
+each emitting ``batch`` 64-byte records; optionally in a process of its own and
+throttled so that no more than ``window`` records wait for the consumer. Public API only:
 ``bpfkit.load``, ``Program.test_run``, the object's ``.bss`` map.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
-import threading
+import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,17 @@ def bss_counter(coll: Any, name: str) -> int:
 
 
 class Producer:
-    """Test runs of ``prog`` emitting ``n`` records in runs of ``batch``, throttled to ``window`` unconsumed."""
+    """Test runs of ``prog`` emitting ``n`` records in runs of ``batch``, throttled to ``window`` unconsumed.
+
+    :meth:`run` produces in the calling thread (drain mode). For concurrent mode,
+    :meth:`prepare` forks a producer process and :meth:`start` releases it: a
+    separate process, as the kernel would be for a real tool, so the consumer's
+    measurement is not a contest for the GIL with a Python producer thread (the
+    C side's producer thread costs the consumer nothing either). The consumed
+    count and the producer's counters live in a shared anonymous mapping.
+    """
+
+    _CONSUMED, _DONE, _RUNS, _RUN_NS, _THROTTLE_NS, _FAILED = range(6)
 
     def __init__(self, prog: Any, n: int, batch: int, *, window: int = 0, cpu: int | None = None) -> None:
         if not 1 <= batch <= PRODUCER_MAX_COUNT:
@@ -61,14 +73,38 @@ class Producer:
         self.batch = batch
         self.window = window
         self.cpu = cpu
-        self.consumed = 0  # written by the consumer (one int store: atomic under the GIL)
-        self.done = False
-        self.produced = 0
-        self.runs = 0
-        self.run_ns = 0
-        self.throttle_ns = 0
-        self.error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self._shm = mmap.mmap(-1, 64)  # MAP_SHARED | MAP_ANONYMOUS: seen by a forked child
+        self._slots = memoryview(self._shm).cast("Q")  # aligned 8-byte stores, no torn values
+        self._pid: int | None = None
+        self._go: int | None = None
+
+    @property
+    def consumed(self) -> int:
+        return int(self._slots[self._CONSUMED])
+
+    @consumed.setter
+    def consumed(self, value: int) -> None:
+        self._slots[self._CONSUMED] = value
+
+    @property
+    def done(self) -> bool:
+        return bool(self._slots[self._DONE])
+
+    @property
+    def failed(self) -> bool:
+        return bool(self._slots[self._FAILED])
+
+    @property
+    def runs(self) -> int:
+        return int(self._slots[self._RUNS])
+
+    @property
+    def run_ns(self) -> int:
+        return int(self._slots[self._RUN_NS])
+
+    @property
+    def throttle_ns(self) -> int:
+        return int(self._slots[self._THROTTLE_NS])
 
     def run(self) -> None:
         """Produce everything in this thread."""
@@ -76,38 +112,66 @@ class Producer:
         if self.cpu is not None:
             kw = {"flags": BPF_F_TEST_RUN_ON_CPU, "cpu": self.cpu}
         test_run = self.prog.test_run
-        while self.produced < self.n:
-            count = min(self.batch, self.n - self.produced)
+        slots = self._slots
+        produced = runs = run_ns = throttle_ns = 0
+        while produced < self.n:
+            count = min(self.batch, self.n - produced)
             if self.window:
                 t = mono_ns()
-                while self.produced + count - self.consumed > self.window:
-                    os.sched_yield()  # as the C producer; releases the GIL while it yields
-                self.throttle_ns += mono_ns() - t
+                while produced + count - slots[self._CONSUMED] > self.window:
+                    os.sched_yield()  # as the C producer
+                throttle_ns += mono_ns() - t
             t = mono_ns()
-            res = test_run(ctx=_ARGS.pack(count, self.runs), **kw)
-            self.run_ns += mono_ns() - t
+            res = test_run(ctx=_ARGS.pack(count, runs), **kw)
+            run_ns += mono_ns() - t
             if res.retval != count:
-                raise RuntimeError(f"producer run {self.runs} returned {res.retval}, expected {count}")
-            self.produced += count
-            self.runs += 1
-        self.done = True
+                raise RuntimeError(f"producer run {runs} returned {res.retval}, expected {count}")
+            produced += count
+            runs += 1
+        slots[self._RUNS], slots[self._RUN_NS], slots[self._THROTTLE_NS] = runs, run_ns, throttle_ns
+        slots[self._DONE] = 1
 
-    def _thread_main(self) -> None:
-        try:
-            self.run()
-        except BaseException as exc:
-            self.error = exc
-            self.done = True
+    def prepare(self) -> None:
+        """Fork the producer process; it waits for :meth:`start`."""
+        go_r, go_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the producer process: produce, then leave without running any cleanup
+            code = 0
+            try:
+                os.close(go_w)
+                if os.read(go_r, 1) == b"1":
+                    self.run()
+            except BaseException:
+                traceback.print_exc()
+                self._slots[self._FAILED] = 1
+                self._slots[self._DONE] = 1
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(go_r)
+        self._pid, self._go = pid, go_w
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._thread_main, name="producer", daemon=True)
-        self._thread.start()
+        """Let the forked producer go."""
+        if self._go is None:
+            raise RuntimeError("prepare() first")
+        os.write(self._go, b"1")
+        os.close(self._go)
+        self._go = None
 
     def join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-        if self.error is not None:
-            fail("producer", f"{type(self.error).__name__}: {self.error}")
+        """Wait for the producer process; a failure there fails the benchmark."""
+        if self._go is not None:  # never started: release it with a no-go
+            os.write(self._go, b"0")
+            os.close(self._go)
+            self._go = None
+        if self._pid is not None:
+            _, status = os.waitpid(self._pid, 0)
+            self._pid = None
+            if status != 0 or self.failed:
+                fail("producer", f"the producer process failed (wait status {status})")
 
 
 def pow2_ceil(v: int) -> int:
@@ -118,7 +182,7 @@ def pow2_ceil(v: int) -> int:
 
 
 def consume_concurrent(p: Producer, step: Any, emitted: Any) -> tuple[int, int]:
-    """Run ``p`` in a thread while ``step()`` consumes (returns records taken, waiting up to 1 ms when none).
+    """Run ``p`` in its own process while ``step()`` consumes (returns records taken, waiting up to 1 ms when none).
 
     Stops once the producer is done and every record it emitted (``emitted()``, read
     once at the end) was consumed. Returns (records, elapsed_ns) where elapsed runs
@@ -126,6 +190,7 @@ def consume_concurrent(p: Producer, step: Any, emitted: Any) -> tuple[int, int]:
     """
     records = 0
     final = -1
+    p.prepare()
     t0 = t_last = mono_ns()
     p.start()
     while True:
@@ -135,7 +200,7 @@ def consume_concurrent(p: Producer, step: Any, emitted: Any) -> tuple[int, int]:
             p.consumed = records
             t_last = mono_ns()
         elif p.done:
-            if p.error is not None:
+            if p.failed:
                 break
             if final < 0:
                 final = emitted()

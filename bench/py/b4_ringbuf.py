@@ -129,7 +129,7 @@ def main() -> int:
     why = missing_api("load", "RingBuffer")
     if why:
         unavailable(BENCH, why)
-    out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "batch": batch}
+    out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "run_batch": batch}
     out["callback"] = {"concurrent": run_concurrent(n, batch, ring_bytes, False), "drain": run_drain(n, batch, False)}
     np_why = numpy_missing() or missing_api("RingBuffer.read_batch")
     if np_why:

@@ -132,7 +132,7 @@ def main() -> int:
     why = missing_api("load", "PerfBuffer")
     if why:
         unavailable(BENCH, why)
-    out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "batch": batch, "wakeup_events": wakeup}
+    out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "run_batch": batch, "wakeup_events": wakeup}
     out["callback"] = {"concurrent": run_concurrent(n, batch, pages, wakeup, False), "drain": run_drain(n, batch, wakeup, False)}
     np_why = numpy_missing() or missing_api("PerfBuffer.read_batch")
     if np_why:
