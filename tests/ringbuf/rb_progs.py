@@ -155,13 +155,19 @@ def ringbuf_busy_producer(rb_fd: int, flag_fd: int, size: int = 16) -> Program:
     a.jmp_imm("!=", 0, 0, "b_ok")
     a.mov64_reg(1, 6).mov64_imm(2, 0).call_helper(HelperId.ringbuf_discard).mov64_imm(0, -1).exit_insn()
     a.label("b_ok").st_mem(8, 0, 0, 1).mov64_reg(1, 0).mov64_imm(2, 0).call_helper(HelperId.ringbuf_submit)
-    a.mov64_imm(1, 1 << 23).ld_func(2, "spin").mov64_imm(3, 0).mov64_imm(4, 0).call_helper(HelperId.loop)
+    a.mov64_imm(1, 64).ld_func(2, "spin").mov64_imm(3, 0).mov64_imm(4, 0).call_helper(HelperId.loop)
     a.mov64_reg(1, 6).mov64_imm(2, 0).call_helper(HelperId.ringbuf_submit)
     a.ld_map_value(1, flag_fd, 0).ldx_mem(8, 0, 1, 0).exit_insn()
-    a.label("spin").ld_map_value(1, flag_fd, 0).ldx_mem(8, 0, 1, 0)
+    # spin: up to 64 x 2^23 flag checks (seconds), leaving as soon as the flag is set
+    a.label("spin").mov64_imm(1, 1 << 23).ld_func(2, "spin_in").mov64_imm(3, 0).mov64_imm(4, 0)
+    a.call_helper(HelperId.loop)
+    a.label("check").ld_map_value(1, flag_fd, 0).ldx_mem(8, 0, 1, 0)
     a.jmp_imm("!=", 0, 0, "out").mov64_imm(0, 0).exit_insn()
     a.label("out").mov64_imm(0, 1).exit_insn()
-    return load(a, "rb_busy", ("spin",))
+    a.label("spin_in").ld_map_value(1, flag_fd, 0).ldx_mem(8, 0, 1, 0)
+    a.jmp_imm("!=", 0, 0, "out_in").mov64_imm(0, 0).exit_insn()
+    a.label("out_in").mov64_imm(0, 1).exit_insn()
+    return load(a, "rb_busy", ("spin", "spin_in"))
 
 
 def perf_output_producer(perf_fd: int, counters_fd: int, size: int = 64) -> Program:
