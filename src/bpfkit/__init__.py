@@ -22,6 +22,11 @@ from .errors import NotSupportedError as NotSupportedError
 from .errors import ObjectFormatError as ObjectFormatError
 from .errors import RelocationError as RelocationError
 from .errors import VerifierError as VerifierError
+from .perf import PerfBuffer as PerfBuffer
+from .ringbuf import RingBuffer as RingBuffer
+from .ringbuf import UserRingBuffer as UserRingBuffer
+from .trace_pipe import TraceEvent as TraceEvent
+from .trace_pipe import TracePipe as TracePipe
 
 __version__ = "0.1.0"
 
@@ -47,9 +52,14 @@ __all__ = [
     "MapType",
     "NotSupportedError",
     "ObjectFormatError",
+    "PerfBuffer",
     "ProgType",
     "RelocationError",
+    "RingBuffer",
+    "TraceEvent",
+    "TracePipe",
     "UpdateFlags",
+    "UserRingBuffer",
     "VerifierError",
     "__version__",
 ]

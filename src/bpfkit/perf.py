@@ -26,7 +26,6 @@ from itertools import repeat
 from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
-from . import host
 from ._sys import Fd
 from ._sys import commands as C
 from ._sys import perf_event as P
@@ -34,7 +33,7 @@ from ._sys import ring as R
 from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import KernelError
-from .ringbuf import MapLike, _Codec, _map_name, _np, _Reader, _release, _same_prefix, open_map
+from .ringbuf import MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
 
 if TYPE_CHECKING:
     import mmap
@@ -60,7 +59,7 @@ class PerfRing:
         self.codec = codec
         self._owner = owner
         self._fd = fd
-        page = host.page_size()
+        page = _host().page_size()
         self.size = page * page_count
         self._mask = self.size - 1
         self._map: mmap.mmap | None = R.map_pages(fd.fd, page * (1 + page_count), writable=True,
@@ -226,7 +225,7 @@ class PerfRing:
         return n, False
 
     def records_iter(self) -> Iterator[tuple[int, Any]]:
-        """Yield (cpu, data) copies of the available samples, moving data_tail as they are taken."""
+        """Yield (cpu, data) copies of the available samples, each consumed as it is yielded."""
         tail, head, limit = self._bounds()
         codec = self.codec
         cpu = self.cpu
@@ -238,23 +237,18 @@ class PerfRing:
                 self._publish(tail + rsize)
                 codec.check(raw, str(self))
             if rec is not None:
-                val = codec.one(rec, _RAW_OFF, raw, True)
-                try:
-                    yield cpu, val
-                finally:
-                    tail += rsize
-                    self.records += 1
-                    self._publish(tail)
-                continue
-            vals, src, _, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, True)
-            try:
-                for v in vals:
-                    yield cpu, v
-            finally:
-                done = k - length_hint(src)
-                tail += done * rsize
-                self.records += done
+                copies = [codec.one(rec, _RAW_OFF, raw, True)]
+            else:
+                vals, _, _, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, True)
+                copies = list(vals)
+                del vals
+            for v in copies:
+                tail += rsize
+                self.records += 1
                 self._publish(tail)
+                yield cpu, v
+                if self._meta[_TAIL] != tail:
+                    return
 
     def gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
         """Append NumPy views of up to ``budget`` available samples to ``parts``; (count, commit)."""
@@ -332,7 +326,7 @@ class PerfBuffer(_Reader):
         if isinstance(page_count, bool) or not isinstance(page_count, int) or page_count < 1 \
                 or page_count & (page_count - 1):
             raise ValueError(f"page_count must be a power of two >= 1, got {page_count!r}")
-        page = host.page_size()
+        page = _host().page_size()
         if watermark is not None and not 0 < watermark < page * page_count:
             raise ValueError(f"watermark must be between 1 and {page * page_count - 1} bytes, got {watermark}")
         if wakeup_events < 1:
@@ -350,7 +344,7 @@ class PerfBuffer(_Reader):
         self.name = _map_name(info)
         try:
             if cpus is None:
-                chosen = [c for c in host.online_cpus() if c < info.max_entries]
+                chosen = [c for c in _host().online_cpus() if c < info.max_entries]
             else:
                 chosen = sorted(set(cpus))
                 bad = [c for c in chosen if not 0 <= c < info.max_entries]

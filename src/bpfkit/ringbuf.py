@@ -32,7 +32,6 @@ One thread at a time may use a reader.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import errno as E
 import re
@@ -47,7 +46,6 @@ from operator import itemgetter, length_hint
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import host
 from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
@@ -83,6 +81,13 @@ _SINGLE = itemgetter(0)
 
 
 # ---- maps -----------------------------------------------------------------------------
+
+
+def _host() -> Any:
+    """bpfkit.host, imported on first use (it pulls in the BTF parser)."""
+    from . import host
+
+    return host
 
 
 def _raw_fd(m: object) -> int:
@@ -509,6 +514,8 @@ class _Reader:
                 self._ep.wait(None)
 
     async def _readable(self) -> None:
+        import asyncio  # only asyncio users pay for importing it
+
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         fd = self._ep.fileno()
@@ -654,7 +661,7 @@ class Ring:
         self._owner = owner
         self._fd = fd
         self._mask = self.size - 1
-        page = host.page_size()
+        page = _host().page_size()
         self._cons_map: mmap.mmap | None = R.map_pages(fd.fd, page, writable=True, offset=0, what=f"ring {self.name!r}")
         try:
             self._data_map: mmap.mmap | None = R.map_pages(
@@ -800,25 +807,30 @@ class Ring:
         return n, False
 
     def records_iter(self) -> Iterator[Any]:
-        """Yield copies of the available records, moving the consumer position as they are taken."""
+        """Yield copies of the available records, each consumed (position published) as it is yielded.
+
+        Holds no view of the ring while suspended, and stops if someone else
+        moved the consumer position meanwhile.
+        """
         cons = self._cons[0]
         limit = cons + self.size
         codec = self.codec
-        data = self._data
         while cons < limit:
             cons, ln, stride, k = self._next_run(cons, 1 << 62)
             if k == 0:
                 return
             if ln < codec.size:
                 self._bad_length(cons, ln)
-            vals, src, _, _ = codec.run(data, cons & self._mask, stride, HDR_SZ, ln, k, True)
-            try:
-                yield from vals
-            finally:
-                done = k - length_hint(src)
-                cons += done * stride
-                self.records += done
+            vals, _, _, _ = codec.run(self._data, cons & self._mask, stride, HDR_SZ, ln, min(k, _RUN_MAX), True)
+            copies = list(vals)
+            del vals
+            for v in copies:
+                cons += stride
+                self.records += 1
                 self._publish(cons)
+                yield v
+                if self._cons[0] != cons:
+                    return
 
     def gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
         """Append NumPy views of up to ``budget`` available records to ``parts``.
@@ -964,7 +976,7 @@ class UserRingBuffer:
         self._pending: OrderedDict[int, tuple[memoryview, int]] = OrderedDict()
         self.submitted = 0
         self.discarded = 0
-        page = host.page_size()
+        page = _host().page_size()
         try:
             self._cons_map = R.map_pages(fd.fd, page, writable=False, offset=0, what=f"user ring {self.name!r}")
             self._data_map = R.map_pages(fd.fd, page + 2 * self.size, writable=True, offset=page,

@@ -11,8 +11,6 @@ to start rather than risk reading half-written records.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import mmap
 import platform
 from collections.abc import Callable
@@ -29,6 +27,8 @@ _MEMORY_ORDER_RELEASE = 3
 
 
 def _libatomic_fence(order: int) -> Callable[[], None] | None:
+    import ctypes.util
+
     name = ctypes.util.find_library("atomic")
     if not name:
         return None
