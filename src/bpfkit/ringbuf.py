@@ -52,6 +52,7 @@ from ._sys import commands as C
 from ._sys import ring as R
 from ._sys.epoll import EPOLLET, EPOLLIN, EPOLLOUT, Epoll
 from ._uapi import MapType
+from .errors import KernelError
 
 if TYPE_CHECKING:
     import mmap
@@ -76,7 +77,7 @@ DISCARD_BIT = 1 << 30
 HDR_SZ = 8
 _LEN_MASK = DISCARD_BIT - 1
 _RUN_MAX = 1024  # records per run: the consumer position is published at least this often
-_UINT32 = struct.Struct("=I")
+_BACKOFF = 0.001  # seconds to pause after a wakeup that brought nothing (e.g. a BUSY record at the head)
 _SINGLE = itemgetter(0)
 
 
@@ -115,6 +116,8 @@ def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.
     borrowed = Fd(fd, "map")
     try:
         owned = borrowed.dup()  # our own reference: the caller may close theirs first
+    except OSError as exc:
+        raise KernelError(exc.errno or E.EBADF, command="dup", target=f"map fd {fd}") from None
     finally:
         borrowed.release()
     try:
@@ -491,6 +494,9 @@ class _Reader:
             n, stop = self._consume(self._sources)  # a ring may have data without a fresh wakeup
             if n or stop:
                 return n
+            # Readable yet nothing to deliver: the next record is still reserved (BUSY), and the ring
+            # reports readable until it is committed. Pause instead of spinning on epoll.
+            time.sleep(_BACKOFF if remaining is None else min(_BACKOFF, max(remaining, 0.0)))
 
     def _iter_once(self) -> Iterator[Any]:
         for s in list(self._sources):
@@ -503,15 +509,20 @@ class _Reader:
         past a record once it has been yielded, so breaking out loses nothing.
         """
         self._check_open()
+        woke = False
         while True:
             got = False
             for rec in self._iter_once():
                 got = True
                 yield rec
-            if not got:
-                if self._ep.closed:
-                    return
-                self._ep.wait(None)
+            if got:
+                woke = False
+                continue
+            if self._ep.closed:
+                return
+            if woke:  # woken, yet nothing to deliver (a BUSY record at the head): pause
+                time.sleep(_BACKOFF)
+            woke = bool(self._ep.wait(None))
 
     async def _readable(self) -> None:
         import asyncio  # only asyncio users pay for importing it
@@ -532,16 +543,24 @@ class _Reader:
 
     async def aiter(self) -> AsyncIterator[Any]:
         """``async for rec in reader.aiter()``: like iteration, waiting through the running event loop."""
+        import asyncio
+
         self._check_open()
+        woke = False
         while True:
             got = False
             for rec in self._iter_once():
                 got = True
                 yield rec
-            if not got:
-                if self._ep.closed:
-                    return
-                await self._readable()
+            if got:
+                woke = False
+                continue
+            if self._ep.closed:
+                return
+            if woke:
+                await asyncio.sleep(_BACKOFF)
+            await self._readable()
+            woke = True
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self.aiter()

@@ -120,6 +120,7 @@ def test_busy_record_holds_back_later_ones() -> None:
     with small_ring() as m, P.counter_map(1, "flag") as flag, P.ringbuf_busy_producer(m.fd, flag.fd) as prog, \
             RingBuffer(m) as rb:
         ring = rb.rings[0]
+        early_polled: list[bytes] = []
         result: list[int] = []
         worker = threading.Thread(target=lambda: result.append(prog.test_run(ctx=b"\0" * 8, ctx_out_size=0).retval))
         worker.start()
@@ -127,13 +128,15 @@ def test_busy_record_holds_back_later_ones() -> None:
             while ring.producer_pos < 2 * 24:  # both records reserved; A still busy, B committed
                 pass
             early = rb.read_batch()
+            ring.callback = early_polled.append
+            polled = rb.poll(timeout=0.02)  # readable (data reserved) yet nothing to deliver
             still_busy = worker.is_alive()
         finally:
             P.write_counters(flag, [1])
             worker.join()
         assert result == [1], "the program must have been released by the flag, not by its spin running out"
         assert still_busy
-        assert len(early) == 0
+        assert len(early) == 0 and polled == 0 and early_polled == []
         after = rb.read_batch()
         assert [struct.unpack_from("<Q", bytes(r))[0] for r in after] == [0, 1]
 
