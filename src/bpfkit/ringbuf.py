@@ -537,6 +537,10 @@ class _Reader:
 
         loop.add_reader(fd, ready)
         try:
+            # Registering polls the rings, and a perf ring's poll consumes its wakeup: look at the
+            # positions once more so that records which arrived just before are not left waiting.
+            if any(src.pending for src in self._sources):
+                return
             await fut
         finally:
             loop.remove_reader(fd)
