@@ -446,7 +446,11 @@ class _Reader:
 
     # -- public interface --
     def fileno(self) -> int:
-        """The epoll fd: readable when a ring has data (for select/selectors/event loops)."""
+        """The epoll fd, readable when a ring has data (for select, selectors, event loops).
+
+        Polling it may consume a perf ring's wakeup, so call :meth:`consume`
+        once after registering it and whenever it is readable.
+        """
         return self._ep.fileno()
 
     @property
