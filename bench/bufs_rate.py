@@ -6,9 +6,8 @@ BPF_PROG_TEST_RUN on CPU 0); then the consumer drains it. Only the draining is
 timed, over several rounds, for: libbpf's ring_buffer__consume /
 perf_buffer__consume with a C callback that reads the first u64 of each
 record (a small C program built here against Debian's libbpf-dev), bpfkit's
-per-record Python callback (``consume()``; also with a zero-copy memoryview,
-with a ctypes type, and with a C callable to show the cost of the Python call
-itself), and bpfkit's ``read_batch()`` (NumPy). The machine may be shared:
+per-record Python callback (``consume()``; also with a zero-copy memoryview
+and with a ctypes type), and bpfkit's ``read_batch()`` (NumPy). The machine may be shared:
 the table gives the best and the median round of each. Prints a table with the ratios
 bpfkit / C and optionally writes JSON.
 
@@ -145,15 +144,6 @@ def bench_ringbuf(exe: str, rounds: int) -> dict[str, Rounds]:
 
         with RingBuffer(m, noop) as rb:
             out["bpfkit callback (bytes)"] = timed_rounds(produce, rb.consume, rounds)
-        sink: list[bytes] = []
-        with RingBuffer(m, sink.append) as rb:  # a C callable: what the loop costs without a Python call
-
-            def drain_into_list() -> int:
-                n = rb.consume()
-                sink.clear()
-                return n
-
-            out["bpfkit callback = list.append (no Python frame)"] = timed_rounds(produce, drain_into_list, rounds)
         with RingBuffer(m, noop, zero_copy=True) as rb:
             out["bpfkit callback (zero-copy memoryview)"] = timed_rounds(produce, rb.consume, rounds)
         with RingBuffer(m, noop, type=Record) as rb:
