@@ -619,12 +619,15 @@ class _Reader:
                 )
         else:
             dtype = sources[0].codec.payload_dtype(0) if sources else np.dtype("V0")
-        arr = np.empty(sum(counts), dtype)
+        # Copy as opaque bytes (one memcpy per record, where a structured dtype would go field by field).
+        raw = np.dtype((np.void, dtype.itemsize)) if dtype.itemsize else dtype
+        flat = np.empty(sum(counts), raw)
         pos = 0
         for p in parts:
-            arr[pos:pos + len(p)] = p
+            flat[pos:pos + len(p)] = p.view(raw)
             pos += len(p)
         del parts
+        arr = flat.view(dtype)
         for commit in commits:
             commit()
         if arr.dtype.names is not None:
