@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from operator import length_hint
@@ -106,19 +107,20 @@ class PerfRing:
         first = self.size - off
         return bytes(self._data[off:]) + bytes(self._data[:rsize - first])
 
-    def _lost_record(self, rec: Any, at: int) -> None:
-        lost = int.from_bytes(rec[at + 16:at + 24], "little")
+    def _report_lost(self, lost: int) -> None:
         self.lost += lost
         cb = self._owner.lost_callback
         if cb is not None:
             cb(self.cpu, lost)
 
     def _scan(self, tail: int, head: int, budget: int, np: Any = None,
-              publish: bool = True) -> tuple[int, int, int, int, bytes | None]:
-        """Handle non-sample records at ``tail``; then (tail, record size, payload length, count, wrapped bytes).
+              hold: bool = False) -> tuple[int, int, int, int, bytes | None]:
+        """Skip non-sample records at ``tail``; then (tail, record size, payload length, count, wrapped bytes).
 
-        count 0: nothing left. A sample that wraps comes back as bytes with
-        count 1. With ``publish`` false the caller publishes the tail later.
+        count 0: nothing (more) to deliver now. A sample that wraps comes back
+        as bytes with count 1. Skipped records are published past and lost
+        counts reported, unless ``hold`` (a batch holds samples not copied
+        yet): then nothing is published and the scan stops at a LOST record.
         """
         h64 = self._h64
         size = self.size
@@ -129,17 +131,13 @@ class PerfRing:
             if rsize < 8 or rsize & 7:
                 raise KernelError(E.EIO, command="perf ring read", target=str(self),
                                   detail=f"corrupt record header {h:#x} at offset {off}")
+            kind = h & 0xFFFFFFFF
+            rec = None
             if off + rsize > size:
                 rec = self._wrapped(off, rsize)
-                if h & 0xFFFFFFFF == _SAMPLE:
-                    return tail, rsize, int.from_bytes(rec[8:12], "little"), 1, rec
-                if h & 0xFFFFFFFF == _LOST:
-                    self._lost_record(rec, 0)
-                tail += rsize
-                if publish:
-                    self._publish(tail)
-                continue
-            if h & 0xFFFFFFFF == _SAMPLE:
+                if kind == _SAMPLE:
+                    return tail, rsize, int.from_bytes(rec[8:12], sys.byteorder), 1, rec
+            elif kind == _SAMPLE:
                 k = min((head - tail) // rsize, (size - off) // rsize, budget, _RUN_MAX if np is None else budget)
                 if k > 1:
                     if np is not None:
@@ -149,11 +147,16 @@ class PerfRing:
                         if heads.count(h) != k:
                             k = next(i for i, x in enumerate(heads) if x != h)
                 return tail, rsize, self._h32[(off + 8) >> 2], max(k, 1), None
-            if h & 0xFFFFFFFF == _LOST:
-                self._lost_record(self._data, off)
+            if hold:
+                if kind == _LOST:
+                    break
+                tail += rsize
+                continue
             tail += rsize
-            if publish:
-                self._publish(tail)
+            self._publish(tail)
+            if kind == _LOST:
+                lost = int.from_bytes(self._data[off + 16:off + 24] if rec is None else rec[16:24], sys.byteorder)
+                self._report_lost(lost)
         return tail, 0, 0, 0, None
 
     def _bounds(self) -> tuple[int, int, int]:
@@ -261,7 +264,7 @@ class PerfRing:
         n = 0
         raw_len = parts[-1].dtype.itemsize if parts and codec.kind == "raw" and not codec.size else -1
         while n < budget and tail < head:
-            tail, rsize, raw, k, rec = self._scan(tail, head, budget - n, np, publish=False)
+            tail, rsize, raw, k, rec = self._scan(tail, head, budget - n, np, hold=n > 0)
             if k == 0:
                 break
             if raw_len >= 0 and raw != raw_len:

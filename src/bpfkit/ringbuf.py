@@ -232,7 +232,7 @@ class _Codec:
         self._fields: list[tuple[int, str, int]] = []
         self._runs: dict[tuple[int, int, int], struct.Struct] = {}
         self.size = 0  # bytes a record must hold (0: any)
-        np = None
+        np = sys.modules.get("numpy")  # a dtype can only come from an already imported NumPy
         if rtype is None:
             self.kind = "raw"
         elif isinstance(rtype, type) and issubclass(rtype, ctypes._SimpleCData):
@@ -253,7 +253,7 @@ class _Codec:
                 self._set_format("<" + named, scalar=True)
             else:
                 self._set_format(text, scalar=False)
-        elif (np := _np()) is not None and isinstance(rtype, np.dtype):
+        elif np is not None and isinstance(rtype, np.dtype):
             self.kind = "dtype"
             self._dtype = rtype
             self.size = rtype.itemsize

@@ -98,6 +98,26 @@ def test_lost_samples_are_reported(env: tuple[Fd, Fd, Program]) -> None:
         assert got == expected(0, fits) + expected(500, 1)
 
 
+def test_lost_callback_exception_reports_once(env: tuple[Fd, Fd, Program]) -> None:
+    m, ctr, prog = env
+    cpu = CPUS[0]
+    calls: list[int] = []
+
+    def lost_cb(c: int, n: int) -> None:
+        calls.append(n)
+        raise RuntimeError("lost")
+
+    with PerfBuffer(m, page_count=1, size=REC, lost_callback=lost_cb) as pb:
+        P.run(prog, 100, cpu=cpu)
+        assert len(pb.read_batch()) == host.page_size() // 80
+        P.run(prog, 1, 500, cpu=cpu)
+        with pytest.raises(RuntimeError):
+            pb.read_batch()
+        batch = pb.read_batch()  # the LOST record is behind us: reported once, then the sample
+        assert [bytes(x) for x in batch] == expected(500, 1)
+        assert calls == [P.read_counters(ctr)[0]] and pb.lost == calls[0]
+
+
 def test_wrap_around_in_rounds(env: tuple[Fd, Fd, Program]) -> None:
     """One 4 KiB page per CPU and 80-byte records: records straddle the end and are copied whole."""
     m, ctr, prog = env
