@@ -189,8 +189,6 @@ def trace_print(fmt: str | None = None, *, timeout: float | None = None, count: 
     printed = 0
     with TracePipe() as pipe:
         for line in pipe.lines(timeout):
-            if count is not None and printed >= count:
-                break
             if fmt is None:
                 text = line
             else:
