@@ -78,7 +78,7 @@ class PerfRing:
         return self._owner.callback
 
     @property
-    def emit(self) -> Callable[[int, Any], object] | None:
+    def _emit(self) -> Callable[[int, Any], object] | None:
         return self._owner.callback
 
     @property
@@ -166,7 +166,7 @@ class PerfRing:
             R.ACQUIRE_FENCE()
         return tail, head, tail + self.size
 
-    def drain(self, emit: Callable[[int, Any], object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]:
+    def _drain(self, emit: Callable[[int, Any], object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]:
         """Deliver up to ``budget`` samples to ``emit(cpu, data)`` (or append (cpu, data) to ``out``)."""
         tail, head, limit = self._bounds()
         codec = self.codec
@@ -227,7 +227,7 @@ class PerfRing:
                 return n, True
         return n, False
 
-    def records_iter(self) -> Iterator[tuple[int, Any]]:
+    def _records_iter(self) -> Iterator[tuple[int, Any]]:
         """Yield (cpu, data) copies of the available samples, each consumed as it is yielded."""
         tail, head, limit = self._bounds()
         codec = self.codec
@@ -253,7 +253,7 @@ class PerfRing:
                 if self._meta[_TAIL] != tail:
                     return
 
-    def gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
+    def _gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
         """Append NumPy views of up to ``budget`` available samples to ``parts``; (count, commit)."""
         np = _np()
         start = tail = self._meta[_TAIL]
@@ -290,7 +290,7 @@ class PerfRing:
 
         return n, commit
 
-    def close(self) -> int:
+    def _close(self) -> int:
         """Unmap the ring and close the event fd; returns 1 if the mapping is still exported."""
         for v in (self._h32, self._h64, self._data, self._meta):
             try:

@@ -413,17 +413,28 @@ def _release(views: list[memoryview] | None) -> None:
 
 
 class _Source(Protocol):
-    """One ring of a reader (a ring buffer map, or one CPU's perf ring)."""
+    """One ring of a reader (a ring buffer map, or one CPU's perf ring): what _Reader relies on."""
 
-    def drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
+    callback: Any
+    codec: _Codec
 
-    def records_iter(self) -> Iterator[Any]: ...
+    @property
+    def pending(self) -> int: ...
 
-    def gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]: ...
+    @property
+    def _emit(self) -> Callable[..., object] | None: ...
+
+    def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
+
+    def _records_iter(self) -> Iterator[Any]: ...
+
+    def _gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]: ...
+
+    def _close(self) -> int: ...
 
 
 class _Reader:
-    """poll/consume/iteration/asyncio/batch over a set of rings watched by one epoll fd."""
+    """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd."""
 
     _sources: list[Any]
 
@@ -467,7 +478,7 @@ class _Reader:
     def _consume(self, sources: Iterable[Any]) -> tuple[int, bool]:
         total = 0
         for s in sources:
-            n, stop = s.drain(s.emit, None, 1 << 62)
+            n, stop = s._drain(s._emit, None, 1 << 62)
             total += n
             if stop:
                 return total, True
@@ -504,7 +515,7 @@ class _Reader:
 
     def _iter_once(self) -> Iterator[Any]:
         for s in list(self._sources):
-            yield from s.records_iter()
+            yield from s._records_iter()
 
     def __iter__(self) -> Iterator[Any]:
         """Yield records (copies or decoded values) forever, waiting when there are none.
@@ -598,7 +609,7 @@ class _Reader:
         if np is None or not all(s.codec.vectorizable for s in sources):
             out: list[Any] = []
             for s in sources:
-                n = s.drain(None, out, budget)[0] if budget > 0 else 0
+                n = s._drain(None, out, budget)[0] if budget > 0 else 0
                 counts.append(n)
                 budget -= n
             return out, counts
@@ -607,7 +618,7 @@ class _Reader:
         parts: list[Any] = []
         commits: list[Callable[[], None]] = []
         for s in sources:
-            n, commit = s.gather(parts, budget) if budget > 0 else (0, _nothing)
+            n, commit = s._gather(parts, budget) if budget > 0 else (0, _nothing)
             counts.append(n)
             commits.append(commit)
             budget -= n
@@ -640,7 +651,7 @@ class _Reader:
             return
         leftovers = 0
         for s in self._sources:
-            leftovers += s.close()
+            leftovers += s._close()
         self._sources = []
         self._ep.close()
         if leftovers:
@@ -708,7 +719,7 @@ class Ring:
         whole.release()
 
     @property
-    def emit(self) -> Callable[[Any], object] | None:
+    def _emit(self) -> Callable[[Any], object] | None:
         """The callback records go to under poll/consume."""
         return self.callback
 
@@ -783,7 +794,7 @@ class Ring:
         self._publish(cons + stride)  # skip it, or every later poll would fail on it again
         self.codec.check(ln, str(self))
 
-    def drain(self, emit: Callable[[Any], object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]:
+    def _drain(self, emit: Callable[[Any], object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]:
         """Deliver up to ``budget`` records to ``emit`` (or append copies to ``out``); (count, stopped)."""
         cons = self._cons[0]
         limit = cons + self.size  # at most one ring's worth per call, so a busy producer cannot pin us here
@@ -836,7 +847,7 @@ class Ring:
                 return n, True
         return n, False
 
-    def records_iter(self) -> Iterator[Any]:
+    def _records_iter(self) -> Iterator[Any]:
         """Yield copies of the available records, each consumed (position published) as it is yielded.
 
         Holds no view of the ring while suspended, and stops if someone else
@@ -862,7 +873,7 @@ class Ring:
                 if self._cons[0] != cons:
                     return
 
-    def gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
+    def _gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
         """Append NumPy views of up to ``budget`` available records to ``parts``.
 
         Returns (count, commit): ``commit()`` publishes the consumer position
@@ -897,7 +908,7 @@ class Ring:
 
         return n, commit
 
-    def close(self) -> int:
+    def _close(self) -> int:
         """Unmap and close; returns how many mappings could not be unmapped yet."""
         for v in (self._hdr, self._data, self._prod, self._cons):
             try:
@@ -951,7 +962,7 @@ class RingBuffer(_Reader):
         try:
             self._ep.register(fd.fd, ring.index, EPOLLIN)
         except BaseException:
-            ring.close()
+            ring._close()
             raise
         self._sources.append(ring)
         return ring

@@ -54,7 +54,7 @@ class FakeRing:
 
     def drain(self) -> list[Any]:
         out: list[Any] = []
-        self.ring.drain(out.append, None, 1 << 30)
+        self.ring._drain(out.append, None, 1 << 30)
         return out
 
     @property
@@ -110,13 +110,13 @@ def test_every_path_agrees(path: str) -> None:
     if path == "drain":
         got = f.drain()
     elif path == "iter":
-        got = list(f.ring.records_iter())
+        got = list(f.ring._records_iter())
     else:
         assert RB._np() is not None  # numpy is installed in the test environment
         got = []
         while True:  # raw batches end where the record size changes
             parts: list[Any] = []
-            n, commit = f.ring.gather(parts, 1 << 30)
+            n, commit = f.ring._gather(parts, 1 << 30)
             commit()
             if not n:
                 break
@@ -130,7 +130,7 @@ def test_a_callback_stop_publishes_the_position_after_that_record() -> None:
     for i in range(6):
         f.reserve(bytes([i]) * 8, 0)
     seen: list[bytes] = []
-    n, stopped = f.ring.drain(lambda r: seen.append(r) or len(seen) == 4, None, 100)
+    n, stopped = f.ring._drain(lambda r: seen.append(r) or len(seen) == 4, None, 100)
     assert (n, stopped) == (4, True)
     assert f.consumer_pos == 4 * 16
     assert f.drain() == [bytes([4]) * 8, bytes([5]) * 8]
