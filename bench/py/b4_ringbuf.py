@@ -9,6 +9,8 @@ each in two modes:
             and seq, as the C callback does.
   batch:    RingBuffer(map, type=<record dtype>).read_batch() -> NumPy record
             array, checked with one vectorized comparison.
+  Variants, drain mode only (rows without a target): the callback with
+  zero_copy=True (a memoryview into the ring) and an untyped read_batch() (V64).
   concurrent: ring of K KiB; a producer thread repeats test runs while this
             thread consumes (poll with 1 ms, like ring_buffer__poll(rb, 1)); the
             producer waits while more than half the ring's worth of records is
@@ -33,20 +35,36 @@ BENCH = "b4_ringbuf"
 RB_RECORD_BYTES = RECORD_SIZE + 8  # 8-byte ring buffer header
 
 
-def make_reader(coll: Any, batch: int, use_batch: bool) -> tuple[Any, list[int]]:
-    """A RingBuffer on the object's "rb": per-record callback, or typed for read_batch. Also the bad-record tally."""
+KINDS = ("callback", "zero_copy", "batch", "raw")  # the last two read with read_batch()
+
+
+def make_reader(coll: Any, batch: int, kind: str) -> tuple[Any, list[int]]:
+    """A RingBuffer on the object's "rb", and its tally of malformed records.
+
+    callback: per-record callback on a bytes copy; zero_copy: the same on a
+    memoryview into the ring; batch: typed for read_batch() (NumPy record array
+    of the record struct); raw: untyped read_batch() (V64 items).
+    """
     import bpfkit
 
     bad = [0]
-    if use_batch:
+    if kind == "batch":
         return bpfkit.RingBuffer(coll.maps["rb"], type=record_dtype()), bad
+    if kind == "raw":
+        return bpfkit.RingBuffer(coll.maps["rb"]), bad
     seq_of = struct.Struct("<8xQ").unpack_from
 
     def on_record(rec: Any) -> None:
         if len(rec) != RECORD_SIZE or seq_of(rec)[0] >= batch:
             bad[0] += 1
 
-    return bpfkit.RingBuffer(coll.maps["rb"], on_record), bad
+    return bpfkit.RingBuffer(coll.maps["rb"], on_record, zero_copy=kind == "zero_copy"), bad
+
+
+def check_batch(arr: Any, batch: int) -> bool:
+    """True when every record of a read_batch() array has a seq below the run size."""
+    recs = arr if arr.dtype.names else arr.view(record_dtype())
+    return not (recs["seq"] >= batch).any()
 
 
 def batch_step(rb: Any, batch: int, bad: list[int]) -> Any:
@@ -58,7 +76,7 @@ def batch_step(rb: Any, batch: int, bad: list[int]) -> Any:
         arr = rb.read_batch()
         k = len(arr)
         if k:
-            if (arr["seq"] >= batch).any():
+            if not check_batch(arr, batch):
                 bad[0] += 1
             return k
         waiter.poll(1)
@@ -67,12 +85,12 @@ def batch_step(rb: Any, batch: int, bad: list[int]) -> Any:
     return step
 
 
-def run_concurrent(n: int, batch: int, ring_bytes: int, use_batch: bool) -> dict[str, Any]:
+def run_concurrent(n: int, batch: int, ring_bytes: int, kind: str) -> dict[str, Any]:
     with load_producer({"rb": ring_bytes}) as coll:
         p = Producer(coll.programs["produce_rb"], n, batch, window=ring_bytes // RB_RECORD_BYTES // 2)
-        rb, bad = make_reader(coll, batch, use_batch)
+        rb, bad = make_reader(coll, batch, kind)
         with rb:
-            step = batch_step(rb, batch, bad) if use_batch else (lambda: rb.poll(0.001))
+            step = batch_step(rb, batch, bad) if kind in ("batch", "raw") else (lambda: rb.poll(0.001))
             records, elapsed = consume_concurrent(p, step, lambda: bss_counter(coll, "rb_emitted"))
         dropped = bss_counter(coll, "rb_dropped")
     if bad[0]:
@@ -83,10 +101,10 @@ def run_concurrent(n: int, batch: int, ring_bytes: int, use_batch: bool) -> dict
             "produce_ns": p.run_ns, "throttle_ns": p.throttle_ns, "records_per_s": rate(records, elapsed)}
 
 
-def run_drain(n: int, batch: int, use_batch: bool) -> dict[str, Any]:
+def run_drain(n: int, batch: int, kind: str) -> dict[str, Any]:
     ring_bytes = max(4096, pow2_ceil(n * RB_RECORD_BYTES))
     with load_producer({"rb": ring_bytes}) as coll:
-        rb, bad = make_reader(coll, batch, use_batch)
+        rb, bad = make_reader(coll, batch, kind)
         with rb:
             p = Producer(coll.programs["produce_rb"], n, batch)
             t = mono_ns()
@@ -96,11 +114,11 @@ def run_drain(n: int, batch: int, use_batch: bool) -> dict[str, Any]:
             if dropped:
                 fail(BENCH, f"{dropped} records dropped although the ring holds all {n}")
             t = mono_ns()
-            if use_batch:
+            if kind in ("batch", "raw"):
                 arr = rb.read_batch()
                 elapsed = mono_ns() - t
                 records = len(arr)
-                if (arr["seq"] >= batch).any():
+                if not check_batch(arr, batch):
                     bad[0] += 1
                 del arr
             else:
@@ -130,12 +148,14 @@ def main() -> int:
     if why:
         unavailable(BENCH, why)
     out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "run_batch": batch}
-    out["callback"] = {"concurrent": run_concurrent(n, batch, ring_bytes, False), "drain": run_drain(n, batch, False)}
+    out["callback"] = {"concurrent": run_concurrent(n, batch, ring_bytes, "callback"), "drain": run_drain(n, batch, "callback")}
+    out["variants"] = {"zero_copy": {"drain": run_drain(n, batch, "zero_copy")}}
     np_why = numpy_missing() or missing_api("RingBuffer.read_batch")
     if np_why:
         out["unavailable_metrics"] = {"batch": np_why}
     else:
-        out["batch"] = {"concurrent": run_concurrent(n, batch, ring_bytes, True), "drain": run_drain(n, batch, True)}
+        out["batch"] = {"concurrent": run_concurrent(n, batch, ring_bytes, "batch"), "drain": run_drain(n, batch, "batch")}
+        out["variants"]["raw"] = {"drain": run_drain(n, batch, "raw")}
     out["dropped_concurrent"] = sum(out[k]["concurrent"]["dropped"] for k in ("callback", "batch") if k in out)
     out["peak_rss_kib"] = peak_rss_kib()
     emit(out)

@@ -10,7 +10,9 @@ and wakeup_events (1: what perf_buffer__new asks for).
   concurrent: the producer thread runs where the scheduler puts it; it waits
               while more than half of one CPU buffer's worth is unconsumed.
   drain:      runs on CPU 0 (BPF_F_TEST_RUN_ON_CPU); each CPU buffer holds N records.
-"lost" counts PERF_RECORD_LOST records, "dropped" the producer's failed outputs.
+Variants in drain mode as in b4_ringbuf.py (zero_copy callback, untyped
+read_batch). "lost" counts PERF_RECORD_LOST records, "dropped" the producer's
+failed outputs.
 Prints one JSON object.
 """
 
@@ -23,14 +25,15 @@ from typing import Any
 
 from _common import emit, fail, missing_api, mono_ns, numpy_missing, peak_rss_kib, unavailable
 from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, rate, record_dtype
+from b4_ringbuf import check_batch
 
 BENCH = "b5_perfbuf"
 PB_RECORD_BYTES = 80  # perf header, size, 64 bytes of data, padding
 PAGE = 4096
 
 
-def make_reader(coll: Any, batch: int, use_batch: bool, pages: int, wakeup: int) -> tuple[Any, list[int]]:
-    """A PerfBuffer on the object's "pb"; the list holds [malformed records, lost records]."""
+def make_reader(coll: Any, batch: int, kind: str, pages: int, wakeup: int) -> tuple[Any, list[int]]:
+    """A PerfBuffer on the object's "pb" (kinds as in b4_ringbuf.py); the list holds [malformed, lost]."""
     import bpfkit
 
     tally = [0, 0]
@@ -38,9 +41,11 @@ def make_reader(coll: Any, batch: int, use_batch: bool, pages: int, wakeup: int)
     def on_lost(cpu: int, count: int) -> None:
         tally[1] += count
 
-    if use_batch:
-        return bpfkit.PerfBuffer(coll.maps["pb"], None, on_lost, page_count=pages, type=record_dtype(),
-                                 wakeup_events=wakeup), tally
+    common: dict[str, Any] = {"page_count": pages, "wakeup_events": wakeup}
+    if kind == "batch":
+        return bpfkit.PerfBuffer(coll.maps["pb"], None, on_lost, type=record_dtype(), **common), tally
+    if kind == "raw":  # raw samples are padded to 68 bytes: ask for the 64 of the record
+        return bpfkit.PerfBuffer(coll.maps["pb"], None, on_lost, size=RECORD_SIZE, **common), tally
     import struct
 
     seq_of = struct.Struct("<8xQ").unpack_from
@@ -49,7 +54,7 @@ def make_reader(coll: Any, batch: int, use_batch: bool, pages: int, wakeup: int)
         if len(rec) < RECORD_SIZE or seq_of(rec)[0] >= batch:
             tally[0] += 1
 
-    return bpfkit.PerfBuffer(coll.maps["pb"], on_sample, on_lost, page_count=pages, wakeup_events=wakeup), tally
+    return bpfkit.PerfBuffer(coll.maps["pb"], on_sample, on_lost, zero_copy=kind == "zero_copy", **common), tally
 
 
 def batch_step(pb: Any, batch: int, tally: list[int]) -> Any:
@@ -60,7 +65,7 @@ def batch_step(pb: Any, batch: int, tally: list[int]) -> Any:
         arr = pb.read_batch()
         k = len(arr)
         if k:
-            if (arr["seq"] >= batch).any():
+            if not check_batch(arr, batch):
                 tally[0] += 1
             return k
         waiter.poll(1)
@@ -69,12 +74,12 @@ def batch_step(pb: Any, batch: int, tally: list[int]) -> Any:
     return step
 
 
-def run_concurrent(n: int, batch: int, pages: int, wakeup: int, use_batch: bool) -> dict[str, Any]:
+def run_concurrent(n: int, batch: int, pages: int, wakeup: int, kind: str) -> dict[str, Any]:
     with load_producer() as coll:
         p = Producer(coll.programs["produce_pb"], n, batch, window=pages * PAGE // PB_RECORD_BYTES // 2)
-        pb, tally = make_reader(coll, batch, use_batch, pages, wakeup)
+        pb, tally = make_reader(coll, batch, kind, pages, wakeup)
         with pb:
-            step = batch_step(pb, batch, tally) if use_batch else (lambda: pb.poll(0.001))
+            step = batch_step(pb, batch, tally) if kind in ("batch", "raw") else (lambda: pb.poll(0.001))
             records, elapsed = consume_concurrent(p, step, lambda: bss_counter(coll, "pb_emitted"))
         dropped = bss_counter(coll, "pb_dropped")
     if tally[0]:
@@ -85,10 +90,10 @@ def run_concurrent(n: int, batch: int, pages: int, wakeup: int, use_batch: bool)
             "elapsed_ns": elapsed, "produce_ns": p.run_ns, "throttle_ns": p.throttle_ns, "records_per_s": rate(records, elapsed)}
 
 
-def run_drain(n: int, batch: int, wakeup: int, use_batch: bool) -> dict[str, Any]:
+def run_drain(n: int, batch: int, wakeup: int, kind: str) -> dict[str, Any]:
     pages = pow2_ceil((n * PB_RECORD_BYTES + PAGE - 1) // PAGE + 1)
     with load_producer() as coll:
-        pb, tally = make_reader(coll, batch, use_batch, pages, wakeup)
+        pb, tally = make_reader(coll, batch, kind, pages, wakeup)
         with pb:
             p = Producer(coll.programs["produce_pb"], n, batch, cpu=0)
             t = mono_ns()
@@ -98,11 +103,11 @@ def run_drain(n: int, batch: int, wakeup: int, use_batch: bool) -> dict[str, Any
             if dropped:
                 fail(BENCH, f"{dropped} records dropped although the buffer holds all {n}")
             t = mono_ns()
-            if use_batch:
+            if kind in ("batch", "raw"):
                 arr = pb.read_batch()
                 elapsed = mono_ns() - t
                 records = len(arr)
-                if (arr["seq"] >= batch).any():
+                if not check_batch(arr, batch):
                     tally[0] += 1
                 del arr
             else:
@@ -133,12 +138,15 @@ def main() -> int:
     if why:
         unavailable(BENCH, why)
     out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "run_batch": batch, "wakeup_events": wakeup}
-    out["callback"] = {"concurrent": run_concurrent(n, batch, pages, wakeup, False), "drain": run_drain(n, batch, wakeup, False)}
+    out["callback"] = {"concurrent": run_concurrent(n, batch, pages, wakeup, "callback"),
+                       "drain": run_drain(n, batch, wakeup, "callback")}
+    out["variants"] = {"zero_copy": {"drain": run_drain(n, batch, wakeup, "zero_copy")}}
     np_why = numpy_missing() or missing_api("PerfBuffer.read_batch")
     if np_why:
         out["unavailable_metrics"] = {"batch": np_why}
     else:
-        out["batch"] = {"concurrent": run_concurrent(n, batch, pages, wakeup, True), "drain": run_drain(n, batch, wakeup, True)}
+        out["batch"] = {"concurrent": run_concurrent(n, batch, pages, wakeup, "batch"), "drain": run_drain(n, batch, wakeup, "batch")}
+        out["variants"]["raw"] = {"drain": run_drain(n, batch, wakeup, "raw")}
     out["dropped_concurrent"] = sum(out[k]["concurrent"]["dropped"] for k in ("callback", "batch") if k in out)
     out["lost_concurrent"] = sum(out[k]["concurrent"]["lost"] for k in ("callback", "batch") if k in out)
     out["peak_rss_kib"] = peak_rss_kib()
