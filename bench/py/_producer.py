@@ -107,10 +107,29 @@ class Producer:
         return int(self._slots[self._THROTTLE_NS])
 
     def run(self) -> None:
-        """Produce everything in this thread."""
-        kw: dict[str, Any] = {}
-        if self.cpu is not None:
-            kw = {"flags": BPF_F_TEST_RUN_ON_CPU, "cpu": self.cpu}
+        """Produce everything in this thread.
+
+        With ``cpu`` set, the thread steps off that CPU while it produces (when it
+        can): the kernel then runs the program in an IPI on ``cpu`` with interrupts
+        off and batches the perf buffer's per-record wakeups, instead of taking a
+        self-IPI per record (~7 us each in this VM). Only the time to produce
+        changes; the timed consumption happens after the affinity is restored.
+        """
+        if self.cpu is None:
+            self._run({})
+            return
+        kw = {"flags": BPF_F_TEST_RUN_ON_CPU, "cpu": self.cpu}
+        before = os.sched_getaffinity(0)
+        others = before - {self.cpu}
+        if others:
+            os.sched_setaffinity(0, others)
+        try:
+            self._run(kw)
+        finally:
+            if others:
+                os.sched_setaffinity(0, before)
+
+    def _run(self, kw: dict[str, Any]) -> None:
         test_run = self.prog.test_run
         slots = self._slots
         produced = runs = run_ns = throttle_ns = 0
