@@ -488,6 +488,10 @@ def _metric_entry(m: Metric, c: Side, py: Side) -> Json:
     if entry["c"] and entry["bpfkit"] and entry["c"]["median"]:
         entry["ratio"] = entry["bpfkit"]["median"] / entry["c"]["median"]
     entry["verdict"] = _verdict(m, entry)
+    if entry["verdict"] == "MISS" and m.target is not None and m.target.op != "==" and entry["ratio"]:
+        # how far off: the factor by which bpfkit would have to improve to meet the target
+        r, t = entry["ratio"], m.target.value
+        entry["miss_factor"] = r / t if m.target.op == "<=" else t / r
     return entry
 
 
@@ -614,6 +618,8 @@ def format_table(results: Json) -> str:
                     notes.append(f"{bid} {m['label']}: not available: {m['not_available']}")
             else:
                 verdict = m["verdict"]
+                if m.get("miss_factor"):
+                    verdict += f" x{m['miss_factor']:.2f}"
             ratio = "-" if m["ratio"] is None else f"{m['ratio']:.2f}"
             rows.append((bid, m["label"], m["unit"], _fmt(c and c["best"]), _fmt(c and c["median"]),
                          _fmt(p and p["best"]), _fmt(p and p["median"]), ratio, tgt, verdict))
@@ -634,7 +640,8 @@ def format_table(results: Json) -> str:
         last = r[0]
     out.append("")
     out.append("best = min for times and sizes, max for rates; ratio = bpfkit median / C median; "
-               "a '== 0' target is on bpfkit's worst round.")
+               "a '== 0' target is on bpfkit's worst round;")
+    out.append("MISS xF: bpfkit would have to get F times better to meet the target.")
     seen = set()
     for n in notes:
         if n not in seen:

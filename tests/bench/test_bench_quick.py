@@ -137,11 +137,13 @@ def test_ratios_and_verdicts() -> None:
 
     e = run._metric_entry(lower, side([10, 11, 12], "t"), side([25, 19, 30], "t"))
     assert e["ratio"] == pytest.approx(25 / 11) and e["verdict"] == "MISS"
+    assert e["miss_factor"] == pytest.approx(25 / 11 / 2.0)
     assert e["bpfkit"]["best"] == 19 and e["c"]["best"] == 10
     e = run._metric_entry(lower, side([10, 11, 12], "t"), side([20, 21, 22], "t"))
-    assert e["ratio"] == pytest.approx(21 / 11) and e["verdict"] == "PASS"
+    assert e["ratio"] == pytest.approx(21 / 11) and e["verdict"] == "PASS" and "miss_factor" not in e
     e = run._metric_entry(higher, side([100, 90], "r"), side([40, 50], "r"))
     assert e["ratio"] == pytest.approx(45 / 95) and e["verdict"] == "MISS"
+    assert e["miss_factor"] == pytest.approx(0.5 / (45 / 95))
     assert e["bpfkit"]["best"] == 50
     e = run._metric_entry(zero, side([0, 0], "lost"), side([0, 3], "lost"))
     assert e["verdict"] == "MISS"
