@@ -2,10 +2,14 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test setup lint typecheck uapi-check sections-check pytest matrix matrix-quick clean
+.PHONY: run tools test setup lint typecheck uapi-check sections-check pytest matrix matrix-quick clean
 
 run: setup
-	.venv/bin/bpfkit map list
+	.venv/bin/bpfkit bootstrap
+
+# rebuild the shipped BPF objects of the tools (src/bpfkit/tools/*.bpf.o) and their manifest
+tools: setup
+	$(PY) scripts/build_tools.py
 
 setup:
 	@bash scripts/setup.sh

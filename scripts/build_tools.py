@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build_tools: {len(tool_names())} tool objects match their sources")
         return 0
     manifest = build(ns.out, btf_path=ns.btf, vmlinux_dir=ns.vmlinux_dir)
-    for name, entry in manifest["tools"].items():
+    for entry in manifest["tools"].values():
         print(f"built {ns.out / entry['object']} ({entry['object_size']} bytes)")
     return 0
 

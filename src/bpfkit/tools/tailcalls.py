@@ -32,7 +32,9 @@ Each program also adds one to its counter in the array map "counts", so the
 dispatch can be seen without the trace pipe; the counters are printed when
 the command stops (and every --interval seconds if given). --pid limits the
 dispatch and the counters to one process (the const volatile target_tgid,
-set before load); without it every syscall of the system goes through.
+set before load); without it every syscall of the system goes through,
+except this command's own (ignore_tgid), whose reads of trace_pipe and
+writes of what it read would otherwise keep the pipe busy by themselves.
 --json prints {"time", "kind": "trace", "task", "pid", "cpu", "timestamp",
 "message"} per trace line and {"time", "kind": "counts", "counts":
 {"hello_execve": N, "hello_timer": N, "ignore_opcode": N, "hello": N}}.
@@ -105,7 +107,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     """Load tailcalls.bpf.o (target_tgid = --pid), attach the dispatcher, print trace lines and counters."""
     if ns.pid < 0 or (ns.pid and not os.path.exists(f"/proc/{ns.pid}")):
         raise ToolError(f"tailcalls: no process with pid {ns.pid}")
-    with bpfkit.load(object_path("tailcalls"), constants={"target_tgid": ns.pid}) as obj, ExitStack() as stack:
+    constants = {"target_tgid": ns.pid, "ignore_tgid": 0 if ns.pid else os.getpid()}
+    with bpfkit.load(object_path("tailcalls"), constants=constants) as obj, ExitStack() as stack:
         counts = obj.maps["counts"]
         pipe = None if ns.no_trace else stack.enter_context(bpfkit.TracePipe())
         obj.attach()  # only "hello": the tail-called programs run through the program array
