@@ -15,7 +15,9 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-__all__ = ["TOOLS", "Session", "cstr", "milliseconds", "now_hms", "now_iso", "object_path", "seconds"]
+from ..errors import BpfError
+
+__all__ = ["TOOLS", "Session", "ToolError", "cstr", "milliseconds", "now_hms", "now_iso", "object_path", "seconds"]
 
 # name -> one line saying what it shows (the order of `bpfkit -h` and the README table)
 TOOLS: dict[str, str] = {
@@ -25,6 +27,10 @@ TOOLS: dict[str, str] = {
     "tailcalls": "sys_enter dispatched by syscall number through tail calls; trace_pipe and counters",
     "procmap": "the live processes from a PID -> name hash map kept by exec/exit tracepoints",
 }
+
+class ToolError(BpfError):
+    """A problem with what the user asked, found when the tool starts: ``bpfkit: ...`` and exit status 1."""
+
 
 # How often a waiting loop looks at the stop flag: the latency of Ctrl+C and --duration.
 TICK = 0.1

@@ -12,9 +12,9 @@ from typing import Any
 
 import bpfkit
 
-from ._common import Session, now_iso, object_path, seconds
+from ._common import Session, ToolError, now_iso, object_path, seconds
 
-__all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "ToolError", "add_arguments", "read_counts", "run"]
+__all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "add_arguments", "read_counts", "run"]
 
 DESCRIPTION = """\
 The tail call example of the BCC chapter. The program "hello" on the raw
@@ -60,10 +60,6 @@ MESSAGES = re.compile(r"^(?:Executing a program|Creating a timer|Deleting a time
 
 
 _DRAIN_MAX = 100_000
-
-
-class ToolError(bpfkit.BpfError):
-    """A bad option value found when the tool starts (printed as ``bpfkit: ...``, exit status 1)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,7 +108,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         counts = obj.maps["counts"]
         pipe = None if ns.no_trace else stack.enter_context(bpfkit.TracePipe())
         obj.attach()  # only "hello": the tail-called programs run through the program array
-        session.ready(f"Dispatching the syscalls of {f'pid {ns.pid}' if ns.pid else 'every process'} by tail calls")
+        session.ready(f"Dispatching the syscalls of {f'pid {ns.pid}' if ns.pid else 'every other process'} by tail calls")
         due = time.monotonic() + ns.interval if ns.interval else math.inf
         for wait in session.ticks():
             wait = min(wait, max(0.0, due - time.monotonic()))
@@ -122,7 +118,9 @@ def run(ns: argparse.Namespace, session: Session) -> int:
                 _trace(session, line)
             if time.monotonic() >= due:
                 _print_counts(session, counts)
-                due = max(due + ns.interval, time.monotonic() + ns.interval / 2)
+                due += ns.interval
+                if due < time.monotonic():  # a slow terminal: skip the missed prints
+                    due = time.monotonic() + ns.interval
         obj.detach()
         if pipe is not None:  # the lines written before the detach, not an endless stream of others' lines
             for _ in range(_DRAIN_MAX):
