@@ -60,7 +60,7 @@ def test_in_process_run_closes_everything(tool: str, capsys: pytest.CaptureFixtu
     assert cli.main([tool, "--json", "--duration", "0.3", *ARGS[tool]]) == 0
     out, err = capsys.readouterr()
     check_json_lines(out.splitlines())
-    assert READY.search(err.strip())
+    assert READY.search(err.splitlines()[0])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers were put back
 
 

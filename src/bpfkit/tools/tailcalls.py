@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import bpfkit
+from bpfkit.trace_pipe import parse_line
 
 from ._common import Session, ToolError, now_iso, object_path, seconds
 
@@ -86,17 +87,21 @@ def _print_counts(session: Session, counts: Any) -> None:
         session.line(f"{name:<14} {values[name]:>10}  {what}")
 
 
-def _trace(session: Session, line: str) -> None:
+_LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
+
+
+def _trace(session: Session, line: str) -> int:
+    """Print one trace_pipe line if it is one of ours; returns how many lines the kernel reports lost."""
     try:
-        ev = bpfkit.trace_pipe.parse_line(line)
+        ev = parse_line(line)
     except ValueError:
-        if "LOST" in line:
-            session.note(f"trace_pipe: {line.strip()}")
-        return
+        lost = _LOST.search(line)
+        return int(lost.group(1)) if lost else 0
     if not MESSAGES.match(ev.message):
-        return
+        return 0
     session.record({"time": now_iso(), "kind": "trace", "task": ev.task, "pid": ev.pid, "cpu": ev.cpu,
                     "timestamp": ev.timestamp, "message": ev.message}, line)
+    return 0
 
 
 def run(ns: argparse.Namespace, session: Session) -> int:
@@ -110,12 +115,13 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         obj.attach()  # only "hello": the tail-called programs run through the program array
         session.ready(f"Dispatching the syscalls of {f'pid {ns.pid}' if ns.pid else 'every other process'} by tail calls")
         due = time.monotonic() + ns.interval if ns.interval else math.inf
+        lost = 0
         for wait in session.ticks():
             wait = min(wait, max(0.0, due - time.monotonic()))
             if pipe is None:
                 time.sleep(wait)
             elif (line := pipe.readline(timeout=wait)) is not None:
-                _trace(session, line)
+                lost += _trace(session, line)
             if time.monotonic() >= due:
                 _print_counts(session, counts)
                 due += ns.interval
@@ -126,6 +132,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
             for _ in range(_DRAIN_MAX):
                 if (line := pipe.readline(timeout=0)) is None:
                     break
-                _trace(session, line)
+                lost += _trace(session, line)
         _print_counts(session, counts)
+    if lost:
+        session.note(f"trace_pipe: the kernel dropped {lost} lines (its trace buffer was full); the counters miss none")
     return 0
