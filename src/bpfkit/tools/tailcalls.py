@@ -25,7 +25,7 @@ syscall's number: execve (59) runs hello_execve, the timer syscalls 222-226
 mremap, shmget and epoll_create1 (21, 22, 25, 29, 291) run ignore_opcode. A
 syscall with an empty slot comes back to "hello", which prints "Another
 syscall: N". The programs write with bpf_printk; this command prints those
-trace_pipe lines as BCC's trace_print does:
+trace_pipe lines (those written after it started) as BCC's trace_print does:
 
            bash-4242    [001] ...21  5678.901234: bpf_trace_printk: Executing a program
 
@@ -61,6 +61,7 @@ MESSAGES = re.compile(r"^(?:Executing a program|Creating a timer|Deleting a time
 
 
 _DRAIN_MAX = 100_000
+_BACKLOG_SECONDS = 1.0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,8 +91,12 @@ def _print_counts(session: Session, counts: Any) -> None:
 _LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 
 
-def _trace(session: Session, line: str) -> int:
-    """Print one trace_pipe line if it is one of ours; returns how many lines the kernel reports lost."""
+def _trace(session: Session, line: str, tgid: int) -> int:
+    """Print one trace_pipe line if it is one of ours; returns how many lines the kernel reports lost.
+
+    Ours: one of the programs' messages and, with --pid, written by a thread of that process (another
+    program, a BCC run of the same example say, may print the same words into the shared pipe).
+    """
     try:
         ev = parse_line(line)
     except ValueError:
@@ -99,9 +104,18 @@ def _trace(session: Session, line: str) -> int:
         return int(lost.group(1)) if lost else 0
     if not MESSAGES.match(ev.message):
         return 0
+    if tgid and ev.pid != tgid and not os.path.exists(f"/proc/{tgid}/task/{ev.pid}"):
+        return 0
     session.record({"time": now_iso(), "kind": "trace", "task": ev.task, "pid": ev.pid, "cpu": ev.cpu,
                     "timestamp": ev.timestamp, "message": ev.message}, line)
     return 0
+
+
+def _discard_backlog(pipe: Any) -> None:
+    """Drop the lines already waiting in the pipe: written before this run, so not ours (bounded in time)."""
+    deadline = time.monotonic() + _BACKLOG_SECONDS
+    while time.monotonic() < deadline and pipe.readline(timeout=0) is not None:
+        pass
 
 
 def run(ns: argparse.Namespace, session: Session) -> int:
@@ -112,6 +126,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     with bpfkit.load(object_path("tailcalls"), constants=constants) as obj, ExitStack() as stack:
         counts = obj.maps["counts"]
         pipe = None if ns.no_trace else stack.enter_context(bpfkit.TracePipe())
+        if pipe is not None:
+            _discard_backlog(pipe)
         obj.attach()  # only "hello": the tail-called programs run through the program array
         session.ready(f"Dispatching the syscalls of {f'pid {ns.pid}' if ns.pid else 'every other process'} by tail calls")
         due = time.monotonic() + ns.interval if ns.interval else math.inf
@@ -121,7 +137,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
             if pipe is None:
                 time.sleep(wait)
             elif (line := pipe.readline(timeout=wait)) is not None:
-                lost += _trace(session, line)
+                lost += _trace(session, line, ns.pid)
             if time.monotonic() >= due:
                 _print_counts(session, counts)
                 due += ns.interval
@@ -132,7 +148,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
             for _ in range(_DRAIN_MAX):
                 if (line := pipe.readline(timeout=0)) is None:
                     break
-                lost += _trace(session, line)
+                lost += _trace(session, line, ns.pid)
         _print_counts(session, counts)
     if lost:
         session.note(f"trace_pipe: the kernel dropped {lost} lines (its trace buffer was full); the counters miss none")
