@@ -60,12 +60,15 @@ def test_counts_and_traces_the_syscalls_of_a_process(run_tool: Callable[..., Too
     traces = [r for r in recs if r["kind"] == "trace"]
     assert {r["pid"] for r in traces} == {child.pid}
     messages = Counter(r["message"] for r in traces)
-    assert messages["Executing a program"] == 1
-    assert (messages["Creating a timer"], messages["Deleting a timer"], messages["Some other timer operation"]) == (1, 1, 3)
     others = sum(n for m, n in messages.items() if m.startswith("Another syscall: "))
-    # every dispatch that fell through printed a line (none lost: a few hundred lines at most)
-    assert others == c["hello"]
-    assert "Another syscall: 0" in messages  # read(2) of the go line
+    timers = (messages["Creating a timer"], messages["Deleting a timer"], messages["Some other timer operation"])
+    if any("the kernel dropped" in line for line in t.err):
+        # trace_pipe is shared: a flood of other programs' printk can fill it and lines get lost
+        assert messages["Executing a program"] <= 1 and all(n <= m for n, m in zip(timers, (1, 1, 3))) and others <= c["hello"]
+    else:
+        # every program that ran printed its line
+        assert messages["Executing a program"] == 1 and timers == (1, 1, 3) and others == c["hello"]
+        assert "Another syscall: 0" in messages  # read(2) of the go line
     assert_clean_exit(t, rc)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -15,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import bpfkit
+from bpfkit._sys.commands import ids_of
+from bpfkit._uapi import Cmd
 
 READY = re.compile(r"\((?:Ctrl\+C to stop|for [0-9.e+-]+ s)\)$")
 # kinds of kernel objects a tool's fds refer to, as /proc/PID/fdinfo names their ids
 KINDS = ("prog", "map", "link", "btf")
 SRC = str(Path(bpfkit.__file__).resolve().parent.parent)
-BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
+_NEXT_ID = {"prog": Cmd.PROG_GET_NEXT_ID, "map": Cmd.MAP_GET_NEXT_ID, "link": Cmd.LINK_GET_NEXT_ID,
+            "btf": Cmd.BTF_GET_NEXT_ID}
 
 
 def held_ids(pid: int) -> dict[str, set[int]]:
@@ -44,12 +46,14 @@ def held_ids(pid: int) -> dict[str, set[int]]:
 
 
 def live_ids() -> dict[str, set[int]]:
-    """The ids of every BPF program, map, link and BTF object of the system (bpftool's listings)."""
-    out = {}
-    for kind in KINDS:
-        r = subprocess.run([BPFTOOL, "-j", kind, "show"], capture_output=True, text=True, check=True)
-        out[kind] = {e["id"] for e in json.loads(r.stdout or "[]")}
-    return out
+    """The ids of every BPF program, map, link and BTF object of the system.
+
+    Listed with BPF_*_GET_NEXT_ID, which opens nothing. `bpftool ... show` would open each object by
+    id, and opening a program array while its owner exits can leak it: the kernel's deferred clearing
+    of the array takes a map reference each time its last user reference goes away, and drops only one
+    if the second comes while the first clearing is still queued.
+    """
+    return {kind: set(ids_of(cmd)) for kind, cmd in _NEXT_ID.items()}
 
 
 def wait_gone(ids: dict[str, set[int]], timeout: float = 15.0) -> dict[str, set[int]]:
