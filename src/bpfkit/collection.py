@@ -157,8 +157,15 @@ class _Loader:
         self._create_maps()
         for prog in wanted:
             self._relocate(prog)
+        rodata = [n for n, m in spec.maps.items() if m.kind is MapKind.RODATA]
         for prog in wanted:
-            self.progs[prog.name] = self._load_program(prog)
+            loaded = self.progs[prog.name] = self._load_program(prog)
+            if rodata:
+                # as libbpf does: keep .rodata (and its bpf_metadata_* variables) bound to every program
+                try:
+                    C.prog_bind_map(loaded.fd, self.map_fds[rodata[-1]].fd)
+                except KernelError:
+                    pass
         self._fill_static_contents()
         from .maps import Map
 
