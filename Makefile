@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test setup lint typecheck uapi-check pytest clean
+.PHONY: run test setup lint typecheck uapi-check sections-check pytest matrix matrix-quick clean
 
 run: setup
 	.venv/bin/bpfkit map list
@@ -11,18 +11,29 @@ setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	.venv/bin/ruff check src tests scripts
+	.venv/bin/ruff check src tests scripts matrix
 
 typecheck: setup
 	.venv/bin/mypy
+	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib
 
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check
 
+sections-check: setup
+	$(PY) scripts/gen_sections.py --check
+
 pytest: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: setup lint typecheck uapi-check pytest
+test: setup lint typecheck uapi-check sections-check pytest
+
+# the kernel tests on a matrix of kernels in QEMU (see matrix/README.md)
+matrix: setup
+	python3 matrix/run.py --python $(CURDIR)/.venv/bin/python
+
+matrix-quick: setup
+	python3 matrix/run.py --quick --python $(CURDIR)/.venv/bin/python
 
 clean:
 	rm -rf .venv build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -11,7 +11,9 @@ from . import __version__
 from .errors import BpfError
 
 # subcommand name -> module under bpfkit._cli exposing register(subparsers)
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "btf": "btf",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -171,3 +171,13 @@ def test_vmlinux_round_trips(vmlinux_bytes: bytes) -> None:
     assert again.count == btf.count
     for i in range(1, btf.count, 97):
         assert again[i] == btf[i]
+
+
+def test_split_btf_finds_types_named_by_base_strings() -> None:
+    base = Btf.from_bytes(Btf.from_types([Int("int", 4, IntEncoding.SIGNED), Struct("bar", 4, [Member("x", 1, 0)])]).to_bytes())
+    # a module struct whose name offset points into the base's string table (as pahole writes)
+    name_off = base._strings.index(b"\0bar\0") + 1
+    body = struct.pack("<III", name_off, (4 << 24) | 0, 4)
+    hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(body), len(body), 1)
+    mod = Btf.from_bytes(hdr + body + b"\0", base=base)
+    assert mod.find("bar", BtfKind.STRUCT) == [2, 3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .types import (
@@ -33,7 +34,7 @@ from .types import (
 if TYPE_CHECKING:
     from .parse import Btf
 
-__all__ = ["StringTable", "encode", "encode_types"]
+__all__ = ["StringTable", "encode", "encode_types", "encode_with_strings"]
 
 
 class StringTable:
@@ -130,11 +131,19 @@ def encode_types(types: list[BtfType], strings: StringTable, byteorder: str = "l
 
 def encode(btf: Btf) -> bytes:
     """A complete BTF blob (header, types, strings) of ``btf``'s own types."""
+    return encode_with_strings(btf)[0]
+
+
+def encode_with_strings(btf: Btf, extra_strings: Iterable[str] = ()) -> tuple[bytes, StringTable]:
+    """Like :func:`encode`, also adding ``extra_strings`` (e.g. line_info file names and source
+    lines) to the string section; returns the blob and its table to look their offsets up."""
     base_len = btf.base._str_end if btf.base is not None else 0
     strings = StringTable(base_len)
     types = [btf[i] for i in btf.own_ids()]
     body = encode_types(types, strings, btf.byteorder)
+    for s in extra_strings:
+        strings.add(s)
     strs = strings.to_bytes()
     p = "<" if btf.byteorder == "little" else ">"
     header = struct.pack(p + "HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(body), len(body), len(strs))
-    return header + body + strs
+    return header + body + strs, strings

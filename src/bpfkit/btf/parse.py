@@ -66,6 +66,21 @@ _VLEN_WORDS[BtfKind.DATASEC] = 3
 _VLEN_WORDS[BtfKind.ENUM64] = 3
 _MAX_KIND = max(BtfKind)
 
+# The same sizes indexed by the info word's top byte (kind | kflag << 7, the two
+# unused bits ignored as the kind check ignores them) for the fast scan: words of
+# the record before its vlen part (header included), and words per vlen entry.
+# An unknown kind gets a step that ends the scan, which then rescans carefully.
+_STEP_FIXED = [0] * 256
+_STEP_VLEN = [0] * 256
+for _h in range(256):
+    _k = _h & 0x1F
+    if 0 < _k <= _MAX_KIND:
+        _STEP_FIXED[_h] = 3 + _FIXED_WORDS[_k]
+        _STEP_VLEN[_h] = _VLEN_WORDS[_k]
+    else:
+        _STEP_FIXED[_h] = 1 << 62
+del _h, _k
+
 
 class BtfHeader:
     """The fixed BTF header (struct btf_header)."""
@@ -174,17 +189,39 @@ class Btf:
         u = self._words
         assert u is not None
         n = len(u)
+        # the hot loop: one append, one read and two table lookups per type
         offs = array("I")
-        names = array("I")
         oa = offs.append
-        na = names.append
+        fixed = _STEP_FIXED
+        per = _STEP_VLEN
+        i = 0
+        try:
+            while i < n:
+                oa(i)
+                info = u[i + 1]
+                h = info >> 24
+                i += fixed[h] + per[h] * (info & 0xFFFF)
+        except IndexError:
+            i = -1
+        if i != n:
+            self._scan_checked(section_offset)  # raises the precise error
+        self._offsets = offs
+        self._name_offs = None  # built by the first find()
+        self._types = [None] * len(offs)
+
+    def _scan_checked(self, section_offset: int) -> None:
+        """Scan record by record, raising ObjectFormatError at the first bad one."""
+        u = self._words
+        assert u is not None
+        n = len(u)
+        offs = array("I")
+        oa = offs.append
         fixed = _FIXED_WORDS
         per = _VLEN_WORDS
         i = 0
         try:
             while i < n:
                 oa(i)
-                na(u[i])
                 info = u[i + 1]
                 k = (info >> 24) & 0x1F
                 if k > _MAX_KIND or k == 0:
@@ -202,9 +239,7 @@ class Btf:
             raise ObjectFormatError(
                 "BTF type record runs past the type section", section=".BTF", offset=section_offset + 4 * offs[-1]
             )
-        self._offsets = offs
-        self._name_offs = names
-        self._types = [None] * len(offs)
+        raise AssertionError("the fast BTF scan stopped early on a valid type section")  # pragma: no cover
 
     @classmethod
     def from_types(cls, types: list[BtfType], *, base: Btf | None = None) -> Btf:
@@ -315,19 +350,14 @@ class Btf:
     def _find_own(self, name: str) -> list[int]:
         if not name:
             return []
-        if self._name_offs is None:
+        if self._offsets is None:
             return [tid for tid, t in self.items() if t.name == name]
-        needle = b"\0" + name.encode() + b"\0"
-        offsets: list[int] = []
-        # a split BTF's string section need not start with NUL: search with one prepended
-        hay = self._strings if self._strings[:1] == b"\0" else b"\0" + self._strings
-        shift = 0 if hay is self._strings else 1
-        pos = hay.find(needle)
-        while pos >= 0:
-            offsets.append(pos + 1 - shift + self._str_base)
-            pos = hay.find(needle, pos + 1)
+        offsets = self._string_offsets(name)
         found: list[int] = []
         names = self._name_offs
+        if names is None:
+            assert self._words is not None
+            names = self._name_offs = array("I", map(self._words.__getitem__, self._offsets))
         for noff in offsets:
             start = 0
             while True:
@@ -339,6 +369,22 @@ class Btf:
                 start = idx + 1
         found.sort()
         return found
+
+    def _string_offsets(self, name: str) -> list[int]:
+        """Every offset (split-aware, base tables included) at which ``name`` is stored as a string."""
+        needle = b"\0" + name.encode() + b"\0"
+        offsets: list[int] = []
+        # a split BTF's string section need not start with NUL: search with one prepended
+        hay = self._strings if self._strings[:1] == b"\0" else b"\0" + self._strings
+        shift = 0 if hay is self._strings else 1
+        pos = hay.find(needle)
+        while pos >= 0:
+            offsets.append(pos + 1 - shift + self._str_base)
+            pos = hay.find(needle, pos + 1)
+        if self.base is not None:
+            # module types often name themselves with strings of vmlinux's table
+            offsets.extend(self.base._string_offsets(name))
+        return offsets
 
     def find_one(self, name: str, kind: BtfKind) -> int:
         """The id of the one type of ``kind`` named ``name``; KeyError when absent."""

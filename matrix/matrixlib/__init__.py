@@ -1,0 +1,1 @@
+"""Parts of the kernel matrix driver (stdlib only)."""

@@ -1,0 +1,170 @@
+"""The guest's initramfs: a newc cpio archive with busybox, modules and /init."""
+
+from __future__ import annotations
+
+import gzip
+import shlex
+import stat
+from collections.abc import Mapping, Sequence
+
+# Markers the host watches for on the serial console.
+BOOTED = "MATRIX-BOOTED"
+DONE = "MATRIX-DONE"
+ERROR = "MATRIX-ERROR"
+
+NEWROOT = "/newroot"
+GUEST_RESULTS = "/tmp/matrix-results"  # where the results share appears inside the chroot
+
+
+class Cpio:
+    """A newc ('070701') cpio archive built in memory."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._ino = 1
+        self._names: set[str] = set()
+
+    def _add(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
+        name = name.lstrip("/")
+        if not name or name in self._names:
+            raise ValueError(f"bad or duplicate cpio entry {name!r}")
+        self._names.add(name)
+        encoded = name.encode() + b"\0"
+        fields = (self._ino, mode, 0, 0, 1, 0, len(data), 0, 0, *rdev, len(encoded), 0)
+        header = b"070701" + b"".join(b"%08X" % f for f in fields)
+        self._ino += 1
+        self._parts.append(header + encoded + _pad(len(header) + len(encoded)))
+        self._parts.append(data + _pad(len(data)))
+
+    def dir(self, name: str, mode: int = 0o755) -> None:
+        """Add a directory."""
+        self._add(name, stat.S_IFDIR | mode)
+
+    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
+        """Add a regular file."""
+        self._add(name, stat.S_IFREG | mode, data)
+
+    def chardev(self, name: str, major: int, minor: int, mode: int = 0o600) -> None:
+        """Add a character device node."""
+        self._add(name, stat.S_IFCHR | mode, rdev=(major, minor))
+
+    def symlink(self, name: str, target: str) -> None:
+        """Add a symbolic link."""
+        self._add(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def bytes(self) -> bytes:
+        """The archive, with its TRAILER!!! entry."""
+        trailer = Cpio()
+        trailer._add("TRAILER!!!", 0)
+        return b"".join(self._parts + trailer._parts)
+
+
+def _pad(n: int) -> bytes:
+    return b"\0" * (-n % 4)
+
+
+def read_cpio(data: bytes) -> dict[str, tuple[int, bytes]]:
+    """Parse a newc archive into {name: (mode, data)}; the inverse of Cpio.bytes()."""
+    out: dict[str, tuple[int, bytes]] = {}
+    off = 0
+    while True:
+        if data[off:off + 6] != b"070701":
+            raise ValueError(f"bad cpio magic at offset {off}")
+        fields = [int(data[off + 6 + 8 * i: off + 14 + 8 * i], 16) for i in range(13)]
+        mode, size, namesize = fields[1], fields[6], fields[11]
+        off += 110
+        name = data[off:off + namesize - 1].decode()
+        off += namesize + _pad_len(110 + namesize)
+        body = data[off:off + size]
+        off += size + _pad_len(size)
+        if name == "TRAILER!!!":
+            return out
+        out[name] = (mode, body)
+
+
+def _pad_len(n: int) -> int:
+    return -n % 4
+
+
+def init_script(modules: Sequence[str], share: str, hostname: str = "matrix",
+                params: Mapping[str, str] | None = None) -> str:
+    """The guest's /init: mount, load modules, mount the shares, chroot, run, power off.
+
+    `modules` are file names under /lib/modules of the initramfs in load order, and
+    `params` their module parameters by file name; `share` is 'virtiofs' or '9p' for
+    the host root (results always use 9p).
+    """
+    if share not in ("virtiofs", "9p"):
+        raise ValueError(f"share must be 'virtiofs' or '9p', not {share!r}")
+    p9 = "trans=virtio,version=9p2000.L,msize=262144"
+    if share == "virtiofs":
+        root_mount = f"mount -t virtiofs -o ro hostroot {NEWROOT}"
+    else:
+        root_mount = f"mount -t 9p -o {p9},ro,cache=loose hostroot {NEWROOT}"
+    params = params or {}
+    loads = "\n".join(
+        f"insmod /lib/modules/{shlex.quote(m)} {params.get(m, '')} 2>/tmp/insmod.err"
+        f" || echo \"matrix: insmod {m}: $(cat /tmp/insmod.err)\"" for m in modules)
+    r = NEWROOT
+    return f"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+fail() {{ echo "{ERROR}: $*"; sync; poweroff -f; sleep 5; exit 1; }}
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo 4 > /proc/sys/kernel/printk
+{loads}
+mkdir -p /results {r}
+mount -t 9p -o {p9} results /results || fail "cannot mount the results share"
+{root_mount} || fail "cannot mount the host root ({share})"
+mount -t proc proc {r}/proc || fail "proc"
+mount -t sysfs sysfs {r}/sys || fail "sysfs"
+mount -t devtmpfs devtmpfs {r}/dev || fail "devtmpfs"
+mkdir -p {r}/dev/pts {r}/dev/shm
+mount -t devpts devpts {r}/dev/pts
+mount -t tmpfs tmpfs {r}/dev/shm
+mount -t tmpfs tmpfs {r}/tmp || fail "tmpfs /tmp"
+mount -t tmpfs tmpfs {r}/run
+mount -t bpf bpf {r}/sys/fs/bpf || fail "bpffs"
+mount -t tracefs tracefs {r}/sys/kernel/tracing || echo "matrix: no tracefs"
+mount -t debugfs debugfs {r}/sys/kernel/debug || echo "matrix: no debugfs"
+mount -t cgroup2 cgroup2 {r}/sys/fs/cgroup || echo "matrix: no cgroup2"
+mkdir -p {r}{GUEST_RESULTS}
+mount --bind /results {r}{GUEST_RESULTS} || fail "bind results"
+hostname {hostname}
+ip link set lo up
+echo "{BOOTED} $(cat /proc/uptime)"
+chroot {r} /bin/sh {GUEST_RESULTS}/run.sh > /results/output.txt 2>&1
+rc=$?
+echo $rc > /results/exit_code
+sync
+echo "{DONE} $rc $(cat /proc/uptime)"
+poweroff -f
+"""
+
+
+def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
+          params: Mapping[str, str] | None = None) -> bytes:
+    """A gzip-compressed initramfs with busybox, the (name, ELF bytes) modules and /init.
+
+    `params` maps a module name to its parameters ('numdummies=0').
+    """
+    c = Cpio()
+    for d in ("bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "results",
+              NEWROOT.lstrip("/")):
+        c.dir(d)
+    c.chardev("dev/console", 5, 1)
+    c.chardev("dev/null", 1, 3, 0o666)
+    c.file("bin/busybox", busybox, 0o755)
+    c.symlink("bin/sh", "busybox")
+    names = []
+    by_file = {}
+    for i, (name, data) in enumerate(modules):
+        fname = f"{i:02d}-{name}.ko"
+        c.file(f"lib/modules/{fname}", data)
+        names.append(fname)
+        if params and name in params:
+            by_file[fname] = params[name]
+    c.file("init", init_script(names, share, params=by_file).encode(), 0o755)
+    return gzip.compress(c.bytes(), compresslevel=1)

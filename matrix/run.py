@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Run bpfkit's kernel tests on a matrix of Debian kernels under QEMU, and on the host.
+
+    python3 matrix/run.py [--kernel X]... [--quick] [--list] [--timeout S] [-- pytest args]
+
+Kernels are fetched once into $BPFKIT_MATRIX_CACHE (default /var/cache/bpfkit-matrix)
+and kept there, so a kernel that leaves the archive stays usable. Each guest chroots
+into the host's root (shared read-only), runs `pytest -m kernel` with the repo's venv,
+and writes its JUnit report into a writable results share. Exit status 1 names every
+kernel and test that failed, did not boot, or timed out; 2 is a setup error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from matrixlib import cache, debian, guest, initramfs, report
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+HOST = "host"
+APT_NEEDS = {"qemu-system-x86_64": "qemu-system-x86", "busybox": "busybox-static"}
+QUICK_TESTS = 5
+
+
+class SetupError(Exception):
+    """Something the matrix needs is missing; the message says what."""
+
+
+def log(msg: str) -> None:
+    """Progress lines go to stderr so the matrix on stdout stays clean."""
+    print(f"matrix: {msg}", file=sys.stderr, flush=True)
+
+
+def ensure_host_packages() -> None:
+    """Install QEMU and a static busybox from Debian when they are missing."""
+    missing = [pkg for prog, pkg in APT_NEEDS.items() if shutil.which(prog) is None]
+    if not _static_busybox():
+        missing.append("busybox-static")
+    missing = sorted(set(missing))
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise SetupError(f"missing {', '.join(missing)}; install them (apt-get install ...)")
+    log(f"installing {' '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    proc = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                           *missing], env=env, check=False)
+    if proc.returncode != 0:
+        raise SetupError(f"apt-get install {' '.join(missing)} failed")
+
+
+def _static_busybox() -> bool:
+    path = Path("/bin/busybox")
+    return path.exists() and not has_interpreter(path.read_bytes())
+
+
+def has_interpreter(elf: bytes) -> bool:
+    """Whether an ELF64 executable names a dynamic loader (PT_INTERP), i.e. is not static."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return True
+    phoff = int.from_bytes(elf[0x20:0x28], "little")
+    phentsize = int.from_bytes(elf[0x36:0x38], "little")
+    phnum = int.from_bytes(elf[0x38:0x3A], "little")
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if int.from_bytes(elf[off:off + 4], "little") == 3:  # PT_INTERP
+            return True
+    return False
+
+
+def pytest_base(python: str, marker: str, plugins: Sequence[str]) -> list[str]:
+    """The pytest command both the host and the guests run (before junit and extra args)."""
+    cmd = [python, "-m", "pytest", "-m", marker, "-p", "no:cacheprovider"]
+    for p in plugins:
+        cmd += ["-p", p]
+    return cmd
+
+
+def pytest_env() -> dict[str, str]:
+    """Environment for pytest: no plugin autoload (most of its start-up), no .pyc writes."""
+    return {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def importable_plugins(python: str, wanted: Sequence[str]) -> list[str]:
+    """The plugins of `wanted` that the venv can import (autoload is off, so name them)."""
+    out = []
+    for name in wanted:
+        r = subprocess.run([python, "-c", f"import {name}"], capture_output=True, check=False)
+        if r.returncode == 0:
+            out.append(name)
+    return out
+
+
+def collect(base: list[str], extra: Sequence[str]) -> list[str]:
+    """Node ids pytest selects on the host (fails early on bad arguments)."""
+    env = dict(os.environ, **pytest_env())
+    try:
+        proc = subprocess.run([*base, "--collect-only", "-q", *extra], cwd=REPO, env=env,
+                              capture_output=True, text=True, check=False, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise SetupError("pytest --collect-only on the host took over 600 s") from None
+    if proc.returncode == 5:
+        return []
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        raise SetupError("pytest collection failed on the host:\n  " + "\n  ".join(tail))
+    return [ln.strip() for ln in proc.stdout.splitlines() if "::" in ln and " " not in ln.strip()]
+
+
+def guest_script(label: str, argv: Sequence[str]) -> str:
+    """run.sh for the guest: cd to the checkout and run pytest with a clean environment."""
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        "BPFKIT_MATRIX_KERNEL": label, **pytest_env(),
+    }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    lines = ["set -u", f"cd {shlex.quote(str(REPO))} || exit 125"]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines += ["echo \"kernel: $(uname -r)\"", "exec " + shlex.join(argv)]
+    return "\n".join(lines) + "\n"
+
+
+def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]:
+    return [*base, f"--junitxml={junit}", "-v", "-rs", *extra]
+
+
+def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD | None,
+              base: list[str], extra: Sequence[str], results: Path,
+              args: argparse.Namespace) -> report.Column:
+    """Boot one kernel, run the selection inside it, and read back its JUnit report."""
+    col = report.Column(k.label, k.release)
+    if results.exists():
+        shutil.rmtree(results)
+    results.mkdir(parents=True)
+    try:
+        initrd = c.initramfs(k, share, Path("/bin/busybox"))
+    except (LookupError, ValueError, OSError) as exc:
+        col.status, col.detail = "boot-failed", f"initramfs: {exc}"
+        return col
+    argv = _pytest_args(base, f"{initramfs.GUEST_RESULTS}/junit.xml", extra)
+    (results / "run.sh").write_text(guest_script(k.label, argv))
+    log(f"{k.label}: booting {k.release} ({share})")
+    retried = []
+    for attempt in range(args.boot_retries + 1):
+        g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
+                       run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
+                       memory_mb=args.memory, cpus=args.cpus, accel=args.accel)
+        if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries:
+            break
+        # The guest never reached /init: nothing of the tests ran, so booting again is safe.
+        log(f"{k.label}: {g.status} ({g.detail[:200]}); booting again")
+        retried.append(g.status)
+        for name in ("console.log", "output.txt", "exit_code"):
+            old = results / name
+            if old.exists():
+                old.rename(results / f"{name}.attempt{attempt + 1}")
+    col.status, col.exit_code, col.detail = g.status, g.exit_code, g.detail
+    if retried:
+        col.detail = (col.detail + f" (after {len(retried)} failed boot(s): "
+                      f"{', '.join(retried)})").strip()
+    col.boot_seconds, col.run_seconds = g.boot_seconds, g.run_seconds
+    _read_results(col, results)
+    return col
+
+
+def _read_results(col: report.Column, results: Path) -> None:
+    junit = results / "junit.xml"
+    if junit.exists():
+        try:
+            col.tests = report.parse_junit(junit.read_bytes())
+        except ValueError as exc:
+            col.detail = (col.detail + f"; {exc}").lstrip("; ")
+    out = results / "output.txt"
+    if col.status in ("run-timeout", "crashed") and out.exists():
+        text = out.read_text(errors="replace")
+        if not col.tests:
+            col.tests = report.parse_verbose(text)
+        hung = report.last_unfinished_test(text)
+        if hung:
+            col.detail += f"; in test {hung}"
+            why = "timeout" if col.status == "run-timeout" else "guest crashed"
+            col.tests[report.nodeid_to_case(hung)] = report.Outcome(report.ERROR,
+                                                                    f"{why} in this test")
+
+
+def run_host(base: list[str], extra: Sequence[str], results: Path,
+             timeout: float) -> report.Column:
+    """The host column: the same selection, run directly."""
+    col = report.Column(HOST, os.uname().release)
+    if results.exists():
+        shutil.rmtree(results)
+    results.mkdir(parents=True)
+    argv = _pytest_args(base, str(results / "junit.xml"), extra)
+    env = dict(os.environ, **pytest_env(), BPFKIT_MATRIX_KERNEL=HOST)
+    log(f"host: running {shlex.join(argv)}")
+    start = time.monotonic()
+    with open(results / "output.txt", "w") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        try:
+            col.exit_code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            col.status, col.detail = "run-timeout", f"still running after {timeout:.0f} s"
+    col.run_seconds = time.monotonic() - start
+    _read_results(col, results)
+    return col
+
+
+def _fmt(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our options before '--', pytest's after."""
+    argv = list(argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    ap = argparse.ArgumentParser(prog="matrix/run.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kernel", action="append", default=[], metavar="X",
+                    help="run only this kernel (repeatable): 5.10, 6.1, 6.12, 7.x (or 7.2), "
+                         "host, or SERIES@SUITE such as 6.12@bookworm-backports")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"one kernel (default the newest) and a small subset: the tests "
+                         f"marked 'kernel and quick', else the first {QUICK_TESTS}")
+    ap.add_argument("--list", action="store_true",
+                    help="show the kernels (resolved, cached) and the selected tests; boot nothing")
+    ap.add_argument("--timeout", type=float, default=900.0,
+                    help="seconds a guest (or the host) may run its tests (default 900)")
+    ap.add_argument("--boot-timeout", type=float, default=120.0,
+                    help="seconds from QEMU start to the guest's /init being ready (default 120)")
+    ap.add_argument("--share", choices=("auto", "virtiofs", "9p"), default="auto",
+                    help="how the guest sees the host's root (auto: virtiofs if available)")
+    ap.add_argument("--python", default=None,
+                    help="the interpreter with pytest (default: the repo's .venv/bin/python)")
+    ap.add_argument("--marker", default="kernel", help="pytest -m expression (default kernel)")
+    ap.add_argument("--plugins", default="pytest_timeout,_hypothesis_pytestplugin",
+                    help="comma-separated pytest plugins to load by name (autoload is off)")
+    ap.add_argument("--no-host", action="store_true", help="leave out the host column")
+    ap.add_argument("--boot-retries", type=int, default=1,
+                    help="boot a guest again when it failed before /init ran (default 1)")
+    ap.add_argument("--accel", default=guest.DEFAULT_ACCEL,
+                    help=f"QEMU -accel value (default {guest.DEFAULT_ACCEL}; "
+                         f"tcg,thread=multi runs vCPUs in parallel)")
+    ap.add_argument("--memory", type=int, default=2048, help="guest memory in MiB")
+    ap.add_argument("--cpus", type=int, default=2, help="guest CPUs")
+    ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")
+    ap.add_argument("--out", type=Path, default=HERE / "results.json",
+                    help="JSON results (default matrix/results.json)")
+    ap.add_argument("--markdown", type=Path, default=HERE / "kernel-matrix.md",
+                    help="Markdown feature table (default matrix/kernel-matrix.md)")
+    return ap.parse_args(argv), extra
+
+
+def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], bool]:
+    """The guest kernels to boot and whether the host column runs."""
+    if not args.kernel:
+        if args.quick:
+            return [debian.DEFAULT_KERNELS[-1]], False
+        return list(debian.DEFAULT_KERNELS), not args.no_host
+    specs: list[debian.KernelSpec] = []
+    host = False
+    for name in args.kernel:
+        if name == HOST:
+            host = True
+            continue
+        spec = debian.parse_kernel_arg(name)
+        if spec not in specs:
+            specs.append(spec)
+    return specs, host
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point; returns the exit status."""
+    args, extra = parse_args(argv)
+    try:
+        specs, with_host = choose_kernels(args)
+    except ValueError as exc:
+        log(str(exc))
+        return 2
+    python = args.python or str(REPO / ".venv/bin/python")
+    if not os.access(python, os.X_OK):
+        log(f"no interpreter at {python} (create the venv, e.g. `make test`, or use --python)")
+        return 2
+    plugins = importable_plugins(python, [p for p in args.plugins.split(",") if p])
+    base = pytest_base(python, args.marker, plugins)
+    try:
+        tests = collect(base, extra)
+        if args.quick:
+            quick = collect(pytest_base(python, f"({args.marker}) and quick", plugins), extra)
+            if not quick:
+                quick = tests[:QUICK_TESTS]
+            # name the chosen tests; path arguments would widen the selection again
+            extra = [*[e for e in extra if e.startswith("-")], *quick]
+            tests = quick
+        if not tests:
+            log(f"no tests selected by -m {args.marker!r} {shlex.join(extra)}")
+            return 2
+        if specs and not args.list:
+            ensure_host_packages()
+    except SetupError as exc:
+        log(str(exc))
+        return 2
+
+    root = cache.cache_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / "lock", "w")  # noqa: SIM115 - held until the process exits
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log(f"another matrix run is using {root}")
+        return 2
+    except OSError as exc:
+        log(f"cannot use the cache {root}: {exc} (set BPFKIT_MATRIX_CACHE)")
+        return 2
+    c = cache.Cache(root, log)
+    kernels: list[cache.Kernel] = []
+    columns: list[report.Column] = []
+    if specs:
+        c.update({s.suite for s in specs} | {"trixie"})
+        for spec in specs:
+            try:
+                kernels.append(c.kernel(spec))
+            except (LookupError, OSError, subprocess.SubprocessError) as exc:
+                columns.append(report.Column(spec.label, status="not-run",
+                                             detail=f"no kernel: {exc}"))
+
+    if args.list:
+        for k in kernels:
+            print(f"kernel {k.label:6} {k.release:28} {k.vmlinuz}")
+        for col in columns:
+            print(f"kernel {col.label:6} {col.detail}")
+        if with_host:
+            print(f"kernel {HOST:6} {os.uname().release}")
+        print(f"{len(tests)} tests selected by -m {args.marker!r}:")
+        for t in tests:
+            print(f"  {t}")
+        return 0
+
+    share = args.share
+    vfsd: guest.VirtiofsD | None = None
+    if kernels and share in ("auto", "virtiofs"):
+        vfsd = guest.find_virtiofsd(c.virtiofsd_bundle())
+        if vfsd is None:
+            if share == "virtiofs":
+                log("virtiofsd is not available")
+                return 2
+            log("virtiofsd is not available; sharing the root over 9p (slower)")
+        share = "virtiofs" if vfsd else "9p"
+
+    runs = root / "runs" / "last"
+    wall = time.monotonic()
+    for k in kernels:
+        col = run_guest(k, c, share, vfsd, base, extra, runs / k.label, args)
+        log(f"{k.label}: {col.status}, exit {col.exit_code}, boot "
+            f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
+        columns.append(col)
+    if with_host:
+        columns.append(run_host(base, extra, runs / HOST, args.timeout))
+    order = {s.label: i for i, s in enumerate(specs)}
+    columns.sort(key=lambda col: order.get(col.label, len(order)))
+
+    print(report.render_text(columns), end="")
+    fails = report.failures(columns)
+    doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "share": share,
+           "pytest": shlex.join([*base, *extra]), "wall_seconds": time.monotonic() - wall,
+           "kernels": [col.to_json() for col in columns],
+           "failures": [str(f) for f in fails]}
+    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    args.markdown.write_text(report.render_markdown(columns))
+    log(f"wrote {args.out} and {args.markdown}; guest logs in {runs}")
+    if fails:
+        print(f"\nFAILED ({len(fails)}):")
+        for f in fails:
+            print(f"  {f}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

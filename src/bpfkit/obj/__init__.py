@@ -1,0 +1,51 @@
+"""obj: BPF ELF objects as pure specs (maps, programs, variables, externs); no kernel access.
+
+``ObjectSpec.from_file("prog.bpf.o")`` parses a clang-built object, links its
+programs and describes its maps; the loader turns the spec into kernel objects.
+"""
+
+from __future__ import annotations
+
+from .kconfig import parse_kernel_config as parse_kernel_config
+from .kconfig import resolve_kconfig as resolve_kconfig
+from .maps import internal_map_name as internal_map_name
+from .sections import SECTION_DEFS as SECTION_DEFS
+from .sections import ProgramSection as ProgramSection
+from .sections import SectionDef as SectionDef
+from .sections import find_section_def as find_section_def
+from .sections import parse_section as parse_section
+from .spec import ExternKind as ExternKind
+from .spec import ExternReference as ExternReference
+from .spec import ExternSpec as ExternSpec
+from .spec import KconfigType as KconfigType
+from .spec import MapKind as MapKind
+from .spec import MapReference as MapReference
+from .spec import MapRefKind as MapRefKind
+from .spec import MapSpec as MapSpec
+from .spec import ObjectSpec as ObjectSpec
+from .spec import Pinning as Pinning
+from .spec import ProgramSpec as ProgramSpec
+from .spec import VariableSpec as VariableSpec
+
+__all__ = [
+    "SECTION_DEFS",
+    "ExternKind",
+    "ExternReference",
+    "ExternSpec",
+    "KconfigType",
+    "MapKind",
+    "MapRefKind",
+    "MapReference",
+    "MapSpec",
+    "ObjectSpec",
+    "Pinning",
+    "ProgramSection",
+    "ProgramSpec",
+    "SectionDef",
+    "VariableSpec",
+    "find_section_def",
+    "internal_map_name",
+    "parse_kernel_config",
+    "parse_section",
+    "resolve_kconfig",
+]

@@ -1,0 +1,128 @@
+"""Program section names (libbpf's ``SEC()`` convention) -> program type and attach facts.
+
+The table itself is generated (scripts/gen_sections.py writes _section_table.py);
+this module turns its rows into :class:`SectionDef` values and matches names
+the way libbpf does: first matching row wins; an ``exact`` row matches only
+its own name; a ``plus`` row matches its name alone or ``name/<target>``.
+A leading ``?`` (libbpf: do not load by default) is stripped before matching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._uapi import AttachType, ProgFlags, ProgType
+from ._section_table import SECTION_TABLE
+
+__all__ = ["SECTION_DEFS", "ProgramSection", "SectionDef", "find_section_def", "parse_section"]
+
+
+@dataclass(frozen=True, slots=True)
+class SectionDef:
+    """One row of the section table.
+
+    ``attach`` names the family the loader uses to auto-attach (``"tracepoint"``,
+    ``"kprobe"``, ``"tracing"`` ...) or is None when programs of this kind are
+    attached explicitly (xdp, tc, cgroup ...).
+    """
+
+    name: str
+    match: str
+    prog_type: ProgType
+    attach_type: AttachType | None
+    attach_type_optional: bool
+    attach_btf: bool
+    sleepable: bool
+    xdp_frags: bool
+    usdt: bool
+    attach: str | None
+
+    def matches(self, section: str) -> bool:
+        """Whether this row selects ``section`` (without a leading '?')."""
+        if self.match == "exact":
+            return section == self.name
+        n = len(self.name)
+        return section.startswith(self.name) and (len(section) == n or section[n] == "/")
+
+    def target(self, section: str) -> str:
+        """The attach target in ``section``: what follows ``name/`` ('' when none)."""
+        if self.match == "plus" and len(section) > len(self.name):
+            return section[len(self.name) + 1 :]
+        return ""
+
+    @property
+    def prog_flags(self) -> ProgFlags:
+        """BPF_PROG_LOAD flags this section implies (sleepable, xdp frags)."""
+        flags = ProgFlags(0)
+        if self.sleepable:
+            flags |= ProgFlags.SLEEPABLE
+        if self.xdp_frags:
+            flags |= ProgFlags.XDP_HAS_FRAGS
+        return flags
+
+    @property
+    def is_return_probe(self) -> bool:
+        """kretprobe/uretprobe/kretsyscall style sections (the probe fires on return)."""
+        return self.name.split(".")[0] in ("kretprobe", "uretprobe", "kretsyscall")
+
+
+def _build() -> tuple[SectionDef, ...]:
+    out = []
+    for name, match, ptype, atype, flags, family in SECTION_TABLE:
+        out.append(
+            SectionDef(
+                name=name,
+                match=match,
+                prog_type=ProgType[ptype],
+                attach_type=AttachType[atype] if atype is not None else None,
+                attach_type_optional="attach_optional" in flags,
+                attach_btf="attach_btf" in flags,
+                sleepable="sleepable" in flags,
+                xdp_frags="xdp_frags" in flags,
+                usdt="usdt" in flags,
+                attach=family,
+            )
+        )
+    return tuple(out)
+
+
+SECTION_DEFS: tuple[SectionDef, ...] = _build()
+
+
+def find_section_def(section: str) -> SectionDef | None:
+    """The table row that ``section`` selects, or None for an unknown name."""
+    if section.startswith("?"):
+        section = section[1:]
+    for d in SECTION_DEFS:
+        if d.matches(section):
+            return d
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramSection:
+    """What a program's ELF section name says about it."""
+
+    section: str
+    definition: SectionDef | None
+    target: str
+    autoload: bool
+
+    @property
+    def prog_type(self) -> ProgType:
+        """The program type (UNSPEC when the name is unknown)."""
+        return self.definition.prog_type if self.definition is not None else ProgType.UNSPEC
+
+    @property
+    def auto_attach(self) -> bool:
+        """Whether ``attach()`` can attach it from the section name alone (it names a target)."""
+        d = self.definition
+        return d is not None and d.attach is not None and bool(self.target)
+
+
+def parse_section(section: str) -> ProgramSection:
+    """Split an ELF section name into its definition, attach target and autoload flag."""
+    autoload = not section.startswith("?")
+    name = section if autoload else section[1:]
+    d = find_section_def(name)
+    return ProgramSection(name, d, d.target(name) if d is not None else "", autoload)

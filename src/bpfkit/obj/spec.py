@@ -1,0 +1,349 @@
+"""Specs: pure descriptions of an object's maps, programs, variables and externs.
+
+An :class:`ObjectSpec` is what a clang-built BPF ELF object says, decoded and
+linked, with no kernel involved: nothing here opens a file under /sys or makes
+a syscall.  The loader turns specs into kernel objects; a spec can be copied
+cheaply and edited first (``constants=`` sets ``const volatile`` variables).
+
+Instructions of a :class:`ProgramSpec` are already linked the way libbpf links
+them (used subprograms appended, bpf-to-bpf calls and callback addresses fixed)
+and normalized for the loader:
+
+* every map reference is an LD_IMM64 whose first slot has ``src_reg`` set to
+  BPF_PSEUDO_MAP_FD (1) or BPF_PSEUDO_MAP_VALUE (2) and ``imm`` 0, the second
+  slot's ``imm`` holding the value offset; the loader puts the map fd in
+  ``instructions[ref.insn].imm`` for each :class:`MapReference`;
+* a kfunc call has ``src_reg`` BPF_PSEUDO_KFUNC_CALL (2) and ``imm`` 0; the
+  loader sets ``imm`` (BTF id) and ``off`` (BTF fd index);
+* a ``__ksym`` variable load is left as compiled; the loader makes it a
+  BPF_PSEUDO_BTF_ID load (typed) or loads the address from kallsyms (untyped).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from enum import Enum, IntEnum
+from pathlib import Path
+
+from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
+from ..btf import Btf, Int, Ptr
+from ..btf import Enum as BtfEnum
+from ..btf import Enum64 as BtfEnum64
+from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
+from ..asm import Instruction
+from .sections import SectionDef
+
+__all__ = [
+    "ExternKind",
+    "ExternReference",
+    "ExternSpec",
+    "KconfigType",
+    "MapKind",
+    "MapRefKind",
+    "MapReference",
+    "MapSpec",
+    "ObjectSpec",
+    "Pinning",
+    "ProgramSpec",
+    "VariableSpec",
+]
+
+
+class Pinning(IntEnum):
+    """``__uint(pinning, ...)`` of a BTF map: LIBBPF_PIN_NONE / LIBBPF_PIN_BY_NAME."""
+
+    NONE = 0
+    BY_NAME = 1
+
+
+class MapKind(str, Enum):
+    """Where a map comes from in the object."""
+
+    BTF = "btf"  # SEC(".maps") BTF-defined map
+    LEGACY = "legacy"  # SEC("maps") struct bpf_map_def
+    DATA = "data"  # .data / .data.*
+    RODATA = "rodata"  # .rodata / .rodata.*
+    BSS = "bss"  # .bss / .bss.*
+    KCONFIG = "kconfig"  # the .kconfig externs
+
+
+class MapRefKind(str, Enum):
+    """What an LD_IMM64 map reference loads: the map itself or an address in its value."""
+
+    FD = "fd"  # BPF_PSEUDO_MAP_FD
+    VALUE = "value"  # BPF_PSEUDO_MAP_VALUE, at MapReference.offset
+
+
+class ExternKind(str, Enum):
+    """Kinds of ``extern`` declarations a BPF object can make."""
+
+    KCONFIG = "kconfig"  # extern ... __kconfig (CONFIG_*, LINUX_*)
+    KSYM = "ksym"  # extern variable ... __ksym (typed or untyped)
+    KFUNC = "kfunc"  # extern function ... __ksym, called with BPF_PSEUDO_KFUNC_CALL
+
+
+class KconfigType(str, Enum):
+    """How a __kconfig extern's value is stored (libbpf's kcfg types)."""
+
+    BOOL = "bool"
+    TRISTATE = "tristate"
+    CHAR = "char"
+    INT = "int"
+    CHAR_ARRAY = "char_array"
+
+
+@dataclass
+class MapSpec:
+    """A map to create: attributes of BPF_MAP_CREATE plus what the object says to put in it.
+
+    ``contents`` are static initial values: slot index -> program name for a
+    PROG_ARRAY, slot index -> map name for a map of maps.  ``data`` is the
+    initial value of a global data map (one element, key 0).  ``readonly``
+    maps (.rodata, .kconfig) carry BPF_F_RDONLY_PROG and are to be frozen
+    after their data is written when ``freeze`` is set.  ``key_type_id`` and
+    ``value_type_id`` index ``ObjectSpec.btf``; ``max_entries`` of ring
+    buffers is as written (the loader rounds it to the page size).
+    """
+
+    name: str
+    type: MapType
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: MapFlags = MapFlags(0)  # noqa: RUF009 - IntFlag values are immutable
+    numa_node: int = 0
+    map_extra: int = 0
+    pinning: Pinning = Pinning.NONE
+    key_type_id: int | None = None
+    value_type_id: int | None = None
+    inner: MapSpec | None = None
+    contents: dict[int, str] = field(default_factory=dict)
+    data: bytes | None = None
+    readonly: bool = False
+    freeze: bool = False
+    section: str = ""
+    kind: MapKind = MapKind.BTF
+    offset: int = 0
+    extra: bytes = b""
+
+    def copy(self) -> MapSpec:
+        """An independent copy (inner spec and contents copied too)."""
+        return replace(self, inner=self.inner.copy() if self.inner is not None else None, contents=dict(self.contents))
+
+
+@dataclass
+class MapReference:
+    """Instruction ``insn`` (an LD_IMM64) of a linked program refers to map ``map``."""
+
+    insn: int
+    map: str
+    kind: MapRefKind
+    offset: int = 0
+    symbol: str = ""
+
+
+@dataclass
+class ExternReference:
+    """Instruction ``insn`` of a linked program uses extern ``name`` (an LD_IMM64, or a call for kfuncs)."""
+
+    insn: int
+    name: str
+    kind: ExternKind
+
+
+@dataclass
+class ProgramSpec:
+    """One entry-point program, linked with the subprograms it uses.
+
+    ``func_info``, ``line_info`` and ``core_relos`` are copies of the .BTF.ext
+    records of every part of the program with ``insn_off`` in instructions of
+    the linked program (not bytes).  ``expected_attach_type`` None means none
+    (0 at load).  ``attach_target`` is the part of the section name after the
+    prefix (``sched/sched_process_exec`` for ``tp/sched/sched_process_exec``).
+    """
+
+    name: str
+    section: str
+    type: ProgType
+    instructions: list[Instruction]
+    expected_attach_type: AttachType | None = None
+    attach_target: str = ""
+    flags: ProgFlags = ProgFlags(0)  # noqa: RUF009 - IntFlag values are immutable
+    section_def: SectionDef | None = None
+    autoload: bool = True
+    auto_attach: bool = False
+    license: str = ""
+    kernel_version: int = 0
+    func_info: list[FuncInfo] = field(default_factory=list)
+    line_info: list[LineInfo] = field(default_factory=list)
+    core_relos: list[CoreRelo] = field(default_factory=list)
+    map_refs: list[MapReference] = field(default_factory=list)
+    extern_refs: list[ExternReference] = field(default_factory=list)
+    btf_func_type_id: int | None = None
+    subprograms: list[str] = field(default_factory=list)
+
+    @property
+    def sleepable(self) -> bool:
+        """Whether the program loads with BPF_F_SLEEPABLE."""
+        return bool(self.flags & ProgFlags.SLEEPABLE)
+
+    def copy(self) -> ProgramSpec:
+        """An independent copy: instruction slots and records are copied."""
+        return replace(
+            self,
+            instructions=[i.copy() for i in self.instructions],
+            func_info=[replace(r) for r in self.func_info],
+            line_info=[replace(r) for r in self.line_info],
+            core_relos=[replace(r) for r in self.core_relos],
+            map_refs=[replace(r) for r in self.map_refs],
+            extern_refs=[replace(r) for r in self.extern_refs],
+            subprograms=list(self.subprograms),
+        )
+
+
+@dataclass
+class VariableSpec:
+    """A global variable: ``size`` bytes at ``offset`` of the value of map ``map``.
+
+    ``type_id`` is the VAR's type in ``ObjectSpec.btf`` (None without BTF);
+    ``const_volatile`` marks the ``const volatile`` globals of .rodata that
+    user space sets before load.  ``is_global`` is False for static and
+    hidden variables (libbpf's skeletons do not expose them).
+    """
+
+    name: str
+    map: str
+    section: str
+    offset: int
+    size: int
+    type_id: int | None = None
+    readonly: bool = False
+    const_volatile: bool = False
+    is_global: bool = True
+
+    def copy(self) -> VariableSpec:
+        """A copy."""
+        return replace(self)
+
+
+@dataclass
+class ExternSpec:
+    """An ``extern`` the object declares; the loader resolves it against the kernel.
+
+    ``btf_id`` is the extern's VAR (or FUNC for kfuncs) in ``ObjectSpec.btf``.
+    ``type_id``: for kconfig the value's type; for ksym the referenced type with
+    modifiers skipped (0 for an untyped ``extern const void x __ksym``); for a
+    kfunc its FUNC_PROTO.  ``offset``/``size`` place a kconfig value in the
+    .kconfig map.  ``references`` lists (program, instruction) uses.
+    """
+
+    name: str
+    kind: ExternKind
+    weak: bool
+    btf_id: int
+    type_id: int
+    essential_name: str
+    kconfig_type: KconfigType | None = None
+    signed: bool = False
+    offset: int = 0
+    size: int = 0
+    references: list[tuple[str, int]] = field(default_factory=list)
+
+    def copy(self) -> ExternSpec:
+        """A copy."""
+        return replace(self, references=list(self.references))
+
+
+@dataclass
+class ObjectSpec:
+    """Everything in one BPF ELF object, decoded and linked (pure: no kernel access)."""
+
+    name: str
+    maps: dict[str, MapSpec] = field(default_factory=dict)
+    programs: dict[str, ProgramSpec] = field(default_factory=dict)
+    variables: dict[str, VariableSpec] = field(default_factory=dict)
+    externs: list[ExternSpec] = field(default_factory=list)
+    btf: Btf | None = None
+    btf_ext: BtfExt | None = None
+    license: str = ""
+    kernel_version: int = 0
+    byteorder: str = "little"
+    kconfig_map: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str = "") -> ObjectSpec:
+        """Parse an object from memory; ``name`` prefixes internal map names as libbpf's object name does."""
+        from ._reader import read_object
+
+        return read_object(bytes(data), name)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, name: str | None = None) -> ObjectSpec:
+        """Parse an object file; its name defaults to the file name up to the first dot (as libbpf)."""
+        p = Path(path)
+        if name is None:
+            name = p.name.split(".", 1)[0]
+        return cls.from_bytes(p.read_bytes(), name=name)
+
+    def copy(self) -> ObjectSpec:
+        """An independent copy of maps, programs, variables and externs (BTF is shared, read-only)."""
+        return replace(
+            self,
+            maps={k: m.copy() for k, m in self.maps.items()},
+            programs={k: p.copy() for k, p in self.programs.items()},
+            variables={k: v.copy() for k, v in self.variables.items()},
+            externs=[e.copy() for e in self.externs],
+        )
+
+    # ---- variables ---------------------------------------------------------
+
+    def _variable(self, name: str) -> tuple[VariableSpec, MapSpec]:
+        try:
+            var = self.variables[name]
+        except KeyError:
+            raise KeyError(f"object {self.name!r} has no variable {name!r}") from None
+        m = self.maps.get(var.map)
+        if m is None:
+            raise KeyError(f"variable {name!r} lives in map {var.map!r}, which the spec no longer has")
+        return var, m
+
+    def get_variable(self, name: str) -> bytes:
+        """The initial bytes of a global variable."""
+        var, m = self._variable(name)
+        data = m.data if m.data is not None else bytes(m.value_size)
+        return data[var.offset : var.offset + var.size]
+
+    def set_variable(self, name: str, value: bytes | bytearray | memoryview | int | bool) -> None:
+        """Set a variable's initial value (before load); ints are encoded by the variable's size and BTF signedness."""
+        var, m = self._variable(name)
+        if m.kind is MapKind.KCONFIG:
+            raise ValueError(f"variable {name!r} is a __kconfig extern; its value comes from the kernel config")
+        if isinstance(value, (bool, int)):
+            raw = self._encode_int(var, int(value))
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            raw = bytes(value)
+        else:
+            raise TypeError(f"value for variable {name!r} must be bytes or int, not {type(value).__name__}")
+        if len(raw) != var.size:
+            raise ValueError(f"variable {name!r} is {var.size} bytes, value is {len(raw)}")
+        data = bytearray(m.data if m.data is not None else bytes(m.value_size))
+        data[var.offset : var.offset + var.size] = raw
+        m.data = bytes(data)
+
+    def _encode_int(self, var: VariableSpec, value: int) -> bytes:
+        """An int as the variable's bytes: its size, the spec's byte order, signed as its BTF type says."""
+        signed = False
+        if var.type_id is not None and self.btf is not None:
+            t = self.btf[self.btf.skip_modifiers(var.type_id)]
+            if isinstance(t, (Int, BtfEnum, BtfEnum64)):
+                signed = t.signed
+            elif not isinstance(t, Ptr):
+                raise TypeError(f"variable {var.name!r} is a {t.kind.name.lower()}; set it from bytes")
+        if var.size not in (1, 2, 4, 8):
+            raise TypeError(f"variable {var.name!r} of {var.size} bytes cannot be set from an int")
+        try:
+            return value.to_bytes(var.size, self.byteorder, signed=signed)  # type: ignore[arg-type]
+        except OverflowError:
+            kind = "signed" if signed else "unsigned"
+            raise ValueError(f"{value} does not fit variable {var.name!r} ({kind}, {var.size} bytes)") from None

@@ -1,0 +1,215 @@
+"""Unit tests of the driver's pure parts: arguments, kernel choice, commands, scripts."""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import struct
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from matrixlib import cache, debian, guest, initramfs, report
+
+
+def _load_run() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "matrix" / "run.py"
+    spec = importlib.util.spec_from_file_location("matrix_run", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["matrix_run"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+run = _load_run()
+
+
+def test_parse_args_splits_pytest_arguments_after_double_dash() -> None:
+    args, extra = run.parse_args(["--kernel", "6.1", "--timeout", "60", "--", "tests/x.py",
+                                  "-k", "map"])
+    assert args.kernel == ["6.1"] and args.timeout == 60.0 and not args.quick
+    assert extra == ["tests/x.py", "-k", "map"]
+
+
+def test_choose_kernels_defaults_to_all_plus_host() -> None:
+    specs, host = run.choose_kernels(run.parse_args([])[0])
+    assert [s.label for s in specs] == ["5.10", "6.1", "6.12", "7.x"] and host
+    specs, host = run.choose_kernels(run.parse_args(["--no-host"])[0])
+    assert len(specs) == 4 and not host
+
+
+def test_choose_kernels_quick_is_one_kernel_without_host() -> None:
+    specs, host = run.choose_kernels(run.parse_args(["--quick"])[0])
+    assert [s.label for s in specs] == ["7.x"] and not host
+    specs, host = run.choose_kernels(run.parse_args(["--quick", "--kernel", "5.10"])[0])
+    assert [s.label for s in specs] == ["5.10"] and not host
+
+
+def test_choose_kernels_named_ones_and_host() -> None:
+    args = run.parse_args(["--kernel", "7.2", "--kernel", "host", "--kernel", "7.x"])[0]
+    specs, host = run.choose_kernels(args)
+    assert [s.label for s in specs] == ["7.x"] and host
+    with pytest.raises(ValueError, match="unknown kernel"):
+        run.choose_kernels(run.parse_args(["--kernel", "4.19"])[0])
+
+
+def test_guest_script_runs_the_command_in_the_checkout() -> None:
+    argv = ["/repo/.venv/bin/python", "-m", "pytest", "-m", "kernel and not slow",
+            "--junitxml=/tmp/matrix-results/junit.xml"]
+    script = run.guest_script("6.1", argv)
+    lines = script.splitlines()
+    assert lines[1] == f"cd {shlex.quote(str(run.REPO))} || exit 125"
+    assert "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1" in lines
+    assert "export BPFKIT_MATRIX_KERNEL=6.1" in lines
+    assert lines[-1] == "exec " + shlex.join(argv)
+
+
+def test_pytest_command_has_marker_no_cache_and_plugins() -> None:
+    base = run.pytest_base("/v/bin/python", "kernel", ["pytest_timeout"])
+    assert base == ["/v/bin/python", "-m", "pytest", "-m", "kernel", "-p", "no:cacheprovider",
+                    "-p", "pytest_timeout"]
+
+
+def _elf_with_phdrs(types: list[int]) -> bytes:
+    head = bytearray(64)
+    head[:5] = b"\x7fELF\x02"
+    struct.pack_into("<Q", head, 0x20, 64)
+    struct.pack_into("<HH", head, 0x36, 56, len(types))
+    return bytes(head) + b"".join(struct.pack("<I", t) + bytes(52) for t in types)
+
+
+def test_has_interpreter_tells_static_from_dynamic() -> None:
+    assert run.has_interpreter(_elf_with_phdrs([6, 3, 1]))  # PHDR, INTERP, LOAD
+    assert not run.has_interpreter(_elf_with_phdrs([1, 1, 4]))
+    assert run.has_interpreter(b"#!/bin/sh\n")
+
+
+def test_qemu_command_uses_tcg_and_no_host_network(tmp_path: Path) -> None:
+    cmd = guest.qemu_command(Path("/k/vmlinuz"), Path("/k/initrd"), tmp_path, "9p")
+    assert cmd[:3] == ["qemu-system-x86_64", "-accel", "tcg,thread=single"]
+    assert cmd[cmd.index("-cpu") + 1] == "max"
+    assert cmd[cmd.index("-nic") + 1] == "none"
+    assert "-netdev" not in cmd and "-net" not in cmd
+    shares = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-virtfs"]
+    assert any("mount_tag=hostroot" in s and "readonly=on" in s and "path=/," in s
+               for s in shares)
+    assert any(f"path={tmp_path}," in s and "mount_tag=results" in s and "readonly" not in s
+               for s in shares)
+    assert "panic=-1" in cmd[cmd.index("-append") + 1]
+    assert "-no-reboot" in cmd
+
+
+def test_qemu_command_escapes_commas_in_paths(tmp_path: Path) -> None:
+    odd = tmp_path / "a,b"
+    cmd = guest.qemu_command(Path("/k"), Path("/i"), odd, "virtiofs", socket=odd / "s")
+    assert any(a.startswith(f"local,path={tmp_path}/a,,b,mount_tag=results,") for a in cmd)
+    assert f"socket,id=vfs,path={tmp_path}/a,,b/s" in cmd
+
+
+def test_qemu_command_for_virtiofs_shares_memory_with_the_daemon(tmp_path: Path) -> None:
+    sock = tmp_path / "vfs.sock"
+    cmd = guest.qemu_command(Path("/k"), Path("/i"), tmp_path, "virtiofs", socket=sock,
+                             memory_mb=1024)
+    joined = " ".join(cmd)
+    assert "memory-backend-memfd,id=mem,size=1024M,share=on" in joined
+    assert f"socket,id=vfs,path={sock}" in joined
+    assert "tag=hostroot" in joined
+    with pytest.raises(ValueError):
+        guest.qemu_command(Path("/k"), Path("/i"), tmp_path, "virtiofs")
+
+
+def test_find_kernel_files_in_old_and_split_layouts(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    (old / "boot").mkdir(parents=True)
+    (old / "boot/vmlinuz-6.1.0-50-amd64").write_bytes(b"k")
+    (old / "lib/modules/6.1.0-50-amd64/kernel").mkdir(parents=True)
+    assert cache.find_kernel_files(old) == (old / "boot/vmlinuz-6.1.0-50-amd64",
+                                            old / "lib/modules/6.1.0-50-amd64",
+                                            "6.1.0-50-amd64")
+    new = tmp_path / "new"
+    mods = new / "usr/lib/modules/7.2.13+deb14-amd64"
+    (mods / "kernel").mkdir(parents=True)
+    (mods / "vmlinuz").write_bytes(b"k")
+    assert cache.find_kernel_files(new) == (mods / "vmlinuz", mods, "7.2.13+deb14-amd64")
+    with pytest.raises(LookupError):
+        cache.find_kernel_files(tmp_path / "nothing")
+
+
+def test_cached_kernel_survives_without_the_archive(tmp_path: Path) -> None:
+    logs: list[str] = []
+    c = cache.Cache(tmp_path, logs.append)
+    root = tmp_path / "kernels" / "k" / "root"
+    mods = root / "lib/modules/5.10.0-46-amd64"
+    (mods / "kernel").mkdir(parents=True)
+    (root / "boot").mkdir()
+    (root / "boot/vmlinuz-5.10.0-46-amd64").write_bytes(b"k")
+    k = cache.Kernel("5.10", "5.10.0-46-amd64", "bullseye-security",
+                     ("linux-image-5.10.0-46-amd64=5.10.262-1",),
+                     root / "boot/vmlinuz-5.10.0-46-amd64", mods)
+    c._point("5.10", k)
+    spec = debian.parse_kernel_arg("5.10")
+    assert c.kernel(spec) == k  # offline: no update() happened
+    assert any("using cached" in m for m in logs)
+    with pytest.raises(LookupError, match="neither in the archive"):
+        c.kernel(debian.parse_kernel_arg("6.1"))
+
+
+def test_boot_markers_are_distinct_lines_of_init() -> None:
+    marks = {initramfs.BOOTED, initramfs.DONE, initramfs.ERROR}
+    assert len(marks) == 3
+    assert all(not a.startswith(b) for a in marks for b in marks if a != b)
+
+
+def _fake_kernel(tmp_path: Path) -> cache.Kernel:
+    return cache.Kernel("6.1", "6.1.0-50-amd64", "bookworm", (), tmp_path / "vmlinuz",
+                        tmp_path / "mods")
+
+
+def test_run_guest_boots_again_after_a_boot_failure(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    calls: list[int] = []
+
+    def fake_boot(*_a: object, **_kw: object) -> guest.GuestResult:
+        calls.append(1)
+        (results / "console.log").write_text(f"attempt {len(calls)}\n")
+        if len(calls) == 1:
+            return guest.GuestResult("boot-failed", None, None, None, "Kernel panic")
+        (results / "junit.xml").write_text(
+            '<testsuite><testcase classname="m" name="t"/></testsuite>')
+        return guest.GuestResult("done", 0, 5.0, 7.0)
+
+    monkeypatch.setattr(guest, "boot", fake_boot)
+    monkeypatch.setattr(cache.Cache, "initramfs", lambda *_a: tmp_path / "initrd")
+    args = run.parse_args([])[0]
+    col = run.run_guest(_fake_kernel(tmp_path), cache.Cache(tmp_path, print), "9p", None,
+                        ["python"], [], results, args)
+    assert len(calls) == 2
+    assert (col.status, col.exit_code, col.boot_seconds) == ("done", 0, 5.0)
+    assert "after 1 failed boot(s): boot-failed" in col.detail
+    assert col.tests == {"m::t": report.Outcome("passed")}
+    assert (results / "console.log.attempt1").read_text() == "attempt 1\n"
+
+
+def test_run_guest_does_not_retry_a_failure_after_init(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    calls: list[int] = []
+
+    def fake_boot(*_a: object, **_kw: object) -> guest.GuestResult:
+        calls.append(1)
+        (results / "output.txt").write_text("t.py::test_a PASSED\nt.py::test_b \n")
+        return guest.GuestResult("run-timeout", None, 5.0, 60.0, "still running after 60 s")
+
+    monkeypatch.setattr(guest, "boot", fake_boot)
+    monkeypatch.setattr(cache.Cache, "initramfs", lambda *_a: tmp_path / "initrd")
+    col = run.run_guest(_fake_kernel(tmp_path), cache.Cache(tmp_path, print), "9p", None,
+                        ["python"], [], results, run.parse_args(["--boot-retries", "3"])[0])
+    assert len(calls) == 1
+    assert col.status == "run-timeout"
+    assert col.tests["t::test_a"] == report.Outcome("passed")
+    assert col.tests["t::test_b"].status == "error"
+    assert "in test t.py::test_b" in col.detail
+    assert str(report.failures([col])[0]).startswith("6.1: t::test_b: error")
