@@ -63,11 +63,13 @@ def clang_path() -> str:
 
 @functools.cache
 def _clang_version(clang: str) -> str:
+    """Identity of the clang binary (path, size, mtime): changes when clang is upgraded, costs no exec."""
+    real = os.path.realpath(clang)
     try:
-        out = subprocess.run([clang, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+        st = os.stat(real)
     except OSError as exc:
-        raise CompilerNotFoundError(clang, f"running it failed: {exc}") from None
-    return out.splitlines()[0] if out else clang
+        raise CompilerNotFoundError(clang, f"it cannot be read: {exc}") from None
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _arch_define() -> str:

@@ -720,7 +720,7 @@ class _Rewriter:
                 lp = tk.sig(k + 1)
                 if tk.text(lp) == "(" and lp < hi:
                     rp = tk.match(lp)
-                    args = [self.emit(a, b, ctx) for a, b in tk.split_args(lp, rp)]
+                    args = [self.emit(a, b, ctx).strip() for a, b in tk.split_args(lp, rp)]
                     original = tk.raw(i, rp + 1)
                     raw_args = [tk.raw(a, b) for a, b in tk.split_args(lp, rp)]
                     out.append(_pad_lines(original, self._method(m, member, args, raw_args, i, ctx)))
@@ -743,9 +743,9 @@ class _Rewriter:
             ranges = tk.split_args(lp, rp)
             if not ranges or tk.t[tk.sig(ranges[0][0])].kind != Kind.STRING:
                 return None
-            args = [self.emit(a, b, ctx) for a, b in ranges]
+            args = [self.emit(a, b, ctx).strip() for a, b in ranges]
             macro = "__bcc_printk" if len(args) <= 4 else "bpf_printk"
-            out.append(_pad_lines(tk.raw(i, rp + 1), f"{macro}({','.join(args)})"))
+            out.append(_pad_lines(tk.raw(i, rp + 1), f"{macro}({', '.join(args)})"))
             return rp + 1
         if name in ("bpf_usdt_readarg", "bpf_usdt_readarg_p"):
             raise self.error(f"{name}: USDT probes are not supported by bpfkit.bcc", i)
@@ -845,6 +845,19 @@ class _Rewriter:
         self.event_types.setdefault(m.name, td)
         return (f"typedef __typeof__({expr}) {td}; "
                 f"asm volatile(\"\" :: \"r\"(__builtin_btf_type_id(*({td} *)0, 0))); ")
+
+    def rename_types(self, text: str | None) -> str | None:
+        """A C type text with the user's renamed tags and typedefs (see classify)."""
+        if text is None or not (self.tag_renames or self.typedef_renames):
+            return text
+
+        def tag(m: re.Match[str]) -> str:
+            return f"{m.group(1)} {self.tag_renames.get(m.group(2), m.group(2))}"
+
+        out = re.sub(r"\b(struct|union|enum)\s+([A-Za-z_][A-Za-z0-9_]*)", tag, text)
+        for old, new in self.typedef_renames.items():
+            out = re.sub(rf"(?<![\w.])(?<!struct )(?<!union )(?<!enum ){re.escape(old)}\b", new, out)
+        return out
 
     # ---- kernel pointer dereferences --------------------------------------------------
 
@@ -946,7 +959,7 @@ class _Rewriter:
         text = tok.text
         m = re.match(r"#\s*include\s*<([^>]*)>", text)
         if m is not None:
-            return "/* bcc: #include <" + m.group(1) + "> comes from vmlinux.h and the compat header */" + \
+            return "/* bcc: <" + m.group(1) + "> is provided by vmlinux.h and bcc_compat.h */" + \
                 "\n" * text.count("\n")
         m = re.match(r"(#\s*define\s+[A-Za-z_][A-Za-z0-9_]*(?:\([^)]*\))?)(.*)", text, re.S)
         if m is not None and (any(name in m.group(2) for name in self.maps) or "bpf_trace_printk" in m.group(2)):
@@ -986,12 +999,9 @@ class _Rewriter:
                 return f"{spec} {f.name}({params})"
             return f"SEC(__BCC_NOAUTO \"{_fixed_section(f.name)}\") {spec} {f.name}({params})"
         name = renames.get(f.name, f.name) if f.kind == FuncKind.HELPER else _body_name(f.name, mode)
-        pre = ""
-        if "static" not in spec.split():
-            pre += "static "
-        if not f.has_inline and not f.noinline:
-            pre += "__always_inline "
-        return f"{pre}{spec} {name}({params})"
+        rest = re.sub(r"\bstatic\b\s*", "", spec, count=1)
+        pre = "static " + ("__always_inline " if not f.has_inline and not f.noinline else "")
+        return f"{pre}{rest} {name}({params})"
 
     def _macro_header(self, f: _Func) -> str:
         a = f.macro_args
@@ -1199,6 +1209,8 @@ def rewrite(
     while i < tk.n:
         if i in rw.map_items:
             end, decl = rw.map_items[i]
+            decl.key_type = rw.rename_types(decl.key_type)
+            decl.leaf_type = rw.rename_types(decl.leaf_type)
             out.append(_pad_lines(tk.raw(i, end), map_definition(decl)))
             i = end
             continue
