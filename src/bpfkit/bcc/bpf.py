@@ -277,8 +277,9 @@ class BPF:
     def get_syscall_prefix(self) -> bytes:
         """The prefix of system call functions on this kernel (b'__x64_sys_' on x86_64)."""
         if BPF._syscall_prefix is None:
-            syms = kernel_symbols()
-            found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if syms.address(p + "bpf") is not None), None)
+            with open("/proc/kallsyms") as f:
+                text = f.read()  # a substring search: parsing all symbols costs ~0.2 s
+            found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if f" {p}bpf\n" in text), None)
             if found is None:
                 import platform
 

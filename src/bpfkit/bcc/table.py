@@ -442,14 +442,17 @@ class _PerCpu:
         self._stride = (ctypes.sizeof(self.sLeaf) + 7) // 8 * 8
         self.Leaf = self.sLeaf * self.total_cpu
 
-    def _dleaf(self, raw: bytes) -> Any:
+    def _values(self, raw: bytes) -> Any:
+        """The per-CPU values as an ``sLeaf * ncpus`` ctypes array."""
         size = ctypes.sizeof(self.sLeaf)
-        vals = [self.sLeaf.from_buffer_copy(raw[i * self._stride: i * self._stride + size])
-                for i in range(self.total_cpu)]
-        arr = self.Leaf(*vals)
-        if self.reducer is not None:
-            return reduce(self.reducer, vals)
+        arr = self.Leaf()
+        for i in range(self.total_cpu):
+            arr[i] = self.sLeaf.from_buffer_copy(raw[i * self._stride: i * self._stride + size])
         return arr
+
+    def _dleaf(self, raw: bytes) -> Any:
+        arr = self._values(raw)
+        return reduce(self.reducer, arr) if self.reducer is not None else arr
 
     def _leaf(self, leaf: Any) -> bytes:
         if isinstance(leaf, (bytes, bytearray)) and len(leaf) == self._stride * self.total_cpu:
@@ -469,20 +472,26 @@ class _PerCpu:
     def _value_size(self) -> int:
         return self._stride * self.total_cpu
 
-    def getvalue(self, key: Any) -> list[Any]:
-        """The per-CPU values of ``key`` as a list (no reducer)."""
-        raw = self.map.lookup_raw(self._key(key))  # type: ignore[attr-defined]
-        size = ctypes.sizeof(self.sLeaf)
-        return [self.sLeaf.from_buffer_copy(raw[i * self._stride: i * self._stride + size])
-                for i in range(self.total_cpu)]
+    def getvalue(self, key: Any) -> Any:
+        """The per-CPU values of ``key`` (an ``sLeaf * ncpus`` array; no reducer)."""
+        try:
+            raw = self.map.lookup_raw(self._key(key))  # type: ignore[attr-defined]
+        except MapKeyError:
+            raise KeyError(key) from None
+        return self._values(raw)
+
+    def _ints(self, key: Any) -> list[int]:
+        if issubclass(self.sLeaf, (ctypes.Structure, ctypes.Union)):
+            raise IndexError("Leaf must be an integer type for default sum functions")
+        return [int(v) for v in self.getvalue(key)]
 
     def sum(self, key: Any) -> Any:
         """The sum over CPUs, as an ``sLeaf``."""
-        return self.sLeaf(sum(int(v.value) for v in self.getvalue(key)))
+        return self.sLeaf(sum(self._ints(key)))
 
     def max(self, key: Any) -> Any:
         """The maximum over CPUs, as an ``sLeaf``."""
-        return self.sLeaf(max(int(v.value) for v in self.getvalue(key)))
+        return self.sLeaf(max(self._ints(key)))
 
     def average(self, key: Any) -> float:
         """The mean over CPUs."""
