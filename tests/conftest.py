@@ -8,57 +8,27 @@ from collections.abc import Iterator
 
 import pytest
 
+from bpfkit.testing import PROBE_PREFIX, bpf_fds, bpf_pins, check_leaks
+
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 IS_ROOT = os.geteuid() == 0
-PROBE_PREFIX = "probe:"
-
-
-def _bpf_fds() -> dict[int, str]:
-    """Open fds of this process that refer to kernel objects (anon inodes: bpf, perf, epoll)."""
-    out = {}
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:
-            continue
-        if target.startswith("anon_inode:"):
-            out[int(name)] = target
-    return out
-
-
-def _pins() -> set[str]:
-    found: set[str] = set()
-    root = "/sys/fs/bpf"
-    if not os.path.isdir(root):
-        return found
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            found.add(os.path.join(dirpath, n))
-    return found
 
 
 @pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     """Fail a test that leaves an fd of a BPF map, program, link, perf event or a pin behind."""
     gc.collect()
-    fds_before = _bpf_fds()
-    pins_before = _pins()
+    fds_before = bpf_fds()
+    pins_before = bpf_pins()
     yield
-    gc.collect()
-    leaked = {fd: t for fd, t in _bpf_fds().items() if fds_before.get(fd) != t}
-    pins = _pins() - pins_before
-    problems = []
-    if leaked:
-        problems.append("leaked fds: " + ", ".join(f"{fd} -> {t}" for fd, t in sorted(leaked.items())))
-        for fd in leaked:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-    if pins:
-        problems.append("leaked pins: " + ", ".join(sorted(pins)))
-    if problems:
-        pytest.fail("; ".join(problems), pytrace=False)
+    report = check_leaks(fds_before, pins_before)
+    for fd in report.fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if report:
+        pytest.fail(str(report), pytrace=False)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,6 +6,9 @@ perf buffers and attach programs, with no libbpf, no BCC and no kernel headers.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._uapi import AttachType as AttachType
 from ._uapi import BtfKind as BtfKind
 from ._uapi import HelperId as HelperId
@@ -25,6 +28,95 @@ from .errors import VerifierError as VerifierError
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from .collection import Collection as Collection
+    from .collection import Variables as Variables
+    from .collection import load as load
+    from .links import Link as Link
+    from .links import LinkInfo as LinkInfo
+    from .maps import ArenaMap as ArenaMap
+    from .maps import ArrayMap as ArrayMap
+    from .maps import ArrayOfMapsMap as ArrayOfMapsMap
+    from .maps import BloomFilterMap as BloomFilterMap
+    from .maps import CgroupArrayMap as CgroupArrayMap
+    from .maps import CgroupStorageMap as CgroupStorageMap
+    from .maps import CgrpStorageMap as CgrpStorageMap
+    from .maps import CpuMap as CpuMap
+    from .maps import DevMap as DevMap
+    from .maps import DevMapHash as DevMapHash
+    from .maps import HashMap as HashMap
+    from .maps import HashOfMapsMap as HashOfMapsMap
+    from .maps import InodeStorageMap as InodeStorageMap
+    from .maps import LpmKey as LpmKey
+    from .maps import LpmTrieMap as LpmTrieMap
+    from .maps import LruHashMap as LruHashMap
+    from .maps import LruPerCpuHashMap as LruPerCpuHashMap
+    from .maps import Map as Map
+    from .maps import MapInfo as MapInfo
+    from .maps import MapIterationError as MapIterationError
+    from .maps import PerCpuArrayMap as PerCpuArrayMap
+    from .maps import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
+    from .maps import PerCpuHashMap as PerCpuHashMap
+    from .maps import PerfEventArrayMap as PerfEventArrayMap
+    from .maps import ProgArrayMap as ProgArrayMap
+    from .maps import QueueEmptyError as QueueEmptyError
+    from .maps import QueueMap as QueueMap
+    from .maps import ReuseportSockArray as ReuseportSockArray
+    from .maps import RingBufMap as RingBufMap
+    from .maps import SkStorageMap as SkStorageMap
+    from .maps import SockHash as SockHash
+    from .maps import SockMap as SockMap
+    from .maps import StackMap as StackMap
+    from .maps import StackTraceMap as StackTraceMap
+    from .maps import TaskStorageMap as TaskStorageMap
+    from .maps import UserRingBufMap as UserRingBufMap
+    from .maps import XskMap as XskMap
+    from .obj import MapSpec as MapSpec
+    from .obj import ObjectSpec as ObjectSpec
+    from .obj import ProgramSpec as ProgramSpec
+    from .obj import VariableSpec as VariableSpec
+    from .programs import Program as Program
+    from .programs import ProgramInfo as ProgramInfo
+    from .programs import TestRunResult as TestRunResult
+
+# Names whose modules reach the kernel (bpfkit._sys) are imported on first use, so that
+# importing the pure core (bpfkit.btf, bpfkit._uapi, ...) never loads the syscall layer.
+_LAZY: dict[str, str] = {
+    name: "bpfkit.maps"
+    for name in (
+        "ArenaMap", "ArrayMap", "ArrayOfMapsMap", "BloomFilterMap", "CgroupArrayMap", "CgroupStorageMap",
+        "CgrpStorageMap", "CpuMap",
+        "DevMap", "DevMapHash", "HashMap", "HashOfMapsMap", "InodeStorageMap", "LpmKey", "LpmTrieMap",
+        "LruHashMap", "LruPerCpuHashMap", "Map", "MapInfo", "MapIterationError", "PerCpuArrayMap",
+        "PerCpuCgroupStorageMap",
+        "PerCpuHashMap", "PerfEventArrayMap", "ProgArrayMap", "QueueEmptyError", "QueueMap",
+        "ReuseportSockArray", "RingBufMap", "SkStorageMap", "SockHash", "SockMap", "StackMap",
+        "StackTraceMap", "TaskStorageMap", "UserRingBufMap", "XskMap",
+    )
+}
+
+
+_LAZY.update({name: module for module, names in {
+    "bpfkit.collection": ("load", "Collection", "Variables"),
+    "bpfkit.obj": ("ObjectSpec", "MapSpec", "ProgramSpec", "VariableSpec"),
+    "bpfkit.programs": ("Program", "ProgramInfo", "TestRunResult"),
+    "bpfkit.links": ("Link", "LinkInfo"),
+}.items() for name in names})
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bpfkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 ANY = UpdateFlags.ANY
 NOEXIST = UpdateFlags.NOEXIST
 EXIST = UpdateFlags.EXIST
@@ -32,24 +124,73 @@ F_LOCK = UpdateFlags.F_LOCK
 
 __all__ = [
     "ANY",
-    "EXIST",
-    "F_LOCK",
-    "NOEXIST",
+    "ArenaMap",
+    "ArrayMap",
+    "ArrayOfMapsMap",
     "AttachType",
+    "BloomFilterMap",
     "BpfError",
     "BpfPermissionError",
     "BtfKind",
+    "CgroupArrayMap",
+    "CgroupStorageMap",
+    "CgrpStorageMap",
+    "Collection",
+    "CpuMap",
+    "DevMap",
+    "DevMapHash",
+    "EXIST",
+    "F_LOCK",
+    "HashMap",
+    "HashOfMapsMap",
     "HelperId",
+    "InodeStorageMap",
     "KernelError",
+    "Link",
+    "LinkInfo",
     "LinkType",
+    "LpmKey",
+    "LpmTrieMap",
+    "LruHashMap",
+    "LruPerCpuHashMap",
+    "Map",
     "MapFlags",
+    "MapInfo",
+    "MapIterationError",
     "MapKeyError",
+    "MapSpec",
     "MapType",
+    "NOEXIST",
     "NotSupportedError",
     "ObjectFormatError",
+    "ObjectSpec",
+    "PerCpuArrayMap",
+    "PerCpuCgroupStorageMap",
+    "PerCpuHashMap",
+    "PerfEventArrayMap",
+    "ProgArrayMap",
     "ProgType",
+    "Program",
+    "ProgramInfo",
+    "ProgramSpec",
+    "QueueEmptyError",
+    "QueueMap",
     "RelocationError",
+    "ReuseportSockArray",
+    "RingBufMap",
+    "SkStorageMap",
+    "SockHash",
+    "SockMap",
+    "StackMap",
+    "StackTraceMap",
+    "TaskStorageMap",
+    "TestRunResult",
     "UpdateFlags",
+    "UserRingBufMap",
+    "VariableSpec",
+    "Variables",
     "VerifierError",
+    "XskMap",
     "__version__",
+    "load",
 ]

@@ -11,9 +11,7 @@ from . import __version__
 from .errors import BpfError
 
 # subcommand name -> module under bpfkit._cli exposing register(subparsers)
-SUBCOMMANDS: dict[str, str] = {
-    "btf": "btf",
-}
+SUBCOMMANDS: dict[str, str] = {"btf": "btf", "map": "map"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,9 @@ __all__ = ["Program", "ProgramInfo", "TestRunResult"]
 _LOG_MIN = 1 << 16
 _LOG_MAX = (1 << 30) - 1  # the kernel's limit (UINT_MAX >> 2)
 _TRAMPOLINE_TYPES = (ProgType.TRACING, ProgType.LSM, ProgType.EXT)
+# program types whose test run takes a ctx but gives none back (syscall programs write into ctx_in)
+_CTX_IN_ONLY = (ProgType.SYSCALL, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE, ProgType.TRACING,
+                ProgType.LSM, ProgType.STRUCT_OPS)
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class Program:
             except KernelError as exc:
                 if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES:
                     raise _trampoline_refused(ptype, name, exc) from None
-                if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT):
+                if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT, E.ENOENT, E.ENOTSUP, 524):
                     fd, log = _load_with_log(a, 1, target)
                 else:
                     raise
@@ -292,7 +295,7 @@ class Program:
             keep.append(cin)
             a.ctx_in = ctypes.addressof(cin)
             a.ctx_size_in = len(ctx)
-            if self.type != ProgType.SYSCALL:
+            if self.type not in _CTX_IN_ONLY:
                 size = ctx_out_size if ctx_out_size is not None else len(ctx)
                 if size:
                     cout = ctypes.create_string_buffer(size)

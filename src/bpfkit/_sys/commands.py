@@ -19,6 +19,7 @@ from .syscall import bpf, error_for
 
 __all__ = [
     "btf_get_fd_by_id",
+    "btf_info",
     "btf_load",
     "enable_stats",
     "iter_create",
@@ -32,6 +33,7 @@ __all__ = [
     "map_freeze",
     "map_get_fd_by_id",
     "map_get_next_key",
+    "map_info",
     "map_lookup_and_delete_batch",
     "map_lookup_and_delete_elem",
     "map_lookup_batch",
@@ -41,6 +43,7 @@ __all__ = [
     "next_id",
     "obj_get",
     "obj_get_info_by_fd",
+    "obj_kind",
     "obj_pin",
     "prog_attach",
     "prog_bind_map",
@@ -268,6 +271,44 @@ def obj_get_info_by_fd(fd: int, info: ctypes.Structure, *, target: str | None = 
     a = A.InfoAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
     bpf(Cmd.OBJ_GET_INFO_BY_FD, a, target=target)
     return int(a.info_len)
+
+
+def obj_kind(fd: int) -> str:
+    """What kind of object an fd is, from its anon inode: 'bpf-map', 'bpf-prog', 'bpf_link', 'btf', ...
+
+    Returns '' for an fd that is not an anon inode. Lets callers refuse a wrong fd
+    before OBJ_GET_INFO_BY_FD would fill the wrong info struct.
+    """
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except FileNotFoundError:
+        raise error_for(E.EBADF, Cmd.OBJ_GET_INFO_BY_FD, f"fd {fd}") from None
+    prefix = "anon_inode:"
+    return target[len(prefix):] if target.startswith(prefix) else ""
+
+
+def map_info(fd: int, *, target: str | None = None) -> A.MapInfo:
+    """OBJ_GET_INFO_BY_FD of a map fd into a fresh struct bpf_map_info."""
+    info = A.MapInfo()
+    obj_get_info_by_fd(fd, info, target=target or f"map fd {fd}")
+    return info
+
+
+def btf_info(fd: int, *, target: str | None = None) -> tuple[bytes, str, bool, int]:
+    """The raw BTF blob of a BTF object fd: (data, name, is kernel BTF, BTF id).
+
+    Two OBJ_GET_INFO_BY_FD calls: one for the sizes, one into buffers of those sizes.
+    """
+    what = target or f"BTF fd {fd}"
+    first = A.BtfInfo()
+    obj_get_info_by_fd(fd, first, target=what)
+    data = ctypes.create_string_buffer(max(int(first.btf_size), 1))
+    name = ctypes.create_string_buffer(max(int(first.name_len) + 1, 64))
+    info = A.BtfInfo(
+        btf=ctypes.addressof(data), btf_size=int(first.btf_size), name=ctypes.addressof(name), name_len=len(name)
+    )
+    obj_get_info_by_fd(fd, info, target=what)
+    return data.raw[: int(info.btf_size)], name.value.decode(errors="replace"), bool(info.kernel_btf), int(info.id)
 
 
 # ---- BTF ---------------------------------------------------------------------

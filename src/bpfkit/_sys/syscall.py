@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
+import functools
+import mmap
 import os
 import platform
+from collections.abc import Callable
 
 from .._uapi import Cmd
 from ..errors import BpfPermissionError, KernelError
@@ -20,9 +23,12 @@ __all__ = [
     "NR_BPF",
     "NR_PERF_EVENT_OPEN",
     "bpf",
+    "bpf_bound",
     "bpf_raw",
     "error_for",
+    "last_errno",
     "libc",
+    "mmap_fd",
     "syscall",
 ]
 
@@ -45,6 +51,17 @@ syscall = libc.syscall
 syscall.restype = ctypes.c_long
 syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_ulong]
 _get_errno = ctypes.get_errno
+
+# Hot-path variants without argtypes (arguments are passed as ready ctypes objects, which
+# skips per-call conversion). The PyDLL one keeps the GIL across the call: cheaper for the
+# sub-microsecond element commands; the CDLL one releases it for commands that may sleep.
+_syscall_gil = ctypes.PyDLL(None, use_errno=True).syscall
+_syscall_gil.restype = ctypes.c_long
+_syscall_nogil = ctypes.CDLL(None, use_errno=True).syscall
+_syscall_nogil.restype = ctypes.c_long
+
+last_errno: Callable[[], int] = ctypes.get_errno
+"""The errno of the last failed call made through :func:`bpf_bound` (or any ctypes call) in this thread."""
 
 # (command, errno) -> what that errno means for that command; (None, errno) for any command.
 _MEANING: dict[tuple[int | None, int], str] = {
@@ -97,6 +114,28 @@ def bpf_raw(cmd: int, attr_addr: int, size: int) -> int:
     if r < 0:
         return -_get_errno()
     return r
+
+
+def bpf_bound(cmd: int, attr: ctypes.Structure, *, hold_gil: bool = True) -> Callable[[], int]:
+    """A zero-argument ``bpf(cmd, &attr, sizeof attr)`` for hot paths.
+
+    Returns the raw result: >= 0 on success, -1 on failure with the errno in
+    :func:`last_errno`. The caller keeps ``attr`` alive and fills it between calls.
+    """
+    f = _syscall_gil if hold_gil else _syscall_nogil
+    return functools.partial(
+        f,
+        ctypes.c_long(NR_BPF),
+        ctypes.c_long(cmd),
+        ctypes.c_void_p(ctypes.addressof(attr)),
+        ctypes.c_ulong(ctypes.sizeof(attr)),
+    )
+
+
+def mmap_fd(fd: int, length: int, *, writable: bool = True, offset: int = 0) -> mmap.mmap:
+    """mmap(MAP_SHARED) ``length`` bytes of a BPF object fd (mmapable array, arena, ring buffer)."""
+    prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+    return mmap.mmap(fd, length, flags=mmap.MAP_SHARED, prot=prot, offset=offset)
 
 
 def bpf(cmd: int, attr: ctypes.Structure, *, target: str | None = None, retry_eagain: int = 0) -> int:

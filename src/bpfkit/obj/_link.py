@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TypeVar
 
+from ..asm import Instruction
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ..errors import ObjectFormatError
-from ..asm import Instruction
 from .elf import ElfSymbol
 from .spec import ExternKind, ExternReference, ExternSpec, MapReference, MapRefKind
 

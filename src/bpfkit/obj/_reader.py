@@ -17,10 +17,10 @@ import struct
 from dataclasses import dataclass, field
 
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
+from ..asm import decode
 from ..btf import Array, Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
 from ..btf.ext import BtfExt, FuncInfo, parse_ext
 from ..errors import BpfError, ObjectFormatError
-from ..asm import decode
 from ._link import Function, Reloc, RelocKind, link_program
 from .elf import (
     SHN_LORESERVE,
@@ -546,7 +546,7 @@ class _Reader:
             if s.type == STT_FUNC and s.shndx:
                 by_sec.setdefault(s.shndx, []).append(s)
         for sec in self.st.exec_secs:
-            insns = decode(self.elf.section_data(sec), self.order, section=sec.name)
+            insns = decode(self.elf.section_data(sec), "big" if self.order == "big" else "little", section=sec.name)
             funcs: list[Function] = []
             for s in sorted(by_sec.get(sec.index, []), key=lambda s: s.value):
                 if s.value % 8 or s.size % 8 or s.size == 0 or s.value + s.size > sec.size:

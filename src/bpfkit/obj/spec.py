@@ -27,11 +27,11 @@ from enum import Enum, IntEnum
 from pathlib import Path
 
 from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
+from ..asm import Instruction
 from ..btf import Btf, Int, Ptr
 from ..btf import Enum as BtfEnum
 from ..btf import Enum64 as BtfEnum64
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
-from ..asm import Instruction
 from .sections import SectionDef
 
 __all__ = [

@@ -1,0 +1,769 @@
+"""load(): an object file (path, bytes or ObjectSpec) -> Collection of live maps and programs.
+
+The steps follow what libbpf does for a skeleton: set constants in the spec,
+load the object's BTF (sanitized for the running kernel), create maps (global
+data written and .rodata frozen, pinned maps reused), resolve externs, apply
+CO-RE relocations against the kernel's BTF, patch map references, load the
+programs with func/line info, then fill static prog arrays and maps of maps.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import host
+from ._sys import Fd
+from ._sys import commands as C
+from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
+from .btf import Btf, BtfKind, Datasec, Enum, Enum64, Int, Var
+from .btf.ext import LineInfo, encode_func_info, encode_line_info
+from .errors import BpfError, KernelError, RelocationError, VerifierError
+from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
+
+if TYPE_CHECKING:
+    from .links import Link
+    from .maps import Map
+    from .programs import Program
+
+__all__ = ["Collection", "Variables", "load"]
+
+POISON_IMM = 0xBAD2310
+DEFAULT_PIN_ROOT = "/sys/fs/bpf"
+
+
+def load(
+    obj: str | os.PathLike[str] | bytes | bytearray | ObjectSpec,
+    *,
+    constants: Mapping[str, Any] | None = None,
+    kernel_btf: Btf | str | bytes | None = None,
+    pin_path: str | None = None,
+    programs: Iterable[str] | None = None,
+    log_level: int = 0,
+) -> Collection:
+    """Load a BPF object into the kernel and return its maps and programs.
+
+    ``constants`` set global variables (``const volatile`` ones above all)
+    before load; ``kernel_btf`` overrides the BTF CO-RE relocates against
+    (default: the running kernel's); ``pin_path`` is where maps marked
+    LIBBPF_PIN_BY_NAME are pinned (default /sys/fs/bpf); ``programs`` limits
+    which programs load (default: every autoload program).
+    """
+    if isinstance(obj, ObjectSpec):
+        spec = obj.copy()
+    elif isinstance(obj, (bytes, bytearray)):
+        spec = ObjectSpec.from_bytes(bytes(obj))
+    else:
+        spec = ObjectSpec.from_file(obj)
+    for name, value in (constants or {}).items():
+        _set_constant(spec, name, value)
+    loader = _Loader(spec, _target_btf(kernel_btf), pin_path or DEFAULT_PIN_ROOT, log_level)
+    try:
+        return loader.run(set(programs) if programs is not None else None)
+    except BaseException:
+        loader.cleanup()
+        raise
+
+
+def _target_btf(kernel_btf: Btf | str | bytes | None) -> Btf:
+    if kernel_btf is None:
+        return host.vmlinux_btf()
+    if isinstance(kernel_btf, Btf):
+        return kernel_btf
+    if isinstance(kernel_btf, (bytes, bytearray)):
+        return Btf.from_bytes(bytes(kernel_btf))
+    with open(kernel_btf, "rb") as f:
+        return Btf.from_bytes(f.read())
+
+
+def _set_constant(spec: ObjectSpec, name: str, value: Any) -> None:
+    if name not in spec.variables:
+        known = ", ".join(sorted(spec.variables)) or "none"
+        raise KeyError(f"object {spec.name!r} has no global variable {name!r} (it has: {known})")
+    var = spec.variables[name]
+    if isinstance(value, str):
+        raw = value.encode()
+        if len(raw) > var.size:
+            raise ValueError(f"string for {name!r} is {len(raw)} bytes, the variable holds {var.size}")
+        value = raw.ljust(var.size, b"\0")
+    elif isinstance(value, (bytes, bytearray, memoryview)) and len(value) < var.size and _is_char_array(spec, var.type_id):
+        value = bytes(value).ljust(var.size, b"\0")
+    spec.set_variable(name, value)
+
+
+def _is_char_array(spec: ObjectSpec, type_id: int | None) -> bool:
+    from .btf import Array
+
+    if type_id is None or spec.btf is None:
+        return False
+    t = spec.btf[spec.btf.skip_modifiers(type_id)]
+    return isinstance(t, Array) and spec.btf.size_of(t.type) == 1
+
+
+class _Loader:
+    """One load: owns what it created until it hands it to the Collection."""
+
+    def __init__(self, spec: ObjectSpec, kbtf: Btf, pin_root: str, log_level: int) -> None:
+        self.spec = spec
+        self.kbtf = kbtf
+        self.pin_root = pin_root
+        self.log_level = log_level
+        self.btf_fd: Fd | None = None
+        self.btf_strings: Any = None
+        self.map_fds: dict[str, Fd] = {}
+        self.pinned_here: list[str] = []
+        self.maps: dict[str, Map] = {}
+        self.progs: dict[str, Program] = {}
+
+    def cleanup(self) -> None:
+        for p in self.progs.values():
+            p.close()
+        for m in self.maps.values():
+            m.close()
+        for fd in self.map_fds.values():
+            fd.close()
+        for path in self.pinned_here:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        if self.btf_fd is not None:
+            self.btf_fd.close()
+
+    # ---- the steps ------------------------------------------------------
+
+    def run(self, only: set[str] | None) -> Collection:
+        spec = self.spec
+        wanted = [p for p in spec.programs.values() if (p.autoload if only is None else p.name in only)]
+        if only is not None:
+            unknown = only - set(spec.programs)
+            if unknown:
+                raise KeyError(f"object {spec.name!r} has no program(s) {sorted(unknown)}")
+        self._load_btf(wanted)
+        self._resolve_kconfig()
+        self._create_maps()
+        for prog in wanted:
+            self._relocate(prog)
+        for prog in wanted:
+            self.progs[prog.name] = self._load_program(prog)
+        self._fill_static_contents()
+        from .maps import Map
+
+        for name, fd in list(self.map_fds.items()):
+            ms = spec.maps[name]
+            key_type, value_type = self._codec_types(ms)
+            del self.map_fds[name]
+            self.maps[name] = Map.from_fd(fd, key_type=key_type, value_type=value_type)
+        col = Collection(spec, dict(self.maps), dict(self.progs), self.btf_fd, self.pinned_here)
+        self.maps.clear()
+        self.progs.clear()
+        self.btf_fd = None
+        return col
+
+    def _codec_types(self, ms: MapSpec) -> tuple[Any, Any]:
+        """Key and value types of a map from the object's BTF, so values decode as the program sees them."""
+        btf = self.spec.btf
+        if btf is None:
+            return None, None
+        if ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG):
+            vid = _datasec_id(btf, ms.section)
+            return None, ((btf, vid) if vid else None)
+        kt = (btf, ms.key_type_id) if ms.key_type_id else None
+        vt = (btf, ms.value_type_id) if ms.value_type_id and ms.type not in _FD_VALUE_TYPES else None
+        return kt, vt
+
+    # BTF ----------------------------------------------------------------
+
+    def _load_btf(self, wanted: list[ProgramSpec]) -> None:
+        from .btf.marshal import encode_with_strings
+        from .btf.sanitize import needs_sanitizing, sanitize
+        from .features import btf_features
+
+        btf = self.spec.btf
+        if btf is None:
+            return
+        btf = _fix_datasecs(btf, self.spec)
+        feats = btf_features()
+        if needs_sanitizing(btf, feats):
+            btf = sanitize(btf, feats)
+        extra: list[str] = []
+        for p in wanted:
+            for li in p.line_info:
+                extra.append(li.file_name)
+                extra.append(li.line)
+        blob, strings = encode_with_strings(btf, extra)
+        try:
+            fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}")
+        except KernelError as exc:
+            if not feats.func:
+                return  # a kernel without BTF func info: load without BTF, as libbpf does
+            raise BpfError(f"loading the BTF of object {self.spec.name!r} failed: {exc}") from exc
+        self.btf_fd = Fd(fd, f"BTF of {self.spec.name}")
+        self.btf_strings = strings
+
+    # kconfig / ksyms ----------------------------------------------------------
+
+    def _resolve_kconfig(self) -> None:
+        spec = self.spec
+        if not spec.kconfig_map:
+            return
+        from .obj.kconfig import parse_kernel_config, resolve_kconfig
+
+        text = host.kernel_config_text() or ""
+        config = parse_kernel_config(text)
+        extra = {"LINUX_HAS_BPF_COOKIE": 1, "LINUX_HAS_SYSCALL_WRAPPER": 1}
+        spec.maps[spec.kconfig_map].data = resolve_kconfig(spec, config, host.kernel_version_code(), extra=extra)
+
+    # maps ----------------------------------------------------------------------
+
+    def _create_maps(self) -> None:
+        for name, ms in self.spec.maps.items():
+            self.map_fds[name] = self._create_map(ms)
+
+    def _create_map(self, ms: MapSpec) -> Fd:
+        target = f"map {ms.name!r} ({ms.type.name.lower()})"
+        pin = os.path.join(self.pin_root, ms.name) if ms.pinning == Pinning.BY_NAME else None
+        if pin is not None and os.path.exists(pin):
+            pinned = Fd(C.obj_get(pin, target=f"pinned map {pin!r}"), f"map {ms.name}")
+            try:
+                _check_pinned_compatible(pinned.fd, ms, pin)
+            except BaseException:
+                pinned.close()
+                raise
+            return pinned
+        max_entries = ms.max_entries
+        if ms.type in (MapType.RINGBUF, MapType.USER_RINGBUF):
+            max_entries = _ringbuf_size(max_entries)
+        elif ms.type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
+            max_entries = host.possible_cpus()
+        inner_fd: Fd | None = None
+        if ms.inner is not None:
+            inner_fd = self._create_map(ms.inner)
+        flags = int(ms.flags)
+        if flags & MapFlags.MMAPABLE and not _mmapable_ok():
+            flags &= ~MapFlags.MMAPABLE
+        kid = ms.key_type_id or 0
+        vid = ms.value_type_id or 0
+        if ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG) and self.spec.btf is not None:
+            kid = 0
+            vid = _datasec_id(self.spec.btf, ms.section) or 0
+        use_btf = self.btf_fd is not None and (kid or vid) and ms.type not in _NO_BTF_TYPES
+        try:
+            try:
+                fd = C.map_create(
+                    ms.type, ms.key_size, ms.value_size, max_entries, map_flags=flags, name=ms.name,
+                    inner_map_fd=inner_fd.fd if inner_fd else 0, numa_node=ms.numa_node, map_extra=ms.map_extra,
+                    btf_fd=self.btf_fd.fd if use_btf and self.btf_fd else 0,
+                    btf_key_type_id=kid if use_btf else 0, btf_value_type_id=vid if use_btf else 0,
+                    target=target,
+                )
+            except KernelError as exc:
+                if not use_btf or exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP):
+                    raise
+                fd = C.map_create(
+                    ms.type, ms.key_size, ms.value_size, max_entries, map_flags=flags, name=ms.name,
+                    inner_map_fd=inner_fd.fd if inner_fd else 0, numa_node=ms.numa_node, map_extra=ms.map_extra,
+                    target=target,
+                )
+        finally:
+            if inner_fd is not None:
+                inner_fd.close()
+        owned = Fd(fd, f"map {ms.name}")
+        try:
+            if (ms.data is not None and any(ms.data)) or (ms.data is not None and ms.kind is not MapKind.BSS):
+                _write_value0(owned.fd, ms.data, target)
+            if ms.freeze or ms.kind in (MapKind.RODATA, MapKind.KCONFIG):
+                C.map_freeze(owned.fd, target=target)
+            if pin is not None:
+                from ._sys.mounts import ensure_bpffs_for
+
+                ensure_bpffs_for(pin)
+                os.makedirs(os.path.dirname(pin), exist_ok=True)
+                C.obj_pin(owned.fd, pin, target=target)
+                self.pinned_here.append(pin)
+        except BaseException:
+            owned.close()
+            raise
+        return owned
+
+    # relocation -------------------------------------------------------------------
+
+    def _relocate(self, prog: ProgramSpec) -> None:
+        from .btf import core
+
+        spec = self.spec
+        insns = prog.instructions
+        if prog.core_relos:
+            if spec.btf is None:
+                raise RelocationError("CO-RE relocations without BTF in the object", program=prog.name)
+            relos = prog.core_relos
+            fixups = core.relocate(relos, spec.btf, [self.kbtf], insns, program=prog.name,
+                                   line_of=_line_lookup(prog.line_info))
+            core.apply(fixups, insns)
+            prog_fixups = [f for f in fixups if f.poison]
+            _POISONED[id(prog)] = prog_fixups
+        for ref in prog.map_refs:
+            fd = self.map_fds.get(ref.map)
+            if fd is None:
+                raise RelocationError(f"reference to unknown map {ref.map!r}", program=prog.name, insn=ref.insn)
+            ins = insns[ref.insn]
+            if ref.kind is MapRefKind.FD:
+                ins.src_reg = PseudoSrc.MAP_FD
+                ins.imm = fd.fd
+            else:
+                ins.src_reg = PseudoSrc.MAP_VALUE
+                ins.imm = fd.fd
+                insns[ref.insn + 1].imm = ref.offset
+        for eref in prog.extern_refs:
+            self._resolve_extern(prog, eref.insn, eref.name, eref.kind)
+
+    def _resolve_extern(self, prog: ProgramSpec, idx: int, name: str, kind: ExternKind) -> None:
+        ext = next((e for e in self.spec.externs if e.name == name), None)
+        if ext is None:
+            raise RelocationError(f"unknown extern {name!r}", program=prog.name, insn=idx)
+        insns = prog.instructions
+        if kind is ExternKind.KCONFIG:
+            return  # a map value reference to .kconfig, patched with the map refs
+        if kind is ExternKind.KFUNC:
+            ids = self.kbtf.find(ext.essential_name, BtfKind.FUNC)
+            if not ids:
+                if ext.weak:
+                    return
+                raise RelocationError(f"kfunc {name!r} is not in the kernel's BTF", program=prog.name, insn=idx)
+            insns[idx].imm = ids[0]
+            insns[idx].off = 0
+            return
+        if ext.type_id:  # typed ksym: a BTF VAR of the kernel
+            ids = self.kbtf.find(ext.essential_name, BtfKind.VAR)
+            if ids:
+                insns[idx].src_reg = PseudoSrc.BTF_ID
+                insns[idx].imm = ids[0]
+                insns[idx + 1].imm = 0
+                return
+            if not ext.weak:
+                raise RelocationError(f"typed __ksym {name!r} is not a variable in the kernel's BTF",
+                                      program=prog.name, insn=idx)
+            addr = 0
+        else:
+            addr = host.ksym_address(ext.essential_name) or 0
+            if not addr and not ext.weak:
+                raise RelocationError(f"__ksym {name!r} is not in /proc/kallsyms", program=prog.name, insn=idx)
+        insns[idx].src_reg = 0
+        insns[idx].set_imm64(insns[idx + 1], addr)
+
+    # programs ------------------------------------------------------------------------
+
+    def _load_program(self, prog: ProgramSpec) -> Program:
+        from .programs import Program
+
+        attach_btf_id = 0
+        if prog.type in (ProgType.TRACING, ProgType.LSM):
+            attach_btf_id = self._attach_btf_id(prog)
+        func_info = b""
+        line_info = b""
+        if self.btf_fd is not None:
+            func_info = encode_func_info(prog.func_info)
+            if self.btf_strings is not None:
+                st = self.btf_strings
+                line_info = encode_line_info(
+                    [_reoff(li, st.add(li.file_name), st.add(li.line)) for li in prog.line_info]
+                )
+        kern_version = prog.kernel_version or self.spec.kernel_version or host.kernel_version_code()
+        try:
+            return Program.load(
+                prog.type, prog.instructions, license=prog.license or self.spec.license or "GPL", name=prog.name,
+                expected_attach_type=prog.expected_attach_type, attach_btf_id=attach_btf_id, flags=prog.flags,
+                kern_version=kern_version, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
+                func_info=func_info, line_info=line_info, log_level=self.log_level,
+                section=prog.section, attach_target=prog.attach_target, spec=prog,
+            )
+        except VerifierError as exc:
+            poisoned = _POISONED.get(id(prog), [])
+            hit = _poisoned_insn(exc.log)
+            if hit is not None and self.spec.btf is not None:
+                from .btf.core import relocation_error
+
+                for f in poisoned:
+                    if f.insn_index == hit:
+                        raise relocation_error(f, self.spec.btf) from exc
+            raise
+
+    def _attach_btf_id(self, prog: ProgramSpec) -> int:
+        target = prog.attach_target
+        eat = prog.expected_attach_type
+        if eat == AttachType.TRACE_RAW_TP:
+            name, kind = f"btf_trace_{target}", BtfKind.TYPEDEF
+        elif eat == AttachType.TRACE_ITER:
+            name, kind = f"bpf_iter_{target}", BtfKind.FUNC
+        elif eat in (AttachType.LSM_MAC, AttachType.LSM_CGROUP):
+            name, kind = f"bpf_lsm_{target}", BtfKind.FUNC
+        else:
+            name, kind = target.split(":")[-1], BtfKind.FUNC
+        ids = self.kbtf.find(name, kind)
+        if not ids:
+            raise RelocationError(
+                f"attach target {name!r} ({kind.name.lower()}) of section {prog.section!r} is not in the kernel's BTF",
+                program=prog.name,
+            )
+        return ids[0]
+
+    def _fill_static_contents(self) -> None:
+        for name, ms in self.spec.maps.items():
+            if not ms.contents:
+                continue
+            fd = self.map_fds[name]
+            for index, ref in sorted(ms.contents.items()):
+                if ms.type == MapType.PROG_ARRAY:
+                    prog = self.progs.get(ref)
+                    if prog is None:
+                        continue  # a program that was not loaded (autoload off)
+                    value = prog.fd
+                else:
+                    inner = self.map_fds.get(ref)
+                    if inner is None:
+                        raise RelocationError(f"map {name!r} slot {index} names unknown map {ref!r}")
+                    value = inner.fd
+                _update_u32(fd.fd, index, value, f"map {name!r}")
+
+
+_FD_VALUE_TYPES = frozenset({
+    MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PERF_EVENT_ARRAY,
+    MapType.CGROUP_ARRAY, MapType.SOCKMAP, MapType.SOCKHASH, MapType.DEVMAP, MapType.DEVMAP_HASH,
+    MapType.CPUMAP, MapType.XSKMAP,
+})
+
+_NO_BTF_TYPES = frozenset({
+    MapType.PERF_EVENT_ARRAY, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.USER_RINGBUF,
+    MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
+    MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
+    MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
+})
+
+# program spec id -> poisoned CO-RE fixups (looked up if the verifier reaches one)
+_POISONED: dict[int, list[Any]] = {}
+
+
+def _reoff(li: LineInfo, file_off: int, line_off: int) -> LineInfo:
+    return LineInfo(li.insn_off, li.file_name, li.line, li.line_num, li.col, file_off, line_off)
+
+
+def _line_lookup(lines: list[LineInfo]) -> Any:
+    ordered = sorted(lines, key=lambda li: li.insn_off)
+
+    def line_of(idx: int) -> str | None:
+        best = None
+        for li in ordered:
+            if li.insn_off > idx:
+                break
+            best = li
+        if best is None:
+            return None
+        return f"{os.path.basename(best.file_name)}:{best.line_num}: {best.line.strip()}"
+
+    return line_of
+
+
+_POISON_RE = re.compile(r"^(\d+): \(85\) call unknown#195896080", re.M)
+
+
+def _poisoned_insn(log: str) -> int | None:
+    m = _POISON_RE.search(log)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"invalid func unknown#195896080", log)
+    if m:
+        before = log[: m.start()].rstrip().splitlines()
+        for line in reversed(before):
+            mm = re.match(r"^(\d+): ", line)
+            if mm:
+                return int(mm.group(1))
+    return None
+
+
+def _fix_datasecs(btf: Btf, spec: ObjectSpec) -> Btf:
+    """Fill in DATASEC sizes and variable offsets that clang leaves at zero (as libbpf does)."""
+    sizes: dict[str, int] = {}
+    for ms in spec.maps.values():
+        if ms.section and ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG):
+            sizes[ms.section] = ms.value_size
+    offsets = {(v.section, v.name): v.offset for v in spec.variables.values()}
+    for e in spec.externs:
+        if e.kind is ExternKind.KCONFIG:
+            offsets[(".kconfig", e.name)] = e.offset
+    changed = False
+    out = []
+    for tid in btf.own_ids():
+        t = btf[tid]
+        if isinstance(t, Datasec) and (t.size == 0 or t.name in sizes):
+            size = sizes.get(t.name, t.size)
+            new_vars = []
+            for v in t.vars:
+                var = btf[v.type]
+                off = offsets.get((t.name, var.name), v.offset) if isinstance(var, Var) else v.offset
+                new_vars.append(type(v)(v.type, off, v.size))
+            if size == 0 and new_vars:
+                size = max(v.offset + v.size for v in new_vars)
+            if size != t.size or new_vars != t.vars:
+                t = Datasec(t.name, size, new_vars)
+                changed = True
+        out.append(t)
+    if not changed:
+        return btf
+    return Btf.from_types(out, base=btf.base)
+
+
+def _datasec_id(btf: Btf, section: str) -> int | None:
+    ids = btf.find(section, BtfKind.DATASEC)
+    return ids[0] if ids else None
+
+
+def _ringbuf_size(n: int) -> int:
+    page = host.page_size()
+    size = page
+    while size < n:
+        size <<= 1
+    return size
+
+
+def _mmapable_ok() -> bool:
+    from .features import have_mmapable_arrays
+
+    return bool(have_mmapable_arrays())
+
+
+def _check_pinned_compatible(fd: int, ms: MapSpec, path: str) -> None:
+    from ._sys import attrs as A
+
+    info = A.MapInfo()
+    C.obj_get_info_by_fd(fd, info, target=f"pinned map {path!r}")
+    want = (int(ms.type), ms.key_size, ms.value_size)
+    have = (info.type, info.key_size, info.value_size)
+    if have != want or (ms.max_entries and info.max_entries != ms.max_entries and ms.type not in
+                        (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY)):
+        raise BpfError(
+            f"pinned map {path!r} does not match map {ms.name!r} of the object: type/key/value/max_entries "
+            f"{(*have, info.max_entries)} vs {(*want, ms.max_entries)}"
+        )
+
+
+def _write_value0(fd: int, data: bytes, target: str) -> None:
+    import ctypes
+
+    key = ctypes.c_uint32(0)
+    buf = ctypes.create_string_buffer(data, len(data))
+    C.map_update_elem(fd, ctypes.addressof(key), ctypes.addressof(buf), target=target)
+
+
+def _update_u32(fd: int, index: int, value: int, target: str) -> None:
+    import ctypes
+
+    key = ctypes.c_uint32(index)
+    val = ctypes.c_uint32(value)
+    C.map_update_elem(fd, ctypes.addressof(key), ctypes.addressof(val), target=target)
+
+
+# ---- the Collection -----------------------------------------------------------
+
+
+class Collection:
+    """The maps, programs and global variables of a loaded object; closing releases them all."""
+
+    def __init__(
+        self,
+        spec: ObjectSpec,
+        maps: dict[str, Map],
+        programs: dict[str, Program],
+        btf_fd: Fd | None,
+        pinned: list[str],
+    ) -> None:
+        self.spec = spec
+        self._maps = maps
+        self._programs = programs
+        self._btf_fd = btf_fd
+        self.pinned = list(pinned)
+        self.maps: Mapping[str, Map] = _Named(maps, "map", spec.name)
+        self.programs: Mapping[str, Program] = _Named(programs, "program", spec.name)
+        self.variables = Variables(self)
+        self.links: list[Link] = []
+        self._closed = False
+
+    @property
+    def btf_fd(self) -> int | None:
+        """The fd of the object's BTF loaded in the kernel (None if it has none)."""
+        return None if self._btf_fd is None else self._btf_fd.fd
+
+    def attach(self, *names: str) -> list[Link]:
+        """Attach every program that can attach on its own (or the ``names`` given); returns the links."""
+        from .links import attach_program, can_auto_attach
+
+        chosen = [self.programs[n] for n in names] if names else [
+            p for p in self._programs.values() if can_auto_attach(p) and _auto(p)
+        ]
+        made: list[Link] = []
+        try:
+            for p in chosen:
+                made.append(attach_program(p))
+        except BaseException:
+            for link in made:
+                link.close()
+            raise
+        self.links.extend(made)
+        return made
+
+    def detach(self) -> None:
+        """Close every link made by :meth:`attach`."""
+        links, self.links = self.links, []
+        for link in reversed(links):
+            link.close()
+
+    def unpin(self) -> None:
+        """Remove the pins this load created for LIBBPF_PIN_BY_NAME maps."""
+        for path in self.pinned:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        self.pinned = []
+
+    def close(self) -> None:
+        """Detach links, close programs and maps (pinned maps stay pinned), release the BTF."""
+        if self._closed:
+            return
+        self._closed = True
+        self.detach()
+        for p in self._programs.values():
+            p.close()
+        for m in self._maps.values():
+            m.close()
+        if self._btf_fd is not None:
+            self._btf_fd.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Collection {self.spec.name!r} maps={sorted(self._maps)} programs={sorted(self._programs)}>"
+
+
+def _auto(p: Program) -> bool:
+    spec = p.spec
+    return bool(getattr(spec, "auto_attach", True)) if spec is not None else True
+
+
+class _Named(Mapping[str, Any]):
+    """A read-only mapping whose KeyError names what exists."""
+
+    def __init__(self, items: dict[str, Any], what: str, obj: str) -> None:
+        self._items = items
+        self._what = what
+        self._obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "none"
+            raise KeyError(f"object {self._obj!r} has no {self._what} {name!r} (it has: {known})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class _VarInfo:
+    name: str
+    map: str
+    offset: int
+    size: int
+    type_id: int | None
+    readonly: bool
+
+
+class Variables(Mapping[str, Any]):
+    """Global variables of a loaded object, read and written through their data maps by name.
+
+    Integers (and enums) decode to int by their BTF type; everything else is
+    bytes.  Writing a .rodata variable after load fails: the map is frozen.
+    """
+
+    def __init__(self, col: Collection) -> None:
+        self._col = col
+        spec = col.spec
+        self._vars = {
+            n: _VarInfo(v.name, v.map, v.offset, v.size, v.type_id, v.readonly)
+            for n, v in spec.variables.items()
+            if v.map in col._maps
+        }
+
+    def __getitem__(self, name: str) -> Any:
+        v = self._info(name)
+        raw = self._col._maps[v.map].lookup_raw(0)[v.offset : v.offset + v.size]
+        return self._decode(v, raw)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        v = self._info(name)
+        m = self._col._maps[v.map]
+        raw = bytearray(m.lookup_raw(0))
+        raw[v.offset : v.offset + v.size] = self._encode(v, value)
+        m.update(0, bytes(raw))
+
+    def raw(self, name: str) -> bytes:
+        """The variable's bytes."""
+        v = self._info(name)
+        return bytes(self._col._maps[v.map].lookup_raw(0)[v.offset : v.offset + v.size])
+
+    def _info(self, name: str) -> _VarInfo:
+        try:
+            return self._vars[name]
+        except KeyError:
+            known = ", ".join(sorted(self._vars)) or "none"
+            raise KeyError(f"object {self._col.spec.name!r} has no variable {name!r} (it has: {known})") from None
+
+    def _int_type(self, v: _VarInfo) -> tuple[bool, bool]:
+        btf = self._col.spec.btf
+        if v.type_id is None or btf is None:
+            return (v.size in (1, 2, 4, 8), False)
+        t = btf[btf.skip_modifiers(v.type_id)]
+        if isinstance(t, Int):
+            return (t.size in (1, 2, 4, 8), t.signed)
+        if isinstance(t, (Enum, Enum64)):
+            return (True, t.signed)
+        return (False, False)
+
+    def _decode(self, v: _VarInfo, raw: bytes) -> Any:
+        is_int, signed = self._int_type(v)
+        if is_int:
+            return int.from_bytes(raw, "big" if self._col.spec.byteorder == "big" else "little", signed=signed)
+        return bytes(raw)
+
+    def _encode(self, v: _VarInfo, value: Any) -> bytes:
+        is_int, signed = self._int_type(v)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            raw = bytes(value)
+            if len(raw) != v.size:
+                raise ValueError(f"variable {v.name!r} is {v.size} bytes, value is {len(raw)}")
+            return raw
+        if is_int and isinstance(value, int):
+            return value.to_bytes(v.size, "big" if self._col.spec.byteorder == "big" else "little", signed=signed)
+        raise TypeError(f"variable {v.name!r} takes {'an int or ' if is_int else ''}{v.size} bytes, not {type(value).__name__}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vars)
+
+    def __len__(self) -> int:
+        return len(self._vars)
+
+

@@ -1,0 +1,1137 @@
+"""The Map base class: one kernel map, owned through its fd, with the kernel's operations by name.
+
+Subclasses (one module per family) add the Python protocol the map type's
+semantics allow; :meth:`Map.create`, :meth:`Map.from_fd`, :meth:`Map.from_pin`
+and :meth:`Map.from_id` return the subclass registered for the map's type.
+
+Element operations on the hot path (``lookup``/``update``/``delete`` and the
+protocols built on them) reuse per-map key/value buffers and a prebuilt
+``bpf_attr``; a token (taken without blocking) keeps concurrent threads from
+sharing those buffers, and a contended or re-entrant call simply takes the
+slow path with fresh buffers.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import errno as E
+import fcntl
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+from .. import host
+from .._sys import Fd
+from .._sys import commands as C
+from .._sys.attrs import MapBatchAttr, MapElemAttr
+from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, error_for, last_errno
+from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
+from ..btf import Btf
+from ..errors import BpfError, KernelError, MapKeyError, NotSupportedError
+from .codec import Codec, CodecSpec, IntCodec, make_codec
+
+__all__ = [
+    "Map",
+    "MapInfo",
+    "MapIterationError",
+    "SupportsFd",
+    "fd_of",
+    "map_ids",
+]
+
+SupportsFd = Any
+"""An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+
+_M = TypeVar("_M", bound="Map")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
+_UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
+_BATCH_MIN_ENTRIES = 256  # items()/values() use batch ops at or above this max_entries
+_BATCH_BYTES = 1 << 20  # target size of one batch's key+value buffers
+
+
+class MapIterationError(BpfError, RuntimeError):
+    """Iterating a map could not make progress: keys vanished faster than the walk advanced."""
+
+
+def fd_of(obj: SupportsFd) -> int:
+    """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd``."""
+    if isinstance(obj, int):
+        return obj
+    fileno = getattr(obj, "fileno", None)
+    if callable(fileno):
+        return int(fileno())
+    fd = getattr(obj, "fd", None)
+    if isinstance(fd, int):
+        return fd
+    raise TypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+
+
+def map_ids() -> list[int]:
+    """Ids of every map on the system (BPF_MAP_GET_NEXT_ID)."""
+    return list(C.ids_of(Cmd.MAP_GET_NEXT_ID))
+
+
+def _type_name(t: int) -> str:
+    try:
+        return MapType(t).name.lower().removesuffix("_deprecated")
+    except ValueError:
+        return f"type {t}"
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """What the kernel reports about a map (struct bpf_map_info), plus ``frozen`` from fdinfo."""
+
+    type: MapType | int
+    id: int
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: MapFlags
+    map_extra: int = 0
+    btf_id: int = 0
+    btf_key_type_id: int = 0
+    btf_value_type_id: int = 0
+    btf_vmlinux_value_type_id: int = 0
+    ifindex: int = 0
+    frozen: bool | None = None
+
+    @property
+    def type_name(self) -> str:
+        """Lowercase type name (``"hash"``) or ``"type N"`` for types bpfkit does not know."""
+        return _type_name(int(self.type))
+
+
+def _to_type(t: int) -> MapType | int:
+    try:
+        return MapType(t)
+    except ValueError:
+        return t
+
+
+def _read_frozen(fd: int) -> bool | None:
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("frozen:"):
+                    return line.split()[1] != "0"
+    except OSError:
+        return None
+    return None
+
+
+def _info_of_fd(fd: int, target: str | None = None) -> MapInfo:
+    kind = C.obj_kind(fd)
+    if kind != "bpf-map":
+        raise ValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
+    raw = C.map_info(fd, target=target)
+    return MapInfo(
+        type=_to_type(raw.type),
+        id=int(raw.id),
+        name=raw.name.decode(errors="replace"),
+        key_size=int(raw.key_size),
+        value_size=int(raw.value_size),
+        max_entries=int(raw.max_entries),
+        flags=MapFlags(raw.map_flags),
+        map_extra=int(raw.map_extra),
+        btf_id=int(raw.btf_id),
+        btf_key_type_id=int(raw.btf_key_type_id),
+        btf_value_type_id=int(raw.btf_value_type_id),
+        btf_vmlinux_value_type_id=int(raw.btf_vmlinux_value_type_id),
+        ifindex=int(raw.ifindex),
+        frozen=_read_frozen(fd),
+    )
+
+
+def _resolve_type(t: MapType | str | int) -> MapType | int:
+    if isinstance(t, MapType):
+        return t
+    if isinstance(t, str):
+        try:
+            return MapType(t)  # type: ignore[arg-type]  # names resolve through _missing_
+        except ValueError:
+            key = t.strip().upper().replace("-", "_").removeprefix("BPF_MAP_TYPE_")
+            if key in MAP_MIN_KERNEL:
+                raise NotSupportedError(
+                    f"map type {t!r} is newer than this bpfkit's kernel tables",
+                    feature=f"map type {key.lower()}",
+                    min_kernel=MAP_MIN_KERNEL[key],
+                ) from None
+            raise ValueError(f"unknown map type {t!r}") from None
+    if isinstance(t, int):
+        return _to_type(int(t))
+    raise TypeError(f"map type must be a MapType, a name or an int, not {type(t).__name__}")
+
+
+_CLASSES: dict[int, type[Map]] = {}
+_NO_BATCH: set[tuple[int, int]] = set()  # (map type, batch command) the kernel refused
+
+
+def _class_for(t: int) -> type[Map]:
+    from . import _families  # noqa: F401  (registers every family's class)
+
+    return _CLASSES.get(int(t), Map)
+
+
+def _closed_op(desc: str) -> Callable[[], int]:
+    def closed() -> int:
+        raise ValueError(f"{desc} is closed")
+
+    return closed
+
+
+class Map:
+    """A BPF map owned through its fd. Use :meth:`create`, :meth:`from_fd`, :meth:`from_pin` or :meth:`from_id`.
+
+    Attributes: ``type`` (MapType), ``name``, ``key_size``, ``value_size``,
+    ``max_entries``, ``flags`` (MapFlags), ``map_extra``, ``key_codec``,
+    ``value_codec``, ``pinned_path``.
+    """
+
+    map_types: ClassVar[tuple[MapType, ...]] = ()
+    default_key_size: ClassVar[int | None] = None
+    default_value_size: ClassVar[int | None] = None
+    default_max_entries: ClassVar[int | None] = None
+    required_flags: ClassVar[MapFlags] = MapFlags(0)
+    element_ops_hold_gil: ClassVar[bool] = True  # False where the kernel may sleep in update/delete
+
+    type: MapType | int
+    name: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: MapFlags
+    map_extra: int
+    key_codec: Codec
+    value_codec: Codec
+    pinned_path: str | None
+    btf: Btf | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for t in cls.__dict__.get("map_types", ()):
+            _CLASSES[int(t)] = cls
+
+    # ---- construction ---------------------------------------------------
+
+    def __init__(
+        self,
+        fd: Fd,
+        info: MapInfo,
+        *,
+        key_type: CodecSpec = None,
+        value_type: CodecSpec = None,
+        btf: Btf | None = None,
+    ) -> None:
+        """Wrap an owned map fd (internal: use :meth:`create` or the ``from_*`` constructors)."""
+        self._fd = fd
+        self._info = info if info.id else None
+        self.type = info.type
+        self.name = info.name
+        self.key_size = info.key_size
+        self.value_size = info.value_size
+        self.max_entries = info.max_entries
+        self.flags = info.flags
+        self.map_extra = info.map_extra
+        self.pinned_path = None
+        self.btf = btf
+        self._desc = (
+            f"map {self.name!r} ({_type_name(int(self.type))}, key {self.key_size} B, value {self.value_size} B)"
+        )
+        fd.what = self._desc
+        if key_type is None and btf is not None and info.btf_key_type_id:
+            key_type = (btf, info.btf_key_type_id)
+        if value_type is None and btf is not None and info.btf_value_type_id:
+            value_type = (btf, info.btf_value_type_id)
+        try:
+            self.key_codec = self._make_key_codec(key_type)
+            self.value_codec = self._make_value_codec(value_type)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{self._desc}: {exc}") from None
+        self._setup_fast_path()
+
+    def _make_key_codec(self, spec: CodecSpec) -> Codec:
+        return make_codec(spec, self.key_size, what="key")
+
+    def _make_value_codec(self, spec: CodecSpec) -> Codec:
+        return make_codec(spec, self.value_size, what="value")
+
+    def _setup_fast_path(self) -> None:
+        fd = self._fd.fd
+        ks = self.key_size
+        vs = self.value_codec.size
+        self._kbuf = bytearray(max(ks, 1))
+        self._vbuf = bytearray(max(vs, 1))
+        self._pbuf = bytearray(max(ks, 1))  # previous key of get_next_key
+        self._nbuf = bytearray(max(ks, 1))  # next key of get_next_key
+        refs = [ctypes.c_char.from_buffer(b) for b in (self._kbuf, self._vbuf, self._pbuf, self._nbuf)]
+        self._bufrefs = refs
+        kaddr, vaddr, paddr, naddr = (ctypes.addressof(r) for r in refs)
+        self._attr = MapElemAttr(map_fd=fd, key=kaddr if ks else 0, value=vaddr if vs else 0)
+        self._dattr = MapElemAttr(map_fd=fd, key=kaddr if ks else 0)  # DELETE_ELEM wants zeros after key
+        self._nattr = MapElemAttr(map_fd=fd, key=paddr, value=naddr)
+        self._nattr_first = MapElemAttr(map_fd=fd, key=0, value=naddr)
+        gil = self.element_ops_hold_gil
+        self._c_lookup = bpf_bound(Cmd.MAP_LOOKUP_ELEM, self._attr, hold_gil=gil)
+        self._c_update = bpf_bound(Cmd.MAP_UPDATE_ELEM, self._attr, hold_gil=gil)
+        self._c_delete = bpf_bound(Cmd.MAP_DELETE_ELEM, self._dattr, hold_gil=gil)
+        self._c_next = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr, hold_gil=gil)
+        self._c_first = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr_first, hold_gil=gil)
+        # One token guards the shared buffers: list.pop/append are atomic under the GIL and cost
+        # far less than a Lock; an empty list sends the caller to the slow path (never blocks).
+        tokens = [True]
+        self._take = tokens.pop
+        self._give = tokens.append
+        self._kpack = self.key_codec.pack_into
+        self._vpack = self.value_codec.pack_into
+        self._vunpack = self.value_codec.unpack_from
+
+    @classmethod
+    def create(
+        cls: builtins.type[_M],
+        type: MapType | str | int | None = None,
+        key_size: int | None = None,
+        value_size: int | None = None,
+        max_entries: int | None = None,
+        *,
+        name: str = "",
+        flags: MapFlags | int = 0,
+        numa_node: int | None = None,
+        inner_map: SupportsFd | None = None,
+        map_extra: int = 0,
+        key_type: CodecSpec = None,
+        value_type: CodecSpec = None,
+        btf: Btf | None = None,
+        btf_fd: SupportsFd | None = None,
+        btf_key_type_id: int = 0,
+        btf_value_type_id: int = 0,
+        btf_vmlinux_value_type_id: int = 0,
+        ifindex: int = 0,
+    ) -> _M:
+        """BPF_MAP_CREATE; returns the Map subclass for ``type`` (a MapType, ``"hash"`` or an int).
+
+        Sizes default from ``key_type``/``value_type`` or the type's fixed sizes;
+        ``btf`` (a :class:`Btf` built in Python) is loaded for the map when
+        ``btf_fd`` is not given; ``inner_map`` is the template of map-in-map types.
+        An unsupported type raises NotSupportedError naming the minimum Linux.
+        """
+        if type is None:
+            if len(cls.map_types) != 1:
+                raise TypeError(f"{cls.__name__}.create() needs the map type")
+            type = cls.map_types[0]
+        t = _resolve_type(type)
+        klass = _class_for(int(t))
+        if not issubclass(klass, cls):
+            raise TypeError(f"{_type_name(int(t))} maps are {klass.__name__}, not {cls.__name__}")
+        if not _NAME_RE.match(name):
+            raise ValueError(f"map name {name!r} must be at most 15 characters of A-Z, a-z, 0-9, '_' and '.'")
+        args = _CreateArgs(
+            type=t, key_size=key_size, value_size=value_size, max_entries=max_entries, name=name,
+            flags=MapFlags(int(flags)), numa_node=numa_node, inner_map=inner_map, map_extra=map_extra,
+            key_type=key_type, value_type=value_type, btf=btf, btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
+            btf_value_type_id=btf_value_type_id, btf_vmlinux_value_type_id=btf_vmlinux_value_type_id, ifindex=ifindex,
+        )
+        klass._prepare_create(args)
+        return klass._create(args)  # type: ignore[return-value]
+
+    @classmethod
+    def _prepare_create(cls, a: _CreateArgs) -> None:
+        """Fill defaults the map type implies and check what the kernel would refuse unclearly."""
+        if a.key_size is None:
+            a.key_size = cls.default_key_size
+        if a.key_size is None and a.key_type is not None:
+            a.key_size = make_codec(a.key_type, what="key").size
+        if a.value_size is None:
+            a.value_size = cls.default_value_size
+        if a.value_size is None and a.value_type is not None:
+            a.value_size = make_codec(a.value_type, what="value").size
+        if a.max_entries is None:
+            a.max_entries = cls.default_max_entries
+        for what in ("key_size", "value_size", "max_entries"):
+            v = getattr(a, what)
+            if v is None:
+                raise ValueError(f"{_type_name(int(a.type))} map needs {what}=")
+            if not isinstance(v, int) or v < 0 or v > 0xFFFFFFFF:
+                raise ValueError(f"{what} must be an int in 0..2**32-1, not {v!r}")
+        a.flags |= cls.required_flags
+        if a.numa_node is not None:
+            a.flags |= MapFlags.NUMA_NODE
+
+    @classmethod
+    def _create(cls, a: _CreateArgs) -> Map:
+        assert a.key_size is not None and a.value_size is not None and a.max_entries is not None
+        desc = f"map {a.name!r} ({_type_name(int(a.type))}, key {a.key_size} B, value {a.value_size} B)"
+        btf_owned: Fd | None = None
+        btf_fd = 0
+        if a.btf_fd is not None:
+            btf_fd = fd_of(a.btf_fd)
+        elif a.btf is not None and (a.btf_key_type_id or a.btf_value_type_id):
+            from .btfinfo import load_btf
+
+            btf_owned = load_btf(a.btf)
+            btf_fd = btf_owned.fd
+        try:
+            try:
+                raw = C.map_create(
+                    int(a.type), a.key_size, a.value_size, a.max_entries,
+                    map_flags=int(a.flags), name=a.name,
+                    inner_map_fd=fd_of(a.inner_map) if a.inner_map is not None else 0,
+                    numa_node=a.numa_node or 0, map_ifindex=a.ifindex, btf_fd=btf_fd,
+                    btf_key_type_id=a.btf_key_type_id if btf_fd else 0,
+                    btf_value_type_id=a.btf_value_type_id if btf_fd else 0,
+                    btf_vmlinux_value_type_id=a.btf_vmlinux_value_type_id, map_extra=a.map_extra, target=desc,
+                )
+            except KernelError as exc:
+                if exc.errno in (E.EINVAL, E.E2BIG, *_UNSUPPORTED_ERRNOS):
+                    _raise_if_unsupported(a.type, exc)
+                raise
+        finally:
+            if btf_owned is not None:
+                btf_owned.close()
+        fd = Fd(raw, desc)
+        info = MapInfo(
+            type=a.type, id=0, name=a.name, key_size=a.key_size, value_size=a.value_size,
+            max_entries=a.max_entries, flags=a.flags, map_extra=a.map_extra,
+            btf_key_type_id=a.btf_key_type_id if btf_fd else 0, btf_value_type_id=a.btf_value_type_id if btf_fd else 0,
+        )
+        decode_btf = a.btf
+        if btf_fd and decode_btf is None and a.key_type is None and a.value_type is None:
+            decode_btf = _btf_or_none(fd.fd)
+        try:
+            return cls(fd, info, key_type=a.key_type, value_type=a.value_type, btf=decode_btf)
+        except BaseException:
+            fd.close()
+            raise
+
+    @classmethod
+    def from_fd(
+        cls: builtins.type[_M], fd: SupportsFd, *, dup: bool = False, key_type: CodecSpec = None, value_type: CodecSpec = None
+    ) -> _M:
+        """Wrap an existing map fd.
+
+        An int fd or an :class:`~bpfkit._sys.Fd` is taken over (closed by
+        :meth:`close`) unless ``dup=True``; any other object with ``fileno()``/``.fd``
+        (another Map, say) is always duplicated, so its owner keeps its own fd.
+        If the fd is not a map, nothing is taken: the error leaves it open.
+        """
+        if isinstance(fd, Fd):
+            if dup:
+                return cls._wrap(fd.dup(), key_type, value_type)
+            _info_of_fd(fd.fd)  # refuse a non-map before taking it over
+            return cls._wrap(Fd(fd.release(), "map"), key_type, value_type)
+        if isinstance(fd, int) and not dup:
+            _info_of_fd(fd)
+            return cls._wrap(Fd(fd, "map"), key_type, value_type)
+        return cls._wrap(Fd(fcntl.fcntl(fd_of(fd), fcntl.F_DUPFD_CLOEXEC, 3), "map"), key_type, value_type)
+
+    @classmethod
+    def from_pin(
+        cls: builtins.type[_M], path: str, *, flags: int = 0, key_type: CodecSpec = None, value_type: CodecSpec = None
+    ) -> _M:
+        """Open the map pinned at ``path`` (BPF_OBJ_GET; ``flags`` BPF_F_RDONLY/WRONLY)."""
+        fd = Fd(C.obj_get(os.fspath(path), flags, target=f"pinned map {os.fspath(path)!r}"), "map")
+        m = cls._wrap(fd, key_type, value_type)
+        m.pinned_path = os.fspath(path)
+        return m
+
+    @classmethod
+    def from_id(cls: builtins.type[_M], map_id: int, *, flags: int = 0, key_type: CodecSpec = None, value_type: CodecSpec = None) -> _M:
+        """Open the map with this id (BPF_MAP_GET_FD_BY_ID; needs CAP_SYS_ADMIN)."""
+        fd = Fd(C.map_get_fd_by_id(map_id, flags), f"map id {map_id}")
+        return cls._wrap(fd, key_type, value_type)
+
+    @staticmethod
+    def info_by_id(map_id: int) -> MapInfo:
+        """The MapInfo of any map by id, without building a Map (no BTF fetched)."""
+        with Fd(C.map_get_fd_by_id(map_id), f"map id {map_id}") as fd:
+            return _info_of_fd(fd.fd, f"map id {map_id}")
+
+    @classmethod
+    def _wrap(cls: builtins.type[_M], fd: Fd, key_type: CodecSpec, value_type: CodecSpec) -> _M:
+        try:
+            info = _info_of_fd(fd.fd)
+            klass = _class_for(int(info.type))
+            if not issubclass(klass, cls):
+                raise TypeError(f"{info.type_name} maps are {klass.__name__}, not {cls.__name__}")
+            btf = None
+            if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id) and (key_type is None or value_type is None):
+                btf = _btf_or_none(fd.fd, info.btf_id)
+            return klass(fd, info, key_type=key_type, value_type=value_type, btf=btf)
+        except BaseException:
+            fd.close()
+            raise
+
+    # ---- the object -------------------------------------------------------
+
+    @property
+    def fd(self) -> int:
+        """The map's fd; ValueError once closed."""
+        return self._fd.fileno()
+
+    def fileno(self) -> int:
+        """The map's fd (so a Map can go wherever an fd can)."""
+        return self._fd.fileno()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._fd.closed
+
+    @property
+    def id(self) -> int:
+        """The kernel's id of this map."""
+        return self.info().id if self._info is None else self._info.id
+
+    def info(self) -> MapInfo:
+        """BPF_OBJ_GET_INFO_BY_FD: type, id, name, sizes, flags, map_extra, BTF ids (and frozen)."""
+        info = _info_of_fd(self.fd, self._desc)
+        self._info = info
+        return info
+
+    def close(self) -> None:
+        """Close the fd (idempotent); further operations raise ValueError naming the map."""
+        if self._fd.closed:
+            return
+        closed = _closed_op(self._desc)
+        self._c_lookup = self._c_update = self._c_delete = self._c_next = self._c_first = closed
+        self._fd.close()
+
+    def __enter__(self: _M) -> _M:
+        return self
+
+    def __exit__(
+        self, exc_type: builtins.type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"fd={self._fd.fd}"
+        return (
+            f"<{type(self).__name__} {self.name!r} {_type_name(int(self.type))} key={self.key_size} "
+            f"value={self.value_size} max_entries={self.max_entries} {state}>"
+        )
+
+    def pin(self, path: str) -> None:
+        """BPF_OBJ_PIN at ``path`` (on a bpf filesystem, mounted at /sys/fs/bpf when missing)."""
+        C.obj_pin(self.fd, os.fspath(path), target=self._desc)
+        self.pinned_path = os.fspath(path)
+
+    def unpin(self) -> None:
+        """Remove the pin this map was pinned at or opened from (no-op when not pinned)."""
+        path = self.pinned_path
+        if path is None:
+            return
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self.pinned_path = None
+
+    def freeze(self) -> None:
+        """BPF_MAP_FREEZE: user space can no longer write the map (programs still can)."""
+        C.map_freeze(self.fd, target=self._desc)
+
+    def mmap(self) -> Any:
+        """Map the map's memory (arrays created with BPF_F_MMAPABLE, arenas); close the result yourself."""
+        raise TypeError(f"{self._desc} cannot be memory-mapped")
+
+    # ---- element operations (kernel names) ---------------------------------
+
+    def _encode_key(self, key: Any, buf: bytearray) -> None:
+        try:
+            self.key_codec.encode_into(buf, 0, key)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise type(exc)(f"key of {self._desc}: {exc}") from None
+
+    def _encode_value(self, value: Any, buf: bytearray) -> None:
+        try:
+            self.value_codec.encode_into(buf, 0, value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise type(exc)(f"value of {self._desc}: {exc}") from None
+
+    def _fail(self, cmd: int, key: Any, flags: int, err: int | None = None) -> KernelError | MapKeyError:
+        err = last_errno() if err is None else err
+        if err == E.ENOENT and cmd in (Cmd.MAP_LOOKUP_ELEM, Cmd.MAP_DELETE_ELEM, Cmd.MAP_LOOKUP_AND_DELETE_ELEM):
+            return MapKeyError(key, map_name=self.name)
+        parts = [] if key is _NO_KEY or not self.key_size else [f"key {key!r}"]
+        if flags:
+            try:
+                parts.append("with " + str(UpdateFlags(flags).name or flags))
+            except ValueError:
+                parts.append(f"with flags {flags:#x}")
+        exc = error_for(err, cmd, self._desc)
+        if parts:
+            exc = error_for(err, cmd, self._desc, detail=" ".join(parts) + (f": {exc.detail}" if exc.detail else ""))
+        return exc
+
+    def lookup(self, key: Any, flags: int = 0) -> Any:
+        """BPF_MAP_LOOKUP_ELEM; MapKeyError (a KeyError) when absent. ``flags=F_LOCK`` for spin-locked values."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, flags))
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            if flags:
+                self._attr.flags = flags
+                rc = self._c_lookup()
+                self._attr.flags = 0
+            else:
+                rc = self._c_lookup()
+            if rc < 0:
+                raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, flags)
+            return self._vunpack(self._vbuf)[0]
+        finally:
+            self._give(True)
+
+    def update(self, key: Any, value: Any, flags: int = 0) -> None:
+        """BPF_MAP_UPDATE_ELEM with ANY (default), NOEXIST, EXIST, optionally | F_LOCK."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            self._slow(Cmd.MAP_UPDATE_ELEM, key, value, flags)
+            return
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            try:
+                self._vpack(self._vbuf, 0, value)
+            except Exception:
+                self._encode_value(value, self._vbuf)
+            if flags:
+                self._attr.flags = flags
+                rc = self._c_update()
+                self._attr.flags = 0
+            else:
+                rc = self._c_update()
+            if rc < 0:
+                raise self._fail(Cmd.MAP_UPDATE_ELEM, key, flags)
+        finally:
+            self._give(True)
+
+    def delete(self, key: Any) -> None:
+        """BPF_MAP_DELETE_ELEM; MapKeyError when absent."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            self._slow(Cmd.MAP_DELETE_ELEM, key, None, 0)
+            return
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            if self._c_delete() < 0:
+                raise self._fail(Cmd.MAP_DELETE_ELEM, key, 0)
+        finally:
+            self._give(True)
+
+    def _getitem(self, key: Any) -> Any:
+        """``m[key]``: :meth:`lookup` without flags, one branch less on the hot path."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            if self._c_lookup() < 0:
+                raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0)
+            return self._vunpack(self._vbuf)[0]
+        finally:
+            self._give(True)
+
+    def _setitem(self, key: Any, value: Any) -> None:
+        """``m[key] = value``: :meth:`update` with BPF_ANY."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            self._slow(Cmd.MAP_UPDATE_ELEM, key, value, 0)
+            return
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            try:
+                self._vpack(self._vbuf, 0, value)
+            except Exception:
+                self._encode_value(value, self._vbuf)
+            if self._c_update() < 0:
+                raise self._fail(Cmd.MAP_UPDATE_ELEM, key, 0)
+        finally:
+            self._give(True)
+
+    def _has(self, key: Any) -> bool:
+        """True when a lookup of ``key`` succeeds (``in``)."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            try:
+                self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0)
+            except MapKeyError:
+                return False
+            return True
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            if self._c_lookup() >= 0:
+                return True
+            err = last_errno()
+            if err == E.ENOENT:
+                return False
+            raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
+        finally:
+            self._give(True)
+
+    def _get_or(self, key: Any, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` when absent (``get``)."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            try:
+                return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
+            except MapKeyError:
+                return default
+        try:
+            try:
+                self._kpack(self._kbuf, 0, key)
+            except Exception:
+                self._encode_key(key, self._kbuf)
+            if self._c_lookup() >= 0:
+                return self._vunpack(self._vbuf)[0]
+            err = last_errno()
+            if err == E.ENOENT:
+                return default
+            raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
+        finally:
+            self._give(True)
+
+    def lookup_raw(self, key: Any, flags: int = 0) -> bytes:
+        """Like :meth:`lookup` but returns the value's bytes undecoded (per-CPU: all CPUs)."""
+        return self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, flags)
+
+    def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
+        """BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value, removed (hash maps since 5.14; pop for queue/stack)."""
+        return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, key, None, flags))
+
+    def _slow(self, cmd: int, key: Any, value: Any, flags: int) -> bytes:
+        """One element command with fresh buffers (contention, rare commands); returns the value buffer."""
+        kb = bytearray(max(self.key_size, 1))
+        if self.key_size:
+            self._encode_key(key, kb)
+        vb = bytearray(max(self.value_codec.size, 1))
+        if value is not None:
+            self._encode_value(value, vb)
+        kref = ctypes.c_char.from_buffer(kb)
+        vref = ctypes.c_char.from_buffer(vb)
+        has_value = self.value_codec.size and cmd != Cmd.MAP_DELETE_ELEM
+        attr = MapElemAttr(
+            map_fd=self.fd,
+            key=ctypes.addressof(kref) if self.key_size else 0,
+            value=ctypes.addressof(vref) if has_value else 0,
+            flags=flags,
+        )
+        try:
+            bpf(cmd, attr, target=self._desc)
+        except KernelError as exc:
+            raise self._fail(cmd, key if self.key_size else _NO_KEY, flags, exc.errno) from None
+        finally:
+            del kref, vref
+        return bytes(vb[: self.value_codec.size])
+
+    # ---- iteration ------------------------------------------------------------
+
+    def get_next_key(self, key: Any = None) -> Any:
+        """BPF_MAP_GET_NEXT_KEY: the key after ``key`` (the first key when None or absent); None at the end."""
+        raw = self._next_raw(None if key is None else self.key_codec.encode(key))
+        return None if raw is None else self.key_codec.decode(raw)
+
+    def _next_raw(self, prev: bytes | None) -> bytes | None:
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            return self._next_raw_slow(prev)
+        try:
+            if prev is None:
+                rc = self._c_first()
+            else:
+                self._pbuf[:] = prev
+                rc = self._c_next()
+            if rc < 0:
+                err = last_errno()
+                if err == E.ENOENT:
+                    return None
+                raise self._fail(Cmd.MAP_GET_NEXT_KEY, _NO_KEY, 0, err)
+            return bytes(self._nbuf)
+        finally:
+            self._give(True)
+
+    def _next_raw_slow(self, prev: bytes | None) -> bytes | None:
+        nb = ctypes.create_string_buffer(max(self.key_size, 1))
+        pb = ctypes.create_string_buffer(prev, len(prev)) if prev is not None else None
+        ok = C.map_get_next_key(self.fd, ctypes.addressof(pb) if pb is not None else 0, ctypes.addressof(nb),
+                                target=self._desc)
+        return nb.raw[: self.key_size] if ok else None
+
+    def _lookup_raw_or_none(self, kraw: bytes) -> bytes | None:
+        """The value bytes of a raw key, or None if it vanished."""
+        try:
+            self._take()
+        except IndexError:  # buffers in use: another thread or a re-entrant call
+            try:
+                return self._slow(Cmd.MAP_LOOKUP_ELEM, kraw, None, 0)
+            except MapKeyError:
+                return None
+        try:
+            self._kbuf[:] = kraw
+            if self._c_lookup() < 0:
+                err = last_errno()
+                if err == E.ENOENT:
+                    return None
+                raise self._fail(Cmd.MAP_LOOKUP_ELEM, kraw, 0, err)
+            return bytes(self._vbuf)
+        finally:
+            self._give(True)
+
+    def _iter_raw_keys(self) -> Iterator[bytes]:
+        """Every key once, surviving concurrent deletes.
+
+        When the current key vanishes the kernel restarts from the first key; the
+        walk then resumes after the latest key it yielded that still exists (or
+        skips already-yielded keys), and gives up with MapIterationError only when
+        the map churns faster than it can advance.
+        """
+        seen: set[bytes] = set()
+        recent: list[bytes] = []
+        prev: bytes | None = None
+        stalled = 0
+        while True:
+            nk = self._next_raw(prev)
+            if nk is None:
+                return
+            if nk not in seen:
+                seen.add(nk)
+                recent.append(nk)
+                if len(recent) > 32:
+                    del recent[:16]
+                stalled = 0
+                yield nk
+                prev = nk
+                continue
+            stalled += 1
+            if stalled > 2 * len(seen) + 16:
+                raise MapIterationError(
+                    f"{self._desc} changed too fast to iterate: no new key after {stalled} steps "
+                    f"({len(seen)} keys seen)"
+                )
+            if prev is not None and recent and prev == recent[-1]:
+                # the walk went back to a key already seen: prev vanished. Resume after the
+                # newest yielded key that still exists instead of re-walking from the start.
+                resumed = False
+                for cand in reversed(recent[:-1]):
+                    if self._lookup_raw_or_none(cand) is not None:
+                        prev = cand
+                        resumed = True
+                        break
+                recent.clear()
+                if resumed:
+                    continue
+            prev = nk
+
+    def _decode_keys(self, raws: Iterable[bytes]) -> Iterator[Any]:
+        dec = self.key_codec.decode
+        for r in raws:
+            yield dec(r)
+
+    def keys(self) -> Iterator[Any]:
+        """Iterate the keys (get_next_key; robust to concurrent deletes)."""
+        return self._decode_keys(self._iter_raw_keys())
+
+    def items(self, *, batch: bool | None = None, raw: bool = False) -> Iterator[tuple[Any, Any]]:
+        """Iterate (key, value) pairs; batch syscalls by default for maps of >= 256 entries when supported.
+
+        ``raw=True`` yields undecoded bytes. Keys deleted during the walk are skipped.
+        """
+        use_batch = batch if batch is not None else self.max_entries >= _BATCH_MIN_ENTRIES
+        if use_batch and self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
+            return self._iter_batch(Cmd.MAP_LOOKUP_BATCH, None, raw)
+        return self._iter_items_elementwise(raw)
+
+    def values(self, *, batch: bool | None = None) -> Iterator[Any]:
+        """Iterate the values (see :meth:`items`)."""
+        return (v for _, v in self.items(batch=batch))
+
+    def _iter_items_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
+        kdec = self.key_codec.decode
+        vdec = self.value_codec.decode
+        for kr in self._iter_raw_keys():
+            vr = self._lookup_raw_or_none(kr)
+            if vr is None:
+                continue
+            yield (kr, vr) if raw else (kdec(kr), vdec(vr))
+
+    # ---- batch operations ---------------------------------------------------------
+
+    def _batch_ok(self, cmd: int) -> bool:
+        return (int(self.type), cmd) not in _NO_BATCH and self.key_size > 0
+
+    def _batch_refused(self, cmd: int, exc: KernelError) -> bool:
+        """True (and remembered) when ``exc`` says the kernel has no batch ``cmd`` for this map type."""
+        if exc.errno in _UNSUPPORTED_ERRNOS:
+            _NO_BATCH.add((int(self.type), cmd))
+            return True
+        if exc.errno == E.EINVAL:
+            from ..features import have_batch_ops
+
+            if not have_batch_ops():
+                _NO_BATCH.add((int(self.type), cmd))
+                return True
+        return False
+
+    def _batch_size(self, batch_size: int | None) -> int:
+        if batch_size is not None:
+            if batch_size < 1:
+                raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+            return batch_size
+        per = self.key_size + self.value_codec.size
+        return max(16, min(self.max_entries or 1, _BATCH_BYTES // max(per, 1)))
+
+    def _iter_batch(self, cmd: int, batch_size: int | None, raw: bool) -> Iterator[tuple[Any, Any]]:
+        n = self._batch_size(batch_size)
+        ks, vs = self.key_size, self.value_codec.size
+        tok = max(ks, 8)
+        in_b = ctypes.create_string_buffer(tok)
+        out_b = ctypes.create_string_buffer(tok)
+        first = True
+        while True:
+            keys = ctypes.create_string_buffer(n * ks)
+            vals = ctypes.create_string_buffer(max(n * vs, 1))
+            attr = MapBatchAttr(
+                in_batch=0 if first else ctypes.addressof(in_b), out_batch=ctypes.addressof(out_b),
+                keys=ctypes.addressof(keys), values=ctypes.addressof(vals), count=n, map_fd=self.fd,
+            )
+            done = False
+            try:
+                bpf(cmd, attr, target=self._desc)
+            except KernelError as exc:
+                if exc.errno == E.ENOENT:
+                    done = True
+                elif exc.errno == E.ENOSPC and attr.count == 0:
+                    n *= 2  # a hash bucket holds more entries than one batch
+                    continue
+                elif first and self._batch_refused(cmd, exc):
+                    if cmd == Cmd.MAP_LOOKUP_AND_DELETE_BATCH:
+                        yield from self._drain_elementwise(raw)
+                    else:
+                        yield from self._iter_items_elementwise(raw)
+                    return
+                else:
+                    raise
+            count = int(attr.count)
+            if count:
+                kraw = keys.raw[: count * ks]
+                vraw = vals.raw[: count * vs]
+                if raw:
+                    for i in range(count):
+                        yield kraw[i * ks : (i + 1) * ks], vraw[i * vs : (i + 1) * vs]
+                else:
+                    yield from zip(self._decode_many(self.key_codec, kraw, count),
+                                   self._decode_many(self.value_codec, vraw, count), strict=True)
+            if done:
+                return
+            ctypes.memmove(in_b, out_b, tok)
+            first = False
+
+    @staticmethod
+    def _decode_many(codec: Codec, data: bytes, count: int) -> list[Any]:
+        if builtins.type(codec) is IntCodec:
+            out: list[Any] = memoryview(data).cast(codec._st.format[-1]).tolist()  # type: ignore[call-overload]
+            return out
+        dec = codec.decode
+        s = codec.size
+        return [dec(data, i * s) for i in range(count)]
+
+    def _drain_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
+        kdec = self.key_codec.decode
+        vdec = self.value_codec.decode
+        for kr in list(self._iter_raw_keys()):
+            try:
+                vr = self._slow(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, kr, None, 0)
+            except MapKeyError:
+                continue
+            except KernelError as exc:
+                if exc.errno not in (*_UNSUPPORTED_ERRNOS, E.EINVAL):
+                    raise
+                found = self._lookup_raw_or_none(kr)  # no lookup-and-delete for this type: lookup, then delete
+                if found is None:
+                    continue
+                vr = found
+                try:
+                    self._slow(Cmd.MAP_DELETE_ELEM, kr, None, 0)
+                except MapKeyError:
+                    continue
+            yield (kr, vr) if raw else (kdec(kr), vdec(vr))
+
+    def lookup_batch(self, *, batch_size: int | None = None, raw: bool = False) -> list[tuple[Any, Any]]:
+        """Every (key, value) with BPF_MAP_LOOKUP_BATCH, falling back to element ops where the kernel has none."""
+        if not self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
+            return list(self._iter_items_elementwise(raw))
+        return list(self._iter_batch(Cmd.MAP_LOOKUP_BATCH, batch_size, raw))
+
+    def lookup_and_delete_batch(self, *, batch_size: int | None = None, raw: bool = False) -> list[tuple[Any, Any]]:
+        """Remove and return every (key, value) with BPF_MAP_LOOKUP_AND_DELETE_BATCH (or element ops)."""
+        if not self._batch_ok(Cmd.MAP_LOOKUP_AND_DELETE_BATCH):
+            return list(self._drain_elementwise(raw))
+        return list(self._iter_batch(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, batch_size, raw))
+
+    def update_batch(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], flags: int = 0) -> int:
+        """Write many entries with BPF_MAP_UPDATE_BATCH (or element ops); returns how many were written.
+
+        Entries are written in order; on a failure the ones before it stay written and the
+        error names the failing key. NOEXIST/EXIST always use element ops (the kernel's
+        batch update accepts only F_LOCK).
+        """
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        if not pairs:
+            return 0
+        ks, vs = self.key_size, self.value_codec.size
+        keys = bytearray(len(pairs) * ks)
+        vals = bytearray(len(pairs) * vs)
+        kenc, venc = self.key_codec.encode_into, self.value_codec.encode_into
+        for i, (k, v) in enumerate(pairs):
+            try:
+                kenc(keys, i * ks, k)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
+            try:
+                venc(vals, i * vs, v)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise type(exc)(f"value #{i} of {self._desc}: {exc}") from None
+        # the kernel's batch update takes only BPF_F_LOCK; NOEXIST/EXIST go element by element
+        if self._batch_ok(Cmd.MAP_UPDATE_BATCH) and not flags & ~int(UpdateFlags.F_LOCK):
+            kb = (ctypes.c_char * len(keys)).from_buffer(keys)
+            vb = (ctypes.c_char * max(len(vals), 1)).from_buffer(vals) if vals else None
+            attr = MapBatchAttr(keys=ctypes.addressof(kb), values=ctypes.addressof(vb) if vb is not None else 0,
+                                count=len(pairs), map_fd=self.fd, elem_flags=flags)
+            try:
+                bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
+                return int(attr.count)
+            except KernelError as exc:
+                done = int(attr.count)
+                if not (done == 0 and self._batch_refused(Cmd.MAP_UPDATE_BATCH, exc)):
+                    key = pairs[done][0] if done < len(pairs) else _NO_KEY
+                    raise self._fail(Cmd.MAP_UPDATE_BATCH, key, flags, exc.errno) from None
+            finally:
+                del kb, vb
+        for i, (k, _) in enumerate(pairs):
+            self.update(k, vals[i * vs : (i + 1) * vs], flags)
+        return len(pairs)
+
+    def delete_batch(self, keys: Iterable[Any]) -> int:
+        """Delete many keys with BPF_MAP_DELETE_BATCH (or element ops); MapKeyError names the first absent key."""
+        klist = list(keys)
+        if not klist:
+            return 0
+        ks = self.key_size
+        buf = bytearray(len(klist) * ks)
+        for i, k in enumerate(klist):
+            try:
+                self.key_codec.encode_into(buf, i * ks, k)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
+        if self._batch_ok(Cmd.MAP_DELETE_BATCH):
+            kb = (ctypes.c_char * len(buf)).from_buffer(buf)
+            attr = MapBatchAttr(keys=ctypes.addressof(kb), count=len(klist), map_fd=self.fd)
+            try:
+                bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
+                return int(attr.count)
+            except KernelError as exc:
+                done = int(attr.count)
+                if not (done == 0 and self._batch_refused(Cmd.MAP_DELETE_BATCH, exc)):
+                    if exc.errno == E.ENOENT and done < len(klist):
+                        raise MapKeyError(klist[done], map_name=self.name) from None
+                    raise
+            finally:
+                del kb
+        for k in klist:
+            self.delete(k)
+        return len(klist)
+
+
+class _NoKey:
+    def __repr__(self) -> str:
+        return "<no key>"
+
+
+_NO_KEY: Any = _NoKey()
+
+
+@dataclass
+class _CreateArgs:
+    """Everything Map.create passes to BPF_MAP_CREATE, filled in by the class's _prepare_create."""
+
+    type: MapType | int
+    key_size: int | None
+    value_size: int | None
+    max_entries: int | None
+    name: str
+    flags: MapFlags
+    numa_node: int | None
+    inner_map: SupportsFd | None
+    map_extra: int
+    key_type: CodecSpec
+    value_type: CodecSpec
+    btf: Btf | None
+    btf_fd: SupportsFd | None
+    btf_key_type_id: int
+    btf_value_type_id: int
+    btf_vmlinux_value_type_id: int
+    ifindex: int
+
+
+def _btf_or_none(map_fd: int, btf_id: int | None = None) -> Btf | None:
+    """The BTF a map was created with, for decoding; None when it cannot be had."""
+    from .btfinfo import kernel_btf
+
+    try:
+        if btf_id is None:
+            btf_id = C.map_info(map_fd).btf_id
+        return kernel_btf(int(btf_id)) if btf_id else None
+    except (KernelError, BpfError, ValueError):
+        return None
+
+
+def _raise_if_unsupported(t: MapType | int, exc: KernelError) -> None:
+    """Turn a MAP_CREATE failure into NotSupportedError when the kernel lacks the map type."""
+    from ..features import have_map_type
+
+    if not isinstance(t, MapType):
+        return  # a type bpfkit does not know: no probe can tell; keep the kernel's answer
+    try:
+        supported = have_map_type(t)
+    except BpfError:
+        return
+    if not supported:
+        name = _type_name(int(t))
+        key = name.upper()
+        raise NotSupportedError(
+            f"this kernel ({'.'.join(map(str, host.kernel_version()))}) cannot create {name} maps",
+            feature=f"map type {name}",
+            min_kernel=MAP_MIN_KERNEL.get(key),
+        ) from exc
+

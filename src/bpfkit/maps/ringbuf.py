@@ -1,0 +1,41 @@
+"""Ring buffer maps (BPF_MAP_TYPE_RINGBUF, USER_RINGBUF): the map objects; readers and writers live in bpfkit.ringbuf."""
+
+from __future__ import annotations
+
+from .. import host
+from .._uapi import MapType
+from .base import Map, _CreateArgs
+
+__all__ = ["RingBufMap", "UserRingBufMap"]
+
+
+class _Ring(Map):
+    default_key_size = 0
+    default_value_size = 0
+
+    @classmethod
+    def _prepare_create(cls, a: _CreateArgs) -> None:
+        super()._prepare_create(a)
+        n = a.max_entries or 0
+        page = host.page_size()
+        if n <= 0 or n & (n - 1) or n % page:
+            raise ValueError(f"ring buffer size (max_entries) must be a power of 2 and a multiple of {page}, not {n}")
+        if a.key_size or a.value_size:
+            raise ValueError("ring buffers have no keys or values: key_size and value_size must be 0")
+
+    @property
+    def data_size(self) -> int:
+        """Bytes of the data area (max_entries)."""
+        return self.max_entries
+
+
+class RingBufMap(_Ring):
+    """BPF_MAP_TYPE_RINGBUF (Linux 5.8): kernel -> user records. Read it with bpfkit.RingBuffer."""
+
+    map_types = (MapType.RINGBUF,)
+
+
+class UserRingBufMap(_Ring):
+    """BPF_MAP_TYPE_USER_RINGBUF (Linux 6.1): user -> kernel records, drained by bpf_user_ringbuf_drain."""
+
+    map_types = (MapType.USER_RINGBUF,)

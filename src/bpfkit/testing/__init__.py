@@ -1,0 +1,25 @@
+"""Public helpers for testing BPF programs with bpfkit: compile BPF C, leak checks, probe skips."""
+
+from __future__ import annotations
+
+from .compile import clang_path as clang_path
+from .compile import compile_bpf as compile_bpf
+from .compile import vmlinux_header as vmlinux_header
+from .leaks import LeakReport as LeakReport
+from .leaks import bpf_fds as bpf_fds
+from .leaks import bpf_pins as bpf_pins
+from .leaks import check_leaks as check_leaks
+from .probes import PROBE_PREFIX as PROBE_PREFIX
+from .probes import require as require
+
+__all__ = [
+    "PROBE_PREFIX",
+    "LeakReport",
+    "bpf_fds",
+    "bpf_pins",
+    "check_leaks",
+    "clang_path",
+    "compile_bpf",
+    "require",
+    "vmlinux_header",
+]
