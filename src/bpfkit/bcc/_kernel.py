@@ -15,13 +15,11 @@ _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
 
 def tracefs_root() -> str:
-    """Where tracefs is mounted (mounting it at /sys/kernel/tracing when it is not)."""
+    """Where tracefs is mounted."""
     for root in _TRACEFS:
         if os.path.exists(os.path.join(root, "events")):
             return root
-    from .._sys.mounts import ensure_tracefs
-
-    return ensure_tracefs()
+    raise FileNotFoundError("tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing")
 
 
 class BtfFacts:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._uapi import AttachType, ProgType
-from ..errors import KernelError, NotSupportedError, VerifierError
+from ..errors import KernelError, NotSupportedError, RelocationError, VerifierError
 from . import table as _table
 from ._compile import arch as _arch
 from ._compile import compile_c
@@ -374,9 +374,10 @@ class BPF:
                 at = AttachType.TRACE_FEXIT if retprobe else AttachType.TRACE_FENTRY
                 prog = self._load(fn, BPF.TRACING, mode, attach_type=at, target=event)
                 link = attach_trampoline(prog)
+            except RelocationError:
+                reasons.append(f"no {tramp}: {event} is not a function in the kernel's BTF")
             except (NotSupportedError, KernelError) as exc:
-                name = getattr(exc, "errno_name", None) or getattr(exc, "feature", None) or type(exc).__name__
-                reasons.append(f"{tramp} refused ({name})")
+                reasons.append(f"{tramp} refused ({_short_reason(exc)})")
             else:
                 self._ctx.links[key] = link
                 self._kprobe_count += 1
@@ -673,7 +674,9 @@ class BPF:
         decl = self.rewritten.maps.get(n)
         if m is None:
             raise KeyError(n)
-        if keytype is None:
+        if keytype is None and int(m.key_size) == 0:
+            keytype = None  # queues, stacks and ring buffers have no keys
+        elif keytype is None:
             keytype = self._ctype(decl.key_typedef if decl else None, decl.key_type if decl else None,
                                   int(m.key_size), f"key of {n!r}")
         if leaftype is None:
@@ -931,6 +934,15 @@ def _cleanup_ref(ref: weakref.ref[BPF]) -> None:
     b = ref()
     if b is not None:
         b.cleanup()
+
+
+def _short_reason(exc: BaseException) -> str:
+    """EPERM, EINVAL ... of a refusal, or its first clause."""
+    name = getattr(exc, "errno_name", None)
+    if name:
+        return str(name)
+    m = re.search(r"\(([A-Z][A-Z0-9]+)\)", str(exc))
+    return m.group(1) if m else str(exc).split(":")[0][:80]
 
 
 def _add_prefix(prefix: str, name: str | bytes) -> str:

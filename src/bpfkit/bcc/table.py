@@ -619,10 +619,12 @@ class QueueStack(TableBase):
     def pop(self) -> Any:  # type: ignore[override]
         """Remove and return the next value; KeyError when empty."""
         try:
-            raw = self.map.lookup_and_delete(None)  # type: ignore[attr-defined]
+            value = self.map.lookup_and_delete(None)  # type: ignore[attr-defined]
         except MapKeyError:
             raise KeyError("empty") from None
-        return self._dleaf(bytes(raw))
+        if isinstance(value, int):  # the map decoded a 1/2/4/8-byte value: back to its bytes
+            value = value.to_bytes(int(self.map.value_size), "little", signed=value < 0)
+        return self._dleaf(bytes(value))
 
     def peek(self) -> Any:
         """The next value without removing it; KeyError when empty."""
