@@ -89,9 +89,16 @@ def no_kprobes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probes, "kprobe_support", lambda: None)
 
 
+def trampolines_probe_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cached probe says fentry loads (the attach itself may still fail)."""
+    monkeypatch.setattr(bpfmod, "_probe_trampolines", lambda: True)
+
+
 def refuse_trampolines(monkeypatch: pytest.MonkeyPatch) -> None:
+    trampolines_probe_ok(monkeypatch)
+
     def refuse(prog: FakeProg, *a: Any, **k: Any) -> FakeLink:
-        raise NotSupportedError("the kernel refused to attach fentry", feature="trampoline")
+        raise NotSupportedError("the kernel refused to attach fentry (EPERM)", feature="trampoline")
 
     monkeypatch.setattr(links, "attach_trampoline", refuse)
 
@@ -113,6 +120,7 @@ def test_kprobes_first(rec: Recorder, fake_kernel: FakeKernel, monkeypatch: pyte
 def test_fentry_second(rec: Recorder, fake_kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     no_kprobes(monkeypatch)
+    trampolines_probe_ok(monkeypatch)
     b = make_bpf(SYSCALL, fake_kernel, rec)
     b.attach_kretprobe(event="do_sys_openat2", fn_name="ret_execve")
     (p,) = rec.loads
@@ -176,9 +184,21 @@ def test_syscall_argument_count_is_checked(rec: Recorder, fake_kernel: FakeKerne
         b.attach_kprobe(event="__x64_sys_execve", fn_name="syscall__execve")
 
 
+def test_a_failed_trampoline_probe_skips_fentry(rec: Recorder, fake_kernel: FakeKernel,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    no_kprobes(monkeypatch)
+    monkeypatch.setattr(bpfmod, "_TRAMPOLINES", [False, "EPERM"])
+    b = make_bpf(SYSCALL, fake_kernel, rec)
+    b.attach_kprobe(event="__x64_sys_execve", fn_name="syscall__execve")
+    assert [p.mode for p in rec.loads] == [Mode.SYSCALL_ENTER]  # no fentry load attempted
+    assert "fentry refused (EPERM)" in capsys.readouterr().err
+
+
 def test_loader_failures_in_fentry_also_fall_back(rec: Recorder, fake_kernel: FakeKernel,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     no_kprobes(monkeypatch)
+    trampolines_probe_ok(monkeypatch)
     b = make_bpf(SYSCALL, fake_kernel, rec)
     real_load = b._load
 

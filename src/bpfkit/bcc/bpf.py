@@ -34,7 +34,7 @@ from ._compile import arch as _arch
 from ._compile import compile_c
 from ._ctypes import btf_to_ctype, ctype_from_c_name
 from ._kernel import HostKernel, tracefs_root
-from ._loader import LoadedObject, Reader, object_btf, perf_reader, ring_reader
+from ._loader import LoadedObject, Reader, perf_reader, ring_reader
 from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite
 from ._syms import UserSymbols, kernel_symbols
 from ._trace import TraceFields, TracePipe, parse_trace_line
@@ -185,9 +185,9 @@ class BPF:
             print(self.rewritten.source, file=sys.stderr)
         self.compiled = compile_c(self.rewritten.source, cflags=list(cflags), include_dirs=include_dirs,
                                   filename=filename)
-        self.btf = object_btf(self.compiled.elf)
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
         self._obj = LoadedObject(self.compiled.elf, name="bcc", log_level=log_level)
+        self.btf = self._obj.btf
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup_ctx, self._ctx, self._obj)
         self._trace_autoload()
@@ -277,9 +277,14 @@ class BPF:
     def get_syscall_prefix(self) -> bytes:
         """The prefix of system call functions on this kernel (b'__x64_sys_' on x86_64)."""
         if BPF._syscall_prefix is None:
-            with open("/proc/kallsyms") as f:
-                text = f.read()  # a substring search: parsing all symbols costs ~0.2 s
-            found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if f" {p}bpf\n" in text), None)
+            from .._uapi import BtfKind
+
+            btf = self.kernel.btf  # the syscall functions are in the kernel's BTF: no kallsyms scan
+            found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if btf.find(p + "bpf", BtfKind.FUNC)), None)
+            if found is None:
+                with open("/proc/kallsyms") as f:
+                    text = f.read()
+                found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if f" {p}bpf\n" in text), None)
             if found is None:
                 import platform
 
@@ -367,9 +372,13 @@ class BPF:
                 reasons.append(f"kprobe refused ({exc})")
         else:
             reasons.append("this kernel has no kprobes")
-        if not off:
+        tramp = "fexit" if retprobe else "fentry"
+        if off:
+            reasons.append(f"{tramp} cannot take an offset")
+        elif not _probe_trampolines():
+            reasons.append(f"{tramp} refused ({_TRAMPOLINES[1]})")
+        else:
             mode = Mode.FEXIT if retprobe else Mode.FENTRY
-            tramp = "fexit" if retprobe else "fentry"
             try:
                 at = AttachType.TRACE_FEXIT if retprobe else AttachType.TRACE_FENTRY
                 prog = self._load(fn, BPF.TRACING, mode, attach_type=at, target=event)
@@ -679,7 +688,9 @@ class BPF:
         elif keytype is None:
             keytype = self._ctype(decl.key_typedef if decl else None, decl.key_type if decl else None,
                                   int(m.key_size), f"key of {n!r}")
-        if leaftype is None:
+        if leaftype is None and int(m.value_size) == 0:
+            leaftype = None  # ring buffers carry records, not values
+        elif leaftype is None:
             leaftype = self._ctype(decl.leaf_typedef if decl else None, decl.leaf_type if decl else None,
                                    int(m.value_size), f"value of {n!r}")
         t = _table.Table(self, m, n, keytype, leaftype, reducer)
@@ -950,11 +961,11 @@ def _add_prefix(prefix: str, name: str | bytes) -> str:
     return n if n.startswith(prefix) else prefix + n
 
 
-_TRAMPOLINES: list[bool] = []
+_TRAMPOLINES: list[Any] = []  # [works, why not]
 
 
 def _probe_trampolines() -> bool:
-    """Whether the kernel loads fentry programs (cached)."""
+    """Whether the kernel loads fentry programs (probed once per process with a two-instruction program)."""
     if not _TRAMPOLINES:
         from ..programs import Program
 
@@ -966,10 +977,12 @@ def _probe_trampolines() -> bool:
             p = Program.load(ProgType.TRACING, code, expected_attach_type=AttachType.TRACE_FENTRY,
                              attach_btf_id=btf_id, name="bcc_probe")
             p.close()
-            _TRAMPOLINES.append(True)
-        except (NotSupportedError, KernelError, KeyError):
-            _TRAMPOLINES.append(False)
-    return _TRAMPOLINES[0]
+            _TRAMPOLINES[:] = [True, ""]
+        except KeyError:
+            _TRAMPOLINES[:] = [True, ""]  # no probe target in this kernel's BTF: try the real thing
+        except (NotSupportedError, KernelError) as exc:
+            _TRAMPOLINES[:] = [False, _short_reason(exc)]
+    return bool(_TRAMPOLINES[0])
 
 
 def _btf_func_kind() -> Any:
