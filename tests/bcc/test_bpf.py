@@ -396,3 +396,127 @@ def test_perf_and_ring_buffers() -> None:
         comm = Path(f"/proc/{pid}/comm").read_bytes().strip()[:15]
         assert perf == [(pid, 1, comm)] * 3
         assert sorted(ring) == [(pid, 2)] * 3 + [(pid, 3)] * 3
+
+
+AUTO = r"""
+BPF_HASH(hits, u32, u64);
+BPF_HASH(ret, u32, s64);
+
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID || ctx->args[1] != NR_GETPPID)
+        return 0;
+    u32 k = 1;
+    hits.atomic_increment(k);
+    return 0;
+}
+
+int tracepoint__syscalls__sys_enter_getppid(struct tracepoint__syscalls__sys_enter_getppid *args) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID)
+        return 0;
+    u32 k = 2;
+    u64 zero = 0, *v = hits.lookup_or_try_init(&k, &zero);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+    return 0;
+}
+
+int kretprobe__sys_getppid(struct pt_regs *ctx) {
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    if (pid != PID)
+        return 0;
+    s64 rc = PT_REGS_RC(ctx);
+    ret.update(&pid, &rc);
+    return 0;
+}
+"""
+
+
+def test_functions_attached_by_their_names() -> None:
+    pid = os.getpid()
+    nr = 110 if os.uname().machine == "x86_64" else 173
+    with BPF(text=AUTO, cflags=[f"-DPID={pid}", f"-DNR_GETPPID={nr}"]) as b:
+        assert b.num_open_kprobes() == 1 and b.num_open_tracepoints() == 1
+        for _ in range(3):
+            os.getppid()
+        hits = b["hits"]
+        assert hits[1].value == 3 and hits[2].value == 3
+        assert b["ret"][pid].value == os.getppid()
+
+
+PACKETS = r"""
+BPF_ARRAY(counts, u64, 4);
+
+int count_udp(struct __sk_buff *skb) {
+    int k = 0;
+    counts.increment(k);
+    return 0;  /* drop: the socket sees nothing, the count is what matters */
+}
+
+int pass_xdp(struct xdp_md *ctx) {
+    int k = 1;
+    counts.increment(k);
+    return XDP_PASS;
+}
+
+int pass_tc(struct __sk_buff *skb) {
+    return 0;
+}
+"""
+
+
+def test_load_func_for_network_program_types() -> None:
+    import socket
+
+    with BPF(text=PACKETS) as b:
+        filt = b.load_func("count_udp", BPF.SOCKET_FILTER)
+        xdp = b.load_func("pass_xdp", BPF.XDP)
+        tc = b.load_func("pass_tc", BPF.SCHED_CLS)
+        assert len({filt.fd, xdp.fd, tc.fd}) == 3
+        assert xdp.program.type == BPF.XDP and tc.program.type == BPF.SCHED_CLS
+        b.attach_raw_socket(filt, "lo")
+        assert filt.sock is not None
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(4):
+                s.sendto(b"x", ("127.0.0.1", 9))
+        assert b["counts"][0].value >= 4  # each datagram passes lo (at least once)
+        filt.sock.close()
+
+
+def test_user_symbols() -> None:
+    addr = ct.cast(LIBC.getpid, ct.c_void_p).value
+    assert addr is not None
+    name = BPF.sym(addr, os.getpid())
+    assert name in (b"getpid", b"__getpid")
+    assert BPF.sym(addr, os.getpid(), show_module=True).endswith(b"]")
+    assert BPF.sym(8, os.getpid()) == b"[unknown]"
+    assert BPF.ksymname("do_sys_openat2") > 0
+    assert BPF.ksym(BPF.ksymname("do_sys_openat2")) == b"do_sys_openat2"
+    assert BPF.ksym(BPF.ksymname("do_sys_openat2") + 3, show_offset=True) == b"do_sys_openat2+0x3"
+
+
+def test_uretprobe_return_values() -> None:
+    text = r"""
+    BPF_HASH(rets, u32, s64);
+    int on_ret(struct pt_regs *ctx) {
+        u32 pid = bpf_get_current_pid_tgid() >> 32;
+        if (pid != PID)
+            return 0;
+        s64 rc = PT_REGS_RC(ctx);
+        rets.update(&pid, &rc);
+        return 0;
+    }
+    """
+    pid = os.getpid()
+    with BPF(text=text, cflags=[f"-DPID={pid}"]) as b:
+        b.attach_uretprobe(name="c", sym="getpid", fn_name="on_ret")
+        LIBC.getpid()
+        assert b["rets"][pid].value == pid
+
+
+def test_kernel_type_queries_and_an_empty_program() -> None:
+    assert BPF.kernel_struct_has_field("task_struct", "real_parent") == 1
+    assert BPF.kernel_struct_has_field(b"task_struct", b"no_such_member") == 0
+    assert BPF.kernel_struct_has_field("no_such_struct_xyz", "x") == -1
+    assert BPF.kernel_enum_has_val("bpf_map_type", "BPF_MAP_TYPE_RINGBUF") == 1
+    with BPF(text="") as b:  # tools build an empty BPF() to ask about features
+        assert len(b) == 0 and b.rewritten.functions == {}

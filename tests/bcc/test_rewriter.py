@@ -450,3 +450,13 @@ def test_tracepoint_formats() -> None:
 def test_unknown_tracepoint_is_an_error(fake_kernel: FakeKernel) -> None:
     with pytest.raises(CompileError, match="tracepoint nope:nothing does not exist"):
         rewrite("TRACEPOINT_PROBE(nope, nothing) { return 0; }\n", kernel=fake_kernel)
+
+
+def test_a_map_may_be_defined_once_per_if_branch(fake_kernel: FakeKernel) -> None:
+    text = "#ifdef LATENCY\nBPF_HASH(data, u32, struct d);\n#else\nBPF_HASH(data, u32, u64);\n#endif\n" \
+           "int f(void *ctx) { u32 k = 0; data.increment(k); return 0; }\n"
+    r = rewrite(text, kernel=fake_kernel)
+    assert r.source.count('data SEC(".maps")') == 2
+    assert r.maps["data"].leaf_type == "struct d" and r.warnings and "another definition" in r.warnings[0]
+    with pytest.raises(CompileError, match="defined twice"):
+        rewrite("BPF_HASH(data);\n#ifdef X\nBPF_HASH(data);\n#endif\n", kernel=fake_kernel)

@@ -18,9 +18,11 @@ from .bpf import DEBUG_PREPROCESSOR as DEBUG_PREPROCESSOR
 from .bpf import DEBUG_SOURCE as DEBUG_SOURCE
 from .bpf import Function as Function
 from .table import Table as Table
+from .utils import ArgString as ArgString
 
 __all__ = [
     "BPF",
+    "ArgString",
     "DEBUG_BPF",
     "DEBUG_BPF_REGISTER_STATE",
     "DEBUG_BTF",

@@ -11,13 +11,14 @@ import sys
 
 
 def install_bcc_alias() -> None:
-    """Make ``import bcc`` (and bcc.utils, bcc.table) import bpfkit.bcc."""
+    """Make ``import bcc`` (and bcc.utils, bcc.table, bcc.containers, bcc.syscall) import bpfkit.bcc."""
     from .. import bcc
-    from . import table, utils
+    from . import containers, syscall, table, utils
+    from . import exec as exec_
 
-    sys.modules.setdefault("bcc", bcc)
-    sys.modules.setdefault("bcc.utils", utils)
-    sys.modules.setdefault("bcc.table", table)
+    for name, module in (("bcc", bcc), ("bcc.utils", utils), ("bcc.table", table), ("bcc.containers", containers),
+                         ("bcc.syscall", syscall), ("bcc.exec", exec_)):
+        sys.modules.setdefault(name, module)
 
 
 def main(argv: list[str] | None = None) -> int:

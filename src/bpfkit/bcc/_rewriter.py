@@ -311,6 +311,16 @@ class _Toks:
         return "".join(t.text for t in self.t[lo:hi])
 
 
+def _exclusive(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> bool:
+    """Whether two positions are in different branches of the same #if group (never both compiled)."""
+    for (ga, ba), (gb, bb) in zip(a, b, strict=False):
+        if ga != gb:
+            return False
+        if ba != bb:
+            return True
+    return False
+
+
 def _strip_text(s: str) -> str:
     return " ".join(s.split())
 
@@ -402,6 +412,9 @@ class _Rewriter:
         self.tracepoints: list[tuple[str, str]] = []
         self.warnings: list[str] = []
         self.defines_text = ""
+        self.cond_stack: list[tuple[int, int]] = []  # (#if group, branch) of the current position
+        self._groups = 0
+        self.map_where: dict[str, tuple[tuple[int, int], ...]] = {}
 
     def error(self, message: str, idx: int) -> CompileError:
         return CompileError(message, line=self.tk.line(idx), filename=self.filename)
@@ -419,6 +432,7 @@ class _Rewriter:
                 self.directives.append(i)
                 if re.match(r"#\s*define\b", tok.text):
                     self.defines_text += tok.text + "\n"
+                self._conditional(tok.text)
                 i += 1
                 stmt_lo = i
                 continue
@@ -491,10 +505,31 @@ class _Rewriter:
             raise self.error(str(exc), i) from None
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", decl.name):
             raise self.error(f"{macro}: {decl.name!r} is not a valid map name", i)
-        if decl.name in self.maps:
-            raise self.error(f"map {decl.name!r} is defined twice", i)
-        self.maps[decl.name] = decl
+        where = tuple(self.cond_stack)
+        first = self.maps.get(decl.name)
+        if first is not None:
+            if not _exclusive(self.map_where[decl.name], where):
+                raise self.error(f"map {decl.name!r} is defined twice", i)
+            if (first.map_type, first.key_type, first.leaf_type) != (decl.map_type, decl.key_type, decl.leaf_type):
+                self.warnings.append(f"line {decl.line}: map {decl.name!r} has another definition at line "
+                                     f"{first.line} (in another #if branch); table methods follow the first")
+        else:
+            self.maps[decl.name] = decl
+            self.map_where[decl.name] = where
         self.map_items[i] = (rp + 1, decl)
+
+    def _conditional(self, text: str) -> None:
+        """Follow #if/#ifdef/#elif/#else/#endif nesting (to accept a map defined once per branch)."""
+        m = re.match(r"#\s*(\w+)", text)
+        word = m.group(1) if m else ""
+        if word in ("if", "ifdef", "ifndef"):
+            self._groups += 1
+            self.cond_stack.append((self._groups, 0))
+        elif word in ("elif", "else", "elifdef", "elifndef") and self.cond_stack:
+            g, b = self.cond_stack[-1]
+            self.cond_stack[-1] = (g, b + 1)
+        elif word == "endif" and self.cond_stack:
+            self.cond_stack.pop()
 
     def _describe_func(self, f: _Func) -> None:
         tk = self.tk

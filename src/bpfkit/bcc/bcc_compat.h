@@ -89,9 +89,20 @@
 #define O_TRUNC 00001000
 #define O_APPEND 00002000
 #define O_NONBLOCK 00004000
+#define O_DSYNC 00010000
+#define FASYNC 00020000
+#define O_DIRECT 00040000
+#define O_LARGEFILE 00100000
 #define O_DIRECTORY 00200000
 #define O_NOFOLLOW 00400000
+#define O_NOATIME 01000000
 #define O_CLOEXEC 02000000
+#define __O_SYNC 04000000
+#define O_SYNC (__O_SYNC | O_DSYNC)
+#define O_PATH 010000000
+#define __O_TMPFILE 020000000
+#define O_TMPFILE (__O_TMPFILE | O_DIRECTORY)
+#define O_NDELAY O_NONBLOCK
 #define FMODE_READ 0x1
 #define FMODE_WRITE 0x2
 #define FMODE_EXEC 0x20
@@ -135,6 +146,22 @@
 #define MSEC_PER_SEC 1000ULL
 #define MAX_ERRNO 4095
 #define IS_ERR_VALUE(x) ((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
+
+/* byte order, as <linux/byteorder> gives kernel code (BCC programs call them) */
+#ifndef ntohs
+#define ntohs(x) bpf_ntohs(x)
+#define htons(x) bpf_htons(x)
+#define ntohl(x) bpf_ntohl(x)
+#define htonl(x) bpf_htonl(x)
+#endif
+#define be16_to_cpu(x) bpf_ntohs(x)
+#define be32_to_cpu(x) bpf_ntohl(x)
+#define be64_to_cpu(x) bpf_be64_to_cpu(x)
+#define cpu_to_be16(x) bpf_htons(x)
+#define cpu_to_be32(x) bpf_htonl(x)
+#define cpu_to_be64(x) bpf_cpu_to_be64(x)
+#define bpf_ntohll(x) bpf_be64_to_cpu(x)
+#define bpf_htonll(x) bpf_cpu_to_be64(x)
 
 /* BCC's helpers.h */
 #define CUR_CPU_IDENTIFIER BPF_F_CURRENT_CPU

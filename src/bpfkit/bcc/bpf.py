@@ -175,8 +175,6 @@ class BPF:
         if hdr:
             with open(hdr) as f:
                 src_text = f.read() + "\n" + src_text
-        if not src_text.strip():
-            raise ValueError("BPF() needs the program: text= or src_file=")
         self._finalizer = weakref.finalize(self, _cleanup_ctx, self._ctx, None)
         atexit.register(_cleanup_ref, weakref.ref(self))
         self.kernel = HostKernel()
@@ -188,6 +186,11 @@ class BPF:
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
         self._obj = LoadedObject(self.compiled.elf, name="bcc", log_level=log_level)
         self.btf = self._obj.btf
+        present = set(self._obj.spec.programs)
+        for name, decl in list(self.rewritten.functions.items()):  # drop what #if/#ifdef compiled out
+            decl.symbols = {m: s for m, s in decl.symbols.items() if s in present}
+            if not decl.symbols:
+                del self.rewritten.functions[name]
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup_ctx, self._ctx, self._obj)
         self._trace_autoload()
@@ -509,6 +512,29 @@ class BPF:
     def detach_raw_tracepoint(self, tp: str | bytes = b"") -> None:
         """Detach raw tracepoint ``tp``."""
         self._detach(("raw_tracepoint", _s(tp)))
+
+    @staticmethod
+    def kernel_struct_has_field(struct_name: str | bytes, field_name: str | bytes) -> int:
+        """1 if kernel struct ``struct_name`` has member ``field_name``, 0 if not, -1 if there is no such struct."""
+        facts = HostKernel()
+        ref = facts.record("struct", _s(struct_name))
+        if ref is None:
+            return -1
+        return int(facts.member(ref, _s(field_name)) is not None)
+
+    @staticmethod
+    def kernel_enum_has_val(enum_name: str | bytes, value_name: str | bytes) -> int:
+        """1 if kernel enum ``enum_name`` has ``value_name``, 0 if not, -1 if there is no such enum."""
+        from .._uapi import BtfKind
+        from ..btf import Enum, Enum64
+
+        btf = HostKernel().btf
+        ids = btf.find(_s(enum_name), BtfKind.ENUM) + btf.find(_s(enum_name), BtfKind.ENUM64)
+        if not ids:
+            return -1
+        t = btf[ids[0]]
+        assert isinstance(t, (Enum, Enum64))
+        return int(any(v.name == _s(value_name) for v in t.values))
 
     @staticmethod
     def support_raw_tracepoint() -> bool:

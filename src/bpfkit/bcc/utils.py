@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
-__all__ = ["get_online_cpus", "get_possible_cpus", "printb"]
+__all__ = ["ArgString", "get_online_cpus", "get_possible_cpus", "printb"]
+
+
+class ArgString:
+    """A command-line argument that converts to bytes (to compare with what the kernel reports) and str."""
+
+    def __init__(self, arg: str | bytes) -> None:
+        self.s = arg.decode() if isinstance(arg, bytes) else arg
+
+    def __bytes__(self) -> bytes:
+        return os.fsencode(self.s)
+
+    def __str__(self) -> str:
+        return self.s
 
 
 def printb(s: bytes, file: Any = None, nl: int = 1) -> None:
