@@ -520,3 +520,15 @@ def test_kernel_type_queries_and_an_empty_program() -> None:
     assert BPF.kernel_enum_has_val("bpf_map_type", "BPF_MAP_TYPE_RINGBUF") == 1
     with BPF(text="") as b:  # tools build an empty BPF() to ask about features
         assert len(b) == 0 and b.rewritten.functions == {}
+
+
+def test_src_file_with_a_local_header(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "local.h").write_text("#define KEY 7\n")
+    src = tmp_path / "prog.c"
+    src.write_text('#include <linux/sched.h>\n#include "local.h"\nBPF_ARRAY(a, u64, 8);\n'
+                   "int f(void *ctx) { int k = KEY; a.increment(k); return TASK_COMM_LEN; }\n")
+    with BPF(src_file=str(src), debug=0x8) as b:  # DEBUG_SOURCE prints the generated C
+        fn = b.load_func("f", BPF.RAW_TRACEPOINT)
+        assert fn.program.test_run(ctx=bytes(16)).retval == 16
+        assert b["a"][7].value == 1
+    assert '#include "local.h"' in capfd.readouterr().err
