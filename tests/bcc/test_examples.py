@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 UID = 54321
-WAIT = 120.0  # bound of a failing wait (compiles included), not an expectation
+WAIT = 90.0  # bound of a failing wait (compiles included), not an expectation
 
 
 @pytest.fixture(scope="module")
@@ -203,26 +203,33 @@ os.execv("/bin/true", ["/bin/true"])                         # execve: hello_exe
 def test_tail_call_dispatcher_of_document_004(run: Callable[..., Running], env: dict[str, str]) -> None:
     prog = run("bcc_tailcalls.py")
     prog.wait_for(lambda ln: "bpf_trace_printk" in ln or ":" in ln, "trace_pipe output (dispatcher attached)")
-    helper = subprocess.Popen([sys.executable, "-c", TIMERS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert helper.stdout is not None and helper.stdin is not None
-    hpid = int(helper.stdout.readline())
-    helper.stdin.write("go\n")
-    helper.stdin.flush()
-    helper.wait()
-    helper.stdin.close()
-    helper.stdout.close()
-    mine = rf"-{hpid}\s+\["
     want = {"Creating a timer": False, "Some other timer operation": False, "Deleting a timer": False,
             "Another syscall: 110": False, "Executing a program": False}
+    pids: set[int] = set()
 
     def check(line: str) -> bool:
-        if re.search(mine, line):
+        m = re.search(r"-(\d+)\s+\[", line)
+        if m and int(m.group(1)) in pids:
             for w in want:
                 if line.endswith(w):
                     want[w] = True
         return all(want.values())
 
-    prog.wait_for(check, f"the helper's messages {list(want)}")
+    # trace_pipe drops lines when it overflows (every syscall of the machine writes one here):
+    # run the helper again until all of its messages made it through
+    for _ in range(10):
+        helper = subprocess.Popen([sys.executable, "-c", TIMERS], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        assert helper.stdout is not None and helper.stdin is not None
+        pids.add(int(helper.stdout.readline()))
+        helper.stdin.write("go\n")
+        helper.stdin.flush()
+        helper.wait()
+        helper.stdin.close()
+        helper.stdout.close()
+        if prog.poll_for(check, 5.0) is not None:
+            break
+    assert all(want.values()), f"messages seen: {want}"
 
 
 def test_execsnoop_like_tracer(run: Callable[..., Running]) -> None:

@@ -175,7 +175,6 @@ SOCK_ALIASES = {
     "sk_cookie": "__sk_common.skc_cookie", "sk_incoming_cpu": "__sk_common.skc_incoming_cpu",
     "sk_flags": "__sk_common.skc_flags", "sk_rxhash": "__sk_common.skc_rxhash",
 }
-_CTX_HELPER_METHODS = {"perf_submit", "perf_submit_skb", "call", "get_stackid"}
 
 # methods: name -> (min args, max args, map types allowed (None: any with key and value))
 _METHODS: dict[str, tuple[int, int, frozenset[str] | None]] = {
@@ -1182,14 +1181,10 @@ def _wrapper(fd: FunctionDecl, f: _Func, mode: Mode, arch: str, syscall_conv: bo
             raise CompileError(f"parameter {p.name!r} of {f.name!r}: kprobe arguments must be scalars or pointers",
                                line=fd.line)
     call = f"{body}({', '.join(args)})"
-    returns_void = _strip_text(_return_type_words(f)) == "void"
+    returns_void = _strip_text(f.spec_text) == "void"
     ret = f"{call}; return 0;" if returns_void else f"return {call};"
     return (f"SEC(__BCC_NOAUTO \"{section}\") int {entry_symbol(f.name, mode)}(void *ctx) "
             f"{{ {pre}{ret} }}\n")
-
-
-def _return_type_words(f: _Func) -> str:
-    return f.spec_text
 
 
 def rewrite(
