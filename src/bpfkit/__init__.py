@@ -75,9 +75,14 @@ if TYPE_CHECKING:
     from .obj import ObjectSpec as ObjectSpec
     from .obj import ProgramSpec as ProgramSpec
     from .obj import VariableSpec as VariableSpec
+    from .perf import PerfBuffer as PerfBuffer
     from .programs import Program as Program
     from .programs import ProgramInfo as ProgramInfo
     from .programs import TestRunResult as TestRunResult
+    from .ringbuf import RingBuffer as RingBuffer
+    from .ringbuf import UserRingBuffer as UserRingBuffer
+    from .trace_pipe import TraceEvent as TraceEvent
+    from .trace_pipe import TracePipe as TracePipe
 
 # Names whose modules reach the kernel (bpfkit._sys) are imported on first use, so that
 # importing the pure core (bpfkit.btf, bpfkit._uapi, ...) never loads the syscall layer.
@@ -101,6 +106,9 @@ _LAZY.update({name: module for module, names in {
     "bpfkit.obj": ("ObjectSpec", "MapSpec", "ProgramSpec", "VariableSpec"),
     "bpfkit.programs": ("Program", "ProgramInfo", "TestRunResult"),
     "bpfkit.links": ("Link", "LinkInfo"),
+    "bpfkit.perf": ("PerfBuffer",),
+    "bpfkit.ringbuf": ("RingBuffer", "UserRingBuffer"),
+    "bpfkit.trace_pipe": ("TraceEvent", "TracePipe"),
 }.items() for name in names})
 
 
@@ -167,6 +175,7 @@ __all__ = [
     "PerCpuArrayMap",
     "PerCpuCgroupStorageMap",
     "PerCpuHashMap",
+    "PerfBuffer",
     "PerfEventArrayMap",
     "ProgArrayMap",
     "ProgType",
@@ -178,6 +187,7 @@ __all__ = [
     "RelocationError",
     "ReuseportSockArray",
     "RingBufMap",
+    "RingBuffer",
     "SkStorageMap",
     "SockHash",
     "SockMap",
@@ -185,8 +195,11 @@ __all__ = [
     "StackTraceMap",
     "TaskStorageMap",
     "TestRunResult",
+    "TraceEvent",
+    "TracePipe",
     "UpdateFlags",
     "UserRingBufMap",
+    "UserRingBuffer",
     "VariableSpec",
     "Variables",
     "VerifierError",

@@ -1,0 +1,77 @@
+"""epoll(7) for the buffer readers: one owned epoll fd, level-triggered, timeouts in float seconds."""
+
+from __future__ import annotations
+
+import select
+import warnings
+
+__all__ = ["EPOLLERR", "EPOLLET", "EPOLLHUP", "EPOLLIN", "EPOLLOUT", "Epoll"]
+
+EPOLLIN = select.EPOLLIN
+EPOLLOUT = select.EPOLLOUT
+EPOLLERR = select.EPOLLERR
+EPOLLHUP = select.EPOLLHUP
+EPOLLET = select.EPOLLET
+
+
+class Epoll:
+    """An epoll instance (close-on-exec) mapping registered fds to small integer tags."""
+
+    __slots__ = ("_ep", "_tags")
+
+    def __init__(self) -> None:
+        self._ep: select.epoll | None = select.epoll()
+        self._tags: dict[int, int] = {}
+
+    def fileno(self) -> int:
+        """The epoll fd (readable when a registered fd is ready); ValueError once closed."""
+        if self._ep is None:
+            raise ValueError("epoll instance is closed")
+        return self._ep.fileno()
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._ep is None
+
+    def register(self, fd: int, tag: int, events: int = EPOLLIN) -> None:
+        """Watch ``fd`` for ``events``; :meth:`wait` reports it as ``tag``."""
+        if self._ep is None:
+            raise ValueError("epoll instance is closed")
+        self._ep.register(fd, events)
+        self._tags[fd] = tag
+
+    def unregister(self, fd: int) -> None:
+        """Stop watching ``fd`` (no error if it was not registered or is already closed)."""
+        if self._ep is None or self._tags.pop(fd, None) is None:
+            return
+        try:
+            self._ep.unregister(fd)
+        except OSError:
+            pass
+
+    def wait(self, timeout: float | None, max_events: int = -1) -> list[int]:
+        """Tags of the ready fds, waiting up to ``timeout`` seconds (None: forever, 0: not at all)."""
+        if self._ep is None:
+            raise ValueError("epoll instance is closed")
+        t = -1.0 if timeout is None else max(timeout, 0.0)
+        tags = self._tags
+        return [tags[fd] for fd, _ in self._ep.poll(t, max_events) if fd in tags]
+
+    def close(self) -> None:
+        """Close the epoll fd (idempotent)."""
+        ep = self._ep
+        if ep is not None:
+            self._ep = None
+            self._tags.clear()
+            ep.close()
+
+    def __del__(self) -> None:
+        ep = getattr(self, "_ep", None)
+        if ep is not None:
+            self._ep = None
+            try:
+                warnings.warn("unclosed epoll instance", ResourceWarning, stacklevel=2)
+            except Exception:
+                pass
+            ep.close()
