@@ -90,8 +90,6 @@ execve_fnname = b.get_syscall_fnname("execve")
 b.attach_kprobe(event=execve_fnname, fn_name="syscall__execve")
 b.attach_kretprobe(event=execve_fnname, fn_name="do_ret_sys_execve")
 
-print("%-16s %-7s %-7s %-6s %3s %s" % ("PCOMM", "PID", "PPID", "UID", "RET", "ARGS"), flush=True)
-
 argv0 = {}
 seen = 0
 
@@ -109,6 +107,7 @@ def print_event(cpu, data, size):
 
 
 b["events"].open_perf_buffer(print_event)
+print("%-16s %-7s %-7s %-6s %3s %s" % ("PCOMM", "PID", "PPID", "UID", "RET", "ARGS"), flush=True)
 deadline = time.monotonic() + args.timeout if args.timeout else None
 while not args.count or seen < args.count:
     if deadline is not None and time.monotonic() > deadline:

@@ -15,7 +15,6 @@ import bpfkit.links as links
 import bpfkit.links.probes as probes
 from bpfkit.bcc import bpf as bpfmod
 from bpfkit.bcc._rewriter import Mode, rewrite
-from bpfkit.bcc._trace import parse_trace_line
 from bpfkit.errors import KernelError, NotSupportedError
 
 from .conftest import FakeKernel
@@ -219,22 +218,29 @@ def test_syscall_names() -> None:
     assert bpfmod.syscall_name("vfs_read") is None
 
 
-@pytest.mark.parametrize(
-    ("line", "fields"),
-    [
-        (b"           <...>-2938    [001] d..31  1234.567890: bpf_trace_printk: Executing a program",
-         (b"<...>", 2938, 1, b"d..31", 1234.56789, b"Executing a program")),
-        (b"            bash-17      [000] .... 98765.000001: 0x00000001: Another syscall: 59",
-         (b"bash", 17, 0, b"....", 98765.000001, b"Another syscall: 59")),
-        (b"         python3-4242    [003]  55.5: bpf_trace_printk: old kernel, no flags",
-         (b"python3", 4242, 3, b"", 55.5, b"old kernel, no flags")),
-    ],
-)
-def test_trace_lines(line: bytes, fields: tuple[Any, ...]) -> None:
-    assert parse_trace_line(line) == fields
+class FakePipe:
+    """trace_pipe lines from a list (bpfkit.TracePipe's readline contract: str, None when none)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+
+    def readline(self, timeout: float | None = None) -> str | None:
+        return self.lines.pop(0) if self.lines else None
+
+    def close(self) -> None:
+        pass
 
 
-def test_trace_lines_that_are_not_events() -> None:
-    assert parse_trace_line(b"CPU:2 [LOST 10 EVENTS]") is None
-    assert parse_trace_line(b"") is None
-    assert parse_trace_line(b"garbage") is None
+def test_trace_fields_are_bccs_bytes_tuples() -> None:
+    b = bpfmod.BPF.__new__(bpfmod.BPF)
+    b.tracefile = FakePipe([  # type: ignore[assignment]
+        "CPU:2 [LOST 10 EVENTS]",
+        "",
+        "           <...>-2938    [001] d..31  1234.567890: bpf_trace_printk: Executing a program",
+        "            bash-17      [000] .... 98765.000001: 0x00000001: Another syscall: 59",
+    ])
+    b._trace_nonblocking = True
+    assert b.trace_fields() == (b"<...>", 2938, 1, b"d..31", 1234.56789, b"Executing a program")
+    assert b.trace_readline() == b"            bash-17      [000] .... 98765.000001: 0x00000001: Another syscall: 59"
+    assert b.trace_fields(nonblocking=True) == (None,) * 6
+    assert b.trace_readline(nonblocking=True) == b""

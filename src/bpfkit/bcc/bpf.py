@@ -25,7 +25,7 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
 from ..errors import KernelError, NotSupportedError, RelocationError, VerifierError
@@ -37,10 +37,14 @@ from ._kernel import HostKernel, tracefs_root
 from ._loader import LoadedObject, Reader, perf_reader, ring_reader
 from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite
 from ._syms import UserSymbols, kernel_symbols
-from ._trace import TraceFields, TracePipe, parse_trace_line
 from ._tracepoints import syscall_arg_count
 
+if TYPE_CHECKING:
+    from ..trace_pipe import TracePipe
+
 __all__ = ["BPF", "Function"]
+
+TraceFields = tuple[bytes, int, int, bytes, float, bytes]
 
 DEBUG_LLVM_IR = 0x1
 DEBUG_BPF = 0x2
@@ -151,6 +155,7 @@ class BPF:
         self.funcs: dict[str, _Fn] = {}
         self.tables: dict[str, _table.TableBase] = {}
         self.tracefile: TracePipe | None = None
+        self._trace_nonblocking = False
         self._obj: LoadedObject | None = None
         self._programs: dict[tuple[Any, ...], Any] = {}
         self._kprobe_count = 0
@@ -850,24 +855,36 @@ class BPF:
     # ---- trace_pipe -------------------------------------------------------------------------
 
     def trace_open(self, nonblocking: bool = False) -> TracePipe:
-        """Open the kernel's trace_pipe (once)."""
+        """Open the kernel's trace_pipe (once); ``nonblocking`` makes reads return at once when it is empty."""
         if self.tracefile is None:
-            self.tracefile = TracePipe(tracefs_root(), nonblocking)
+            from .. import TracePipe
+
+            self.tracefile = TracePipe()
+            self._trace_nonblocking = nonblocking
         return self.tracefile
 
+    def _trace_line(self, nonblocking: bool) -> bytes | None:
+        tp = self.trace_open(nonblocking)
+        line = tp.readline(0 if self._trace_nonblocking or nonblocking else None)
+        return None if line is None else line.encode()
+
     def trace_readline(self, nonblocking: bool = False) -> bytes:
-        """One line of trace_pipe (bytes, as BCC)."""
-        return self.trace_open(nonblocking).readline()
+        """One line of trace_pipe as bytes (as BCC); b'' when non-blocking and nothing is there."""
+        return self._trace_line(nonblocking) or b""
 
     def trace_fields(self, nonblocking: bool = False) -> TraceFields | tuple[None, ...]:
-        """(task, pid, cpu, flags, ts, msg) of the next bpf_trace_printk line."""
+        """(task, pid, cpu, flags, ts, msg) of the next bpf_trace_printk line, task/flags/msg as bytes (as BCC)."""
+        from ..trace_pipe import parse_line
+
         while True:
-            line = self.trace_readline(nonblocking)
-            if not line and nonblocking:
+            line = self._trace_line(nonblocking)
+            if line is None:
                 return (None,) * 6
-            fields = parse_trace_line(line)
-            if fields is not None:
-                return fields
+            try:
+                e = parse_line(line)
+            except ValueError:
+                continue  # lost-event notes and blank lines
+            return e.task.encode(), e.pid, e.cpu, e.flags.encode(), e.timestamp, e.message.encode()
 
     def trace_print(self, fmt: str | None = None) -> None:
         """Print trace_pipe lines forever (formatted with ``fmt`` over trace_fields when given)."""
