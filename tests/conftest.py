@@ -10,11 +10,12 @@ import pytest
 from bpfkit.testing import PROBE_PREFIX, bpf_fds, bpf_pins, check_leaks
 
 if not os.access(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.W_OK):
-    # a read-only checkout (the QEMU kernel matrix shares it read-only): no example database
-    from hypothesis import settings
+    # a read-only checkout (the QEMU kernel matrix shares it read-only): keep hypothesis' data elsewhere
+    import tempfile
 
-    settings.register_profile("read-only-checkout", database=None)
-    settings.load_profile("read-only-checkout")
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tempfile.mkdtemp(prefix="hypothesis-"))
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 IS_ROOT = os.geteuid() == 0

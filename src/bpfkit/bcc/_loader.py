@@ -41,32 +41,20 @@ class LoadedObject:
 
     BCC decides a program's type only when Python attaches or loads it, so each
     program is loaded by its own :func:`bpfkit.load` of the object, restricted
-    to that program, with the type set in its spec.  The loads share the maps
-    of the first one: every map is pinned by name in a private directory on
-    bpffs (removed by :meth:`close`), and later loads reuse the pinned maps.
-    Global data sections (.rodata of bpf_trace_printk formats ...) are copied
-    per load instead: bpffs names cannot contain dots, and BCC programs keep
-    their state in maps.
+    to that program, with the type set in its spec.  Every load reuses the maps
+    (global data included) of the first one (``reuse_maps=``), so all programs
+    share state as they do under BCC.
     """
 
     def __init__(self, elf: bytes, *, name: str, log_level: int = 0) -> None:
         from .. import ObjectSpec, load
-        from ..obj import Pinning
 
         self.spec = ObjectSpec.from_bytes(elf, name=name)
         for p in self.spec.programs.values():
             p.autoload = False
-        for m in self.spec.maps.values():
-            if "." not in m.name:  # bpffs refuses '.' in names; global data (.rodata strings) is per load
-                m.pinning = Pinning.BY_NAME
         self.log_level = log_level
-        self.pin_dir = _new_pin_dir()
         self._loads: list[Any] = []
-        try:
-            self.base = load(self.spec, pin_path=self.pin_dir, programs=(), log_level=log_level)
-        except BaseException:
-            _remove_pins(self.pin_dir)
-            raise
+        self.base = load(self.spec, programs=(), log_level=log_level)
         self.maps: dict[str, Any] = dict(self.base.maps)
         self.btf: Btf | None = self.spec.btf
 
@@ -87,54 +75,20 @@ class LoadedObject:
         p.flags = type(p.flags)(0)
         if name:
             p.name = name  # the name the kernel shows (bpftool prog, /proc/*/fdinfo)
-        coll = load(spec, pin_path=self.pin_dir, programs=[p.name], log_level=self.log_level)
+        coll = load(spec, programs=[p.name], reuse_maps=self.maps, log_level=self.log_level)
         for m in coll.maps.values():
-            m.close()  # duplicates of the pinned maps; the program holds its own references
+            m.close()  # duplicates of the shared maps; the program holds its own references
         self._loads.append(coll)
         return coll.programs[p.name]
 
     def close(self) -> None:
-        """Close programs loaded here and the object's maps; remove the pins."""
+        """Close programs loaded here and the object's maps."""
         try:
             for c in self._loads:
                 c.close()
             self._loads.clear()
-            self.base.close()
         finally:
-            _remove_pins(self.pin_dir)
-
-
-_PIN_ROOT = "/sys/fs/bpf/bpfkit-bcc"
-_seq = 0
-
-
-def _new_pin_dir() -> str:
-    """A fresh private pin directory (stale ones of dead processes are removed on the way)."""
-    global _seq
-    import os
-
-    if os.path.isdir(_PIN_ROOT):
-        for entry in os.listdir(_PIN_ROOT):
-            pid = entry.split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
-                _remove_pins(os.path.join(_PIN_ROOT, entry))
-    _seq += 1
-    return os.path.join(_PIN_ROOT, f"{os.getpid()}-{_seq}")  # the loader mounts bpffs and makes it
-
-
-def _remove_pins(d: str) -> None:
-    import os
-
-    try:
-        for n in os.listdir(d):
-            os.unlink(os.path.join(d, n))
-        os.rmdir(d)
-    except FileNotFoundError:
-        pass
-    try:
-        os.rmdir(_PIN_ROOT)  # only when empty: other BPF objects may be using it
-    except OSError:
-        pass
+            self.base.close()
 
 
 class Reader:
