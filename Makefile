@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run tools test setup lint typecheck uapi-check sections-check pytest matrix matrix-quick clean
+.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean
 
 run: setup
 	.venv/bin/bpfkit bootstrap
@@ -27,10 +27,13 @@ uapi-check: setup
 sections-check: setup
 	$(PY) scripts/gen_sections.py --check
 
+api-check: setup
+	$(PY) scripts/api_dump.py --check
+
 pytest: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: setup lint typecheck uapi-check sections-check pytest
+test: setup lint typecheck uapi-check sections-check api-check pytest
 
 # the kernel tests on a matrix of kernels in QEMU (see matrix/README.md)
 matrix: setup
