@@ -40,7 +40,8 @@ def test_tools_table_names_every_tool() -> None:
 
 def test_examples_table_names_every_example() -> None:
     listed = re.findall(r"^\| `(\d{3}_\w+\.py)` \|", README, flags=re.M)
-    assert sorted(listed) == sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+    assert sorted(listed) == sorted(p.name for p in (ROOT / "examples").glob("[0-9][0-9][0-9]_*.py"))
+    assert ("| `bcc_*.py` |" in README) == any((ROOT / "examples").glob("bcc_*.py"))
 
 
 def test_links_exist() -> None:
