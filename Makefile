@@ -15,7 +15,7 @@ setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	.venv/bin/ruff check src tests scripts matrix
+	.venv/bin/ruff check src tests scripts matrix examples bench
 
 typecheck: setup
 	.venv/bin/mypy
