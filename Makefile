@@ -2,16 +2,20 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test setup lint typecheck uapi-check sections-check pytest matrix matrix-quick clean
+.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean
 
 run: setup
-	.venv/bin/bpfkit map list
+	.venv/bin/bpfkit bootstrap
+
+# rebuild the shipped BPF objects of the tools (src/bpfkit/tools/*.bpf.o) and their manifest
+tools: setup
+	$(PY) scripts/build_tools.py
 
 setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	.venv/bin/ruff check src tests scripts matrix
+	.venv/bin/ruff check src tests scripts matrix examples bench
 
 typecheck: setup
 	.venv/bin/mypy
@@ -23,10 +27,13 @@ uapi-check: setup
 sections-check: setup
 	$(PY) scripts/gen_sections.py --check
 
+api-check: setup
+	$(PY) scripts/api_dump.py --check
+
 pytest: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: setup lint typecheck uapi-check sections-check pytest
+test: setup lint typecheck uapi-check sections-check api-check pytest
 
 # the kernel tests on a matrix of kernels in QEMU (see matrix/README.md)
 matrix: setup

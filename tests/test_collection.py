@@ -77,3 +77,16 @@ def test_malformed_object_is_object_format_error(tmp_path: Path) -> None:
     bad.write_bytes(b"\x7fELF" + b"\0" * 60)
     with pytest.raises(bpfkit.ObjectFormatError):
         bpfkit.load(bad)
+
+
+def test_reuse_maps_shares_state_between_loads(bootstrap_obj: Path) -> None:
+    with bpfkit.load(bootstrap_obj) as first:
+        first.maps["exec_start"][4242] = 77
+        with bpfkit.load(bootstrap_obj, reuse_maps={"exec_start": first.maps["exec_start"]}) as second:
+            assert second.maps["exec_start"][4242] == 77
+            assert second.maps["exec_start"].id == first.maps["exec_start"].id
+            assert second.maps["rb"].id != first.maps["rb"].id
+    with bpfkit.load(bootstrap_obj) as a, pytest.raises(bpfkit.BpfError):
+        bpfkit.load(bootstrap_obj, reuse_maps={"exec_start": a.maps["rb"]})
+    with pytest.raises(KeyError):
+        bpfkit.load(bootstrap_obj, reuse_maps={"nope": 3})

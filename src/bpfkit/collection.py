@@ -44,6 +44,7 @@ def load(
     kernel_btf: Btf | str | bytes | None = None,
     pin_path: str | None = None,
     programs: Iterable[str] | None = None,
+    reuse_maps: Mapping[str, Any] | None = None,
     log_level: int = 0,
 ) -> Collection:
     """Load a BPF object into the kernel and return its maps and programs.
@@ -52,7 +53,10 @@ def load(
     before load; ``kernel_btf`` overrides the BTF CO-RE relocates against
     (default: the running kernel's); ``pin_path`` is where maps marked
     LIBBPF_PIN_BY_NAME are pinned (default /sys/fs/bpf); ``programs`` limits
-    which programs load (default: every autoload program).
+    which programs load (default: every autoload program); ``reuse_maps``
+    maps names of the object's maps to existing maps (anything with an fd, a
+    Map of another Collection for instance) used instead of new ones, so that
+    several loads can share state (libbpf's bpf_map__reuse_fd).
     """
     if isinstance(obj, ObjectSpec):
         spec = obj.copy()
@@ -62,7 +66,10 @@ def load(
         spec = ObjectSpec.from_file(obj)
     for name, value in (constants or {}).items():
         _set_constant(spec, name, value)
-    loader = _Loader(spec, _target_btf(kernel_btf), pin_path or DEFAULT_PIN_ROOT, log_level)
+    unknown = set(reuse_maps or ()) - set(spec.maps)
+    if unknown:
+        raise KeyError(f"object {spec.name!r} has no map(s) {sorted(unknown)} to reuse (it has: {sorted(spec.maps)})")
+    loader = _Loader(spec, _target_btf(kernel_btf), pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}))
     try:
         return loader.run(set(programs) if programs is not None else None)
     except BaseException:
@@ -108,7 +115,8 @@ def _is_char_array(spec: ObjectSpec, type_id: int | None) -> bool:
 class _Loader:
     """One load: owns what it created until it hands it to the Collection."""
 
-    def __init__(self, spec: ObjectSpec, kbtf: Btf, pin_root: str, log_level: int) -> None:
+    def __init__(self, spec: ObjectSpec, kbtf: Btf, pin_root: str, log_level: int, reuse: dict[str, Any]) -> None:
+        self.reuse = reuse
         self.spec = spec
         self.kbtf = kbtf
         self.pin_root = pin_root
@@ -149,8 +157,15 @@ class _Loader:
         self._create_maps()
         for prog in wanted:
             self._relocate(prog)
+        rodata = [n for n, m in spec.maps.items() if m.kind is MapKind.RODATA]
         for prog in wanted:
-            self.progs[prog.name] = self._load_program(prog)
+            loaded = self.progs[prog.name] = self._load_program(prog)
+            if rodata:
+                # as libbpf does: keep .rodata (and its bpf_metadata_* variables) bound to every program
+                try:
+                    C.prog_bind_map(loaded.fd, self.map_fds[rodata[-1]].fd)
+                except KernelError:
+                    pass
         self._fill_static_contents()
         from .maps import Map
 
@@ -227,6 +242,18 @@ class _Loader:
 
     def _create_map(self, ms: MapSpec) -> Fd:
         target = f"map {ms.name!r} ({ms.type.name.lower()})"
+        if ms.name in self.reuse:
+            import fcntl
+
+            given = self.reuse[ms.name]
+            raw = given if isinstance(given, int) else (given.fileno() if hasattr(given, "fileno") else int(given.fd))
+            dup = Fd(fcntl.fcntl(raw, fcntl.F_DUPFD_CLOEXEC, 3), f"map {ms.name}")
+            try:
+                _check_pinned_compatible(dup.fd, ms, f"reused map {ms.name!r}")
+            except BaseException:
+                dup.close()
+                raise
+            return dup
         pin = os.path.join(self.pin_root, ms.name) if ms.pinning == Pinning.BY_NAME else None
         if pin is not None and os.path.exists(pin):
             pinned = Fd(C.obj_get(pin, target=f"pinned map {pin!r}"), f"map {ms.name}")
@@ -537,6 +564,7 @@ def _mmapable_ok() -> bool:
 
 
 def _check_pinned_compatible(fd: int, ms: MapSpec, path: str) -> None:
+    """A pinned or reused map must match the object's definition (type, sizes, max_entries)."""
     from ._sys import attrs as A
 
     info = A.MapInfo()

@@ -52,8 +52,9 @@ class LeakReport:
         return "; ".join(parts)
 
 
-def check_leaks(fds_before: dict[int, str], pins_before: set[str]) -> LeakReport:
-    """Compare the current fds and pins with a snapshot (after a garbage collection)."""
-    gc.collect()
+def check_leaks(fds_before: dict[int, str], pins_before: set[str], *, collect: bool = True) -> LeakReport:
+    """Compare the current fds and pins with a snapshot (after a garbage collection unless ``collect=False``)."""
+    if collect:
+        gc.collect()
     fds = {fd: t for fd, t in bpf_fds().items() if fds_before.get(fd) != t}
     return LeakReport(fds, bpf_pins() - pins_before)

@@ -1,0 +1,36 @@
+"""BCC-compatible front end: run BCC-style Python programs on kernels without headers.
+
+``from bpfkit.bcc import BPF`` gives BCC's Python API; the C text is rewritten
+into CO-RE C, compiled with clang against the running kernel's BTF (cached),
+and loaded with bpfkit.  See :mod:`bpfkit.bcc.bpf` for how programs attach.
+"""
+
+from __future__ import annotations
+
+from ._errors import CompileError as CompileError
+from ._errors import CompilerNotFoundError as CompilerNotFoundError
+from .bpf import BPF as BPF
+from .bpf import DEBUG_BPF as DEBUG_BPF
+from .bpf import DEBUG_BPF_REGISTER_STATE as DEBUG_BPF_REGISTER_STATE
+from .bpf import DEBUG_BTF as DEBUG_BTF
+from .bpf import DEBUG_LLVM_IR as DEBUG_LLVM_IR
+from .bpf import DEBUG_PREPROCESSOR as DEBUG_PREPROCESSOR
+from .bpf import DEBUG_SOURCE as DEBUG_SOURCE
+from .bpf import Function as Function
+from .table import Table as Table
+from .utils import ArgString as ArgString
+
+__all__ = [
+    "BPF",
+    "ArgString",
+    "DEBUG_BPF",
+    "DEBUG_BPF_REGISTER_STATE",
+    "DEBUG_BTF",
+    "DEBUG_LLVM_IR",
+    "DEBUG_PREPROCESSOR",
+    "DEBUG_SOURCE",
+    "CompileError",
+    "CompilerNotFoundError",
+    "Function",
+    "Table",
+]

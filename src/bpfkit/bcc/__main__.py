@@ -1,0 +1,40 @@
+"""``python -m bpfkit.bcc script.py [args]``: run a BCC Python program unchanged on bpfkit.
+
+The script's ``import bcc`` / ``from bcc import BPF`` get :mod:`bpfkit.bcc`
+(with ``bcc.utils`` and ``bcc.table``); everything else runs as written.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+
+def install_bcc_alias() -> None:
+    """Make ``import bcc`` (and bcc.utils, bcc.table, bcc.containers, bcc.syscall) import bpfkit.bcc."""
+    from .. import bcc
+    from . import containers, syscall, table, utils
+    from . import exec as exec_
+
+    for name, module in (("bcc", bcc), ("bcc.utils", utils), ("bcc.table", table), ("bcc.containers", containers),
+                         ("bcc.syscall", syscall), ("bcc.exec", exec_)):
+        sys.modules.setdefault(name, module)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the script named by the first argument with the rest as its argv."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip().splitlines()[0] if __doc__ else "usage: python -m bpfkit.bcc script.py [args]")
+        return 0 if args else 2
+    install_bcc_alias()
+    sys.argv = args
+    try:
+        runpy.run_path(args[0], run_name="__main__")
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Kernel facts for the rewriter: BTF types (any Btf) and tracefs formats (the running host)."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from .._uapi import BtfKind
+from ..btf import Array, Btf, Enum, Enum64, Int, Ptr, Struct, Union_
+from ._rewriter import MemberType
+
+__all__ = ["BtfFacts", "HostKernel", "tracefs_root"]
+
+_TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
+
+def tracefs_root() -> str:
+    """Where tracefs is mounted."""
+    for root in _TRACEFS:
+        if os.path.exists(os.path.join(root, "events")):
+            return root
+    raise FileNotFoundError("tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing")
+
+
+class BtfFacts:
+    """Struct members and type names from a BTF (the kernel's, or any other for tests)."""
+
+    _KINDS = {"struct": BtfKind.STRUCT, "union": BtfKind.UNION, "enum": BtfKind.ENUM, "typedef": BtfKind.TYPEDEF}
+
+    def __init__(self, btf: Btf) -> None:
+        self.btf = btf
+        self._members: dict[int, dict[str, tuple[int, int, bool]] | None] = {}
+
+    def has_type(self, kind: str, name: str) -> bool:
+        """Whether the BTF has a ``kind`` type called ``name``."""
+        k = self._KINDS.get(kind)
+        if k is None:
+            return False
+        if self.btf.find(name, k):
+            return True
+        return kind == "enum" and bool(self.btf.find(name, BtfKind.ENUM64))
+
+    def record(self, kind: str, name: str) -> object | None:
+        """The type id of struct/union ``name`` (the first complete one)."""
+        k = BtfKind.STRUCT if kind == "struct" else BtfKind.UNION
+        for tid in self.btf.find(name, k):
+            return tid
+        return None
+
+    def _member_table(self, tid: int) -> dict[str, tuple[int, int, bool]]:
+        """name -> (type id, bit offset, is bitfield), anonymous members flattened."""
+        cached = self._members.get(tid)
+        if cached is not None:
+            return cached
+        out: dict[str, tuple[int, int, bool]] = {}
+        t = self.btf[self.btf.skip_modifiers(tid)]
+        if isinstance(t, (Struct, Union_)):
+            for m in t.members:
+                if m.name:
+                    out.setdefault(m.name, (m.type, m.offset, m.bitfield_size > 0))
+                else:
+                    for k, v in self._member_table(m.type).items():
+                        out.setdefault(k, v)
+        self._members[tid] = out
+        return out
+
+    def member(self, record: object, name: str) -> MemberType | None:
+        """What member ``name`` of the record with id ``record`` is."""
+        if not isinstance(record, int):
+            return None
+        hit = self._member_table(record).get(name)
+        if hit is None:
+            return None
+        return self._describe(hit[0], hit[2])
+
+    def _describe(self, tid: int, bitfield: bool = False) -> MemberType:
+        rid = self.btf.skip_modifiers(tid)
+        t = self.btf[rid]
+        if isinstance(t, Ptr):
+            target = self.btf.skip_modifiers(t.type) if t.type else 0
+            tt = self.btf[target] if target else None
+            return MemberType("pointer", target if isinstance(tt, (Struct, Union_)) else None)
+        if isinstance(t, Array):
+            return MemberType("array", None, self._describe(t.type))
+        if isinstance(t, Struct):
+            return MemberType("struct", rid)
+        if isinstance(t, Union_):
+            return MemberType("union", rid)
+        if isinstance(t, (Int, Enum, Enum64)):
+            return MemberType("scalar", None, None, bitfield)
+        return MemberType("other")
+
+
+class HostKernel(BtfFacts):
+    """The running kernel: vmlinux BTF and tracefs event formats."""
+
+    def __init__(self, btf: Btf | None = None) -> None:
+        if btf is None:
+            from ..host import vmlinux_btf
+
+            btf = vmlinux_btf()
+        super().__init__(btf)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance per process in practice
+    def tracepoint_format(self, category: str, event: str) -> str | None:
+        """The tracefs format text of ``category:event``, or None."""
+        if "/" in category or "/" in event or ".." in category or ".." in event:
+            return None
+        try:
+            with open(os.path.join(tracefs_root(), "events", category, event, "format")) as f:
+                return f.read()
+        except OSError:
+            return None
