@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -24,7 +25,9 @@ def test_first_commands_are_make_run_and_make_test() -> None:
 
 def test_make_run_sets_up_then_runs_bootstrap() -> None:
     """A new user's path: `make run` on a fresh clone does the set-up, then `bpfkit bootstrap` with its defaults."""
-    r = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    r = subprocess.run(["make", "--no-print-directory", "-n", "run"], cwd=ROOT, capture_output=True, text=True,
+                       check=True, env=env)
     steps = [line.strip() for line in r.stdout.splitlines() if line.strip()]
     assert steps[0] == "bash scripts/setup.sh"
     assert steps[-1].split()[-1] == "bootstrap" and Path(steps[-1].split()[0]).name == "bpfkit"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno as E
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -69,7 +69,8 @@ def load(
     unknown = set(reuse_maps or ()) - set(spec.maps)
     if unknown:
         raise KeyError(f"object {spec.name!r} has no map(s) {sorted(unknown)} to reuse (it has: {sorted(spec.maps)})")
-    loader = _Loader(spec, _target_btf(kernel_btf), pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}))
+    targets: Sequence[Btf] = host.kernel_btfs() if kernel_btf is None else [_target_btf(kernel_btf)]
+    loader = _Loader(spec, targets, pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}))
     try:
         return loader.run(set(programs) if programs is not None else None)
     except BaseException:
@@ -115,10 +116,12 @@ def _is_char_array(spec: ObjectSpec, type_id: int | None) -> bool:
 class _Loader:
     """One load: owns what it created until it hands it to the Collection."""
 
-    def __init__(self, spec: ObjectSpec, kbtf: Btf, pin_root: str, log_level: int, reuse: dict[str, Any]) -> None:
+    def __init__(self, spec: ObjectSpec, targets: Sequence[Btf], pin_root: str, log_level: int,
+                 reuse: dict[str, Any]) -> None:
         self.reuse = reuse
         self.spec = spec
-        self.kbtf = kbtf
+        self.targets = targets
+        self.kbtf = targets[0]
         self.pin_root = pin_root
         self.log_level = log_level
         self.btf_fd: Fd | None = None
@@ -329,7 +332,7 @@ class _Loader:
             if spec.btf is None:
                 raise RelocationError("CO-RE relocations without BTF in the object", program=prog.name)
             relos = prog.core_relos
-            fixups = core.relocate(relos, spec.btf, [self.kbtf], insns, program=prog.name,
+            fixups = core.relocate(relos, spec.btf, self.targets, insns, program=prog.name,
                                    line_of=_line_lookup(prog.line_info))
             core.apply(fixups, insns)
             prog_fixups = [f for f in fixups if f.poison]
