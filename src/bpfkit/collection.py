@@ -121,7 +121,6 @@ class _Loader:
         self.reuse = reuse
         self.spec = spec
         self.targets = targets
-        self.kbtf = targets[0]
         self.pin_root = pin_root
         self.log_level = log_level
         self.btf_fd: Fd | None = None
@@ -130,6 +129,11 @@ class _Loader:
         self.pinned_here: list[str] = []
         self.maps: dict[str, Map] = {}
         self.progs: dict[str, Program] = {}
+
+    @property
+    def kbtf(self) -> Btf:
+        """The kernel's BTF, read (and indexed) only when a relocation, extern or attach target needs it."""
+        return self.targets[0]
 
     def cleanup(self) -> None:
         for p in self.progs.values():

@@ -1,4 +1,10 @@
-"""Facts of the running host (kernel version, CPUs, vmlinux BTF), read once and cached."""
+"""Facts of the running host (kernel version, CPUs, vmlinux BTF), read once and cached.
+
+vmlinux BTF is mapped rather than read where the kernel allows it, and the
+index of its types (what :class:`~bpfkit.btf.Btf` otherwise scans 5 MB for) is
+cached across processes in ``$BPFKIT_CACHE`` (default ``~/.cache/bpfkit``; an
+empty value turns the cache off), keyed by the boot and checked on load.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,13 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 from .btf import Btf
+from .btf.parse import BtfIndex
+
+if TYPE_CHECKING:
+    from mmap import mmap
 
 __all__ = [
     "kernel_release",
@@ -87,9 +97,104 @@ def page_size() -> int:
 
 @functools.cache
 def vmlinux_btf() -> Btf:
-    """The running kernel's BTF, indexed lazily (cached for the process)."""
-    with open(VMLINUX_BTF_PATH, "rb") as f:
-        return Btf.from_bytes(f.read())
+    """The running kernel's BTF, indexed lazily (cached for the process, its index across processes)."""
+    data = _btf_blob(VMLINUX_BTF_PATH)
+    key = _index_key(VMLINUX_BTF_PATH, data)
+    cache = _index_file()
+    index = _load_index(cache, key) if cache and key else None
+    btf = Btf._from_buffer(data, index=index)
+    if cache and key and (index is None or btf._index is not index):
+        _save_index(cache, key, btf._type_index(by_name=True))
+    return btf
+
+
+def _btf_blob(path: str) -> bytes | mmap:
+    """The bytes of a BTF file; the kernel's own (sysfs, fixed for the boot) mapped when it allows that."""
+    with open(path, "rb") as f:
+        if path.startswith("/sys/kernel/btf/"):
+            import mmap as m
+
+            try:
+                # Linux 6.16+ maps /sys/kernel/btf/vmlinux read-only and private; no copy of 5+ MB
+                return m.mmap(f.fileno(), 0, flags=m.MAP_PRIVATE, prot=m.PROT_READ)
+            except (OSError, ValueError):
+                pass
+        return f.read()
+
+
+_INDEX_FILE_MAGIC = b"bpfkit-btf-index-1\n"
+
+
+def _index_file() -> str | None:
+    """Where the vmlinux BTF index is cached; None when caching is off (``BPFKIT_CACHE=``)."""
+    d = os.environ.get("BPFKIT_CACHE")
+    if d is None:
+        d = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "bpfkit")
+    return os.path.join(d, "vmlinux.btfidx") if d else None
+
+
+def _index_key(path: str, data: bytes | mmap) -> bytes | None:
+    """What the cached index must have been made from: this boot's kernel BTF, by size, time and samples.
+
+    Only the kernel's own BTF under /sys is cached: it cannot change during a boot.
+    """
+    if not path.startswith("/sys/"):
+        return None
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        st = os.stat(path)
+    except OSError:
+        return None
+    import zlib
+
+    n = len(data)
+    crc = zlib.crc32(data[:64])
+    for k in range(1, 17):  # 16 samples spread over the blob: a cheap fingerprint
+        pos = n * k // 17
+        crc = zlib.crc32(data[pos : pos + 64], crc)
+    return f"{path} boot={boot} size={st.st_size} mtime={st.st_mtime_ns} ino={st.st_ino} len={n} crc={crc:08x}".encode()
+
+
+def _index_head(key: bytes) -> bytes:
+    """The cache file's first line: magic and key, padded so that the index's arrays stay aligned."""
+    head = _INDEX_FILE_MAGIC + key
+    return head + b" " * (-(len(head) + 1) % 8) + b"\n"
+
+
+def _load_index(file: str, key: bytes) -> BtfIndex | None:
+    """The cached index when it was made for ``key`` and is intact (mapped, not copied); None otherwise."""
+    import mmap as m
+
+    try:
+        with open(file, "rb") as f:
+            raw: bytes | mmap = m.mmap(f.fileno(), 0, flags=m.MAP_PRIVATE, prot=m.PROT_READ)
+    except (OSError, ValueError):  # absent, unreadable, or empty
+        return None
+    head = _index_head(key)
+    if raw[: len(head)] != head:
+        return None
+    try:
+        return BtfIndex.from_bytes(memoryview(raw)[len(head) :])
+    except ValueError:
+        return None
+
+
+def _save_index(file: str, key: bytes, index: BtfIndex) -> None:
+    """Write the index for ``key`` atomically (a temporary file renamed over); failures are ignored."""
+    tmp = f"{file}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(file), mode=0o700, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        with open(fd, "wb") as f:
+            f.write(_index_head(key))
+            f.write(index.to_bytes())
+        os.replace(tmp, file)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 @functools.cache
@@ -151,7 +256,13 @@ class KernelBtfs(Sequence[Btf]):
     """vmlinux BTF then every module's split BTF, each read and indexed only when first used."""
 
     def __init__(self) -> None:
-        self._names = ["vmlinux", *module_btf_names()]
+        self._modules: list[str] | None = None  # listed when first needed
+
+    @property
+    def _names(self) -> list[str]:
+        if self._modules is None:
+            self._modules = ["vmlinux", *module_btf_names()]
+        return self._modules
 
     def __len__(self) -> int:
         return len(self._names)
@@ -165,6 +276,8 @@ class KernelBtfs(Sequence[Btf]):
     def __getitem__(self, i: int | slice) -> Btf | Sequence[Btf]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
+        if i == 0:
+            return vmlinux_btf()  # without listing the modules
         name = self._names[i]
         return vmlinux_btf() if name == "vmlinux" else module_btf(name)
 

@@ -532,7 +532,10 @@ def _string_tables(btf: Btf) -> list[bytes]:
 
 
 def _flavored_names(btf: Btf, ess: str) -> set[str]:
-    """Names ``ess___something`` present in the string sections of ``btf``."""
+    """Names ``ess___something`` of ``btf``'s own types (or present in its string sections)."""
+    indexed = btf._own_names_with_prefix(ess + "___")
+    if indexed is not None:
+        return {n for n in indexed if essential_name(n) == ess}
     names: set[str] = set()
     needle = b"\0" + ess.encode() + b"___"
     for strings in _string_tables(btf):

@@ -80,7 +80,7 @@ class FlatBtf:
         return 8
 
 
-def _level_raw(level: Btf) -> tuple[memoryview | array[int], array[int], bytes]:
+def _level_raw(level: Btf) -> tuple[memoryview | array[int], memoryview | array[int], bytes]:
     """(words, offsets, strings) of one level's own types, re-encoding a built Btf."""
     if level._offsets is None or level._words is None:
         level = Btf.from_bytes(level.to_bytes(), base=level.base)
@@ -100,7 +100,10 @@ def flatten(btf: Btf) -> FlatBtf:
     offs = array("I", [0])
     if len(raws) == 1:
         words, own_offs, strings = raws[0]
-        offs.extend(own_offs)
+        if isinstance(own_offs, array):
+            offs.extend(own_offs)
+        else:  # a view of a saved index
+            offs.frombytes(own_offs.tobytes())
     else:
         cat = array("I")
         parts = []

@@ -4,14 +4,21 @@ vmlinux BTF holds well over 100k types; decoding them all costs far more than a
 small CO-RE object needs.  :class:`Btf` scans the type section once (offsets and
 name offsets into two ``array('I')``), decodes a type only when asked, and finds
 types by name by searching the string section, never building a full name map.
+The scan's result is a :class:`BtfIndex`; one saved by an earlier process (with
+its named types sorted by name, so that a lookup is a binary search) can be
+passed back in to skip the scan: :mod:`bpfkit.host` caches vmlinux's that way.
 """
 
 from __future__ import annotations
 
 import struct
 import sys
+import zlib
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from itertools import compress
+from typing import TYPE_CHECKING, Union
 
 from ..errors import ObjectFormatError
 from .types import (
@@ -46,7 +53,13 @@ from .types import (
     Volatile,
 )
 
-__all__ = ["BTF_MAGIC", "Btf", "BtfHeader", "parse_header"]
+if TYPE_CHECKING:
+    from mmap import mmap
+
+__all__ = ["BTF_MAGIC", "Btf", "BtfHeader", "BtfIndex", "parse_header"]
+
+# an array of u32 of our own, or a cast view of a buffer (a mapped index file)
+_U32s = Union["array[int]", memoryview]
 
 BTF_MAGIC = 0xEB9F
 _HEADER_MIN = 24
@@ -136,6 +149,53 @@ def parse_header(data: bytes | memoryview) -> BtfHeader:
     return BtfHeader(order, version, flags, hdr_len, type_off, type_len, str_off, str_len)
 
 
+_INDEX_MAGIC = b"BTFIDX\x00\x01"
+# magic, type words, string bytes, types, sorted names, crc32 of the rest, padding (the arrays stay 8-aligned)
+_INDEX_HEAD = struct.Struct("=8sIIIIII")
+_INDEX_SAMPLES = 64
+
+
+class BtfIndex:
+    """Where each type record of a BTF blob starts, its name offset, and its named types sorted by name.
+
+    :meth:`Btf.from_bytes` computes the first two (``Btf._type_index()`` returns them);
+    saved with :meth:`to_bytes` and passed back as ``Btf._from_buffer(data, index=...)``,
+    they spare another process the scan, and ``by_name`` turns ``find`` into a binary search.
+    """
+
+    __slots__ = ("by_name", "name_offs", "offsets", "str_len", "type_words")
+
+    def __init__(self, offsets: _U32s, name_offs: _U32s, by_name: _U32s | None, type_words: int, str_len: int) -> None:
+        self.offsets = offsets
+        self.name_offs = name_offs
+        self.by_name = by_name
+        self.type_words = type_words
+        self.str_len = str_len
+
+    def to_bytes(self) -> bytes:
+        """The index as bytes for a cache file (native byte order; checksummed)."""
+        by_name = self.by_name if self.by_name is not None else b""
+        body = b"".join((bytes(self.offsets), bytes(self.name_offs), bytes(by_name)))
+        head = _INDEX_HEAD.pack(_INDEX_MAGIC, self.type_words, self.str_len, len(self.offsets),
+                                len(by_name) // 4 if isinstance(by_name, bytes) else len(by_name), zlib.crc32(body), 0)
+        return head + body
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | memoryview | mmap) -> BtfIndex:
+        """Read what :meth:`to_bytes` wrote, in place (views, no copies); ValueError when corrupt or not an index."""
+        view = memoryview(raw)
+        if len(view) < _INDEX_HEAD.size:
+            raise ValueError("BTF index is truncated")
+        magic, words, str_len, n, nsorted, crc, _ = _INDEX_HEAD.unpack_from(view, 0)
+        if magic != _INDEX_MAGIC:
+            raise ValueError("not a BTF index (bad magic)")
+        body = view[_INDEX_HEAD.size :]
+        if len(body) != 4 * (2 * n + nsorted) or zlib.crc32(body) != crc:
+            raise ValueError("BTF index is truncated or corrupt")
+        u32 = body.cast("I")
+        return cls(u32[:n], u32[n : 2 * n], u32[2 * n :] if nsorted or not n else None, words, str_len)
+
+
 class Btf:
     """A set of BTF types, possibly split on top of a base (kernel module BTF).
 
@@ -148,12 +208,18 @@ class Btf:
         self.byteorder: str = base.byteorder if base is not None else byteorder
         self.first_id = base.count if base is not None else 1
         self._types: list[BtfType | None] = []
-        self._offsets: array[int] | None = None
-        self._name_offs: array[int] | None = None
+        self._offsets: _U32s | None = None
+        self._name_offs: _U32s | None = None
+        self._by_name: _U32s | None = None
+        self._index: BtfIndex | None = None
         self._words: memoryview | None = None
-        self._strings: bytes = b"\0"
+        # the string section: bytes ``_sbuf[_s0 : _s0 + _slen]`` of a buffer (bytes, or a mapping used in place)
+        self._sbuf: bytes | mmap = b"\0"
+        self._s0 = 0
+        self._slen = 1
+        self._str_copy: bytes | None = None
         self._str_base = base._str_end if base is not None else 0
-        self._raw: bytes | None = None
+        self._raw: bytes | mmap | None = None
         self._name_cache: dict[str, list[int]] = {}
 
     # ---- construction -------------------------------------------------
@@ -161,17 +227,32 @@ class Btf:
     @classmethod
     def from_bytes(cls, data: bytes, *, base: Btf | None = None) -> Btf:
         """Index a BTF blob (no decoding yet); ``base`` for split BTF such as a module's."""
-        data = bytes(data)
-        hdr = parse_header(data)
+        return cls._from_buffer(bytes(data), base=base)
+
+    @classmethod
+    def _from_buffer(cls, data: bytes | mmap, *, base: Btf | None = None, index: BtfIndex | None = None) -> Btf:
+        """:meth:`from_bytes` without the copy, and with a saved index.
+
+        ``data`` is used in place: bytes, or a read-only mapping that must not
+        change (the kernel's own BTF, say). ``index`` is what :meth:`_type_index`
+        returned for the same blob earlier (in another process, say); it replaces
+        the scan when a sampled check agrees with the blob, and is ignored
+        otherwise (``_index`` tells which happened).
+        """
+        hdr = parse_header(data if isinstance(data, bytes) else memoryview(data))
         btf = cls(base=base, byteorder=hdr.byteorder)
         if base is not None and hdr.byteorder != base.byteorder:
             raise ObjectFormatError("split BTF and its base differ in byte order", section=".BTF", offset=0)
         btf._raw = data
         s0 = hdr.hdr_len + hdr.str_off
-        btf._strings = data[s0 : s0 + hdr.str_len]
-        if base is None and hdr.str_len and btf._strings[:1] != b"\0":
+        if isinstance(data, bytes):
+            btf._sbuf = data[s0 : s0 + hdr.str_len]
+        else:
+            btf._sbuf, btf._s0 = data, s0
+        btf._slen = hdr.str_len
+        if base is None and hdr.str_len and data[s0 : s0 + 1] != b"\0":
             raise ObjectFormatError("BTF string section does not start with NUL", section=".BTF", offset=s0)
-        if hdr.str_len and btf._strings[-1:] != b"\0":
+        if hdr.str_len and data[s0 + hdr.str_len - 1 : s0 + hdr.str_len] != b"\0":
             raise ObjectFormatError("BTF string section is not NUL-terminated", section=".BTF", offset=s0)
         t0 = hdr.hdr_len + hdr.type_off
         words = memoryview(data)[t0 : t0 + hdr.type_len]
@@ -181,8 +262,104 @@ class Btf:
             btf._words = memoryview(swapped.tobytes()).cast("I")
         else:
             btf._words = words.cast("I")
-        btf._scan(t0)
+        if index is not None and btf._index_fits(index):
+            btf._offsets = index.offsets
+            btf._name_offs = index.name_offs
+            btf._by_name = index.by_name
+            btf._index = index
+            btf._types = [None] * len(index.offsets)
+        else:
+            btf._scan(t0)
         return btf
+
+    def _index_fits(self, index: BtfIndex) -> bool:
+        """Whether a saved index matches this blob: sizes, then records and names at sampled types."""
+        u = self._words
+        assert u is not None
+        offs, names, by_name = index.offsets, index.name_offs, index.by_name
+        n = len(offs)
+        if index.type_words != len(u) or index.str_len != self._slen or len(names) != n:
+            return False
+        if n == 0:
+            return len(u) == 0
+        if offs[0] != 0:
+            return False
+        step = max(1, n // _INDEX_SAMPLES)
+        try:
+            for i in (*range(0, n, step), n - 1):
+                o = offs[i]
+                info = u[o + 1]
+                k = (info >> 24) & 0x1F
+                if k == 0 or k > _MAX_KIND or names[i] != u[o]:
+                    return False
+                end = o + 3 + _FIXED_WORDS[k] + _VLEN_WORDS[k] * (info & 0xFFFF)
+                if end != (offs[i + 1] if i + 1 < n else len(u)):
+                    return False
+            if by_name is not None and by_name:
+                m = len(by_name)
+                prev = b""
+                for j in (*range(0, m, max(1, m // _INDEX_SAMPLES)), m - 1):
+                    i = by_name[j]
+                    if not names[i]:
+                        return False
+                    key = self._string_bytes(names[i])
+                    if key < prev:
+                        return False
+                    prev = key
+        except (IndexError, ValueError, ObjectFormatError):
+            return False
+        return True
+
+    def _type_index(self, *, by_name: bool = False) -> BtfIndex:
+        """This blob's index (for :meth:`_from_buffer` ``index=``), names sorted too if ``by_name``.
+
+        ValueError for a Btf built or edited in memory, which has no blob to index.
+        """
+        if self._offsets is None:
+            raise ValueError("only a Btf read from bytes (and not edited since) has an index")
+        assert self._words is not None
+        names = self._name_offsets()
+        sorted_names = self._sorted_names() if by_name else self._by_name
+        idx = self._index
+        if idx is None or idx.by_name is not sorted_names:
+            idx = self._index = BtfIndex(self._offsets, names, sorted_names, len(self._words), self._slen)
+        return idx
+
+    def _name_offsets(self) -> _U32s:
+        """The name offset of every own type (built on first use)."""
+        names = self._name_offs
+        if names is None:
+            assert self._words is not None and self._offsets is not None
+            names = self._name_offs = array("I", map(self._words.__getitem__, self._offsets))
+        return names
+
+    def _name_key(self, idx: int) -> bytes:
+        """The raw name bytes of own type index ``idx``."""
+        assert self._name_offs is not None
+        return self._string_bytes(self._name_offs[idx])
+
+    def _string_bytes(self, offset: int) -> bytes:
+        """The raw bytes of the string at ``offset`` (split-aware), without its NUL."""
+        b: Btf = self
+        while offset < b._str_base:
+            assert b.base is not None
+            b = b.base
+        off = offset - b._str_base
+        if off >= b._slen:
+            raise ObjectFormatError(f"BTF string offset {offset} out of range", section=".BTF")
+        start = b._s0 + off
+        end = b._sbuf.find(b"\0", start)  # the section ends in NUL (checked)
+        return b._sbuf[start:end]
+
+    def _sorted_names(self) -> _U32s:
+        """Indexes of the own named types, sorted by name (built on first use; ties by index)."""
+        if self._by_name is None:
+            names = self._name_offsets()
+            named = list(compress(range(len(names)), names))
+            keys = list(map(self._name_key, named))
+            order = sorted(range(len(named)), key=keys.__getitem__)
+            self._by_name = array("I", map(named.__getitem__, order))
+        return self._by_name
 
     def _scan(self, section_offset: int) -> None:
         """Record where each type starts; validate kinds and that records fit."""
@@ -207,6 +384,8 @@ class Btf:
             self._scan_checked(section_offset)  # raises the precise error
         self._offsets = offs
         self._name_offs = None  # built by the first find()
+        self._by_name = None
+        self._index = None
         self._types = [None] * len(offs)
 
     def _scan_checked(self, section_offset: int) -> None:
@@ -265,6 +444,8 @@ class Btf:
                 self._types[i] = self._decode(i)
         self._offsets = None
         self._name_offs = None
+        self._by_name = None
+        self._index = None
         self._words = None
 
     # ---- access -------------------------------------------------------
@@ -276,7 +457,16 @@ class Btf:
 
     @property
     def _str_end(self) -> int:
-        return self._str_base + len(self._strings)
+        return self._str_base + self._slen
+
+    @property
+    def _strings(self) -> bytes:
+        """This BTF's own string section as bytes (copied out of a mapping on first use)."""
+        if self._s0 == 0 and isinstance(self._sbuf, bytes):
+            return self._sbuf
+        if self._str_copy is None:
+            self._str_copy = self._sbuf[self._s0 : self._s0 + self._slen]
+        return self._str_copy
 
     def __len__(self) -> int:
         return self.count
@@ -325,10 +515,11 @@ class Btf:
             assert self.base is not None
             return self.base.string(offset)
         off = offset - self._str_base
-        if off >= len(self._strings):
+        if off >= self._slen:
             raise ObjectFormatError(f"BTF string offset {offset} out of range", section=".BTF")
-        end = self._strings.index(b"\0", off)
-        return self._strings[off:end].decode("utf-8", "replace")
+        start = self._s0 + off
+        end = self._sbuf.find(b"\0", start)  # the section ends in NUL (checked)
+        return self._sbuf[start:end].decode("utf-8", "replace")
 
     def name_of(self, type_id: int) -> str:
         """A type's name ('' if anonymous)."""
@@ -352,12 +543,22 @@ class Btf:
             return []
         if self._offsets is None:
             return [tid for tid, t in self.items() if t.name == name]
+        by_name = self._by_name
+        if by_name is not None:
+            key = name.encode()
+            first = self.first_id
+            found = []
+            i = bisect_left(by_name, key, key=self._name_key)
+            while i < len(by_name) and self._name_key(by_name[i]) == key:
+                found.append(first + by_name[i])
+                i += 1
+            found.sort()
+            return found
         offsets = self._string_offsets(name)
-        found: list[int] = []
-        names = self._name_offs
-        if names is None:
-            assert self._words is not None
-            names = self._name_offs = array("I", map(self._words.__getitem__, self._offsets))
+        found = []
+        names = self._name_offsets()
+        if not isinstance(names, array):  # a view of a saved index: array.index is the fast search
+            names = self._name_offs = array("I", names)
         for noff in offsets:
             start = 0
             while True:
@@ -369,6 +570,22 @@ class Btf:
                 start = idx + 1
         found.sort()
         return found
+
+    def _own_names_with_prefix(self, prefix: str) -> set[str] | None:
+        """Names of own types that start with ``prefix``, when names are indexed (else None)."""
+        by_name = self._by_name
+        if by_name is None or self._offsets is None:
+            return None
+        key = prefix.encode()
+        out: set[str] = set()
+        i = bisect_left(by_name, key, key=self._name_key)
+        while i < len(by_name):
+            name = self._name_key(by_name[i])
+            if not name.startswith(key):
+                break
+            out.add(name.decode("utf-8", "replace"))
+            i += 1
+        return out
 
     def _string_offsets(self, name: str) -> list[int]:
         """Every offset (split-aware, base tables included) at which ``name`` is stored as a string."""
