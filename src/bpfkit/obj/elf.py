@@ -1,17 +1,16 @@
-"""A bounds-checked view of a BPF ELF relocatable object, with pyelftools underneath.
+"""A bounds-checked view of a BPF ELF relocatable object (ELF64, either byte order).
 
-pyelftools decodes the ELF and section headers; everything read through this
-facade (section bytes, names, symbols, REL entries) is checked against the
-buffer, and any failure, pyelftools' included, becomes an
+The ELF header, section headers, symbols and REL entries are fixed-size
+records read with precompiled :class:`struct.Struct` (pyelftools' decoders
+would cost tens of ms to import on every load); everything read through this
+facade is checked against the buffer, and any failure becomes an
 :class:`~bpfkit.errors.ObjectFormatError` naming the section and offset.
-pyelftools is imported on first use, since importing it costs tens of ms.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import ObjectFormatError
 
@@ -134,35 +133,11 @@ class ElfRel:
     type: int
 
 
-_STRUCTS: dict[str, Any] = {}
-
-
-def _elf_structs(byteorder: str) -> Any:
-    """pyelftools' ELF64 record decoders for one byte order, built once (imported on first use)."""
-    st = _STRUCTS.get(byteorder)
-    if st is None:
-        from elftools.elf.structs import ELFStructs
-
-        st = ELFStructs(little_endian=byteorder == "little", elfclass=64)
-        st.create_basic_structs()
-        st.create_advanced_structs("ET_REL", "EM_BPF", "ELFOSABI_SYSV")
-        _STRUCTS[byteorder] = st
-    return st
-
-
-def _enums() -> tuple[Any, Any, Any]:
-    from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE, ENUM_SH_TYPE_BASE
-
-    return ENUM_E_MACHINE, ENUM_E_TYPE, ENUM_SH_TYPE_BASE
-
-
-def _num(value: object, table: Any, what: str) -> int:
-    """pyelftools gives enum fields as names when it knows them; turn them back into numbers."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value in table:
-        return int(table[value])
-    raise ObjectFormatError(f"ELF {what} {value!r} is not understood")
+# Elf64_Ehdr after e_ident, Elf64_Shdr, Elf64_Sym, Elf64_Rel: (little-endian, big-endian)
+_EHDR = (struct.Struct("<HHIQQQIHHHHHH"), struct.Struct(">HHIQQQIHHHHHH"))
+_SHDR = (struct.Struct("<IIQQQQIIQQ"), struct.Struct(">IIQQQQIIQQ"))
+_SYM = (struct.Struct("<IBBHQQ"), struct.Struct(">IBBHQQ"))
+_REL = (struct.Struct("<QQ"), struct.Struct(">QQ"))
 
 
 class ElfFile:
@@ -177,12 +152,12 @@ class ElfFile:
         if self.data[5] not in (1, 2):
             raise ObjectFormatError(f"ELF data encoding {self.data[5]} is neither little nor big endian", offset=5)
         self.byteorder = "little" if self.data[5] == 1 else "big"
-        self._p = "<" if self.byteorder == "little" else ">"
+        self._bo = 0 if self.byteorder == "little" else 1
         try:
             self._read_headers()
         except ObjectFormatError:
             raise
-        except Exception as exc:  # pyelftools raises many kinds of errors on bad input
+        except (struct.error, ValueError, OverflowError) as exc:
             raise ObjectFormatError(f"malformed ELF headers: {type(exc).__name__}: {exc}", offset=0) from None
         self._by_name: dict[str, ElfSection] = {}
         for s in self.sections:
@@ -196,56 +171,39 @@ class ElfFile:
                 self.symtab = s
 
     def _read_headers(self) -> None:
-        st = _elf_structs(self.byteorder)
-        machines, types, sh_types = _enums()
-        hdr = st.Elf_Ehdr.parse(self.data[:64])
-        self.machine = _num(hdr["e_machine"], machines, "machine")
-        self.type = _num(hdr["e_type"], types, "type")
+        data = self.data
+        (e_type, e_machine, _version, _entry, _phoff, shoff, _flags, _ehsize, _phentsize, _phnum, shentsize, shnum,
+         shstrndx) = _EHDR[self._bo].unpack_from(data, 16)
+        self.machine = e_machine
+        self.type = e_type
         if self.type != ET_REL:
             raise ObjectFormatError(f"ELF type {self.type} is not a relocatable object (ET_REL)", offset=16)
         if self.machine not in (EM_BPF, EM_NONE):
             raise ObjectFormatError(f"ELF machine {self.machine} is not BPF", offset=18)
-        shoff = int(hdr["e_shoff"])
         if shoff == 0:
             raise ObjectFormatError("ELF object has no section headers", offset=0x28)
-        if int(hdr["e_shentsize"]) != _SHDR_SIZE:
-            raise ObjectFormatError(f"ELF section header size {hdr['e_shentsize']} is not {_SHDR_SIZE}", offset=0x3A)
-        if shoff + _SHDR_SIZE > len(self.data):
+        if shentsize != _SHDR_SIZE:
+            raise ObjectFormatError(f"ELF section header size {shentsize} is not {_SHDR_SIZE}", offset=0x3A)
+        if shoff + _SHDR_SIZE > len(data):
             raise ObjectFormatError("ELF section headers lie past the end of the file", offset=0x28)
-        shdr = st.Elf_Shdr
-
-        def header(i: int) -> tuple[int, int, int, int, int, int, int, int]:
-            pos = shoff + i * _SHDR_SIZE
-            h = shdr.parse(self.data[pos : pos + _SHDR_SIZE])
-            return (
-                int(h["sh_name"]),
-                _num(h["sh_type"], sh_types, "section type"),
-                int(h["sh_flags"]),
-                int(h["sh_offset"]),
-                int(h["sh_size"]),
-                int(h["sh_link"]),
-                int(h["sh_info"]),
-                int(h["sh_entsize"]),
-            )
-
-        first = header(0)
-        count = int(hdr["e_shnum"]) or first[4]  # e_shnum 0: the count is section 0's sh_size
-        if count <= 0 or count > _MAX_SECTIONS or shoff + count * _SHDR_SIZE > len(self.data):
+        shdr = _SHDR[self._bo]
+        first = shdr.unpack_from(data, shoff)
+        count = shnum or first[5]  # e_shnum 0: the count is section 0's sh_size
+        if count <= 0 or count > _MAX_SECTIONS or shoff + count * _SHDR_SIZE > len(data):
             raise ObjectFormatError(f"ELF section header table of {count} entries does not fit the file", offset=shoff)
-        raw = [first] + [header(i) for i in range(1, count)]
-        shstrndx = int(hdr["e_shstrndx"])
+        raw = list(shdr.iter_unpack(data[shoff : shoff + count * _SHDR_SIZE]))
         if shstrndx == 0xFFFF:  # SHN_XINDEX: the real index is in section 0's sh_link
-            shstrndx = raw[0][5]
+            shstrndx = first[6]
         if not 0 < shstrndx < count:
             raise ObjectFormatError(f"section name table index {shstrndx} is out of range", offset=0x3E)
-        _, st_type, _, st_off, st_size, _, _, _ = raw[shstrndx]
+        _, st_type, _, _, st_off, st_size, _, _, _, _ = raw[shstrndx]
         if st_type != SHT_STRTAB:
             raise ObjectFormatError("section name table is not a string table", offset=shoff + shstrndx * _SHDR_SIZE)
         names = self._slice(st_off, st_size, "section name table")
         self.sections: list[ElfSection] = []
-        for i, (name_off, typ, flags, off, size, link, info, entsize) in enumerate(raw):
+        for i, (name_off, typ, flags, _addr, off, size, link, info, _align, entsize) in enumerate(raw):
             name = "" if i == 0 else _cstring(names, name_off, ".shstrtab")
-            if typ not in (SHT_NOBITS, SHT_NULL) and off + size > len(self.data):
+            if typ not in (SHT_NOBITS, SHT_NULL) and off + size > len(data):
                 raise ObjectFormatError(f"section {name!r} runs past the end of the file", section=name, offset=off)
             self.sections.append(ElfSection(i, name, typ, flags, off, size, link, info, entsize))
 
@@ -299,7 +257,7 @@ class ElfFile:
         strs = self.section_data(strtab)
         data = self.section_data(st)
         out = []
-        for i, (name_off, info, other, shndx, value, size) in enumerate(struct.iter_unpack(self._p + "IBBHQQ", data)):
+        for i, (name_off, info, other, shndx, value, size) in enumerate(_SYM[self._bo].iter_unpack(data)):
             name = _cstring(strs, name_off, strtab.name) if name_off else ""
             out.append(ElfSymbol(i, name, value, size, info >> 4, info & 0xF, other & 0x3, shndx))
         return out
@@ -321,7 +279,7 @@ class ElfFile:
             raise ObjectFormatError(f"relocation entry size {sec.entsize} is not {_REL_SIZE}", section=sec.name, offset=sec.offset)
         data = self.section_data(sec)
         out = []
-        for k, (off, info) in enumerate(struct.iter_unpack(self._p + "QQ", data)):
+        for k, (off, info) in enumerate(_REL[self._bo].iter_unpack(data)):
             rtype = info & 0xFFFFFFFF
             if rtype not in RELOC_TYPES:
                 raise ObjectFormatError(f"unknown BPF relocation type {rtype}", section=sec.name, offset=sec.offset + k * _REL_SIZE)
