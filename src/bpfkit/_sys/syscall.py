@@ -12,7 +12,6 @@ import errno as E
 import functools
 import mmap
 import os
-import platform
 from collections.abc import Callable
 
 from .._uapi import Cmd
@@ -40,9 +39,9 @@ _NR = {
     "arm64": (280, 241),
 }
 try:
-    NR_BPF, NR_PERF_EVENT_OPEN = _NR[platform.machine().lower()]
+    NR_BPF, NR_PERF_EVENT_OPEN = _NR[os.uname().machine.lower()]  # platform.machine(), without importing platform
 except KeyError:  # pragma: no cover - other architectures
-    raise ImportError(f"bpfkit does not know the bpf(2) syscall number on {platform.machine()}") from None
+    raise ImportError(f"bpfkit does not know the bpf(2) syscall number on {os.uname().machine}") from None
 
 ENOTSUPP = 524  # kernel-internal errno that leaks to user space for unsupported operations
 

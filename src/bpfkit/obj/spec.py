@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
-from pathlib import Path
 
 from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
 from ..asm import Instruction
@@ -281,10 +280,11 @@ class ObjectSpec:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, name: str | None = None) -> ObjectSpec:
         """Parse an object file; its name defaults to the file name up to the first dot (as libbpf)."""
-        p = Path(path)
+        p = os.fspath(path)
         if name is None:
-            name = p.name.split(".", 1)[0]
-        return cls.from_bytes(p.read_bytes(), name=name)
+            name = os.path.basename(p.rstrip("/")).split(".", 1)[0]
+        with open(p, "rb") as f:
+            return cls.from_bytes(f.read(), name=name)
 
     def copy(self) -> ObjectSpec:
         """An independent copy of maps, programs, variables and externs (BTF is shared, read-only)."""
