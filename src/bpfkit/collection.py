@@ -193,8 +193,12 @@ class _Loader:
         if btf is None:
             return None, None
         if ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG):
+            from .maps.codec import make_codec
+
             vid = _datasec_id(btf, ms.section)
-            return None, ((btf, vid) if vid else None)
+            # the key is the index 0 (the codec the map would make itself): given, so that
+            # wrapping the map does not read its BTF back from the kernel
+            return make_codec(None, ms.key_size, what="key"), ((btf, vid) if vid else None)
         kt = (btf, ms.key_type_id) if ms.key_type_id else None
         vt = (btf, ms.value_type_id) if ms.value_type_id and ms.type not in _FD_VALUE_TYPES else None
         return kt, vt
@@ -203,16 +207,11 @@ class _Loader:
 
     def _load_btf(self, wanted: list[ProgramSpec]) -> None:
         from .btf.marshal import encode_with_strings
-        from .btf.sanitize import needs_sanitizing, sanitize
-        from .features import btf_features
 
         btf = self.spec.btf
         if btf is None:
             return
         btf = _fix_datasecs(btf, self.spec)
-        feats = btf_features()
-        if needs_sanitizing(btf, feats):
-            btf = sanitize(btf, feats)
         extra: list[str] = []
         for p in wanted:
             for li in p.line_info:
@@ -220,11 +219,22 @@ class _Loader:
                 extra.append(li.line)
         blob, strings = encode_with_strings(btf, extra)
         try:
+            # a kernel that knows every kind the object uses takes it as it is: no feature probes
             fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}")
-        except KernelError as exc:
-            if not feats.func:
-                return  # a kernel without BTF func info: load without BTF, as libbpf does
-            raise BpfError(f"loading the BTF of object {self.spec.name!r} failed: {exc}") from exc
+        except KernelError as first:
+            from .btf.sanitize import needs_sanitizing, sanitize
+            from .features import btf_features
+
+            feats = btf_features()
+            try:
+                if not needs_sanitizing(btf, feats):
+                    raise first
+                blob, strings = encode_with_strings(sanitize(btf, feats), extra)
+                fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}")
+            except KernelError as exc:
+                if not feats.func:
+                    return  # a kernel without BTF func info: load without BTF, as libbpf does
+                raise BpfError(f"loading the BTF of object {self.spec.name!r} failed: {exc}") from exc
         self.btf_fd = Fd(fd, f"BTF of {self.spec.name}")
         self.btf_strings = strings
 
@@ -565,6 +575,8 @@ def _ringbuf_size(n: int) -> int:
 
 
 def _mmapable_ok() -> bool:
+    if host.kernel_version() >= (5, 5):
+        return True  # arrays take BPF_F_MMAPABLE since 5.5: no probe needed
     from .features import have_mmapable_arrays
 
     return bool(have_mmapable_arrays())

@@ -6,8 +6,8 @@ programs and describes its maps; the loader turns the spec into kernel objects.
 
 from __future__ import annotations
 
-from .kconfig import parse_kernel_config as parse_kernel_config
-from .kconfig import resolve_kconfig as resolve_kconfig
+from typing import TYPE_CHECKING, Any
+
 from .maps import internal_map_name as internal_map_name
 from .sections import SECTION_DEFS as SECTION_DEFS
 from .sections import ProgramSection as ProgramSection
@@ -26,6 +26,22 @@ from .spec import ObjectSpec as ObjectSpec
 from .spec import Pinning as Pinning
 from .spec import ProgramSpec as ProgramSpec
 from .spec import VariableSpec as VariableSpec
+
+if TYPE_CHECKING:
+    from .kconfig import parse_kernel_config as parse_kernel_config
+    from .kconfig import resolve_kconfig as resolve_kconfig
+
+
+def __getattr__(name: str) -> Any:
+    # the kconfig helpers load on first use: an object without __kconfig externs never needs them
+    if name in ("parse_kernel_config", "resolve_kconfig"):
+        from . import kconfig
+
+        value = getattr(kconfig, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SECTION_DEFS",

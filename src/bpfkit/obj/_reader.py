@@ -40,7 +40,6 @@ from .elf import (
     ElfSection,
     ElfSymbol,
 )
-from .kconfig import alignment_of, kconfig_type_of
 from .maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse_legacy_map_def
 from .sections import parse_section
 from .spec import ExternKind, ExternSpec, MapKind, MapSpec, ObjectSpec, ProgramSpec, VariableSpec
@@ -256,6 +255,8 @@ class _Reader:
             essential = t.name.split("___", 1)[0] if "___" in t.name else t.name
             weak = sym.bind == STB_WEAK
             if sec_name == ".kconfig":
+                from .kconfig import alignment_of, kconfig_type_of
+
                 if isinstance(t, Func):
                     raise ObjectFormatError(f"extern function {t.name!r} cannot be __kconfig", section=".BTF")
                 size = btf.size_of(t.type)
