@@ -13,11 +13,11 @@ import errno as E
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import host
+from ._record import FrozenRecord
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
@@ -729,14 +729,18 @@ class _Named(Mapping[str, Any]):
         return len(self._items)
 
 
-@dataclass(frozen=True)
-class _VarInfo:
+class _VarInfo(FrozenRecord):
+    _fields = ("name", "map", "offset", "size", "type_id", "readonly")
+    __slots__ = _fields
     name: str
     map: str
     offset: int
     size: int
     type_id: int | None
     readonly: bool
+
+    def __init__(self, name: str, map: str, offset: int, size: int, type_id: int | None, readonly: bool) -> None:
+        self._set(name=name, map=map, offset=offset, size=size, type_id=type_id, readonly=readonly)
 
 
 class Variables(Mapping[str, Any]):

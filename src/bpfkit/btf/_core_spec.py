@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from .._record import Record
 from .._uapi import CoreReloKind
 from .parse import Btf
 from .types import (
@@ -154,25 +154,32 @@ def kinds_compat(a: BtfType, b: BtfType) -> bool:
 # ---- specs ------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Accessor:
+class Accessor(Record):
     """One high-level step: a named member (``name``) or an array subscript (None)."""
 
-    type_id: int  # the struct/union holding the member, or the element type
-    idx: int
-    name: str | None = None
+    _fields = ("type_id", "idx", "name")
+    __slots__ = _fields
+
+    def __init__(self, type_id: int, idx: int, name: str | None = None) -> None:
+        self.type_id = type_id  # the struct/union holding the member, or the element type
+        self.idx = idx
+        self.name = name
 
 
-@dataclass(slots=True)
-class Spec:
+class Spec(Record):
     """A parsed access: high-level accessors, the raw index list and the bit offset."""
 
-    btf: Btf
-    root_type_id: int
-    kind: CoreReloKind
-    accessors: list[Accessor] = field(default_factory=list)
-    raw: list[int] = field(default_factory=list)
-    bit_offset: int = 0
+    _fields = ("btf", "root_type_id", "kind", "accessors", "raw", "bit_offset")
+    __slots__ = _fields
+
+    def __init__(self, btf: Btf, root_type_id: int, kind: CoreReloKind, accessors: list[Accessor] | None = None,
+                 raw: list[int] | None = None, bit_offset: int = 0) -> None:
+        self.btf = btf
+        self.root_type_id = root_type_id
+        self.kind = kind
+        self.accessors: list[Accessor] = [] if accessors is None else accessors
+        self.raw: list[int] = [] if raw is None else raw
+        self.bit_offset = bit_offset
 
     @property
     def raw_str(self) -> str:

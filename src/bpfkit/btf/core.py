@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .._record import Record
 from .._uapi import CoreReloKind
 from ..errors import ObjectFormatError, RelocationError
 from ._core_spec import (
@@ -130,18 +131,21 @@ def _s32(v: int) -> int:
 # ---- value computation (libbpf's bpf_core_calc_relo) ------------------------
 
 
-@dataclass(slots=True)
-class _Res:
-    orig: int = 0
-    new: int = 0
-    poison: bool = False
-    validate: bool = True
-    fail_memsz: bool = False
-    orig_sz: int = 0
-    new_sz: int = 0
-    orig_type: int = 0
-    new_type: int = 0
-    reason: str = ""
+class _Res(Record):
+    _fields = ("orig", "new", "poison", "validate", "fail_memsz", "orig_sz", "new_sz", "orig_type", "new_type", "reason")
+    __slots__ = _fields
+
+    def __init__(self, orig: int = 0, new: int = 0, validate: bool = True) -> None:
+        self.orig = orig
+        self.new = new
+        self.poison = False
+        self.validate = validate
+        self.fail_memsz = False
+        self.orig_sz = 0
+        self.new_sz = 0
+        self.orig_type = 0
+        self.new_type = 0
+        self.reason = ""
 
 
 def _calc_field(kind: CoreReloKind, spec: Spec | None, big_endian: bool, local: bool) -> tuple[int, int, int, bool]:

@@ -9,10 +9,11 @@ extern references are recorded (and their LD_IMM64s normalized, see spec.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import Enum
 from typing import TypeVar
 
+from .._record import Record
 from ..asm import Instruction
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ..errors import ObjectFormatError
@@ -41,40 +42,50 @@ class RelocKind(Enum):
     EXTERN_CALL = "extern_call"  # call to a kfunc
 
 
-@dataclass
-class Reloc:
+class Reloc(Record):
     """One recorded relocation of an instruction."""
 
-    kind: RelocKind
-    symbol: str
-    sym_off: int = 0
-    map: str = ""
-    extern: ExternSpec | None = None
+    _fields = ("kind", "symbol", "sym_off", "map", "extern")
+    __slots__ = _fields
+
+    def __init__(self, kind: RelocKind, symbol: str, sym_off: int = 0, map: str = "", extern: ExternSpec | None = None) -> None:
+        self.kind = kind
+        self.symbol = symbol
+        self.sym_off = sym_off
+        self.map = map
+        self.extern = extern
 
 
-@dataclass
-class Function:
+class Function(Record):
     """A function symbol of an executable section: its instructions and relocations."""
 
-    name: str
-    sec_index: int
-    section: str
-    start: int
-    insns: list[Instruction]
-    sym: ElfSymbol
-    relocs: dict[int, Reloc] = field(default_factory=dict)
+    _fields = ("name", "sec_index", "section", "start", "insns", "sym", "relocs")
+    __slots__ = _fields
+
+    def __init__(self, name: str, sec_index: int, section: str, start: int, insns: list[Instruction], sym: ElfSymbol,
+                 relocs: dict[int, Reloc] | None = None) -> None:
+        self.name = name
+        self.sec_index = sec_index
+        self.section = section
+        self.start = start
+        self.insns = insns
+        self.sym = sym
+        self.relocs: dict[int, Reloc] = {} if relocs is None else relocs
 
 
-@dataclass
-class LinkResult:
+class LinkResult(Record):
     """Everything recorded while linking one program."""
 
-    func_info: list[FuncInfo] = field(default_factory=list)
-    line_info: list[LineInfo] = field(default_factory=list)
-    core_relos: list[CoreRelo] = field(default_factory=list)
-    map_refs: list[MapReference] = field(default_factory=list)
-    extern_refs: list[ExternReference] = field(default_factory=list)
-    subprograms: list[str] = field(default_factory=list)
+    _fields = ("func_info", "line_info", "core_relos", "map_refs", "extern_refs", "subprograms")
+    __slots__ = _fields
+
+    def __init__(self) -> None:
+        self.func_info: list[FuncInfo] = []
+        self.line_info: list[LineInfo] = []
+        self.core_relos: list[CoreRelo] = []
+        self.map_refs: list[MapReference] = []
+        self.extern_refs: list[ExternReference] = []
+        self.subprograms: list[str] = []
 
 
 _R = TypeVar("_R", FuncInfo, LineInfo, CoreRelo)

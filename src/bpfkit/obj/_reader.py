@@ -14,8 +14,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from dataclasses import dataclass, field
 
+from .._record import Record
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
 from ..asm import decode
 from ..btf import Array, Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
@@ -86,27 +86,34 @@ def _ignored(sec: ElfSection) -> bool:
     return False
 
 
-@dataclass
-class _DataSection:
-    sec: ElfSection
-    kind: MapKind
-    map_name: str = ""
+class _DataSection(Record):
+    _fields = ("sec", "kind", "map_name")
+    __slots__ = _fields
+
+    def __init__(self, sec: ElfSection, kind: MapKind, map_name: str = "") -> None:
+        self.sec = sec
+        self.kind = kind
+        self.map_name = map_name
 
 
-@dataclass
-class _State:
+class _State(Record):
     """What the reader collects before it builds the spec."""
 
-    license: str = ""
-    kernel_version: int = 0
-    legacy_maps: ElfSection | None = None
-    btf_maps: ElfSection | None = None
-    btf_sec: ElfSection | None = None
-    ext_sec: ElfSection | None = None
-    text: ElfSection | None = None
-    exec_secs: list[ElfSection] = field(default_factory=list)
-    data_secs: dict[int, _DataSection] = field(default_factory=dict)
-    rel_secs: dict[int, ElfSection] = field(default_factory=dict)
+    _fields = ("license", "kernel_version", "legacy_maps", "btf_maps", "btf_sec", "ext_sec", "text", "exec_secs",
+               "data_secs", "rel_secs")
+    __slots__ = _fields
+
+    def __init__(self) -> None:
+        self.license = ""
+        self.kernel_version = 0
+        self.legacy_maps: ElfSection | None = None
+        self.btf_maps: ElfSection | None = None
+        self.btf_sec: ElfSection | None = None
+        self.ext_sec: ElfSection | None = None
+        self.text: ElfSection | None = None
+        self.exec_secs: list[ElfSection] = []
+        self.data_secs: dict[int, _DataSection] = {}
+        self.rel_secs: dict[int, ElfSection] = {}
 
 
 class _Reader:

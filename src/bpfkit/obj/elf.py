@@ -10,8 +10,8 @@ facade is checked against the buffer, and any failure becomes an
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
+from .._record import FrozenRecord
 from ..errors import ObjectFormatError
 
 __all__ = [
@@ -80,10 +80,11 @@ _MAX_SECTIONS = 0xFFFF * 16  # far above anything clang emits; bounds the header
 _MAX_NOBITS = 1 << 26  # zero-filled bytes section_data() will make up for an SHT_NOBITS section
 
 
-@dataclass(slots=True, frozen=True)
-class ElfSection:
+class ElfSection(FrozenRecord):
     """One section header, with its name resolved."""
 
+    _fields = ("index", "name", "type", "flags", "offset", "size", "link", "info", "entsize")
+    __slots__ = _fields
     index: int
     name: str
     type: int
@@ -94,16 +95,22 @@ class ElfSection:
     info: int
     entsize: int
 
+    def __init__(self, index: int, name: str, type: int, flags: int, offset: int, size: int, link: int, info: int,
+                 entsize: int) -> None:
+        self._set(index=index, name=name, type=type, flags=flags, offset=offset, size=size, link=link, info=info,
+                  entsize=entsize)
+
     @property
     def is_exec(self) -> bool:
         """SHT_PROGBITS with SHF_EXECINSTR: BPF instructions."""
         return self.type == SHT_PROGBITS and bool(self.flags & SHF_EXECINSTR)
 
 
-@dataclass(slots=True, frozen=True)
-class ElfSymbol:
+class ElfSymbol(FrozenRecord):
     """One Elf64_Sym."""
 
+    _fields = ("index", "name", "value", "size", "bind", "type", "visibility", "shndx")
+    __slots__ = _fields
     index: int
     name: str
     value: int
@@ -112,6 +119,11 @@ class ElfSymbol:
     type: int
     visibility: int
     shndx: int
+
+    def __init__(self, index: int, name: str, value: int, size: int, bind: int, type: int, visibility: int,
+                 shndx: int) -> None:
+        self._set(index=index, name=name, value=value, size=size, bind=bind, type=type, visibility=visibility,
+                  shndx=shndx)
 
     @property
     def is_extern(self) -> bool:
@@ -124,13 +136,17 @@ class ElfSymbol:
         return self.visibility in (STV_HIDDEN, STV_INTERNAL)
 
 
-@dataclass(slots=True, frozen=True)
-class ElfRel:
+class ElfRel(FrozenRecord):
     """One Elf64_Rel entry."""
 
+    _fields = ("offset", "sym", "type")
+    __slots__ = _fields
     offset: int
     sym: int
     type: int
+
+    def __init__(self, offset: int, sym: int, type: int) -> None:
+        self._set(offset=offset, sym=sym, type=type)
 
 
 # Elf64_Ehdr after e_ident, Elf64_Shdr, Elf64_Sym, Elf64_Rel: (little-endian, big-endian)

@@ -10,8 +10,8 @@ to the inner map's definition (or to a function prototype for PROG_ARRAY).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
+from .._record import Record
 from .._uapi import MapFlags, MapType
 from ..btf import Array, Btf, Enum, Enum64, FuncProto, Ptr, Struct
 from ..errors import ObjectFormatError
@@ -39,21 +39,25 @@ def internal_map_name(obj_name: str, section: str) -> str:
     return "".join(c if (c.isascii() and c.isalnum()) or c in "_." else "_" for c in name)
 
 
-@dataclass
-class _Def:
+class _Def(Record):
     """The parts of a map definition found so far."""
 
-    map_type: int = 0
-    key_size: int = 0
-    value_size: int = 0
-    max_entries: int = 0
-    map_flags: int = 0
-    numa_node: int = 0
-    map_extra: int = 0
-    pinning: int = 0
-    key_type_id: int | None = None
-    value_type_id: int | None = None
-    inner: _Def | None = None
+    _fields = ("map_type", "key_size", "value_size", "max_entries", "map_flags", "numa_node", "map_extra", "pinning",
+               "key_type_id", "value_type_id", "inner")
+    __slots__ = _fields
+
+    def __init__(self) -> None:
+        self.map_type = 0
+        self.key_size = 0
+        self.value_size = 0
+        self.max_entries = 0
+        self.map_flags = 0
+        self.numa_node = 0
+        self.map_extra = 0
+        self.pinning = 0
+        self.key_type_id: int | None = None
+        self.value_type_id: int | None = None
+        self.inner: _Def | None = None
 
 
 def _err(map_name: str, why: str) -> ObjectFormatError:
