@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._record import value_methods
 from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
@@ -30,7 +31,8 @@ _CTX_IN_ONLY = (ProgType.SYSCALL, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOI
                 ProgType.LSM, ProgType.STRUCT_OPS)
 
 
-@dataclass(frozen=True)
+@value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class TestRunResult:
     """Outcome of BPF_PROG_TEST_RUN: return value, mean run time, and output buffers."""
 
@@ -42,7 +44,8 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
-@dataclass(frozen=True)
+@value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class ProgramInfo:
     """What the kernel reports about a program (BPF_OBJ_GET_INFO_BY_FD)."""
 

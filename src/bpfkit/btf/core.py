@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._record import Record
+from .._record import Record, value_methods
 from .._uapi import CoreReloKind
 from ..errors import ObjectFormatError, RelocationError
 from ._core_spec import (
@@ -77,7 +77,8 @@ class Slot(Protocol):
     imm: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class CoreFixup:
     """What one CO-RE relocation does to the instruction at ``insn_index``.
 

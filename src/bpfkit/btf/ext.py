@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from .._record import value_methods
 from .._uapi import CoreReloKind
 from ..errors import ObjectFormatError
 from .parse import BTF_MAGIC, Btf
@@ -32,7 +33,8 @@ LINE_INFO_SIZE = 16
 CORE_RELO_SIZE = 16
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class FuncInfo:
     """bpf_func_info: the BTF FUNC describing the function at ``insn_off``."""
 
@@ -40,7 +42,8 @@ class FuncInfo:
     type_id: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class LineInfo:
     """bpf_line_info: source ``file_name`` line ``line`` column ``col`` for ``insn_off``."""
 
@@ -53,7 +56,8 @@ class LineInfo:
     line_off: int = 0
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class CoreRelo:
     """bpf_core_relo: relocate the instruction at ``insn_off`` as ``kind`` demands."""
 
@@ -64,7 +68,8 @@ class CoreRelo:
     access_str_off: int = 0
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class BtfExt:
     """Parsed .BTF.ext, keyed by ELF section name."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import ClassVar
 
+from .._record import value_methods
 from .._uapi import BtfKind
 
 __all__ = [
@@ -72,7 +73,8 @@ class VarLinkage(IntEnum):
     EXTERN = 2
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Void:
     """Type id 0: void (never encoded)."""
 
@@ -80,7 +82,8 @@ class Void:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Int:
     """BTF_KIND_INT: an integer of ``size`` bytes; ``bits`` and ``offset`` for old bitfields."""
 
@@ -101,7 +104,8 @@ class Int:
         return bool(self.encoding & IntEncoding.SIGNED)
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Ptr:
     """BTF_KIND_PTR: a pointer to ``type``."""
 
@@ -110,7 +114,8 @@ class Ptr:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Array:
     """BTF_KIND_ARRAY: ``nelems`` elements of ``type`` indexed by ``index_type``."""
 
@@ -121,7 +126,8 @@ class Array:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Member:
     """A struct/union member: ``offset`` in bits; ``bitfield_size`` 0 unless a bitfield."""
 
@@ -131,7 +137,8 @@ class Member:
     bitfield_size: int = 0
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Struct:
     """BTF_KIND_STRUCT; ``kind_flag`` set means member offsets carry bitfield sizes."""
 
@@ -142,7 +149,8 @@ class Struct:
     kind_flag: bool = False
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Union_:
     """BTF_KIND_UNION; same layout as :class:`Struct`."""
 
@@ -153,7 +161,8 @@ class Union_:
     kind_flag: bool = False
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class EnumValue:
     """One enumerator."""
 
@@ -161,7 +170,8 @@ class EnumValue:
     value: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Enum:
     """BTF_KIND_ENUM: 32-bit enumerators; ``signed`` is the kind flag (Linux 6.0)."""
 
@@ -172,7 +182,8 @@ class Enum:
     signed: bool = False
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Enum64:
     """BTF_KIND_ENUM64: 64-bit enumerators (Linux 6.0)."""
 
@@ -183,7 +194,8 @@ class Enum64:
     signed: bool = False
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Fwd:
     """BTF_KIND_FWD: a forward declaration of a struct (or a union if ``is_union``)."""
 
@@ -192,7 +204,8 @@ class Fwd:
     is_union: bool = False
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Typedef:
     """BTF_KIND_TYPEDEF."""
 
@@ -201,7 +214,8 @@ class Typedef:
     type: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Volatile:
     """BTF_KIND_VOLATILE."""
 
@@ -210,7 +224,8 @@ class Volatile:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Const:
     """BTF_KIND_CONST."""
 
@@ -219,7 +234,8 @@ class Const:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Restrict:
     """BTF_KIND_RESTRICT."""
 
@@ -228,7 +244,8 @@ class Restrict:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class TypeTag:
     """BTF_KIND_TYPE_TAG (Linux 5.17): ``__attribute__((btf_type_tag(name)))``."""
 
@@ -238,7 +255,8 @@ class TypeTag:
     kind_flag: bool = False
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Func:
     """BTF_KIND_FUNC: a function whose prototype is ``type``."""
 
@@ -248,7 +266,8 @@ class Func:
     linkage: FuncLinkage = FuncLinkage.STATIC
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Param:
     """A function parameter; a trailing unnamed ``type=0`` param marks varargs."""
 
@@ -256,7 +275,8 @@ class Param:
     type: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class FuncProto:
     """BTF_KIND_FUNC_PROTO."""
 
@@ -266,7 +286,8 @@ class FuncProto:
     name: str = ""
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Var:
     """BTF_KIND_VAR: a global variable."""
 
@@ -276,7 +297,8 @@ class Var:
     linkage: VarLinkage = VarLinkage.STATIC
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class VarSecinfo:
     """Where a variable lives inside a DATASEC."""
 
@@ -285,7 +307,8 @@ class VarSecinfo:
     size: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Datasec:
     """BTF_KIND_DATASEC: an ELF data section and the variables in it."""
 
@@ -295,7 +318,8 @@ class Datasec:
     vars: list[VarSecinfo] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class Float:
     """BTF_KIND_FLOAT (Linux 5.13)."""
 
@@ -304,7 +328,8 @@ class Float:
     size: int
 
 
-@dataclass(slots=True)
+@value_methods
+@dataclass(slots=True, repr=False, eq=False)
 class DeclTag:
     """BTF_KIND_DECL_TAG (Linux 5.16); ``component_idx`` -1 tags the whole type."""
 

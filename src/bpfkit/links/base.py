@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._record import value_methods
 from .._sys import Fd
 from .._sys import attrs as A
 from .._sys import commands as C
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["Link", "LinkInfo"]
 
 
-@dataclass(frozen=True)
+@value_methods
+@dataclass(frozen=True, repr=False, eq=False)
 class LinkInfo:
     """What the kernel reports about a bpf_link (BPF_OBJ_GET_INFO_BY_FD)."""
 

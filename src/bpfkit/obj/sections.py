@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._record import value_methods
 from .._uapi import AttachType, ProgFlags, ProgType
 from ._section_table import SECTION_TABLE
 
 __all__ = ["SECTION_DEFS", "ProgramSection", "SectionDef", "find_section_def", "parse_section"]
 
 
-@dataclass(frozen=True, slots=True)
+@value_methods
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
 class SectionDef:
     """One row of the section table.
 
@@ -99,7 +101,8 @@ def find_section_def(section: str) -> SectionDef | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@value_methods
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
 class ProgramSection:
     """What a program's ELF section name says about it."""
 

@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 
+from .._record import value_methods
 from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
 from ..asm import Instruction
 from ..btf import Btf, Int, Ptr
@@ -92,7 +93,8 @@ class KconfigType(str, Enum):
     CHAR_ARRAY = "char_array"
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class MapSpec:
     """A map to create: attributes of BPF_MAP_CREATE plus what the object says to put in it.
 
@@ -131,7 +133,8 @@ class MapSpec:
         return replace(self, inner=self.inner.copy() if self.inner is not None else None, contents=dict(self.contents))
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class MapReference:
     """Instruction ``insn`` (an LD_IMM64) of a linked program refers to map ``map``."""
 
@@ -142,7 +145,8 @@ class MapReference:
     symbol: str = ""
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class ExternReference:
     """Instruction ``insn`` of a linked program uses extern ``name`` (an LD_IMM64, or a call for kfuncs)."""
 
@@ -151,7 +155,8 @@ class ExternReference:
     kind: ExternKind
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class ProgramSpec:
     """One entry-point program, linked with the subprograms it uses.
 
@@ -201,7 +206,8 @@ class ProgramSpec:
         )
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class VariableSpec:
     """A global variable: ``size`` bytes at ``offset`` of the value of map ``map``.
 
@@ -226,7 +232,8 @@ class VariableSpec:
         return replace(self)
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class ExternSpec:
     """An ``extern`` the object declares; the loader resolves it against the kernel.
 
@@ -254,7 +261,8 @@ class ExternSpec:
         return replace(self, references=list(self.references))
 
 
-@dataclass
+@value_methods
+@dataclass(repr=False, eq=False)
 class ObjectSpec:
     """Everything in one BPF ELF object, decoded and linked (pure: no kernel access)."""
 
