@@ -134,3 +134,11 @@ def test_index_key_only_for_the_kernels_own_btf(tmp_path: Path) -> None:
     assert host._index_key(str(copy), data) is None  # a regular file may change in place: never cached
     key = host._index_key(host.VMLINUX_BTF_PATH, data)
     assert key is not None and b"boot=" in key
+
+
+def test_cache_others_can_write_is_not_trusted(cache: Path) -> None:
+    host.vmlinux_btf()
+    cache.chmod(0o666)
+    btf = fresh()
+    same_answers(btf, scanned())
+    assert cache.stat().st_mode & 0o777 == 0o600  # replaced by a private one

@@ -168,6 +168,9 @@ def _load_index(file: str, key: bytes) -> BtfIndex | None:
 
     try:
         with open(file, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                return None  # only an index this user wrote and nobody else can change
             raw: bytes | mmap = m.mmap(f.fileno(), 0, flags=m.MAP_PRIVATE, prot=m.PROT_READ)
     except (OSError, ValueError):  # absent, unreadable, or empty
         return None
@@ -185,7 +188,11 @@ def _save_index(file: str, key: bytes, index: BtfIndex) -> None:
     tmp = f"{file}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(file), mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.unlink(tmp)  # left by a crashed process of the same pid
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         with open(fd, "wb") as f:
             f.write(_index_head(key))
             f.write(index.to_bytes())

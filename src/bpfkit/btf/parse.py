@@ -688,15 +688,20 @@ def _d_array(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: 
     return Array(u[j], u[j + 1], u[j + 2], name)
 
 
+def _words_of(u: memoryview, j: int, n: int) -> list[int]:
+    """The ``n`` words of a record's vlen part from ``j`` (ObjectFormatError if they are not all there)."""
+    w = u[j : j + n].tolist()
+    if len(w) != n:
+        raise ObjectFormatError("BTF type record runs past the type section", section=".BTF")
+    return w
+
+
 def _members(b: Btf, u: memoryview, j: int, vlen: int, kf: bool) -> list[Member]:
-    out = []
-    for k in range(vlen):
-        off = u[j + 3 * k + 2]
-        if kf:
-            out.append(Member(b.string(u[j + 3 * k]), u[j + 3 * k + 1], off & 0xFFFFFF, off >> 24))
-        else:
-            out.append(Member(b.string(u[j + 3 * k]), u[j + 3 * k + 1], off, 0))
-    return out
+    string = b.string
+    it = iter(_words_of(u, j, 3 * vlen))
+    if kf:
+        return [Member(string(n), t, off & 0xFFFFFF, off >> 24) for n, t, off in zip(it, it, it)]
+    return [Member(string(n), t, off, 0) for n, t, off in zip(it, it, it)]
 
 
 def _d_struct(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
