@@ -2,8 +2,8 @@
 
 vmlinux BTF is mapped rather than read where the kernel allows it, and the
 index of its types (what :class:`~bpfkit.btf.Btf` otherwise scans 5 MB for) is
-cached across processes in ``$BPFKIT_CACHE`` (default ``~/.cache/bpfkit``; an
-empty value turns the cache off), keyed by the boot and checked on load.
+cached across processes in ``$BPFKIT_CACHE`` (default ``~/.cache/bpfkit``),
+keyed by the boot and checked on load; an unwritable place only means no cache.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ def vmlinux_btf() -> Btf:
     data = _btf_blob(VMLINUX_BTF_PATH)
     key = _index_key(VMLINUX_BTF_PATH, data)
     cache = _index_file()
-    index = _load_index(cache, key) if cache and key else None
+    index = _load_index(cache, key) if key else None
     btf = Btf._from_buffer(data, index=index)
-    if cache and key and (index is None or btf._index is not index):
+    if key and (index is None or btf._index is not index):
         _save_index(cache, key, btf._type_index(by_name=True))
     return btf
 
@@ -125,12 +125,12 @@ def _btf_blob(path: str) -> bytes | mmap:
 _INDEX_FILE_MAGIC = b"bpfkit-btf-index-1\n"
 
 
-def _index_file() -> str | None:
-    """Where the vmlinux BTF index is cached; None when caching is off (``BPFKIT_CACHE=``)."""
+def _index_file() -> str:
+    """Where the vmlinux BTF index is cached: ``$BPFKIT_CACHE``, else ``~/.cache/bpfkit`` (as bpfkit.testing)."""
     d = os.environ.get("BPFKIT_CACHE")
-    if d is None:
+    if not d:
         d = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "bpfkit")
-    return os.path.join(d, "vmlinux.btfidx") if d else None
+    return os.path.join(d, "vmlinux.btfidx")
 
 
 def _index_key(path: str, data: bytes | mmap) -> bytes | None:
