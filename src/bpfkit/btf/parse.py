@@ -700,8 +700,8 @@ def _members(b: Btf, u: memoryview, j: int, vlen: int, kf: bool) -> list[Member]
     string = b.string
     it = iter(_words_of(u, j, 3 * vlen))
     if kf:
-        return [Member(string(n), t, off & 0xFFFFFF, off >> 24) for n, t, off in zip(it, it, it)]
-    return [Member(string(n), t, off, 0) for n, t, off in zip(it, it, it)]
+        return [Member(string(n), t, off & 0xFFFFFF, off >> 24) for n, t, off in zip(it, it, it, strict=True)]
+    return [Member(string(n), t, off, 0) for n, t, off in zip(it, it, it, strict=True)]
 
 
 def _d_struct(b: Btf, u: memoryview, j: int, name: str, vlen: int, kf: bool, sz: int) -> BtfType:
