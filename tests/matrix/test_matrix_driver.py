@@ -98,6 +98,7 @@ def test_qemu_command_uses_tcg_and_no_host_network(tmp_path: Path) -> None:
     assert any(f"path={tmp_path}," in s and "mount_tag=results" in s and "readonly" not in s
                for s in shares)
     assert "panic=-1" in cmd[cmd.index("-append") + 1]
+    assert "lsm=bpf" in cmd[cmd.index("-append") + 1].split()  # lsm programs need the BPF LSM active
     assert "-no-reboot" in cmd
 
 

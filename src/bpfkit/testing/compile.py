@@ -96,7 +96,7 @@ def compile_bpf(
     cmd = [clang, *args, *(f"-I{d}" for d in incs), "-c", str(src), "-o", tmp]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode != 0:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)  # clang removes its output on failure
         raise RuntimeError(f"clang failed on {src}:\n{r.stderr.strip()}")
     os.replace(tmp, out)
     return out
