@@ -59,6 +59,7 @@ def test_helper_probe_knows_program_types_and_unknown_helpers() -> None:
 def test_link_and_attach_probes_follow_the_kernel_version() -> None:
     assert features.have_bpf_link_perf_event() is _new_enough("5.15")
     assert features.have_tcx() is _new_enough("6.6")
+    assert features.have_hash_lookup_and_delete() is _new_enough("5.14")
 
 
 def test_btf_kinds_follow_the_kernel_version() -> None:

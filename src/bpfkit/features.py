@@ -31,6 +31,7 @@ __all__ = [
     "have_btf_kind",
     "have_bpf_lsm",
     "have_fmod_ret",
+    "have_hash_lookup_and_delete",
     "have_helper",
     "have_kprobes",
     "have_map_type",
@@ -54,6 +55,7 @@ _FEATURE_MIN_KERNEL = {
     "bpf_lsm": "5.7",
     "kprobes": "4.1",
     "fmod_ret": "5.7",
+    "hash_lookup_and_delete": "5.14",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -64,6 +66,7 @@ _FEATURE_LABEL = {
     "bpf_lsm": "BPF LSM programs (lsm=bpf)",
     "kprobes": "kprobes",
     "fmod_ret": "fmod_ret programs on bpf_modify_return_test",
+    "hash_lookup_and_delete": "lookup_and_delete on hash maps",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -421,6 +424,19 @@ def have_batch_ops() -> bool:
 
 
 @functools.cache
+def have_hash_lookup_and_delete() -> bool:
+    """True when hash maps have BPF_MAP_LOOKUP_AND_DELETE_ELEM (Linux 5.14)."""
+    with Fd(C.map_create(MapType.HASH, 4, 4, 1, name="probe_lad"), "probe map") as fd:
+        key = ctypes.c_uint32(0)
+        value = ctypes.c_uint32(0)
+        try:
+            C.map_lookup_and_delete_elem(fd.fd, ctypes.addressof(key), ctypes.addressof(value))
+        except KernelError as exc:
+            return exc.errno == E.ENOENT  # the command exists; the map is empty
+        return True  # pragma: no cover - the map is empty
+
+
+@functools.cache
 def have_mmapable_arrays() -> bool:
     """True when arrays can be created with BPF_F_MMAPABLE (Linux 5.5)."""
     return _probe_create(MapType.ARRAY, 4, 4, 1, int(MapFlags.MMAPABLE)) == 0
@@ -435,6 +451,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "bpf_lsm": have_bpf_lsm,
     "kprobes": have_kprobes,
     "fmod_ret": have_fmod_ret,
+    "hash_lookup_and_delete": have_hash_lookup_and_delete,
 }
 
 
@@ -444,7 +461,7 @@ def require(feature: MapType | ProgType | str) -> None:
     ``feature``: a MapType, a ProgType, ``"map:<type>"``, ``"prog:<type>"``,
     ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
     ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
-    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``.
+    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``, ``hash_lookup_and_delete``.
     """
     if isinstance(feature, MapType):
         kind, name = "map", feature.name

@@ -77,8 +77,13 @@ def test_resolve_symbol_gives_file_offset(target_binary: Path) -> None:
         probes.resolve_symbol(str(target_binary), "no_such_function")
 
 
+@pytest.mark.parametrize("method", ["pmu", "tracefs"])
 @pytest.mark.parametrize("retprobe", [False, True])
-def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool) -> None:
+def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool, method: str,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    if method == "tracefs":  # the legacy uprobe_events path of kernels without the uprobe PMU
+        real = probes._pmu_type
+        monkeypatch.setattr(probes, "_pmu_type", lambda name: None if name == "uprobe" else real(name))
     with Program.load("kprobe", counter_prog(counter.fd), name="uprobe_cnt") as p:
         with probes.attach_uprobe(p, str(target_binary), "bpfkit_probe_me", retprobe=retprobe):
             subprocess.run([str(target_binary), "17"], check=True)

@@ -87,9 +87,11 @@ def test_tracepoint_counts_execs(counter: Fd) -> None:
         with attach_tracepoint(p, "sched", "sched_process_exec") as link:
             run_true(5)
             if features.have_bpf_link_perf_event():
-                assert link.fd is not None and link.info().type == LinkType.PERF_EVENT
+                assert link.is_bpf_link and link.info().type == LinkType.PERF_EVENT
             else:  # before Linux 5.15: PERF_EVENT_IOC_SET_BPF on the perf event, no bpf_link
-                assert link.fd is None
+                assert not link.is_bpf_link
+                with pytest.raises(ValueError, match="not a bpf_link"):
+                    link.info()
         run_true(2)
     assert read0(counter) >= 5
     assert read0(counter) < 5 + 50  # detached: later execs of this test are not counted

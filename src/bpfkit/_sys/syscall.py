@@ -13,6 +13,7 @@ import functools
 import mmap
 import os
 import platform
+import resource
 from collections.abc import Callable
 
 from .._uapi import Cmd
@@ -149,8 +150,6 @@ def _raise_memlock() -> bool:
     if _memlock_raised:
         return False
     _memlock_raised = True
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
     if soft == resource.RLIM_INFINITY:
         return False

@@ -49,6 +49,7 @@ SupportsFd = Any
 _M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
+_HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
 _BATCH_MIN_ENTRIES = 256  # items()/values() use batch ops at or above this max_entries
 _BATCH_BYTES = 1 << 20  # target size of one batch's key+value buffers
 
@@ -727,7 +728,16 @@ class Map:
 
     def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
         """BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value, removed (hash maps since 5.14; pop for queue/stack)."""
-        return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, key, None, flags))
+        try:
+            return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, key, None, flags))
+        except KernelError as exc:
+            if exc.errno in _UNSUPPORTED_ERRNOS and int(self.type) in _HASH_TYPES:
+                raise NotSupportedError(
+                    f"lookup_and_delete on {self._desc}: this kernel ({'.'.join(map(str, host.kernel_version()))}) "
+                    "has no BPF_MAP_LOOKUP_AND_DELETE_ELEM for hash maps",
+                    feature="lookup_and_delete on hash maps", min_kernel="5.14",
+                ) from exc
+            raise
 
     def _slow(self, cmd: int, key: Any, value: Any, flags: int) -> bytes:
         """One element command with fresh buffers (contention, rare commands); returns the value buffer."""
@@ -891,7 +901,11 @@ class Map:
         return (int(self.type), cmd) not in _NO_BATCH and self.key_size > 0
 
     def _batch_refused(self, cmd: int, exc: KernelError) -> bool:
-        """True (and remembered) when ``exc`` says the kernel has no batch ``cmd`` for this map type."""
+        """True (and remembered) when ``exc`` says the kernel has no batch ``cmd`` for this map type.
+
+        The kernel then leaves ``count`` as it was given (nothing was done), so callers must not
+        read it as the number of elements processed.
+        """
         if exc.errno in _UNSUPPORTED_ERRNOS:
             _NO_BATCH.add((int(self.type), cmd))
             return True
@@ -1033,7 +1047,7 @@ class Map:
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
-                if not (done == 0 and self._batch_refused(Cmd.MAP_UPDATE_BATCH, exc)):
+                if not self._batch_refused(Cmd.MAP_UPDATE_BATCH, exc):
                     key = pairs[done][0] if done < len(pairs) else _NO_KEY
                     raise self._fail(Cmd.MAP_UPDATE_BATCH, key, flags, exc.errno) from None
             finally:
@@ -1062,7 +1076,7 @@ class Map:
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
-                if not (done == 0 and self._batch_refused(Cmd.MAP_DELETE_BATCH, exc)):
+                if not self._batch_refused(Cmd.MAP_DELETE_BATCH, exc):
                     if exc.errno == E.ENOENT and done < len(klist):
                         raise MapKeyError(klist[done], map_name=self.name) from None
                     raise
