@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 import bpfkit
-from bpfkit.testing import compile_bpf
+from bpfkit import features
+from bpfkit._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, MapType, ProgType
+from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
 
@@ -19,12 +21,34 @@ CORPUS = ROOT / "tests" / "bpf"
 
 @pytest.fixture(scope="module")
 def bootstrap_obj() -> Path:
-    return compile_bpf(TOOLS / "bootstrap.bpf.c")
+    return compile_bpf(TOOLS / "bootstrap.bpf.c", cflags=["-Werror"])
 
 
 @pytest.fixture(scope="module")
 def global_data_obj() -> Path:
-    return compile_bpf(CORPUS / "global_data.bpf.c")
+    require("prog:syscall")  # its programs are syscall programs, run with test_run
+    return compile_bpf(CORPUS / "global_data.bpf.c", cflags=["-Werror"])
+
+
+def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
+    """A map or program type the kernel lacks fails the load with NotSupportedError naming it."""
+    base = bpfkit.ObjectSpec.from_file(compile_bpf(CORPUS / "map_lru_hash.bpf.c", cflags=["-Werror"]))
+    missing_maps = [t for t in MapType if t != MapType.UNSPEC and not features.have_map_type(t)]
+    missing_progs = [t for t in ProgType if t not in (ProgType.UNSPEC, ProgType.EXT) and not features.have_prog_type(t)]
+    for t in missing_maps:
+        spec = base.copy()
+        spec.maps["lru"].type = t
+        with pytest.raises(bpfkit.NotSupportedError) as ei:
+            bpfkit.load(spec)
+        assert (ei.value.feature, ei.value.min_kernel) == (f"map type {t.name.lower()}", MAP_MIN_KERNEL[t.name])
+    for pt in missing_progs:
+        spec = base.copy()
+        spec.programs["lru_fill"].type = pt
+        with pytest.raises(bpfkit.NotSupportedError) as ei:
+            bpfkit.load(spec)
+        assert (ei.value.feature, ei.value.min_kernel) == (f"program type {pt.name.lower()}", PROG_MIN_KERNEL[pt.name])
+    if not missing_maps and not missing_progs:
+        pytest.skip("probe: this kernel has every map and program type bpfkit knows: nothing to refuse")
 
 
 def test_bootstrap_loads_attaches_and_closes(bootstrap_obj: Path) -> None:

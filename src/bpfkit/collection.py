@@ -152,6 +152,10 @@ class _Loader:
             unknown = only - set(spec.programs)
             if unknown:
                 raise KeyError(f"object {spec.name!r} has no program(s) {sorted(unknown)}")
+        from .programs import _refuse_unknown_type
+
+        for ptype in sorted({int(p.type) for p in wanted}):
+            _refuse_unknown_type(ptype)  # a program type the kernel lacks: say so before anything is created
         self._load_btf(wanted)
         self._resolve_kconfig()
         self._create_maps()

@@ -33,10 +33,13 @@ __all__ = [
     "have_fmod_ret",
     "have_hash_lookup_and_delete",
     "have_helper",
+    "have_kfunc",
     "have_kprobes",
     "have_map_type",
     "have_mmapable_arrays",
     "have_prog_type",
+    "have_sleepable_map",
+    "have_sleepable_spin_lock",
     "have_tcx",
     "have_trampolines",
     "require",
@@ -295,6 +298,91 @@ def have_helper(prog_type: ProgType | str | int, helper: HelperId | str | int) -
         return bool(text.strip()) and not any(r in text for r in refused)
     Fd(fd, "probe program").close()
     return True
+
+
+@functools.cache
+def have_kfunc(name: str, prog_type: ProgType | str | int = ProgType.SYSCALL) -> bool:
+    """True when programs of ``prog_type`` may call kernel function ``name`` (a kfunc, Linux 5.13+).
+
+    The kfunc must be in the kernel's BTF and registered for the program type:
+    the probe calls it with zero arguments and checks that the verifier did not
+    refuse the call itself (it may refuse the arguments: the kfunc exists).
+    """
+    pt = _prog_type(prog_type)
+    fid = _vmlinux_id(name, BtfKind.FUNC)
+    if pt is None or not fid or not have_prog_type(pt):
+        return False
+    zero_args = b"".join(bytes([0xB7, r, 0, 0, 0, 0, 0, 0]) for r in range(1, 6))  # r1..r5 = 0
+    call = bytes([0x85, 2 << 4]) + (0).to_bytes(2, "little") + fid.to_bytes(4, "little")  # BPF_PSEUDO_KFUNC_CALL
+    keep: list[Any] = []
+    a = _probe_attr(pt, zero_args + call + TRIVIAL_PROGRAM, keep)
+    if a is None:
+        return False
+    log = keep[2]
+    try:
+        fd = C.prog_load(a, target=f"probe of kfunc {name} in a {pt.name.lower()} program")
+    except BpfPermissionError as exc:
+        if os.geteuid() == 0 and exc.errno == E.EPERM:
+            return False
+        raise
+    except KernelError:
+        text = log.value.decode(errors="replace")
+        refused = ("is not allowed", "reserved fields", "not a function", "invalid kernel function",
+                   "not supported", "unknown func", "cannot call")
+        return bool(text.strip()) and not any(r in text for r in refused)
+    Fd(fd, "probe program").close()
+    return True
+
+
+def _sleepable_refuses(map_fd: int) -> bool:
+    """Does the verifier refuse a sleepable (syscall) program that references this map?"""
+    ld_map = bytes([0x18, (1 << 4) | 1, 0, 0]) + map_fd.to_bytes(4, "little") + bytes(8)  # r1 = map (MAP_FD)
+    keep: list[Any] = []
+    a = _probe_attr(ProgType.SYSCALL, ld_map + TRIVIAL_PROGRAM, keep)
+    assert a is not None
+    try:
+        Fd(C.prog_load(a, target="probe of a map in a sleepable program"), "probe program").close()
+    except BpfPermissionError:
+        raise
+    except KernelError:
+        text = keep[2].value.decode(errors="replace")
+        return "leepable" in text  # "Sleepable programs can only use ...", "sleepable progs cannot use ..."
+    return False
+
+
+@functools.cache
+def have_sleepable_map(t: MapType | str | int) -> bool:
+    """True when sleepable programs may use maps of type ``t`` (older kernels allowed only a few types)."""
+    mt = _map_type(t)
+    if mt is None or not isinstance(mt, MapType) or not have_prog_type(ProgType.SYSCALL) or not have_map_type(mt):
+        return False
+    key, value, flags = 4, 4, 0
+    if mt in (MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER):
+        key = 0
+    elif mt == MapType.LPM_TRIE:
+        key, value, flags = 8, 8, int(MapFlags.NO_PREALLOC)
+    elif mt in (MapType.RINGBUF, MapType.USER_RINGBUF, MapType.ARENA):
+        raise ValueError(f"have_sleepable_map does not probe {mt.name.lower()} maps")
+    with Fd(C.map_create(int(mt), key, value, 1, map_flags=flags, name="probe_sleep"), "probe map") as fd:
+        return not _sleepable_refuses(fd.fd)
+
+
+@functools.cache
+def have_sleepable_spin_lock() -> bool:
+    """True when sleepable programs may use maps whose values hold a bpf_spin_lock."""
+    if not have_prog_type(ProgType.SYSCALL):
+        return False
+    from .btf import Btf, Int, IntEncoding, Member, Struct
+    from .maps.btfinfo import load_btf
+
+    btf = Btf.from_types([
+        Int("int", 4, IntEncoding.SIGNED),  # 1
+        Struct("bpf_spin_lock", 4, [Member("val", 1, 0)]),  # 2
+        Struct("locked", 8, [Member("lock", 2, 0), Member("v", 1, 32)]),  # 3
+    ])
+    with load_btf(btf) as b, Fd(C.map_create(int(MapType.HASH), 4, 8, 1, name="probe_lock", btf_fd=b.fd,
+                                             btf_key_type_id=1, btf_value_type_id=3), "probe map") as fd:
+        return not _sleepable_refuses(fd.fd)
 
 
 def _trivial_program(pt: ProgType, **attrs: int) -> Fd | None:

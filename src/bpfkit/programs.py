@@ -419,7 +419,7 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str
         return fd, buf.value.decode(errors="replace")
 
 
-def _refuse_unknown_type(ptype: ProgType | int, exc: KernelError) -> None:
+def _refuse_unknown_type(ptype: ProgType | int, exc: BaseException | None = None) -> None:
     """Raise NotSupportedError when the running kernel does not know program type ``ptype`` at all."""
     from . import host
     from ._uapi import PROG_MIN_KERNEL

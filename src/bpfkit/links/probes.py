@@ -159,7 +159,8 @@ def _attach_legacy_probe(prog: Program, kind: str, where: str, retprobe: bool, t
             tp_id = int(f.read().strip())
         attr = P.PerfEventAttr(type=PerfType.TRACEPOINT, config=tp_id, sample_period=1, wakeup_events=1)
         pfd = Fd(P.perf_event_open(attr, -1, 0, target=target), f"perf event of {target}")
-        link = attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
+        link = attach_perf_event_fd(prog, pfd, kind=f"{kind[0]}ret{kind[1:]}" if retprobe else kind, target=target,
+                                    cookie=cookie)
     except BaseException:
         remove()
         raise

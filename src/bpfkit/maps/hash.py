@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._uapi import Cmd, MapType, UpdateFlags
-from ..errors import KernelError, MapKeyError
+from ..errors import KernelError, MapKeyError, NotSupportedError
 from .base import _NO_KEY, Map
 
 __all__ = ["HashMap", "LruHashMap"]
@@ -51,10 +51,12 @@ class HashMap(Map):
             if default is _MISSING:
                 raise
             return default
+        except NotSupportedError:
+            pass  # kernels before 5.14: lookup, then delete (not atomic)
         except KernelError as exc:
             if exc.errno not in (E.EINVAL, E.EOPNOTSUPP, 524):
                 raise
-        value = self.get(key, _MISSING)  # kernels before 5.14: lookup, then delete
+        value = self.get(key, _MISSING)
         if value is _MISSING:
             if default is _MISSING:
                 raise MapKeyError(key, map_name=self.name)
