@@ -206,9 +206,18 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
     percpu.increment(1);
     u32 v = 77;
     queue.push(&v, 0);
-    int id = stacks.get_stackid(args, 0);
-    stack_of.update(&n, &id);
     bpf_trace_printk("bpfkit-trace %d\n", args->__syscall_nr);
+    return 0;
+}
+
+/* the stack from a raw tracepoint: in the QEMU matrix, bpf_get_stackid in the syscalls tracepoint
+   program above returned -EFAULT on Debian's 5.10 and 6.1 kernels (6.12 and 7.x unwind it) */
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID)
+        return 0;
+    u32 n = 0;
+    int id = stacks.get_stackid(ctx, 0);
+    stack_of.update(&n, &id);
     return 0;
 }
 """
