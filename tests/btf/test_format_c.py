@@ -736,7 +736,10 @@ int probe(struct args *ctx)
 
 
 # what the programs need beyond the basics of a BTF kernel (their source needs the kfunc in vmlinux.h)
-BPF_NEEDS = {"syscall": ("prog:syscall", "kfunc:bpf_task_from_pid", "kfunc:bpf_task_release")}
+BPF_NEEDS = {
+    "syscall": ("prog:syscall", "kfunc:bpf_task_from_pid", "kfunc:bpf_task_release"),
+    "tp_btf": ("helper:get_current_task_btf@tracing",),
+}
 
 
 def unmet_need(name: str) -> str | None:
