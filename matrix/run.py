@@ -13,6 +13,7 @@ kernel and test that failed, did not boot, or timed out; 2 is a setup error.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -224,6 +225,11 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     return col
 
 
+def default_jobs() -> int:
+    """Guests booted at once: one per host CPU (a TCG guest runs its vCPUs on one host thread)."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def _fmt(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f} s"
 
@@ -264,6 +270,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                          f"tcg,thread=multi runs vCPUs in parallel)")
     ap.add_argument("--memory", type=int, default=2048, help="guest memory in MiB")
     ap.add_argument("--cpus", type=int, default=2, help="guest CPUs")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="guests run at once (default: one per host CPU, since TCG runs each guest's "
+                         "vCPUs on one host thread)")
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")
     ap.add_argument("--out", type=Path, default=HERE / "results.json",
                     help="JSON results (default matrix/results.json)")
@@ -370,11 +379,18 @@ def main(argv: Sequence[str]) -> int:
 
     runs = root / "runs" / "last"
     wall = time.monotonic()
-    for k in kernels:
+    jobs = max(1, min(args.jobs or default_jobs(), len(kernels) or 1))
+    if len(kernels) > 1:
+        log(f"{len(kernels)} guests, {jobs} at a time")
+
+    def one(k: cache.Kernel) -> report.Column:
         col = run_guest(k, c, share, vfsd, base, extra, runs / k.label, args)
         log(f"{k.label}: {col.status}, exit {col.exit_code}, boot "
             f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
-        columns.append(col)
+        return col
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        columns.extend(pool.map(one, kernels))
     if with_host:
         columns.append(run_host(base, extra, runs / HOST, args.timeout))
     order = {s.label: i for i, s in enumerate(specs)}

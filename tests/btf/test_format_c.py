@@ -14,7 +14,7 @@ from elftools.elf.elffile import ELFFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpfkit import features
+from bpfkit import features, host
 from bpfkit.btf import (
     Array,
     Btf,
@@ -47,6 +47,7 @@ from bpfkit.btf import (
 )
 from bpfkit.btf.format import format_c, format_raw, type_decl, write_c
 from bpfkit.errors import NotSupportedError, ObjectFormatError
+from bpfkit.testing import vmlinux_header
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
@@ -569,8 +570,13 @@ def vmlinux() -> Btf:
 @pytest.fixture(scope="module")
 def vmlinux_h(vmlinux: Btf, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("vmlinux") / "vmlinux.h"
-    with open(path, "w") as f:
-        write_c(vmlinux, f)
+    if Path(VMLINUX).resolve() == Path(host.VMLINUX_BTF_PATH).resolve():
+        # the header bpfkit.testing caches for this kernel is write_c's output too: dumped once per
+        # kernel (the corpus tests use it), which saves a dump in the slow QEMU guests
+        shutil.copyfile(vmlinux_header() / "vmlinux.h", path)
+    else:
+        with open(path, "w") as f:
+            write_c(vmlinux, f)
     return path
 
 

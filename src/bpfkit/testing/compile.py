@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -31,6 +32,11 @@ def clang_path() -> str:
     if not clang:
         raise FileNotFoundError("clang is needed to compile BPF C programs: install it (apt-get install clang)")
     return clang
+
+
+@functools.cache
+def _clang_version(clang: str) -> str:
+    return subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -85,8 +91,7 @@ def compile_bpf(
             h.update(hdr.name.encode())
             h.update(str(hdr.stat().st_mtime_ns).encode() if hdr.name == "vmlinux.h" else hdr.read_bytes())
     h.update(" ".join(args).encode())
-    version = subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout
-    h.update(version.encode())
+    h.update(_clang_version(clang).encode())
     out = (cache_dir or cache_root()) / "objects" / f"{src.stem}-{h.hexdigest()[:16]}.o"
     if out.exists():
         return out
