@@ -122,8 +122,18 @@ def collect(base: list[str], extra: Sequence[str]) -> list[str]:
     return [ln.strip() for ln in proc.stdout.splitlines() if "::" in ln and " " not in ln.strip()]
 
 
-def guest_script(label: str, argv: Sequence[str]) -> str:
-    """run.sh for the guest: cd to the checkout and run pytest with a clean environment."""
+PROBE_SCRIPT = HERE / "probe_features.py"
+
+
+def features_argv(python: str, out: str) -> str:
+    """A shell command that writes bpfkit's feature probes of the running kernel to ``out`` (JSON)."""
+    return (f"{shlex.quote(python)} {shlex.quote(str(PROBE_SCRIPT))} > {shlex.quote(out)} "
+            f"2> {shlex.quote(out + '.err')} || echo \"matrix: the feature probes failed\"")
+
+
+def guest_script(label: str, argv: Sequence[str], features: str | None = None) -> str:
+    """run.sh for the guest: cd to the checkout, run the feature probes (``features``, a shell
+    command) and pytest with a clean environment."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -133,7 +143,10 @@ def guest_script(label: str, argv: Sequence[str]) -> str:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     lines = ["set -u", f"cd {shlex.quote(str(REPO))} || exit 125"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines += ["echo \"kernel: $(uname -r)\"", "exec " + shlex.join(argv)]
+    lines.append("echo \"kernel: $(uname -r)\"")
+    if features:
+        lines.append(features)
+    lines.append("exec " + shlex.join(argv))
     return "\n".join(lines) + "\n"
 
 
@@ -155,7 +168,8 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
     argv = _pytest_args(base, f"{initramfs.GUEST_RESULTS}/junit.xml", extra)
-    (results / "run.sh").write_text(guest_script(k.label, argv))
+    probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json")
+    (results / "run.sh").write_text(guest_script(k.label, argv, probes))
     log(f"{k.label}: booting {k.release} ({share})")
     retried = []
     for attempt in range(args.boot_retries + 1):
@@ -181,6 +195,12 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
 
 
 def _read_results(col: report.Column, results: Path) -> None:
+    feats = results / "features.json"
+    if feats.exists():
+        try:
+            col.features = json.loads(feats.read_text())
+        except ValueError as exc:
+            col.detail = (col.detail + f"; features.json: {exc}").lstrip("; ")
     junit = results / "junit.xml"
     if junit.exists():
         try:
@@ -210,6 +230,8 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     argv = _pytest_args(base, str(results / "junit.xml"), extra)
     env = dict(os.environ, **pytest_env(), BPFKIT_MATRIX_KERNEL=HOST)
     log(f"host: running {shlex.join(argv)}")
+    subprocess.run(features_argv(base[0], str(results / "features.json")), shell=True, cwd=REPO, env=env,
+                   check=False, timeout=300)
     start = time.monotonic()
     with open(results / "output.txt", "w") as out:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
