@@ -30,6 +30,7 @@ def global_data_obj() -> Path:
     return compile_bpf(CORPUS / "global_data.bpf.c", cflags=["-Werror"])
 
 
+@pytest.mark.quick
 def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
     """A map or program type the kernel lacks fails the load with NotSupportedError naming it."""
     base = bpfkit.ObjectSpec.from_file(compile_bpf(CORPUS / "map_lru_hash.bpf.c", cflags=["-Werror"]))
@@ -51,6 +52,7 @@ def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
         pytest.skip("probe: this kernel has every map and program type bpfkit knows: nothing to refuse")
 
 
+@pytest.mark.quick
 def test_bootstrap_loads_attaches_and_closes(bootstrap_obj: Path) -> None:
     with bpfkit.load(bootstrap_obj, constants={"min_duration_ns": 5_000_000}) as obj:
         assert set(obj.programs) == {"handle_exec", "handle_exit"}

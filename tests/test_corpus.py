@@ -374,7 +374,11 @@ def _refused_by_this_kernel(runner: Runner, entry: dict[str, Any]) -> str | None
     return None
 
 
-@pytest.mark.parametrize("entry", MANIFEST["objects"], ids=[o["file"] for o in MANIFEST["objects"]])
+QUICK = {"core_read_task.bpf.c", "global_data.bpf.c", "map_bloom_filter.bpf.c", "ringbuf_loop.bpf.c"}
+
+
+@pytest.mark.parametrize("entry", [pytest.param(o, id=o["file"], marks=[pytest.mark.quick] if o["file"] in QUICK else [])
+                                   for o in MANIFEST["objects"]])
 def test_corpus_object(entry: dict[str, Any], vmlinux_dir: Path) -> None:
     gaps = corpus_kernel.source_gaps(entry)
     if gaps:  # the source needs types this kernel's vmlinux.h does not have

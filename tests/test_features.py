@@ -56,17 +56,20 @@ def test_helper_probe_knows_program_types_and_unknown_helpers() -> None:
         features.have_helper("xdp", "no_such_helper")
 
 
+@pytest.mark.quick
 def test_link_and_attach_probes_follow_the_kernel_version() -> None:
     assert features.have_bpf_link_perf_event() is _new_enough("5.15")
     assert features.have_tcx() is _new_enough("6.6")
     assert features.have_hash_lookup_and_delete() is _new_enough("5.14")
 
 
+@pytest.mark.quick
 def test_btf_kinds_follow_the_kernel_version() -> None:
     for kind, since in features.BTF_KIND_MIN_KERNEL.items():
         assert features.have_btf_kind(kind) is _new_enough(since), kind
 
 
+@pytest.mark.quick
 def test_trampoline_lsm_and_kprobe_probes_agree_with_the_kernel() -> None:
     """These depend on the configuration as much as the version; check them against the kernel itself."""
     from bpfkit.links.probes import kprobe_support

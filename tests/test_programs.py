@@ -24,6 +24,7 @@ def ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> byte
 RET = lambda v: ins(0xB7, 0, 0, 0, v) + ins(0x95)  # noqa: E731 - r0 = v; exit
 
 
+@pytest.mark.quick
 def test_syscall_program_runs_and_reports_info() -> None:
     require("prog:syscall")
     with Program.load("syscall", RET(42), name="ret42") as p:
@@ -42,6 +43,7 @@ def test_xdp_program_runs_on_packet_data() -> None:
         assert r.data == b"\xaa" * 64 or r.data == b""
 
 
+@pytest.mark.quick
 def test_unknown_program_type_is_not_supported_error() -> None:
     """A program type the kernel lacks is refused with the minimum Linux version, not a bare EINVAL."""
     if features.have_prog_type("syscall"):

@@ -69,6 +69,7 @@ int hello(void *ctx) {
 """
 
 
+@pytest.mark.quick
 def test_document_program_counts_execs_by_uid(capfd: pytest.CaptureFixture[str]) -> None:
     with BPF(text=COUNTER) as b:
         syscall = b.get_syscall_fnname("execve")

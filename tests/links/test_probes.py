@@ -119,6 +119,7 @@ def test_kprobe_refused_clearly_or_attaches(counter: Fd) -> None:
             assert read0(counter) >= 1
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("method", ["pmu", "tracefs"])
 @pytest.mark.parametrize("retprobe", [False, True])
 def test_kprobe_and_kretprobe_count_calls(counter: Fd, monkeypatch: pytest.MonkeyPatch, method: str,

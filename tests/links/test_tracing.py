@@ -82,6 +82,7 @@ def func_id(name: str) -> int:
     return host.vmlinux_btf().find(name, BtfKind.FUNC)[0]
 
 
+@pytest.mark.quick
 def test_tracepoint_counts_execs(counter: Fd) -> None:
     with Program.load("tracepoint", counter_prog(counter.fd), name="cnt_exec") as p:
         with attach_tracepoint(p, "sched", "sched_process_exec") as link:
@@ -133,6 +134,7 @@ def test_iterator_link_reads() -> None:
             assert it.link.info().type == LinkType.ITER
 
 
+@pytest.mark.quick
 def test_fentry_and_fexit_see_arguments_and_return_value(counter: Fd) -> None:
     """fentry on bpf_fentry_test1(int a) records a; fexit records its return value (a + 1)."""
     require("trampolines")
@@ -153,6 +155,7 @@ def test_fentry_and_fexit_see_arguments_and_return_value(counter: Fd) -> None:
             assert read0(counter) == 1
 
 
+@pytest.mark.quick
 def test_fmod_ret_overrides_the_return_value() -> None:
     """fmod_ret on bpf_modify_return_test: returning non-zero skips the function and replaces its result."""
     require("fmod_ret")
@@ -168,6 +171,7 @@ def test_fmod_ret_overrides_the_return_value() -> None:
         assert p.test_run().retval == untouched
 
 
+@pytest.mark.quick
 def test_lsm_program_sees_file_opens(counter: Fd, tmp_path: object) -> None:
     """lsm/file_open counts opens (and allows them: it returns 0)."""
     require("bpf_lsm")

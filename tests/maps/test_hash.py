@@ -24,6 +24,7 @@ def test_create_returns_hash_map_with_attributes() -> None:
         assert m.id > 0
 
 
+@pytest.mark.quick
 def test_mapping_protocol() -> None:
     with Map.create("hash", key_size=4, value_size=8, max_entries=16, name="proto") as m:
         assert not m

@@ -54,6 +54,7 @@ def expected(first: int, n: int, size: int = REC) -> list[bytes]:
     return [P.expected_record(first + i, size) for i in range(n)]
 
 
+@pytest.mark.quick
 def test_exact_records_per_cpu_in_order(env: tuple[Fd, Fd, Program]) -> None:
     m, ctr, prog = env
     got: list[tuple[int, bytes]] = []

@@ -49,6 +49,7 @@ def check_records(records: list[Any], first: int, size: int = REC) -> None:
     assert [bytes(r) for r in records] == [P.expected_record(first + i, size) for i in range(len(records))]
 
 
+@pytest.mark.quick
 def test_exactly_n_records_in_order(counters: Fd) -> None:
     got: list[bytes] = []
     with small_ring(1 << 16) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog, \
