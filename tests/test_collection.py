@@ -10,6 +10,7 @@ import pytest
 import bpfkit
 from bpfkit import features
 from bpfkit._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, MapType, ProgType
+from bpfkit.btf import Btf
 from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
@@ -31,6 +32,37 @@ def global_data_obj() -> Path:
 
 
 @pytest.mark.quick
+@pytest.mark.quick
+def test_btf_kinds_the_kernel_lacks_are_sanitized() -> None:
+    """An object whose BTF has FLOAT, DECL_TAG, TYPE_TAG and ENUM64 loads on every kernel: where the
+    kernel's BTF loader lacks a kind, bpfkit replaces it (keeping type ids) as libbpf does."""
+    from bpfkit.btf import BtfKind, DeclTag, Enum64, EnumValue, Float, Ptr, Typedef, TypeTag
+
+    spec = bpfkit.ObjectSpec.from_file(compile_bpf(CORPUS / "map_lru_hash.bpf.c", cflags=["-Werror"]))
+    assert spec.btf is not None
+    types = [spec.btf[i] for i in spec.btf.own_ids()]
+    first = spec.btf.count
+    types += [Float("double", 8), Enum64("big", 8, [EnumValue("HUGE", 1 << 40)]), TypeTag("user", first),
+              Ptr(first + 2), Typedef("double_t", first), DeclTag("tagged", first + 4, -1)]
+    spec.btf = Btf.from_types(types)
+    newer = {"FLOAT", "ENUM64", "TYPE_TAG", "DECL_TAG"}
+    missing = {k for k in newer if not features.have_btf_kind(k)}
+    with bpfkit.load(spec) as col:
+        info = col.programs["lru_fill"].info()
+        loaded = btf_of_fd_id(info.btf_id)
+        kinds = {loaded.kind_of(i).name for i in loaded.own_ids()}
+        assert kinds & newer == newer - missing  # what the kernel knows is kept, the rest replaced
+        assert loaded.count == spec.btf.count  # same ids
+        assert loaded.kind_of(first) == (BtfKind.STRUCT if "FLOAT" in missing else BtfKind.FLOAT)
+        assert col.programs["lru_fill"].test_run(ctx=bytes(16), flags=1, cpu=0).retval == 0
+
+
+def btf_of_fd_id(btf_id: int) -> Btf:
+    from bpfkit.maps import kernel_btf
+
+    return kernel_btf(btf_id)
+
+
 def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
     """A map or program type the kernel lacks fails the load with NotSupportedError naming it."""
     base = bpfkit.ObjectSpec.from_file(compile_bpf(CORPUS / "map_lru_hash.bpf.c", cflags=["-Werror"]))
