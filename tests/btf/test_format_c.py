@@ -48,6 +48,7 @@ from bpfkit.btf import (
 from bpfkit.btf.format import format_c, format_raw, type_decl, write_c
 from bpfkit.errors import NotSupportedError, ObjectFormatError
 from bpfkit.testing import vmlinux_header
+from bpfkit.testing.compile import VMLINUX_H_CFLAGS
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
@@ -789,6 +790,7 @@ def bpf_objects(vmlinux_h: Path) -> dict[str, Path]:
                 "-D__TARGET_ARCH_x86",
                 "-Wall",
                 "-Werror",
+                *VMLINUX_H_CFLAGS,
                 "-c",
                 f"{name}.bpf.c",
                 "-o",

@@ -12,9 +12,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cache_root", "clang_path", "compile_bpf", "vmlinux_header"]
+__all__ = ["VMLINUX_H_CFLAGS", "cache_root", "clang_path", "compile_bpf", "vmlinux_header"]
 
 _ARCH = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64"}
+
+VMLINUX_H_CFLAGS = ("-fms-extensions", "-Wno-microsoft-anon-tag")
+"""What a vmlinux.h of newer kernels needs: tagged anonymous members (``struct ns_tree;`` inside a
+struct, Linux 6.19+) are a Microsoft extension that clang drops otherwise (the kernel's selftests use these)."""
 
 
 def cache_root() -> Path:
@@ -83,7 +87,7 @@ def compile_bpf(
     clang = clang_path()
     arch = _ARCH.get(platform.machine(), platform.machine())
     incs = [src.parent, *map(Path, include_dirs), vdir]
-    args = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", *cflags]
+    args = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", *VMLINUX_H_CFLAGS, *cflags]
     h = hashlib.sha256()
     h.update(src.read_bytes())
     for d in incs:
