@@ -273,8 +273,8 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                          f"marked 'kernel and quick', else the first {QUICK_TESTS}")
     ap.add_argument("--list", action="store_true",
                     help="show the kernels (resolved, cached) and the selected tests; boot nothing")
-    ap.add_argument("--timeout", type=float, default=900.0,
-                    help="seconds a guest (or the host) may run its tests (default 900)")
+    ap.add_argument("--timeout", type=float, default=1800.0,
+                    help="seconds a guest (or the host) may run its tests (default 1800)")
     ap.add_argument("--boot-timeout", type=float, default=120.0,
                     help="seconds from QEMU start to the guest's /init being ready (default 120)")
     ap.add_argument("--share", choices=("auto", "virtiofs", "9p"), default="auto",
