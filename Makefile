@@ -2,16 +2,20 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean
+.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean
 
 run: setup
-	.venv/bin/bpfkit map list
+	.venv/bin/bpfkit bootstrap
+
+# rebuild the shipped BPF objects of the tools (src/bpfkit/tools/*.bpf.o) and their manifest
+tools: setup
+	$(PY) scripts/build_tools.py
 
 setup:
 	@bash scripts/setup.sh
 
 lint: setup
-	.venv/bin/ruff check src tests scripts matrix
+	.venv/bin/ruff check src tests scripts matrix examples bench
 
 typecheck: setup
 	.venv/bin/mypy
@@ -40,3 +44,8 @@ matrix-quick: setup
 
 clean:
 	rm -rf .venv build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+
+# The benchmark suite (bench/README.md): bpfkit against C libbpf; e.g. make bench BENCH_ARGS="--quick --only B1,B3".
+.PHONY: bench
+bench: setup
+	$(PY) bench/run.py $(BENCH_ARGS)

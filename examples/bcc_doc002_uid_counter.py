@@ -4,14 +4,15 @@ The document shows the C text and the Python part as two snippets; here they are
 as the document describes (program = the C text), with the imports of document 004.
 Run: python -m bpfkit.bcc examples/bcc_doc002_uid_counter.py
 """
-from bcc import BPF
 from time import sleep
+
+from bcc import BPF
 
 program = r"""
 BPF_HASH(counter_table);
 
 int hello(void *ctx) {
-  u64 uid;                                                  
+  u64 uid;
   u64 counter = 0;
   u64 *p;
 

@@ -3,8 +3,9 @@
 The program as the document gives it; the only change: the '#' comments inside the C text
 (which no C compiler accepts) are written as '//' comments.  Run: python -m bpfkit.bcc examples/bcc_uid_counter.py
 """
-from bcc import BPF
 from time import sleep
+
+from bcc import BPF
 
 program = r"""
 // BPF_HASH is a BCC  macro that is used to create Hash.

@@ -31,6 +31,7 @@ MODULES = [
     "bpfkit.host",
     "bpfkit.testing",
     "bpfkit.bcc",
+    "bpfkit.tools",
 ]
 
 

@@ -38,3 +38,10 @@ def test_kallsyms_lookup() -> None:
 def test_vmlinux_btf_cached() -> None:
     assert host.vmlinux_btf() is host.vmlinux_btf()
     assert host.vmlinux_btf().find("task_struct")
+
+
+def test_kernel_btfs_start_with_vmlinux_and_load_lazily() -> None:
+    btfs = host.kernel_btfs()
+    assert len(btfs) == 1 + len(host.module_btf_names())
+    assert btfs[0] is host.vmlinux_btf()
+    assert list(btfs[:1]) == [host.vmlinux_btf()]

@@ -15,6 +15,7 @@ import pytest
 import bpfkit
 import corpus_kernel
 from bpfkit.btf import core
+from bpfkit.obj import Pinning
 from bpfkit.testing import compile_bpf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,14 +73,6 @@ def without_internal_mmapable(maps: dict[str, tuple[Any, ...]]) -> dict[str, tup
 
 
 ENTRIES = {o["file"]: o for o in MANIFEST["objects"]}
-PINS = {o["file"]: [p.replace("{pin_root}", "/sys/fs/bpf") for p in o.get("pins", [])] for o in MANIFEST["objects"]}
-
-
-def _unpin(paths: list[str]) -> None:
-    for p in paths:
-        Path(p).unlink(missing_ok=True)
-
-
 @pytest.mark.kernel
 @pytest.mark.parametrize("source", SOURCES, ids=[s.name for s in SOURCES])
 def test_same_maps_and_programs_as_libbpf(source: Path) -> None:
@@ -89,16 +82,19 @@ def test_same_maps_and_programs_as_libbpf(source: Path) -> None:
         if gaps:
             pytest.skip(gaps[0] if gaps[0].startswith(corpus_kernel.PREFIX) else f"{corpus_kernel.PREFIX} {gaps[0]}")
     obj = compile_bpf(source, cflags=["-Werror"])
-    pins = PINS.get(source.name, [])  # maps pinned by name: libbpf and bpfkit each pin (or reuse) them
-    _unpin(pins)
+    spec = bpfkit.ObjectSpec.from_file(obj)
+    by_name = [Path("/sys/fs/bpf") / m.name for m in spec.maps.values() if m.pinning == Pinning.BY_NAME]
     try:
         want_maps, want_progs = libbpf_view(obj)
-        _unpin(pins)
+        for pin in by_name:  # libbpf pins LIBBPF_PIN_BY_NAME maps under /sys/fs/bpf; start bpfkit afresh
+            pin.unlink(missing_ok=True)
         with bpfkit.load(obj) as col:
             used = {mid for p in col.programs.values() for mid in p.info().map_ids}
             got_maps, got_progs = bpfkit_view(col, used)
+            col.unpin()
     finally:
-        _unpin(pins)
+        for pin in by_name:
+            pin.unlink(missing_ok=True)
     assert got_progs == want_progs
     assert without_internal_mmapable(got_maps) == without_internal_mmapable(want_maps)
 

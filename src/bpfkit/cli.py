@@ -11,7 +11,11 @@ from . import __version__
 from .errors import BpfError
 
 # subcommand name -> module under bpfkit._cli exposing register(subparsers)
-SUBCOMMANDS: dict[str, str] = {"btf": "btf", "map": "map"}
+SUBCOMMANDS: dict[str, str] = {
+    "btf": "btf",
+    "map": "map",
+    **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno as E
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ from . import host
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
-from .btf import Btf, BtfKind, Datasec, Enum, Enum64, Int, Var
+from .btf import Btf, BtfKind, Datasec, Var
 from .btf.ext import LineInfo, encode_func_info, encode_line_info
 from .errors import BpfError, KernelError, RelocationError, VerifierError
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
@@ -69,7 +69,8 @@ def load(
     unknown = set(reuse_maps or ()) - set(spec.maps)
     if unknown:
         raise KeyError(f"object {spec.name!r} has no map(s) {sorted(unknown)} to reuse (it has: {sorted(spec.maps)})")
-    loader = _Loader(spec, _target_btf(kernel_btf), pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}))
+    targets: Sequence[Btf] = host.kernel_btfs() if kernel_btf is None else [_target_btf(kernel_btf)]
+    loader = _Loader(spec, targets, pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}))
     try:
         return loader.run(set(programs) if programs is not None else None)
     except BaseException:
@@ -115,10 +116,12 @@ def _is_char_array(spec: ObjectSpec, type_id: int | None) -> bool:
 class _Loader:
     """One load: owns what it created until it hands it to the Collection."""
 
-    def __init__(self, spec: ObjectSpec, kbtf: Btf, pin_root: str, log_level: int, reuse: dict[str, Any]) -> None:
+    def __init__(self, spec: ObjectSpec, targets: Sequence[Btf], pin_root: str, log_level: int,
+                 reuse: dict[str, Any]) -> None:
         self.reuse = reuse
         self.spec = spec
-        self.kbtf = kbtf
+        self.targets = targets
+        self.kbtf = targets[0]
         self.pin_root = pin_root
         self.log_level = log_level
         self.btf_fd: Fd | None = None
@@ -336,7 +339,7 @@ class _Loader:
             if spec.btf is None:
                 raise RelocationError("CO-RE relocations without BTF in the object", program=prog.name)
             relos = prog.core_relos
-            fixups = core.relocate(relos, spec.btf, [self.kbtf], insns, program=prog.name,
+            fixups = core.relocate(relos, spec.btf, self.targets, insns, program=prog.name,
                                    line_of=_line_lookup(prog.line_info))
             core.apply(fixups, insns)
             prog_fixups = [f for f in fixups if f.poison]
@@ -750,8 +753,9 @@ class _VarInfo:
 class Variables(Mapping[str, Any]):
     """Global variables of a loaded object, read and written through their data maps by name.
 
-    Integers (and enums) decode to int by their BTF type; everything else is
-    bytes.  Writing a .rodata variable after load fails: the map is frozen.
+    Values decode by their BTF type as map values do (ints, enums as ints,
+    structs as readable records, char arrays as bytes); exact-size bytes are
+    always accepted.  Writing a .rodata variable after load fails: the map is frozen.
     """
 
     def __init__(self, col: Collection) -> None:
@@ -762,6 +766,7 @@ class Variables(Mapping[str, Any]):
             for n, v in spec.variables.items()
             if v.map in col._maps
         }
+        self._codecs: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         v = self._info(name)
@@ -787,33 +792,21 @@ class Variables(Mapping[str, Any]):
             known = ", ".join(sorted(self._vars)) or "none"
             raise KeyError(f"object {self._col.spec.name!r} has no variable {name!r} (it has: {known})") from None
 
-    def _int_type(self, v: _VarInfo) -> tuple[bool, bool]:
-        btf = self._col.spec.btf
-        if v.type_id is None or btf is None:
-            return (v.size in (1, 2, 4, 8), False)
-        t = btf[btf.skip_modifiers(v.type_id)]
-        if isinstance(t, Int):
-            return (t.size in (1, 2, 4, 8), t.signed)
-        if isinstance(t, (Enum, Enum64)):
-            return (True, t.signed)
-        return (False, False)
+    def _codec(self, v: _VarInfo) -> Any:
+        codec = self._codecs.get(v.name)
+        if codec is None:
+            from .maps.codec import make_codec
+
+            btf = self._col.spec.btf
+            spec = (btf, v.type_id) if v.type_id is not None and btf is not None else None
+            codec = self._codecs[v.name] = make_codec(spec, v.size, what=f"variable {v.name!r}")
+        return codec
 
     def _decode(self, v: _VarInfo, raw: bytes) -> Any:
-        is_int, signed = self._int_type(v)
-        if is_int:
-            return int.from_bytes(raw, "big" if self._col.spec.byteorder == "big" else "little", signed=signed)
-        return bytes(raw)
+        return self._codec(v).decode(raw)
 
     def _encode(self, v: _VarInfo, value: Any) -> bytes:
-        is_int, signed = self._int_type(v)
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            raw = bytes(value)
-            if len(raw) != v.size:
-                raise ValueError(f"variable {v.name!r} is {v.size} bytes, value is {len(raw)}")
-            return raw
-        if is_int and isinstance(value, int):
-            return value.to_bytes(v.size, "big" if self._col.spec.byteorder == "big" else "little", signed=signed)
-        raise TypeError(f"variable {v.name!r} takes {'an int or ' if is_int else ''}{v.size} bytes, not {type(value).__name__}")
+        return bytes(self._codec(v).encode(value))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._vars)

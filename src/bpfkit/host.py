@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Sequence
+from typing import overload
 
 from .btf import Btf
 
@@ -158,3 +160,30 @@ def active_lsms() -> tuple[str, ...] | None:
     except OSError:
         return None
     return tuple(x for x in text.strip().split(",") if x)
+
+
+class KernelBtfs(Sequence[Btf]):
+    """vmlinux BTF then every module's split BTF, each read and indexed only when first used."""
+
+    def __init__(self) -> None:
+        self._names = ["vmlinux", *module_btf_names()]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, i: int) -> Btf: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Btf]: ...
+
+    def __getitem__(self, i: int | slice) -> Btf | Sequence[Btf]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        name = self._names[i]
+        return vmlinux_btf() if name == "vmlinux" else module_btf(name)
+
+
+def kernel_btfs() -> KernelBtfs:
+    """The running kernel's BTF: vmlinux first, then modules (CO-RE's target order)."""
+    return KernelBtfs()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .._uapi import CoreReloKind
@@ -575,7 +576,7 @@ def own_candidates(btf: Btf, ess: str, kind: BtfKind) -> tuple[int, ...]:
     return result
 
 
-def find_candidates(local_type: BtfType, targets: list[Btf]) -> list[tuple[int, int]]:
+def find_candidates(local_type: BtfType, targets: Sequence[Btf]) -> list[tuple[int, int]]:
     """(target index, type id) candidates for a named local type, libbpf's order and rules.
 
     The first target (vmlinux) is searched first; only when it has no candidate
@@ -583,15 +584,19 @@ def find_candidates(local_type: BtfType, targets: list[Btf]) -> list[tuple[int, 
     of any base that is not itself one of the targets.
     """
     ess = essential_name(local_type.name)
-    in_targets = {id(t) for t in targets}
+    in_targets: set[int] | None = None
     out: list[tuple[int, int]] = []
-    for i, target in enumerate(targets):
+    for i in range(len(targets)):  # by index: a lazy target list loads module BTF only when reached
         if i == 1 and out:
             break
+        target = targets[i]
         b: Btf | None = target
         while b is not None:
-            if b is not target and id(b) in in_targets:
-                break
+            if b is not target:
+                if in_targets is None:
+                    in_targets = {id(t) for t in targets}
+                if id(b) in in_targets:
+                    break
             out.extend((i, tid) for tid in own_candidates(b, ess, local_type.kind))
             b = b.base
     return out

@@ -347,7 +347,7 @@ def relocate(
     instruction) and RelocationError for an ambiguous or impossible
     relocation; an unsatisfiable one yields a poisoned fixup instead.
     """
-    target_list = list(targets)
+    target_list = targets  # indexed lazily: module BTF of a lazy sequence loads only when searched
     cands_cache: dict[int, list[tuple[int, int]]] = {}
     big_endian = local.byteorder == "big"
     fixups: list[CoreFixup] = []
@@ -375,7 +375,7 @@ def _relocate_one(
     n: int,
     relo: CoreRelo,
     local: Btf,
-    targets: list[Btf],
+    targets: Sequence[Btf],
     insns: Sequence[Slot],
     cands_cache: dict[int, list[tuple[int, int]]],
     big_endian: bool,

@@ -8,17 +8,6 @@ from .._uapi import AttachType, ProgType
 from ..errors import NotSupportedError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
-from .net import attach_cgroup as attach_cgroup
-from .net import attach_netfilter as attach_netfilter
-from .net import attach_netns as attach_netns
-from .net import attach_socket_filter as attach_socket_filter
-from .net import attach_sockmap as attach_sockmap
-from .net import attach_tcx as attach_tcx
-from .net import attach_xdp as attach_xdp
-from .probes import LinkGroup as LinkGroup
-from .probes import attach_kprobe as attach_kprobe
-from .probes import attach_perf_event as attach_perf_event
-from .probes import attach_uprobe as attach_uprobe
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
 from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
@@ -27,6 +16,35 @@ from .tracing import attach_trampoline as attach_trampoline
 
 if TYPE_CHECKING:
     from ..programs import Program
+    from .net import attach_cgroup as attach_cgroup
+    from .net import attach_netfilter as attach_netfilter
+    from .net import attach_netns as attach_netns
+    from .net import attach_socket_filter as attach_socket_filter
+    from .net import attach_sockmap as attach_sockmap
+    from .net import attach_tcx as attach_tcx
+    from .net import attach_xdp as attach_xdp
+    from .probes import LinkGroup as LinkGroup
+    from .probes import attach_kprobe as attach_kprobe
+    from .probes import attach_perf_event as attach_perf_event
+    from .probes import attach_uprobe as attach_uprobe
+
+# network and probe attachments are imported on first use: most programs need neither
+_LAZY = {
+    **dict.fromkeys(("attach_cgroup", "attach_netfilter", "attach_netns", "attach_socket_filter", "attach_sockmap",
+                     "attach_tcx", "attach_xdp"), "net"),
+    **dict.fromkeys(("LinkGroup", "attach_kprobe", "attach_perf_event", "attach_uprobe"), "probes"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bpfkit.links' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Iterator_",
@@ -99,6 +117,8 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
             if not binary:
                 raise ValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
             sym, _, off = sym.partition("+")
+            from .probes import attach_uprobe
+
             return attach_uprobe(prog, binary, sym or None, offset=int(off, 0) if off else 0,
                                  retprobe=sec.startswith("uretprobe"), **options)
         if sec.startswith("usdt"):
@@ -109,21 +129,37 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
         retprobe = sec.startswith(("kretprobe", "kretsyscall"))
         if sec.startswith(("ksyscall", "kretsyscall")):
             func = _syscall_prefix() + func
+        from .probes import attach_kprobe
+
         return attach_kprobe(prog, func, offset=int(off, 0) if off else 0, retprobe=retprobe, **options)
     if t == ProgType.XDP and "interface" in options:
+        from .net import attach_xdp
+
         return attach_xdp(prog, **options)
     if t in (ProgType.SCHED_CLS, ProgType.SCHED_ACT) and "interface" in options:
         direction = options.pop("direction", "egress" if sec.endswith("egress") else "ingress")
+        from .net import attach_tcx
+
         return attach_tcx(prog, direction=direction, **options)
     if "cgroup" in options and ProgType(t).name.startswith(("CGROUP", "SOCK_OPS")):
+        from .net import attach_cgroup
+
         return attach_cgroup(prog, **options)
     if t == ProgType.SOCKET_FILTER and "sock" in options:
+        from .net import attach_socket_filter
+
         return attach_socket_filter(prog, **options)
     if t in (ProgType.SK_MSG, ProgType.SK_SKB) and "sockmap" in options:
+        from .net import attach_sockmap
+
         return attach_sockmap(prog, **options)
     if t in (ProgType.SK_LOOKUP, ProgType.FLOW_DISSECTOR):
+        from .net import attach_netns
+
         return attach_netns(prog, **options)
     if t == ProgType.PERF_EVENT:
+        from .probes import attach_perf_event
+
         return attach_perf_event(prog, **options)
     raise TypeError(
         f"program {prog.name!r} ({t!r}, section {prog.section!r}) cannot be attached without an explicit "

@@ -7,8 +7,6 @@ import errno as E
 import functools
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -178,6 +176,9 @@ _LIB_DIRS = (
 
 def find_library(name: str) -> str | None:
     """Path of shared library ``name`` ("c", "libc", "libc.so.6") as the dynamic linker finds it."""
+    import shutil
+    import subprocess
+
     base = name[3:] if name.startswith("lib") else name
     base = base.split(".so")[0]
     ldconfig = shutil.which("ldconfig") or ("/sbin/ldconfig" if os.path.exists("/sbin/ldconfig") else None)
@@ -200,6 +201,8 @@ def find_library(name: str) -> str | None:
 
 
 def _binary_path(name: str) -> str:
+    import shutil
+
     if "/" in name:
         if not os.path.exists(name):
             raise FileNotFoundError(f"uprobe target {name!r} does not exist")

@@ -17,6 +17,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set before load; when non-zero only syscalls of this thread group are dispatched and counted. */
 const volatile int target_tgid = 0;
+/*
+ * Set before load; when non-zero the syscalls of this thread group are left alone. The reader of
+ * trace_pipe sets its own: each line it reads and prints costs syscalls that would print more lines.
+ */
+const volatile int ignore_tgid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -93,8 +98,11 @@ SEC("raw_tp/sys_enter")
 int hello(struct bpf_raw_tracepoint_args *ctx)
 {
 	int opcode = ctx->args[1];
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (target_tgid && (bpf_get_current_pid_tgid() >> 32) != (u32)target_tgid)
+	if (target_tgid && tgid != (u32)target_tgid)
+		return 0;
+	if (ignore_tgid && tgid == (u32)ignore_tgid)
 		return 0;
 
 	bpf_tail_call(ctx, &syscall, opcode);

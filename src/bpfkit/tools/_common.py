@@ -1,0 +1,224 @@
+"""What every ready tool shares: its shipped object, stopping on a signal or after --duration, and output."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, TextIO
+
+from ..errors import BpfError
+
+__all__ = ["TOOLS", "Session", "ToolError", "cstr", "milliseconds", "now_hms", "now_iso", "object_path", "seconds"]
+
+# name -> one line saying what it shows (the order of `bpfkit -h` and the README table)
+TOOLS: dict[str, str] = {
+    "bootstrap": "every process exec and exit, with exit code and lifetime (ring buffer)",
+    "execcount": "execve calls per UID, read from a hash map every few seconds",
+    "hello": "a 'Hello World' record per execve through a perf buffer",
+    "tailcalls": "sys_enter dispatched by syscall number through tail calls; trace_pipe and counters",
+    "procmap": "the live processes from a PID -> name hash map kept by exec/exit tracepoints",
+}
+
+class ToolError(BpfError):
+    """A problem with what the user asked, found when the tool starts: ``bpfkit: ...`` and exit status 1."""
+
+
+# How often a waiting loop looks at the stop flag: the latency of Ctrl+C and --duration.
+TICK = 0.1
+
+
+def object_path(name: str) -> Path:
+    """Path of the shipped BPF object of tool ``name`` (``bootstrap`` -> .../tools/bootstrap.bpf.o)."""
+    if name not in TOOLS:
+        raise ValueError(f"no tool {name!r} (have: {', '.join(TOOLS)})")
+    path = Path(__file__).with_name(f"{name}.bpf.o")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: rebuild the tool objects with `make tools`")
+    return path
+
+
+def seconds(text: str) -> float:
+    """argparse type of --duration and --interval: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+def milliseconds(text: str) -> int:
+    """argparse type of a whole number of milliseconds >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of milliseconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 milliseconds, got {text!r}")
+    return value
+
+
+def now_iso() -> str:
+    """The local wall-clock time, ISO 8601 with microseconds and UTC offset (the JSON ``time``)."""
+    return _dt.datetime.now().astimezone().isoformat(timespec="microseconds")
+
+
+def now_hms() -> str:
+    """The local time as HH:MM:SS (the text ``TIME`` column, as libbpf-bootstrap prints it)."""
+    return time.strftime("%H:%M:%S")
+
+
+class Session:
+    """One run of a tool: output (text or JSON lines) and when to stop.
+
+    Stops on SIGINT or SIGTERM (a second one raises KeyboardInterrupt, in case
+    cleanup hangs), when ``duration`` seconds have passed since :meth:`ready`,
+    or when standard output is closed (``| head``). Signal handlers are only
+    installed from the main thread and are restored on exit.
+    """
+
+    def __init__(self, *, json_output: bool = False, duration: float | None = None,
+                 out: TextIO | None = None, err: TextIO | None = None, handle_signals: bool = True) -> None:
+        if duration is not None and duration < 0:
+            raise ValueError(f"duration must be >= 0 seconds, got {duration}")
+        self.json = json_output
+        self.duration = duration
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self.deadline: float | None = None
+        self.broken_pipe = False
+        self.signal: int | None = None
+        self._stop = False
+        self._handle_signals = handle_signals
+        self._previous: dict[int, Any] = {}
+
+    # -- lifetime ------------------------------------------------------------
+    def __enter__(self) -> Session:
+        if self._handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous.clear()
+        if self.broken_pipe:
+            _silence_stdout(self.out)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._stop and self.signal is not None:
+            raise KeyboardInterrupt  # a second Ctrl+C: stop waiting for a clean exit
+        self.signal = signum
+        self._stop = True
+
+    def stop(self) -> None:
+        """Ask the tool to stop (what SIGINT and SIGTERM do)."""
+        self._stop = True
+
+    @property
+    def stopped(self) -> bool:
+        """True once a signal, the end of --duration or a closed stdout asked the tool to stop."""
+        if not self._stop and self.deadline is not None and time.monotonic() >= self.deadline:
+            self._stop = True
+        return self._stop
+
+    def timeout(self, cap: float = TICK) -> float:
+        """How long a blocking read may wait now: at most ``cap``, never past the deadline."""
+        if self.deadline is None:
+            return cap
+        return max(0.0, min(cap, self.deadline - time.monotonic()))
+
+    def wait_until(self, when: float) -> bool:
+        """Sleep until monotonic time ``when`` or a stop; True if the tool should stop."""
+        while not self.stopped:
+            left = when - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(left, self.timeout()))
+        return True
+
+    def every(self, interval: float) -> Iterator[bool]:
+        """Yield every ``interval`` seconds, and once more when the tool should stop (then True)."""
+        due = time.monotonic() + interval
+        while True:
+            stopping = self.wait_until(due)
+            yield stopping
+            if stopping:
+                return
+            due += interval
+            now = time.monotonic()
+            if due < now:  # a slow consumer: skip the missed rounds rather than bunch them up
+                due = now + interval
+
+    def ticks(self) -> Iterator[float]:
+        """Yield a wait (seconds) for each round of a polling loop until the tool should stop."""
+        while not self.stopped:
+            yield self.timeout()
+
+    def ready(self, message: str) -> None:
+        """Tell the user (on stderr) that the tool is attached; --duration counts from here."""
+        if self.duration is not None:
+            self.deadline = time.monotonic() + self.duration
+        hint = f"for {self.duration:g} s" if self.duration is not None else "Ctrl+C to stop"
+        self.note(f"{message} ({hint})")
+
+    # -- output ----------------------------------------------------------------
+    def note(self, message: str) -> None:
+        """A message for the user on stderr (never mixed into the JSON on stdout)."""
+        try:
+            print(message, file=self.err, flush=True)
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def line(self, text: str) -> None:
+        """One line of text output (headers, rows)."""
+        self._write(text)
+
+    def record(self, obj: dict[str, Any], text: str | None = None) -> None:
+        """One record: a JSON object per line with --json, else ``text`` (if given)."""
+        if self.json:
+            self._write(json.dumps(obj, ensure_ascii=False))
+        elif text is not None:
+            self._write(text)
+
+    def _write(self, text: str) -> None:
+        if self.broken_pipe:
+            return
+        try:
+            self.out.write(text + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            self.broken_pipe = True
+            self._stop = True
+
+
+def _silence_stdout(stream: TextIO) -> None:
+    """After EPIPE, point stdout's fd at /dev/null so the interpreter's final flush does not fail."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def cstr(raw: bytes | str) -> str:
+    """A C char array's text: up to the first NUL, undecodable bytes replaced."""
+    if isinstance(raw, str):
+        return raw.split("\0", 1)[0]
+    return raw.split(b"\0", 1)[0].decode(errors="replace")

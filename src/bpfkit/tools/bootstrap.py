@@ -1,0 +1,118 @@
+"""bootstrap: every process exec and exit, as libbpf-bootstrap prints them (document 000)."""
+
+from __future__ import annotations
+
+import argparse
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import bpfkit
+
+from ._common import Session, cstr, milliseconds, now_hms, now_iso, object_path
+
+__all__ = ["DESCRIPTION", "EPILOG", "EVENT", "Event", "add_arguments", "format_event", "header", "run"]
+
+DESCRIPTION = """\
+Trace every process exec and exit, as libbpf-bootstrap does. On
+sched/sched_process_exec the BPF program stores the time in the hash map
+exec_start (pid -> ns) and sends an EXEC event; on sched/sched_process_exit it
+looks the pid up, computes how long the process lived, deletes the entry and
+sends an EXIT event with the exit code. Events reach this command through the
+ring buffer rb.
+
+  TIME     EVENT COMM             PID     PPID    FILENAME/EXIT CODE
+  19:04:01 EXEC  sleep            4242    4200    /usr/bin/sleep
+  19:04:02 EXIT  sleep            4242    4200    [0] (1002ms)
+
+-d/--min-duration MS sets the const volatile min_duration_ns before the
+object is loaded: the kernel then sends only the exits of processes that
+lived at least that long, and no EXEC events. --json prints one object per
+event with the keys time, event ("EXEC" or "EXIT"), comm, pid, ppid,
+filename (null for EXIT), exit_code and duration_ns (null for EXEC;
+duration_ns is also null for a process whose exec was not seen)."""
+
+EPILOG = """\
+examples:
+  bpfkit bootstrap                      until Ctrl+C
+  bpfkit bootstrap -d 100               exits of processes that lived 100 ms or more
+  bpfkit bootstrap --json --duration 5"""
+
+# struct event of bootstrap.h (168 bytes): pid, ppid, exit_code, 4 bytes of padding,
+# duration_ns, comm[16], filename[127], exit_event
+EVENT = struct.Struct("<iiI4xQ16s127s?")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One record of the ring buffer, decoded."""
+
+    pid: int
+    ppid: int
+    exit_code: int
+    duration_ns: int
+    comm: str
+    filename: str
+    exit_event: bool
+
+    @classmethod
+    def decode(cls, data: bytes | memoryview) -> Event:
+        """Decode a ``struct event`` record (ValueError if it is not 168 bytes)."""
+        if len(data) != EVENT.size:
+            raise ValueError(f"bootstrap event is {EVENT.size} bytes, got a record of {len(data)}")
+        pid, ppid, code, dur, comm, filename, is_exit = EVENT.unpack(data)
+        return cls(pid, ppid, code, dur, cstr(comm), cstr(filename), bool(is_exit))
+
+    def as_json(self, time: str) -> dict[str, Any]:
+        """The --json object of this event."""
+        return {
+            "time": time,
+            "event": "EXIT" if self.exit_event else "EXEC",
+            "comm": self.comm,
+            "pid": self.pid,
+            "ppid": self.ppid,
+            "filename": None if self.exit_event else self.filename,
+            "exit_code": self.exit_code if self.exit_event else None,
+            "duration_ns": (self.duration_ns or None) if self.exit_event else None,
+        }
+
+
+def header() -> str:
+    """The column header of the text output."""
+    return f"{'TIME':<8} {'EVENT':<5} {'COMM':<16} {'PID':<7} {'PPID':<7} FILENAME/EXIT CODE"
+
+
+def format_event(e: Event, hms: str) -> str:
+    """One text line: the filename of an EXEC, ``[code] (Nms)`` of an EXIT (ms rounded down)."""
+    if not e.exit_event:
+        return f"{hms:<8} {'EXEC':<5} {e.comm:<16} {e.pid:<7} {e.ppid:<7} {e.filename}"
+    line = f"{hms:<8} {'EXIT':<5} {e.comm:<16} {e.pid:<7} {e.ppid:<7} [{e.exit_code}]"
+    if e.duration_ns:
+        line += f" ({e.duration_ns // 1_000_000}ms)"
+    return line
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``bpfkit bootstrap``."""
+    p.add_argument("-d", "--min-duration", type=milliseconds, default=0, metavar="MS",
+                   help="report only exits of processes that lived at least MS milliseconds (set in the "
+                        "kernel before load; no EXEC events then)")
+
+
+def run(ns: argparse.Namespace, session: Session) -> int:
+    """Load bootstrap.bpf.o with min_duration_ns set, attach, print ring buffer events until stopped."""
+    def on_event(data: Any) -> None:
+        e = Event.decode(data)
+        session.record(e.as_json(now_iso()), format_event(e, now_hms()))
+
+    constants = {"min_duration_ns": ns.min_duration * 1_000_000}
+    with bpfkit.load(object_path("bootstrap"), constants=constants) as obj:
+        obj.attach()
+        with bpfkit.RingBuffer(obj.maps["rb"], callback=on_event) as rb:
+            session.ready("Tracing process exec and exit")
+            if not session.json:
+                session.line(header())
+            for wait in session.ticks():
+                rb.poll(timeout=wait)
+            rb.consume()  # what arrived before the stop
+    return 0

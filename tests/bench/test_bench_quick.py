@@ -1,0 +1,160 @@
+"""The benchmark suite runs end to end in its tiny mode, so its code cannot rot. No timing is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import bpfkit
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "bench" / "run.py"
+BENCH_IDS = ("B1", "B2", "B3", "B4", "B5", "B6")
+
+
+def load_runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", RUNNER)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def has(*names: str) -> bool:
+    """True when every dotted ``bpfkit.<name>`` exists (the API a benchmark needs has landed)."""
+    for name in names:
+        obj: Any = bpfkit
+        for part in name.split("."):
+            if not hasattr(obj, part):
+                return False
+            obj = getattr(obj, part)
+    return True
+
+
+def map_has_numpy_path() -> bool:
+    if not has("Map"):
+        return False
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return any(hasattr(bpfkit.Map, n) for n in ("items_numpy", "to_numpy", "lookup_batch_numpy"))
+
+
+def expected_available() -> dict[str, set[str]]:
+    """Per benchmark, the metric keys whose bpfkit side must have produced numbers by now."""
+    out: dict[str, set[str]] = {b: set() for b in BENCH_IDS}
+    out["B6"] = {"time", "rss", "cpu"}
+    if has("load"):
+        out["B1"] = {"time", "rss", "main"}
+    if has("Map.create"):
+        out["B2"] = {f"{m}.{op}" for m, op in (("hash", "insert"), ("hash", "lookup"), ("hash", "update"),
+                                                ("hash", "delete"), ("array", "update"), ("array", "lookup"))}
+        out["B3"] = {"items", "next_key"} | ({"numpy"} if map_has_numpy_path() else set())
+    for bid, cls in (("B4", "RingBuffer"), ("B5", "PerfBuffer")):
+        if has("load", cls):
+            out[bid] = {"callback.concurrent", "callback.drain", "dropped"}
+            if has(f"{cls}.read_batch"):
+                out[bid] |= {"batch.concurrent", "batch.drain"}
+    return out
+
+
+def check_stats(stats: Any, rounds: int, where: str) -> None:
+    assert isinstance(stats, dict), where
+    assert len(stats["samples"]) == rounds, where
+    for key in ("min", "max", "median", "best"):
+        assert isinstance(stats[key], float) and math.isfinite(stats[key]), f"{where}: {key}"
+    assert stats["min"] <= stats["median"] <= stats["max"], where
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_tiny_run_produces_every_available_number(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), "--tiny", "--quiet", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+
+    assert data["schema"] == 1 and data["mode"] == "tiny"
+    machine = data["machine"]
+    for key in ("cpu_model", "cores", "kernel", "python", "libbpf", "bpftool"):
+        assert machine[key], key
+    assert set(data["benchmarks"]) == set(BENCH_IDS)
+
+    expected = expected_available()
+    for bid, bench in data["benchmarks"].items():
+        assert bench["status"] != "error", (bid, bench["c"].get("error"), bench["bpfkit"].get("error"))
+        rounds = bench["rounds"]
+        assert rounds == 1
+        keys = {m["key"] for m in bench["metrics"]}
+        assert expected[bid] <= keys, bid
+        for m in bench["metrics"]:
+            where = f"{bid} {m['key']}"
+            assert m["unit"] and m["label"] and m["better"] in ("lower", "higher"), where
+            # the C side always runs (a bpfkit-only row has no C path in the runner, and none exist yet)
+            check_stats(m["c"], rounds, where + " (C)")
+            if m["key"] in expected[bid]:
+                check_stats(m["bpfkit"], rounds, where + " (bpfkit)")
+                assert m["verdict"] in ("PASS", "MISS", "info"), where
+                if m["target"] is not None and m["target"]["op"] != "==":
+                    assert isinstance(m["ratio"], float), where
+            elif m["bpfkit"] is None:
+                # not landed yet: a reason, never a number
+                assert isinstance(m.get("not_available"), str) and m["not_available"], where
+                assert m["verdict"] == "n/a" and m["ratio"] is None, where
+        # every run kept its raw output for later analysis
+        assert len(bench["c"]["runs"]) == rounds, bid
+
+    # the table names every benchmark and every metric
+    for bid, bench in data["benchmarks"].items():
+        for m in bench["metrics"]:
+            assert any(line.startswith(bid) and m["label"] in line for line in proc.stdout.splitlines()), (bid, m["label"])
+
+
+def test_ratios_and_verdicts() -> None:
+    run = load_runner()
+    lower = run.Metric("t", "time", "ms", "lower", "out.t", "out.t", 1.0, run.Target("<=", 2.0))
+    higher = run.Metric("r", "rate", "rec/s", "higher", "out.r", "out.r", 1.0, run.Target(">=", 0.5))
+    zero = run.Metric("lost", "lost", "records", "lower", "out.lost", "out.lost", 1.0, run.Target("==", 0))
+
+    def side(values: list[float], key: str) -> Any:
+        s = run.Side(["x"])
+        s.runs = [run.Run({key: v}, {}) for v in values]
+        return s
+
+    e = run._metric_entry(lower, side([10, 11, 12], "t"), side([25, 19, 30], "t"))
+    assert e["ratio"] == pytest.approx(25 / 11) and e["verdict"] == "MISS"
+    assert e["miss_factor"] == pytest.approx(25 / 11 / 2.0)
+    assert e["bpfkit"]["best"] == 19 and e["c"]["best"] == 10
+    e = run._metric_entry(lower, side([10, 11, 12], "t"), side([20, 21, 22], "t"))
+    assert e["ratio"] == pytest.approx(21 / 11) and e["verdict"] == "PASS" and "miss_factor" not in e
+    e = run._metric_entry(higher, side([100, 90], "r"), side([40, 50], "r"))
+    assert e["ratio"] == pytest.approx(45 / 95) and e["verdict"] == "MISS"
+    assert e["miss_factor"] == pytest.approx(0.5 / (45 / 95))
+    assert e["bpfkit"]["best"] == 50
+    e = run._metric_entry(zero, side([0, 0], "lost"), side([0, 3], "lost"))
+    assert e["verdict"] == "MISS"
+
+    gone = run.Side(["x"])
+    gone.unavailable = "bpfkit.load has not landed"
+    e = run._metric_entry(lower, side([10], "t"), gone)
+    assert e["bpfkit"] is None and e["ratio"] is None and e["verdict"] == "n/a"
+    assert e["not_available"] == "bpfkit.load has not landed"
+
+    partial = side([5], "t")
+    partial.unavailable_metrics = {"t": "the NumPy path has not landed"}
+    e = run._metric_entry(lower, side([10], "t"), partial)
+    assert e["bpfkit"] is None and e["not_available"] == "the NumPy path has not landed"

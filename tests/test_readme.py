@@ -1,0 +1,62 @@
+"""README.md: its first commands set up and run the main job, its tour runs, its tables name what exists."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bpfkit import cli
+from bpfkit.tools import TOOLS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```$", README, flags=re.S | re.M)
+
+
+def test_first_commands_are_make_run_and_make_test() -> None:
+    lang, first = BLOCKS[0]
+    assert lang == "sh"
+    assert [line.split("#")[0].strip() for line in first.splitlines()] == ["make run", "make test"]
+
+
+def test_make_run_sets_up_then_runs_bootstrap() -> None:
+    """A new user's path: `make run` on a fresh clone does the set-up, then `bpfkit bootstrap` with its defaults."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    r = subprocess.run(["make", "--no-print-directory", "-n", "run"], cwd=ROOT, capture_output=True, text=True,
+                       check=True, env=env)
+    steps = [line.strip() for line in r.stdout.splitlines() if line.strip()]
+    assert steps[0] == "bash scripts/setup.sh"
+    assert steps[-1].split()[-1] == "bootstrap" and Path(steps[-1].split()[0]).name == "bpfkit"
+    assert steps[-1].split()[1:] == ["bootstrap"]
+
+
+def test_tools_table_names_every_tool() -> None:
+    rows = [line for line in README.splitlines() if line.startswith("| `bpfkit ")]
+    assert [row.split("`")[1].split()[1] for row in rows] == list(TOOLS)
+    commands = set(cli.build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert set(TOOLS) <= commands
+
+
+def test_examples_table_names_every_example() -> None:
+    listed = re.findall(r"^\| `(\d{3}_\w+\.py)` \|", README, flags=re.M)
+    assert sorted(listed) == sorted(p.name for p in (ROOT / "examples").glob("[0-9][0-9][0-9]_*.py"))
+    assert ("| `bcc_*.py` |" in README) == any((ROOT / "examples").glob("bcc_*.py"))
+
+
+def test_links_exist() -> None:
+    for target in re.findall(r"\]\(([^)#]+)\)", README):
+        assert (ROOT / target).exists(), target
+
+
+@pytest.mark.kernel
+def test_tour_runs() -> None:
+    """The Python blocks, in order, in one namespace: what the reader types (the leak fixture checks they close all)."""
+    code = [body for lang, body in BLOCKS if lang == "python"]
+    assert len(code) == 3
+    namespace: dict[str, object] = {"__name__": "readme"}
+    for i, body in enumerate(code):
+        exec(compile(body, f"README.md python block {i + 1}", "exec"), namespace)
