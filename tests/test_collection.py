@@ -90,3 +90,18 @@ def test_reuse_maps_shares_state_between_loads(bootstrap_obj: Path) -> None:
         bpfkit.load(bootstrap_obj, reuse_maps={"exec_start": a.maps["rb"]})
     with pytest.raises(KeyError):
         bpfkit.load(bootstrap_obj, reuse_maps={"nope": 3})
+
+
+def test_struct_and_array_variables_decode_from_btf() -> None:
+    obj = compile_bpf(CORPUS / "global_aggregates.bpf.c")
+    spec = bpfkit.ObjectSpec.from_file(obj)
+    with bpfkit.load(spec) as col:
+        for name, v in spec.variables.items():
+            value = col.variables[name]
+            raw = col.variables.raw(name)
+            assert len(raw) == v.size
+            if not v.readonly:
+                col.variables[name] = raw  # exact-size bytes are always accepted
+                assert col.variables.raw(name) == raw
+            if hasattr(value, "_asdict"):
+                assert isinstance(value._asdict(), dict)

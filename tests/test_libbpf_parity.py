@@ -14,6 +14,7 @@ import pytest
 
 import bpfkit
 from bpfkit.btf import core
+from bpfkit.obj import Pinning
 from bpfkit.testing import compile_bpf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,10 +75,19 @@ def without_internal_mmapable(maps: dict[str, tuple[Any, ...]]) -> dict[str, tup
 @pytest.mark.parametrize("source", SOURCES, ids=[s.name for s in SOURCES])
 def test_same_maps_and_programs_as_libbpf(source: Path) -> None:
     obj = compile_bpf(source)
-    want_maps, want_progs = libbpf_view(obj)
-    with bpfkit.load(obj) as col:
-        used = {mid for p in col.programs.values() for mid in p.info().map_ids}
-        got_maps, got_progs = bpfkit_view(col, used)
+    spec = bpfkit.ObjectSpec.from_file(obj)
+    by_name = [Path("/sys/fs/bpf") / m.name for m in spec.maps.values() if m.pinning == Pinning.BY_NAME]
+    try:
+        want_maps, want_progs = libbpf_view(obj)
+        for pin in by_name:  # libbpf pins LIBBPF_PIN_BY_NAME maps under /sys/fs/bpf; start bpfkit afresh
+            pin.unlink(missing_ok=True)
+        with bpfkit.load(obj) as col:
+            used = {mid for p in col.programs.values() for mid in p.info().map_ids}
+            got_maps, got_progs = bpfkit_view(col, used)
+            col.unpin()
+    finally:
+        for pin in by_name:
+            pin.unlink(missing_ok=True)
     assert got_progs == want_progs
     assert without_internal_mmapable(got_maps) == without_internal_mmapable(want_maps)
 

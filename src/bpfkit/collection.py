@@ -21,7 +21,7 @@ from . import host
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
-from .btf import Btf, BtfKind, Datasec, Enum, Enum64, Int, Var
+from .btf import Btf, BtfKind, Datasec, Var
 from .btf.ext import LineInfo, encode_func_info, encode_line_info
 from .errors import BpfError, KernelError, RelocationError, VerifierError
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
@@ -726,8 +726,9 @@ class _VarInfo:
 class Variables(Mapping[str, Any]):
     """Global variables of a loaded object, read and written through their data maps by name.
 
-    Integers (and enums) decode to int by their BTF type; everything else is
-    bytes.  Writing a .rodata variable after load fails: the map is frozen.
+    Values decode by their BTF type as map values do (ints, enums as ints,
+    structs as readable records, char arrays as bytes); exact-size bytes are
+    always accepted.  Writing a .rodata variable after load fails: the map is frozen.
     """
 
     def __init__(self, col: Collection) -> None:
@@ -738,6 +739,7 @@ class Variables(Mapping[str, Any]):
             for n, v in spec.variables.items()
             if v.map in col._maps
         }
+        self._codecs: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         v = self._info(name)
@@ -763,33 +765,21 @@ class Variables(Mapping[str, Any]):
             known = ", ".join(sorted(self._vars)) or "none"
             raise KeyError(f"object {self._col.spec.name!r} has no variable {name!r} (it has: {known})") from None
 
-    def _int_type(self, v: _VarInfo) -> tuple[bool, bool]:
-        btf = self._col.spec.btf
-        if v.type_id is None or btf is None:
-            return (v.size in (1, 2, 4, 8), False)
-        t = btf[btf.skip_modifiers(v.type_id)]
-        if isinstance(t, Int):
-            return (t.size in (1, 2, 4, 8), t.signed)
-        if isinstance(t, (Enum, Enum64)):
-            return (True, t.signed)
-        return (False, False)
+    def _codec(self, v: _VarInfo) -> Any:
+        codec = self._codecs.get(v.name)
+        if codec is None:
+            from .maps.codec import make_codec
+
+            btf = self._col.spec.btf
+            spec = (btf, v.type_id) if v.type_id is not None and btf is not None else None
+            codec = self._codecs[v.name] = make_codec(spec, v.size, what=f"variable {v.name!r}")
+        return codec
 
     def _decode(self, v: _VarInfo, raw: bytes) -> Any:
-        is_int, signed = self._int_type(v)
-        if is_int:
-            return int.from_bytes(raw, "big" if self._col.spec.byteorder == "big" else "little", signed=signed)
-        return bytes(raw)
+        return self._codec(v).decode(raw)
 
     def _encode(self, v: _VarInfo, value: Any) -> bytes:
-        is_int, signed = self._int_type(v)
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            raw = bytes(value)
-            if len(raw) != v.size:
-                raise ValueError(f"variable {v.name!r} is {v.size} bytes, value is {len(raw)}")
-            return raw
-        if is_int and isinstance(value, int):
-            return value.to_bytes(v.size, "big" if self._col.spec.byteorder == "big" else "little", signed=signed)
-        raise TypeError(f"variable {v.name!r} takes {'an int or ' if is_int else ''}{v.size} bytes, not {type(value).__name__}")
+        return bytes(self._codec(v).encode(value))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._vars)
