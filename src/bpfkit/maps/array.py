@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import host
 from .._sys.syscall import mmap_fd
-from .._uapi import MapFlags, MapType
+from .._uapi import Cmd, MapFlags, MapType
 from ..errors import MapKeyError
 from .base import Map
 from .codec import Codec, IntCodec, make_codec, round_up
@@ -59,15 +59,52 @@ class ArrayMap(_Indexed):
     map_types = (MapType.ARRAY,)
 
     def __getitem__(self, index: Any) -> Any:
+        # Map._getitem inlined for plain indexes in range (one Python frame per a[i], not two)
+        take, give, call, kv, kpack, kbuf, vv, vunpack, vbuf = self._ops_get
         if type(index) is int and 0 <= index < self.max_entries:
-            return self._getitem(index)
+            try:
+                take()
+            except IndexError:  # buffers in use: another thread or a re-entrant call
+                return self._getitem(index)
+            try:
+                if kv is not None:
+                    kv[0] = index
+                else:
+                    kpack(kbuf, 0, index)
+                if call() < 0:
+                    raise self._fail(Cmd.MAP_LOOKUP_ELEM, index, 0)
+                return vv[0] if vv is not None else vunpack(vbuf)[0]
+            finally:
+                give(True)
         if isinstance(index, slice):
             return [self._getitem(i) for i in range(*index.indices(self.max_entries))]
         return self._getitem(self._index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        # Map._setitem inlined for plain indexes in range
+        take, give, call, kv, kpack, kbuf, vv, vpack, vbuf = self._ops_set
         if type(index) is int and 0 <= index < self.max_entries:
-            self._setitem(index, value)
+            try:
+                take()
+            except IndexError:  # buffers in use: another thread or a re-entrant call
+                self._setitem(index, value)
+                return
+            try:
+                if kv is not None:
+                    kv[0] = index
+                else:
+                    kpack(kbuf, 0, index)
+                try:
+                    if vv is not None:
+                        vv[0] = value
+                    else:
+                        vpack(vbuf, 0, value)
+                except Exception:
+                    self._encode_value(value, vbuf)
+                if call() < 0:
+                    raise self._fail(Cmd.MAP_UPDATE_ELEM, index, 0)
+            finally:
+                give(True)
             return
         if isinstance(index, slice):
             idx = range(*index.indices(self.max_entries))

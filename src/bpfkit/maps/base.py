@@ -294,6 +294,24 @@ class Map:
         self._kpack = self.key_codec.pack_into
         self._vpack = self.value_codec.pack_into
         self._vunpack = self.value_codec.unpack_from
+        # Plain int and float keys/values go through one-item memoryviews of the buffers: an item
+        # store or load is cheaper than a struct call. None where the codec needs its own code.
+        kcode, vcode = _scalar_code(self.key_codec), _scalar_code(self.value_codec)
+        self._kview: memoryview | None = None
+        self._vview: memoryview | None = None
+        if kcode and len(self._kbuf) == self.key_codec.size:
+            self._kview = memoryview(self._kbuf).cast(kcode)  # type: ignore[call-overload]
+        if vcode and len(self._vbuf) == self.value_codec.size:
+            self._vview = memoryview(self._vbuf).cast(vcode)  # type: ignore[call-overload]
+        self._bundle_ops()
+
+    def _bundle_ops(self) -> None:
+        """The hot paths' per-map state as tuples: one attribute load and an unpack per call."""
+        take, give = self._take, self._give
+        kv, kpack, kbuf = self._kview, self._kpack, self._kbuf
+        self._ops_get = (take, give, self._c_lookup, kv, kpack, kbuf, self._vview, self._vunpack, self._vbuf)
+        self._ops_set = (take, give, self._c_update, kv, kpack, kbuf, self._vview, self._vpack, self._vbuf)
+        self._ops_del = (take, give, self._c_delete, kv, kpack, kbuf)
 
     @classmethod
     def create(
@@ -503,6 +521,7 @@ class Map:
             return
         closed = _closed_op(self._desc)
         self._c_lookup = self._c_update = self._c_delete = self._c_next = self._c_first = closed
+        self._bundle_ops()
         self._fd.close()
 
     def __enter__(self: _M) -> _M:
@@ -573,8 +592,15 @@ class Map:
             exc = error_for(err, cmd, self._desc, detail=" ".join(parts) + (f": {exc.detail}" if exc.detail else ""))
         return exc
 
+    # The element operations below share one shape: take the token (else the slow path with
+    # fresh buffers), write the key (memoryview item or codec; any failure gets the codec's
+    # checked encoder, which raises the real error or handles exact-size bytes), make the
+    # call, read the value, give the token back.
+
     def lookup(self, key: Any, flags: int = 0) -> Any:
         """BPF_MAP_LOOKUP_ELEM; MapKeyError (a KeyError) when absent. ``flags=F_LOCK`` for spin-locked values."""
+        if not flags:
+            return self._getitem(key)
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
@@ -584,12 +610,11 @@ class Map:
                 self._kpack(self._kbuf, 0, key)
             except Exception:
                 self._encode_key(key, self._kbuf)
-            if flags:
-                self._attr.flags = flags
+            self._attr.flags = flags
+            try:
                 rc = self._c_lookup()
+            finally:
                 self._attr.flags = 0
-            else:
-                rc = self._c_lookup()
             if rc < 0:
                 raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, flags)
             return self._vunpack(self._vbuf)[0]
@@ -598,6 +623,9 @@ class Map:
 
     def update(self, key: Any, value: Any, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM with ANY (default), NOEXIST, EXIST, optionally | F_LOCK."""
+        if not flags:
+            self._setitem(key, value)
+            return
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
@@ -612,12 +640,11 @@ class Map:
                 self._vpack(self._vbuf, 0, value)
             except Exception:
                 self._encode_value(value, self._vbuf)
-            if flags:
-                self._attr.flags = flags
+            self._attr.flags = flags
+            try:
                 rc = self._c_update()
+            finally:
                 self._attr.flags = 0
-            else:
-                rc = self._c_update()
             if rc < 0:
                 raise self._fail(Cmd.MAP_UPDATE_ELEM, key, flags)
         finally:
@@ -625,63 +652,79 @@ class Map:
 
     def delete(self, key: Any) -> None:
         """BPF_MAP_DELETE_ELEM; MapKeyError when absent."""
+        take, give, call, kv, kpack, kbuf = self._ops_del
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             self._slow(Cmd.MAP_DELETE_ELEM, key, None, 0)
             return
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_delete() < 0:
+                self._encode_key(key, kbuf)
+            if call() < 0:
                 raise self._fail(Cmd.MAP_DELETE_ELEM, key, 0)
         finally:
-            self._give(True)
+            give(True)
 
     def _getitem(self, key: Any) -> Any:
-        """``m[key]``: :meth:`lookup` without flags, one branch less on the hot path."""
+        """``m[key]``: :meth:`lookup` without flags."""
+        take, give, call, kv, kpack, kbuf, vv, vunpack, vbuf = self._ops_get
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_lookup() < 0:
+                self._encode_key(key, kbuf)
+            if call() < 0:
                 raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0)
-            return self._vunpack(self._vbuf)[0]
+            return vv[0] if vv is not None else vunpack(vbuf)[0]
         finally:
-            self._give(True)
+            give(True)
 
     def _setitem(self, key: Any, value: Any) -> None:
         """``m[key] = value``: :meth:`update` with BPF_ANY."""
+        take, give, call, kv, kpack, kbuf, vv, vpack, vbuf = self._ops_set
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             self._slow(Cmd.MAP_UPDATE_ELEM, key, value, 0)
             return
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
+                self._encode_key(key, kbuf)
             try:
-                self._vpack(self._vbuf, 0, value)
+                if vv is not None:
+                    vv[0] = value
+                else:
+                    vpack(vbuf, 0, value)
             except Exception:
-                self._encode_value(value, self._vbuf)
-            if self._c_update() < 0:
+                self._encode_value(value, vbuf)
+            if call() < 0:
                 raise self._fail(Cmd.MAP_UPDATE_ELEM, key, 0)
         finally:
-            self._give(True)
+            give(True)
 
     def _has(self, key: Any) -> bool:
         """True when a lookup of ``key`` succeeds (``in``)."""
+        take, give, call, kv, kpack, kbuf, _, _, _ = self._ops_get
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0)
@@ -690,22 +733,26 @@ class Map:
             return True
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_lookup() >= 0:
+                self._encode_key(key, kbuf)
+            if call() >= 0:
                 return True
             err = last_errno()
             if err == E.ENOENT:
                 return False
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
         finally:
-            self._give(True)
+            give(True)
 
     def _get_or(self, key: Any, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when absent (``get``)."""
+        take, give, call, kv, kpack, kbuf, vv, vunpack, vbuf = self._ops_get
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
@@ -713,17 +760,20 @@ class Map:
                 return default
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_lookup() >= 0:
-                return self._vunpack(self._vbuf)[0]
+                self._encode_key(key, kbuf)
+            if call() >= 0:
+                return vv[0] if vv is not None else vunpack(vbuf)[0]
             err = last_errno()
             if err == E.ENOENT:
                 return default
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
         finally:
-            self._give(True)
+            give(True)
 
     def lookup_raw(self, key: Any, flags: int = 0) -> bytes:
         """Like :meth:`lookup` but returns the value's bytes undecoded (per-CPU: all CPUs)."""
