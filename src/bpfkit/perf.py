@@ -208,7 +208,7 @@ class PerfRing:
                 if stop:
                     return n, True
                 continue
-            vals, src, views, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, copy)
+            vals, src, views = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, copy)
             stop = False
             try:
                 if out is not None:
@@ -242,7 +242,7 @@ class PerfRing:
             if rec is not None:
                 copies = [codec.one(rec, _RAW_OFF, raw, True)]
             else:
-                vals, _, _, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, True)
+                vals, _, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, True)
                 copies = list(vals)
                 del vals
             for v in copies:
@@ -404,14 +404,14 @@ class PerfBuffer(_Reader):
         """Samples the kernel reported lost so far (all CPUs)."""
         return sum(r.lost for r in self._sources)
 
-    def read_batch(self, max_records: int | None = None, *, with_cpu: bool = False) -> Any:
-        """Every available sample at once (see :meth:`RingBuffer.read_batch`); per CPU in order.
+    def read_batch(self, max_records: int | None = None, *, with_cpu: bool = False, out: Any = None) -> Any:
+        """Every available sample at once (see :meth:`RingBuffer.read_batch`, ``out`` too); per CPU in order.
 
         With ``with_cpu`` the result is (cpus, records): a parallel array (or
         list) of the CPU of each record.
         """
         sources = list(self._sources)
-        result, counts = self._read_batch_counted(sources, max_records)
+        result, counts = self._read_batch_counted(sources, max_records, out)
         if isinstance(result, list):
             if with_cpu:
                 return [c for c, _ in result], [r for _, r in result]
