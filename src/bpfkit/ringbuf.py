@@ -83,6 +83,7 @@ HDR_SZ = 8
 _LEN_MASK = DISCARD_BIT - 1
 _RUN_MAX = 1024  # records per run: the consumer position is published at least this often
 _BACKOFF = 0.001  # seconds to pause after a wakeup that brought nothing (e.g. a BUSY record at the head)
+_BLOCK_BYTES = 2 << 20  # read_batch works through the rings in blocks of about this size (fit in the cache)
 _UNPACK_GROUP = 32  # records decoded per struct call in runs of one-value records
 _MV_RELEASE = memoryview.release
 
@@ -453,7 +454,7 @@ class _Source(Protocol):
 
     def _records_iter(self) -> Iterator[Any]: ...
 
-    def _gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]: ...
+    def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
 
     def _close(self) -> int: ...
 
@@ -654,44 +655,55 @@ class _Reader:
                 counts.append(n)
                 budget -= n
             return lst, counts
-        # Views of the rings first, then one output array, then publish the new positions:
-        # nothing is consumed unless it was copied out.
+        # Views of the rings first, copied into one output array, then publish the new positions:
+        # nothing is consumed unless it was copied out. With out= each block of records is copied
+        # while its lines are still in the cache from checking their headers.
+        first: list[Any] = []  # the dtype of the batch, from its first block
         parts: list[Any] = []
-        commits: list[Callable[[], None]] = []
-        for s in sources:
-            n, commit = s._gather(parts, budget) if budget > 0 else (0, _nothing)
-            counts.append(n)
-            commits.append(commit)
-            budget -= n
-        if parts:
-            dtype = parts[0].dtype
-            if any(p.dtype != dtype for p in parts):
+        flat = None if out is None else out.view(np.dtype((np.void, out.dtype.itemsize)))
+        pos = 0
+
+        def sink(p: Any) -> bool:
+            nonlocal pos
+            if not first:
+                if out is not None and p.dtype.itemsize != out.dtype.itemsize:
+                    raise ValueError(f"{self._what}: out= holds {out.dtype.itemsize}-byte items, "
+                                     f"the records are {p.dtype.itemsize} bytes")
+                first.append(p.dtype)
+            elif p.dtype != first[0]:
+                if p.dtype.names is None and first[0].names is None and p.dtype.kind == first[0].kind == "V":
+                    return False  # raw records of another size start the next batch
                 raise ValueError(
                     f"{self._what}: records of different types in one batch; read each ring with its own read_batch()"
                 )
-        else:
-            dtype = sources[0].codec.payload_dtype(0) if sources else np.dtype("V0")
+            if flat is None:
+                parts.append(p)
+            else:
+                flat[pos:pos + len(p)] = p.view(flat.dtype)
+                pos += len(p)
+            return True
+
+        commits: list[Callable[[], None]] = []
+        for s in sources:
+            n, commit = s._gather(sink, budget) if budget > 0 else (0, _nothing)
+            counts.append(n)
+            commits.append(commit)
+            budget -= n
         total = sum(counts)
         if out is not None:
-            if parts and out.dtype.itemsize != dtype.itemsize:
-                raise ValueError(f"{self._what}: out= holds {out.dtype.itemsize}-byte items, "
-                                 f"the records are {dtype.itemsize} bytes")
-            if not dtype.itemsize:
-                return out[:0], [0] * len(sources)
-            flat = out.view(np.dtype((np.void, out.dtype.itemsize)))
-        else:
-            # Copy as opaque bytes (one memcpy per record, where a structured dtype would go field by field).
-            raw = np.dtype((np.void, dtype.itemsize)) if dtype.itemsize else dtype
-            flat = np.empty(total, raw)
-        pos = 0
+            for commit in commits:
+                commit()
+            return out[:total], counts
+        dtype = first[0] if first else (sources[0].codec.payload_dtype(0) if sources else np.dtype("V0"))
+        # Copy as opaque bytes (one memcpy per record, where a structured dtype would go field by field).
+        raw = np.dtype((np.void, dtype.itemsize)) if dtype.itemsize else dtype
+        flat = np.empty(total, raw)
         for p in parts:
-            flat[pos:pos + len(p)] = p.view(flat.dtype)
+            flat[pos:pos + len(p)] = p.view(raw)
             pos += len(p)
-        del parts
+        parts.clear()  # no view of the rings left when the positions move on
         for commit in commits:
             commit()
-        if out is not None:
-            return out[:total], counts
         arr = flat.view(dtype)
         if arr.dtype.names is not None:
             arr = arr.view(np.recarray)
@@ -797,7 +809,8 @@ class Ring:
         return f"ring {self.name!r}"
 
     # The consumer loop. Positions are u64 counts of bytes; `cons` is ours alone to write.
-    def _next_run(self, cons: int, budget: int, np: Any = None, publish: bool = True) -> tuple[int, int, int, int]:
+    def _next_run(self, cons: int, budget: int, np: Any = None, publish: bool = True,
+                  max_bytes: int = 1 << 62) -> tuple[int, int, int, int]:
         """(cons, record length, stride, count) of the next run of same-size committed records.
 
         Skips discarded records (publishing past them); count 0 means nothing is
@@ -824,7 +837,7 @@ class Ring:
                     self._publish(cons)
                 continue
             stride = (ln + HDR_SZ + 7) & ~7
-            k = min((prod - cons) // stride, budget, _RUN_MAX if np is None else budget)
+            k = max(min((prod - cons) // stride, budget, _RUN_MAX if np is None else budget, max_bytes // stride), 1)
             if k > 1:
                 if np is not None:
                     k = _same_prefix(np, self._data, off, stride, k, ln, "=u4")
@@ -925,11 +938,12 @@ class Ring:
                 if self._cons[0] != cons:
                     return
 
-    def _gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
-        """Append NumPy views of up to ``budget`` available records to ``parts``.
+    def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]:
+        """Hand NumPy views of up to ``budget`` available records to ``sink``, a cache-sized block at a time.
 
-        Returns (count, commit): ``commit()`` publishes the consumer position
-        once the views were copied out.
+        ``sink(view)`` copies or keeps the view and returns False to end the batch
+        before it. Returns (count, commit): ``commit()`` publishes the consumer
+        position once the views were copied out.
         """
         np = _np()
         start = cons = self._cons[0]
@@ -937,19 +951,16 @@ class Ring:
         codec = self.codec
         data = self._data
         n = 0
-        raw_len = parts[-1].dtype.itemsize if parts and codec.kind == "raw" and not codec.size else -1
         while n < budget and cons < limit:
-            cons, ln, stride, k = self._next_run(cons, budget - n, np, publish=False)
+            cons, ln, stride, k = self._next_run(cons, budget - n, np, publish=False, max_bytes=_BLOCK_BYTES)
             if k == 0:
                 break
-            if raw_len >= 0 and ln != raw_len:
-                break  # raw records of another size start the next batch
-            raw_len = ln if codec.kind == "raw" and not codec.size else -1
             if ln < codec.size:
                 if n:
                     break  # deliver what came before; the next read raises
                 self._bad_length(cons, ln)
-            parts.append(np.ndarray((k,), codec.payload_dtype(ln), data, (cons & self._mask) + HDR_SZ, (stride,)))
+            if not sink(np.ndarray((k,), codec.payload_dtype(ln), data, (cons & self._mask) + HDR_SZ, (stride,))):
+                break
             cons += k * stride
             n += k
 
