@@ -62,6 +62,21 @@ def test_array_indexes_outside_the_fast_path() -> None:
             a[8] = 1
         with pytest.raises(TypeError):
             a["1"]
+        with pytest.raises(TypeError):
+            a[1.0] = 1
+        with pytest.raises(IndexError):
+            a[1 << 32]
+        with pytest.raises(IndexError):
+            a[-9] = 1
+        a[True] = 5  # bool is an int
+        assert a[1] == 5 and a[True] == 5
+        with pytest.raises(OverflowError):
+            a[0] = -1
+    with Map.create("percpu_array", 4, 4, 2, name="fppa") as pa:  # values through the codec, not a memoryview
+        pa[1] = 7
+        assert pa[1] == [7] * pa.ncpus and pa[-2] == [0] * pa.ncpus
+        with pytest.raises(IndexError):
+            pa[2]
 
 
 def test_struct_format_values_keep_their_padding_rules() -> None:
