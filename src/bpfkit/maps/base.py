@@ -930,7 +930,7 @@ class Map:
 
     def values(self, *, batch: bool | None = None) -> Iterator[Any]:
         """Iterate the values (see :meth:`items`)."""
-        return (v for _, v in self.items(batch=batch))
+        return map(_SECOND, self.items(batch=batch))
 
     def _iter_items_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
         kdec = self.key_codec.decode
@@ -1308,6 +1308,7 @@ def _split_raw(mv: memoryview, size: int, count: int) -> list[bytes]:
 
 
 _FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 _CAST_CODES = frozenset("BHIQbhiqfd")
 _NATIVE = "<" if sys.byteorder == "little" else ">"
 
