@@ -22,6 +22,7 @@ from .codec import Codec as Codec
 from .codec import CodecSpec as CodecSpec
 from .codec import as_plain as as_plain
 from .codec import btf_ctype as btf_ctype
+from .codec import btf_dtype as btf_dtype
 from .codec import make_codec as make_codec
 from .hash import HashMap as HashMap
 from .hash import LruHashMap as LruHashMap
@@ -103,6 +104,7 @@ __all__ = [
     "XskMap",
     "as_plain",
     "btf_ctype",
+    "btf_dtype",
     "fd_of",
     "kernel_btf",
     "load_btf",

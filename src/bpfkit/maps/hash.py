@@ -37,7 +37,12 @@ class HashMap(Map):
 
     def __len__(self) -> int:
         if self.max_entries >= 256 and self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
-            return sum(1 for _ in self._iter_batch(Cmd.MAP_LOOKUP_BATCH, None, True))
+            total = 0
+            for _, _, count in self._batch_chunks(Cmd.MAP_LOOKUP_BATCH, None):
+                if count < 0:
+                    return sum(1 for _ in self._iter_raw_keys())
+                total += count
+            return total
         return sum(1 for _ in self._iter_raw_keys())
 
     def __bool__(self) -> bool:
