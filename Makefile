@@ -19,7 +19,7 @@ lint: setup
 
 typecheck: setup
 	.venv/bin/mypy
-	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib
+	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib probe_features.py
 
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check

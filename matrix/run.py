@@ -13,6 +13,7 @@ kernel and test that failed, did not boot, or timed out; 2 is a setup error.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -121,8 +122,18 @@ def collect(base: list[str], extra: Sequence[str]) -> list[str]:
     return [ln.strip() for ln in proc.stdout.splitlines() if "::" in ln and " " not in ln.strip()]
 
 
-def guest_script(label: str, argv: Sequence[str]) -> str:
-    """run.sh for the guest: cd to the checkout and run pytest with a clean environment."""
+PROBE_SCRIPT = HERE / "probe_features.py"
+
+
+def features_argv(python: str, out: str) -> str:
+    """A shell command that writes bpfkit's feature probes of the running kernel to ``out`` (JSON)."""
+    return (f"{shlex.quote(python)} {shlex.quote(str(PROBE_SCRIPT))} > {shlex.quote(out)} "
+            f"2> {shlex.quote(out + '.err')} || echo \"matrix: the feature probes failed\"")
+
+
+def guest_script(label: str, argv: Sequence[str], features: str | None = None) -> str:
+    """run.sh for the guest: cd to the checkout, run the feature probes (``features``, a shell
+    command) and pytest with a clean environment."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -132,7 +143,10 @@ def guest_script(label: str, argv: Sequence[str]) -> str:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     lines = ["set -u", f"cd {shlex.quote(str(REPO))} || exit 125"]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
-    lines += ["echo \"kernel: $(uname -r)\"", "exec " + shlex.join(argv)]
+    lines.append("echo \"kernel: $(uname -r)\"")
+    if features:
+        lines.append(features)
+    lines.append("exec " + shlex.join(argv))
     return "\n".join(lines) + "\n"
 
 
@@ -154,7 +168,8 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
     argv = _pytest_args(base, f"{initramfs.GUEST_RESULTS}/junit.xml", extra)
-    (results / "run.sh").write_text(guest_script(k.label, argv))
+    probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json")
+    (results / "run.sh").write_text(guest_script(k.label, argv, probes))
     log(f"{k.label}: booting {k.release} ({share})")
     retried = []
     for attempt in range(args.boot_retries + 1):
@@ -180,6 +195,12 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
 
 
 def _read_results(col: report.Column, results: Path) -> None:
+    feats = results / "features.json"
+    if feats.exists():
+        try:
+            col.features = json.loads(feats.read_text())
+        except ValueError as exc:
+            col.detail = (col.detail + f"; features.json: {exc}").lstrip("; ")
     junit = results / "junit.xml"
     if junit.exists():
         try:
@@ -209,6 +230,8 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     argv = _pytest_args(base, str(results / "junit.xml"), extra)
     env = dict(os.environ, **pytest_env(), BPFKIT_MATRIX_KERNEL=HOST)
     log(f"host: running {shlex.join(argv)}")
+    subprocess.run(features_argv(base[0], str(results / "features.json")), shell=True, cwd=REPO, env=env,
+                   check=False, timeout=300)
     start = time.monotonic()
     with open(results / "output.txt", "w") as out:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -222,6 +245,11 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     col.run_seconds = time.monotonic() - start
     _read_results(col, results)
     return col
+
+
+def default_jobs() -> int:
+    """Guests booted at once: one per host CPU (a TCG guest runs its vCPUs on one host thread)."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def _fmt(seconds: float | None) -> str:
@@ -245,8 +273,8 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                          f"marked 'kernel and quick', else the first {QUICK_TESTS}")
     ap.add_argument("--list", action="store_true",
                     help="show the kernels (resolved, cached) and the selected tests; boot nothing")
-    ap.add_argument("--timeout", type=float, default=900.0,
-                    help="seconds a guest (or the host) may run its tests (default 900)")
+    ap.add_argument("--timeout", type=float, default=1800.0,
+                    help="seconds a guest (or the host) may run its tests (default 1800)")
     ap.add_argument("--boot-timeout", type=float, default=120.0,
                     help="seconds from QEMU start to the guest's /init being ready (default 120)")
     ap.add_argument("--share", choices=("auto", "virtiofs", "9p"), default="auto",
@@ -264,6 +292,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                          f"tcg,thread=multi runs vCPUs in parallel)")
     ap.add_argument("--memory", type=int, default=2048, help="guest memory in MiB")
     ap.add_argument("--cpus", type=int, default=2, help="guest CPUs")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="guests run at once (default: one per host CPU, since TCG runs each guest's "
+                         "vCPUs on one host thread)")
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")
     ap.add_argument("--out", type=Path, default=HERE / "results.json",
                     help="JSON results (default matrix/results.json)")
@@ -370,11 +401,18 @@ def main(argv: Sequence[str]) -> int:
 
     runs = root / "runs" / "last"
     wall = time.monotonic()
-    for k in kernels:
+    jobs = max(1, min(args.jobs or default_jobs(), len(kernels) or 1))
+    if len(kernels) > 1:
+        log(f"{len(kernels)} guests, {jobs} at a time")
+
+    def one(k: cache.Kernel) -> report.Column:
         col = run_guest(k, c, share, vfsd, base, extra, runs / k.label, args)
         log(f"{k.label}: {col.status}, exit {col.exit_code}, boot "
             f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
-        columns.append(col)
+        return col
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        columns.extend(pool.map(one, kernels))
     if with_host:
         columns.append(run_host(base, extra, runs / HOST, args.timeout))
     order = {s.label: i for i, s in enumerate(specs)}

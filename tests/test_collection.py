@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 import bpfkit
-from bpfkit.testing import compile_bpf
+from bpfkit import features
+from bpfkit._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, MapType, ProgType
+from bpfkit.btf import Btf
+from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
 
@@ -19,14 +22,69 @@ CORPUS = ROOT / "tests" / "bpf"
 
 @pytest.fixture(scope="module")
 def bootstrap_obj() -> Path:
-    return compile_bpf(TOOLS / "bootstrap.bpf.c")
+    return compile_bpf(TOOLS / "bootstrap.bpf.c", cflags=["-Werror"])
 
 
 @pytest.fixture(scope="module")
 def global_data_obj() -> Path:
-    return compile_bpf(CORPUS / "global_data.bpf.c")
+    require("prog:syscall")  # its programs are syscall programs, run with test_run
+    return compile_bpf(CORPUS / "global_data.bpf.c", cflags=["-Werror"])
 
 
+@pytest.mark.quick
+@pytest.mark.quick
+def test_btf_kinds_the_kernel_lacks_are_sanitized() -> None:
+    """An object whose BTF has FLOAT, DECL_TAG, TYPE_TAG and ENUM64 loads on every kernel: where the
+    kernel's BTF loader lacks a kind, bpfkit replaces it (keeping type ids) as libbpf does."""
+    from bpfkit.btf import BtfKind, DeclTag, Enum64, EnumValue, Float, Ptr, Typedef, TypeTag
+
+    spec = bpfkit.ObjectSpec.from_file(compile_bpf(CORPUS / "map_lru_hash.bpf.c", cflags=["-Werror"]))
+    assert spec.btf is not None
+    types = [spec.btf[i] for i in spec.btf.own_ids()]
+    first = spec.btf.count
+    types += [Float("double", 8), Enum64("big", 8, [EnumValue("HUGE", 1 << 40)]), TypeTag("user", first),
+              Ptr(first + 2), Typedef("double_t", first), DeclTag("tagged", first + 4, -1)]
+    spec.btf = Btf.from_types(types)
+    newer = {"FLOAT", "ENUM64", "TYPE_TAG", "DECL_TAG"}
+    missing = {k for k in newer if not features.have_btf_kind(k)}
+    with bpfkit.load(spec) as col:
+        info = col.programs["lru_fill"].info()
+        loaded = btf_of_fd_id(info.btf_id)
+        kinds = {loaded.kind_of(i).name for i in loaded.own_ids()}
+        assert kinds & newer == newer - missing  # what the kernel knows is kept, the rest replaced
+        assert loaded.count == spec.btf.count  # same ids
+        assert loaded.kind_of(first) == (BtfKind.STRUCT if "FLOAT" in missing else BtfKind.FLOAT)
+        assert col.programs["lru_fill"].test_run(ctx=bytes(16), flags=1, cpu=0).retval == 0
+
+
+def btf_of_fd_id(btf_id: int) -> Btf:
+    from bpfkit.maps import kernel_btf
+
+    return kernel_btf(btf_id)
+
+
+def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
+    """A map or program type the kernel lacks fails the load with NotSupportedError naming it."""
+    base = bpfkit.ObjectSpec.from_file(compile_bpf(CORPUS / "map_lru_hash.bpf.c", cflags=["-Werror"]))
+    missing_maps = [t for t in MapType if t != MapType.UNSPEC and not features.have_map_type(t)]
+    missing_progs = [t for t in ProgType if t not in (ProgType.UNSPEC, ProgType.EXT) and not features.have_prog_type(t)]
+    for t in missing_maps:
+        spec = base.copy()
+        spec.maps["lru"].type = t
+        with pytest.raises(bpfkit.NotSupportedError) as ei:
+            bpfkit.load(spec)
+        assert (ei.value.feature, ei.value.min_kernel) == (f"map type {t.name.lower()}", MAP_MIN_KERNEL[t.name])
+    for pt in missing_progs:
+        spec = base.copy()
+        spec.programs["lru_fill"].type = pt
+        with pytest.raises(bpfkit.NotSupportedError) as ei:
+            bpfkit.load(spec)
+        assert (ei.value.feature, ei.value.min_kernel) == (f"program type {pt.name.lower()}", PROG_MIN_KERNEL[pt.name])
+    if not missing_maps and not missing_progs:
+        pytest.skip("probe: this kernel has every map and program type bpfkit knows: nothing to refuse")
+
+
+@pytest.mark.quick
 def test_bootstrap_loads_attaches_and_closes(bootstrap_obj: Path) -> None:
     with bpfkit.load(bootstrap_obj, constants={"min_duration_ns": 5_000_000}) as obj:
         assert set(obj.programs) == {"handle_exec", "handle_exit"}

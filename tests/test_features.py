@@ -1,4 +1,5 @@
-"""Feature probes on the real kernel (this kernel is 6.18: everything up to 6.18 must be there)."""
+"""Feature probes on the real kernel: what a kernel's version promises must be there, and what came
+later must be reported missing (the QEMU matrix runs these on 5.10 ... 7.x)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,53 @@ def test_map_type_probe_answers_false_for_unknown_types() -> None:
                                ProgType.CGROUP_SOCKOPT, ProgType.SK_LOOKUP, ProgType.SYSCALL, ProgType.TRACING,
                                ProgType.NETFILTER, ProgType.STRUCT_OPS, ProgType.PERF_EVENT, ProgType.KPROBE])
 def test_program_types(t: ProgType) -> None:
-    assert _new_enough(PROG_MIN_KERNEL[t.name])
-    assert features.have_prog_type(t) is True
+    assert features.have_prog_type(t) is _new_enough(PROG_MIN_KERNEL[t.name])
+
+
+@pytest.mark.parametrize(("helper", "since"), [("ringbuf_output", "5.8"), ("for_each_map_elem", "5.13"),
+                                               ("loop", "5.17"), ("user_ringbuf_drain", "6.1")])
+def test_helper_probe_follows_the_kernel_version(helper: str, since: str) -> None:
+    assert features.HELPER_MIN_KERNEL[helper] == since
+    assert features.have_helper("raw_tracepoint", helper) is _new_enough(since)
+    assert features.have_helper(ProgType.RAW_TRACEPOINT, features.HelperId[helper]) is _new_enough(since)
+
+
+def test_helper_probe_knows_program_types_and_unknown_helpers() -> None:
+    assert features.have_helper("socket_filter", "map_lookup_elem") is True
+    assert features.have_helper("socket_filter", "xdp_adjust_head") is False  # XDP only
+    assert features.have_helper("xdp", "xdp_adjust_head") is True
+    assert features.have_helper("xdp", 100_000) is False
+    assert features.have_helper(4000, "map_lookup_elem") is False
+    with pytest.raises(ValueError):
+        features.have_helper("xdp", "no_such_helper")
+
+
+@pytest.mark.quick
+def test_link_and_attach_probes_follow_the_kernel_version() -> None:
+    assert features.have_bpf_link_perf_event() is _new_enough("5.15")
+    assert features.have_tcx() is _new_enough("6.6")
+    assert features.have_hash_lookup_and_delete() is _new_enough("5.14")
+
+
+@pytest.mark.quick
+def test_btf_kinds_follow_the_kernel_version() -> None:
+    for kind, since in features.BTF_KIND_MIN_KERNEL.items():
+        assert features.have_btf_kind(kind) is _new_enough(since), kind
+
+
+@pytest.mark.quick
+def test_trampoline_lsm_and_kprobe_probes_agree_with_the_kernel() -> None:
+    """These depend on the configuration as much as the version; check them against the kernel itself."""
+    from bpfkit.links.probes import kprobe_support
+
+    assert features.have_kprobes() is (kprobe_support() is not None)
+    lsms = host.active_lsms()
+    if lsms is not None and "bpf" not in lsms:
+        assert features.have_bpf_lsm() is False
+    if features.have_bpf_lsm() or features.have_fmod_ret():
+        assert features.have_trampolines() is True
+    if not _new_enough("5.5"):
+        assert features.have_trampolines() is False
 
 
 def test_program_type_probe_answers_false_for_unknown_types() -> None:
@@ -61,3 +107,24 @@ def test_require() -> None:
         features.require("warp_drive")
     with pytest.raises(ValueError):
         features.require("kfunc:foo")
+    with pytest.raises(ValueError):
+        features.require("btf:no_such_kind")
+    with pytest.raises(ValueError):
+        features.require("helper:no_such_helper")
+
+
+def test_require_names_the_minimum_version_of_what_is_missing() -> None:
+    for feature, have, label, since in [
+        ("helper:loop", features.have_helper("raw_tracepoint", "loop"), "helper bpf_loop in raw_tracepoint programs",
+         "5.17"),
+        ("btf:enum64", features.have_btf_kind("ENUM64"), "BTF kind ENUM64", "6.0"),
+        ("tcx", features.have_tcx(), "tcx links", "6.6"),
+        ("bpf_link_perf_event", features.have_bpf_link_perf_event(), "BPF links for perf events", "5.15"),
+        ("trampolines", features.have_trampolines(), "BPF trampolines (fentry/fexit/fmod_ret)", "5.5"),
+    ]:
+        if have:
+            features.require(feature)
+            continue
+        with pytest.raises(NotSupportedError) as ei:
+            features.require(feature)
+        assert (ei.value.feature, ei.value.min_kernel) == (label, since)

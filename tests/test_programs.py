@@ -8,10 +8,11 @@ import struct
 
 import pytest
 
-from bpfkit import host
+from bpfkit import features, host
 from bpfkit.btf import BtfKind
 from bpfkit.errors import NotSupportedError, VerifierError
 from bpfkit.programs import Program
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -23,7 +24,9 @@ def ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> byte
 RET = lambda v: ins(0xB7, 0, 0, 0, v) + ins(0x95)  # noqa: E731 - r0 = v; exit
 
 
+@pytest.mark.quick
 def test_syscall_program_runs_and_reports_info() -> None:
+    require("prog:syscall")
     with Program.load("syscall", RET(42), name="ret42") as p:
         r = p.test_run(ctx=b"\0" * 8)
         assert r.retval == 42
@@ -40,9 +43,21 @@ def test_xdp_program_runs_on_packet_data() -> None:
         assert r.data == b"\xaa" * 64 or r.data == b""
 
 
+@pytest.mark.quick
+def test_unknown_program_type_is_not_supported_error() -> None:
+    """A program type the kernel lacks is refused with the minimum Linux version, not a bare EINVAL."""
+    if features.have_prog_type("syscall"):
+        Program.load("syscall", RET(0), name="known").close()
+    else:
+        with pytest.raises(NotSupportedError) as ei:
+            Program.load("syscall", RET(0), name="unknown")
+        assert ei.value.feature == "program type syscall"
+        assert ei.value.min_kernel == "5.14"
+
+
 def test_verifier_error_carries_log() -> None:
     with pytest.raises(VerifierError) as ei:
-        Program.load("syscall", ins(0x79, 0, 2, 0, 0) + ins(0x95), name="bad")
+        Program.load("socket_filter", ins(0x79, 0, 2, 0, 0) + ins(0x95), name="bad")
     exc = ei.value
     assert exc.errno == errno.EACCES
     assert "R2" in exc.log
@@ -64,20 +79,20 @@ def test_trampoline_refusal_is_reported_as_not_supported() -> None:
 
 def test_pin_and_reopen(tmp_path: object) -> None:
     path = f"/sys/fs/bpf/bpfkit_test_prog_{os.getpid()}"
-    with Program.load("syscall", RET(7), name="pinme") as p:
+    with Program.load("xdp", RET(7), name="pinme") as p:
         p.pin(path)
         try:
             with Program.from_pin(path) as q:
                 assert q.info().id == p.info().id
                 assert q.name == "pinme"
-                assert q.test_run(ctx=b"\0" * 8).retval == 7
+                assert q.test_run(data=b"\0" * 64).retval == 7
         finally:
             p.unpin()
     assert not os.path.exists(path)
 
 
 def test_closed_program_refuses_use() -> None:
-    p = Program.load("syscall", RET(0), name="c")
+    p = Program.load("xdp", RET(0), name="c")
     p.close()
     with pytest.raises(ValueError, match="closed"):
-        p.test_run(ctx=b"\0" * 8)
+        p.test_run(data=b"\0" * 64)

@@ -43,12 +43,12 @@ def test_parse_line_rejects_non_events(line: str) -> None:
 
 def printk_program(message: str) -> Program:
     """raw_tp: bpf_trace_printk(message) with the format string built on the stack."""
-    fmt = message.encode() + b"\0"
-    fmt += b"\0" * (-len(fmt) % 8)
+    size = len(message.encode()) + 1  # the exact size: kernels before 5.13 refuse NULs before its end
+    fmt = message.encode() + b"\0" * (1 + -size % 8)
     a = Assembler()
     for i in range(0, len(fmt), 8):
         a.ld_imm64(1, struct.unpack_from("<q", fmt, i)[0]).stx_mem(8, 10, 1, i - len(fmt))
-    a.mov64_reg(1, 10).alu64_imm("+", 1, -len(fmt)).mov64_imm(2, len(fmt))
+    a.mov64_reg(1, 10).alu64_imm("+", 1, -len(fmt)).mov64_imm(2, size)
     a.call_helper(HelperId.trace_printk).mov64_imm(0, 0).exit_insn()
     return Program.load("raw_tracepoint", a.program(), name="printk")
 

@@ -5,7 +5,7 @@ usage: b3_dump.py [--n=N] [--batch=B] [--inner-rounds=R]
 Fills a hash map "b3_hash" (max_entries N) with keys 0..N-1, value = key * 7 + 1
 (one batch update), then each round times:
   items:    dict(m.items())             (batch syscalls by default; C: bpf_map_lookup_batch)
-  numpy:    the NumPy path, keys and values as arrays   (C: bpf_map_lookup_batch)
+  numpy:    m.items_numpy(), keys and values as arrays  (C: bpf_map_lookup_batch)
   next_key: dict(m.items(batch=False))  (C: get_next_key + lookup_elem per element)
 Every dump is checked outside the timed region. --batch is the C side's batch
 size, recorded only: bpfkit's calls use their own default, as a user's would.
@@ -38,15 +38,11 @@ def check_dict(d: dict[Any, Any], n: int, how: str) -> None:
 
 
 def numpy_dumper(m: Any) -> tuple[Callable[[], Any] | None, str | None]:
-    """The map's NumPy bulk read, if bpfkit has one: a callable returning (keys, values) arrays."""
+    """The map's NumPy bulk read, ``Map.items_numpy``: a callable returning (keys, values) arrays."""
     why = numpy_missing()
     if why:
         return None, why
-    for name in ("items_numpy", "to_numpy", "lookup_batch_numpy"):
-        fn = getattr(m, name, None)
-        if callable(fn):
-            return fn, None
-    return None, "the NumPy path of Map has not landed"
+    return m.items_numpy, None
 
 
 def check_arrays(res: Any, n: int) -> None:

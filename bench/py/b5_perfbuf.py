@@ -4,7 +4,7 @@ usage: b5_perfbuf.py [--n=N] [--batch=B] [--pages=P] [--wakeup=W]
 
 Producer: produce_pb of producer.bpf.o under BPF_PROG_RUN (raw_tp; ctx args[0] =
 count, args[1] = run), B 64-byte records per run with bpf_perf_event_output.
-Consumers and modes as in b4_ringbuf.py, with PerfBuffer(map, callback,
+Consumers and modes as in b4_ringbuf.py (batch reads into one reused out= array), with PerfBuffer(map, callback,
 lost_callback, page_count=P, wakeup_events=W) -- the C side's P pages per CPU
 and wakeup_events (1: what perf_buffer__new asks for).
   concurrent: the producer thread runs where the scheduler puts it; it waits
@@ -25,7 +25,7 @@ from typing import Any
 
 from _common import emit, fail, missing_api, mono_ns, numpy_missing, peak_rss_kib, unavailable
 from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, rate, record_dtype
-from b4_ringbuf import check_batch
+from b4_ringbuf import check_batch, out_buffer
 
 BENCH = "b5_perfbuf"
 PB_RECORD_BYTES = 80  # perf header, size, 64 bytes of data, padding
@@ -57,12 +57,12 @@ def make_reader(coll: Any, batch: int, kind: str, pages: int, wakeup: int) -> tu
     return bpfkit.PerfBuffer(coll.maps["pb"], on_sample, on_lost, zero_copy=kind == "zero_copy", **common), tally
 
 
-def batch_step(pb: Any, batch: int, tally: list[int]) -> Any:
+def batch_step(pb: Any, batch: int, tally: list[int], out: Any) -> Any:
     waiter = select.poll()
     waiter.register(pb.fileno(), select.POLLIN)
 
     def step() -> int:
-        arr = pb.read_batch()
+        arr = pb.read_batch(out=out)
         k = len(arr)
         if k:
             if not check_batch(arr, batch):
@@ -79,7 +79,10 @@ def run_concurrent(n: int, batch: int, pages: int, wakeup: int, kind: str) -> di
         p = Producer(coll.programs["produce_pb"], n, batch, window=pages * PAGE // PB_RECORD_BYTES // 2)
         pb, tally = make_reader(coll, batch, kind, pages, wakeup)
         with pb:
-            step = batch_step(pb, batch, tally) if kind in ("batch", "raw") else (lambda: pb.poll(0.001))
+            if kind in ("batch", "raw"):  # room for every CPU's buffer
+                step = batch_step(pb, batch, tally, out_buffer(kind, len(pb.cpus) * pages * PAGE // PB_RECORD_BYTES + 1))
+            else:
+                step = lambda: pb.poll(0.001)  # noqa: E731
             records, elapsed = consume_concurrent(p, step, lambda: bss_counter(coll, "pb_emitted"))
         dropped = bss_counter(coll, "pb_dropped")
     if tally[0]:
@@ -94,6 +97,7 @@ def run_drain(n: int, batch: int, wakeup: int, kind: str) -> dict[str, Any]:
     pages = pow2_ceil((n * PB_RECORD_BYTES + PAGE - 1) // PAGE + 1)
     with load_producer() as coll:
         pb, tally = make_reader(coll, batch, kind, pages, wakeup)
+        out = out_buffer(kind, n) if kind in ("batch", "raw") else None
         with pb:
             p = Producer(coll.programs["produce_pb"], n, batch, cpu=0)
             t = mono_ns()
@@ -104,7 +108,7 @@ def run_drain(n: int, batch: int, wakeup: int, kind: str) -> dict[str, Any]:
                 fail(BENCH, f"{dropped} records dropped although the buffer holds all {n}")
             t = mono_ns()
             if kind in ("batch", "raw"):
-                arr = pb.read_batch()
+                arr = pb.read_batch(out=out)
                 elapsed = mono_ns() - t
                 records = len(arr)
                 if not check_batch(arr, batch):

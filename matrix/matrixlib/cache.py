@@ -152,7 +152,12 @@ class Cache:
         required = kmod.REQUIRED_9P + (kmod.REQUIRED_VIRTIOFS if share == "virtiofs" else ())
         order = tree.load_order(required, kmod.OPTIONAL)
         mods = [(n, kmod.read_module(tree.paths[n])) for n in order]
-        data = initramfs.build(busybox.read_bytes(), mods, share, kmod.PARAMS)
+        boot = {}
+        for config in (k.vmlinuz.parent / f"config-{k.release}", k.modules / "config"):
+            if config.is_file():  # /boot/config-<release>, or the modules directory (sid's packages)
+                boot[f"config-{k.release}"] = config.read_bytes()
+                break
+        data = initramfs.build(busybox.read_bytes(), mods, share, kmod.PARAMS, boot)
         out = self.root / "kernels" / "initramfs" / f"{k.release}-{share}.cpio.gz"
         out.parent.mkdir(parents=True, exist_ok=True)
         if not out.exists() or out.read_bytes() != data:

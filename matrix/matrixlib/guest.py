@@ -53,7 +53,8 @@ def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
         "-smp", str(cpus), "-m", f"{memory_mb}M", "-nographic", "-no-reboot",
         "-nic", "none", "-monitor", "none", "-serial", "stdio", "-display", "none",
         "-kernel", str(kernel), "-initrd", str(initrd),
-        "-append", ("console=ttyS0 panic=-1 loglevel=4 mitigations=off "
+        # lsm=bpf: Debian's kernels build the BPF LSM but do not enable it; lsm programs need it
+        "-append", ("console=ttyS0 panic=-1 loglevel=4 mitigations=off lsm=bpf "
                     "rdinit=/init " + append).strip(),
         "-virtfs", f"local,path={opt(results)},mount_tag=results,{p9}",
     ]

@@ -130,6 +130,10 @@ mount -t bpf bpf {r}/sys/fs/bpf || fail "bpffs"
 mount -t tracefs tracefs {r}/sys/kernel/tracing || echo "matrix: no tracefs"
 mount -t debugfs debugfs {r}/sys/kernel/debug || echo "matrix: no debugfs"
 mount -t cgroup2 cgroup2 {r}/sys/fs/cgroup || echo "matrix: no cgroup2"
+mount -t securityfs securityfs {r}/sys/kernel/security || echo "matrix: no securityfs"
+if [ -d /boot ]; then  # the guest kernel's config where tools look for it (/boot/config-$(uname -r))
+    mount -t tmpfs tmpfs {r}/boot && cp -a /boot/. {r}/boot/ || echo "matrix: no /boot"
+fi
 mkdir -p {r}{GUEST_RESULTS}
 mount --bind /results {r}{GUEST_RESULTS} || fail "bind results"
 hostname {hostname}
@@ -145,10 +149,12 @@ poweroff -f
 
 
 def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
-          params: Mapping[str, str] | None = None) -> bytes:
+          params: Mapping[str, str] | None = None,
+          boot_files: Mapping[str, bytes] | None = None) -> bytes:
     """A gzip-compressed initramfs with busybox, the (name, ELF bytes) modules and /init.
 
-    `params` maps a module name to its parameters ('numdummies=0').
+    `params` maps a module name to its parameters ('numdummies=0'); `boot_files`
+    (name -> bytes, e.g. the kernel's config-<release>) appear in the guest's /boot.
     """
     c = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "results",
@@ -157,6 +163,10 @@ def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
     c.chardev("dev/console", 5, 1)
     c.chardev("dev/null", 1, 3, 0o666)
     c.file("bin/busybox", busybox, 0o755)
+    if boot_files:
+        c.dir("boot")
+        for name, data in sorted(boot_files.items()):
+            c.file(f"boot/{name}", data)
     c.symlink("bin/sh", "busybox")
     names = []
     by_file = {}

@@ -32,6 +32,7 @@ class Column:
     run_seconds: float | None = None
     detail: str = ""
     tests: dict[str, Outcome] = dataclasses.field(default_factory=dict)
+    features: dict[str, Any] = dataclasses.field(default_factory=dict)  # probe name -> True/False/error text
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -231,13 +232,51 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def render_features_markdown(columns: Sequence[Column]) -> str:
+    """The feature table: what bpfkit's probes found on each kernel (rows from the first column that has them)."""
+    rows: list[str] = []
+    for col in columns:
+        for name in col.features:
+            if name not in rows:
+                rows.append(name)
+    if not rows:
+        return ""
+    head = "| feature | " + " | ".join(_md_escape(_header(c)) for c in columns) + " |"
+    lines = [head, "|---|" + "---|" * len(columns)]
+    for name in rows:
+        cells = []
+        for c in columns:
+            v = c.features.get(name)
+            cells.append("—" if v is None else "yes" if v is True else "no" if v is False
+                         else f"error: {_md_escape(str(v))}")
+        lines.append(f"| {_md_escape(name)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(columns: Sequence[Column]) -> str:
-    """A Markdown table of the matrix for the README: pass / FAIL / skipped with the reason."""
+    """The matrix for the README: the feature table, a summary per kernel, and the kernel x test
+    table (pass / FAIL / skip[n], the skip reasons numbered below it)."""
     rows = _rows(columns)
     short = _short_ids(rows)
-    head = "| test | " + " | ".join(_md_escape(_header(c)) for c in columns) + " |"
+    out: list[str] = []
+    features = render_features_markdown(columns)
+    if features:
+        out += ["### Features (bpfkit's probes)", "", features]
+    out += ["### Tests", ""]
+    head = "| | " + " | ".join(_md_escape(_header(c)) for c in columns) + " |"
     sep = "|---|" + "---|" * len(columns)
-    lines = [head, sep]
+    summary = [head, sep]
+    for word, statuses in (("passed", (PASSED,)), ("skipped (probe)", (SKIPPED, XFAILED)),
+                           ("failed", (FAILED, ERROR))):
+        summary.append(f"| {word} | " + " | ".join(
+            str(sum(o.status in statuses for o in c.tests.values())) for c in columns) + " |")
+    summary.append("| guest | " + " | ".join(
+        _md_escape(c.status if c.status != "done" else f"exit {c.exit_code}") for c in columns) + " |")
+    summary.append("| boot / tests | " + " | ".join(
+        f"{_secs(c.boot_seconds)} / {_secs(c.run_seconds)}" for c in columns) + " |")
+    out += [*summary, ""]
+    notes: dict[str, int] = {}
+    lines = ["| test | " + " | ".join(_md_escape(c.label) for c in columns) + " |", sep]
     for t in rows:
         cells = []
         for c in columns:
@@ -248,8 +287,13 @@ def render_markdown(columns: Sequence[Column]) -> str:
                 cells.append("pass")
             elif o.status in (SKIPPED, XFAILED):
                 word = "skip" if o.status == SKIPPED else "xfail"
-                cells.append(f"{word}: {_md_escape(o.message)}" if o.message else word)
+                n = notes.setdefault(o.message, len(notes) + 1)
+                cells.append(f"{word} [{n}]")
             else:
                 cells.append(f"**{o.status.upper()}**")
         lines.append(f"| `{_md_escape(short[t])}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    out += lines
+    if notes:
+        out += ["", "Skip reasons:", ""]
+        out += [f"{n}. {_md_escape(msg) or '(no reason given)'}" for msg, n in notes.items()]
+    return "\n".join(out) + "\n"

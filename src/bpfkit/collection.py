@@ -159,6 +159,10 @@ class _Loader:
             unknown = only - set(spec.programs)
             if unknown:
                 raise KeyError(f"object {spec.name!r} has no program(s) {sorted(unknown)}")
+        from .programs import _refuse_unknown_type
+
+        for ptype in sorted({int(p.type) for p in wanted}):
+            _refuse_unknown_type(ptype)  # a program type the kernel lacks: say so before anything is created
         self._load_btf(wanted)
         self._resolve_kconfig()
         self._create_maps()
@@ -307,7 +311,10 @@ class _Loader:
                     target=target,
                 )
             except KernelError as exc:
-                if not use_btf or exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP):
+                if exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP):
+                    raise
+                _raise_if_unsupported(ms.type, exc)  # a map type the kernel lacks: NotSupportedError
+                if not use_btf:
                     raise
                 fd = C.map_create(
                     ms.type, ms.key_size, ms.value_size, max_entries, map_flags=flags, name=ms.name,
@@ -435,7 +442,11 @@ class _Loader:
                 for f in poisoned:
                     if f.insn_index == hit:
                         raise relocation_error(f, self.spec.btf) from exc
-            raise
+            where = _source_of_failure(exc.log, prog)
+            if where is None or exc.source_line is not None:
+                raise
+            raise VerifierError(exc.errno or E.EINVAL, command=exc.command, target=exc.target, log=exc.log,
+                                source_line=where) from None
 
     def _attach_btf_id(self, prog: ProgramSpec) -> int:
         target = prog.attach_target
@@ -512,6 +523,16 @@ def _line_lookup(lines: list[LineInfo]) -> Any:
     return line_of
 
 
+def _source_of_failure(log: str, prog: ProgramSpec) -> str | None:
+    """``file.c:N: source`` of the instruction the verifier stopped at, from the object's line info."""
+    from .errors import _failing_insn
+
+    idx = _failing_insn(log)
+    if idx is None or not prog.line_info:
+        return None
+    return _line_lookup(prog.line_info)(idx)  # type: ignore[no-any-return]
+
+
 _POISON_RE = re.compile(r"^(\d+): \(85\) call unknown#195896080", re.M)
 
 
@@ -572,6 +593,12 @@ def _ringbuf_size(n: int) -> int:
     while size < n:
         size <<= 1
     return size
+
+
+def _raise_if_unsupported(t: MapType | int, exc: KernelError) -> None:
+    from .maps.base import _raise_if_unsupported as check
+
+    check(t, exc)
 
 
 def _mmapable_ok() -> bool:

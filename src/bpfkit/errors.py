@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+import re
+
+_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
 
 __all__ = [
     "BpfError",
@@ -129,7 +132,11 @@ class KernelError(BpfError, OSError):
 
 
 class VerifierError(KernelError):
-    """The verifier rejected a program; ``log`` holds the full verifier log."""
+    """The verifier rejected a program; ``log`` holds the full verifier log.
+
+    ``source_line`` ("file.c:33: the source") is where the rejected instruction
+    comes from, when the object's line info tells (older kernels' logs do not).
+    """
 
     def __init__(
         self,
@@ -139,16 +146,30 @@ class VerifierError(KernelError):
         target: str | None = None,
         log: str = "",
         tail_lines: int = 20,
+        source_line: str | None = None,
     ) -> None:
         self.log = log
+        self.source_line = source_line
         self.cause = _verifier_cause(log)
         tail = _useful_tail(log, tail_lines)
         if self.cause and tail.endswith(self.cause):
             tail = tail[: -len(self.cause)].rstrip()
         detail = self.cause
+        if source_line:
+            detail = f"{detail} (at {source_line})" if detail else f"at {source_line}"
         if tail and tail.strip() != self.cause:
             detail = f"{detail}\n{tail}" if detail else tail
         super().__init__(err, command=command, target=target, detail=detail or None)
+
+
+def _failing_insn(log: str) -> int | None:
+    """Index of the last instruction the verifier printed before it gave up (None if the log shows none)."""
+    last = None
+    for line in log.splitlines():
+        m = _INSN_LINE.match(line)
+        if m:
+            last = int(m.group(1))
+    return last
 
 
 class BpfPermissionError(KernelError, PermissionError):

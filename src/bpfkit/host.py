@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mmap import mmap
 
 __all__ = [
+    "active_lsms",
     "kernel_release",
     "kernel_version",
     "module_btf",
@@ -257,6 +258,20 @@ def kallsyms() -> dict[str, int]:
 def ksym_address(name: str) -> int | None:
     """Address of kernel symbol ``name``, or None."""
     return kallsyms().get(name)
+
+
+@functools.cache
+def active_lsms() -> tuple[str, ...] | None:
+    """The active Linux security modules (securityfs ``lsm``, mounted when needed); None if unknowable."""
+    from ._sys.mounts import ensure_securityfs
+
+    try:
+        root = ensure_securityfs()
+        with open(os.path.join(root, "lsm")) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return tuple(x for x in text.strip().split(",") if x)
 
 
 class KernelBtfs(Sequence[Btf]):

@@ -34,7 +34,7 @@ from ._sys import ring as R
 from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import KernelError
-from .ringbuf import MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
+from .ringbuf import _BLOCK_BYTES, MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
 
 if TYPE_CHECKING:
     import mmap
@@ -113,8 +113,8 @@ class PerfRing:
         if cb is not None:
             cb(self.cpu, lost)
 
-    def _scan(self, tail: int, head: int, budget: int, np: Any = None,
-              hold: bool = False) -> tuple[int, int, int, int, bytes | None]:
+    def _scan(self, tail: int, head: int, budget: int, np: Any = None, hold: bool = False,
+              max_bytes: int = 1 << 62) -> tuple[int, int, int, int, bytes | None]:
         """Skip non-sample records at ``tail``; then (tail, record size, payload length, count, wrapped bytes).
 
         count 0: nothing (more) to deliver now. A sample that wraps comes back
@@ -138,7 +138,8 @@ class PerfRing:
                 if kind == _SAMPLE:
                     return tail, rsize, int.from_bytes(rec[8:12], sys.byteorder), 1, rec
             elif kind == _SAMPLE:
-                k = min((head - tail) // rsize, (size - off) // rsize, budget, _RUN_MAX if np is None else budget)
+                k = min((head - tail) // rsize, (size - off) // rsize, budget, _RUN_MAX if np is None else budget,
+                        max(max_bytes // rsize, 1))
                 if k > 1:
                     if np is not None:
                         k = _same_prefix(np, self._data, off, rsize, k, h, "=u8")
@@ -208,7 +209,7 @@ class PerfRing:
                 if stop:
                     return n, True
                 continue
-            vals, src, views, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, copy)
+            vals, src, views = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, copy)
             stop = False
             try:
                 if out is not None:
@@ -242,7 +243,7 @@ class PerfRing:
             if rec is not None:
                 copies = [codec.one(rec, _RAW_OFF, raw, True)]
             else:
-                vals, _, _, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, True)
+                vals, _, _ = codec.run(self._data, tail & self._mask, rsize, _RAW_OFF, raw, k, True)
                 copies = list(vals)
                 del vals
             for v in copies:
@@ -253,8 +254,8 @@ class PerfRing:
                 if self._meta[_TAIL] != tail:
                     return
 
-    def _gather(self, parts: list[Any], budget: int) -> tuple[int, Callable[[], None]]:
-        """Append NumPy views of up to ``budget`` available samples to ``parts``; (count, commit)."""
+    def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]:
+        """Hand NumPy views of up to ``budget`` available samples to ``sink`` (see Ring._gather); (count, commit)."""
         np = _np()
         start = tail = self._meta[_TAIL]
         head = self._meta[_HEAD]
@@ -262,14 +263,10 @@ class PerfRing:
             R.ACQUIRE_FENCE()
         codec = self.codec
         n = 0
-        raw_len = parts[-1].dtype.itemsize if parts and codec.kind == "raw" and not codec.size else -1
         while n < budget and tail < head:
-            tail, rsize, raw, k, rec = self._scan(tail, head, budget - n, np, hold=n > 0)
+            tail, rsize, raw, k, rec = self._scan(tail, head, budget - n, np, hold=n > 0, max_bytes=_BLOCK_BYTES)
             if k == 0:
                 break
-            if raw_len >= 0 and raw != raw_len:
-                break
-            raw_len = raw if codec.kind == "raw" and not codec.size else -1
             if raw < codec.size:
                 if n:
                     break
@@ -277,9 +274,11 @@ class PerfRing:
                 codec.check(raw, str(self))
             pdt = codec.payload_dtype(raw)
             if rec is not None:
-                parts.append(np.frombuffer(rec, pdt, count=1, offset=_RAW_OFF))
+                view = np.frombuffer(rec, pdt, count=1, offset=_RAW_OFF)
             else:
-                parts.append(np.ndarray((k,), pdt, self._data, (tail & self._mask) + _RAW_OFF, (rsize,)))
+                view = np.ndarray((k,), pdt, self._data, (tail & self._mask) + _RAW_OFF, (rsize,))
+            if not sink(view):
+                break
             tail += k * rsize
             n += k
 
@@ -404,14 +403,14 @@ class PerfBuffer(_Reader):
         """Samples the kernel reported lost so far (all CPUs)."""
         return sum(r.lost for r in self._sources)
 
-    def read_batch(self, max_records: int | None = None, *, with_cpu: bool = False) -> Any:
-        """Every available sample at once (see :meth:`RingBuffer.read_batch`); per CPU in order.
+    def read_batch(self, max_records: int | None = None, *, with_cpu: bool = False, out: Any = None) -> Any:
+        """Every available sample at once (see :meth:`RingBuffer.read_batch`, ``out`` too); per CPU in order.
 
         With ``with_cpu`` the result is (cpus, records): a parallel array (or
         list) of the CPU of each record.
         """
         sources = list(self._sources)
-        result, counts = self._read_batch_counted(sources, max_records)
+        result, counts = self._read_batch_counted(sources, max_records, out)
         if isinstance(result, list):
             if with_cpu:
                 return [c for c, _ in result], [r for _, r in result]

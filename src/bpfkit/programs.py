@@ -178,20 +178,25 @@ class Program:
         target = _describe(ptype, name)
         log = ""
         fd = -1
-        if log_level:
-            fd, log = _load_with_log(a, log_level, target)
-        else:
-            try:
-                fd = C.prog_load(a, target=target)
-            except BpfPermissionError:
-                raise
-            except KernelError as exc:
-                if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES:
-                    raise _trampoline_refused(ptype, name, exc) from None
-                if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT, E.ENOENT, E.ENOTSUP, 524):
-                    fd, log = _load_with_log(a, 1, target)
-                else:
+        try:
+            if log_level:
+                fd, log = _load_with_log(a, log_level, target)
+            else:
+                try:
+                    fd = C.prog_load(a, target=target)
+                except BpfPermissionError:
                     raise
+                except KernelError as exc:
+                    if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES:
+                        raise _trampoline_refused(ptype, name, exc) from None
+                    if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT, E.ENOENT, E.ENOTSUP, 524):
+                        fd, log = _load_with_log(a, 1, target)
+                    else:
+                        raise
+        except VerifierError as exc:
+            if not exc.log.strip() and exc.errno in (E.EINVAL, E.EOPNOTSUPP, 524):
+                _refuse_unknown_type(ptype, exc)  # refused before the verifier ran: an unknown type?
+            raise
         return cls(
             Fd(fd, target),
             name=name,
@@ -415,6 +420,27 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str
         finally:
             a.log_buf = 0
         return fd, buf.value.decode(errors="replace")
+
+
+def _refuse_unknown_type(ptype: ProgType | int, exc: BaseException | None = None) -> None:
+    """Raise NotSupportedError when the running kernel does not know program type ``ptype`` at all."""
+    from . import host
+    from ._uapi import PROG_MIN_KERNEL
+    from .errors import BpfError
+    from .features import have_prog_type
+
+    try:
+        known = have_prog_type(ptype)
+    except BpfError:
+        return
+    if not known:
+        tname = _type_name(ptype)
+        release = ".".join(map(str, host.kernel_version()))
+        raise NotSupportedError(
+            f"this kernel ({release}) does not support {tname} programs",
+            feature=f"program type {tname}",
+            min_kernel=PROG_MIN_KERNEL.get(tname.upper()),
+        ) from exc
 
 
 def _trampoline_refused(ptype: ProgType | int, name: str, exc: KernelError) -> NotSupportedError:

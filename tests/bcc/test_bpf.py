@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bpfkit import features
 from bpfkit.bcc import BPF, CompileError
 from bpfkit.errors import NotSupportedError, VerifierError
 
@@ -68,6 +69,7 @@ int hello(void *ctx) {
 """
 
 
+@pytest.mark.quick
 def test_document_program_counts_execs_by_uid(capfd: pytest.CaptureFixture[str]) -> None:
     with BPF(text=COUNTER) as b:
         syscall = b.get_syscall_fnname("execve")
@@ -84,7 +86,8 @@ def test_document_program_counts_execs_by_uid(capfd: pytest.CaptureFixture[str])
         assert b["counter_table"][ct.c_ulonglong(UID)].value == 5
     err = capfd.readouterr().err.splitlines()
     fallback = [ln for ln in err if ln.startswith("bpfkit.bcc:")]
-    assert len(fallback) <= 1  # one line when kprobes are missing here, none where they exist
+    # a real kprobe where the kernel has them (the QEMU matrix); one line saying what replaced it where not
+    assert len(fallback) == (0 if features.have_kprobes() else 1), fallback
 
 
 def test_cleanup_is_idempotent_and_tables_go_with_it() -> None:
@@ -206,9 +209,18 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
     percpu.increment(1);
     u32 v = 77;
     queue.push(&v, 0);
-    int id = stacks.get_stackid(args, 0);
-    stack_of.update(&n, &id);
     bpf_trace_printk("bpfkit-trace %d\n", args->__syscall_nr);
+    return 0;
+}
+
+/* the stack from a raw tracepoint: in the QEMU matrix, bpf_get_stackid in the syscalls tracepoint
+   program above returned -EFAULT on Debian's 5.10 and 6.1 kernels (6.12 and 7.x unwind it) */
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID)
+        return 0;
+    u32 n = 0;
+    int id = stacks.get_stackid(ctx, 0);
+    stack_of.update(&n, &id);
     return 0;
 }
 """
@@ -314,6 +326,7 @@ def test_errors_are_clear() -> None:
 
 def test_kfunc_probe_attaches_where_trampolines_work() -> None:
     text = "KFUNC_PROBE(do_sys_openat2, int dfd, const char *filename) { return 0; }\n"
+    assert BPF.support_kfunc() == features.have_trampolines()
     if BPF.support_kfunc():
         with BPF(text=text) as b:
             assert b.rewritten.functions["kfunc__vmlinux__do_sys_openat2"].section == "fentry/do_sys_openat2"

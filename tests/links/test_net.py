@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from bpfkit import features
 from bpfkit._sys import Fd
 from bpfkit._sys import commands as C
 from bpfkit._uapi import LinkType, MapType
+from bpfkit.errors import NotSupportedError
 from bpfkit.links import net
 from bpfkit.programs import Program
 
@@ -119,6 +121,12 @@ def test_xdp_link_sees_packets(netns_pair: NetnsPair, counter: Fd) -> None:
 
 
 def test_tcx_ingress_sees_packets(netns_pair: NetnsPair, counter: Fd) -> None:
+    if not features.have_tcx():
+        with Program.load("sched_cls", counter_prog(counter.fd, 0), name="tcx_cnt") as p, \
+                pytest.raises(NotSupportedError) as ei:
+            net.attach_tcx(p, "va", "ingress")
+        assert (ei.value.feature, ei.value.min_kernel) == ("tcx link", "6.6")
+        pytest.skip(f"probe: {ei.value}")
     with Program.load("sched_cls", counter_prog(counter.fd, 0), name="tcx_cnt") as p:  # TC_ACT_OK
         with net.attach_tcx(p, "va", "ingress") as link:
             assert link.info().type == LinkType.TCX

@@ -18,6 +18,7 @@ from bpfkit._uapi import MapType, PerfSwId, PerfType
 from bpfkit.errors import NotSupportedError
 from bpfkit.links import probes
 from bpfkit.programs import Program
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -76,8 +77,13 @@ def test_resolve_symbol_gives_file_offset(target_binary: Path) -> None:
         probes.resolve_symbol(str(target_binary), "no_such_function")
 
 
+@pytest.mark.parametrize("method", ["pmu", "tracefs"])
 @pytest.mark.parametrize("retprobe", [False, True])
-def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool) -> None:
+def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool, method: str,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    if method == "tracefs":  # the legacy uprobe_events path of kernels without the uprobe PMU
+        real = probes._pmu_type
+        monkeypatch.setattr(probes, "_pmu_type", lambda name: None if name == "uprobe" else real(name))
     with Program.load("kprobe", counter_prog(counter.fd), name="uprobe_cnt") as p:
         with probes.attach_uprobe(p, str(target_binary), "bpfkit_probe_me", retprobe=retprobe):
             subprocess.run([str(target_binary), "17"], check=True)
@@ -111,6 +117,31 @@ def test_kprobe_refused_clearly_or_attaches(counter: Fd) -> None:
             with probes.attach_kprobe(p, "do_nanosleep"):
                 time.sleep(0.01)
             assert read0(counter) >= 1
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("method", ["pmu", "tracefs"])
+@pytest.mark.parametrize("retprobe", [False, True])
+def test_kprobe_and_kretprobe_count_calls(counter: Fd, monkeypatch: pytest.MonkeyPatch, method: str,
+                                          retprobe: bool) -> None:
+    """A k(ret)probe on do_nanosleep counts our sleeps, through the kprobe PMU or tracefs kprobe_events."""
+    require("kprobes")
+    if method == "tracefs":
+        monkeypatch.setattr(probes, "kprobe_support", lambda: "tracefs")  # the legacy path of older kernels
+    with Program.load("kprobe", counter_prog(counter.fd), name="kp") as p:
+        with probes.attach_kprobe(p, "do_nanosleep", retprobe=retprobe) as link:
+            assert link.kind == ("kretprobe" if retprobe else "kprobe")
+            for _ in range(3):
+                time.sleep(0.001)
+        seen = read0(counter)
+        assert seen >= 3
+        time.sleep(0.001)
+        assert read0(counter) == seen  # detached
+    if method == "tracefs":
+        from bpfkit._sys.mounts import ensure_tracefs
+
+        events = Path(ensure_tracefs(), "kprobe_events").read_text()
+        assert f"_{os.getpid()}_" not in events  # the probe event went with the link
 
 
 def test_perf_event_sampling_on_every_cpu(counter: Fd) -> None:

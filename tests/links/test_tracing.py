@@ -1,4 +1,8 @@
-"""Tracing links on the real kernel: tracepoint, raw tracepoint, tp_btf, fentry refusal, iterators."""
+"""Tracing links on the real kernel: tracepoint, raw tracepoint, tp_btf, fentry/fexit/fmod_ret/lsm, iterators.
+
+Trampoline programs run for real where the kernel allows them (probed); where it
+does not, loading or attaching them must fail with a clear NotSupportedError.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bpfkit import host
+from bpfkit import features, host
 from bpfkit._sys import Fd
 from bpfkit._sys import commands as C
 from bpfkit._uapi import LinkType, MapType
@@ -17,6 +21,7 @@ from bpfkit.btf import BtfKind
 from bpfkit.errors import NotSupportedError
 from bpfkit.links import Iterator_, attach_iter, attach_program, attach_tracepoint, attach_trampoline
 from bpfkit.programs import Program
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -59,11 +64,35 @@ def run_true(n: int) -> None:
         subprocess.run(["/bin/true"], check=True)
 
 
+def store_ctx_prog(map_fd: int, ctx_off: int) -> bytes:
+    """Store the u64 at ``ctx + ctx_off`` (a traced function's argument or return value) in element 0."""
+    return (
+        ins(0x79, 7, 1, ctx_off)  # r7 = *(u64 *)(r1 + off)
+        + ins(0xB7, 1) + ins(0x63, 10, 1, -4)
+        + ins(0x18, 1, 1, 0, map_fd) + ins(0)
+        + ins(0xBF, 2, 10) + ins(0x07, 2, 0, 0, -4)
+        + ins(0x85, 0, 0, 0, 1)
+        + ins(0x15, 0, 0, 1, 0)
+        + ins(0x7B, 0, 7, 0, 0)  # *(u64 *)(r0 + 0) = r7
+        + ins(0xB7, 0) + ins(0x95)
+    )
+
+
+def func_id(name: str) -> int:
+    return host.vmlinux_btf().find(name, BtfKind.FUNC)[0]
+
+
+@pytest.mark.quick
 def test_tracepoint_counts_execs(counter: Fd) -> None:
     with Program.load("tracepoint", counter_prog(counter.fd), name="cnt_exec") as p:
         with attach_tracepoint(p, "sched", "sched_process_exec") as link:
             run_true(5)
-            assert link.info().type == LinkType.PERF_EVENT
+            if features.have_bpf_link_perf_event():
+                assert link.is_bpf_link and link.info().type == LinkType.PERF_EVENT
+            else:  # before Linux 5.15: PERF_EVENT_IOC_SET_BPF on the perf event, no bpf_link
+                assert not link.is_bpf_link
+                with pytest.raises(ValueError, match="not a bpf_link"):
+                    link.info()
         run_true(2)
     assert read0(counter) >= 5
     assert read0(counter) < 5 + 50  # detached: later execs of this test are not counted
@@ -103,6 +132,79 @@ def test_iterator_link_reads() -> None:
         with Iterator_(attach_iter(p)) as it:
             assert it.read() == b""
             assert it.link.info().type == LinkType.ITER
+
+
+@pytest.mark.quick
+def test_fentry_and_fexit_see_arguments_and_return_value(counter: Fd) -> None:
+    """fentry on bpf_fentry_test1(int a) records a; fexit records its return value (a + 1)."""
+    require("trampolines")
+    with Fd(C.map_create(MapType.ARRAY, 4, 8, 1, name="ret"), "map") as ret:
+        fid = func_id("bpf_fentry_test1")
+        with Program.load("tracing", counter_prog(counter.fd), name="fent", expected_attach_type="trace_fentry",
+                          attach_btf_id=fid, attach_target="bpf_fentry_test1") as fent, \
+             Program.load("tracing", store_ctx_prog(ret.fd, 8), name="fexit", expected_attach_type="trace_fexit",
+                          attach_btf_id=fid, attach_target="bpf_fentry_test1") as fexit:
+            with attach_program(fent) as l1, attach_program(fexit) as l2:
+                assert l1.kind == "fentry" and l2.kind == "fexit"
+                assert l1.info().type == LinkType.TRACING
+                # BPF_PROG_TEST_RUN of a tracing program calls bpf_fentry_test1(1) ... in the kernel
+                assert fent.test_run().retval == 0
+            assert read0(counter) == 1
+            assert read0(ret) == 2  # bpf_fentry_test1(1) returns 2
+            fexit.test_run()  # detached: nothing more is recorded
+            assert read0(counter) == 1
+
+
+@pytest.mark.quick
+def test_fmod_ret_overrides_the_return_value() -> None:
+    """fmod_ret on bpf_modify_return_test: returning non-zero skips the function and replaces its result."""
+    require("fmod_ret")
+    with Program.load("tracing", ins(0xB7, 0, 0, 0, 42) + ins(0x95), name="fmodret",
+                      expected_attach_type="modify_return", attach_btf_id=func_id("bpf_modify_return_test"),
+                      attach_target="bpf_modify_return_test") as p:
+        # the test run calls bpf_modify_return_test(1, &b) (returns 4, bumps b), and on newer kernels also
+        # bpf_modify_return_test2: retval = (functions that bumped b << 16) | the sum of their results
+        untouched = p.test_run().retval
+        assert untouched >> 16 >= 1 and untouched & 0xFFFF >= 4
+        with attach_program(p) as link:
+            assert link.kind == "fmod_ret"
+            replaced = p.test_run().retval  # bpf_modify_return_test did not run: 42 instead of 4, no bump
+        assert replaced >> 16 == (untouched >> 16) - 1
+        assert replaced & 0xFFFF == (untouched & 0xFFFF) - 4 + 42
+        assert p.test_run().retval == untouched
+
+
+@pytest.mark.quick
+def test_lsm_program_sees_file_opens(counter: Fd, tmp_path: object) -> None:
+    """lsm/file_open counts opens (and allows them: it returns 0)."""
+    require("bpf_lsm")
+    with Program.load("lsm", counter_prog(counter.fd), name="opens", expected_attach_type="lsm_mac",
+                      attach_btf_id=func_id("bpf_lsm_file_open"), attach_target="file_open") as p:
+        with attach_program(p) as link:
+            assert link.kind == "lsm"
+            for _ in range(5):
+                with open("/proc/self/stat", "rb") as f:
+                    f.read(1)
+        seen = read0(counter)
+        assert seen >= 5
+        with open("/proc/self/stat", "rb"):
+            pass
+        assert read0(counter) == seen
+
+
+def test_lsm_refusal_is_clear(counter: Fd) -> None:
+    """Where lsm programs cannot run, loading or attaching one says so."""
+    if features.have_bpf_lsm():
+        return  # test_lsm_program_sees_file_opens runs them for real
+    try:
+        p = Program.load("lsm", counter_prog(counter.fd), name="opens", expected_attach_type="lsm_mac",
+                         attach_btf_id=func_id("bpf_lsm_file_open"), attach_target="file_open")
+    except NotSupportedError as exc:
+        assert exc.feature == "trampoline"
+        return
+    with p, pytest.raises(NotSupportedError) as ei:
+        attach_program(p)
+    assert ei.value.feature in ("trampoline", "bpf_lsm")
 
 
 def test_fentry_refusal_is_clear() -> None:

@@ -133,3 +133,39 @@ def test_items_default_uses_batch_for_big_maps(monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(mapbase.Map, "_iter_batch", spy)
         assert list(big.items()) == [(1, 1)] and list(small.items()) == [(1, 1)]
         assert calls == [1024]
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_prefetching_batches_match_and_clean_up() -> None:
+    import threading
+
+    with Map.create("hash", key_size=4, value_size=8, max_entries=200000, name="pref") as m:
+        data = {i * 13: i for i in range(100000)}  # more than one batch of 1 MiB
+        m.update_batch(data)
+        assert dict(m.items()) == data  # several 1 MiB batches, the next one read on a helper thread
+        assert dict(m.lookup_batch(batch_size=1)) == data  # every multi-entry bucket grows both buffers
+        assert sorted(m.items(raw=True)) == sorted((k.to_bytes(4, "little"), v.to_bytes(8, "little"))
+                                                   for k, v in data.items())
+        before = _open_fds()
+        it = m.items()
+        assert next(it)[0] in data
+        assert _open_fds() == before + 1  # the helper's own duplicate of the map fd
+        del it  # dropping the iterator waits for the call in flight and closes the duplicate
+        assert _open_fds() == before
+        assert not [t for t in threading.enumerate() if t.name == "bpfkit-batch"]
+
+
+def test_iteration_keeps_its_own_reference_when_the_map_is_closed() -> None:
+    m = Map.create("hash", key_size=4, value_size=4, max_entries=100000, name="prefc")
+    m.update_batch({i: i for i in range(90000)})
+    it = m.items()
+    first = next(it)
+    m.close()
+    rest = dict(it)  # reads on through its duplicate fd: never another object's
+    rest[first[0]] = first[1]
+    assert rest == {i: i for i in range(90000)}

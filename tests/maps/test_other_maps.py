@@ -24,6 +24,7 @@ from bpfkit.maps import (
     TaskStorageMap,
     UserRingBufMap,
 )
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -83,20 +84,26 @@ def test_stack_codec_drops_zero_tail() -> None:
     assert len(raw) == 32 and c.decode(raw) == (0xFFFF1, 0xFFFF2)
 
 
-def test_ringbuf_and_user_ringbuf_objects() -> None:
+def test_ringbuf_objects() -> None:
+    require("map:ringbuf")
     size = 4 * host.page_size()
     with Map.create("ringbuf", max_entries=size, name="rb") as rb:
         assert isinstance(rb, RingBufMap) and rb.data_size == size
         assert rb.info().max_entries == size
         with pytest.raises(bpfkit.KernelError):
             rb.lookup(None)
-    with Map.create("user_ringbuf", max_entries=size, name="urb") as urb:
-        assert isinstance(urb, UserRingBufMap)
     with pytest.raises(ValueError, match="power of 2"):
         Map.create("ringbuf", max_entries=3 * host.page_size())
 
 
+def test_user_ringbuf_objects() -> None:
+    require("map:user_ringbuf")
+    with Map.create("user_ringbuf", max_entries=4 * host.page_size(), name="urb") as urb:
+        assert isinstance(urb, UserRingBufMap)
+
+
 def test_arena_mmap() -> None:
+    require("map:arena")
     with Map.create("arena", max_entries=4, name="ar") as ar:
         assert isinstance(ar, ArenaMap) and ar.flags & bpfkit.MapFlags.MMAPABLE
         mem = ar.mmap()
@@ -140,6 +147,7 @@ def test_storage_with_ctypes_value_gets_btf() -> None:
 
 
 def test_task_storage() -> None:
+    require("map:task_storage")
     pidfd = os.pidfd_open(os.getpid())
     try:
         with Map.create("task_storage", value_size=4, name="tks") as m:
@@ -153,6 +161,7 @@ def test_task_storage() -> None:
 
 
 def test_cgrp_storage() -> None:
+    require("map:cgrp_storage")
     fd = os.open(cgroup2_root(), os.O_RDONLY | os.O_DIRECTORY)
     try:
         with Map.create("cgrp_storage", value_type="char[16]", name="cgs") as m:

@@ -8,6 +8,7 @@ import pytest
 
 import bpfkit
 from bpfkit.maps import BloomFilterMap, Map, QueueEmptyError, QueueMap, StackMap
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -48,6 +49,7 @@ def test_queue_rejects_keys() -> None:
 
 
 def test_bloom_filter() -> None:
+    require("map:bloom_filter")
     with Map.create("bloom_filter", value_size=4, max_entries=100, map_extra=3, name="bf") as bf:
         assert isinstance(bf, BloomFilterMap) and bf.map_extra == 3
         for v in range(0, 100, 2):

@@ -109,7 +109,7 @@ def test_newer_map_type(name: str, map_type: int, shape: tuple[int, int, int],
         fd = map_create(map_type, *shape)
     except OSError as exc:
         if exc.errno == errno.EINVAL:
-            pytest.skip(f"{name} map: EINVAL (needs Linux {since})")
+            pytest.skip(f"probe: {name} map: EINVAL (needs Linux {since})")
         raise
     try:
         assert map_info(fd)[0] == map_type

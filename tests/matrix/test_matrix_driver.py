@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shlex
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -64,6 +66,22 @@ def test_guest_script_runs_the_command_in_the_checkout() -> None:
     assert "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1" in lines
     assert "export BPFKIT_MATRIX_KERNEL=6.1" in lines
     assert lines[-1] == "exec " + shlex.join(argv)
+    assert not any("probe_features" in ln for ln in lines)
+
+
+def test_guest_script_probes_features_before_the_tests() -> None:
+    argv = ["/repo/.venv/bin/python", "-m", "pytest"]
+    probes = run.features_argv(argv[0], "/tmp/matrix-results/features.json")
+    lines = run.guest_script("5.10", argv, probes).splitlines()
+    assert lines[-2] == probes and lines[-1] == "exec " + shlex.join(argv)
+    assert str(run.PROBE_SCRIPT) in probes and "> /tmp/matrix-results/features.json" in probes
+
+
+def test_feature_probe_script_reports_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "features.json"
+    subprocess.run(run.features_argv(sys.executable, str(out)), shell=True, check=True)
+    got = json.loads(out.read_text())
+    assert len(got) >= 20 and all(isinstance(v, (bool, str)) for v in got.values())
 
 
 def test_pytest_command_has_marker_no_cache_and_plugins() -> None:
@@ -98,6 +116,7 @@ def test_qemu_command_uses_tcg_and_no_host_network(tmp_path: Path) -> None:
     assert any(f"path={tmp_path}," in s and "mount_tag=results" in s and "readonly" not in s
                for s in shares)
     assert "panic=-1" in cmd[cmd.index("-append") + 1]
+    assert "lsm=bpf" in cmd[cmd.index("-append") + 1].split()  # lsm programs need the BPF LSM active
     assert "-no-reboot" in cmd
 
 

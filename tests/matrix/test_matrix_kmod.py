@@ -164,6 +164,15 @@ def test_build_packs_busybox_modules_in_order_and_init() -> None:
     assert init.index("00-virtio.ko") < init.index("01-9p.ko") < init.index("mount -t virtiofs")
     assert "insmod /lib/modules/01-9p.ko debug=0 " in init
     assert "x=1" not in init
+    assert "boot/config-1.2" not in entries
+
+
+def test_build_puts_boot_files_where_the_guest_sees_them() -> None:
+    image = initramfs.build(b"BB", [], "9p", boot_files={"config-1.2": b"CONFIG_BPF=y\n"})
+    entries = initramfs.read_cpio(gzip.decompress(image))
+    assert entries["boot/config-1.2"][1] == b"CONFIG_BPF=y\n"
+    init = entries["init"][1].decode()
+    assert f"cp -a /boot/. {initramfs.NEWROOT}/boot/" in init
 
 
 @pytest.mark.parametrize("share", ["virtiofs", "9p"])
@@ -172,7 +181,7 @@ def test_init_script_mounts_shares_and_kernel_filesystems(share: str) -> None:
     assert text.startswith("#!/bin/busybox sh\n")
     root_line = next(ln for ln in text.splitlines() if "hostroot" in ln)
     assert f"-t {share}" in root_line and "ro" in root_line
-    for fs in ("proc", "sysfs", "devtmpfs", "bpf", "tracefs", "debugfs", "cgroup2"):
+    for fs in ("proc", "sysfs", "devtmpfs", "bpf", "tracefs", "debugfs", "cgroup2", "securityfs"):
         assert f"mount -t {fs} " in text
     assert f"chroot {initramfs.NEWROOT} /bin/sh {initramfs.GUEST_RESULTS}/run.sh" in text
     assert "/results/exit_code" in text

@@ -132,14 +132,29 @@ def test_render_text_has_a_row_per_test_and_numbered_skip_reasons() -> None:
     assert any(ln.startswith("boot / run") and "8s / 61s" in ln for ln in lines)
 
 
-def test_render_markdown_gives_skip_reasons_in_cells() -> None:
-    md = report.render_markdown(_columns()).splitlines()
-    assert md[0] == ("| test | 5.10 (5.10.0-46-amd64) | 6.1 (6.1.0-50-amd64) | "
-                     "7.x (7.2.13+deb14-amd64) | host (6.18.44) |")
-    assert md[1] == "|---|---|---|---|---|"
-    assert md[3] == ("| `m::t2` | skip: needs Linux 5.16 | pass | boot-timeout | "
-                     "skip: needs Linux 5.16 |")
-    assert md[4].split(" | ")[1] == "**FAILED**"
+def test_render_markdown_gives_features_summary_and_numbered_skip_reasons() -> None:
+    cols = _columns()
+    cols[0].features = {"bpf_loop (5.17)": False, "kprobes": True}
+    cols[3].features = {"bpf_loop (5.17)": True, "kprobes": "BpfPermissionError: no"}
+    md = report.render_markdown(cols).splitlines()
+    feats = md.index("### Features (bpfkit's probes)")
+    assert md[feats + 2] == ("| feature | 5.10 (5.10.0-46-amd64) | 6.1 (6.1.0-50-amd64) | "
+                             "7.x (7.2.13+deb14-amd64) | host (6.18.44) |")
+    assert md[feats + 4] == "| bpf_loop (5.17) | no | — | — | yes |"
+    assert md[feats + 5] == "| kprobes | yes | — | — | error: BpfPermissionError: no |"
+    tests = md.index("### Tests")
+    assert "| passed | 1 | 3 | 0 | 2 |" in md[tests:]
+    assert "| skipped (probe) | 1 | 0 | 0 | 1 |" in md[tests:]
+    assert "| failed | 1 | 0 | 0 | 0 |" in md[tests:]
+    table = md.index("| test | 5.10 | 6.1 | 7.x | host |")
+    assert md[table + 1] == "|---|---|---|---|---|"
+    assert md[table + 3] == "| `m::t2` | skip [1] | pass | boot-timeout | skip [1] |"
+    assert md[table + 4].split(" | ")[1] == "**FAILED**"
+    assert md[-1] == "1. needs Linux 5.16"
+
+
+def test_markdown_without_features_has_no_feature_table() -> None:
+    assert "### Features" not in report.render_markdown(_columns()[:1])
 
 
 def test_markdown_escapes_pipes() -> None:

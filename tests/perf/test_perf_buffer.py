@@ -54,6 +54,7 @@ def expected(first: int, n: int, size: int = REC) -> list[bytes]:
     return [P.expected_record(first + i, size) for i in range(n)]
 
 
+@pytest.mark.quick
 def test_exact_records_per_cpu_in_order(env: tuple[Fd, Fd, Program]) -> None:
     m, ctr, prog = env
     got: list[tuple[int, bytes]] = []
@@ -272,3 +273,43 @@ def test_typed_sample_decoding(env: tuple[Fd, Fd, Program]) -> None:
             P.run(prog, 9, cpu=CPUS[0])
             assert pb.consume() == 9
         assert all(check(v, s) for s, v in enumerate(got)), rtype
+
+
+def test_read_batch_into_out(env: tuple[Fd, Fd, Program]) -> None:
+    m, _, prog = env
+    out = np.zeros(100, np.dtype(Record))
+    with PerfBuffer(m, type=Record, page_count=2) as pb:
+        for cpu in CPUS:
+            P.run(prog, 30, 1000 * cpu, cpu=cpu)
+        cpus, arr = pb.read_batch(with_cpu=True, out=out)
+        assert np.shares_memory(arr, out) and len(arr) == len(cpus) == 30 * len(CPUS)
+        assert list(zip(cpus.tolist(), arr["seq"].tolist(), strict=True)) == [
+            (c, 1000 * c + i) for c in CPUS for i in range(30)
+        ]
+        with pytest.raises(ValueError):
+            P.run(prog, 1, cpu=CPUS[0])
+            pb.read_batch(out=np.zeros(4, "V8"))
+        assert pb.read_batch(out=out)["seq"].tolist() == [0]
+
+
+def test_long_runs_stop_exactly_and_zero_copy_views_are_released(env: tuple[Fd, Fd, Program]) -> None:
+    m, _, prog = env
+    got: list[tuple[int, bytes]] = []
+
+    def stop_at_45(cpu: int, rec: bytes) -> bool:
+        got.append((cpu, rec[:REC]))
+        return len(got) == 45
+
+    with PerfBuffer(m, stop_at_45, page_count=4) as pb:
+        P.run(prog, 100, cpu=CPUS[0])
+        assert pb.consume() == 45
+        assert pb.consume() == 55
+        assert [r for _, r in got] == expected(0, 100)
+    kept: list[memoryview] = []
+    with PerfBuffer(m, lambda cpu, rec: kept.append(rec), page_count=4, zero_copy=True, size=REC) as pb:
+        P.run(prog, 90, 7, cpu=CPUS[0])
+        assert pb.consume() == 90
+        assert len(kept) == 90
+        for view in kept:
+            with pytest.raises(ValueError):
+                view.tobytes()

@@ -4,6 +4,10 @@ Every producer numbers its records: record ``seq`` holds the u64 words
 ``w[0] = seq`` and ``w[k] = (seq << 8) | k``, so a test can check both order
 and content. ``ctx`` of the raw_tp run is two u64: the record count and the
 first sequence number.
+
+Where the kernel has bpf_loop (Linux 5.17) one run writes all the records; on
+older kernels (probed) the producers write one record per run and :func:`run`
+runs them once per record, so the same tests hold on both.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import struct
 
+from bpfkit import features
 from bpfkit._sys import Fd
 from bpfkit._sys import commands as C
 from bpfkit._uapi import HelperId, MapType
@@ -33,16 +38,24 @@ def _func_btf(names: list[str]) -> bytes:
     return header + types + strings
 
 
-def load(a: Assembler, name: str, subprogs: tuple[str, ...] = ()) -> Program:
+def have_loop() -> bool:
+    """Whether raw_tp programs may call bpf_loop here (else the producers write one record per run)."""
+    return features.have_helper(RAW_TP, "loop")
+
+
+def load(a: Assembler, name: str, subprogs: tuple[str, ...] = (), *, one_per_run: bool = False) -> Program:
     """Load a raw_tp program; subprograms (callbacks) get the BTF func_info the kernel requires for them."""
     insns = a.program()
     if not subprogs:
-        return Program.load(RAW_TP, insns, name=name)
-    starts = [0] + [a.labels[s] for s in subprogs]
-    btf_fd, _ = C.btf_load(_func_btf(["main", *subprogs]))
-    with Fd(btf_fd, "btf") as btf:
-        func_info = b"".join(struct.pack("<II", start, 3 + i) for i, start in enumerate(starts))
-        return Program.load(RAW_TP, insns, name=name, btf_fd=btf.fd, func_info=func_info)
+        prog = Program.load(RAW_TP, insns, name=name)
+    else:
+        starts = [0] + [a.labels[s] for s in subprogs]
+        btf_fd, _ = C.btf_load(_func_btf(["main", *subprogs]))
+        with Fd(btf_fd, "btf") as btf:
+            func_info = b"".join(struct.pack("<II", start, 3 + i) for i, start in enumerate(starts))
+            prog = Program.load(RAW_TP, insns, name=name, btf_fd=btf.fd, func_info=func_info)
+    prog.one_per_run = one_per_run  # type: ignore[attr-defined]  # read by run()
+    return prog
 
 
 def create_map(map_type: MapType, key_size: int, value_size: int, max_entries: int, name: str) -> Fd:
@@ -90,23 +103,31 @@ def _count_failure(a: Assembler, counters_fd: int, slot: int = 0) -> None:
     a.ld_map_value(1, counters_fd, 8 * slot).mov64_imm(2, 1).atomic_op(8, AtomicOp.ADD, 1, 2, 0)
 
 
-def _main_loop(a: Assembler, pass_ctx: bool = False) -> None:
-    """main: bpf_loop(ctx[0], cb, &{base = ctx[1], ctx}, 0); return the iterations run."""
+def _main_loop(a: Assembler, pass_ctx: bool = False) -> bool:
+    """main: bpf_loop(ctx[0], cb, &{base = ctx[1], ctx}, 0); return the iterations run.
+
+    Without bpf_loop: call cb(0, &{base, ctx}) once and return 1. Returns whether it loops.
+    """
+    loop = have_loop()
     a.mov64_reg(6, 1)
     a.ldx_mem(8, 7, 6, 0)
     a.ldx_mem(8, 8, 6, 8)
     a.stx_mem(8, 10, 8, -16)
     if pass_ctx:
         a.stx_mem(8, 10, 6, -8)
-    a.mov64_reg(1, 7).ld_func(2, "cb").mov64_reg(3, 10).alu64_imm("+", 3, -16).mov64_imm(4, 0)
-    a.call_helper(HelperId.loop)
+    if loop:
+        a.mov64_reg(1, 7).ld_func(2, "cb").mov64_reg(3, 10).alu64_imm("+", 3, -16).mov64_imm(4, 0)
+        a.call_helper(HelperId.loop)
+    else:
+        a.mov64_imm(1, 0).mov64_reg(2, 10).alu64_imm("+", 2, -16).call_rel("cb").mov64_imm(0, 1)
     a.exit_insn()
+    return loop
 
 
 def ringbuf_output_producer(rb_fd: int, counters_fd: int, size: int = 64, flags: int = 0) -> Program:
     """Loop ctx[0] times: bpf_ringbuf_output(record seq, size); failures counted in counters[0]."""
     a = Assembler()
-    _main_loop(a)
+    loops = _main_loop(a)
     stack = -((size + 7) // 8) * 8
     a.label("cb")
     a.ldx_mem(8, 6, 2, 0).alu64_reg("+", 6, 1)  # seq = base + index
@@ -116,13 +137,13 @@ def ringbuf_output_producer(rb_fd: int, counters_fd: int, size: int = 64, flags:
     a.jmp_imm("==", 0, 0, "ok")
     _count_failure(a, counters_fd)
     a.label("ok").mov64_imm(0, 0).exit_insn()
-    return load(a, "rb_output", ("cb",))
+    return load(a, "rb_output", ("cb",), one_per_run=not loops)
 
 
 def ringbuf_reserve_producer(rb_fd: int, counters_fd: int, size: int = 64, discard_every: int = 3) -> Program:
     """Like the output producer, but reserve each record and discard those with seq % discard_every == 0."""
     a = Assembler()
-    _main_loop(a)
+    loops = _main_loop(a)
     a.label("cb")
     a.ldx_mem(8, 6, 2, 0).alu64_reg("+", 6, 1)
     a.ld_map_fd(1, rb_fd).mov64_imm(2, size).mov64_imm(3, 0).call_helper(HelperId.ringbuf_reserve)
@@ -138,7 +159,7 @@ def ringbuf_reserve_producer(rb_fd: int, counters_fd: int, size: int = 64, disca
     a.jmp_imm("==", 2, 0, "drop")
     a.mov64_imm(2, 0).call_helper(HelperId.ringbuf_submit).mov64_imm(0, 0).exit_insn()
     a.label("drop").mov64_imm(2, 0).call_helper(HelperId.ringbuf_discard).mov64_imm(0, 0).exit_insn()
-    return load(a, "rb_reserve", ("cb",))
+    return load(a, "rb_reserve", ("cb",), one_per_run=not loops)
 
 
 def ringbuf_busy_producer(rb_fd: int, flag_fd: int, size: int = 16) -> Program:
@@ -173,7 +194,7 @@ def ringbuf_busy_producer(rb_fd: int, flag_fd: int, size: int = 16) -> Program:
 def perf_output_producer(perf_fd: int, counters_fd: int, size: int = 64) -> Program:
     """Loop ctx[0] times: bpf_perf_event_output(ctx, map, CURRENT_CPU, record seq, size); failures counted."""
     a = Assembler()
-    _main_loop(a, pass_ctx=True)
+    loops = _main_loop(a, pass_ctx=True)
     stack = -((size + 7) // 8) * 8 - 16
     a.label("cb")
     a.ldx_mem(8, 6, 2, 0).alu64_reg("+", 6, 1)
@@ -184,7 +205,7 @@ def perf_output_producer(perf_fd: int, counters_fd: int, size: int = 64) -> Prog
     a.jmp_imm("==", 0, 0, "ok")
     _count_failure(a, counters_fd)
     a.label("ok").mov64_imm(0, 0).exit_insn()
-    return load(a, "perf_output", ("cb",))
+    return load(a, "perf_output", ("cb",), one_per_run=not loops)
 
 
 def user_ringbuf_drain(urb_fd: int, acc_fd: int) -> Program:
@@ -203,8 +224,9 @@ def user_ringbuf_drain(urb_fd: int, acc_fd: int) -> Program:
 
 
 def run(prog: Program, count: int, base: int = 0, *, cpu: int | None = None) -> int:
-    """test_run a producer: ``count`` records numbered from ``base``; returns the program's r0."""
-    ctx = struct.pack("<QQ", count, base)
-    if cpu is None:
-        return prog.test_run(ctx=ctx, ctx_out_size=0).retval
-    return prog.test_run(ctx=ctx, ctx_out_size=0, flags=1, cpu=cpu).retval  # BPF_F_TEST_RUN_ON_CPU
+    """test_run a producer: ``count`` records numbered from ``base``; returns the records it went through
+    (the program's r0: the iterations of its loop, or the sum of its one-record runs)."""
+    kw: dict[str, int] = {} if cpu is None else {"flags": 1, "cpu": cpu}  # BPF_F_TEST_RUN_ON_CPU
+    if not getattr(prog, "one_per_run", False):
+        return prog.test_run(ctx=struct.pack("<QQ", count, base), ctx_out_size=0, **kw).retval
+    return sum(prog.test_run(ctx=struct.pack("<QQ", 1, base + i), ctx_out_size=0, **kw).retval for i in range(count))

@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import rb_progs as P
 
+from bpfkit import features
 from bpfkit import ringbuf as RB
 from bpfkit._sys import Fd
 from bpfkit._uapi import MapType
 from bpfkit.programs import Program
 from bpfkit.ringbuf import RingBuffer
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -47,6 +49,7 @@ def check_records(records: list[Any], first: int, size: int = REC) -> None:
     assert [bytes(r) for r in records] == [P.expected_record(first + i, size) for i in range(len(records))]
 
 
+@pytest.mark.quick
 def test_exactly_n_records_in_order(counters: Fd) -> None:
     got: list[bytes] = []
     with small_ring(1 << 16) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog, \
@@ -117,6 +120,7 @@ def test_discarded_records_are_skipped(counters: Fd) -> None:
 
 def test_busy_record_holds_back_later_ones() -> None:
     """A reserved, uncommitted record (BUSY) stops the reader even though the next one is committed."""
+    require("helper:loop")  # the producer spins in bpf_loop while user space looks at the ring
     with small_ring() as m, P.counter_map(1, "flag") as flag, P.ringbuf_busy_producer(m.fd, flag.fd) as prog, \
             RingBuffer(m) as rb:
         ring = rb.rings[0]
@@ -397,5 +401,74 @@ def test_map_of_the_future_bpfkit_map_shape(counters: Fd) -> None:
 
 
 def test_map_type_check_uses_the_kernel() -> None:
-    with P.create_map(MapType.USER_RINGBUF, 0, 0, 4096, "urb") as m, pytest.raises(TypeError):
-        RingBuffer(m)
+    shapes = [(MapType.ARRAY, 4, 4, 1)]
+    if features.have_map_type(MapType.USER_RINGBUF):  # the ring most like a ring buffer (Linux 6.1)
+        shapes.append((MapType.USER_RINGBUF, 0, 0, 4096))
+    for t, key, value, entries in shapes:
+        with P.create_map(t, key, value, entries, "notrb") as m, pytest.raises(TypeError):
+            RingBuffer(m)
+
+
+def test_long_runs_decode_in_groups_and_stop_exactly(counters: Fd) -> None:
+    """Runs longer than one unpack group (32 records) deliver every record once, stopping where asked."""
+    got: list[bytes] = []
+
+    def stop_at_45(rec: bytes) -> bool:
+        got.append(rec)
+        return len(got) == 45
+
+    with small_ring(1 << 16) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog:
+        with RingBuffer(m, stop_at_45) as rb:
+            P.run(prog, 100)
+            assert rb.consume() == 45
+            assert rb.consume() == 55
+            check_records(got, 0)
+        with RingBuffer(m, type="u64") as rb:  # one value per record, in groups too
+            P.run(prog, 70, 1000)
+            assert list(rb._iter_once()) == list(range(1000, 1070))
+        seen: list[int] = []
+        with RingBuffer(m, seen.append, type=lambda b: int.from_bytes(b[:8], "little")) as rb:
+            P.run(prog, 77, 5)
+            assert rb.consume() == 77
+            assert seen == list(range(5, 82))
+
+
+def test_read_batch_into_out(counters: Fd, monkeypatch: pytest.MonkeyPatch) -> None:
+    with small_ring(1 << 16) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog:
+        with RingBuffer(m, type=Record) as rb:
+            out = np.zeros(80, np.dtype(Record))
+            P.run(prog, 50)
+            got = rb.read_batch(out=out)
+            assert len(got) == 50 and np.shares_memory(got, out)
+            assert got["seq"].tolist() == list(range(50))
+            P.run(prog, 100, 50)
+            assert rb.read_batch(out=out)["seq"].tolist() == list(range(50, 130))  # at most len(out)
+            assert rb.read_batch(max_records=5, out=out)["seq"].tolist() == list(range(130, 135))
+            assert rb.read_batch(out=out)["seq"].tolist() == list(range(135, 150))
+            assert len(rb.read_batch(out=out)) == 0
+            P.run(prog, 3, 150)
+            with pytest.raises(ValueError):  # 32-byte items cannot take 64-byte records: nothing consumed
+                rb.read_batch(out=np.zeros(8, "V32"))
+            with pytest.raises(TypeError):
+                rb.read_batch(out=bytearray(640))
+            with pytest.raises(TypeError):
+                rb.read_batch(out=np.zeros((4, 2), np.dtype(Record))[:, 0])
+            raw = rb.read_batch(out=np.zeros(8, "V64"))  # any dtype of the record's size
+            check_records([bytes(x) for x in raw], 150)
+        with RingBuffer(m, type=lambda b: b) as rb, pytest.raises(TypeError):
+            rb.read_batch(out=np.zeros(8, "V64"))
+        monkeypatch.setattr(RB, "_np", lambda: None)
+        with RingBuffer(m) as rb, pytest.raises(ModuleNotFoundError):
+            rb.read_batch(out=np.zeros(8, "V64"))
+
+
+def test_zero_copy_views_in_long_runs_are_released(counters: Fd) -> None:
+    kept: list[memoryview] = []
+    with small_ring(1 << 16) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog, \
+            RingBuffer(m, kept.append, zero_copy=True) as rb:
+        P.run(prog, 100)
+        assert rb.consume() == 100
+        assert len(kept) == 100
+        for view in kept:
+            with pytest.raises(ValueError):
+                view.tobytes()

@@ -14,6 +14,7 @@ from bpfkit._sys import Fd
 from bpfkit._uapi import MapType
 from bpfkit.programs import Program
 from bpfkit.ringbuf import UserRingBuffer
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.kernel
 @pytest.fixture
 def setup() -> Iterator[tuple[Fd, Fd, Program]]:
     """A 4 KiB user ring, the accumulator array (sum, count) and the draining program."""
+    require("map:user_ringbuf")
     with P.create_map(MapType.USER_RINGBUF, 0, 0, 4096, "urb") as m, P.counter_map(2, "acc") as acc, \
             P.user_ringbuf_drain(m.fd, acc.fd) as prog:
         yield m, acc, prog

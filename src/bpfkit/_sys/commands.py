@@ -266,9 +266,14 @@ def btf_get_fd_by_id(btf_id: int, flags: int = 0) -> int:
     return _fd_by_id(Cmd.BTF_GET_FD_BY_ID, btf_id, flags, "BTF")
 
 
-def obj_get_info_by_fd(fd: int, info: ctypes.Structure, *, target: str | None = None) -> int:
-    """BPF_OBJ_GET_INFO_BY_FD into ``info``; returns the length the kernel filled."""
-    a = A.InfoAttr(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+def obj_get_info_by_fd(fd: int, info: ctypes.Structure, *, target: str | None = None, length: int | None = None) -> int:
+    """BPF_OBJ_GET_INFO_BY_FD into ``info``; returns the length the kernel filled.
+
+    ``length`` limits what is passed to the kernel (the length an earlier call returned):
+    an older kernel refuses non-zero fields beyond its own struct with E2BIG.
+    """
+    size = ctypes.sizeof(info) if length is None else min(length, ctypes.sizeof(info))
+    a = A.InfoAttr(bpf_fd=fd, info_len=size, info=ctypes.addressof(info))
     bpf(Cmd.OBJ_GET_INFO_BY_FD, a, target=target)
     return int(a.info_len)
 
@@ -301,13 +306,16 @@ def btf_info(fd: int, *, target: str | None = None) -> tuple[bytes, str, bool, i
     """
     what = target or f"BTF fd {fd}"
     first = A.BtfInfo()
-    obj_get_info_by_fd(fd, first, target=what)
+    known = obj_get_info_by_fd(fd, first, target=what)
     data = ctypes.create_string_buffer(max(int(first.btf_size), 1))
+    info = A.BtfInfo(btf=ctypes.addressof(data), btf_size=int(first.btf_size))
     name = ctypes.create_string_buffer(max(int(first.name_len) + 1, 64))
-    info = A.BtfInfo(
-        btf=ctypes.addressof(data), btf_size=int(first.btf_size), name=ctypes.addressof(name), name_len=len(name)
-    )
-    obj_get_info_by_fd(fd, info, target=what)
+    if known >= A.BtfInfo.kernel_btf.offset:  # name and kernel_btf: Linux 5.11
+        info.name = ctypes.addressof(name)
+        info.name_len = len(name)
+    obj_get_info_by_fd(fd, info, target=what, length=known)
+    if known < A.BtfInfo.kernel_btf.offset:  # before 5.11 only vmlinux's BTF is a kernel object with an id
+        return data.raw[: int(info.btf_size)], "", False, int(info.id)
     return data.raw[: int(info.btf_size)], name.value.decode(errors="replace"), bool(info.kernel_btf), int(info.id)
 
 

@@ -7,9 +7,13 @@ import os
 
 from .syscall import libc
 
-__all__ = ["BPFFS", "TRACEFS_DIRS", "ensure_bpffs", "ensure_bpffs_for", "ensure_tracefs", "mount_points"]
+__all__ = [
+    "BPFFS", "SECURITYFS", "TRACEFS_DIRS", "ensure_bpffs", "ensure_bpffs_for", "ensure_securityfs", "ensure_tracefs",
+    "mount_points",
+]
 
 BPFFS = "/sys/fs/bpf"
+SECURITYFS = "/sys/kernel/security"
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _mount = libc.mount
 _mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
@@ -63,3 +67,14 @@ def ensure_tracefs() -> str:
             return cand
     _do_mount("tracefs", TRACEFS_DIRS[0], "tracefs")
     return TRACEFS_DIRS[0]
+
+
+def ensure_securityfs() -> str:
+    """The securityfs directory (mounting it at /sys/kernel/security when needed)."""
+    mounted = mount_points("securityfs")
+    if SECURITYFS in mounted:
+        return SECURITYFS
+    if mounted:
+        return mounted[0]
+    _do_mount("securityfs", SECURITYFS, "securityfs")
+    return SECURITYFS

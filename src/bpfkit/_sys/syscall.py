@@ -12,6 +12,7 @@ import errno as E
 import functools
 import mmap
 import os
+import resource
 from collections.abc import Callable
 
 from .._uapi import Cmd
@@ -137,8 +138,36 @@ def mmap_fd(fd: int, length: int, *, writable: bool = True, offset: int = 0) -> 
     return mmap.mmap(fd, length, flags=mmap.MAP_SHARED, prot=prot, offset=offset)
 
 
+# commands whose memory kernels before 5.11 charge to RLIMIT_MEMLOCK (EPERM when it runs out)
+_MEMLOCK_CHARGED = frozenset({Cmd.MAP_CREATE, Cmd.PROG_LOAD, Cmd.BTF_LOAD})
+_memlock_raised = False
+
+
+def _raise_memlock() -> bool:
+    """Lift RLIMIT_MEMLOCK to infinity once, as libbpf does on kernels that charge BPF memory to it."""
+    global _memlock_raised
+    if _memlock_raised:
+        return False
+    _memlock_raised = True
+    soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    for limit in (resource.RLIM_INFINITY, hard):  # without CAP_SYS_RESOURCE, at least the hard limit
+        if limit != soft:
+            try:
+                resource.setrlimit(resource.RLIMIT_MEMLOCK, (limit, limit))
+                return True
+            except (OSError, ValueError):
+                pass
+    return False
+
+
 def bpf(cmd: int, attr: ctypes.Structure, *, target: str | None = None, retry_eagain: int = 0) -> int:
-    """bpf(2) with a ctypes attr struct; raise a :class:`KernelError` on failure."""
+    """bpf(2) with a ctypes attr struct; raise a :class:`KernelError` on failure.
+
+    An EPERM from creating a map, program or BTF object lifts RLIMIT_MEMLOCK
+    and retries once: kernels before 5.11 charge BPF memory to that limit.
+    """
     addr = ctypes.addressof(attr)
     size = ctypes.sizeof(attr)
     while True:
@@ -148,5 +177,7 @@ def bpf(cmd: int, attr: ctypes.Structure, *, target: str | None = None, retry_ea
         err = _get_errno()
         if err == E.EINTR or (err == E.EAGAIN and retry_eagain > 0):
             retry_eagain -= 1 if err == E.EAGAIN else 0
+            continue
+        if err == E.EPERM and cmd in _MEMLOCK_CHARGED and _raise_memlock():
             continue
         raise error_for(err, cmd, target)

@@ -33,6 +33,8 @@ _WARNINGS_OFF = (
     "-Wno-incompatible-pointer-types-discards-qualifiers", "-Wno-unknown-attributes", "-Wno-unused-function",
     "-Wno-gnu-variable-sized-type-not-at-end", "-Wno-address-of-packed-member", "-Wno-tautological-compare",
     "-Wno-unknown-warning-option", "-Wno-macro-redefined", "-Wno-missing-declarations", "-Wno-visibility",
+    # tagged anonymous members in newer kernels' vmlinux.h (struct ns_tree; in a struct, Linux 6.19+)
+    "-fms-extensions", "-Wno-microsoft-anon-tag",
 )
 
 

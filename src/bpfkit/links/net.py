@@ -108,9 +108,13 @@ def _fd_of(obj: Any) -> int:
 
 
 def _link_create_lacks(at: AttachType) -> bool:
-    """Does the kernel predate LINK_CREATE support for ``at``? (Decided by the kernel version.)"""
+    """Does the kernel predate LINK_CREATE support for ``at``? (tcx: probed; XDP: by the kernel version.)"""
     from ..host import kernel_version
 
+    if at in (AttachType.TCX_INGRESS, AttachType.TCX_EGRESS):
+        from ..features import have_tcx
+
+        return not have_tcx()
     since = {AttachType.XDP: (5, 9, 0), AttachType.TCX_INGRESS: (6, 6, 0), AttachType.TCX_EGRESS: (6, 6, 0)}
     return kernel_version() < since.get(at, (0, 0, 0))
 

@@ -119,6 +119,18 @@ def attach_kprobe(prog: Program, func: str, *, offset: int = 0, retprobe: bool =
     return _attach_legacy_probe(prog, "kprobe", f"{func}+{offset}" if offset else func, retprobe, target, cookie)
 
 
+def _append(path: str, line: str) -> None:
+    """Write one line to a tracefs control file with O_APPEND and no seek.
+
+    (Python's append mode seeks to the end, which tracefs' seq files refuse with EINVAL.)
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
 def _attach_legacy_probe(prog: Program, kind: str, where: str, retprobe: bool, target: str, cookie: int) -> Link:
     """Create a probe through tracefs {k,u}probe_events, attach as a tracepoint, remove on close."""
     global _legacy_seq
@@ -129,16 +141,14 @@ def _attach_legacy_probe(prog: Program, kind: str, where: str, retprobe: bool, t
     event = re.sub(r"[^A-Za-z0-9_]", "_", f"{'r' if retprobe else 'p'}_{os.getpid()}_{_legacy_seq}_{where}")[:60]
     line = f"{'r' if retprobe else 'p'}:{group}/{event} {where}\n"
     try:
-        with open(events, "a") as f:
-            f.write(line)
+        _append(events, line)
     except OSError as exc:
         raise KernelError(exc.errno or E.EINVAL, command=f"write {kind}_events", target=target,
                           detail=f"the kernel refused {line.strip()!r}") from None
 
     def remove() -> None:
         try:
-            with open(events, "a") as f:
-                f.write(f"-:{group}/{event}\n")
+            _append(events, f"-:{group}/{event}\n")
         except OSError:
             pass
 
@@ -147,7 +157,8 @@ def _attach_legacy_probe(prog: Program, kind: str, where: str, retprobe: bool, t
             tp_id = int(f.read().strip())
         attr = P.PerfEventAttr(type=PerfType.TRACEPOINT, config=tp_id, sample_period=1, wakeup_events=1)
         pfd = Fd(P.perf_event_open(attr, -1, 0, target=target), f"perf event of {target}")
-        link = attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
+        link = attach_perf_event_fd(prog, pfd, kind=f"{kind[0]}ret{kind[1:]}" if retprobe else kind, target=target,
+                                    cookie=cookie)
     except BaseException:
         remove()
         raise

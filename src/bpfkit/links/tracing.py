@@ -112,6 +112,16 @@ def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
     eat = prog.expected_attach_type
     kind = _TRAMPOLINE_KINDS.get(AttachType(eat), "tracing") if eat is not None else "tracing"
     target = f"{kind} {prog.attach_target or '?'}"
+    if prog.type == ProgType.LSM and eat != AttachType.LSM_CGROUP:
+        from ..host import active_lsms
+
+        lsms = active_lsms()
+        if lsms is not None and "bpf" not in lsms:  # the kernel would attach, but the hook never runs
+            raise NotSupportedError(
+                f"cannot attach {target}: the BPF LSM is not active on this kernel (active: {','.join(lsms)}); "
+                "boot with lsm=...,bpf (CONFIG_BPF_LSM is needed too)",
+                feature="bpf_lsm", min_kernel="5.7",
+            )
     try:
         if cookie:
             def fill(a: object) -> None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .codec import CodecSpec as CodecSpec
     from .codec import as_plain as as_plain
     from .codec import btf_ctype as btf_ctype
+    from .codec import btf_dtype as btf_dtype
     from .codec import make_codec as make_codec
     from .hash import HashMap as HashMap
     from .hash import LruHashMap as LruHashMap
@@ -81,6 +82,7 @@ _WHERE: dict[str, str] = {
     "CodecSpec": "codec",
     "as_plain": "codec",
     "btf_ctype": "codec",
+    "btf_dtype": "codec",
     "make_codec": "codec",
     "HashMap": "hash",
     "LruHashMap": "hash",
@@ -185,6 +187,7 @@ __all__ = [
     "XskMap",
     "as_plain",
     "btf_ctype",
+    "btf_dtype",
     "fd_of",
     "kernel_btf",
     "load_btf",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno as E
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .. import host
-from .._sys.syscall import mmap_fd
-from .._uapi import MapFlags, MapType
+from .._sys.syscall import last_errno, mmap_fd
+from .._uapi import Cmd, MapFlags, MapType
 from ..errors import MapKeyError
 from .base import Map
 from .codec import Codec, IntCodec, make_codec, round_up
@@ -59,16 +60,62 @@ class ArrayMap(_Indexed):
     map_types = (MapType.ARRAY,)
 
     def __getitem__(self, index: Any) -> Any:
-        if type(index) is int and 0 <= index < self.max_entries:
-            return self._getitem(index)
+        # Map._getitem inlined for plain indexes (one Python frame per a[i], not two); the key's
+        # memoryview item refuses what is not a u32 (slices, negative numbers, floats) and the
+        # kernel indexes past the end, which then take the general path.
+        take, give, call, kv, _, _, vv, vunpack, vbuf = self._ops_get
+        if kv is not None:
+            try:
+                take()
+            except IndexError:  # buffers in use: another thread or a re-entrant call
+                return self._get_general(index)
+            try:
+                try:
+                    kv[0] = index
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    if call() >= 0:
+                        return vv[0] if vv is not None else vunpack(vbuf)[0]
+                    if last_errno() != E.ENOENT:
+                        raise self._fail(Cmd.MAP_LOOKUP_ELEM, index, 0)
+            finally:
+                give(True)
+        return self._get_general(index)
+
+    def _get_general(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self._getitem(i) for i in range(*index.indices(self.max_entries))]
         return self._getitem(self._index(index))
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if type(index) is int and 0 <= index < self.max_entries:
-            self._setitem(index, value)
-            return
+        # Map._setitem inlined for plain indexes, as in __getitem__
+        take, give, call, kv, _, _, vv, vpack, vbuf = self._ops_set
+        if kv is not None and type(index) is not slice:
+            try:
+                take()
+            except IndexError:  # buffers in use: another thread or a re-entrant call
+                self._setitem(self._index(index), value)
+                return
+            try:
+                try:
+                    kv[0] = index
+                except (TypeError, ValueError):
+                    pass
+                else:
+                    try:
+                        if vv is not None:
+                            vv[0] = value
+                        else:
+                            vpack(vbuf, 0, value)
+                    except Exception:
+                        self._encode_value(value, vbuf)
+                    if call() >= 0:
+                        return
+                    if last_errno() != E.E2BIG or index < self.max_entries:  # E2BIG: an index past the end
+                        raise self._fail(Cmd.MAP_UPDATE_ELEM, index, 0)
+            finally:
+                give(True)
         if isinstance(index, slice):
             idx = range(*index.indices(self.max_entries))
             vals = list(value)

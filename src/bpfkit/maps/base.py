@@ -19,8 +19,12 @@ import errno as E
 import fcntl
 import os
 import re
+import struct
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -28,11 +32,11 @@ from .. import host
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
-from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, error_for, last_errno
+from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
 from ..errors import BpfError, KernelError, MapKeyError, NotSupportedError
-from .codec import Codec, CodecSpec, IntCodec, make_codec
+from .codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
 __all__ = [
     "Map",
@@ -49,6 +53,7 @@ SupportsFd = Any
 _M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
+_HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
 _BATCH_MIN_ENTRIES = 256  # items()/values() use batch ops at or above this max_entries
 _BATCH_BYTES = 1 << 20  # target size of one batch's key+value buffers
 
@@ -290,6 +295,24 @@ class Map:
         self._kpack = self.key_codec.pack_into
         self._vpack = self.value_codec.pack_into
         self._vunpack = self.value_codec.unpack_from
+        # Plain int and float keys/values go through one-item memoryviews of the buffers: an item
+        # store or load is cheaper than a struct call. None where the codec needs its own code.
+        kcode, vcode = _scalar_code(self.key_codec), _scalar_code(self.value_codec)
+        self._kview: memoryview | None = None
+        self._vview: memoryview | None = None
+        if kcode and len(self._kbuf) == self.key_codec.size:
+            self._kview = memoryview(self._kbuf).cast(kcode)  # type: ignore[call-overload]
+        if vcode and len(self._vbuf) == self.value_codec.size:
+            self._vview = memoryview(self._vbuf).cast(vcode)  # type: ignore[call-overload]
+        self._bundle_ops()
+
+    def _bundle_ops(self) -> None:
+        """The hot paths' per-map state as tuples: one attribute load and an unpack per call."""
+        take, give = self._take, self._give
+        kv, kpack, kbuf = self._kview, self._kpack, self._kbuf
+        self._ops_get = (take, give, self._c_lookup, kv, kpack, kbuf, self._vview, self._vunpack, self._vbuf)
+        self._ops_set = (take, give, self._c_update, kv, kpack, kbuf, self._vview, self._vpack, self._vbuf)
+        self._ops_del = (take, give, self._c_delete, kv, kpack, kbuf)
 
     @classmethod
     def create(
@@ -499,6 +522,7 @@ class Map:
             return
         closed = _closed_op(self._desc)
         self._c_lookup = self._c_update = self._c_delete = self._c_next = self._c_first = closed
+        self._bundle_ops()
         self._fd.close()
 
     def __enter__(self: _M) -> _M:
@@ -569,8 +593,15 @@ class Map:
             exc = error_for(err, cmd, self._desc, detail=" ".join(parts) + (f": {exc.detail}" if exc.detail else ""))
         return exc
 
+    # The element operations below share one shape: take the token (else the slow path with
+    # fresh buffers), write the key (memoryview item or codec; any failure gets the codec's
+    # checked encoder, which raises the real error or handles exact-size bytes), make the
+    # call, read the value, give the token back.
+
     def lookup(self, key: Any, flags: int = 0) -> Any:
         """BPF_MAP_LOOKUP_ELEM; MapKeyError (a KeyError) when absent. ``flags=F_LOCK`` for spin-locked values."""
+        if not flags:
+            return self._getitem(key)
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
@@ -580,12 +611,11 @@ class Map:
                 self._kpack(self._kbuf, 0, key)
             except Exception:
                 self._encode_key(key, self._kbuf)
-            if flags:
-                self._attr.flags = flags
+            self._attr.flags = flags
+            try:
                 rc = self._c_lookup()
+            finally:
                 self._attr.flags = 0
-            else:
-                rc = self._c_lookup()
             if rc < 0:
                 raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, flags)
             return self._vunpack(self._vbuf)[0]
@@ -594,6 +624,9 @@ class Map:
 
     def update(self, key: Any, value: Any, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM with ANY (default), NOEXIST, EXIST, optionally | F_LOCK."""
+        if not flags:
+            self._setitem(key, value)
+            return
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
@@ -608,12 +641,11 @@ class Map:
                 self._vpack(self._vbuf, 0, value)
             except Exception:
                 self._encode_value(value, self._vbuf)
-            if flags:
-                self._attr.flags = flags
+            self._attr.flags = flags
+            try:
                 rc = self._c_update()
+            finally:
                 self._attr.flags = 0
-            else:
-                rc = self._c_update()
             if rc < 0:
                 raise self._fail(Cmd.MAP_UPDATE_ELEM, key, flags)
         finally:
@@ -621,63 +653,79 @@ class Map:
 
     def delete(self, key: Any) -> None:
         """BPF_MAP_DELETE_ELEM; MapKeyError when absent."""
+        take, give, call, kv, kpack, kbuf = self._ops_del
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             self._slow(Cmd.MAP_DELETE_ELEM, key, None, 0)
             return
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_delete() < 0:
+                self._encode_key(key, kbuf)
+            if call() < 0:
                 raise self._fail(Cmd.MAP_DELETE_ELEM, key, 0)
         finally:
-            self._give(True)
+            give(True)
 
     def _getitem(self, key: Any) -> Any:
-        """``m[key]``: :meth:`lookup` without flags, one branch less on the hot path."""
+        """``m[key]``: :meth:`lookup` without flags."""
+        take, give, call, kv, kpack, kbuf, vv, vunpack, vbuf = self._ops_get
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_lookup() < 0:
+                self._encode_key(key, kbuf)
+            if call() < 0:
                 raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0)
-            return self._vunpack(self._vbuf)[0]
+            return vv[0] if vv is not None else vunpack(vbuf)[0]
         finally:
-            self._give(True)
+            give(True)
 
     def _setitem(self, key: Any, value: Any) -> None:
         """``m[key] = value``: :meth:`update` with BPF_ANY."""
+        take, give, call, kv, kpack, kbuf, vv, vpack, vbuf = self._ops_set
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             self._slow(Cmd.MAP_UPDATE_ELEM, key, value, 0)
             return
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
+                self._encode_key(key, kbuf)
             try:
-                self._vpack(self._vbuf, 0, value)
+                if vv is not None:
+                    vv[0] = value
+                else:
+                    vpack(vbuf, 0, value)
             except Exception:
-                self._encode_value(value, self._vbuf)
-            if self._c_update() < 0:
+                self._encode_value(value, vbuf)
+            if call() < 0:
                 raise self._fail(Cmd.MAP_UPDATE_ELEM, key, 0)
         finally:
-            self._give(True)
+            give(True)
 
     def _has(self, key: Any) -> bool:
         """True when a lookup of ``key`` succeeds (``in``)."""
+        take, give, call, kv, kpack, kbuf, _, _, _ = self._ops_get
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0)
@@ -686,22 +734,26 @@ class Map:
             return True
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_lookup() >= 0:
+                self._encode_key(key, kbuf)
+            if call() >= 0:
                 return True
             err = last_errno()
             if err == E.ENOENT:
                 return False
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
         finally:
-            self._give(True)
+            give(True)
 
     def _get_or(self, key: Any, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` when absent (``get``)."""
+        take, give, call, kv, kpack, kbuf, vv, vunpack, vbuf = self._ops_get
         try:
-            self._take()
+            take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
             try:
                 return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
@@ -709,17 +761,20 @@ class Map:
                 return default
         try:
             try:
-                self._kpack(self._kbuf, 0, key)
+                if kv is not None:
+                    kv[0] = key
+                else:
+                    kpack(kbuf, 0, key)
             except Exception:
-                self._encode_key(key, self._kbuf)
-            if self._c_lookup() >= 0:
-                return self._vunpack(self._vbuf)[0]
+                self._encode_key(key, kbuf)
+            if call() >= 0:
+                return vv[0] if vv is not None else vunpack(vbuf)[0]
             err = last_errno()
             if err == E.ENOENT:
                 return default
             raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
         finally:
-            self._give(True)
+            give(True)
 
     def lookup_raw(self, key: Any, flags: int = 0) -> bytes:
         """Like :meth:`lookup` but returns the value's bytes undecoded (per-CPU: all CPUs)."""
@@ -727,7 +782,16 @@ class Map:
 
     def lookup_and_delete(self, key: Any = None, flags: int = 0) -> Any:
         """BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value, removed (hash maps since 5.14; pop for queue/stack)."""
-        return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, key, None, flags))
+        try:
+            return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, key, None, flags))
+        except KernelError as exc:
+            if exc.errno in _UNSUPPORTED_ERRNOS and int(self.type) in _HASH_TYPES:
+                raise NotSupportedError(
+                    f"lookup_and_delete on {self._desc}: this kernel ({'.'.join(map(str, host.kernel_version()))}) "
+                    "has no BPF_MAP_LOOKUP_AND_DELETE_ELEM for hash maps",
+                    feature="lookup_and_delete on hash maps", min_kernel="5.14",
+                ) from exc
+            raise
 
     def _slow(self, cmd: int, key: Any, value: Any, flags: int) -> bytes:
         """One element command with fresh buffers (contention, rare commands); returns the value buffer."""
@@ -866,6 +930,8 @@ class Map:
         """Iterate (key, value) pairs; batch syscalls by default for maps of >= 256 entries when supported.
 
         ``raw=True`` yields undecoded bytes. Keys deleted during the walk are skipped.
+        When a map holds more than one batch, the next batch is read on a helper
+        thread (through its own duplicate of the fd) while this one is decoded.
         """
         use_batch = batch if batch is not None else self.max_entries >= _BATCH_MIN_ENTRIES
         if use_batch and self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
@@ -874,7 +940,7 @@ class Map:
 
     def values(self, *, batch: bool | None = None) -> Iterator[Any]:
         """Iterate the values (see :meth:`items`)."""
-        return (v for _, v in self.items(batch=batch))
+        return map(_SECOND, self.items(batch=batch))
 
     def _iter_items_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
         kdec = self.key_codec.decode
@@ -891,7 +957,11 @@ class Map:
         return (int(self.type), cmd) not in _NO_BATCH and self.key_size > 0
 
     def _batch_refused(self, cmd: int, exc: KernelError) -> bool:
-        """True (and remembered) when ``exc`` says the kernel has no batch ``cmd`` for this map type."""
+        """True (and remembered) when ``exc`` says the kernel has no batch ``cmd`` for this map type.
+
+        The kernel then leaves ``count`` as it was given (nothing was done), so callers must not
+        read it as the number of elements processed.
+        """
         if exc.errno in _UNSUPPORTED_ERRNOS:
             _NO_BATCH.add((int(self.type), cmd))
             return True
@@ -912,59 +982,88 @@ class Map:
         return max(16, min(self.max_entries or 1, _BATCH_BYTES // max(per, 1)))
 
     def _iter_batch(self, cmd: int, batch_size: int | None, raw: bool) -> Iterator[tuple[Any, Any]]:
+        """(key, value) pairs read by batch ``cmd``; each batch is decoded into lists at once and the
+        pairs come out of C-level iterators (no Python frame per item)."""
+        return chain.from_iterable(self._batch_pairs(cmd, batch_size, raw))
+
+    def _batch_pairs(self, cmd: int, batch_size: int | None, raw: bool) -> Iterator[Iterable[tuple[Any, Any]]]:
+        """One iterable of decoded (key, value) pairs per batch (or the element-wise walk if refused)."""
+        ks, vs = self.key_size, self.value_codec.size
+        kc, vc = self.key_codec, self.value_codec
+        chunks = self._batch_chunks(cmd, batch_size, prefetch=True)
+        for kmv, vmv, count in chunks:
+            if count < 0:  # the kernel has no such batch command for this map type
+                if cmd == Cmd.MAP_LOOKUP_AND_DELETE_BATCH:
+                    yield self._drain_elementwise(raw)
+                else:
+                    yield self._iter_items_elementwise(raw)
+                return
+            if raw:
+                yield zip(_split_raw(kmv, ks, count), _split_raw(vmv, vs, count), strict=True)
+            else:
+                yield zip(_decode_many(kc, kmv, count), _decode_many(vc, vmv, count), strict=True)
+
+    def _batch_chunks(
+        self, cmd: int, batch_size: int | None, *, prefetch: bool = False
+    ) -> Iterator[tuple[memoryview, memoryview, int]]:
+        """(keys, values, count) per batch call, as views of buffers the next calls reuse.
+
+        A count of -1 (first item only) means the kernel refused the command for
+        this map type. Buffers double when a hash bucket holds more than one batch.
+        With ``prefetch`` (lookups of maps bigger than one batch) a helper thread
+        makes the next call, which releases the GIL, while the caller decodes this
+        batch; it works on a duplicate of the map's fd, so closing the map meanwhile
+        cannot send the call to another object.
+        """
         n = self._batch_size(batch_size)
         ks, vs = self.key_size, self.value_codec.size
-        tok = max(ks, 8)
-        in_b = ctypes.create_string_buffer(tok)
-        out_b = ctypes.create_string_buffer(tok)
+        tok = ctypes.create_string_buffer(max(ks, 8))  # in and out token: the kernel reads it before writing it
+        ahead = prefetch and cmd == Cmd.MAP_LOOKUP_BATCH and self.max_entries > n
+        own = Fd(fcntl.fcntl(self.fd, fcntl.F_DUPFD_CLOEXEC, 3), self._desc) if ahead else None
+        fd = own.fd if own is not None else self.fd
+        bufs = [_BatchBuf(cmd, fd, n, ks, vs, tok) for _ in range(2 if ahead else 1)]
+        cur = bufs[0]
         first = True
-        while True:
-            keys = ctypes.create_string_buffer(n * ks)
-            vals = ctypes.create_string_buffer(max(n * vs, 1))
-            attr = MapBatchAttr(
-                in_batch=0 if first else ctypes.addressof(in_b), out_batch=ctypes.addressof(out_b),
-                keys=ctypes.addressof(keys), values=ctypes.addressof(vals), count=n, map_fd=self.fd,
-            )
-            done = False
-            try:
-                bpf(cmd, attr, target=self._desc)
-            except KernelError as exc:
-                if exc.errno == E.ENOENT:
-                    done = True
-                elif exc.errno == E.ENOSPC and attr.count == 0:
-                    n *= 2  # a hash bucket holds more entries than one batch
-                    continue
-                elif first and self._batch_refused(cmd, exc):
-                    if cmd == Cmd.MAP_LOOKUP_AND_DELETE_BATCH:
-                        yield from self._drain_elementwise(raw)
-                    else:
-                        yield from self._iter_items_elementwise(raw)
+        try:
+            cur.call(True)
+            while True:
+                rc = cur.rc
+                if rc < 0 and rc != -E.ENOENT:
+                    err = -rc
+                    if err == E.ENOSPC and cur.attr.count == 0:  # a hash bucket holds more entries than one batch
+                        n *= 2
+                        bufs = [_BatchBuf(cmd, fd, n, ks, vs, tok) for _ in bufs]
+                        cur = bufs[0]
+                        cur.call(first)
+                        continue
+                    if err == E.EINTR:
+                        cur.call(first)
+                        continue
+                    exc = error_for(err, cmd, self._desc)
+                    if first and self._batch_refused(cmd, exc):
+                        yield cur.kmv, cur.vmv, -1
+                        return
+                    raise exc
+                done = rc < 0  # ENOENT: the end, possibly with a last few entries
+                count = int(cur.attr.count)
+                first = False
+                nxt = bufs[1] if len(bufs) > 1 and bufs[0] is cur else bufs[0]
+                if not done and nxt is not cur:
+                    nxt.start()
+                if count:
+                    yield cur.kmv[: count * ks], cur.vmv[: count * vs], count
+                if done:
                     return
+                if nxt is cur:
+                    cur.call(False)
                 else:
-                    raise
-            count = int(attr.count)
-            if count:
-                kraw = keys.raw[: count * ks]
-                vraw = vals.raw[: count * vs]
-                if raw:
-                    for i in range(count):
-                        yield kraw[i * ks : (i + 1) * ks], vraw[i * vs : (i + 1) * vs]
-                else:
-                    yield from zip(self._decode_many(self.key_codec, kraw, count),
-                                   self._decode_many(self.value_codec, vraw, count), strict=True)
-            if done:
-                return
-            ctypes.memmove(in_b, out_b, tok)
-            first = False
-
-    @staticmethod
-    def _decode_many(codec: Codec, data: bytes, count: int) -> list[Any]:
-        if builtins.type(codec) is IntCodec:
-            out: list[Any] = memoryview(data).cast(codec._st.format[-1]).tolist()  # type: ignore[call-overload]
-            return out
-        dec = codec.decode
-        s = codec.size
-        return [dec(data, i * s) for i in range(count)]
+                    nxt.join()
+                    cur = nxt
+        finally:
+            for b in bufs:
+                b.join()
+            if own is not None:
+                own.close()
 
     def _drain_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
         kdec = self.key_codec.decode
@@ -992,6 +1091,79 @@ class Map:
         if not self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
             return list(self._iter_items_elementwise(raw))
         return list(self._iter_batch(Cmd.MAP_LOOKUP_BATCH, batch_size, raw))
+
+    def items_numpy(self, *, batch_size: int | None = None) -> tuple[Any, Any]:
+        """Every (key, value) as two NumPy arrays ``(keys, values)``, read by BPF_MAP_LOOKUP_BATCH into them.
+
+        dtypes come from the codecs (:meth:`Codec.numpy_dtype`): ints by size,
+        structs as structured dtypes (record arrays), per-CPU values as
+        ``(entries, CPUs)`` arrays. Maps without batch lookups are read element
+        by element. ``batch_size`` caps the entries per syscall. Needs NumPy
+        (ModuleNotFoundError without it).
+        """
+        np = require_numpy(f"{type(self).__name__}.items_numpy()")
+        if not self.key_size:
+            raise TypeError(f"{self._desc} has no keys: items_numpy() reads keyed maps")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        kdt = _slot_dtype(np, self.key_codec, self.key_size)
+        vdt = _slot_dtype(np, self.value_codec, self.value_codec.size)
+        keys = vals = None
+        if type(self).items is Map.items and self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
+            got = self._numpy_batch(np, kdt, vdt, batch_size)
+            if got is not None:
+                keys, vals = got
+        if keys is None or vals is None:  # no batch lookup here: the map's own items(), as raw bytes
+            pairs = list(self.items(batch=False, raw=True))
+            keys = np.ndarray((len(pairs),), kdt, bytearray(b"".join(k for k, _ in pairs)))
+            vals = np.ndarray((len(pairs),), vdt, bytearray(b"".join(v for _, v in pairs)))
+        return _finish_array(np, keys, self.key_codec), _finish_array(np, vals, self.value_codec)
+
+    def _numpy_batch(self, np: Any, kdt: Any, vdt: Any, batch_size: int | None) -> tuple[Any, Any] | None:
+        """(keys, values) arrays filled by lookup batches; None when the kernel refuses them for this map."""
+        ks, vs = self.key_size, self.value_codec.size
+        per = ks + vs
+        per_call = batch_size or max(1024, _NP_CALL_BYTES // per)
+        cap = max(1, min(max(self.max_entries, 1), max(1024, _NP_CHUNK_BYTES // per)))
+        done_parts: list[tuple[Any, Any]] = []
+        karr, varr = np.empty(cap, kdt), np.empty(cap, vdt)
+        pos = 0
+        want = 1  # the fewest entries the next call must have room for (a whole hash bucket)
+        tok = ctypes.create_string_buffer(max(ks, 8))
+        attr = MapBatchAttr(out_batch=ctypes.addressof(tok), map_fd=self.fd)
+        first = True
+        while True:
+            if cap - pos < want:  # this chunk is full: keep it, continue in a new one
+                done_parts.append((karr[:pos], varr[:pos]))
+                cap = max(cap, want)
+                karr, varr = np.empty(cap, kdt), np.empty(cap, vdt)
+                pos = 0
+            count = max(min(cap - pos, per_call), want)
+            attr.in_batch = 0 if first else attr.out_batch
+            attr.keys = karr.ctypes.data + pos * ks
+            attr.values = varr.ctypes.data + pos * vs if vs else 0
+            attr.count = count
+            try:
+                bpf(Cmd.MAP_LOOKUP_BATCH, attr, target=self._desc)
+            except KernelError as exc:
+                if exc.errno == E.ENOENT:
+                    pos += int(attr.count)
+                    break
+                if exc.errno == E.ENOSPC and attr.count == 0:
+                    want = count * 2  # a hash bucket holds more entries than fit
+                    continue
+                if first and self._batch_refused(Cmd.MAP_LOOKUP_BATCH, exc):
+                    return None
+                raise
+            pos += int(attr.count)
+            want = 1
+            first = False
+        if not done_parts:
+            if pos * 2 < cap:  # mostly empty: do not keep the whole chunk alive
+                return karr[:pos].copy(), varr[:pos].copy()
+            return karr[:pos], varr[:pos]
+        done_parts.append((karr[:pos], varr[:pos]))
+        return np.concatenate([k for k, _ in done_parts]), np.concatenate([v for _, v in done_parts])
 
     def lookup_and_delete_batch(self, *, batch_size: int | None = None, raw: bool = False) -> list[tuple[Any, Any]]:
         """Remove and return every (key, value) with BPF_MAP_LOOKUP_AND_DELETE_BATCH (or element ops)."""
@@ -1033,7 +1205,7 @@ class Map:
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
-                if not (done == 0 and self._batch_refused(Cmd.MAP_UPDATE_BATCH, exc)):
+                if not self._batch_refused(Cmd.MAP_UPDATE_BATCH, exc):
                     key = pairs[done][0] if done < len(pairs) else _NO_KEY
                     raise self._fail(Cmd.MAP_UPDATE_BATCH, key, flags, exc.errno) from None
             finally:
@@ -1062,7 +1234,7 @@ class Map:
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
-                if not (done == 0 and self._batch_refused(Cmd.MAP_DELETE_BATCH, exc)):
+                if not self._batch_refused(Cmd.MAP_DELETE_BATCH, exc):
                     if exc.errno == E.ENOENT and done < len(klist):
                         raise MapKeyError(klist[done], map_name=self.name) from None
                     raise
@@ -1071,6 +1243,119 @@ class Map:
         for k in klist:
             self.delete(k)
         return len(klist)
+
+
+class _BatchBuf:
+    """Key and value buffers of one batch call and its attr; the call runs here or on a helper thread."""
+
+    def __init__(self, cmd: int, fd: int, n: int, ks: int, vs: int, tok: ctypes.Array[ctypes.c_char]) -> None:
+        self.kbuf = bytearray(n * ks)
+        self.vbuf = bytearray(max(n * vs, 1))
+        self._refs = (ctypes.c_char.from_buffer(self.kbuf), ctypes.c_char.from_buffer(self.vbuf))
+        self.kmv = memoryview(self.kbuf)
+        self.vmv = memoryview(self.vbuf)
+        self.tok = ctypes.addressof(tok)
+        self.n = n
+        self.cmd = cmd
+        self.attr = MapBatchAttr(out_batch=self.tok, map_fd=fd, keys=ctypes.addressof(self._refs[0]),
+                                 values=ctypes.addressof(self._refs[1]))
+        self._addr = ctypes.addressof(self.attr)
+        self._size = ctypes.sizeof(self.attr)
+        self.rc = 0
+        self._thread: Any = None
+
+    def call(self, first: bool) -> None:
+        """One batch call (the GIL is released during it); the result, or -errno, lands in ``rc``."""
+        self.attr.in_batch = 0 if first else self.tok
+        self.attr.count = self.n
+        self.rc = bpf_raw(self.cmd, self._addr, self._size)
+
+    def start(self) -> None:
+        """Make the next (not first) call on a helper thread; :meth:`join` waits for it."""
+        import threading
+
+        self._thread = threading.Thread(target=self.call, args=(False,), name="bpfkit-batch", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for a call started by :meth:`start` (no-op if none)."""
+        t = self._thread
+        if t is not None:
+            t.join()
+            self._thread = None
+
+
+_NP_CALL_BYTES = 4 << 20  # items_numpy(): key+value bytes asked of the kernel per batch call
+_NP_CHUNK_BYTES = 256 << 20  # ... and per preallocated chunk (maps bigger than this are read in chunks)
+
+
+def _slot_dtype(np: Any, codec: Codec, size: int) -> Any:
+    """The dtype of one key or value slot as the kernel writes it (per-CPU: all CPUs, padded to 8 bytes)."""
+    if type(codec) is PerCpuCodec or isinstance(codec, PerCpuCodec):
+        inner = _slot_dtype(np, codec.inner, codec.inner.size)
+        if inner.itemsize != codec.stride:
+            inner = np.dtype({"names": ["v"], "formats": [inner], "offsets": [0], "itemsize": codec.stride})
+        return np.dtype((inner, (codec.ncpus,)))
+    try:
+        dt = codec.numpy_dtype()
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dt.itemsize != size:
+        return np.dtype((np.void, size))
+    return dt
+
+
+def _finish_array(np: Any, arr: Any, codec: Codec) -> Any:
+    """The public form of a filled array: per-CPU padding removed, structured arrays as record arrays."""
+    if isinstance(codec, PerCpuCodec) and arr.dtype.names == ("v",) and arr.dtype.fields["v"][1] == 0:
+        arr = np.ascontiguousarray(arr["v"])
+    if arr.dtype.names is not None:
+        arr = arr.view(np.recarray)
+    return arr
+
+
+def _split_raw(mv: memoryview, size: int, count: int) -> list[bytes]:
+    """``count`` bytes objects of ``size`` bytes each, cut from ``mv`` by a C-level iterator."""
+    if size == 0:
+        return [b""] * count
+    return list(map(_FIRST, struct.iter_unpack(f"{size}s", mv)))
+
+
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+_CAST_CODES = frozenset("BHIQbhiqfd")
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+
+
+def _scalar_code(codec: Codec) -> str | None:
+    """The memoryview cast code of an int or float codec that decodes plainly; None for others."""
+    if type(codec).decode is IntCodec.decode or type(codec).decode is FloatCodec.decode:
+        fmt = codec._st.format  # type: ignore[attr-defined]
+        if len(fmt) == 2 and fmt[0] in ("=", "@", _NATIVE) and fmt[1] in _CAST_CODES:
+            return str(fmt[1])
+    return None
+
+
+def _decode_many(codec: Codec, mv: memoryview, count: int) -> list[Any]:
+    """Decode ``count`` consecutive values from ``mv`` into a list (the list owns no view of ``mv``)."""
+    code = _scalar_code(codec)
+    if code is not None:
+        out: list[Any] = mv.cast(code).tolist()  # type: ignore[call-overload]
+        return out
+    s = codec.size
+    if type(codec) is PerCpuCodec:
+        inner = codec.inner
+        icode = _scalar_code(inner)
+        if icode is not None and codec.stride % inner.size == 0:
+            step = codec.stride // inner.size
+            flat = mv.cast(icode).tolist()  # type: ignore[call-overload]
+            if step > 1:
+                flat = flat[::step]
+            return list(map(list, zip(*[iter(flat)] * codec.ncpus, strict=True)))
+    if type(codec) is CtypesCodec:
+        return list(map(codec.ctype.from_buffer_copy, repeat(mv), range(0, count * s, s)))
+    data = bytes(mv)  # an unknown decoder might keep a slice of what it is given: give it bytes
+    return list(map(codec.decode, repeat(data), range(0, count * s, s)))
 
 
 class _NoKey:

@@ -70,8 +70,10 @@ __all__ = [
     "VoidCodec",
     "as_plain",
     "btf_ctype",
+    "btf_dtype",
     "make_codec",
     "raw_bytes",
+    "require_numpy",
     "round_up",
 ]
 
@@ -117,6 +119,9 @@ class Codec(abc.ABC):
     unpack_from: Callable[..., tuple[Any, ...]]
     """Fast decode ``(data, offset=0)`` returning a 1-tuple (like struct.Struct.unpack_from)."""
 
+    btf_type: tuple[Btf, int] | None = None
+    """The BTF type (btf, type id) this codec was made from, when it came from BTF."""
+
     def __init__(self, size: int, name: str) -> None:
         if size < 0:
             raise ValueError(f"negative size {size} for {name}")
@@ -124,6 +129,23 @@ class Codec(abc.ABC):
         self.name = name
         self.pack_into = self.encode_into
         self.unpack_from = self._unpack_one
+
+    def numpy_dtype(self) -> Any:
+        """The NumPy dtype of one encoded value (the bulk paths' arrays); ImportError without NumPy.
+
+        Ints and floats map to their NumPy types, char arrays to ``S<n>``, arrays
+        to subarray dtypes, structs (from BTF, ctypes or a struct format) to
+        structured dtypes; anything else is ``V<size>`` (opaque bytes).
+        """
+        np = require_numpy("a NumPy dtype")
+        if self.btf_type is not None:
+            return btf_dtype(*self.btf_type)
+        dt = self._numpy_dtype(np)
+        return np.dtype((np.void, self.size)) if dt is None else dt
+
+    def _numpy_dtype(self, np: Any) -> Any:
+        """The dtype of this codec's values, or None for opaque ``V<size>`` (subclasses)."""
+        return None
 
     # -- checked API ----------------------------------------------------
     def encode(self, value: Any) -> bytes:
@@ -208,6 +230,9 @@ class IntCodec(Codec):
         v: int = self._st.unpack_from(data, offset)[0]
         return v
 
+    def _numpy_dtype(self, np: Any) -> Any:
+        return np.dtype(f"{_ORDER}{'i' if self.signed else 'u'}{self.size}")
+
 
 class BigIntCodec(Codec):
     """An integer of any other size (``__int128``), host byte order."""
@@ -252,6 +277,9 @@ class FloatCodec(Codec):
         """The float at ``offset``."""
         v: float = self._st.unpack_from(data, offset)[0]
         return v
+
+    def _numpy_dtype(self, np: Any) -> Any:
+        return np.dtype(f"{_ORDER}f{self.size}")
 
 
 class BytesCodec(Codec):
@@ -300,6 +328,9 @@ class CharArrayCodec(Codec):
         """The bytes at ``offset`` without trailing NULs."""
         return bytes(data[offset : offset + self.size]).rstrip(b"\0")
 
+    def _numpy_dtype(self, np: Any) -> Any:
+        return np.dtype(f"S{self.size}") if self.size else None
+
 
 class ArrayCodec(Codec):
     """``n`` elements of another codec; decodes to a list, encodes any sequence of exactly ``n`` items."""
@@ -325,6 +356,9 @@ class ArrayCodec(Codec):
         es = self.elem.size
         dec = self.elem.decode
         return [dec(data, offset + i * es) for i in range(self.n)]
+
+    def _numpy_dtype(self, np: Any) -> Any:
+        return _subarray(np, self.elem.numpy_dtype(), self.n)
 
 
 class StructFormatCodec(Codec):
@@ -360,6 +394,19 @@ class StructFormatCodec(Codec):
         """A scalar (one field) or a tuple."""
         t = self._st.unpack_from(data, offset)
         return t[0] if self.nfields == 1 else t
+
+    def _numpy_dtype(self, np: Any) -> Any:
+        from ..ringbuf import _Codec  # the struct format -> dtype translation of ring records
+
+        try:
+            dt = _Codec(self._st.format, False).payload_dtype(self.size)
+        except (ValueError, KeyError):
+            return None
+        if self.nfields == 1 and dt.names is not None and len(dt.names) == 1:
+            sub, off = dt.fields[dt.names[0]][:2]
+            if off == 0 and sub.itemsize == self.size:
+                return sub  # one field decodes to a scalar: so does the array
+        return dt if dt.itemsize == self.size else None
 
 
 class CtypesCodec(Codec):
@@ -407,6 +454,13 @@ class CtypesCodec(Codec):
     def decode(self, data: Any, offset: int = 0) -> Any:
         """A new instance holding a copy of the bytes."""
         return self.ctype.from_buffer_copy(data, offset)
+
+    def _numpy_dtype(self, np: Any) -> Any:
+        try:
+            dt = np.dtype(self.ctype)
+        except (TypeError, ValueError, NotImplementedError):  # bitfields, pointers ...
+            return None
+        return dt if dt.itemsize == self.size else None
 
 
 class FdCodec(IntCodec):
@@ -482,6 +536,10 @@ class PerCpuCodec(Codec):
         """The raw bytes of each CPU's value."""
         s, n = self.stride, self.inner.size
         return [bytes(data[i * s : i * s + n]) for i in range(self.ncpus)]
+
+    def numpy_dtype(self) -> Any:
+        """The dtype of one CPU's value (bulk reads give per-CPU values as (entries, CPUs) arrays)."""
+        return self.inner.numpy_dtype()
 
 
 # ---- names ------------------------------------------------------------------
@@ -999,6 +1057,118 @@ def _btf_codec(btf: Btf, type_id: int) -> Codec:
     raise ValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
 
 
+# ---- NumPy dtypes ----------------------------------------------------------------
+
+
+def require_numpy(what: str) -> Any:
+    """The numpy module; a ModuleNotFoundError saying ``what`` needs it when it is not installed."""
+    try:
+        import numpy
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"{what} needs NumPy, an optional dependency of bpfkit: pip install numpy (or 'bpfkit[numpy]')",
+            name="numpy",
+        ) from None
+    return numpy
+
+
+_DTYPE_CACHE: weakref.WeakKeyDictionary[Btf, dict[int, Any]] = weakref.WeakKeyDictionary()
+
+
+def btf_dtype(btf: Btf, type_id: int) -> Any:
+    """The NumPy dtype of a sized BTF type (cached per (btf, id)); ImportError without NumPy.
+
+    Ints, enums and pointers become NumPy ints (bool as ``?``), floats floats,
+    char arrays ``S<n>``, other arrays subarray dtypes, structs, unions and
+    datasecs structured dtypes with the BTF's member names and offsets
+    (anonymous members' fields lifted into the parent when their names are
+    free). Members NumPy cannot express (bitfields, odd-sized ints and floats)
+    are left out; their bytes stay in the itemsize. Ints of odd sizes are ``V<n>``.
+    """
+    np = require_numpy("a NumPy dtype")
+    per = _DTYPE_CACHE.get(btf)
+    if per is None:
+        per = {}
+        _DTYPE_CACHE[btf] = per
+    dt = per.get(type_id)
+    if dt is None:
+        dt = _build_dtype(np, btf, type_id, 0)
+        per[type_id] = dt
+    return dt
+
+
+def _build_dtype(np: Any, btf: Btf, type_id: int, depth: int) -> Any:
+    if depth > 64:
+        raise ObjectFormatError(f"BTF type {type_id} nests too deeply", section=".BTF")
+    _, t = _resolve(btf, type_id)
+    if isinstance(t, Int):
+        if t.encoding & IntEncoding.BOOL and t.size == 1:
+            return np.dtype("?")
+        if t.size in _INT_FMT:
+            return np.dtype(f"{_ORDER}{'i' if t.signed else 'u'}{t.size}")
+        return np.dtype((np.void, t.size))
+    if isinstance(t, (Enum, Enum64)):
+        if t.size not in _INT_FMT:
+            raise ObjectFormatError(f"BTF enum {t.name!r} has size {t.size}", section=".BTF")
+        return np.dtype(f"{_ORDER}{'i' if t.signed else 'u'}{t.size}")
+    if isinstance(t, Ptr):
+        return np.dtype(f"{_ORDER}u8")
+    if isinstance(t, Float):
+        return np.dtype(f"{_ORDER}f{t.size}") if t.size in (2, 4, 8) else np.dtype((np.void, t.size))
+    if isinstance(t, Array):
+        _, et = _resolve(btf, t.type)
+        if _is_char(et):
+            return np.dtype(f"S{t.nelems}") if t.nelems else np.dtype((np.void, 0))
+        return _subarray(np, _build_dtype(np, btf, t.type, depth + 1), t.nelems)
+    if isinstance(t, (Struct, Union_, Datasec)):
+        return _record_dtype(np, btf, t, depth)
+    if isinstance(t, Var):
+        return _build_dtype(np, btf, t.type, depth + 1)
+    raise ValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
+
+
+def _subarray(np: Any, elem: Any, n: int) -> Any:
+    """``n`` of ``elem`` as one subarray dtype (an array of arrays is one multi-dimensional subarray)."""
+    if elem.subdtype is not None:
+        base, shape = elem.subdtype
+        return np.dtype((base, (n, *shape)))
+    return np.dtype((elem, (n,)))
+
+
+def _record_dtype(np: Any, btf: Btf, t: Struct | Union_ | Datasec, depth: int) -> Any:
+    members: list[tuple[str, Any, int, bool]] = []  # (name, dtype, offset, anonymous record)
+    for k, (mname, mtype, bit_off, bits) in enumerate(_record_members(btf, t)):
+        mtid, mt = _resolve(btf, mtype)
+        if bits or bit_off % 8 or (isinstance(mt, Int) and (mt.bits != mt.size * 8 or mt.offset)):
+            continue  # a bitfield: NumPy has no such thing
+        sub = _build_dtype(np, btf, mtid, depth + 1)
+        lift = not mname and isinstance(mt, (Struct, Union_)) and bool(sub.names)
+        members.append((mname or f"_anon{k}", sub, bit_off // 8, lift))
+    taken = [n for n, _, _, lift in members if not lift]
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
+    for name, sub, off, lift in members:
+        if lift:  # lift an anonymous member's fields, as C code names them, unless a name is taken
+            inner = list(sub.names)
+            if not any(n in taken for n in inner):
+                for n in inner:
+                    names.append(n)
+                    formats.append(sub.fields[n][0])
+                    offsets.append(off + sub.fields[n][1])
+                taken.extend(inner)
+                continue
+        names.append(name)
+        formats.append(sub)
+        offsets.append(off)
+    seen: set[str] = set()
+    for i, n in enumerate(names):  # BTF allows repeated member names (datasecs, hand-made BTF)
+        if n in seen:
+            names[i] = f"{n}_{i}"
+        seen.add(names[i])
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": t.size})
+
+
 # ---- the entry point ----------------------------------------------------------
 
 CodecSpec = None | str | type | Codec | tuple[Btf, int]
@@ -1025,6 +1195,7 @@ def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "v
             codec = _btf_codec(spec[0], int(spec[1]))
         except IndexError:
             raise ValueError(f"{what}: the BTF has no type id {spec[1]}") from None
+        codec.btf_type = (spec[0], int(spec[1]))
     elif isinstance(spec, str):
         s = spec.strip()
         if s in _NAMED_INTS or s in _NAMED_FLOATS or "[" in s or not _STRUCT_FMT_RE.match(s):

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._uapi import Cmd, MapType, UpdateFlags
-from ..errors import KernelError, MapKeyError
+from ..errors import KernelError, MapKeyError, NotSupportedError
 from .base import _NO_KEY, Map
 
 __all__ = ["HashMap", "LruHashMap"]
@@ -37,7 +37,12 @@ class HashMap(Map):
 
     def __len__(self) -> int:
         if self.max_entries >= 256 and self._batch_ok(Cmd.MAP_LOOKUP_BATCH):
-            return sum(1 for _ in self._iter_batch(Cmd.MAP_LOOKUP_BATCH, None, True))
+            total = 0
+            for _, _, count in self._batch_chunks(Cmd.MAP_LOOKUP_BATCH, None):
+                if count < 0:
+                    return sum(1 for _ in self._iter_raw_keys())
+                total += count
+            return total
         return sum(1 for _ in self._iter_raw_keys())
 
     def __bool__(self) -> bool:
@@ -51,10 +56,12 @@ class HashMap(Map):
             if default is _MISSING:
                 raise
             return default
+        except NotSupportedError:
+            pass  # kernels before 5.14: lookup, then delete (not atomic)
         except KernelError as exc:
             if exc.errno not in (E.EINVAL, E.EOPNOTSUPP, 524):
                 raise
-        value = self.get(key, _MISSING)  # kernels before 5.14: lookup, then delete
+        value = self.get(key, _MISSING)
         if value is _MISSING:
             if default is _MISSING:
                 raise MapKeyError(key, map_name=self.name)

@@ -74,6 +74,9 @@ class LpmKeyCodec(Codec):
             return ipaddress.IPv6Network((raw, plen), strict=False)
         return LpmKey(plen, raw)
 
+    def _numpy_dtype(self, np: Any) -> Any:
+        return np.dtype([("prefixlen", "=u4"), ("data", "u1", (self.data_len,))])
+
 
 class LpmTrieMap(HashMap):
     """BPF_MAP_TYPE_LPM_TRIE (Linux 4.11): ``m["10.0.0.0/8"] = v``; ``m["10.1.2.3"]`` is the longest match.

@@ -48,6 +48,13 @@ class StackCodec(Codec):
             ips.pop()
         return tuple(ips)
 
+    def _numpy_dtype(self, np: Any) -> Any:
+        if self.build_id:  # struct bpf_stack_build_id
+            frame = np.dtype({"names": ["status", "build_id", "offset_or_ip"], "formats": ["=i4", ("u1", (20,)), "=u8"],
+                              "offsets": [0, 4, 24], "itemsize": _FRAME.size})
+            return np.dtype((frame, (self.depth,)))
+        return np.dtype(("=u8", (self.depth,)))
+
     def _encode(self, value: Any) -> bytes:
         if self.build_id:
             raise TypeError("build-id stacks can only be given as bytes")

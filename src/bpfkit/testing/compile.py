@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -11,9 +12,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["cache_root", "clang_path", "compile_bpf", "vmlinux_header"]
+__all__ = ["VMLINUX_H_CFLAGS", "cache_root", "clang_path", "compile_bpf", "vmlinux_header"]
 
 _ARCH = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64"}
+
+VMLINUX_H_CFLAGS = ("-fms-extensions", "-Wno-microsoft-anon-tag")
+"""What a vmlinux.h of newer kernels needs: tagged anonymous members (``struct ns_tree;`` inside a
+struct, Linux 6.19+) are a Microsoft extension that clang drops otherwise (the kernel's selftests use these)."""
 
 
 def cache_root() -> Path:
@@ -31,6 +36,11 @@ def clang_path() -> str:
     if not clang:
         raise FileNotFoundError("clang is needed to compile BPF C programs: install it (apt-get install clang)")
     return clang
+
+
+@functools.cache
+def _clang_version(clang: str) -> str:
+    return subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -77,7 +87,7 @@ def compile_bpf(
     clang = clang_path()
     arch = _ARCH.get(platform.machine(), platform.machine())
     incs = [src.parent, *map(Path, include_dirs), vdir]
-    args = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", *cflags]
+    args = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", *VMLINUX_H_CFLAGS, *cflags]
     h = hashlib.sha256()
     h.update(src.read_bytes())
     for d in incs:
@@ -85,8 +95,7 @@ def compile_bpf(
             h.update(hdr.name.encode())
             h.update(str(hdr.stat().st_mtime_ns).encode() if hdr.name == "vmlinux.h" else hdr.read_bytes())
     h.update(" ".join(args).encode())
-    version = subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout
-    h.update(version.encode())
+    h.update(_clang_version(clang).encode())
     out = (cache_dir or cache_root()) / "objects" / f"{src.stem}-{h.hexdigest()[:16]}.o"
     if out.exists():
         return out
@@ -96,7 +105,7 @@ def compile_bpf(
     cmd = [clang, *args, *(f"-I{d}" for d in incs), "-c", str(src), "-o", tmp]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode != 0:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)  # clang removes its output on failure
         raise RuntimeError(f"clang failed on {src}:\n{r.stderr.strip()}")
     os.replace(tmp, out)
     return out
