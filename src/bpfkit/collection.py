@@ -125,6 +125,7 @@ class _Loader:
         self.log_level = log_level
         self.btf_fd: Fd | None = None
         self.btf_strings: Any = None
+        self.btf_blob: bytes | None = None
         self.map_fds: dict[str, Fd] = {}
         self.pinned_here: list[str] = []
         self.maps: dict[str, Map] = {}
@@ -159,10 +160,11 @@ class _Loader:
             unknown = only - set(spec.programs)
             if unknown:
                 raise KeyError(f"object {spec.name!r} has no program(s) {sorted(unknown)}")
-        from .programs import _refuse_unknown_type
+        from .programs import _older_than_type, _refuse_unknown_type
 
         for ptype in sorted({int(p.type) for p in wanted}):
-            _refuse_unknown_type(ptype)  # a program type the kernel lacks: say so before anything is created
+            if _older_than_type(ptype):  # a program type the kernel may lack: say so before anything is created
+                _refuse_unknown_type(ptype)
         self._load_btf(wanted)
         self._resolve_kconfig()
         self._create_maps()
@@ -180,11 +182,19 @@ class _Loader:
         self._fill_static_contents()
         from .maps import Map
 
+        loaded_btf: Btf | None = None
         for name, fd in list(self.map_fds.items()):
             ms = spec.maps[name]
             key_type, value_type = self._codec_types(ms)
             del self.map_fds[name]
-            self.maps[name] = Map.from_fd(fd, key_type=key_type, value_type=value_type)
+            m = self.maps[name] = Map.from_fd(fd, key_type=key_type, value_type=value_type)
+            info = getattr(m, "_info", None)
+            if m.btf is None and self.btf_blob is not None and ms.kind in _DATA_KINDS and info is not None \
+                    and info.btf_id and info.btf_value_type_id:
+                # what wrapping the map used to read back from the kernel: the BTF loaded above
+                if loaded_btf is None:
+                    loaded_btf = Btf.from_bytes(self.btf_blob)
+                m.btf = loaded_btf
         col = Collection(spec, dict(self.maps), dict(self.progs), self.btf_fd, self.pinned_here)
         self.maps.clear()
         self.progs.clear()
@@ -241,6 +251,7 @@ class _Loader:
                 raise BpfError(f"loading the BTF of object {self.spec.name!r} failed: {exc}") from exc
         self.btf_fd = Fd(fd, f"BTF of {self.spec.name}")
         self.btf_strings = strings
+        self.btf_blob = blob
 
     # kconfig / ksyms ----------------------------------------------------------
 
@@ -485,6 +496,8 @@ class _Loader:
                     value = inner.fd
                 _update_u32(fd.fd, index, value, f"map {name!r}")
 
+
+_DATA_KINDS = frozenset({MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG})
 
 _FD_VALUE_TYPES = frozenset({
     MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PERF_EVENT_ARRAY,

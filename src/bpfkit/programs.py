@@ -422,6 +422,20 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str
         return fd, buf.value.decode(errors="replace")
 
 
+def _older_than_type(ptype: ProgType | int) -> bool:
+    """Whether the running kernel predates the release that added program type ``ptype`` (or it is unknown).
+
+    Only then is the type worth probing before a load: a kernel from that release on has it.
+    """
+    from . import host
+    from ._uapi import PROG_MIN_KERNEL
+
+    since = PROG_MIN_KERNEL.get(_type_name(ptype).upper())
+    if since is None:
+        return True
+    return host.kernel_version()[:2] < tuple(int(x) for x in since.split(".")[:2])
+
+
 def _refuse_unknown_type(ptype: ProgType | int, exc: BaseException | None = None) -> None:
     """Raise NotSupportedError when the running kernel does not know program type ``ptype`` at all."""
     from . import host
