@@ -596,60 +596,64 @@ class Map:
     # The element operations below share one shape: take the token (else the slow path with
     # fresh buffers), write the key (memoryview item or codec; any failure gets the codec's
     # checked encoder, which raises the real error or handles exact-size bytes), make the
-    # call, read the value, give the token back.
+    # call, read the value, give the token back. delete, _getitem, _setitem, _has and _get_or
+    # (del m[k], m[k], m[k] = v, in, get) inline that shape: a shared helper would add a Python
+    # frame to every call (measurable in bench B2); the rarer paths share the helpers below.
 
     def lookup(self, key: Any, flags: int = 0) -> Any:
         """BPF_MAP_LOOKUP_ELEM; MapKeyError (a KeyError) when absent. ``flags=F_LOCK`` for spin-locked values."""
         if not flags:
             return self._getitem(key)
-        try:
-            self._take()
-        except IndexError:  # buffers in use: another thread or a re-entrant call
-            return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, flags))
-        try:
-            try:
-                self._kpack(self._kbuf, 0, key)
-            except Exception:
-                self._encode_key(key, self._kbuf)
-            self._attr.flags = flags
-            try:
-                rc = self._c_lookup()
-            finally:
-                self._attr.flags = 0
-            if rc < 0:
-                raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, flags)
-            return self._vunpack(self._vbuf)[0]
-        finally:
-            self._give(True)
+        return self._flagged(Cmd.MAP_LOOKUP_ELEM, key, None, flags)
 
     def update(self, key: Any, value: Any, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM with ANY (default), NOEXIST, EXIST, optionally | F_LOCK."""
         if not flags:
             self._setitem(key, value)
             return
+        self._flagged(Cmd.MAP_UPDATE_ELEM, key, value, flags)
+
+    def _flagged(self, cmd: int, key: Any, value: Any, flags: int) -> Any:
+        """A lookup (returns the value) or update with ``flags`` on the shared buffers and attr."""
+        is_lookup = cmd == Cmd.MAP_LOOKUP_ELEM
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
-            self._slow(Cmd.MAP_UPDATE_ELEM, key, value, flags)
-            return
+            raw = self._slow(cmd, key, value, flags)
+            return self.value_codec.decode(raw) if is_lookup else None
         try:
             try:
                 self._kpack(self._kbuf, 0, key)
             except Exception:
                 self._encode_key(key, self._kbuf)
-            try:
-                self._vpack(self._vbuf, 0, value)
-            except Exception:
-                self._encode_value(value, self._vbuf)
+            if not is_lookup:
+                try:
+                    self._vpack(self._vbuf, 0, value)
+                except Exception:
+                    self._encode_value(value, self._vbuf)
             self._attr.flags = flags
             try:
-                rc = self._c_update()
+                rc = self._c_lookup() if is_lookup else self._c_update()
             finally:
                 self._attr.flags = 0
             if rc < 0:
-                raise self._fail(Cmd.MAP_UPDATE_ELEM, key, flags)
+                raise self._fail(cmd, key, flags)
+            return self._vunpack(self._vbuf)[0] if is_lookup else None
         finally:
             self._give(True)
+
+    def _slow_lookup(self, key: Any, value: Any = None) -> bytes | None:
+        """The value bytes of ``key`` looked up with fresh buffers, or None when absent (contended paths)."""
+        try:
+            return self._slow(Cmd.MAP_LOOKUP_ELEM, key, value, 0)
+        except MapKeyError:
+            return None
+
+    def _raise_unless_absent(self, cmd: int, key: Any) -> None:
+        """After a failed element call: return when the kernel said ENOENT, else raise its error."""
+        err = last_errno()
+        if err != E.ENOENT:
+            raise self._fail(cmd, key, 0, err)
 
     def delete(self, key: Any) -> None:
         """BPF_MAP_DELETE_ELEM; MapKeyError when absent."""
@@ -727,11 +731,7 @@ class Map:
         try:
             take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
-            try:
-                self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0)
-            except MapKeyError:
-                return False
-            return True
+            return self._slow_lookup(key) is not None
         try:
             try:
                 if kv is not None:
@@ -742,10 +742,8 @@ class Map:
                 self._encode_key(key, kbuf)
             if call() >= 0:
                 return True
-            err = last_errno()
-            if err == E.ENOENT:
-                return False
-            raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
+            self._raise_unless_absent(Cmd.MAP_LOOKUP_ELEM, key)
+            return False
         finally:
             give(True)
 
@@ -755,10 +753,8 @@ class Map:
         try:
             take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
-            try:
-                return self.value_codec.decode(self._slow(Cmd.MAP_LOOKUP_ELEM, key, None, 0))
-            except MapKeyError:
-                return default
+            raw = self._slow_lookup(key)
+            return default if raw is None else self.value_codec.decode(raw)
         try:
             try:
                 if kv is not None:
@@ -769,10 +765,8 @@ class Map:
                 self._encode_key(key, kbuf)
             if call() >= 0:
                 return vv[0] if vv is not None else vunpack(vbuf)[0]
-            err = last_errno()
-            if err == E.ENOENT:
-                return default
-            raise self._fail(Cmd.MAP_LOOKUP_ELEM, key, 0, err)
+            self._raise_unless_absent(Cmd.MAP_LOOKUP_ELEM, key)
+            return default
         finally:
             give(True)
 
@@ -837,10 +831,8 @@ class Map:
                 self._pbuf[:] = prev
                 rc = self._c_next()
             if rc < 0:
-                err = last_errno()
-                if err == E.ENOENT:
-                    return None
-                raise self._fail(Cmd.MAP_GET_NEXT_KEY, _NO_KEY, 0, err)
+                self._raise_unless_absent(Cmd.MAP_GET_NEXT_KEY, _NO_KEY)
+                return None
             return bytes(self._nbuf)
         finally:
             self._give(True)
@@ -857,17 +849,12 @@ class Map:
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
-            try:
-                return self._slow(Cmd.MAP_LOOKUP_ELEM, kraw, None, 0)
-            except MapKeyError:
-                return None
+            return self._slow_lookup(kraw)
         try:
             self._kbuf[:] = kraw
             if self._c_lookup() < 0:
-                err = last_errno()
-                if err == E.ENOENT:
-                    return None
-                raise self._fail(Cmd.MAP_LOOKUP_ELEM, kraw, 0, err)
+                self._raise_unless_absent(Cmd.MAP_LOOKUP_ELEM, kraw)
+                return None
             return bytes(self._vbuf)
         finally:
             self._give(True)

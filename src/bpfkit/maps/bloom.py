@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import errno as E
 from typing import Any
 
-from .._sys.syscall import last_errno
 from .._uapi import Cmd, MapType
-from ..errors import MapKeyError
 from .base import _NO_KEY, Map, _CreateArgs
 
 __all__ = ["BloomFilterMap"]
@@ -36,11 +33,7 @@ class BloomFilterMap(Map):
         try:
             self._take()
         except IndexError:  # buffers in use: another thread or a re-entrant call
-            try:
-                self._slow(Cmd.MAP_LOOKUP_ELEM, None, value, 0)
-            except MapKeyError:
-                return False
-            return True
+            return self._slow_lookup(None, value) is not None
         try:
             try:
                 self._vpack(self._vbuf, 0, value)
@@ -48,9 +41,7 @@ class BloomFilterMap(Map):
                 self._encode_value(value, self._vbuf)
             if self._c_lookup() >= 0:
                 return True
-            err = last_errno()
-            if err == E.ENOENT:
-                return False
-            raise self._fail(Cmd.MAP_LOOKUP_ELEM, _NO_KEY, 0, err)
+            self._raise_unless_absent(Cmd.MAP_LOOKUP_ELEM, _NO_KEY)
+            return False
         finally:
             self._give(True)
