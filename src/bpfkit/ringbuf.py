@@ -459,6 +459,19 @@ class _Source(Protocol):
     def _close(self) -> int: ...
 
 
+def _close_unclosed(what: str, close: Callable[[], None]) -> None:
+    """The __del__ of a reader or writer left open: a ResourceWarning, then ``close``; errors are
+    swallowed (interpreter shutdown)."""
+    try:
+        warnings.warn(f"unclosed {what}", ResourceWarning, stacklevel=3)
+    except Exception:
+        pass
+    try:
+        close()
+    except Exception:
+        pass
+
+
 class _Reader:
     """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd."""
 
@@ -737,14 +750,7 @@ class _Reader:
     def __del__(self) -> None:
         ep = getattr(self, "_ep", None)
         if ep is not None and not ep.closed:
-            try:
-                warnings.warn(f"unclosed {self._what}", ResourceWarning, stacklevel=2)
-            except Exception:
-                pass
-            try:
-                self.close()
-            except Exception:
-                pass
+            _close_unclosed(self._what, self.close)
 
 
 # ---- RingBuffer -------------------------------------------------------------------------
@@ -1246,14 +1252,7 @@ class UserRingBuffer:
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
         if fd is not None and not fd.closed:
-            try:
-                warnings.warn(f"unclosed UserRingBuffer {self.name!r}", ResourceWarning, stacklevel=2)
-            except Exception:
-                pass
-            try:
-                self.close()
-            except Exception:
-                pass
+            _close_unclosed(f"UserRingBuffer {self.name!r}", self.close)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.size} B, {self.submitted} submitted"
