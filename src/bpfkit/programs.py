@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -368,12 +367,7 @@ class Program:
 
     def unpin(self, path: str | None = None) -> None:
         """Remove the pin at ``path`` (default: where :meth:`pin` put it)."""
-        where = path or self._pinned
-        if where is None:
-            raise ValueError(f"{_describe(self.type, self.name)} is not pinned")
-        os.unlink(where)
-        if where == self._pinned:
-            self._pinned = None
+        self._pinned = C.obj_unpin(path, self._pinned, _describe(self.type, self.name))
 
     def attach(self, *args: Any, **kwargs: Any) -> Link:
         """Attach by the program's section name (or the explicit target given); returns a Link."""

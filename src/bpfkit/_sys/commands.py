@@ -45,6 +45,7 @@ __all__ = [
     "obj_get_info_by_fd",
     "obj_kind",
     "obj_pin",
+    "obj_unpin",
     "prog_attach",
     "prog_bind_map",
     "prog_detach",
@@ -219,6 +220,16 @@ def obj_pin(fd: int, path: str, *, target: str | None = None) -> None:
     p = ctypes.create_string_buffer(os.fsencode(path))
     a = A.ObjPinAttr(pathname=ctypes.addressof(p), bpf_fd=fd)
     bpf(Cmd.OBJ_PIN, a, target=f"{target or 'object'} at {path!r}")
+
+
+def obj_unpin(path: str | None, pinned: str | None, target: str) -> str | None:
+    """Unlink the pin at ``path`` (default: ``pinned``, where the object was pinned); returns what is
+    still pinned: ``pinned``, or None when that pin was the one removed."""
+    where = path or pinned
+    if where is None:
+        raise ValueError(f"{target} is not pinned")
+    os.unlink(where)
+    return None if where == pinned else pinned
 
 
 def obj_get(path: str, flags: int = 0, *, target: str | None = None) -> int:

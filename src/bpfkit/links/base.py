@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,12 +117,7 @@ class Link:
 
     def unpin(self, path: str | None = None) -> None:
         """Remove the pin (the attachment ends when nothing else holds the link)."""
-        where = path or self._pinned
-        if where is None:
-            raise ValueError(f"{self} is not pinned")
-        os.unlink(where)
-        if where == self._pinned:
-            self._pinned = None
+        self._pinned = C.obj_unpin(path, self._pinned, str(self))
 
     def update(self, program: Program) -> None:
         """Atomically replace the attached program (BPF_LINK_UPDATE)."""
