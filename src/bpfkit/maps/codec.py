@@ -218,9 +218,7 @@ class IntCodec(Codec):
         self.max = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
 
     def _encode(self, value: Any) -> bytes:
-        if isinstance(value, float) or not hasattr(value, "__index__"):
-            raise TypeError(f"{self.name} needs an int, not {type(value).__name__}")
-        v = value.__index__()
+        v = _int_of(value, self.name)
         if not self.min <= v <= self.max:
             raise OverflowError(f"{v} is out of range for {self.name} ({self.min}..{self.max})")
         return self._st.pack(v)
@@ -234,6 +232,13 @@ class IntCodec(Codec):
         return np.dtype(f"{_ORDER}{'i' if self.signed else 'u'}{self.size}")
 
 
+def _int_of(value: Any, name: str) -> int:
+    """``value`` as an int (by ``__index__``) for an integer codec; TypeError for floats and non-integers."""
+    if isinstance(value, float) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} needs an int, not {type(value).__name__}")
+    return int(value.__index__())
+
+
 class BigIntCodec(Codec):
     """An integer of any other size (``__int128``), host byte order."""
 
@@ -242,10 +247,9 @@ class BigIntCodec(Codec):
         self.signed = signed
 
     def _encode(self, value: Any) -> bytes:
-        if isinstance(value, float) or not hasattr(value, "__index__"):
-            raise TypeError(f"{self.name} needs an int, not {type(value).__name__}")
+        v = _int_of(value, self.name)
         try:
-            return int(value.__index__()).to_bytes(self.size, sys.byteorder, signed=self.signed)
+            return v.to_bytes(self.size, sys.byteorder, signed=self.signed)
         except OverflowError:
             raise OverflowError(f"{value} is out of range for {self.name}") from None
 
