@@ -96,6 +96,7 @@ class Bench:
     py_argv: Callable[[Ctx, dict[str, int]], list[str]]
     metrics: tuple[Metric, ...]
     output_file: bool = False  # the side's stdout is its product (B6): to a file, not parsed
+    needs: tuple[str, ...] = ()  # kernel features both sides need, as bpfkit.features.require() names them
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,7 @@ BENCHES: tuple[Bench, ...] = (
         },
         c_argv=_b4_c,
         py_argv=_py_script("b4_ringbuf.py"),
+        needs=("prog:syscall", "helper:bpf_loop@syscall", "helper:bpf_loop@raw_tracepoint"),  # producer.bpf.o
         metrics=(
             *_STREAM_METRICS,
             # the C program prints the producer's failed reserves (rb_dropped) as "lost"
@@ -252,6 +254,7 @@ BENCHES: tuple[Bench, ...] = (
         },
         c_argv=_b5_c,
         py_argv=_py_script("b5_perfbuf.py"),
+        needs=("prog:syscall", "helper:bpf_loop@syscall", "helper:bpf_loop@raw_tracepoint"),  # the same object
         metrics=(
             *_STREAM_METRICS,
             Metric("dropped", "records dropped, concurrent", "records", "lower", "out.dropped_concurrent", "out.concurrent.dropped", 1.0,
@@ -388,6 +391,10 @@ def run_bench(bench: Bench, ctx: Ctx, mode: Mode, rounds: int | None, warmup: in
     py = Side(bench.py_argv(ctx, params))
     timeout = {"full": 900.0, "quick": 180.0, "tiny": 120.0}[mode]
     t0 = time.monotonic()
+    lacking = _kernel_lacks(ctx, bench.needs)
+    if lacking:  # neither side can run here: say why instead of failing on both
+        c.unavailable = py.unavailable = lacking
+        log(f"  {bench.id}: not available on this kernel: {lacking}")
 
     def one(side: Side, label: str, keep: bool) -> None:
         if side.error or side.unavailable:
@@ -420,6 +427,8 @@ def run_bench(bench: Bench, ctx: Ctx, mode: Mode, rounds: int | None, warmup: in
     status = "ok"
     if c.error or py.error:
         status = "error"
+    elif lacking:
+        status = "kernel lacks"
     elif py.unavailable or any(m["verdict"] == "n/a" for m in metrics):
         status = "partial" if any(m["bpfkit"] is not None for m in metrics) else "not available"
     return {
@@ -434,6 +443,19 @@ def run_bench(bench: Bench, ctx: Ctx, mode: Mode, rounds: int | None, warmup: in
         "bpfkit": _side_json(py),
         "metrics": metrics,
     }
+
+
+def _kernel_lacks(ctx: Ctx, needs: tuple[str, ...]) -> str | None:
+    """What the running kernel lacks of ``needs``, by bpfkit's feature probes (None when it has them all)."""
+    if not needs:
+        return None
+    code = ("import sys\nfrom bpfkit import features\nfrom bpfkit.errors import NotSupportedError\n"
+            "try:\n    [features.require(n) for n in sys.argv[1:]]\n"
+            "except NotSupportedError as e:\n    print(e)\n")
+    res = subprocess.run([ctx.python, "-c", code, *needs], capture_output=True, text=True, check=False, timeout=60)
+    if res.returncode != 0:
+        raise SystemExit(f"bench: probing the kernel for {', '.join(needs)} failed: {res.stderr.strip()}")
+    return res.stdout.strip() or None
 
 
 def _side_json(side: Side) -> Json:

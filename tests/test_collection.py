@@ -151,6 +151,7 @@ def test_reuse_maps_shares_state_between_loads(bootstrap_obj: Path) -> None:
 
 
 def test_struct_and_array_variables_decode_from_btf() -> None:
+    require("prog:syscall")  # global_aggregates.bpf.c's program is a syscall program
     obj = compile_bpf(CORPUS / "global_aggregates.bpf.c")
     spec = bpfkit.ObjectSpec.from_file(obj)
     with bpfkit.load(spec) as col:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 import bpfkit
+from bpfkit import features
+from bpfkit.errors import NotSupportedError
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "bench" / "run.py"
@@ -100,6 +102,16 @@ def test_tiny_run_produces_every_available_number(tmp_path: Path) -> None:
         rounds = bench["rounds"]
         assert rounds == 1
         keys = {m["key"] for m in bench["metrics"]}
+        if bench["status"] == "kernel lacks":  # a probe found the kernel without what both sides need
+            assert bid in ("B4", "B5"), bid
+            with pytest.raises(NotSupportedError):  # the probes agree in this process
+                for need in ("prog:syscall", "helper:bpf_loop@syscall", "helper:bpf_loop@raw_tracepoint"):
+                    features.require(need)
+            reason = bench["c"]["not_available"]
+            assert reason and reason == bench["bpfkit"]["not_available"], bid
+            assert all(m["c"] is None and m["bpfkit"] is None and m["not_available"] == reason
+                       for m in bench["metrics"]), bid
+            continue
         assert expected[bid] <= keys, bid
         for m in bench["metrics"]:
             where = f"{bid} {m['key']}"
@@ -158,3 +170,28 @@ def test_ratios_and_verdicts() -> None:
     partial.unavailable_metrics = {"t": "the NumPy path has not landed"}
     e = run._metric_entry(lower, side([10], "t"), partial)
     assert e["bpfkit"] is None and e["not_available"] == "the NumPy path has not landed"
+
+
+def test_benchmark_the_kernel_cannot_run_is_reported_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A benchmark whose needs a probe finds missing runs neither side and names what is missing."""
+    run = load_runner()
+    asked: list[tuple[str, ...]] = []
+
+    def lacks(ctx: Any, needs: tuple[str, ...]) -> str:
+        asked.append(needs)
+        return "this kernel (5.10.0) does not support program type syscall (needs Linux 5.14 or newer)"
+
+    monkeypatch.setattr(run, "_kernel_lacks", lacks)
+    metric = run.Metric("r", "rate", "rec/s", "higher", "out.r", "out.r", 1.0, run.Target(">=", 0.5))
+    bench = run.Bench("BX", "a bench", False, {"tiny": run.Sizes(1)}, lambda c, p: ["/nonexistent/c-side"],
+                      lambda c, p: ["/nonexistent/py-side"], (metric,), needs=("prog:syscall",))
+    ctx = run.Ctx(tmp_path, sys.executable, tmp_path)
+    lines: list[str] = []
+    out = run.run_bench(bench, ctx, "tiny", None, 1, {}, lines.append)
+    assert asked == [("prog:syscall",)]
+    assert out["status"] == "kernel lacks"
+    assert out["c"]["runs"] == [] and out["bpfkit"]["runs"] == []
+    assert out["c"]["not_available"] == out["bpfkit"]["not_available"] == lacks(ctx, ())
+    (m,) = out["metrics"]
+    assert m["c"] is None and m["bpfkit"] is None and m["verdict"] == "n/a" and "syscall" in m["not_available"]
+    assert any("not available on this kernel" in line for line in lines)
