@@ -151,6 +151,22 @@ NS_MS = 1e-6
 KIB_MIB = 1 / 1024
 PER_S_M = 1e-6
 
+# B4 and B5 (ring and perf buffer) report the same consumer kinds and modes, against C's concurrent and drain runs
+_STREAM_METRICS: tuple[Metric, ...] = (
+    Metric("callback.concurrent", "callback, concurrent (poll)", "Mrec/s", "higher", "out.callback.concurrent.records_per_s",
+           "out.concurrent.records_per_s", PER_S_M, Target(">=", 0.10)),
+    Metric("callback.drain", "callback, drain (consume)", "Mrec/s", "higher", "out.callback.drain.records_per_s",
+           "out.drain.records_per_s", PER_S_M, Target(">=", 0.10)),
+    Metric("batch.concurrent", "batch/NumPy, concurrent", "Mrec/s", "higher", "out.batch.concurrent.records_per_s",
+           "out.concurrent.records_per_s", PER_S_M, Target(">=", 0.5)),
+    Metric("batch.drain", "batch/NumPy, drain", "Mrec/s", "higher", "out.batch.drain.records_per_s",
+           "out.drain.records_per_s", PER_S_M, Target(">=", 0.5)),
+    Metric("zero_copy.drain", "callback zero_copy=True, drain", "Mrec/s", "higher",
+           "out.variants.zero_copy.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
+    Metric("raw.drain", "read_batch() untyped (V64), drain", "Mrec/s", "higher",
+           "out.variants.raw.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
+)
+
 BENCHES: tuple[Bench, ...] = (
     Bench(
         id="B1",
@@ -221,18 +237,7 @@ BENCHES: tuple[Bench, ...] = (
         py_argv=_py_script("b4_ringbuf.py"),
         needs=("prog:syscall", "helper:bpf_loop@syscall", "helper:bpf_loop@raw_tracepoint"),  # producer.bpf.o
         metrics=(
-            Metric("callback.concurrent", "callback, concurrent (poll)", "Mrec/s", "higher", "out.callback.concurrent.records_per_s",
-                   "out.concurrent.records_per_s", PER_S_M, Target(">=", 0.10)),
-            Metric("callback.drain", "callback, drain (consume)", "Mrec/s", "higher", "out.callback.drain.records_per_s",
-                   "out.drain.records_per_s", PER_S_M, Target(">=", 0.10)),
-            Metric("batch.concurrent", "batch/NumPy, concurrent", "Mrec/s", "higher", "out.batch.concurrent.records_per_s",
-                   "out.concurrent.records_per_s", PER_S_M, Target(">=", 0.5)),
-            Metric("batch.drain", "batch/NumPy, drain", "Mrec/s", "higher", "out.batch.drain.records_per_s",
-                   "out.drain.records_per_s", PER_S_M, Target(">=", 0.5)),
-            Metric("zero_copy.drain", "callback zero_copy=True, drain", "Mrec/s", "higher",
-                   "out.variants.zero_copy.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
-            Metric("raw.drain", "read_batch() untyped (V64), drain", "Mrec/s", "higher",
-                   "out.variants.raw.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
+            *_STREAM_METRICS,
             # the C program prints the producer's failed reserves (rb_dropped) as "lost"
             Metric("dropped", "records dropped, concurrent", "records", "lower", "out.dropped_concurrent", "out.concurrent.lost", 1.0,
                    Target("==", 0)),
@@ -251,18 +256,7 @@ BENCHES: tuple[Bench, ...] = (
         py_argv=_py_script("b5_perfbuf.py"),
         needs=("prog:syscall", "helper:bpf_loop@syscall", "helper:bpf_loop@raw_tracepoint"),  # the same object
         metrics=(
-            Metric("callback.concurrent", "callback, concurrent (poll)", "Mrec/s", "higher", "out.callback.concurrent.records_per_s",
-                   "out.concurrent.records_per_s", PER_S_M, Target(">=", 0.10)),
-            Metric("callback.drain", "callback, drain (consume)", "Mrec/s", "higher", "out.callback.drain.records_per_s",
-                   "out.drain.records_per_s", PER_S_M, Target(">=", 0.10)),
-            Metric("batch.concurrent", "batch/NumPy, concurrent", "Mrec/s", "higher", "out.batch.concurrent.records_per_s",
-                   "out.concurrent.records_per_s", PER_S_M, Target(">=", 0.5)),
-            Metric("batch.drain", "batch/NumPy, drain", "Mrec/s", "higher", "out.batch.drain.records_per_s",
-                   "out.drain.records_per_s", PER_S_M, Target(">=", 0.5)),
-            Metric("zero_copy.drain", "callback zero_copy=True, drain", "Mrec/s", "higher",
-                   "out.variants.zero_copy.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
-            Metric("raw.drain", "read_batch() untyped (V64), drain", "Mrec/s", "higher",
-                   "out.variants.raw.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
+            *_STREAM_METRICS,
             Metric("dropped", "records dropped, concurrent", "records", "lower", "out.dropped_concurrent", "out.concurrent.dropped", 1.0,
                    Target("==", 0)),
             Metric("lost", "PERF_RECORD_LOST, concurrent", "records", "lower", "out.lost_concurrent", "out.concurrent.lost", 1.0),

@@ -178,10 +178,7 @@ int main(int argc, char **argv)
 				die("RING_KIB must be a power of 2 >= 4, got %" PRIu64, ring_kib);
 			break;
 		case 'm':
-			concurrent = !strcmp(optarg, "concurrent") || !strcmp(optarg, "both");
-			drain = !strcmp(optarg, "drain") || !strcmp(optarg, "both");
-			if (!concurrent && !drain)
-				die("mode must be concurrent, drain or both, got '%s'", optarg);
+			parse_mode(optarg, &concurrent, &drain);
 			break;
 		default:
 			die("usage: %s [-b BATCH] [-r RING_KIB] [-m concurrent|drain|both] [N]", argv[0]);

@@ -245,10 +245,7 @@ int main(int argc, char **argv)
 			wakeup = parse_count(optarg, "WAKEUP", 1u << 20);
 			break;
 		case 'm':
-			concurrent = !strcmp(optarg, "concurrent") || !strcmp(optarg, "both");
-			drain = !strcmp(optarg, "drain") || !strcmp(optarg, "both");
-			if (!concurrent && !drain)
-				die("mode must be concurrent, drain or both, got '%s'", optarg);
+			parse_mode(optarg, &concurrent, &drain);
 			break;
 		default:
 			die("usage: %s [-b BATCH] [-p PAGES] [-w WAKEUP] [-m concurrent|drain|both] [N]", argv[0]);

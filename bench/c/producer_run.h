@@ -137,4 +137,13 @@ static inline bool producer_drained(struct producer *p)
 	       __atomic_load_n(&p->consumed, __ATOMIC_RELAXED) >= load_u64(p->emitted);
 }
 
+/* The -m option of b4 and b5: "concurrent", "drain" or "both" of the two measurements. */
+static inline void parse_mode(const char *arg, bool *concurrent, bool *drain)
+{
+	*concurrent = !strcmp(arg, "concurrent") || !strcmp(arg, "both");
+	*drain = !strcmp(arg, "drain") || !strcmp(arg, "both");
+	if (!*concurrent && !*drain)
+		die("mode must be concurrent, drain or both, got '%s'", arg);
+}
+
 #endif /* BPFKIT_BENCH_PRODUCER_RUN_H */

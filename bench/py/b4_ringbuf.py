@@ -115,6 +115,31 @@ def run_concurrent(n: int, batch: int, ring_bytes: int, kind: str) -> dict[str, 
             "produce_ns": p.run_ns, "throttle_ns": p.throttle_ns, "records_per_s": rate(records, elapsed)}
 
 
+def produce_then_drain(bench: str, reader: Any, p: Producer, dropped_counter: str, coll: Any, kind: str, out: Any,
+                       bad: list[int]) -> tuple[int, int, int]:
+    """Drain mode of b4 and b5: every test run first (none may drop), then one read of all records.
+
+    Returns (records, produce_ns, elapsed_ns); a malformed batch counts in ``bad[0]``."""
+    t = mono_ns()
+    p.run()
+    produce_ns = mono_ns() - t
+    dropped = bss_counter(coll, dropped_counter)
+    if dropped:
+        fail(bench, f"{dropped} records dropped although the buffer holds all {p.n}")
+    t = mono_ns()
+    if kind in ("batch", "raw"):
+        arr = reader.read_batch(out=out)
+        elapsed = mono_ns() - t
+        records = len(arr)
+        if not check_batch(arr, p.batch):
+            bad[0] += 1
+        del arr
+    else:
+        records = reader.consume()
+        elapsed = mono_ns() - t
+    return records, produce_ns, elapsed
+
+
 def run_drain(n: int, batch: int, kind: str) -> dict[str, Any]:
     ring_bytes = max(4096, pow2_ceil(n * RB_RECORD_BYTES))
     with load_producer({"rb": ring_bytes}) as coll:
@@ -122,23 +147,7 @@ def run_drain(n: int, batch: int, kind: str) -> dict[str, Any]:
         out = out_buffer(kind, n) if kind in ("batch", "raw") else None
         with rb:
             p = Producer(coll.programs["produce_rb"], n, batch)
-            t = mono_ns()
-            p.run()
-            produce_ns = mono_ns() - t
-            dropped = bss_counter(coll, "rb_dropped")
-            if dropped:
-                fail(BENCH, f"{dropped} records dropped although the ring holds all {n}")
-            t = mono_ns()
-            if kind in ("batch", "raw"):
-                arr = rb.read_batch(out=out)
-                elapsed = mono_ns() - t
-                records = len(arr)
-                if not check_batch(arr, batch):
-                    bad[0] += 1
-                del arr
-            else:
-                records = rb.consume()
-                elapsed = mono_ns() - t
+            records, produce_ns, elapsed = produce_then_drain(BENCH, rb, p, "rb_dropped", coll, kind, out, bad)
     if bad[0]:
         fail(BENCH, f"{bad[0]} malformed records")
     if records != n:

@@ -19,13 +19,12 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import select
 import sys
 from typing import Any
 
-from _common import emit, fail, missing_api, mono_ns, numpy_missing, peak_rss_kib, unavailable
+from _common import emit, fail, missing_api, numpy_missing, peak_rss_kib, unavailable
 from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, rate, record_dtype
-from b4_ringbuf import check_batch, out_buffer
+from b4_ringbuf import batch_step, out_buffer, produce_then_drain
 
 BENCH = "b5_perfbuf"
 PB_RECORD_BYTES = 80  # perf header, size, 64 bytes of data, padding
@@ -57,23 +56,6 @@ def make_reader(coll: Any, batch: int, kind: str, pages: int, wakeup: int) -> tu
     return bpfkit.PerfBuffer(coll.maps["pb"], on_sample, on_lost, zero_copy=kind == "zero_copy", **common), tally
 
 
-def batch_step(pb: Any, batch: int, tally: list[int], out: Any) -> Any:
-    waiter = select.poll()
-    waiter.register(pb.fileno(), select.POLLIN)
-
-    def step() -> int:
-        arr = pb.read_batch(out=out)
-        k = len(arr)
-        if k:
-            if not check_batch(arr, batch):
-                tally[0] += 1
-            return k
-        waiter.poll(1)
-        return 0
-
-    return step
-
-
 def run_concurrent(n: int, batch: int, pages: int, wakeup: int, kind: str) -> dict[str, Any]:
     with load_producer() as coll:
         p = Producer(coll.programs["produce_pb"], n, batch, window=pages * PAGE // PB_RECORD_BYTES // 2)
@@ -100,23 +82,7 @@ def run_drain(n: int, batch: int, wakeup: int, kind: str) -> dict[str, Any]:
         out = out_buffer(kind, n) if kind in ("batch", "raw") else None
         with pb:
             p = Producer(coll.programs["produce_pb"], n, batch, cpu=0)
-            t = mono_ns()
-            p.run()
-            produce_ns = mono_ns() - t
-            dropped = bss_counter(coll, "pb_dropped")
-            if dropped:
-                fail(BENCH, f"{dropped} records dropped although the buffer holds all {n}")
-            t = mono_ns()
-            if kind in ("batch", "raw"):
-                arr = pb.read_batch(out=out)
-                elapsed = mono_ns() - t
-                records = len(arr)
-                if not check_batch(arr, batch):
-                    tally[0] += 1
-                del arr
-            else:
-                records = pb.consume()
-                elapsed = mono_ns() - t
+            records, produce_ns, elapsed = produce_then_drain(BENCH, pb, p, "pb_dropped", coll, kind, out, tally)
     if tally[0]:
         fail(BENCH, f"{tally[0]} malformed records")
     if records != n or tally[1]:

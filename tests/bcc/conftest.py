@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +136,16 @@ def make_fake_kernel() -> FakeKernel:
 def fake_kernel() -> FakeKernel:
     """A fresh fake kernel."""
     return make_fake_kernel()
+
+
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One compile cache (XDG_CACHE_HOME) for a test module, so its compiles and vmlinux.h are reused but not shared."""
+    d = tmp_path_factory.mktemp("bcc-cache")
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(d)
+    yield d
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

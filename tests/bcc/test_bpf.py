@@ -13,7 +13,6 @@ import io
 import os
 import select
 import subprocess
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -23,23 +22,12 @@ from bpfkit import features
 from bpfkit.bcc import BPF, CompileError
 from bpfkit.errors import NotSupportedError, VerifierError
 
-pytestmark = pytest.mark.kernel
+from .test_rewriter import program_text
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("cache_home")]  # one compile cache for the module
 
 UID = 54321  # no such user: only the tests' children exec with it
 LIBC = ct.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One compile cache for the module."""
-    d = tmp_path_factory.mktemp("bcc-cache")
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(d)
-    yield d
-    if old is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = old
 
 
 def exec_as(uid: int, argv: list[str] | None = None) -> int:
@@ -49,24 +37,7 @@ def exec_as(uid: int, argv: list[str] | None = None) -> int:
     return p.pid
 
 
-COUNTER = r"""
-BPF_HASH(counter_table);
-
-int hello(void *ctx) {
-   u64 uid;
-   u64 counter = 0;
-   u64 *p;
-
-   uid = bpf_get_current_uid_gid() & 0xFFFFFFFF;
-   p = counter_table.lookup(&uid);
-   if (p != 0) {
-      counter = *p;
-   }
-   counter++;
-   counter_table.update(&uid, &counter);
-   return 0;
-}
-"""
+COUNTER = program_text("bcc_doc002_uid_counter.py")  # the per-UID execve counter of document 002
 
 
 @pytest.mark.quick

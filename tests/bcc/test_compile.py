@@ -28,19 +28,6 @@ EXAMPLES = ["bcc_uid_counter.py", "bcc_doc002_uid_counter.py", "bcc_perf_hello.p
 BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
 
 
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One cache directory for the module (vmlinux.h is generated once)."""
-    d = tmp_path_factory.mktemp("cache")
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(d)
-    yield d
-    if old is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = old
-
-
 @pytest.fixture
 def pin_dir() -> Iterator[Path]:
     """A bpffs directory for bpftool's pins, removed (with the pins) afterwards."""

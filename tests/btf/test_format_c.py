@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from btf_samples import tool
 from elftools.elf.elffile import ELFFile
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,13 +52,6 @@ from bpfkit.testing import vmlinux_header
 from bpfkit.testing.compile import VMLINUX_H_CFLAGS
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if path is None:
-        pytest.skip(f"{name} is not installed")
-    return path
 
 
 def clang(*args: str | Path, cwd: Path) -> None:

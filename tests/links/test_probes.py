@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-import struct
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from link_progs import counter_prog, read0
 
 from bpfkit._sys import Fd
-from bpfkit._sys import commands as C
-from bpfkit._uapi import MapType, PerfSwId, PerfType
+from bpfkit._uapi import PerfSwId, PerfType
 from bpfkit.errors import NotSupportedError
 from bpfkit.links import probes
 from bpfkit.programs import Program
@@ -23,33 +21,8 @@ from bpfkit.testing import require
 pytestmark = pytest.mark.kernel
 
 
-def ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
-    return struct.pack("<BBhi", op, (src << 4) | dst, off, imm)
 
 
-def counter_prog(map_fd: int) -> bytes:
-    return (
-        ins(0xB7, 1) + ins(0x63, 10, 1, -4)
-        + ins(0x18, 1, 1, 0, map_fd) + ins(0)
-        + ins(0xBF, 2, 10) + ins(0x07, 2, 0, 0, -4)
-        + ins(0x85, 0, 0, 0, 1)
-        + ins(0x15, 0, 0, 2, 0)
-        + ins(0xB7, 1, 0, 0, 1) + ins(0xDB, 0, 1, 0, 0)
-        + ins(0xB7, 0) + ins(0x95)
-    )
-
-
-@pytest.fixture
-def counter() -> Iterator[Fd]:
-    with Fd(C.map_create(MapType.ARRAY, 4, 8, 1, name="cnt"), "map") as fd:
-        yield fd
-
-
-def read0(fd: Fd) -> int:
-    k = ctypes.c_uint32(0)
-    v = ctypes.c_uint64()
-    C.map_lookup_elem(fd.fd, ctypes.addressof(k), ctypes.addressof(v))
-    return v.value
 
 
 @pytest.fixture(scope="module")

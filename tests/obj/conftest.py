@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 PROGS = Path(__file__).parent / "progs"
+TOOLS = Path(__file__).resolve().parents[2] / "src" / "bpfkit" / "tools"  # bootstrap.bpf.c: the tool's own source
 VMLINUX_H = Path("/tmp/vmlinux.h")
 
 
@@ -29,18 +30,22 @@ Compiler = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def compile_bpf(tmp_path_factory: pytest.TempPathFactory, vmlinux_h_dir: Path) -> Compiler:
-    """compile_bpf(name_or_source, *, target="bpf", flags=(), out_name=None) -> path of the .o (clang -g -O2)."""
+    """compile_bpf(name_or_source, *, target="bpf", flags=(), out_name=None) -> path of the .o (clang -g -O2).
+
+    A name is looked for in progs/, then among bpfkit's tools (whose folder is then on the include path too)."""
     outdir = tmp_path_factory.mktemp("bpfobj")
     cache: dict[str, Path] = {}
 
     def build(src: str, *, target: str = "bpf", flags: tuple[str, ...] = (), out_name: str | None = None) -> Path:
         if src.endswith(".bpf.c") and "\n" not in src:
-            path = PROGS / src
+            path = PROGS / src if (PROGS / src).exists() else TOOLS / src
             text = path.read_text()
+            srcdir = path.parent
             stem = src[: -len(".bpf.c")]
         else:
             text = src
             stem = "inline"
+            srcdir = PROGS
         key = hashlib.sha256("\0".join([text, target, *flags]).encode()).hexdigest()[:16]
         if key in cache:
             return cache[key]
@@ -50,7 +55,7 @@ def compile_bpf(tmp_path_factory: pytest.TempPathFactory, vmlinux_h_dir: Path) -
         c = d / f"{stem}.bpf.c"
         c.write_text(text)
         o = d / name
-        cmd = ["clang", "-g", "-O2", "-target", target, "-D__TARGET_ARCH_x86", f"-I{vmlinux_h_dir}", f"-I{PROGS}", *flags]
+        cmd = ["clang", "-g", "-O2", "-target", target, "-D__TARGET_ARCH_x86", f"-I{vmlinux_h_dir}", f"-I{srcdir}", *flags]
         cmd += ["-c", str(c), "-o", str(o)]
         res = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if res.returncode:
