@@ -47,7 +47,9 @@ _VMLINUX_PREFIX = "/vmlinux"
 def cflags() -> list[str]:
     """The clang flags of every tool object (the -I directories and path maps are added per build)."""
     arch = _ARCH.get(platform.machine(), platform.machine())
-    return ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", "-Werror"]
+    # -fms-extensions: the vmlinux.h of Linux 6.19+ has tagged anonymous members (``struct ns_tree;``)
+    return ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", "-Werror",
+            "-fms-extensions", "-Wno-microsoft-anon-tag"]
 
 
 def sha256(path: Path) -> str:
