@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Callable
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 _F = TypeVar("_F")
@@ -194,26 +195,45 @@ def _slots_setstate(self: Any, state: list[Any]) -> None:
         object.__setattr__(self, name, value)
 
 
+_INIT_CODE: dict[tuple[int, int, tuple[int, ...], bool, bool], CodeType] = {}
+
+
+def _init_code(n: int, first_default: int, factories: tuple[int, ...], frozen: bool, post_init: bool) -> CodeType:
+    """The code of an ``__init__`` of this shape with parameters ``a0``... (compiled once per shape, then renamed)."""
+    key = (n, first_default, factories, frozen, post_init)
+    code = _INIT_CODE.get(key)
+    if code is None:
+        params, body = [], []
+        for i in range(n):
+            params.append(f"a{i}" if i < first_default else f"a{i}=None")
+            value = f"_d{i}.factory() if a{i} is _d{i} else a{i}" if i in factories else f"a{i}"
+            body.append(f"_set(self, 'a{i}', {value})" if frozen else f"self.a{i} = {value}")
+        if post_init:
+            body.append("self.__post_init__()")
+        src = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
+        module = compile(src, "<record>", "exec")
+        code = next(c for c in module.co_consts if isinstance(c, CodeType))
+        _INIT_CODE[key] = code
+    return code
+
+
 def _make_init(cls: type, fields: tuple[tuple[str, str, Any], ...], frozen: bool) -> Callable[..., None]:
     """The ``__init__`` @dataclass would write: fields in order, defaults, factories, then ``__post_init__``."""
-    env: dict[str, Any] = {"_MISSING": _MISSING, "_set": object.__setattr__}
-    params, body = [], []
-    for i, (name, _, default) in enumerate(fields):
-        if default is _MISSING:
-            params.append(name)
-        else:
-            env[f"_d{i}"] = default
-            params.append(f"{name}=_d{i}")
-        value = name
-        if isinstance(default, _Factory):
-            env[f"_f{i}"] = default.factory
-            value = f"_f{i}() if {name} is _d{i} else {name}"
-        body.append(f"_set(self, {name!r}, {value})" if frozen else f"self.{name} = {value}")
-    if hasattr(cls, "__post_init__"):
-        body.append("self.__post_init__()")
-    src = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
-    exec(src, env)
-    init: Callable[..., None] = env["__init__"]
+    names = [name for name, _, _ in fields]
+    defaults = [default for _, _, default in fields]
+    first_default = next((i for i, d in enumerate(defaults) if d is not _MISSING), len(fields))
+    if any(d is _MISSING for d in defaults[first_default:]):
+        raise TypeError(f"{cls.__qualname__}: a field without a default follows one with a default")
+    factories = tuple(i for i, d in enumerate(defaults) if isinstance(d, _Factory))
+    code = _init_code(len(fields), first_default, factories, frozen, hasattr(cls, "__post_init__"))
+    rename = {f"a{i}": name for i, name in enumerate(names)}
+    code = code.replace(
+        co_varnames=tuple(rename.get(v, v) for v in code.co_varnames),
+        co_names=tuple(rename.get(v, v) for v in code.co_names),
+        co_consts=tuple(rename.get(c, c) if isinstance(c, str) else c for c in code.co_consts),
+    )
+    env = {"_set": object.__setattr__, **{f"_d{i}": defaults[i] for i in factories}}
+    init: Callable[..., None] = FunctionType(code, env, "__init__", tuple(defaults[first_default:]))
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__annotations__ = {**{name: typ for name, typ, _ in fields}, "return": None}
