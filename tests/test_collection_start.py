@@ -27,6 +27,7 @@ NOT_NEEDED = [
     "bpfkit.features", "bpfkit.btf.sanitize", "bpfkit.btf.format", "bpfkit.obj.kconfig",
     "bpfkit.asm.builder", "bpfkit.asm.disasm", "bpfkit.maps.btfinfo", "bpfkit.maps.lpm", "bpfkit.maps.storage",
     "bpfkit.maps.percpu", "bpfkit.maps.net", "bpfkit.links.net", "bpfkit.links.probes", "bpfkit.ringbuf",
+    "dataclasses", "inspect", "ast", "dis", "tokenize", "bpfkit._uapi._generated_lazy",
 ]
 
 

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._uapi import AttachType as AttachType
 from ._uapi import BtfKind as BtfKind
-from ._uapi import HelperId as HelperId
 from ._uapi import LinkType as LinkType
 from ._uapi import MapFlags as MapFlags
 from ._uapi import MapType as MapType
@@ -29,6 +28,7 @@ from .errors import VerifierError as VerifierError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from ._uapi import HelperId as HelperId
     from .collection import Collection as Collection
     from .collection import Variables as Variables
     from .collection import load as load
@@ -106,6 +106,7 @@ _LAZY.update({name: module for module, names in {
     "bpfkit.obj": ("ObjectSpec", "MapSpec", "ProgramSpec", "VariableSpec"),
     "bpfkit.programs": ("Program", "ProgramInfo", "TestRunResult"),
     "bpfkit.links": ("Link", "LinkInfo"),
+    "bpfkit._uapi": ("HelperId",),
     "bpfkit.perf": ("PerfBuffer",),
     "bpfkit.ringbuf": ("RingBuffer", "UserRingBuffer"),
     "bpfkit.trace_pipe": ("TraceEvent", "TracePipe"),

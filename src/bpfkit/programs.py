@@ -5,11 +5,10 @@ from __future__ import annotations
 import ctypes
 import errno as E
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._record import value_methods
+from ._record import record
 from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
@@ -30,8 +29,7 @@ _CTX_IN_ONLY = (ProgType.SYSCALL, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOI
                 ProgType.LSM, ProgType.STRUCT_OPS)
 
 
-@value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@record(frozen=True)
 class TestRunResult:
     """Outcome of BPF_PROG_TEST_RUN: return value, mean run time, and output buffers."""
 
@@ -43,8 +41,7 @@ class TestRunResult:
     __test__ = False  # not a pytest test class
 
 
-@value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@record(frozen=True)
 class ProgramInfo:
     """What the kernel reports about a program (BPF_OBJ_GET_INFO_BY_FD)."""
 

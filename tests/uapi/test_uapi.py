@@ -38,3 +38,22 @@ def test_lru_percpu_and_kernel_name() -> None:
 def test_generator_check_passes() -> None:
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_uapi.py"), "--check"], capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_lazy_enums_match_the_generator_and_load_on_first_use() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gen_uapi
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    import bpfkit._uapi as uapi
+    import bpfkit._uapi._generated_lazy as lazy
+
+    assert uapi._LAZY == gen_uapi.LAZY
+    assert all(getattr(uapi, n) is getattr(lazy, n) for n in gen_uapi.LAZY)
+    code = ("import sys, bpfkit, bpfkit._uapi as u\n"
+            "assert 'bpfkit._uapi._generated_lazy' not in sys.modules\n"
+            "assert bpfkit.HelperId.map_lookup_elem == 1 and u.kernel_name(u.XdpFlags.SKB_MODE) == 'XDP_FLAGS_SKB_MODE'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(ROOT / "src")})
+    with pytest.raises(AttributeError):
+        _ = uapi.NoSuchEnum  # type: ignore[attr-defined]

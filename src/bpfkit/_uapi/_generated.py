@@ -217,223 +217,6 @@ class LinkType(UapiIntEnum):
     SOCKMAP = 14
 
 
-class HelperId(UapiIntEnum):
-    """Helper function ids (enum bpf_func_id, BPF_FUNC_*)."""
-
-    unspec = 0
-    map_lookup_elem = 1
-    map_update_elem = 2
-    map_delete_elem = 3
-    probe_read = 4
-    ktime_get_ns = 5
-    trace_printk = 6
-    get_prandom_u32 = 7
-    get_smp_processor_id = 8
-    skb_store_bytes = 9
-    l3_csum_replace = 10
-    l4_csum_replace = 11
-    tail_call = 12
-    clone_redirect = 13
-    get_current_pid_tgid = 14
-    get_current_uid_gid = 15
-    get_current_comm = 16
-    get_cgroup_classid = 17
-    skb_vlan_push = 18
-    skb_vlan_pop = 19
-    skb_get_tunnel_key = 20
-    skb_set_tunnel_key = 21
-    perf_event_read = 22
-    redirect = 23
-    get_route_realm = 24
-    perf_event_output = 25
-    skb_load_bytes = 26
-    get_stackid = 27
-    csum_diff = 28
-    skb_get_tunnel_opt = 29
-    skb_set_tunnel_opt = 30
-    skb_change_proto = 31
-    skb_change_type = 32
-    skb_under_cgroup = 33
-    get_hash_recalc = 34
-    get_current_task = 35
-    probe_write_user = 36
-    current_task_under_cgroup = 37
-    skb_change_tail = 38
-    skb_pull_data = 39
-    csum_update = 40
-    set_hash_invalid = 41
-    get_numa_node_id = 42
-    skb_change_head = 43
-    xdp_adjust_head = 44
-    probe_read_str = 45
-    get_socket_cookie = 46
-    get_socket_uid = 47
-    set_hash = 48
-    setsockopt = 49
-    skb_adjust_room = 50
-    redirect_map = 51
-    sk_redirect_map = 52
-    sock_map_update = 53
-    xdp_adjust_meta = 54
-    perf_event_read_value = 55
-    perf_prog_read_value = 56
-    getsockopt = 57
-    override_return = 58
-    sock_ops_cb_flags_set = 59
-    msg_redirect_map = 60
-    msg_apply_bytes = 61
-    msg_cork_bytes = 62
-    msg_pull_data = 63
-    bind = 64
-    xdp_adjust_tail = 65
-    skb_get_xfrm_state = 66
-    get_stack = 67
-    skb_load_bytes_relative = 68
-    fib_lookup = 69
-    sock_hash_update = 70
-    msg_redirect_hash = 71
-    sk_redirect_hash = 72
-    lwt_push_encap = 73
-    lwt_seg6_store_bytes = 74
-    lwt_seg6_adjust_srh = 75
-    lwt_seg6_action = 76
-    rc_repeat = 77
-    rc_keydown = 78
-    skb_cgroup_id = 79
-    get_current_cgroup_id = 80
-    get_local_storage = 81
-    sk_select_reuseport = 82
-    skb_ancestor_cgroup_id = 83
-    sk_lookup_tcp = 84
-    sk_lookup_udp = 85
-    sk_release = 86
-    map_push_elem = 87
-    map_pop_elem = 88
-    map_peek_elem = 89
-    msg_push_data = 90
-    msg_pop_data = 91
-    rc_pointer_rel = 92
-    spin_lock = 93
-    spin_unlock = 94
-    sk_fullsock = 95
-    tcp_sock = 96
-    skb_ecn_set_ce = 97
-    get_listener_sock = 98
-    skc_lookup_tcp = 99
-    tcp_check_syncookie = 100
-    sysctl_get_name = 101
-    sysctl_get_current_value = 102
-    sysctl_get_new_value = 103
-    sysctl_set_new_value = 104
-    strtol = 105
-    strtoul = 106
-    sk_storage_get = 107
-    sk_storage_delete = 108
-    send_signal = 109
-    tcp_gen_syncookie = 110
-    skb_output = 111
-    probe_read_user = 112
-    probe_read_kernel = 113
-    probe_read_user_str = 114
-    probe_read_kernel_str = 115
-    tcp_send_ack = 116
-    send_signal_thread = 117
-    jiffies64 = 118
-    read_branch_records = 119
-    get_ns_current_pid_tgid = 120
-    xdp_output = 121
-    get_netns_cookie = 122
-    get_current_ancestor_cgroup_id = 123
-    sk_assign = 124
-    ktime_get_boot_ns = 125
-    seq_printf = 126
-    seq_write = 127
-    sk_cgroup_id = 128
-    sk_ancestor_cgroup_id = 129
-    ringbuf_output = 130
-    ringbuf_reserve = 131
-    ringbuf_submit = 132
-    ringbuf_discard = 133
-    ringbuf_query = 134
-    csum_level = 135
-    skc_to_tcp6_sock = 136
-    skc_to_tcp_sock = 137
-    skc_to_tcp_timewait_sock = 138
-    skc_to_tcp_request_sock = 139
-    skc_to_udp6_sock = 140
-    get_task_stack = 141
-    load_hdr_opt = 142
-    store_hdr_opt = 143
-    reserve_hdr_opt = 144
-    inode_storage_get = 145
-    inode_storage_delete = 146
-    d_path = 147
-    copy_from_user = 148
-    snprintf_btf = 149
-    seq_printf_btf = 150
-    skb_cgroup_classid = 151
-    redirect_neigh = 152
-    per_cpu_ptr = 153
-    this_cpu_ptr = 154
-    redirect_peer = 155
-    task_storage_get = 156
-    task_storage_delete = 157
-    get_current_task_btf = 158
-    bprm_opts_set = 159
-    ktime_get_coarse_ns = 160
-    ima_inode_hash = 161
-    sock_from_file = 162
-    check_mtu = 163
-    for_each_map_elem = 164
-    snprintf = 165
-    sys_bpf = 166
-    btf_find_by_name_kind = 167
-    sys_close = 168
-    timer_init = 169
-    timer_set_callback = 170
-    timer_start = 171
-    timer_cancel = 172
-    get_func_ip = 173
-    get_attach_cookie = 174
-    task_pt_regs = 175
-    get_branch_snapshot = 176
-    trace_vprintk = 177
-    skc_to_unix_sock = 178
-    kallsyms_lookup_name = 179
-    find_vma = 180
-    loop = 181
-    strncmp = 182
-    get_func_arg = 183
-    get_func_ret = 184
-    get_func_arg_cnt = 185
-    get_retval = 186
-    set_retval = 187
-    xdp_get_buff_len = 188
-    xdp_load_bytes = 189
-    xdp_store_bytes = 190
-    copy_from_user_task = 191
-    skb_set_tstamp = 192
-    ima_file_hash = 193
-    kptr_xchg = 194
-    map_lookup_percpu_elem = 195
-    skc_to_mptcp_sock = 196
-    dynptr_from_mem = 197
-    ringbuf_reserve_dynptr = 198
-    ringbuf_submit_dynptr = 199
-    ringbuf_discard_dynptr = 200
-    dynptr_read = 201
-    dynptr_write = 202
-    dynptr_data = 203
-    tcp_raw_gen_syncookie_ipv4 = 204
-    tcp_raw_gen_syncookie_ipv6 = 205
-    tcp_raw_check_syncookie_ipv4 = 206
-    tcp_raw_check_syncookie_ipv6 = 207
-    ktime_get_tai_ns = 208
-    user_ringbuf_drain = 209
-    cgrp_storage_get = 210
-    cgrp_storage_delete = 211
-
-
 class CoreReloKind(UapiIntEnum):
     """CO-RE relocation kinds (enum bpf_core_relo_kind)."""
 
@@ -477,12 +260,6 @@ class BtfKind(UapiIntEnum):
     ENUM64 = 19
 
 
-class StatsType(UapiIntEnum):
-    """BPF_ENABLE_STATS types."""
-
-    RUN_TIME = 0
-
-
 class PerfType(UapiIntEnum):
     """perf_event_attr.type (enum perf_type_id)."""
 
@@ -492,104 +269,6 @@ class PerfType(UapiIntEnum):
     HW_CACHE = 3
     RAW = 4
     BREAKPOINT = 5
-
-
-class PerfSwId(UapiIntEnum):
-    """Software perf counters (enum perf_sw_ids)."""
-
-    CPU_CLOCK = 0
-    TASK_CLOCK = 1
-    PAGE_FAULTS = 2
-    CONTEXT_SWITCHES = 3
-    CPU_MIGRATIONS = 4
-    PAGE_FAULTS_MIN = 5
-    PAGE_FAULTS_MAJ = 6
-    ALIGNMENT_FAULTS = 7
-    EMULATION_FAULTS = 8
-    DUMMY = 9
-    BPF_OUTPUT = 10
-    CGROUP_SWITCHES = 11
-
-
-class PerfHwId(UapiIntEnum):
-    """Hardware perf counters (enum perf_hw_id)."""
-
-    CPU_CYCLES = 0
-    INSTRUCTIONS = 1
-    CACHE_REFERENCES = 2
-    CACHE_MISSES = 3
-    BRANCH_INSTRUCTIONS = 4
-    BRANCH_MISSES = 5
-    BUS_CYCLES = 6
-    STALLED_CYCLES_FRONTEND = 7
-    STALLED_CYCLES_BACKEND = 8
-    REF_CPU_CYCLES = 9
-
-
-class PerfRecordType(UapiIntEnum):
-    """perf ring record types (enum perf_event_type)."""
-
-    MMAP = 1
-    LOST = 2
-    COMM = 3
-    EXIT = 4
-    THROTTLE = 5
-    UNTHROTTLE = 6
-    FORK = 7
-    READ = 8
-    SAMPLE = 9
-    MMAP2 = 10
-    AUX = 11
-    ITRACE_START = 12
-    LOST_SAMPLES = 13
-    SWITCH = 14
-    SWITCH_CPU_WIDE = 15
-    NAMESPACES = 16
-    KSYMBOL = 17
-    BPF_EVENT = 18
-    CGROUP = 19
-    TEXT_POKE = 20
-    AUX_OUTPUT_HW_ID = 21
-
-
-class PerfSampleFormat(UapiFlag):
-    """perf_event_attr.sample_type bits."""
-
-    IP = 1
-    TID = 2
-    TIME = 4
-    ADDR = 8
-    READ = 16
-    CALLCHAIN = 32
-    ID = 64
-    CPU = 128
-    PERIOD = 256
-    STREAM_ID = 512
-    RAW = 1024
-    BRANCH_STACK = 2048
-    REGS_USER = 4096
-    STACK_USER = 8192
-    WEIGHT = 16384
-    DATA_SRC = 32768
-    IDENTIFIER = 65536
-    TRANSACTION = 131072
-    REGS_INTR = 262144
-    PHYS_ADDR = 524288
-    AUX = 1048576
-    CGROUP = 2097152
-    DATA_PAGE_SIZE = 4194304
-    CODE_PAGE_SIZE = 8388608
-    WEIGHT_STRUCT = 16777216
-
-
-class XdpAction(UapiIntEnum):
-    """XDP program return codes."""
-
-    ABORTED = 0
-    DROP = 1
-    PASS = 2
-    TX = 3
-    REDIRECT = 4
 
 
 class MapFlags(UapiFlag):
@@ -625,57 +304,6 @@ class UpdateFlags(UapiFlag):
     F_LOCK = 4
 
 
-class RingbufFlags(UapiFlag):
-    """bpf_ringbuf_output/submit flags."""
-
-    NO_WAKEUP = 1
-    FORCE_WAKEUP = 2
-
-
-class RingbufHeaderBits(UapiFlag):
-    """Ring buffer record header bits and size."""
-
-    BUSY_BIT = 2147483648
-    DISCARD_BIT = 1073741824
-    HDR_SZ = 8
-
-
-class PerfEventOutputFlags(UapiFlag):
-    """bpf_perf_event_output flags."""
-
-    INDEX_MASK = 4294967295
-    CURRENT_CPU = 4294967295
-    CTXLEN_MASK = 4503595332403200
-
-
-class StackIdFlags(UapiFlag):
-    """bpf_get_stackid/bpf_get_stack flags."""
-
-    SKIP_FIELD_MASK = 255
-    USER_STACK = 256
-    FAST_STACK_CMP = 512
-    REUSE_STACKID = 1024
-    USER_BUILD_ID = 2048
-
-
-class LocalStorageFlags(UapiFlag):
-    """Local storage get flags."""
-
-    CREATE = 1
-
-
-class LinkCreateFlags(UapiFlag):
-    """kprobe_multi link flags."""
-
-    KPROBE_MULTI_RETURN = 1
-
-
-class UprobeMultiFlags(UapiFlag):
-    """uprobe_multi link flags."""
-
-    UPROBE_MULTI_RETURN = 1
-
-
 class ProgFlags(UapiFlag):
     """BPF_PROG_LOAD prog_flags."""
 
@@ -689,32 +317,6 @@ class ProgFlags(UapiFlag):
     TEST_REG_INVARIANTS = 128  # BPF_F_TEST_REG_INVARIANTS, Linux 6.8
 
 
-class AttachFlags(UapiFlag):
-    """BPF_PROG_ATTACH / mprog attach flags."""
-
-    ALLOW_OVERRIDE = 1  # BPF_F_ALLOW_OVERRIDE, Linux 4.10
-    ALLOW_MULTI = 2  # BPF_F_ALLOW_MULTI, Linux 4.15
-    REPLACE = 4  # BPF_F_REPLACE, Linux 5.6
-    BEFORE = 8  # BPF_F_BEFORE, Linux 6.6
-    AFTER = 16  # BPF_F_AFTER, Linux 6.6
-    ID = 32  # BPF_F_ID, Linux 6.6
-    LINK = 8192  # BPF_F_LINK, Linux 6.6
-
-
-class TestRunFlags(UapiFlag):
-    """BPF_PROG_TEST_RUN flags."""
-
-    TEST_RUN_ON_CPU = 1  # BPF_F_TEST_RUN_ON_CPU, Linux 5.10
-    TEST_XDP_LIVE_FRAMES = 2  # BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18
-    TEST_SKB_CHECKSUM_COMPLETE = 4  # BPF_F_TEST_SKB_CHECKSUM_COMPLETE, Linux 6.11
-
-
-class QueryFlags(UapiFlag):
-    """BPF_PROG_QUERY flags."""
-
-    QUERY_EFFECTIVE = 1  # BPF_F_QUERY_EFFECTIVE, Linux 4.15
-
-
 class PseudoSrc(UapiIntEnum):
     """src_reg values of BPF_LD_IMM64 and BPF_CALL."""
 
@@ -726,20 +328,6 @@ class PseudoSrc(UapiIntEnum):
     MAP_IDX_VALUE = 6  # BPF_PSEUDO_MAP_IDX_VALUE, Linux 5.14
 
 
-class ObjFlags(UapiFlag):
-    """File flags of BPF_OBJ_GET and BPF_*_GET_FD_BY_ID."""
-
-    RDONLY = 8  # BPF_F_RDONLY, Linux 4.15
-    WRONLY = 16  # BPF_F_WRONLY, Linux 4.15
-    PATH_FD = 16384  # BPF_F_PATH_FD, Linux 6.5
-
-
-class BtfLoadFlags(UapiFlag):
-    """BPF_BTF_LOAD flags."""
-
-    TOKEN_FD = 65536  # BPF_F_TOKEN_FD, Linux 6.9
-
-
 class PerfFlags(UapiFlag):
     """perf_event_open(2) flags."""
 
@@ -749,65 +337,19 @@ class PerfFlags(UapiFlag):
     FD_CLOEXEC = 8  # PERF_FLAG_FD_CLOEXEC, Linux 3.14
 
 
-class TcAction(UapiIntEnum):
-    """tc program return codes (linux/pkt_cls.h)."""
-
-    UNSPEC = -1  # TC_ACT_UNSPEC, Linux 2.6
-    OK = 0  # TC_ACT_OK, Linux 2.6
-    RECLASSIFY = 1  # TC_ACT_RECLASSIFY, Linux 2.6
-    SHOT = 2  # TC_ACT_SHOT, Linux 2.6
-    PIPE = 3  # TC_ACT_PIPE, Linux 2.6
-    STOLEN = 4  # TC_ACT_STOLEN, Linux 2.6
-    QUEUED = 5  # TC_ACT_QUEUED, Linux 2.6
-    REPEAT = 6  # TC_ACT_REPEAT, Linux 2.6
-    REDIRECT = 7  # TC_ACT_REDIRECT, Linux 4.0
-    TRAP = 8  # TC_ACT_TRAP, Linux 4.14
-
-
-class XdpFlags(UapiFlag):
-    """XDP attach flags (linux/if_link.h)."""
-
-    UPDATE_IF_NOEXIST = 1  # XDP_FLAGS_UPDATE_IF_NOEXIST, Linux 4.12
-    SKB_MODE = 2  # XDP_FLAGS_SKB_MODE, Linux 4.12
-    DRV_MODE = 4  # XDP_FLAGS_DRV_MODE, Linux 4.13
-    HW_MODE = 8  # XDP_FLAGS_HW_MODE, Linux 4.13
-    REPLACE = 16  # XDP_FLAGS_REPLACE, Linux 5.7
-
-
 register_prefix(Cmd, 'BPF_')
 register_prefix(MapType, 'BPF_MAP_TYPE_')
 register_prefix(ProgType, 'BPF_PROG_TYPE_')
 register_prefix(AttachType, 'BPF_')
 register_prefix(LinkType, 'BPF_LINK_TYPE_')
-register_prefix(HelperId, 'BPF_FUNC_')
 register_prefix(CoreReloKind, 'BPF_CORE_')
 register_prefix(BtfKind, 'BTF_KIND_')
-register_prefix(StatsType, 'BPF_STATS_')
 register_prefix(PerfType, 'PERF_TYPE_')
-register_prefix(PerfSwId, 'PERF_COUNT_SW_')
-register_prefix(PerfHwId, 'PERF_COUNT_HW_')
-register_prefix(PerfRecordType, 'PERF_RECORD_')
-register_prefix(PerfSampleFormat, 'PERF_SAMPLE_')
-register_prefix(XdpAction, 'XDP_')
 register_prefix(MapFlags, 'BPF_F_')
 register_prefix(UpdateFlags, 'BPF_')
-register_prefix(RingbufFlags, 'BPF_RB_')
-register_prefix(RingbufHeaderBits, 'BPF_RINGBUF_')
-register_prefix(PerfEventOutputFlags, 'BPF_F_')
-register_prefix(StackIdFlags, 'BPF_F_')
-register_prefix(LocalStorageFlags, 'BPF_LOCAL_STORAGE_GET_F_')
-register_prefix(LinkCreateFlags, 'BPF_F_')
-register_prefix(UprobeMultiFlags, 'BPF_F_')
 register_prefix(ProgFlags, 'BPF_F_')
-register_prefix(AttachFlags, 'BPF_F_')
-register_prefix(TestRunFlags, 'BPF_F_')
-register_prefix(QueryFlags, 'BPF_F_')
 register_prefix(PseudoSrc, 'BPF_PSEUDO_')
-register_prefix(ObjFlags, 'BPF_F_')
-register_prefix(BtfLoadFlags, 'BPF_F_')
 register_prefix(PerfFlags, 'PERF_FLAG_')
-register_prefix(TcAction, 'TC_ACT_')
-register_prefix(XdpFlags, 'XDP_FLAGS_')
 
 
 MAP_MIN_KERNEL: dict[str, str] = {

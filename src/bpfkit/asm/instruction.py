@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Literal
 
+from .._record import record
 from ..errors import ObjectFormatError
 from .opcodes import (
     CLASS_MASK,
@@ -61,7 +61,7 @@ def _struct_for(byteorder: str) -> struct.Struct:
         ) from None
 
 
-@dataclass(slots=True, repr=False)
+@record(slots=True)
 class Instruction:
     """One 8-byte instruction slot; mutable so a loader can patch it in place."""
 

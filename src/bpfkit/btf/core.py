@@ -13,10 +13,9 @@ instruction (``call 0xbad2310``) so the program fails only if that path runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-from .._record import Record, value_methods
+from .._record import Record, record
 from .._uapi import CoreReloKind
 from ..errors import ObjectFormatError, RelocationError
 from ._core_spec import (
@@ -77,8 +76,7 @@ class Slot(Protocol):
     imm: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class CoreFixup:
     """What one CO-RE relocation does to the instruction at ``insn_index``.
 

@@ -10,9 +10,8 @@ the object's .BTF string table.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
-from .._record import value_methods
+from .._record import field, record
 from .._uapi import CoreReloKind
 from ..errors import ObjectFormatError
 from .parse import BTF_MAGIC, Btf
@@ -33,8 +32,7 @@ LINE_INFO_SIZE = 16
 CORE_RELO_SIZE = 16
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class FuncInfo:
     """bpf_func_info: the BTF FUNC describing the function at ``insn_off``."""
 
@@ -42,8 +40,7 @@ class FuncInfo:
     type_id: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class LineInfo:
     """bpf_line_info: source ``file_name`` line ``line`` column ``col`` for ``insn_off``."""
 
@@ -56,8 +53,7 @@ class LineInfo:
     line_off: int = 0
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class CoreRelo:
     """bpf_core_relo: relocate the instruction at ``insn_off`` as ``kind`` demands."""
 
@@ -68,8 +64,7 @@ class CoreRelo:
     access_str_off: int = 0
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class BtfExt:
     """Parsed .BTF.ext, keyed by ELF section name."""
 

@@ -7,11 +7,10 @@ marshalled without a graph walk; :class:`bpfkit.btf.Btf` resolves ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import ClassVar
 
-from .._record import value_methods
+from .._record import field, record
 from .._uapi import BtfKind
 
 __all__ = [
@@ -73,8 +72,7 @@ class VarLinkage(IntEnum):
     EXTERN = 2
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Void:
     """Type id 0: void (never encoded)."""
 
@@ -82,8 +80,7 @@ class Void:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Int:
     """BTF_KIND_INT: an integer of ``size`` bytes; ``bits`` and ``offset`` for old bitfields."""
 
@@ -104,8 +101,7 @@ class Int:
         return bool(self.encoding & IntEncoding.SIGNED)
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Ptr:
     """BTF_KIND_PTR: a pointer to ``type``."""
 
@@ -114,8 +110,7 @@ class Ptr:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Array:
     """BTF_KIND_ARRAY: ``nelems`` elements of ``type`` indexed by ``index_type``."""
 
@@ -126,8 +121,7 @@ class Array:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Member:
     """A struct/union member: ``offset`` in bits; ``bitfield_size`` 0 unless a bitfield."""
 
@@ -137,8 +131,7 @@ class Member:
     bitfield_size: int = 0
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Struct:
     """BTF_KIND_STRUCT; ``kind_flag`` set means member offsets carry bitfield sizes."""
 
@@ -149,8 +142,7 @@ class Struct:
     kind_flag: bool = False
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Union_:
     """BTF_KIND_UNION; same layout as :class:`Struct`."""
 
@@ -161,8 +153,7 @@ class Union_:
     kind_flag: bool = False
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class EnumValue:
     """One enumerator."""
 
@@ -170,8 +161,7 @@ class EnumValue:
     value: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Enum:
     """BTF_KIND_ENUM: 32-bit enumerators; ``signed`` is the kind flag (Linux 6.0)."""
 
@@ -182,8 +172,7 @@ class Enum:
     signed: bool = False
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Enum64:
     """BTF_KIND_ENUM64: 64-bit enumerators (Linux 6.0)."""
 
@@ -194,8 +183,7 @@ class Enum64:
     signed: bool = False
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Fwd:
     """BTF_KIND_FWD: a forward declaration of a struct (or a union if ``is_union``)."""
 
@@ -204,8 +192,7 @@ class Fwd:
     is_union: bool = False
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Typedef:
     """BTF_KIND_TYPEDEF."""
 
@@ -214,8 +201,7 @@ class Typedef:
     type: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Volatile:
     """BTF_KIND_VOLATILE."""
 
@@ -224,8 +210,7 @@ class Volatile:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Const:
     """BTF_KIND_CONST."""
 
@@ -234,8 +219,7 @@ class Const:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Restrict:
     """BTF_KIND_RESTRICT."""
 
@@ -244,8 +228,7 @@ class Restrict:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class TypeTag:
     """BTF_KIND_TYPE_TAG (Linux 5.17): ``__attribute__((btf_type_tag(name)))``."""
 
@@ -255,8 +238,7 @@ class TypeTag:
     kind_flag: bool = False
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Func:
     """BTF_KIND_FUNC: a function whose prototype is ``type``."""
 
@@ -266,8 +248,7 @@ class Func:
     linkage: FuncLinkage = FuncLinkage.STATIC
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Param:
     """A function parameter; a trailing unnamed ``type=0`` param marks varargs."""
 
@@ -275,8 +256,7 @@ class Param:
     type: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class FuncProto:
     """BTF_KIND_FUNC_PROTO."""
 
@@ -286,8 +266,7 @@ class FuncProto:
     name: str = ""
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Var:
     """BTF_KIND_VAR: a global variable."""
 
@@ -297,8 +276,7 @@ class Var:
     linkage: VarLinkage = VarLinkage.STATIC
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class VarSecinfo:
     """Where a variable lives inside a DATASEC."""
 
@@ -307,8 +285,7 @@ class VarSecinfo:
     size: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Datasec:
     """BTF_KIND_DATASEC: an ELF data section and the variables in it."""
 
@@ -318,8 +295,7 @@ class Datasec:
     vars: list[VarSecinfo] = field(default_factory=list)
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class Float:
     """BTF_KIND_FLOAT (Linux 5.13)."""
 
@@ -328,8 +304,7 @@ class Float:
     size: int
 
 
-@value_methods
-@dataclass(slots=True, repr=False, eq=False)
+@record(slots=True)
 class DeclTag:
     """BTF_KIND_DECL_TAG (Linux 5.16); ``component_idx`` -1 tags the whole type."""
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._record import value_methods
+from .._record import record
 from .._sys import Fd
 from .._sys import attrs as A
 from .._sys import commands as C
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Link", "LinkInfo"]
 
 
-@value_methods
-@dataclass(frozen=True, repr=False, eq=False)
+@record(frozen=True)
 class LinkInfo:
     """What the kernel reports about a bpf_link (BPF_OBJ_GET_INFO_BY_FD)."""
 

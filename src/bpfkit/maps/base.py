@@ -22,13 +22,13 @@ import re
 import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 from .. import host
+from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
@@ -87,7 +87,7 @@ def _type_name(t: int) -> str:
         return f"type {t}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MapInfo:
     """What the kernel reports about a map (struct bpf_map_info), plus ``frozen`` from fdinfo."""
 
@@ -1353,7 +1353,7 @@ class _NoKey:
 _NO_KEY: Any = _NoKey()
 
 
-@dataclass
+@record()
 class _CreateArgs:
     """Everything Map.create passes to BPF_MAP_CREATE, filled in by the class's _prepare_create."""
 

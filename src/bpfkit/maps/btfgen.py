@@ -6,9 +6,9 @@ Pure: returns :class:`Btf` objects and type ids; loading them is :func:`bpfkit.m
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 from typing import Any
 
+from .._record import replace
 from ..btf import Btf
 from ..btf.types import (
     Array,
@@ -106,7 +106,7 @@ def _copy(src: Btf, tid: int, dst: Btf, memo: dict[Any, int]) -> int:
         return memo[key]
     t = src[tid]
     if isinstance(t, (Struct, Union_)):
-        shell = dataclasses.replace(t, members=[])
+        shell = replace(t, members=[])
         new = dst.add(shell)
         memo[key] = new
         members = [Member(m.name, _copy(src, m.type, dst, memo), m.offset, m.bitfield_size) for m in t.members]
@@ -114,20 +114,20 @@ def _copy(src: Btf, tid: int, dst: Btf, memo: dict[Any, int]) -> int:
         return new
     nt: BtfType
     if isinstance(t, Array):
-        nt = dataclasses.replace(t, type=_copy(src, t.type, dst, memo), index_type=_copy(src, t.index_type, dst, memo))
+        nt = replace(t, type=_copy(src, t.type, dst, memo), index_type=_copy(src, t.index_type, dst, memo))
     elif isinstance(t, FuncProto):
-        nt = dataclasses.replace(t, return_type=_copy(src, t.return_type, dst, memo),
+        nt = replace(t, return_type=_copy(src, t.return_type, dst, memo),
                                  params=[Param(p.name, _copy(src, p.type, dst, memo)) for p in t.params])
     elif isinstance(t, Datasec):
-        nt = dataclasses.replace(t, vars=[VarSecinfo(_copy(src, v.type, dst, memo), v.offset, v.size) for v in t.vars])
+        nt = replace(t, vars=[VarSecinfo(_copy(src, v.type, dst, memo), v.offset, v.size) for v in t.vars])
     elif isinstance(t, DeclTag) or hasattr(t, "type"):
         ref: Any = t
-        nt = dataclasses.replace(ref, type=_copy(src, ref.type, dst, memo))
+        nt = replace(ref, type=_copy(src, ref.type, dst, memo))
     elif isinstance(t, (Enum, Enum64)):
-        nt = dataclasses.replace(t, values=list(t.values))
+        nt = replace(t, values=list(t.values))
     else:
         plain: Any = t
-        nt = dataclasses.replace(plain)
+        nt = replace(plain)
     new = dst.add(nt)
     memo[key] = new
     return new

@@ -9,11 +9,10 @@ extern references are recorded (and their LD_IMM64s normalized, see spec.py).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import Enum
 from typing import TypeVar
 
-from .._record import Record
+from .._record import Record, replace
 from ..asm import Instruction
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ..errors import ObjectFormatError

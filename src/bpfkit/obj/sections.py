@@ -9,17 +9,14 @@ A leading ``?`` (libbpf: do not load by default) is stripped before matching.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from .._record import value_methods
+from .._record import record
 from .._uapi import AttachType, ProgFlags, ProgType
 from ._section_table import SECTION_TABLE
 
 __all__ = ["SECTION_DEFS", "ProgramSection", "SectionDef", "find_section_def", "parse_section"]
 
 
-@value_methods
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@record(frozen=True, slots=True)
 class SectionDef:
     """One row of the section table.
 
@@ -101,8 +98,7 @@ def find_section_def(section: str) -> SectionDef | None:
     return None
 
 
-@value_methods
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@record(frozen=True, slots=True)
 class ProgramSection:
     """What a program's ELF section name says about it."""
 

@@ -22,10 +22,9 @@ and normalized for the loader:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from enum import Enum, IntEnum
 
-from .._record import value_methods
+from .._record import field, record, replace
 from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
 from ..asm import Instruction
 from ..btf import Btf, Int, Ptr
@@ -93,8 +92,7 @@ class KconfigType(str, Enum):
     CHAR_ARRAY = "char_array"
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class MapSpec:
     """A map to create: attributes of BPF_MAP_CREATE plus what the object says to put in it.
 
@@ -112,7 +110,7 @@ class MapSpec:
     key_size: int
     value_size: int
     max_entries: int
-    flags: MapFlags = MapFlags(0)  # noqa: RUF009 - IntFlag values are immutable
+    flags: MapFlags = MapFlags(0)
     numa_node: int = 0
     map_extra: int = 0
     pinning: Pinning = Pinning.NONE
@@ -133,8 +131,7 @@ class MapSpec:
         return replace(self, inner=self.inner.copy() if self.inner is not None else None, contents=dict(self.contents))
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class MapReference:
     """Instruction ``insn`` (an LD_IMM64) of a linked program refers to map ``map``."""
 
@@ -145,8 +142,7 @@ class MapReference:
     symbol: str = ""
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class ExternReference:
     """Instruction ``insn`` of a linked program uses extern ``name`` (an LD_IMM64, or a call for kfuncs)."""
 
@@ -155,8 +151,7 @@ class ExternReference:
     kind: ExternKind
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class ProgramSpec:
     """One entry-point program, linked with the subprograms it uses.
 
@@ -173,7 +168,7 @@ class ProgramSpec:
     instructions: list[Instruction]
     expected_attach_type: AttachType | None = None
     attach_target: str = ""
-    flags: ProgFlags = ProgFlags(0)  # noqa: RUF009 - IntFlag values are immutable
+    flags: ProgFlags = ProgFlags(0)
     section_def: SectionDef | None = None
     autoload: bool = True
     auto_attach: bool = False
@@ -206,8 +201,7 @@ class ProgramSpec:
         )
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class VariableSpec:
     """A global variable: ``size`` bytes at ``offset`` of the value of map ``map``.
 
@@ -232,8 +226,7 @@ class VariableSpec:
         return replace(self)
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class ExternSpec:
     """An ``extern`` the object declares; the loader resolves it against the kernel.
 
@@ -261,8 +254,7 @@ class ExternSpec:
         return replace(self, references=list(self.references))
 
 
-@value_methods
-@dataclass(repr=False, eq=False)
+@record()
 class ObjectSpec:
     """Everything in one BPF ELF object, decoded and linked (pure: no kernel access)."""
 
