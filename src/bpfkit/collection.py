@@ -21,7 +21,7 @@ from ._record import FrozenRecord
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
-from .btf import Btf, BtfKind, Datasec, Var
+from .btf import Btf, BtfKind, BtfType, Datasec, Var
 from .btf.ext import LineInfo, encode_func_info, encode_line_info
 from .errors import BpfError, KernelError, RelocationError, VerifierError
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
@@ -222,16 +222,20 @@ class _Loader:
     def _load_btf(self, wanted: list[ProgramSpec]) -> None:
         from .btf.marshal import encode_with_strings
 
-        btf = self.spec.btf
-        if btf is None:
+        spec_btf = self.spec.btf
+        if spec_btf is None:
             return
-        btf = _fix_datasecs(btf, self.spec)
+        fixes = _datasec_fixes(spec_btf, self.spec)
+        # the object's own blob with a few records patched: no re-encoding, and the
+        # string offsets that line info carries stay valid (None: re-encode instead)
+        blob = _raw_btf_blob(spec_btf, fixes, wanted)
+        strings = None
         extra: list[str] = []
-        for p in wanted:
-            for li in p.line_info:
-                extra.append(li.file_name)
-                extra.append(li.line)
-        blob, strings = encode_with_strings(btf, extra)
+        btf: Btf | None = None
+        if blob is None:
+            btf = _apply_fixes(spec_btf, fixes)
+            extra = [s for p in wanted for li in p.line_info for s in (li.file_name, li.line)]
+            blob, strings = encode_with_strings(btf, extra)
         try:
             # a kernel that knows every kind the object uses takes it as it is: no feature probes
             fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}")
@@ -240,6 +244,9 @@ class _Loader:
             from .features import btf_features
 
             feats = btf_features()
+            if btf is None:
+                btf = _apply_fixes(spec_btf, fixes)
+                extra = [s for p in wanted for li in p.line_info for s in (li.file_name, li.line)]
             try:
                 if not needs_sanitizing(btf, feats):
                     raise first
@@ -435,6 +442,8 @@ class _Loader:
                 line_info = encode_line_info(
                     [_reoff(li, st.add(li.file_name), st.add(li.line)) for li in prog.line_info]
                 )
+            else:  # the object's own string section was loaded: its offsets hold (checked)
+                line_info = encode_line_info(prog.line_info)
         kern_version = prog.kernel_version or self.spec.kernel_version or host.kernel_version_code()
         try:
             return Program.load(
@@ -563,8 +572,8 @@ def _poisoned_insn(log: str) -> int | None:
     return None
 
 
-def _fix_datasecs(btf: Btf, spec: ObjectSpec) -> Btf:
-    """Fill in DATASEC sizes and variable offsets that clang leaves at zero (as libbpf does)."""
+def _datasec_fixes(btf: Btf, spec: ObjectSpec) -> dict[int, Datasec]:
+    """DATASECs with the sizes and variable offsets clang leaves at zero filled in (as libbpf does), by id."""
     sizes: dict[str, int] = {}
     for ms in spec.maps.values():
         if ms.section and ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG):
@@ -573,9 +582,10 @@ def _fix_datasecs(btf: Btf, spec: ObjectSpec) -> Btf:
     for e in spec.externs:
         if e.kind is ExternKind.KCONFIG:
             offsets[(".kconfig", e.name)] = e.offset
-    changed = False
-    out = []
+    out: dict[int, Datasec] = {}
     for tid in btf.own_ids():
+        if btf.kind_of(tid) != BtfKind.DATASEC:
+            continue
         t = btf[tid]
         if isinstance(t, Datasec) and (t.size == 0 or t.name in sizes):
             size = sizes.get(t.name, t.size)
@@ -587,12 +597,47 @@ def _fix_datasecs(btf: Btf, spec: ObjectSpec) -> Btf:
             if size == 0 and new_vars:
                 size = max(v.offset + v.size for v in new_vars)
             if size != t.size or new_vars != t.vars:
-                t = Datasec(t.name, size, new_vars)
-                changed = True
-        out.append(t)
-    if not changed:
+                out[tid] = Datasec(t.name, size, new_vars)
+    return out
+
+
+def _apply_fixes(btf: Btf, fixes: Mapping[int, Datasec]) -> Btf:
+    """``btf`` with the DATASECs of ``fixes`` replaced (a new Btf; ``btf`` itself when there are none)."""
+    if not fixes:
         return btf
-    return Btf.from_types(out, base=btf.base)
+    return Btf.from_types([fixes.get(tid, btf[tid]) for tid in btf.own_ids()], base=btf.base)
+
+
+def _fix_datasecs(btf: Btf, spec: ObjectSpec) -> Btf:
+    """Fill in DATASEC sizes and variable offsets that clang leaves at zero (as libbpf does)."""
+    return _apply_fixes(btf, _datasec_fixes(btf, spec))
+
+
+def _raw_btf_blob(btf: Btf, fixes: Mapping[int, Datasec], wanted: list[ProgramSpec]) -> bytes | None:
+    """The object's .BTF bytes with its fixed-up records patched in, or None when they must be re-encoded.
+
+    Re-encoding is needed when a record changed size or names a new string, and when line
+    info refers to strings by offsets the object's string section does not back.
+    """
+    from .btf._rawpatch import edited_types, patch_records
+
+    changed: dict[int, BtfType] = edited_types(btf)
+    changed.update(fixes)
+    blob = patch_records(btf, changed)
+    if blob is None:
+        return None
+    seen: dict[int, str] = {}
+    try:
+        for p in wanted:
+            for li in p.line_info:
+                for off, text in ((li.file_name_off, li.file_name), (li.line_off, li.line)):
+                    if seen.get(off) != text:
+                        if btf.string(off) != text:
+                            return None
+                        seen[off] = text
+    except (IndexError, ValueError, BpfError):
+        return None
+    return blob
 
 
 def _datasec_id(btf: Btf, section: str) -> int | None:
