@@ -60,3 +60,15 @@ def test_tour_runs() -> None:
     namespace: dict[str, object] = {"__name__": "readme"}
     for i, body in enumerate(code):
         exec(compile(body, f"README.md python block {i + 1}", "exec"), namespace)
+
+
+def test_kernel_tables_are_those_of_the_last_matrix_run() -> None:
+    """The feature table and per-kernel summary in README are copied from matrix/kernel-matrix.md (a full run)."""
+    matrix = (ROOT / "matrix" / "kernel-matrix.md").read_text()
+    section = README[README.index("## Other kernels"):]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(rows) > 10
+    for row in rows:
+        assert row in matrix.splitlines(), row
+    features = [line for line in matrix.split("### Tests")[0].splitlines() if line.startswith("|")]
+    assert features and all(line in rows for line in features)
