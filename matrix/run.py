@@ -141,7 +141,12 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None) -
     }
     if "PYTHONPATH" in os.environ:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    lines = ["set -u", f"cd {shlex.quote(str(REPO))} || exit 125"]
+    lines = ["set -u"]
+    if REPO.is_relative_to("/tmp"):  # the guest's /tmp is its own tmpfs: show the host's checkout there again
+        inner = Path(initramfs.HOST_TMP) / REPO.relative_to("/tmp")
+        lines.append(f"mkdir -p {shlex.quote(str(REPO))} && mount --bind {shlex.quote(str(inner))} "
+                     f"{shlex.quote(str(REPO))} || exit 125")
+    lines.append(f"cd {shlex.quote(str(REPO))} || exit 125")
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     lines.append("echo \"kernel: $(uname -r)\"")
     if features:

@@ -14,6 +14,7 @@ ERROR = "MATRIX-ERROR"
 
 NEWROOT = "/newroot"
 GUEST_RESULTS = "/tmp/matrix-results"  # where the results share appears inside the chroot
+HOST_TMP = "/run/matrix-host-tmp"  # the host's /tmp (read-only) inside the chroot, where the guest's own /tmp hides it
 
 
 class Cpio:
@@ -124,8 +125,10 @@ mount -t devtmpfs devtmpfs {r}/dev || fail "devtmpfs"
 mkdir -p {r}/dev/pts {r}/dev/shm
 mount -t devpts devpts {r}/dev/pts
 mount -t tmpfs tmpfs {r}/dev/shm
-mount -t tmpfs tmpfs {r}/tmp || fail "tmpfs /tmp"
 mount -t tmpfs tmpfs {r}/run
+mkdir -p {r}{HOST_TMP}
+mount --bind {r}/tmp {r}{HOST_TMP} || fail "bind the host's /tmp"  # for a checkout under /tmp
+mount -t tmpfs tmpfs {r}/tmp || fail "tmpfs /tmp"
 mount -t bpf bpf {r}/sys/fs/bpf || fail "bpffs"
 mount -t tracefs tracefs {r}/sys/kernel/tracing || echo "matrix: no tracefs"
 mount -t debugfs debugfs {r}/sys/kernel/debug || echo "matrix: no debugfs"
