@@ -62,7 +62,8 @@ def test_guest_script_runs_the_command_in_the_checkout() -> None:
             "--junitxml=/tmp/matrix-results/junit.xml"]
     script = run.guest_script("6.1", argv)
     lines = script.splitlines()
-    assert lines[1] == f"cd {shlex.quote(str(run.REPO))} || exit 125"
+    cd = lines.index(f"cd {shlex.quote(str(run.REPO))} || exit 125")
+    assert cd == (2 if run.REPO.is_relative_to("/tmp") else 1)  # after binding a checkout under /tmp back in place
     assert "export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1" in lines
     assert "export BPFKIT_MATRIX_KERNEL=6.1" in lines
     assert lines[-1] == "exec " + shlex.join(argv)
@@ -232,3 +233,23 @@ def test_run_guest_does_not_retry_a_failure_after_init(tmp_path: Path,
     assert col.tests["t::test_b"].status == "error"
     assert "in test t.py::test_b" in col.detail
     assert str(report.failures([col])[0]).startswith("6.1: t::test_b: error")
+
+
+def test_guest_script_binds_a_checkout_under_tmp_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guest's /tmp is its own tmpfs: a checkout there is bound from the host's /tmp (under /run) first."""
+    monkeypatch.setattr(run, "REPO", Path("/tmp/clone dir"))
+    lines = run.guest_script("6.1", ["python"]).splitlines()
+    assert lines[1] == ("mkdir -p '/tmp/clone dir' && mount --bind '/run/matrix-host-tmp/clone dir' "
+                        "'/tmp/clone dir' || exit 125")
+    assert lines[2] == "cd '/tmp/clone dir' || exit 125"
+    monkeypatch.setattr(run, "REPO", Path("/work/main"))
+    lines = run.guest_script("6.1", ["python"]).splitlines()
+    assert lines[1] == "cd /work/main || exit 125" and not any("mount" in ln for ln in lines)
+
+
+def test_init_binds_the_host_tmp_before_hiding_it() -> None:
+    from matrixlib import initramfs
+
+    init = initramfs.init_script(["virtio_blk.ko"], "virtiofs")
+    bind = init.index(f"mount --bind /newroot/tmp /newroot{initramfs.HOST_TMP}")
+    assert init.index("mount -t tmpfs tmpfs /newroot/run") < bind < init.index("mount -t tmpfs tmpfs /newroot/tmp")
