@@ -193,6 +193,8 @@ class Program:
             if not exc.log.strip() and exc.errno in (E.EINVAL, E.EOPNOTSUPP, 524):
                 _refuse_unknown_type(ptype, exc)  # refused before the verifier ran: an unknown type?
             raise
+        except BpfPermissionError as exc:
+            raise _permission_refused(ptype, exc) from None
         return cls(
             Fd(fd, target),
             name=name,
@@ -407,7 +409,14 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str
             a.log_buf = 0
             a.log_size = 0
             a.log_level = 0
-            raise VerifierError(exc.errno or E.EINVAL, command="BPF_PROG_LOAD", target=target, log=log) from None
+            verr = VerifierError(exc.errno or E.EINVAL, command="BPF_PROG_LOAD", target=target, log=log)
+            from .features import lockdown_refusal
+
+            locked = lockdown_refusal(log)
+            if locked is not None:  # the verifier hid a helper because the kernel is locked down
+                raise NotSupportedError(f"cannot load {target}: {locked[1]}", feature=f"helper bpf_{locked[0]}",
+                                        cause="lockdown") from verr
+            raise verr from None
         finally:
             a.log_buf = 0
         return fd, buf.value.decode(errors="replace")
@@ -425,6 +434,17 @@ def _older_than_type(ptype: ProgType | int) -> bool:
     if since is None:
         return True
     return host.kernel_version()[:2] < tuple(int(x) for x in since.split(".")[:2])
+
+
+def _permission_refused(ptype: ProgType | int, exc: BpfPermissionError) -> BpfPermissionError:
+    """The load's BpfPermissionError, naming the capability this process lacks for ``ptype`` (or lockdown)."""
+    from ._sys.syscall import permission_hint
+    from .features import prog_capabilities
+
+    hint = permission_hint(f"loading {_type_name(ptype)} programs", prog_capabilities(ptype))
+    if hint is None:
+        return exc
+    return BpfPermissionError(exc.errno or E.EPERM, command=exc.command, target=exc.target, hint=hint)
 
 
 def _refuse_unknown_type(ptype: ProgType | int, exc: BaseException | None = None) -> None:
