@@ -35,6 +35,7 @@ __all__ = [
     "btf_features",
     "have_batch_ops",
     "have_bpf_link_perf_event",
+    "have_bpf_token",
     "have_btf_kind",
     "have_bpf_lsm",
     "have_fmod_ret",
@@ -69,6 +70,7 @@ _FEATURE_MIN_KERNEL = {
     "kprobes": "4.1",
     "fmod_ret": "5.7",
     "hash_lookup_and_delete": "5.14",
+    "bpf_token": "6.9",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -80,6 +82,7 @@ _FEATURE_LABEL = {
     "kprobes": "kprobes",
     "fmod_ret": "fmod_ret programs on bpf_modify_return_test",
     "hash_lookup_and_delete": "lookup_and_delete on hash maps",
+    "bpf_token": "BPF tokens (delegated bpffs)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -144,6 +147,10 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
     missing = [c for c in caps if not host.has_capability(c)]
     if missing:
         names = " and ".join(host.capability_name(c) for c in missing)
+        if not host.in_initial_user_namespace():
+            return Cause.CAPABILITY, (f"{what} needs {names} in the initial user namespace ({command}: {err}); this "
+                                      "process runs in a user namespace, whose capabilities count only through a BPF "
+                                      "token from a delegated bpffs (bpfkit.token)")
         return Cause.CAPABILITY, (f"{what} needs {names}, which this process lacks ({command}: {err}); "
                                   "grant it (setcap, systemd AmbientCapabilities=, a container's capabilities) "
                                   "or run as root")
@@ -693,6 +700,17 @@ def have_hash_lookup_and_delete() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["bpf_token"])
+def have_bpf_token() -> bool:
+    """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
+    try:
+        os.close(C.token_create(-1 & 0xFFFFFFFF, target="probe BPF token"))  # pragma: no cover - fd -1 is bad
+    except KernelError as exc:
+        return exc.errno == E.EBADF
+    return True  # pragma: no cover
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["mmapable_arrays"])
 def have_mmapable_arrays() -> bool:
     """True when arrays can be created with BPF_F_MMAPABLE (Linux 5.5)."""
@@ -709,6 +727,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "kprobes": have_kprobes,
     "fmod_ret": have_fmod_ret,
     "hash_lookup_and_delete": have_hash_lookup_and_delete,
+    "bpf_token": have_bpf_token,
 }
 
 
@@ -849,7 +868,8 @@ def require(feature: MapType | ProgType | str) -> None:
     ``feature``: a MapType, a ProgType, ``"map:<type>"``, ``"prog:<type>"``,
     ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
     ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
-    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``, ``hash_lookup_and_delete``.
+    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``,
+    ``hash_lookup_and_delete``, ``bpf_token``.
     """
     s = check(feature)
     if not s:

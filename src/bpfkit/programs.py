@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
+import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from .errors import BpfPermissionError, KernelError, NotSupportedError, Verifier
 if TYPE_CHECKING:
     from .asm import Instruction
     from .links import Link
+    from .token import Token
 
 __all__ = ["Program", "ProgramInfo", "TestRunResult"]
 
@@ -132,8 +134,53 @@ class Program:
         section: str = "",
         attach_target: str = "",
         spec: Any = None,
+        token: Token | str | os.PathLike[str] | None = None,
     ) -> Program:
-        """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError."""
+        """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError.
+
+        ``token`` (a :class:`~bpfkit.token.Token` or the path of a delegated bpffs)
+        loads it through a BPF token (Linux 6.9).
+        """
+        from .token import token_fd_of
+
+        token_fd, owned = token_fd_of(token)
+        try:
+            return cls._load(prog_type, insns, license=license, name=name, expected_attach_type=expected_attach_type,
+                             attach_btf_id=attach_btf_id, attach_btf_obj_fd=attach_btf_obj_fd,
+                             attach_prog_fd=attach_prog_fd, flags=flags, kern_version=kern_version, btf_fd=btf_fd,
+                             func_info=func_info, func_info_rec_size=func_info_rec_size, line_info=line_info,
+                             line_info_rec_size=line_info_rec_size, fd_array=fd_array, log_level=log_level,
+                             section=section, attach_target=attach_target, spec=spec, token_fd=token_fd)
+        finally:
+            if owned is not None:
+                owned.close()
+
+    @classmethod
+    def _load(
+        cls,
+        prog_type: ProgType | int | str,
+        insns: bytes | bytearray | memoryview | Sequence[Instruction],
+        *,
+        license: str,
+        name: str,
+        expected_attach_type: AttachType | int | str | None,
+        attach_btf_id: int,
+        attach_btf_obj_fd: int,
+        attach_prog_fd: int,
+        flags: ProgFlags | int,
+        kern_version: int,
+        btf_fd: int,
+        func_info: bytes,
+        func_info_rec_size: int,
+        line_info: bytes,
+        line_info_rec_size: int,
+        fd_array: Sequence[int],
+        log_level: int,
+        section: str,
+        attach_target: str,
+        spec: Any,
+        token_fd: int | None,
+    ) -> Program:
         ptype = coerce(ProgType, prog_type)
         eat = None if expected_attach_type is None else coerce(AttachType, expected_attach_type)
         code = _insn_bytes(insns)
@@ -148,6 +195,9 @@ class Program:
         if ptype == ProgType.SYSCALL:
             flags = int(flags) | ProgFlags.SLEEPABLE  # the kernel only accepts sleepable syscall programs
         a.prog_flags = int(flags)
+        if token_fd is not None:
+            a.prog_token_fd = token_fd
+            a.prog_flags |= C.TOKEN_FD
         a.prog_name = _kernel_name(name)
         a.expected_attach_type = int(eat) if eat is not None else 0
         a.attach_btf_id = attach_btf_id
