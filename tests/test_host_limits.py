@@ -215,3 +215,22 @@ def test_leak_check_ignores_only_the_kernels_preload_pins(tmp_path: Path) -> Non
         shutil.rmtree(os.path.join(root, "sub"))
     finally:
         subprocess.run(["umount", root], check=True)
+
+
+def test_pinning_where_the_user_may_not_write_names_the_bpffs_permissions() -> None:
+    code = ("import json, bpfkit\n"
+            "m = bpfkit.Map.create('array', key_size=4, value_size=4, max_entries=1, name='p')\n"
+            "out = {}\n"
+            "for what, fn in (('pin', lambda: m.pin('/sys/fs/bpf/bpfkit_hosts_denied')),\n"
+            "                 ('get', lambda: bpfkit.Map.from_pin('/sys/fs/bpf/bpfkit_hosts_denied'))):\n"
+            "    try:\n        fn()\n        out[what] = 'ok'\n"
+            "    except bpfkit.BpfPermissionError as e:\n        out[what] = [e.errno, str(e)]\n"
+            "m.close()\nprint(json.dumps(out))\n")
+    r = run_as(CAPS_ONLY, ["-c", code])
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    if os.stat("/sys/fs/bpf").st_mode & stat.S_IWOTH:
+        return  # a bpffs open to everyone: nothing to refuse
+    for what in ("pin", "get"):
+        errno_, text = got[what]
+        assert errno_ == 13 and "mode 700" in text and "lockdown" not in text, got
