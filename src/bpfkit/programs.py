@@ -277,7 +277,6 @@ class Program:
     ) -> TestRunResult:
         """Run the program once (or ``repeat`` times) on ``ctx``/``data`` with BPF_PROG_RUN."""
         a = A.TestRunAttr()
-        a.prog_fd = self.fd
         a.repeat = repeat if repeat > 1 else 0  # raw_tp and syscall programs accept only 0 (= once)
         a.flags = flags
         a.cpu = cpu
@@ -306,7 +305,9 @@ class Program:
                     keep.append(cout)
                     a.ctx_out = ctypes.addressof(cout)
                     a.ctx_size_out = size
-        C.prog_test_run(a, target=_describe(self.type, self.name))
+        with self._fd.borrow() as fd:
+            a.prog_fd = fd
+            C.prog_test_run(a, target=_describe(self.type, self.name))
         data_out = b""
         if data is not None:
             data_out = ctypes.string_at(a.data_out, a.data_size_out)
@@ -324,13 +325,14 @@ class Program:
     def info(self) -> ProgramInfo:
         """Kernel facts about the program (id, tag, maps, run stats ...)."""
         info = A.ProgInfo()
-        C.obj_get_info_by_fd(self.fd, info, target=_describe(self.type, self.name))
         map_ids: tuple[int, ...] = ()
-        if info.nr_map_ids:
-            ids = (ctypes.c_uint32 * info.nr_map_ids)()
-            again = A.ProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
-            C.obj_get_info_by_fd(self.fd, again)
-            map_ids = tuple(ids)
+        with self._fd.borrow() as fd:
+            C.obj_get_info_by_fd(fd, info, target=_describe(self.type, self.name))
+            if info.nr_map_ids:
+                ids = (ctypes.c_uint32 * info.nr_map_ids)()
+                again = A.ProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
+                C.obj_get_info_by_fd(fd, again)
+                map_ids = tuple(ids)
         try:
             ptype: ProgType | int = ProgType(info.type)
         except ValueError:
@@ -359,7 +361,8 @@ class Program:
 
     def pin(self, path: str) -> None:
         """Pin the program on bpffs at ``path`` (mounting /sys/fs/bpf if needed)."""
-        C.obj_pin(self.fd, path, target=_describe(self.type, self.name))
+        with self._fd.borrow() as fd:
+            C.obj_pin(fd, path, target=_describe(self.type, self.name))
         self._pinned = path
 
     def unpin(self, path: str | None = None) -> None:

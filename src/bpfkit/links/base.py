@@ -91,6 +91,12 @@ class Link:
         """The bpf_link fd."""
         return self.fd
 
+    def _borrow(self) -> Any:
+        """The link's fd, borrowed against a concurrent close() (see :meth:`Fd.borrow`)."""
+        if self._fd is None:
+            raise ValueError(f"{self} is not a bpf_link (attached by an older method)")
+        return self._fd.borrow()
+
     @property
     def closed(self) -> bool:
         """True once detached/closed."""
@@ -99,7 +105,8 @@ class Link:
     def info(self) -> LinkInfo:
         """Kernel facts about the bpf_link."""
         info = A.LinkInfo()
-        C.obj_get_info_by_fd(self.fd, info, target=str(self))
+        with self._borrow() as fd:
+            C.obj_get_info_by_fd(fd, info, target=str(self))
         try:
             lt: LinkType | int = LinkType(info.type)
         except ValueError:
@@ -110,7 +117,8 @@ class Link:
 
     def pin(self, path: str) -> None:
         """Pin the link on bpffs so the attachment outlives this process."""
-        C.obj_pin(self.fd, path, target=str(self))
+        with self._borrow() as fd:
+            C.obj_pin(fd, path, target=str(self))
         self._pinned = path
 
     def unpin(self, path: str | None = None) -> None:
@@ -119,13 +127,15 @@ class Link:
 
     def update(self, program: Program) -> None:
         """Atomically replace the attached program (BPF_LINK_UPDATE)."""
-        C.link_update(self.fd, program.fd)
+        with self._borrow() as fd, program._fd.borrow() as pfd:
+            C.link_update(fd, pfd)
         self.program = program
 
     def detach(self) -> None:
         """Detach now (BPF_LINK_DETACH), even if the link is pinned or shared; then close."""
         if self._fd is not None and not self._fd.closed:
-            C.link_detach(self._fd.fileno())
+            with self._fd.borrow() as fd:
+                C.link_detach(fd)
         self.close()
 
     def close(self) -> None:

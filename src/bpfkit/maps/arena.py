@@ -38,4 +38,5 @@ class ArenaMap(Map):
 
     def mmap(self) -> _mmap.mmap:
         """Map the whole arena read-write (the kernel allows one size: all of it); close the result yourself."""
-        return mmap_fd(self.fd, self.size, writable=True)
+        with self._fd.borrow() as fd:
+            return mmap_fd(fd, self.size, writable=True)

@@ -154,7 +154,8 @@ class ArrayMap(_Indexed):
         size = round_up(self.max_entries * round_up(self.value_size, 8), host.page_size())
         if writable is None:
             writable = not self.flags & MapFlags.RDONLY
-        return mmap_fd(self.fd, size, writable=writable)
+        with self._fd.borrow() as fd:
+            return mmap_fd(fd, size, writable=writable)
 
 
 class IndexedMap(_Indexed):

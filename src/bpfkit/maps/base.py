@@ -9,6 +9,12 @@ protocols built on them) reuse per-map key/value buffers and a prebuilt
 ``bpf_attr``; a token (taken without blocking) keeps concurrent threads from
 sharing those buffers, and a contended or re-entrant call simply takes the
 slow path with fresh buffers.
+
+An fd number is never used after :meth:`Map.close` may have released it: the
+slow paths borrow the fd (:meth:`Fd.borrow`), and close() swaps the hot path's
+calls for ones that raise, then takes the token for good (waiting for the one
+operation that may hold it), so a thread still holding the old calls finds no
+token and goes to the slow path, which sees the map closed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import re
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
@@ -512,17 +519,34 @@ class Map:
 
     def info(self) -> MapInfo:
         """BPF_OBJ_GET_INFO_BY_FD: type, id, name, sizes, flags, map_extra, BTF ids (and frozen)."""
-        info = _info_of_fd(self.fd, self._desc)
+        with self._fd.borrow() as fd:
+            info = _info_of_fd(fd, self._desc)
         self._info = info
         return info
 
     def close(self) -> None:
-        """Close the fd (idempotent); further operations raise ValueError naming the map."""
+        """Close the fd (idempotent); further operations raise ValueError naming the map.
+
+        Safe against other threads' operations on this map: those in flight end
+        before the fd is released, later ones raise. (Closing the map from inside
+        its own element operation, e.g. from a codec, would wait forever.)
+        """
         if self._fd.closed:
             return
         closed = _closed_op(self._desc)
         self._c_lookup = self._c_update = self._c_delete = self._c_next = self._c_first = closed
         self._bundle_ops()
+        # Keep the hot path's token for good: a thread holding the old calls then finds none.
+        spins = 0
+        while True:
+            try:
+                self._take()
+                break
+            except IndexError:
+                if self._fd.closed:  # another thread's close() got the token
+                    return
+                spins += 1
+                time.sleep(0 if spins < 100 else 0.0002)
         self._fd.close()
 
     def __enter__(self: _M) -> _M:
@@ -542,7 +566,8 @@ class Map:
 
     def pin(self, path: str) -> None:
         """BPF_OBJ_PIN at ``path`` (on a bpf filesystem, mounted at /sys/fs/bpf when missing)."""
-        C.obj_pin(self.fd, os.fspath(path), target=self._desc)
+        with self._fd.borrow() as fd:
+            C.obj_pin(fd, os.fspath(path), target=self._desc)
         self.pinned_path = os.fspath(path)
 
     def unpin(self) -> None:
@@ -558,7 +583,8 @@ class Map:
 
     def freeze(self) -> None:
         """BPF_MAP_FREEZE: user space can no longer write the map (programs still can)."""
-        C.map_freeze(self.fd, target=self._desc)
+        with self._fd.borrow() as fd:
+            C.map_freeze(fd, target=self._desc)
 
     def mmap(self) -> Any:
         """Map the map's memory (arrays created with BPF_F_MMAPABLE, arenas); close the result yourself."""
@@ -798,14 +824,15 @@ class Map:
         kref = ctypes.c_char.from_buffer(kb)
         vref = ctypes.c_char.from_buffer(vb)
         has_value = self.value_codec.size and cmd != Cmd.MAP_DELETE_ELEM
-        attr = MapElemAttr(
-            map_fd=self.fd,
-            key=ctypes.addressof(kref) if self.key_size else 0,
-            value=ctypes.addressof(vref) if has_value else 0,
-            flags=flags,
-        )
         try:
-            bpf(cmd, attr, target=self._desc)
+            with self._fd.borrow() as fd:
+                attr = MapElemAttr(
+                    map_fd=fd,
+                    key=ctypes.addressof(kref) if self.key_size else 0,
+                    value=ctypes.addressof(vref) if has_value else 0,
+                    flags=flags,
+                )
+                bpf(cmd, attr, target=self._desc)
         except KernelError as exc:
             raise self._fail(cmd, key if self.key_size else _NO_KEY, flags, exc.errno) from None
         finally:
@@ -840,8 +867,9 @@ class Map:
     def _next_raw_slow(self, prev: bytes | None) -> bytes | None:
         nb = ctypes.create_string_buffer(max(self.key_size, 1))
         pb = ctypes.create_string_buffer(prev, len(prev)) if prev is not None else None
-        ok = C.map_get_next_key(self.fd, ctypes.addressof(pb) if pb is not None else 0, ctypes.addressof(nb),
-                                target=self._desc)
+        with self._fd.borrow() as fd:
+            ok = C.map_get_next_key(fd, ctypes.addressof(pb) if pb is not None else 0, ctypes.addressof(nb),
+                                    target=self._desc)
         return nb.raw[: self.key_size] if ok else None
 
     def _lookup_raw_or_none(self, kraw: bytes) -> bytes | None:
@@ -1006,8 +1034,10 @@ class Map:
         ks, vs = self.key_size, self.value_codec.size
         tok = ctypes.create_string_buffer(max(ks, 8))  # in and out token: the kernel reads it before writing it
         ahead = prefetch and cmd == Cmd.MAP_LOOKUP_BATCH and self.max_entries > n
-        own = Fd(fcntl.fcntl(self.fd, fcntl.F_DUPFD_CLOEXEC, 3), self._desc) if ahead else None
-        fd = own.fd if own is not None else self.fd
+        # Batch calls run on a duplicate of the fd (closed at the end), so a concurrent close() of the
+        # map cannot release the number under them.
+        own = self._fd.dup()
+        fd = own.fd
         bufs = [_BatchBuf(cmd, fd, n, ks, vs, tok) for _ in range(2 if ahead else 1)]
         cur = bufs[0]
         first = True
@@ -1049,8 +1079,7 @@ class Map:
         finally:
             for b in bufs:
                 b.join()
-            if own is not None:
-                own.close()
+            own.close()
 
     def _drain_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
         kdec = self.key_codec.decode
@@ -1112,12 +1141,20 @@ class Map:
         per = ks + vs
         per_call = batch_size or max(1024, _NP_CALL_BYTES // per)
         cap = max(1, min(max(self.max_entries, 1), max(1024, _NP_CHUNK_BYTES // per)))
+        tok = ctypes.create_string_buffer(max(ks, 8))
+        with self._fd.borrow() as fd:
+            return self._numpy_batch_calls(np, kdt, vdt, fd, tok, cap, per_call)
+
+    def _numpy_batch_calls(
+        self, np: Any, kdt: Any, vdt: Any, fd: int, tok: Any, cap: int, per_call: int
+    ) -> tuple[Any, Any] | None:
+        """The lookup batch calls of :meth:`_numpy_batch` on the borrowed ``fd``."""
+        ks, vs = self.key_size, self.value_codec.size
         done_parts: list[tuple[Any, Any]] = []
         karr, varr = np.empty(cap, kdt), np.empty(cap, vdt)
         pos = 0
         want = 1  # the fewest entries the next call must have room for (a whole hash bucket)
-        tok = ctypes.create_string_buffer(max(ks, 8))
-        attr = MapBatchAttr(out_batch=ctypes.addressof(tok), map_fd=self.fd)
+        attr = MapBatchAttr(out_batch=ctypes.addressof(tok), map_fd=fd)
         first = True
         while True:
             if cap - pos < want:  # this chunk is full: keep it, continue in a new one
@@ -1186,9 +1223,11 @@ class Map:
             kb = (ctypes.c_char * len(keys)).from_buffer(keys)
             vb = (ctypes.c_char * max(len(vals), 1)).from_buffer(vals) if vals else None
             attr = MapBatchAttr(keys=ctypes.addressof(kb), values=ctypes.addressof(vb) if vb is not None else 0,
-                                count=len(pairs), map_fd=self.fd, elem_flags=flags)
+                                count=len(pairs), elem_flags=flags)
             try:
-                bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
+                with self._fd.borrow() as fd:
+                    attr.map_fd = fd
+                    bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
@@ -1215,9 +1254,11 @@ class Map:
                 raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
         if self._batch_ok(Cmd.MAP_DELETE_BATCH):
             kb = (ctypes.c_char * len(buf)).from_buffer(buf)
-            attr = MapBatchAttr(keys=ctypes.addressof(kb), count=len(klist), map_fd=self.fd)
+            attr = MapBatchAttr(keys=ctypes.addressof(kb), count=len(klist))
             try:
-                bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
+                with self._fd.borrow() as fd:
+                    attr.map_fd = fd
+                    bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
