@@ -127,6 +127,9 @@ class _Loader:
         self.btf_strings: Any = None
         self.btf_blob: bytes | None = None
         self.map_fds: dict[str, Fd] = {}
+        # program name -> its poisoned CO-RE fixups, looked up if the verifier reaches one; lives and
+        # dies with this load (never keyed by id(): ids are reused once a spec is freed)
+        self.poisoned: dict[str, list[Any]] = {}
         self.pinned_here: list[str] = []
         self.maps: dict[str, Map] = {}
         self.progs: dict[str, Program] = {}
@@ -375,7 +378,7 @@ class _Loader:
                                    line_of=_line_lookup(prog.line_info))
             core.apply(fixups, insns)
             prog_fixups = [f for f in fixups if f.poison]
-            _POISONED[id(prog)] = prog_fixups
+            self.poisoned[prog.name] = prog_fixups
         for ref in prog.map_refs:
             fd = self.map_fds.get(ref.map)
             if fd is None:
@@ -454,7 +457,7 @@ class _Loader:
                 section=prog.section, attach_target=prog.attach_target, spec=prog,
             )
         except VerifierError as exc:
-            poisoned = _POISONED.get(id(prog), [])
+            poisoned = self.poisoned.get(prog.name, [])
             hit = _poisoned_insn(exc.log)
             if hit is not None and self.spec.btf is not None:
                 from .btf.core import relocation_error
@@ -520,10 +523,6 @@ _NO_BTF_TYPES = frozenset({
     MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
     MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
 })
-
-# program spec id -> poisoned CO-RE fixups (looked up if the verifier reaches one)
-_POISONED: dict[int, list[Any]] = {}
-
 
 def _reoff(li: LineInfo, file_off: int, line_off: int) -> LineInfo:
     return LineInfo(li.insn_off, li.file_name, li.line, li.line_num, li.col, file_off, line_off)
