@@ -21,7 +21,7 @@ from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf
 from ._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, AttachType, BtfKind, Cmd, HelperId, MapFlags, MapType, ProgFlags, ProgType
 from .btf.sanitize import BtfFeatures
-from .errors import BpfPermissionError, KernelError, NotSupportedError
+from .errors import BpfPermissionError, BpfValueError, KernelError, NotSupportedError
 
 __all__ = [
     "TRIVIAL_PROGRAM",
@@ -262,7 +262,7 @@ def _helper_id(h: HelperId | str | int) -> HelperId | int:
         try:
             return HelperId[name]
         except KeyError:
-            raise ValueError(f"unknown BPF helper {h!r}") from None
+            raise BpfValueError(f"unknown BPF helper {h!r}") from None
     try:
         return HelperId(int(h))
     except ValueError:
@@ -362,7 +362,7 @@ def have_sleepable_map(t: MapType | str | int) -> bool:
     elif mt == MapType.LPM_TRIE:
         key, value, flags = 8, 8, int(MapFlags.NO_PREALLOC)
     elif mt in (MapType.RINGBUF, MapType.USER_RINGBUF, MapType.ARENA):
-        raise ValueError(f"have_sleepable_map does not probe {mt.name.lower()} maps")
+        raise BpfValueError(f"have_sleepable_map does not probe {mt.name.lower()} maps")
     with Fd(C.map_create(int(mt), key, value, 1, map_flags=flags, name="probe_sleep"), "probe map") as fd:
         return not _sleepable_refuses(fd.fd)
 
@@ -562,7 +562,7 @@ def require(feature: MapType | ProgType | str) -> None:
     elif isinstance(feature, str) and feature in _BOOL_PROBES:
         kind, name = "feature", feature
     else:
-        raise ValueError(f"unknown feature {feature!r}: use a MapType, a ProgType, 'map:NAME', 'prog:NAME', "
+        raise BpfValueError(f"unknown feature {feature!r}: use a MapType, a ProgType, 'map:NAME', 'prog:NAME', "
                          f"'helper:NAME', 'btf:KIND', or one of {sorted(_BOOL_PROBES)}")
     if kind == "map":
         ok = have_map_type(name)
@@ -579,14 +579,14 @@ def require(feature: MapType | ProgType | str) -> None:
     elif kind == "btf":
         kname = name.removeprefix("BTF_KIND_")
         if kname not in BTF_KIND_MIN_KERNEL:
-            raise ValueError(f"unknown BTF kind {name!r} in {feature!r}")
+            raise BpfValueError(f"unknown BTF kind {name!r} in {feature!r}")
         ok = have_btf_kind(kname)
         label, min_kernel = f"BTF kind {kname}", BTF_KIND_MIN_KERNEL[kname]
     elif kind == "feature":
         ok = _BOOL_PROBES[name]()
         label, min_kernel = _FEATURE_LABEL[name], _FEATURE_MIN_KERNEL[name]
     else:
-        raise ValueError(f"unknown feature kind {kind!r} in {feature!r}: use 'map:', 'prog:', 'helper:' or 'btf:'")
+        raise BpfValueError(f"unknown feature kind {kind!r} in {feature!r}: use 'map:', 'prog:', 'helper:' or 'btf:'")
     if not ok:
         release = ".".join(map(str, host.kernel_version()))
         why = f"this kernel ({release}) does not support {label}"

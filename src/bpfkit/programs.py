@@ -13,7 +13,7 @@ from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
 from ._uapi import AttachType, ProgFlags, ProgType, coerce
-from .errors import BpfPermissionError, KernelError, NotSupportedError, VerifierError
+from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, VerifierError
 
 if TYPE_CHECKING:
     from .asm import Instruction
@@ -69,8 +69,12 @@ def _insn_bytes(insns: bytes | bytearray | memoryview | Sequence[Instruction]) -
 
         data = encode(insns)
     if not data or len(data) % 8:
-        raise ValueError(f"a BPF program must be a non-empty multiple of 8 bytes, got {len(data)}")
+        raise BpfValueError(f"a BPF program must be a non-empty multiple of 8 bytes, got {len(data)}")
     return data
+
+
+def _size(b: bytes | bytearray | memoryview | None) -> str:
+    return "none" if b is None else f"{len(b)} bytes"
 
 
 def _describe(ptype: ProgType | int, name: str) -> str:
@@ -276,6 +280,15 @@ class Program:
         batch_size: int = 0,
     ) -> TestRunResult:
         """Run the program once (or ``repeat`` times) on ``ctx``/``data`` with BPF_PROG_RUN."""
+        what = _describe(self.type, self.name)
+        for arg, given in (("ctx", ctx), ("data", data)):
+            if given is not None and not isinstance(given, (bytes, bytearray, memoryview)):
+                raise BpfTypeError(f"test_run of {what}: {arg} must be bytes-like, not {type(given).__name__}")
+            if given is not None and len(given) == 0:
+                raise BpfValueError(
+                    f"test_run of {what}: {arg} is empty (the kernel refuses a zero-size {arg}); "
+                    f"pass {arg}=None to run without one"
+                )
         a = A.TestRunAttr()
         a.repeat = repeat if repeat > 1 else 0  # raw_tp and syscall programs accept only 0 (= once)
         a.flags = flags
@@ -307,7 +320,16 @@ class Program:
                     a.ctx_size_out = size
         with self._fd.borrow() as fd:
             a.prog_fd = fd
-            C.prog_test_run(a, target=_describe(self.type, self.name))
+            try:
+                C.prog_test_run(a, target=what)
+            except KernelError as exc:
+                if exc.errno != E.EINVAL or isinstance(exc, BpfPermissionError):
+                    raise
+                raise KernelError(
+                    exc.errno, command=exc.command, target=what,
+                    detail=f"the kernel refused the run's arguments (ctx {_size(ctx)}, data {_size(data)}, "
+                           f"repeat {repeat}, flags {flags:#x}); each program type accepts its own ctx/data sizes",
+                ) from None
         data_out = b""
         if data is not None:
             data_out = ctypes.string_at(a.data_out, a.data_size_out)

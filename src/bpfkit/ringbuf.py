@@ -57,7 +57,7 @@ from ._sys import commands as C
 from ._sys import ring as R
 from ._sys.epoll import EPOLLET, EPOLLIN, EPOLLOUT, Epoll
 from ._uapi import MapType
-from .errors import KernelError
+from .errors import BpfTypeError, BpfValueError, KernelError
 
 if TYPE_CHECKING:
     import mmap
@@ -100,7 +100,7 @@ def _host() -> Any:
 
 def _raw_fd(m: object) -> int:
     if isinstance(m, bool):
-        raise TypeError("a map is a Map, an object with fileno() or .fd, or an int fd; not a bool")
+        raise BpfTypeError("a map is a Map, an object with fileno() or .fd, or an int fd; not a bool")
     if isinstance(m, int):
         return m
     fileno = getattr(m, "fileno", None)
@@ -109,9 +109,9 @@ def _raw_fd(m: object) -> int:
     elif hasattr(m, "fd"):
         fd = m.fd
     else:
-        raise TypeError(f"a map is a Map, an object with fileno() or .fd, or an int fd; not {type(m).__name__}")
+        raise BpfTypeError(f"a map is a Map, an object with fileno() or .fd, or an int fd; not {type(m).__name__}")
     if not isinstance(fd, int) or isinstance(fd, bool):
-        raise TypeError(f"the fd of {m!r} is not an int")
+        raise BpfTypeError(f"the fd of {m!r} is not an int")
     return fd
 
 
@@ -119,7 +119,7 @@ def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.
     """A private dup of the map's fd and its kernel info; TypeError if the map type is wrong."""
     fd = _raw_fd(m)
     if fd < 0:
-        raise ValueError(f"invalid map fd {fd}")
+        raise BpfValueError(f"invalid map fd {fd}")
     borrowed = Fd(fd, "map")
     try:
         owned = borrowed.dup()  # our own reference: the caller may close theirs first
@@ -141,7 +141,7 @@ def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.
         except ValueError:
             got = f"type {info.type}"
         names = " or ".join(t.name.lower() for t in want)
-        raise TypeError(f"{what} needs a {names} map, but map {_map_name(info)!r} (fd {fd}) is {got}")
+        raise BpfTypeError(f"{what} needs a {names} map, but map {_map_name(info)!r} (fd {fd}) is {got}")
     owned.what = f"{what} map {_map_name(info)!r}"
     return owned, info
 
@@ -176,7 +176,7 @@ def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], in
     try:
         size = struct.calcsize(fmt)
     except struct.error as exc:
-        raise ValueError(f"bad struct format {fmt!r}: {exc}") from None
+        raise BpfValueError(f"bad struct format {fmt!r}: {exc}") from None
     little = sys.byteorder == "little"
     out_order = {"@": "<" if little else ">", "=": "<" if little else ">", "<": "<", ">": ">", "!": ">"}[order]
     pos = 0
@@ -186,7 +186,7 @@ def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], in
     while pos < len(body):
         m = _FMT_TOKEN.match(body, pos)
         if m is None:
-            raise ValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
+            raise BpfValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
         pos = m.end()
         count_text, code = m.group(1), m.group(2)
         count = int(count_text) if count_text else 1
@@ -206,7 +206,7 @@ def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], in
             elif code in "lL" and struct.calcsize("@l") == 8:
                 std = "q" if code == "l" else "Q"
         elif code in "nNP":
-            raise ValueError(f"struct format {fmt!r}: {code!r} is only valid in native mode")
+            raise BpfValueError(f"struct format {fmt!r}: {code!r} is only valid in native mode")
         out.append(count_text + std)
         fields.append((start, std, count))
     tail = size - struct.calcsize(out_order + "".join(out))
@@ -245,7 +245,7 @@ class _Codec:
         elif isinstance(rtype, type) and issubclass(rtype, ctypes._SimpleCData):
             code = getattr(rtype, "_type_", "")
             if not isinstance(code, str) or (code not in _NP_CODE and code not in "lLc"):
-                raise TypeError(f"ctypes type {rtype.__name__} cannot decode ring records")
+                raise BpfTypeError(f"ctypes type {rtype.__name__} cannot decode ring records")
             self._set_format("@" + code, scalar=True)
         elif isinstance(rtype, type) and issubclass(rtype, (ctypes.Structure, ctypes.Union, ctypes.Array)):
             self.kind = "ctypes"
@@ -268,19 +268,19 @@ class _Codec:
             self.kind = "call"
             self._decoder = rtype
         else:
-            raise TypeError(
+            raise BpfTypeError(
                 "type= takes a ctypes type, a struct format (str or struct.Struct), a name such as 'u32', "
                 f"a numpy dtype or a callable decoder; not {type(rtype).__name__}"
             )
         if size is not None:
             if size < self.size:
-                raise ValueError(f"size={size} is smaller than the record type ({self.size} bytes)")
+                raise BpfValueError(f"size={size} is smaller than the record type ({self.size} bytes)")
             self.size = size
 
     def _set_format(self, fmt: str, *, scalar: bool) -> None:
         self._order, self._body, self._fields, self.size = _explicit_format(fmt)
         if not self._fields:
-            raise ValueError(f"struct format {fmt!r} has no fields")
+            raise BpfValueError(f"struct format {fmt!r} has no fields")
         self.kind = "scalar" if scalar else "struct"
 
     @property
@@ -321,7 +321,7 @@ class _Codec:
     def check(self, length: int, where: str) -> None:
         """ValueError if a record of ``length`` bytes is too short for the type."""
         if length < self.size:
-            raise ValueError(f"{where}: a {length}-byte record is shorter than the {self.size}-byte record type")
+            raise BpfValueError(f"{where}: a {length}-byte record is shorter than the {self.size}-byte record type")
 
     def one(self, buf: Any, off: int, length: int, copy: bool) -> Any:
         """Decode one record at ``buf[off:off+length]`` (``buf``: mmap, memoryview or bytes)."""
@@ -485,12 +485,12 @@ class _Reader:
     # -- plumbing subclasses use --
     def _check_open(self) -> None:
         if self._ep.closed:
-            raise ValueError(f"{self._what} is closed")
+            raise BpfValueError(f"{self._what} is closed")
 
     def _check_callbacks(self) -> None:
         for s in self._sources:
             if s.callback is None:
-                raise ValueError(
+                raise BpfValueError(
                     f"{self._what}: {s} has no callback; pass callback= or read with iteration or read_batch()"
                 )
 
@@ -648,7 +648,7 @@ class _Reader:
         self._check_open()
         budget = (1 << 62) if max_records is None else int(max_records)
         if budget < 0:
-            raise ValueError(f"max_records must be >= 0, got {max_records}")
+            raise BpfValueError(f"max_records must be >= 0, got {max_records}")
         np = _np()
         counts: list[int] = []
         vectorizable = all(s.codec.vectorizable for s in sources)
@@ -656,10 +656,10 @@ class _Reader:
             if np is None:
                 raise ModuleNotFoundError(f"{self._what}.read_batch(out=) needs NumPy", name="numpy")
             if not vectorizable:
-                raise TypeError(f"{self._what}.read_batch(out=) needs a fixed-layout record type, not a decoder")
+                raise BpfTypeError(f"{self._what}.read_batch(out=) needs a fixed-layout record type, not a decoder")
             if not isinstance(out, np.ndarray) or out.ndim != 1 or not out.flags.c_contiguous \
                     or not out.flags.writeable:
-                raise TypeError("out= must be a writable, contiguous, 1-dimensional NumPy array")
+                raise BpfTypeError("out= must be a writable, contiguous, 1-dimensional NumPy array")
             budget = min(budget, len(out))
         if np is None or not vectorizable:
             lst: list[Any] = []
@@ -680,13 +680,13 @@ class _Reader:
             nonlocal pos
             if not first:
                 if out is not None and p.dtype.itemsize != out.dtype.itemsize:
-                    raise ValueError(f"{self._what}: out= holds {out.dtype.itemsize}-byte items, "
+                    raise BpfValueError(f"{self._what}: out= holds {out.dtype.itemsize}-byte items, "
                                      f"the records are {p.dtype.itemsize} bytes")
                 first.append(p.dtype)
             elif p.dtype != first[0]:
                 if p.dtype.names is None and first[0].names is None and p.dtype.kind == first[0].kind == "V":
                     return False  # raw records of another size start the next batch
-                raise ValueError(
+                raise BpfValueError(
                     f"{self._what}: records of different types in one batch; read each ring with its own read_batch()"
                 )
             if flat is None:
@@ -1023,7 +1023,7 @@ class RingBuffer(_Reader):
         fd, info = open_map(map, (MapType.RINGBUF,), "RingBuffer")
         try:
             if any(r.map_id == info.id for r in self._sources):
-                raise ValueError(f"map {_map_name(info)!r} is already in this RingBuffer")
+                raise BpfValueError(f"map {_map_name(info)!r} is already in this RingBuffer")
             ring = Ring(len(self._sources), self, fd, info, callback, codec)
         except BaseException:
             fd.close()
@@ -1111,7 +1111,7 @@ class UserRingBuffer:
     def fileno(self) -> int:
         """The epoll fd: readable when the kernel has freed space."""
         if self._ep is None:
-            raise ValueError(f"user ring {self.name!r} is closed")
+            raise BpfValueError(f"user ring {self.name!r} is closed")
         return self._ep.fileno()
 
     @property
@@ -1122,7 +1122,7 @@ class UserRingBuffer:
 
     def _check_open(self) -> None:
         if self._fd.closed:
-            raise ValueError(f"user ring {self.name!r} is closed")
+            raise BpfValueError(f"user ring {self.name!r} is closed")
 
     def _try_reserve(self, size: int, total: int) -> memoryview | None:
         cons = self._cons[0]
@@ -1149,10 +1149,10 @@ class UserRingBuffer:
         """
         self._check_open()
         if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f"size must be an int, not {type(size).__name__}")
+            raise BpfTypeError(f"size must be an int, not {type(size).__name__}")
         total = (size + HDR_SZ + 7) & ~7
         if size < 0 or size > _DYNPTR_MAX or total > self.size:
-            raise ValueError(
+            raise BpfValueError(
                 f"a {size}-byte sample does not fit user ring {self.name!r} ({self.size} bytes; samples are at most "
                 f"{min(_DYNPTR_MAX, self.size - HDR_SZ)} bytes)"
             )
@@ -1178,12 +1178,12 @@ class UserRingBuffer:
         self._check_open()
         if sample is None:
             if not self._pending:
-                raise ValueError(f"user ring {self.name!r} has no reserved sample")
+                raise BpfValueError(f"user ring {self.name!r} has no reserved sample")
             _, (view, idx) = self._pending.popitem(last=False)
         else:
             entry = self._pending.pop(id(sample), None)
             if entry is None or entry[0] is not sample:
-                raise ValueError("not a sample reserved from this user ring (or already submitted)")
+                raise BpfValueError("not a sample reserved from this user ring (or already submitted)")
             view, idx = entry
         ln = self._hdr[idx] & ~BUSY_BIT
         if discard:

@@ -22,6 +22,7 @@ from typing import NamedTuple, TextIO
 
 from ._sys.epoll import EPOLLIN, Epoll
 from ._sys.mounts import ensure_tracefs
+from .errors import BpfValueError
 
 __all__ = ["TraceEvent", "TracePipe", "parse_line", "trace_fields", "trace_print"]
 
@@ -53,7 +54,7 @@ def parse_line(line: str | bytes) -> TraceEvent:
     text = text.rstrip("\n")
     m = _LINE.match(text)
     if m is None:
-        raise ValueError(f"not a trace_pipe event line: {text!r}")
+        raise BpfValueError(f"not a trace_pipe event line: {text!r}")
     return TraceEvent(
         task=m.group("task").strip(),
         pid=int(m.group("pid")),
@@ -88,7 +89,7 @@ class TracePipe:
     def fileno(self) -> int:
         """The trace_pipe fd (readable when lines are waiting)."""
         if self._fd < 0:
-            raise ValueError("trace pipe is closed")
+            raise BpfValueError("trace pipe is closed")
         return self._fd
 
     def _fill(self, timeout: float | None) -> bool:
@@ -113,7 +114,7 @@ class TracePipe:
     def readline(self, timeout: float | None = None) -> str | None:
         """The next line (without newline), or None if none arrives within ``timeout`` seconds."""
         if self._fd < 0:
-            raise ValueError("trace pipe is closed")
+            raise BpfValueError("trace pipe is closed")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             nl = self._buf.find(b"\n")

@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 
 from .._uapi import Cmd
+from ..errors import BpfValueError
 from . import attrs as A
 from .mounts import ensure_bpffs_for
 from .syscall import bpf, error_for
@@ -227,7 +228,7 @@ def obj_unpin(path: str | None, pinned: str | None, target: str) -> str | None:
     still pinned: ``pinned``, or None when that pin was the one removed."""
     where = path or pinned
     if where is None:
-        raise ValueError(f"{target} is not pinned")
+        raise BpfValueError(f"{target} is not pinned")
     os.unlink(where)
     return None if where == pinned else pinned
 

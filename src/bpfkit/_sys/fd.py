@@ -16,6 +16,8 @@ import threading
 import warnings
 from types import TracebackType
 
+from ..errors import BpfValueError
+
 __all__ = ["Fd"]
 
 _ident = threading.get_ident
@@ -28,7 +30,7 @@ class Fd:
 
     def __init__(self, fd: int, what: str = "bpf object") -> None:
         if fd < 0:
-            raise ValueError(f"invalid file descriptor {fd} for {what}")
+            raise BpfValueError(f"invalid file descriptor {fd} for {what}")
         self._fd = fd
         self.what = what
         self._lock = threading.Lock()
@@ -44,7 +46,7 @@ class Fd:
         with self._lock:
             fd = self._fd
             if fd < 0:
-                raise ValueError(f"{self.what} is closed")
+                raise BpfValueError(f"{self.what} is closed")
             self._users.append(_ident())
             return fd
 
@@ -67,7 +69,7 @@ class Fd:
         """The raw fd; ValueError if closed."""
         fd = self._fd
         if fd < 0:
-            raise ValueError(f"{self.what} is closed")
+            raise BpfValueError(f"{self.what} is closed")
         return fd
 
     @property
@@ -98,9 +100,9 @@ class Fd:
         with self._lock:
             fd = self._fd
             if fd < 0:
-                raise ValueError(f"{self.what} is closed")
+                raise BpfValueError(f"{self.what} is closed")
             if self._users:
-                raise ValueError(f"{self.what} is in use by another operation and cannot be released")
+                raise BpfValueError(f"{self.what} is in use by another operation and cannot be released")
             self._fd = -1
             return fd
 

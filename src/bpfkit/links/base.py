@@ -12,6 +12,7 @@ from .._sys import Fd
 from .._sys import attrs as A
 from .._sys import commands as C
 from .._uapi import AttachType, LinkType
+from ..errors import BpfValueError
 
 if TYPE_CHECKING:
     from ..programs import Program
@@ -84,7 +85,7 @@ class Link:
     def fd(self) -> int:
         """The bpf_link fd; ValueError when closed or when the attach method has none."""
         if self._fd is None:
-            raise ValueError(f"{self} is not a bpf_link (attached by an older method)")
+            raise BpfValueError(f"{self} is not a bpf_link (attached by an older method)")
         return self._fd.fileno()
 
     def fileno(self) -> int:
@@ -94,7 +95,7 @@ class Link:
     def _borrow(self) -> Any:
         """The link's fd, borrowed against a concurrent close() (see :meth:`Fd.borrow`)."""
         if self._fd is None:
-            raise ValueError(f"{self} is not a bpf_link (attached by an older method)")
+            raise BpfValueError(f"{self} is not a bpf_link (attached by an older method)")
         return self._fd.borrow()
 
     @property

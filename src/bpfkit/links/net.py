@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._sys import Fd
 from .._sys import commands as C
 from .._uapi import AttachFlags, AttachType, ProgType, XdpFlags
-from ..errors import KernelError, NotSupportedError
+from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from .base import Link, new_link_fd
 
 if TYPE_CHECKING:
@@ -49,12 +49,12 @@ def _unsupported(what: str, since: str, exc: KernelError) -> NotSupportedError:
 def attach_xdp(prog: Program, interface: str | int, *, mode: str = "", flags: int = 0) -> Link:
     """Attach an XDP program to an interface with a bpf_link (Linux 5.9); mode '', 'skb', 'drv' or 'hw'."""
     if prog.type != ProgType.XDP:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not an XDP program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not an XDP program")
     idx = ifindex_of(interface)
     mode_flags = {"": 0, "skb": XdpFlags.SKB_MODE, "generic": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE,
                   "native": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
     if mode not in mode_flags:
-        raise ValueError(f"unknown XDP mode {mode!r} (use '', 'skb', 'drv' or 'hw')")
+        raise BpfValueError(f"unknown XDP mode {mode!r} (use '', 'skb', 'drv' or 'hw')")
     target = f"xdp on {interface}"
     try:
         fd = new_link_fd(prog.fd, idx, AttachType.XDP, flags=int(mode_flags[mode]) | flags,
@@ -70,9 +70,9 @@ def attach_tcx(prog: Program, interface: str | int, direction: str = "ingress", 
                before: Any = None, after: Any = None) -> Link:
     """Attach a tc (sched_cls) program with a tcx link (Linux 6.6), ingress or egress."""
     if prog.type not in (ProgType.SCHED_CLS, ProgType.SCHED_ACT):
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a tc program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tc program")
     if direction not in ("ingress", "egress"):
-        raise ValueError(f"tcx direction must be 'ingress' or 'egress', not {direction!r}")
+        raise BpfValueError(f"tcx direction must be 'ingress' or 'egress', not {direction!r}")
     at = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
     idx = ifindex_of(interface)
     flags = 0
@@ -142,7 +142,7 @@ def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | in
 
     at = coerce(AttachType, attach_type) if attach_type is not None else prog.expected_attach_type
     if at is None:
-        raise ValueError(f"program {prog.name!r}: give the cgroup attach type (e.g. 'cgroup_inet_ingress')")
+        raise BpfValueError(f"program {prog.name!r}: give the cgroup attach type (e.g. 'cgroup_inet_ingress')")
     at = AttachType(at)
     owned: list[Fd] = []
     if isinstance(cgroup, str):
@@ -181,7 +181,7 @@ def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | in
 def attach_socket_filter(prog: Program, sock: socket.socket | int) -> Link:
     """Attach a socket filter program to a socket (SO_ATTACH_BPF); closing detaches it."""
     if prog.type != ProgType.SOCKET_FILTER:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a socket filter")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a socket filter")
     s = sock if isinstance(sock, socket.socket) else socket.socket(fileno=os.dup(sock))
     owns_socket = not isinstance(sock, socket.socket)
     try:
@@ -253,7 +253,7 @@ def attach_netns(prog: Program, netns: str = "/proc/self/ns/net",
     elif prog.type == ProgType.FLOW_DISSECTOR:
         at = AttachType.FLOW_DISSECTOR
     else:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}: netns links take sk_lookup or flow_dissector")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}: netns links take sk_lookup or flow_dissector")
     with Fd(os.open(netns, os.O_RDONLY | os.O_CLOEXEC), f"netns {netns}") as nfd:
         fd = new_link_fd(prog.fd, nfd.fd, at, what=f"program {prog.name!r} on netns {netns}")
     return Link(fd, program=prog, kind="netns", target=f"{at.name.lower()} on {netns}")
@@ -262,7 +262,7 @@ def attach_netns(prog: Program, netns: str = "/proc/self/ns/net",
 def attach_netfilter(prog: Program, *, pf: int, hooknum: int, priority: int, flags: int = 0) -> Link:
     """Attach a netfilter program (Linux 6.4) at protocol family ``pf`` hook ``hooknum``."""
     if prog.type != ProgType.NETFILTER:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a netfilter program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a netfilter program")
 
     def fill(a: Any) -> None:
         a.set_u32(0, pf)

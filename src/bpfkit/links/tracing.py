@@ -13,7 +13,7 @@ from .._sys import commands as C
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs
 from .._uapi import AttachType, PerfType, ProgType
-from ..errors import KernelError, NotSupportedError
+from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from .base import Link, new_link_fd
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ __all__ = [
 def tracepoint_id(category: str, name: str) -> int:
     """The id of tracepoint ``category/name`` from tracefs (mounted when needed)."""
     if "/" in category or ".." in category or "/" in name or ".." in name:
-        raise ValueError(f"bad tracepoint name {category!r}/{name!r}")
+        raise BpfValueError(f"bad tracepoint name {category!r}/{name!r}")
     root = ensure_tracefs()
     path = os.path.join(root, "events", category, name, "id")
     try:
@@ -78,7 +78,7 @@ def attach_perf_event_fd(prog: Program, pfd: Fd, *, kind: str, target: str, cook
 def attach_tracepoint(prog: Program, category: str, name: str, *, cookie: int = 0) -> Link:
     """Attach a tracepoint program to ``category/name`` (e.g. sched/sched_process_exec)."""
     if prog.type != ProgType.TRACEPOINT:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a tracepoint program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tracepoint program")
     tp_id = tracepoint_id(category, name)
     attr = P.PerfEventAttr(type=PerfType.TRACEPOINT, config=tp_id, sample_period=1, wakeup_events=1)
     target = f"tracepoint {category}/{name}"
@@ -89,7 +89,7 @@ def attach_tracepoint(prog: Program, category: str, name: str, *, cookie: int = 
 def attach_raw_tracepoint(prog: Program, name: str, *, cookie: int = 0) -> Link:
     """Attach a raw tracepoint program to tracepoint ``name`` (e.g. sys_enter)."""
     if prog.type not in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a raw tracepoint program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a raw tracepoint program")
     target = f"raw tracepoint {name}"
     fd = C.raw_tracepoint_open(name, prog.fd, cookie, target=f"program {prog.name!r} on {target}")
     return Link(Fd(fd, f"link to {target}"), program=prog, kind="raw_tracepoint", target=target)
@@ -108,7 +108,7 @@ _TRAMPOLINE_KINDS = {
 def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
     """Attach a tp_btf / fentry / fexit / fmod_ret / lsm / freplace program to the target chosen at load."""
     if prog.type not in (ProgType.TRACING, ProgType.LSM, ProgType.EXT):
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a tracing/lsm program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tracing/lsm program")
     eat = prog.expected_attach_type
     kind = _TRAMPOLINE_KINDS.get(AttachType(eat), "tracing") if eat is not None else "tracing"
     target = f"{kind} {prog.attach_target or '?'}"

@@ -42,7 +42,7 @@ from .._sys.attrs import MapBatchAttr, MapElemAttr
 from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
-from ..errors import BpfError, KernelError, MapKeyError, NotSupportedError
+from ..errors import BpfError, BpfOverflowError, BpfTypeError, BpfValueError, KernelError, MapKeyError, NotSupportedError, retyped
 from .codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
 __all__ = [
@@ -79,7 +79,15 @@ def fd_of(obj: SupportsFd) -> int:
     fd = getattr(obj, "fd", None)
     if isinstance(fd, int):
         return fd
-    raise TypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+    raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+
+
+def _check_uint(v: Any, bits: int, what: str, desc: str) -> None:
+    """Refuse a flag word or field that is not an int of ``bits`` bits (the kernel's attr would drop the rest)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise BpfTypeError(f"{what} of {desc} must be an int, not {type(v).__name__}")
+    if not 0 <= v < 1 << bits:
+        raise BpfOverflowError(f"{what} {v:#x} of {desc} does not fit the kernel's u{bits} field")
 
 
 def map_ids() -> list[int]:
@@ -140,7 +148,7 @@ def _read_frozen(fd: int) -> bool | None:
 def _info_of_fd(fd: int, target: str | None = None) -> MapInfo:
     kind = C.obj_kind(fd)
     if kind != "bpf-map":
-        raise ValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
+        raise BpfValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
     raw = C.map_info(fd, target=target)
     return MapInfo(
         type=_to_type(raw.type),
@@ -174,10 +182,10 @@ def _resolve_type(t: MapType | str | int) -> MapType | int:
                     feature=f"map type {key.lower()}",
                     min_kernel=MAP_MIN_KERNEL[key],
                 ) from None
-            raise ValueError(f"unknown map type {t!r}") from None
+            raise BpfValueError(f"unknown map type {t!r}") from None
     if isinstance(t, int):
         return _to_type(int(t))
-    raise TypeError(f"map type must be a MapType, a name or an int, not {type(t).__name__}")
+    raise BpfTypeError(f"map type must be a MapType, a name or an int, not {type(t).__name__}")
 
 
 _CLASSES: dict[int, type[Map]] = {}
@@ -192,7 +200,7 @@ def _class_for(t: int) -> type[Map]:
 
 def _closed_op(desc: str) -> Callable[[], int]:
     def closed() -> int:
-        raise ValueError(f"{desc} is closed")
+        raise BpfValueError(f"{desc} is closed")
 
     return closed
 
@@ -264,7 +272,7 @@ class Map:
             self.key_codec = self._make_key_codec(key_type)
             self.value_codec = self._make_value_codec(value_type)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{self._desc}: {exc}") from None
+            raise retyped(exc, f"{self._desc}: {exc}") from None
         self._setup_fast_path()
 
     def _make_key_codec(self, spec: CodecSpec) -> Codec:
@@ -352,14 +360,22 @@ class Map:
         """
         if type is None:
             if len(cls.map_types) != 1:
-                raise TypeError(f"{cls.__name__}.create() needs the map type")
+                raise BpfTypeError(f"{cls.__name__}.create() needs the map type")
             type = cls.map_types[0]
         t = _resolve_type(type)
         klass = _class_for(int(t))
         if not issubclass(klass, cls):
-            raise TypeError(f"{_type_name(int(t))} maps are {klass.__name__}, not {cls.__name__}")
-        if not _NAME_RE.match(name):
-            raise ValueError(f"map name {name!r} must be at most 15 characters of A-Z, a-z, 0-9, '_' and '.'")
+            raise BpfTypeError(f"{_type_name(int(t))} maps are {klass.__name__}, not {cls.__name__}")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise BpfValueError(f"map name {name!r} must be at most 15 characters of A-Z, a-z, 0-9, '_' and '.'")
+        desc = f"map {name!r} ({_type_name(int(t))})"
+        _check_uint(flags, 32, "flags (map_flags)", desc)
+        _check_uint(map_extra, 64, "map_extra", desc)
+        for what, v in (("numa_node", numa_node), ("ifindex", ifindex), ("btf_key_type_id", btf_key_type_id),
+                        ("btf_value_type_id", btf_value_type_id),
+                        ("btf_vmlinux_value_type_id", btf_vmlinux_value_type_id)):
+            if v is not None:
+                _check_uint(v, 32, what, desc)
         args = _CreateArgs(
             type=t, key_size=key_size, value_size=value_size, max_entries=max_entries, name=name,
             flags=MapFlags(int(flags)), numa_node=numa_node, inner_map=inner_map, map_extra=map_extra,
@@ -385,9 +401,13 @@ class Map:
         for what in ("key_size", "value_size", "max_entries"):
             v = getattr(a, what)
             if v is None:
-                raise ValueError(f"{_type_name(int(a.type))} map needs {what}=")
+                raise BpfValueError(f"{_type_name(int(a.type))} map needs {what}=")
             if not isinstance(v, int) or v < 0 or v > 0xFFFFFFFF:
-                raise ValueError(f"{what} must be an int in 0..2**32-1, not {v!r}")
+                raise BpfValueError(f"{what} must be an int in 0..2**32-1, not {v!r}")
+        if a.max_entries == 0 and cls.default_max_entries != 0:
+            raise BpfValueError(
+                f"{_type_name(int(a.type))} map {a.name!r} needs max_entries >= 1 (the kernel refuses 0)"
+            )
         a.flags |= cls.required_flags
         if a.numa_node is not None:
             a.flags |= MapFlags.NUMA_NODE
@@ -487,7 +507,7 @@ class Map:
             info = _info_of_fd(fd.fd)
             klass = _class_for(int(info.type))
             if not issubclass(klass, cls):
-                raise TypeError(f"{info.type_name} maps are {klass.__name__}, not {cls.__name__}")
+                raise BpfTypeError(f"{info.type_name} maps are {klass.__name__}, not {cls.__name__}")
             btf = None
             if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id) and (key_type is None or value_type is None):
                 btf = _btf_or_none(fd.fd, info.btf_id)
@@ -588,21 +608,21 @@ class Map:
 
     def mmap(self) -> Any:
         """Map the map's memory (arrays created with BPF_F_MMAPABLE, arenas); close the result yourself."""
-        raise TypeError(f"{self._desc} cannot be memory-mapped")
+        raise BpfTypeError(f"{self._desc} cannot be memory-mapped")
 
     # ---- element operations (kernel names) ---------------------------------
 
     def _encode_key(self, key: Any, buf: bytearray) -> None:
         try:
             self.key_codec.encode_into(buf, 0, key)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise type(exc)(f"key of {self._desc}: {exc}") from None
+        except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+            raise retyped(exc, f"key of {self._desc}: {exc}") from None
 
     def _encode_value(self, value: Any, buf: bytearray) -> None:
         try:
             self.value_codec.encode_into(buf, 0, value)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise type(exc)(f"value of {self._desc}: {exc}") from None
+        except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+            raise retyped(exc, f"value of {self._desc}: {exc}") from None
 
     def _fail(self, cmd: int, key: Any, flags: int, err: int | None = None) -> KernelError | MapKeyError:
         err = last_errno() if err is None else err
@@ -641,6 +661,7 @@ class Map:
 
     def _flagged(self, cmd: int, key: Any, value: Any, flags: int) -> Any:
         """A lookup (returns the value) or update with ``flags`` on the shared buffers and attr."""
+        _check_uint(flags, 64, "flags", self._desc)
         is_lookup = cmd == Cmd.MAP_LOOKUP_ELEM
         try:
             self._take()
@@ -815,6 +836,8 @@ class Map:
 
     def _slow(self, cmd: int, key: Any, value: Any, flags: int) -> bytes:
         """One element command with fresh buffers (contention, rare commands); returns the value buffer."""
+        if flags:
+            _check_uint(flags, 64, "flags", self._desc)
         kb = bytearray(max(self.key_size, 1))
         if self.key_size:
             self._encode_key(key, kb)
@@ -991,7 +1014,7 @@ class Map:
     def _batch_size(self, batch_size: int | None) -> int:
         if batch_size is not None:
             if batch_size < 1:
-                raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+                raise BpfValueError(f"batch_size must be >= 1, not {batch_size}")
             return batch_size
         per = self.key_size + self.value_codec.size
         return max(16, min(self.max_entries or 1, _BATCH_BYTES // max(per, 1)))
@@ -1119,9 +1142,9 @@ class Map:
         """
         np = require_numpy(f"{type(self).__name__}.items_numpy()")
         if not self.key_size:
-            raise TypeError(f"{self._desc} has no keys: items_numpy() reads keyed maps")
+            raise BpfTypeError(f"{self._desc} has no keys: items_numpy() reads keyed maps")
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+            raise BpfValueError(f"batch_size must be >= 1, not {batch_size}")
         kdt = _slot_dtype(np, self.key_codec, self.key_size)
         vdt = _slot_dtype(np, self.value_codec, self.value_codec.size)
         keys = vals = None
@@ -1202,7 +1225,13 @@ class Map:
         error names the failing key. NOEXIST/EXIST always use element ops (the kernel's
         batch update accepts only F_LOCK).
         """
+        _check_uint(flags, 64, "flags", self._desc)
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise BpfTypeError(
+                    f"update_batch on {self._desc}: item #{i} must be a (key, value) pair, not {pair!r}"
+                )
         if not pairs:
             return 0
         ks, vs = self.key_size, self.value_codec.size
@@ -1212,12 +1241,12 @@ class Map:
         for i, (k, v) in enumerate(pairs):
             try:
                 kenc(keys, i * ks, k)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
+            except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+                raise retyped(exc, f"key #{i} of {self._desc}: {exc}") from None
             try:
                 venc(vals, i * vs, v)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise type(exc)(f"value #{i} of {self._desc}: {exc}") from None
+            except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+                raise retyped(exc, f"value #{i} of {self._desc}: {exc}") from None
         # the kernel's batch update takes only BPF_F_LOCK; NOEXIST/EXIST go element by element
         if self._batch_ok(Cmd.MAP_UPDATE_BATCH) and not flags & ~int(UpdateFlags.F_LOCK):
             kb = (ctypes.c_char * len(keys)).from_buffer(keys)
@@ -1250,8 +1279,8 @@ class Map:
         for i, k in enumerate(klist):
             try:
                 self.key_codec.encode_into(buf, i * ks, k)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
+            except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+                raise retyped(exc, f"key #{i} of {self._desc}: {exc}") from None
         if self._batch_ok(Cmd.MAP_DELETE_BATCH):
             kb = (ctypes.c_char * len(buf)).from_buffer(buf)
             attr = MapBatchAttr(keys=ctypes.addressof(kb), count=len(klist))

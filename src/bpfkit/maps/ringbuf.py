@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import host
 from .._uapi import MapType
+from ..errors import BpfValueError
 from .base import Map, _CreateArgs
 
 __all__ = ["RingBufMap", "UserRingBufMap"]
@@ -19,9 +20,9 @@ class _Ring(Map):
         n = a.max_entries or 0
         page = host.page_size()
         if n <= 0 or n & (n - 1) or n % page:
-            raise ValueError(f"ring buffer size (max_entries) must be a power of 2 and a multiple of {page}, not {n}")
+            raise BpfValueError(f"ring buffer size (max_entries) must be a power of 2 and a multiple of {page}, not {n}")
         if a.key_size or a.value_size:
-            raise ValueError("ring buffers have no keys or values: key_size and value_size must be 0")
+            raise BpfValueError("ring buffers have no keys or values: key_size and value_size must be 0")
 
     @property
     def data_size(self) -> int:

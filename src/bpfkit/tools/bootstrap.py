@@ -9,6 +9,7 @@ from typing import Any
 
 import bpfkit
 
+from ..errors import BpfValueError
 from ._common import Session, cstr, milliseconds, now_hms, now_iso, object_path
 
 __all__ = ["DESCRIPTION", "EPILOG", "EVENT", "Event", "add_arguments", "format_event", "header", "run"]
@@ -59,7 +60,7 @@ class Event:
     def decode(cls, data: bytes | memoryview) -> Event:
         """Decode a ``struct event`` record (ValueError if it is not 168 bytes)."""
         if len(data) != EVENT.size:
-            raise ValueError(f"bootstrap event is {EVENT.size} bytes, got a record of {len(data)}")
+            raise BpfValueError(f"bootstrap event is {EVENT.size} bytes, got a record of {len(data)}")
         pid, ppid, code, dur, comm, filename, is_exit = EVENT.unpack(data)
         return cls(pid, ppid, code, dur, cstr(comm), cstr(filename), bool(is_exit))
 
