@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -231,3 +233,31 @@ def test_update_batch_items_must_be_pairs() -> None:
         with pytest.raises(bpfkit.BpfTypeError):
             m.update_batch([(1,)])  # type: ignore[list-item]
         assert m.update_batch([[1, 2]]) == 1
+
+
+# ---- the CLI (issue 13 #6) -----------------------------------------------------------------
+
+
+def test_bootstrap_min_duration_overflowing_u64_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from bpfkit.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["bootstrap", "-d", "18446744073710"])
+    assert info.value.code == 2
+    assert "min_duration_ns" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_cli_builds_its_parser_exits_quietly(sig: int, status: int) -> None:
+    """The handlers are in place before the subcommands are imported (run in a child: SIGTERM kills)."""
+    code = (
+        "import os, signal, sys\n"
+        "import bpfkit.cli as cli\n"
+        "real = cli.build_parser\n"
+        f"def build():\n    os.kill(os.getpid(), {int(sig)})\n    return real()\n"
+        "cli.build_parser = build\n"
+        "sys.exit(cli.main(['bootstrap', '--duration', '5']))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == status
+    assert "Traceback" not in r.stderr

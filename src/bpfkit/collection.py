@@ -287,6 +287,10 @@ class _Loader:
                 if loaded_btf is None:
                     loaded_btf = Btf.from_bytes(self.btf_blob)
                 m.btf = loaded_btf
+        for name, m in self.maps.items():  # the ring buffer loss counter convention (see RingBuffer)
+            counter = self.maps.get(f"{name}_lost")
+            if m.type == MapType.RINGBUF and counter is not None:
+                m.lost_counter = counter  # type: ignore[attr-defined]
         col = Collection(spec, dict(self.maps), dict(self.progs), self.btf_fd, self.pinned_here)
         self.maps.clear()
         self.progs.clear()

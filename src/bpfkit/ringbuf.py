@@ -769,6 +769,7 @@ class Ring:
         self.codec = codec
         self.records = 0
         self.discarded = 0
+        self.lost_counter: Any = None  # the map the BPF side counts failed reserves in (RingBuffer docstring)
         self._owner = owner
         self._fd = fd
         self._mask = self.size - 1
@@ -792,6 +793,16 @@ class Ring:
     def _emit(self) -> Callable[[Any], object] | None:
         """The callback records go to under poll/consume."""
         return self.callback
+
+    @property
+    def lost(self) -> int | None:
+        """Records the producer could not reserve, read from its loss counter (summed over CPUs);
+        None when the ring has no counter (see :class:`RingBuffer`)."""
+        counter = self.lost_counter
+        if counter is None:
+            return None
+        value = counter.lookup(0)
+        return int(sum(value)) if isinstance(value, list) else int(value)
 
     @property
     def consumer_pos(self) -> int:
@@ -1001,24 +1012,43 @@ class RingBuffer(_Reader):
     ``callback(record)`` gets each record under :meth:`poll`/:meth:`consume`;
     ``type`` decodes records (ctypes type, struct format or struct.Struct, a
     name like ``"u64"``, a NumPy dtype, or a callable taking the bytes).
+
+    Losses: the kernel counts nothing when ``bpf_ringbuf_reserve``/``output``
+    fails because the ring is full, so records dropped while the reader falls
+    behind are invisible here unless the BPF side counts them. The convention
+    bpfkit reads: next to ring buffer map ``NAME`` the object declares a map
+    ``NAME_lost`` (a ``BPF_MAP_TYPE_PERCPU_ARRAY`` or ``ARRAY`` of one ``__u64``
+    at key 0) and adds 1 to it on every failed reserve/output (a per-CPU
+    ``(*cnt)++`` or ``__sync_fetch_and_add``). :func:`bpfkit.load` then links it
+    to the ring's map (``RingBufMap.lost_counter``) and :attr:`Ring.lost` /
+    :attr:`lost` read it; ``lost=`` of :meth:`add` names such a map explicitly.
+    :attr:`discarded` counts something else: records the producer discarded.
     """
 
     def __init__(self, map: MapLike | None = None, callback: Callable[[Any], object] | None = None, *,
-                 type: object = None, zero_copy: bool = False) -> None:
+                 type: object = None, zero_copy: bool = False, lost: Any = None) -> None:
         R.check_ordering("RingBuffer")
         super().__init__("RingBuffer")
         self._sources: list[Ring] = []
         if map is not None:
             try:
-                self.add(map, callback, type=type, zero_copy=zero_copy)
+                self.add(map, callback, type=type, zero_copy=zero_copy, lost=lost)
             except BaseException:
                 self.close()
                 raise
 
     def add(self, map: MapLike, callback: Callable[[Any], object] | None = None, *, type: object = None,
-            zero_copy: bool = False) -> Ring:
-        """Watch another ring buffer map; returns its :class:`Ring` (counters, callback)."""
+            zero_copy: bool = False, lost: Any = None) -> Ring:
+        """Watch another ring buffer map; returns its :class:`Ring` (counters, callback).
+
+        ``lost`` is the map where the BPF side counts failed reserves (default: the
+        map's ``lost_counter``, set by :func:`bpfkit.load` by the ``NAME_lost`` convention).
+        """
         self._check_open()
+        if lost is None:
+            lost = getattr(map, "lost_counter", None)
+        if lost is not None and not callable(getattr(lost, "lookup", None)):
+            raise BpfTypeError(f"RingBuffer: lost= must be a bpfkit Map (an array of one u64), not {lost.__class__.__name__}")
         codec = _Codec(type, zero_copy)
         fd, info = open_map(map, (MapType.RINGBUF,), "RingBuffer")
         try:
@@ -1028,6 +1058,7 @@ class RingBuffer(_Reader):
         except BaseException:
             fd.close()
             raise
+        ring.lost_counter = lost
         try:
             self._ep.register(fd.fd, ring.index, EPOLLIN)
         except BaseException:
@@ -1050,6 +1081,13 @@ class RingBuffer(_Reader):
     def discarded(self) -> int:
         """Discarded records skipped so far (all rings)."""
         return sum(r.discarded for r in self._sources)
+
+    @property
+    def lost(self) -> int | None:
+        """Records the producers could not reserve, by their loss counters (all rings that have
+        one; None when none has: see the class docstring)."""
+        counts = [n for n in (r.lost for r in self._sources) if n is not None]
+        return sum(counts) if counts else None
 
     def __enter__(self) -> RingBuffer:
         return self

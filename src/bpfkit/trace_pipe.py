@@ -22,7 +22,7 @@ from typing import NamedTuple, TextIO
 
 from ._sys.epoll import EPOLLIN, Epoll
 from ._sys.mounts import ensure_tracefs
-from .errors import BpfValueError
+from .errors import BpfValueError, KernelError
 
 __all__ = ["TraceEvent", "TracePipe", "parse_line", "trace_fields", "trace_print"]
 
@@ -69,8 +69,16 @@ class TracePipe:
     """An open tracefs trace_pipe: ``readline``/``lines``/``events`` with timeouts in seconds."""
 
     def __init__(self, path: str | None = None) -> None:
-        self.path = path or os.path.join(ensure_tracefs(), "trace_pipe")
-        self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if path is not None and (not isinstance(path, (str, bytes, os.PathLike)) or "\0" in os.fsdecode(path)):
+            raise BpfValueError(f"TracePipe: {path!r} is not a usable path")
+        self.path = os.fsdecode(path) if path else os.path.join(ensure_tracefs(), "trace_pipe")
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno != E.EBUSY:
+                raise  # FileNotFoundError & co. of the path given: the contract lets them through
+            raise KernelError(exc.errno, command="open", target=self.path,
+                              detail="another process is reading the trace pipe (only one reader at a time)") from None
         self._ep: Epoll | None = None
         try:
             self._ep = Epoll()

@@ -16,11 +16,20 @@ import threading
 import warnings
 from types import TracebackType
 
-from ..errors import BpfValueError
+from ..errors import BpfTypeError, BpfValueError
 
-__all__ = ["Fd"]
+__all__ = ["Fd", "check_fd"]
 
 _ident = threading.get_ident
+
+
+def check_fd(fd: object, what: str = "bpf object") -> int:
+    """``fd`` if it is an int that can be a file descriptor (0..2**31-1), else a bpfkit error saying so."""
+    if isinstance(fd, bool) or not isinstance(fd, int):
+        raise BpfTypeError(f"a file descriptor for {what} is an int, not {type(fd).__name__}")
+    if not 0 <= fd < 1 << 31:
+        raise BpfValueError(f"invalid file descriptor {fd} for {what}")
+    return fd
 
 
 class Fd:
@@ -29,8 +38,7 @@ class Fd:
     __slots__ = ("__weakref__", "_cond", "_fd", "_lock", "_pending", "_users", "what")
 
     def __init__(self, fd: int, what: str = "bpf object") -> None:
-        if fd < 0:
-            raise BpfValueError(f"invalid file descriptor {fd} for {what}")
+        check_fd(fd, what)
         self._fd = fd
         self.what = what
         self._lock = threading.Lock()

@@ -39,6 +39,7 @@ from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
+from .._sys.fd import check_fd
 from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
@@ -72,7 +73,7 @@ class MapIterationError(BpfError, RuntimeError):
 def fd_of(obj: SupportsFd) -> int:
     """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd``."""
     if isinstance(obj, int):
-        return obj
+        return check_fd(obj)
     fileno = getattr(obj, "fileno", None)
     if callable(fileno):
         return int(fileno())

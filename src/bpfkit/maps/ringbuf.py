@@ -31,9 +31,15 @@ class _Ring(Map):
 
 
 class RingBufMap(_Ring):
-    """BPF_MAP_TYPE_RINGBUF (Linux 5.8): kernel -> user records. Read it with bpfkit.RingBuffer."""
+    """BPF_MAP_TYPE_RINGBUF (Linux 5.8): kernel -> user records. Read it with bpfkit.RingBuffer.
+
+    ``lost_counter`` is the map where the object's BPF code counts the records it
+    could not reserve (see :class:`bpfkit.RingBuffer`); :func:`bpfkit.load` sets it
+    when the object has a map named ``<this map's name>_lost``, else it is None.
+    """
 
     map_types = (MapType.RINGBUF,)
+    lost_counter: Map | None = None
 
 
 class UserRingBufMap(_Ring):

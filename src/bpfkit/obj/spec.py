@@ -276,6 +276,8 @@ class ObjectSpec:
         """Parse an object from memory; ``name`` prefixes internal map names as libbpf's object name does."""
         from ._reader import read_object
 
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise BpfTypeError(f"ObjectSpec.from_bytes takes the object's bytes, not {type(data).__name__}")
         return read_object(bytes(data), name)
 
     @classmethod

@@ -95,9 +95,30 @@ def format_event(e: Event, hms: str) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``bpfkit bootstrap``."""
-    p.add_argument("-d", "--min-duration", type=milliseconds, default=0, metavar="MS",
+    p.add_argument("-d", "--min-duration", type=_min_duration, default=0, metavar="MS",
                    help="report only exits of processes that lived at least MS milliseconds (set in the "
                         "kernel before load; no EXEC events then)")
+
+
+MAX_MIN_DURATION_MS = (2**64 - 1) // 1_000_000  # min_duration_ns is a u64
+
+
+def _min_duration(text: str) -> int:
+    """argparse type of -d: milliseconds whose nanoseconds fit the object's u64 min_duration_ns."""
+    value = milliseconds(text)
+    if value > MAX_MIN_DURATION_MS:
+        raise argparse.ArgumentTypeError(
+            f"{value} ms does not fit min_duration_ns (a u64 of nanoseconds): at most {MAX_MIN_DURATION_MS} ms"
+        )
+    return value
+
+
+def report_lost(session: Session, lost: int | None, reported: int) -> int:
+    """Note events the kernel side could not reserve since the last report; returns the new total."""
+    if lost is not None and lost > reported:
+        session.note(f"lost {lost - reported} events: the ring buffer was full (the reader fell behind)")
+        return lost
+    return reported
 
 
 def run(ns: argparse.Namespace, session: Session) -> int:
@@ -113,7 +134,12 @@ def run(ns: argparse.Namespace, session: Session) -> int:
             session.ready("Tracing process exec and exit")
             if not session.json:
                 session.line(header())
+            reported = 0
             for wait in session.ticks():
                 rb.poll(timeout=wait)
+                reported = report_lost(session, rb.lost, reported)
             rb.consume()  # what arrived before the stop
+            reported = report_lost(session, rb.lost, reported)
+            if reported:
+                session.note(f"{reported} events lost in all")
     return 0
