@@ -31,7 +31,11 @@ object is loaded: the kernel then sends only the exits of processes that
 lived at least that long, and no EXEC events. --json prints one object per
 event with the keys time, event ("EXEC" or "EXIT"), comm, pid, ppid,
 filename (null for EXIT), exit_code and duration_ns (null for EXEC;
-duration_ns is also null for a process whose exec was not seen)."""
+duration_ns is also null for a process whose exec was not seen).
+
+Events the kernel side could not put in rb because it was full (this command
+fell behind) are counted in the map rb_lost; the command reports them on
+stderr as they happen and in total at the end."""
 
 EPILOG = """\
 examples:
