@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
+import os
 import re
 import struct
 import sys
+import threading
 import time
 import warnings
 from collections import OrderedDict, deque
@@ -472,20 +474,68 @@ def _close_unclosed(what: str, close: Callable[[], None]) -> None:
         pass
 
 
+_WAKE = -1  # the epoll tag of the eventfd close() writes to wake a waiting poll
+
+
 class _Reader:
-    """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd."""
+    """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd.
+
+    close() from another thread is safe: it wakes a poll or iteration waiting
+    on the epoll fd (through an eventfd in the epoll set), waits for the reads
+    in flight to end, and only then closes the fds and unmaps the rings. Called
+    from a callback (inside this reader's own poll), it takes effect when that
+    poll returns.
+    """
 
     _sources: list[Any]
 
     def __init__(self, what: str) -> None:
         self._what = what
+        self._cond = threading.Condition()  # guards _users, _closing and _close_pending
+        self._users: list[int] = []  # thread ident of each read in flight
+        self._closing = False
+        self._close_pending = False
         self._ep = Epoll()
         self._sources = []
+        try:
+            self._wake = Fd(os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK), "wakeup eventfd")
+            self._ep.register(self._wake.fd, _WAKE, EPOLLIN)
+        except BaseException:
+            self._ep.close()
+            raise
 
     # -- plumbing subclasses use --
     def _check_open(self) -> None:
-        if self._ep.closed:
+        if self.closed:
             raise BpfValueError(f"{self._what} is closed")
+
+    def _enter(self) -> None:
+        """Start a read (the rings and the epoll fd stay open until :meth:`_leave`)."""
+        with self._cond:
+            if self._closing or self._ep.closed:
+                raise BpfValueError(f"{self._what} is closed")
+            self._users.append(threading.get_ident())
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._users.remove(threading.get_ident())
+            release = self._close_pending and not self._users
+            if release:
+                self._close_pending = False
+            self._cond.notify_all()
+        if release:
+            self._release()
+
+    def _wait(self, timeout: float | None) -> list[int] | None:
+        """The tags of the rings that are ready (waiting up to ``timeout``); None once closing."""
+        self._enter()
+        try:
+            ready = self._ep.wait(timeout)
+        finally:
+            self._leave()
+        if _WAKE in ready or self._closing:
+            return None
+        return ready
 
     def _check_callbacks(self) -> None:
         for s in self._sources:
@@ -505,14 +555,17 @@ class _Reader:
 
     @property
     def closed(self) -> bool:
-        """True once closed."""
-        return self._ep.closed
+        """True once closed (or closing)."""
+        return self._closing or self._ep.closed
 
     def consume(self) -> int:
         """Deliver every record available now to the callbacks, without waiting; returns the count."""
-        self._check_open()
-        self._check_callbacks()
-        return self._consume(self._sources)[0]
+        self._enter()
+        try:
+            self._check_callbacks()
+            return self._consume(self._sources)[0]
+        finally:
+            self._leave()
 
     def _consume(self, sources: Iterable[Any]) -> tuple[int, bool]:
         total = 0
@@ -527,9 +580,15 @@ class _Reader:
         """Wait up to ``timeout`` seconds (None: forever) for records, deliver them; returns the count.
 
         Returns as soon as at least one record was delivered (or a callback asked
-        to stop), or 0 when the time is up.
+        to stop), or 0 when the time is up (or the reader was closed meanwhile).
         """
-        self._check_open()
+        self._enter()
+        try:
+            return self._poll(timeout)
+        finally:
+            self._leave()
+
+    def _poll(self, timeout: float | None) -> int:
         self._check_callbacks()
         n, stop = self._consume(self._sources)
         if n or stop:
@@ -539,7 +598,11 @@ class _Reader:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return 0
+            if self._closing:  # closed by a callback, or by another thread that woke us
+                return 0
             ready = self._ep.wait(remaining)
+            if _WAKE in ready:
+                return 0
             if not ready:
                 continue
             n, stop = self._consume(self._sources[i] for i in sorted(set(ready)))
@@ -569,14 +632,22 @@ class _Reader:
             for rec in self._iter_once():
                 got = True
                 yield rec
+                if self.closed:
+                    return
             if got:
                 woke = False
                 continue
-            if self._ep.closed:
+            if self.closed:
                 return
             if woke:  # woken, yet nothing to deliver (a BUSY record at the head): pause
                 time.sleep(_BACKOFF)
-            woke = bool(self._ep.wait(None))
+            try:
+                ready = self._wait(None)
+            except BpfValueError:  # closed meanwhile
+                return
+            if ready is None:
+                return
+            woke = bool(ready)
 
     async def _readable(self) -> None:
         import asyncio  # only asyncio users pay for importing it
@@ -610,10 +681,12 @@ class _Reader:
             for rec in self._iter_once():
                 got = True
                 yield rec
+                if self.closed:
+                    return
             if got:
                 woke = False
                 continue
-            if self._ep.closed:
+            if self.closed:
                 return
             if woke:
                 await asyncio.sleep(_BACKOFF)
@@ -645,7 +718,14 @@ class _Reader:
     def _read_batch_counted(self, sources: list[Any], max_records: int | None,
                             out: Any = None) -> tuple[Any, list[int]]:
         """(batch, records taken from each source)."""
-        self._check_open()
+        self._enter()
+        try:
+            return self._read_batch_guarded(sources, max_records, out)
+        finally:
+            self._leave()
+
+    def _read_batch_guarded(self, sources: list[Any], max_records: int | None,
+                            out: Any = None) -> tuple[Any, list[int]]:
         budget = (1 << 62) if max_records is None else int(max_records)
         if budget < 0:
             raise BpfValueError(f"max_records must be >= 0, got {max_records}")
@@ -723,7 +803,23 @@ class _Reader:
         return arr, counts
 
     def close(self) -> None:
-        """Close the epoll fd, unmap the rings and close the fds (idempotent)."""
+        """Close the epoll fd, unmap the rings and close the fds (idempotent; safe from other threads
+        and from callbacks, see the class docstring)."""
+        with self._cond:
+            if self._closing or self._ep.closed:
+                return
+            self._closing = True
+            if self._users:
+                os.eventfd_write(self._wake.fd, 1)  # wake the reads waiting on the epoll fd
+                if threading.get_ident() in self._users:
+                    self._close_pending = True  # from a callback: released when the outer read ends
+                    return
+                while self._users:
+                    self._cond.wait()
+        self._release()
+
+    def _release(self) -> None:
+        """What close() does once no read is in flight."""
         if self._ep.closed:
             return
         leftovers = 0
@@ -731,6 +827,7 @@ class _Reader:
             leftovers += s._close()
         self._sources = []
         self._ep.close()
+        self._wake.close()
         if leftovers:
             warnings.warn(
                 f"{self._what}: {leftovers} ring mapping(s) still have exported views (a zero-copy record kept?); "
