@@ -116,3 +116,45 @@ def test_map_methods_raise_only_contract_errors(kind: str) -> None:
                         if not _allowed(exc):
                             bad.append(f"{kind} item op {args!r}: {type(exc).__qualname__}: {exc}")
     assert bad == []
+
+
+def _instances() -> list[tuple[str, Any]]:
+    """One instance of each public class that owns or describes a kernel object (closed by the caller)."""
+    from pathlib import Path
+
+    from bpfkit.asm import exit_insn, mov64_imm
+
+    boot = Path(__file__).resolve().parents[1] / "src" / "bpfkit" / "tools" / "bootstrap.bpf.o"
+    spec = bpfkit.ObjectSpec.from_file(boot)
+    col = bpfkit.load(boot)
+    rb_map = bpfkit.Map.create("ringbuf", 0, 0, 4096)
+    perf_map = bpfkit.Map.create("perf_event_array", 4, 4)
+    return [
+        ("Program", bpfkit.Program.load("socket_filter", [*mov64_imm(0, 0), *exit_insn()])),
+        ("ObjectSpec", spec),
+        ("ProgramSpec", spec.programs["handle_exec"]),
+        ("MapSpec", spec.maps["exec_start"]),
+        ("Btf", spec.btf),
+        ("Collection", col),
+        ("RingBuffer", bpfkit.RingBuffer(rb_map, lambda rec: None)),
+        ("PerfBuffer", bpfkit.PerfBuffer(perf_map, lambda cpu, rec: None)),
+        ("ringbuf map", rb_map),
+        ("perf map", perf_map),
+    ]
+
+
+def test_public_objects_methods_raise_only_contract_errors() -> None:
+    bad: list[str] = []
+    objs = _instances()
+    try:
+        for what, obj in objs:
+            for name, fn in _methods(obj):
+                if name in ("attach", "copy", "create", "from_fd", "from_pin", "from_id", "info_by_id"):
+                    continue  # attach() would attach bootstrap's programs for real; the rest are walked above
+                _walk(fn, f"{what}.{name}", bad)
+    finally:
+        for _, obj in reversed(objs):
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
+    assert bad == []

@@ -22,6 +22,8 @@ raises what BCC raises) is one of
   match the signature (a missing or unknown argument, an unhashable key);
 - ``AttributeError`` for an attribute that does not exist or cannot be set
   (frozen records), as Python's attribute protocol requires;
+- ``FileNotFoundError``, ``IsADirectoryError``, ``NotADirectoryError`` from
+  opening a file the caller named (an object file, a BTF file, a binary);
 - ``ModuleNotFoundError`` from the NumPy paths when NumPy is not installed;
 - ``KeyboardInterrupt`` and other ``BaseException``\ s that are not errors.
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from itertools import compress
 from typing import TYPE_CHECKING, Union
 
-from ..errors import BpfIndexError, BpfKeyError, BpfValueError, ObjectFormatError
+from ..errors import BpfIndexError, BpfKeyError, BpfTypeError, BpfValueError, ObjectFormatError
 from .types import (
     Array,
     BtfKind,
@@ -227,6 +227,10 @@ class Btf:
     @classmethod
     def from_bytes(cls, data: bytes, *, base: Btf | None = None) -> Btf:
         """Index a BTF blob (no decoding yet); ``base`` for split BTF such as a module's."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise BpfTypeError(f"Btf.from_bytes takes the blob's bytes, not {type(data).__name__}")
+        if base is not None and not isinstance(base, Btf):
+            raise BpfTypeError(f"Btf.from_bytes: base must be a Btf, not {type(base).__name__}")
         return cls._from_buffer(bytes(data), base=base)
 
     @classmethod
@@ -430,6 +434,8 @@ class Btf:
 
     def add(self, t: BtfType) -> int:
         """Append a type and return its id."""
+        if not isinstance(t, BtfType) or isinstance(t, Void):
+            raise BpfTypeError(f"Btf.add takes a BTF type (Int, Struct, ...; not Void), not {type(t).__name__}")
         self._materialize()
         self._types.append(t)
         self._name_cache.clear()
@@ -501,9 +507,12 @@ class Btf:
         if type_id == 0:
             return BtfKind.UNKN
         if type_id < self.first_id:
-            assert self.base is not None
+            if self.base is None:
+                raise BpfIndexError(f"BTF type id {type_id} out of range")
             return self.base.kind_of(type_id)
         idx = type_id - self.first_id
+        if idx >= len(self._types):
+            raise BpfIndexError(f"BTF type id {type_id} out of range (count {self.count})")
         if self._offsets is not None and self._types[idx] is None:
             assert self._words is not None
             return BtfKind((self._words[self._offsets[idx] + 1] >> 24) & 0x1F)
@@ -512,7 +521,8 @@ class Btf:
     def string(self, offset: int) -> str:
         """The NUL-terminated string at ``offset`` of the (split-aware) string section."""
         if offset < self._str_base:
-            assert self.base is not None
+            if self.base is None:
+                raise BpfIndexError(f"BTF string offset {offset} out of range")
             return self.base.string(offset)
         off = offset - self._str_base
         if off >= self._slen:
