@@ -129,7 +129,9 @@ def _instances() -> list[tuple[str, Any]]:
     col = bpfkit.load(boot)
     rb_map = bpfkit.Map.create("ringbuf", 0, 0, 4096)
     perf_map = bpfkit.Map.create("perf_event_array", 4, 4)
+    link = col.programs["handle_exit"].attach()  # a tracepoint bpf_link
     return [
+        ("Link", link),
         ("Program", bpfkit.Program.load("socket_filter", [*mov64_imm(0, 0), *exit_insn()])),
         ("ObjectSpec", spec),
         ("ProgramSpec", spec.programs["handle_exec"]),
@@ -149,9 +151,19 @@ def test_public_objects_methods_raise_only_contract_errors() -> None:
     try:
         for what, obj in objs:
             for name, fn in _methods(obj):
+                if what == "Link" and name == "update":
+                    continue  # walked below: a wrong program must not replace the attached one
                 if name in ("attach", "copy", "create", "from_fd", "from_pin", "from_id", "info_by_id"):
                     continue  # attach() would attach bootstrap's programs for real; the rest are walked above
                 _walk(fn, f"{what}.{name}", bad)
+        link = objs[0][1]
+        for args in WRONG[1:]:
+            if len(args) == 1:
+                try:
+                    link.update(args[0])
+                except BaseException as exc:  # noqa: BLE001
+                    if not isinstance(exc, bpfkit.BpfError):  # a wrong program is a wrong type: bpfkit's error
+                        bad.append(f"Link.update{args!r}: {type(exc).__qualname__}: {exc}")
     finally:
         for _, obj in reversed(objs):
             close = getattr(obj, "close", None)

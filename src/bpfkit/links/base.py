@@ -12,7 +12,7 @@ from .._sys import Fd
 from .._sys import attrs as A
 from .._sys import commands as C
 from .._uapi import AttachType, LinkType
-from ..errors import BpfValueError
+from ..errors import BpfTypeError, BpfValueError
 
 if TYPE_CHECKING:
     from ..programs import Program
@@ -128,6 +128,10 @@ class Link:
 
     def update(self, program: Program) -> None:
         """Atomically replace the attached program (BPF_LINK_UPDATE)."""
+        from ..programs import Program
+
+        if not isinstance(program, Program):
+            raise BpfTypeError(f"update of {self}: expected a bpfkit Program, not {type(program).__name__}")
         with self._borrow() as fd, program._fd.borrow() as pfd:
             C.link_update(fd, pfd)
         self.program = program
