@@ -81,6 +81,25 @@ def test_top_level_callables_raise_only_contract_errors() -> None:
     assert bad == []
 
 
+SUBPACKAGES = ("bpfkit.btf", "bpfkit.asm", "bpfkit.obj", "bpfkit.maps", "bpfkit.links", "bpfkit.features",
+               "bpfkit.host", "bpfkit.ringbuf", "bpfkit.perf", "bpfkit.programs", "bpfkit.collection")
+
+
+def test_subpackage_callables_raise_only_contract_errors() -> None:
+    import importlib
+
+    bad: list[str] = []
+    for modname in SUBPACKAGES:
+        mod = importlib.import_module(modname)
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if isinstance(obj, type) and issubclass(obj, (BaseException, enum.Enum)):
+                continue
+            if callable(obj) and name not in SKIP and not name.startswith(("attach", "mount", "ensure")):
+                _walk(obj, f"{modname}.{name}", bad)  # attach_*/mount/ensure_*: they change the host
+    assert bad == []
+
+
 def _methods(obj: object) -> list[tuple[str, Callable[..., Any]]]:
     return [
         (n, getattr(obj, n)) for n in dir(obj)

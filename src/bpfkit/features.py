@@ -19,9 +19,21 @@ from ._sys import Fd
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf
-from ._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, AttachType, BtfKind, Cmd, HelperId, MapFlags, MapType, ProgFlags, ProgType
+from ._uapi import (
+    MAP_MIN_KERNEL,
+    PROG_MIN_KERNEL,
+    AttachType,
+    BtfKind,
+    Cmd,
+    HelperId,
+    MapFlags,
+    MapType,
+    ProgFlags,
+    ProgType,
+    coerce,
+)
 from .btf.sanitize import BtfFeatures
-from .errors import BpfPermissionError, BpfValueError, KernelError, NotSupportedError
+from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
 
 __all__ = [
     "TRIVIAL_PROGRAM",
@@ -91,10 +103,12 @@ def _map_type(t: MapType | str | int) -> MapType | int | None:
             return MapType(t)  # type: ignore[arg-type]  # names resolve through _missing_
         except ValueError:
             return None
+    if isinstance(t, bool) or not isinstance(t, int):
+        raise BpfTypeError(f"a map type is a MapType, its name or an int, not {type(t).__name__}")
     try:
-        return MapType(int(t))
+        return MapType(t)
     except ValueError:
-        return int(t)
+        return t
 
 
 def _probe_create(t: int, key: int, value: int, entries: int, flags: int = 0, **kw: Any) -> int:
@@ -488,7 +502,7 @@ def have_kprobes() -> bool:
 
 def have_btf_kind(kind: BtfKind | str) -> bool:
     """True when the kernel's BTF loader accepts ``kind`` in a program's BTF (else bpfkit sanitizes it)."""
-    k = BtfKind[kind.strip().upper()] if isinstance(kind, str) else BtfKind(kind)
+    k = coerce(BtfKind, kind)
     f = btf_features()
     by_kind = {"FUNC": f.func, "FUNC_PROTO": f.func, "VAR": f.datasec, "DATASEC": f.datasec, "FLOAT": f.float,
                "DECL_TAG": f.decl_tag, "TYPE_TAG": f.type_tag, "ENUM64": f.enum64}
