@@ -8,11 +8,12 @@ derives from the builtin exception users already catch (``ValueError``,
 The contract (enforced by tests/test_error_contract.py, which calls the public
 API with wrong arguments): an exception leaving bpfkit's public API (``bpfkit``
 and its documented subpackages, except the BCC front end ``bpfkit.bcc``, which
-raises what BCC raises) is one of
+raises what BCC raises, and the test helpers of ``bpfkit.testing``) is one of
 
 - a :class:`BpfError` subclass: a kernel refusal (:class:`KernelError` and
   below), malformed input (:class:`ObjectFormatError`), an unsatisfiable
   relocation, a missing kernel feature, an absent key (:class:`MapKeyError`),
+  a map that changed too fast to iterate (``MapIterationError``),
   or a bad argument: a wrong value (:class:`BpfValueError`, also for an
   operation on a closed object), an unknown name (:class:`BpfKeyError`), an
   index or integer out of range (:class:`BpfIndexError`,
