@@ -8,6 +8,7 @@ from .._uapi import AttachType, ProgType
 from ..errors import BpfTypeError, BpfValueError, NotSupportedError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
+from .base import holds_program
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
 from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
@@ -93,6 +94,7 @@ def can_auto_attach(prog: Program) -> bool:
     return False
 
 
+@holds_program
 def attach_program(prog: Program, target: str | None = None, **options: Any) -> Link:
     """Attach ``prog`` where its type and section say (or to ``target``); returns the Link."""
     where = target if target is not None else prog.attach_target

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._record import record
 from .._sys import Fd
@@ -16,6 +17,23 @@ from ..errors import BpfTypeError, BpfValueError
 
 if TYPE_CHECKING:
     from ..programs import Program
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def holds_program(attach: _F) -> _F:
+    """Decorate an ``attach_*(prog, ...)``: the program's fd stays open (borrowed against a concurrent
+    ``prog.close()``) for the whole attach, so the number it passes to the kernel is the program's."""
+
+    @functools.wraps(attach)
+    def wrapper(prog: Any, *args: Any, **kwargs: Any) -> Any:
+        owned = getattr(prog, "_fd", None)
+        if not isinstance(owned, Fd):
+            return attach(prog, *args, **kwargs)
+        with owned.borrow():
+            return attach(prog, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 __all__ = ["Link", "LinkInfo"]
 

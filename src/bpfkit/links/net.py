@@ -11,7 +11,7 @@ from .._sys import Fd
 from .._sys import commands as C
 from .._uapi import AttachFlags, AttachType, ProgType, XdpFlags
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
-from .base import Link, new_link_fd
+from .base import Link, holds_program, new_link_fd
 
 if TYPE_CHECKING:
     from ..programs import Program
@@ -46,6 +46,7 @@ def _unsupported(what: str, since: str, exc: KernelError) -> NotSupportedError:
     return NotSupportedError(f"{what} is not supported by this kernel ({exc.errno_name})", feature=what, min_kernel=since)
 
 
+@holds_program
 def attach_xdp(prog: Program, interface: str | int, *, mode: str = "", flags: int = 0) -> Link:
     """Attach an XDP program to an interface with a bpf_link (Linux 5.9); mode '', 'skb', 'drv' or 'hw'."""
     if prog.type != ProgType.XDP:
@@ -66,6 +67,7 @@ def attach_xdp(prog: Program, interface: str | int, *, mode: str = "", flags: in
     return Link(fd, program=prog, kind="xdp", target=target)
 
 
+@holds_program
 def attach_tcx(prog: Program, interface: str | int, direction: str = "ingress", *,
                before: Any = None, after: Any = None) -> Link:
     """Attach a tc (sched_cls) program with a tcx link (Linux 6.6), ingress or egress."""
@@ -135,6 +137,7 @@ def cgroup2_root() -> str:
     raise NotSupportedError("no cgroup v2 hierarchy is mounted", feature="cgroup2", min_kernel="4.5")
 
 
+@holds_program
 def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | int | str | None = None,
                   *, multi: bool = True) -> Link:
     """Attach a cgroup program (skb, sock, sock_addr, sockops, sysctl, sockopt, device) to a cgroup."""
@@ -178,6 +181,7 @@ def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | in
     return Link(fd, program=prog, kind="cgroup", target=target, owned=owned)
 
 
+@holds_program
 def attach_socket_filter(prog: Program, sock: socket.socket | int) -> Link:
     """Attach a socket filter program to a socket (SO_ATTACH_BPF); closing detaches it."""
     if prog.type != ProgType.SOCKET_FILTER:
@@ -213,6 +217,7 @@ _SOCKMAP_TYPES = {
 }
 
 
+@holds_program
 def attach_sockmap(prog: Program, sockmap: Any, attach_type: AttachType | int | str | None = None) -> Link:
     """Attach an sk_msg / sk_skb program to a sockmap or sockhash (BPF_PROG_ATTACH on the map fd)."""
     from .._uapi import coerce
@@ -241,6 +246,7 @@ def attach_sockmap(prog: Program, sockmap: Any, attach_type: AttachType | int | 
     return Link(None, program=prog, kind="sockmap", target=target, owned=[keep], on_close=detach)
 
 
+@holds_program
 def attach_netns(prog: Program, netns: str = "/proc/self/ns/net",
                  attach_type: AttachType | int | str | None = None) -> Link:
     """Attach an sk_lookup or flow_dissector program to a network namespace (bpf_link)."""
@@ -259,6 +265,7 @@ def attach_netns(prog: Program, netns: str = "/proc/self/ns/net",
     return Link(fd, program=prog, kind="netns", target=f"{at.name.lower()} on {netns}")
 
 
+@holds_program
 def attach_netfilter(prog: Program, *, pf: int, hooknum: int, priority: int, flags: int = 0) -> Link:
     """Attach a netfilter program (Linux 6.4) at protocol family ``pf`` hook ``hooknum``."""
     if prog.type != ProgType.NETFILTER:

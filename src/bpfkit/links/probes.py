@@ -15,7 +15,7 @@ from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs
 from .._uapi import PerfType, ProgType
 from ..errors import BpfKeyError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
-from .base import Link
+from .base import Link, holds_program
 from .tracing import attach_perf_event_fd
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ def _kprobe_missing(func: str, retprobe: bool) -> NotSupportedError:
 _legacy_seq = 0
 
 
+@holds_program
 def attach_kprobe(prog: Program, func: str, *, offset: int = 0, retprobe: bool = False, cookie: int = 0) -> Link:
     """Attach a kprobe program to kernel function ``func`` (+offset); kretprobe with ``retprobe``."""
     if prog.type != ProgType.KPROBE:
@@ -261,6 +262,7 @@ def resolve_symbol(path: str, symbol: str) -> ResolvedSymbol:
         raise BpfValueError(f"{path} is not a readable ELF file: {exc}") from None
 
 
+@holds_program
 def attach_uprobe(
     prog: Program,
     binary: str,
@@ -303,6 +305,7 @@ def attach_uprobe(
 # ---- perf events (sampling) ----------------------------------------------------
 
 
+@holds_program
 def attach_perf_event(
     prog: Program,
     *,

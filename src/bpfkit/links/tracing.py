@@ -14,7 +14,7 @@ from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs
 from .._uapi import AttachType, PerfType, ProgType
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
-from .base import Link, new_link_fd
+from .base import Link, holds_program, new_link_fd
 
 if TYPE_CHECKING:
     from ..programs import Program
@@ -44,6 +44,7 @@ def tracepoint_id(category: str, name: str) -> int:
                           detail=f"no such tracepoint ({path} does not exist)") from None
 
 
+@holds_program
 def attach_perf_event_fd(prog: Program, pfd: Fd, *, kind: str, target: str, cookie: int = 0) -> Link:
     """Attach ``prog`` to an open perf event: bpf_link (Linux 5.15) or the SET_BPF ioctl before it."""
     what = f"{kind} link of program {prog.name!r} to {target}"
@@ -75,6 +76,7 @@ def attach_perf_event_fd(prog: Program, pfd: Fd, *, kind: str, target: str, cook
     return Link(lfd, program=prog, kind=kind, target=target, owned=[pfd])
 
 
+@holds_program
 def attach_tracepoint(prog: Program, category: str, name: str, *, cookie: int = 0) -> Link:
     """Attach a tracepoint program to ``category/name`` (e.g. sched/sched_process_exec)."""
     if prog.type != ProgType.TRACEPOINT:
@@ -86,6 +88,7 @@ def attach_tracepoint(prog: Program, category: str, name: str, *, cookie: int = 
     return attach_perf_event_fd(prog, pfd, kind="tracepoint", target=target, cookie=cookie)
 
 
+@holds_program
 def attach_raw_tracepoint(prog: Program, name: str, *, cookie: int = 0) -> Link:
     """Attach a raw tracepoint program to tracepoint ``name`` (e.g. sys_enter)."""
     if prog.type not in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
@@ -105,6 +108,7 @@ _TRAMPOLINE_KINDS = {
 }
 
 
+@holds_program
 def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
     """Attach a tp_btf / fentry / fexit / fmod_ret / lsm / freplace program to the target chosen at load."""
     if prog.type not in (ProgType.TRACING, ProgType.LSM, ProgType.EXT):
@@ -176,6 +180,7 @@ class Iterator_:
         self.close()
 
 
+@holds_program
 def attach_iter(prog: Program, *, map_fd: int = 0, cgroup_fd: int = 0, cgroup_order: int = 0,
                 tid: int = 0, pid: int = 0, pid_fd: int = 0) -> Link:
     """Create an iterator link (iter/task, iter/bpf_map_elem with ``map_fd``, iter/cgroup ...)."""
