@@ -119,16 +119,21 @@ def _raw_fd(m: object) -> int:
 
 def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.MapInfo]:
     """A private dup of the map's fd and its kernel info; TypeError if the map type is wrong."""
-    fd = _raw_fd(m)
-    if fd < 0:
-        raise BpfValueError(f"invalid map fd {fd}")
-    borrowed = Fd(fd, "map")
-    try:
-        owned = borrowed.dup()  # our own reference: the caller may close theirs first
-    except OSError as exc:
-        raise KernelError(exc.errno or E.EBADF, command="dup", target=f"map fd {fd}") from None
-    finally:
-        borrowed.release()
+    theirs = getattr(m, "_fd", None)
+    if isinstance(theirs, Fd):  # a bpfkit Map: dup it borrowed, against a concurrent close of it
+        fd = -1 if theirs.closed else theirs.fd
+        owned = theirs.dup()
+    else:
+        fd = _raw_fd(m)
+        if fd < 0:
+            raise BpfValueError(f"invalid map fd {fd}")
+        borrowed = Fd(fd, "map")
+        try:
+            owned = borrowed.dup()  # our own reference: the caller may close theirs first
+        except OSError as exc:
+            raise KernelError(exc.errno or E.EBADF, command="dup", target=f"map fd {fd}") from None
+        finally:
+            borrowed.release()
     try:
         info = A.MapInfo()
         C.obj_get_info_by_fd(owned.fd, info, target=f"map fd {fd}")

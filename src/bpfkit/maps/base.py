@@ -478,6 +478,9 @@ class Map:
         if isinstance(fd, int) and not dup:
             _info_of_fd(fd)
             return cls._wrap(Fd(fd, "map"), key_type, value_type)
+        theirs = getattr(fd, "_fd", None)
+        if isinstance(theirs, Fd):  # another bpfkit object: dup it borrowed, against a concurrent close of it
+            return cls._wrap(Fd(theirs.dup().release(), "map"), key_type, value_type)
         return cls._wrap(Fd(fcntl.fcntl(fd_of(fd), fcntl.F_DUPFD_CLOEXEC, 3), "map"), key_type, value_type)
 
     @classmethod
