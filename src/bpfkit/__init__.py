@@ -18,7 +18,12 @@ from ._uapi import ProgType as ProgType
 from ._uapi import UpdateFlags as UpdateFlags
 from .errors import AccessError as AccessError
 from .errors import BpfError as BpfError
+from .errors import BpfIndexError as BpfIndexError
+from .errors import BpfKeyError as BpfKeyError
+from .errors import BpfOverflowError as BpfOverflowError
 from .errors import BpfPermissionError as BpfPermissionError
+from .errors import BpfTypeError as BpfTypeError
+from .errors import BpfValueError as BpfValueError
 from .errors import KernelError as KernelError
 from .errors import MapKeyError as MapKeyError
 from .errors import NotSupportedError as NotSupportedError
@@ -143,7 +148,12 @@ __all__ = [
     "AttachType",
     "BloomFilterMap",
     "BpfError",
+    "BpfIndexError",
+    "BpfKeyError",
+    "BpfOverflowError",
     "BpfPermissionError",
+    "BpfTypeError",
+    "BpfValueError",
     "BtfKind",
     "CgroupArrayMap",
     "CgroupStorageMap",

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from .errors import BpfTypeError
+
 _F = TypeVar("_F")
 
 if TYPE_CHECKING:
@@ -223,7 +225,7 @@ def _make_init(cls: type, fields: tuple[tuple[str, str, Any], ...], frozen: bool
     defaults = [default for _, _, default in fields]
     first_default = next((i for i, d in enumerate(defaults) if d is not _MISSING), len(fields))
     if any(d is _MISSING for d in defaults[first_default:]):
-        raise TypeError(f"{cls.__qualname__}: a field without a default follows one with a default")
+        raise BpfTypeError(f"{cls.__qualname__}: a field without a default follows one with a default")
     factories = tuple(i for i, d in enumerate(defaults) if isinstance(d, _Factory))
     code = _init_code(len(fields), first_default, factories, frozen, hasattr(cls, "__post_init__"))
     rename = {f"a{i}": name for i, name in enumerate(names)}

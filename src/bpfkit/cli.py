@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from . import __version__
@@ -28,16 +30,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM before a tool installed its own handler: unwinds (closing what was opened) like Ctrl+C."""
+
+
+def _on_early_signal(signum: int, frame: object) -> None:
+    if signum == signal.SIGTERM:
+        raise _Terminated()
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    ns = parser.parse_args(args)
-    func = getattr(ns, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
+    """Entry point of the console script; returns the exit status (130 on Ctrl+C, 143 on SIGTERM).
+
+    SIGINT and SIGTERM handlers are installed first, before the subcommands are
+    imported and the parser is built, so a signal at any moment exits quietly
+    and unwinds through the cleanup of whatever was opened (the tools install
+    their own handlers, which stop them, while they run).
+    """
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _on_early_signal)
     try:
+        args = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser()
+        ns = parser.parse_args(args)
+        func = getattr(ns, "func", None)
+        if func is None:
+            parser.print_help()
+            return 2
         return int(func(ns) or 0)
     except BpfError as exc:
         print(f"bpfkit: {exc}", file=sys.stderr)
@@ -49,6 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except _Terminated:
+        return 128 + signal.SIGTERM
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

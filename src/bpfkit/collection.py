@@ -23,7 +23,16 @@ from ._sys import commands as C
 from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
 from .btf import Btf, BtfKind, BtfType, Datasec, Var
 from .btf.ext import LineInfo, encode_func_info, encode_line_info
-from .errors import BpfError, KernelError, RelocationError, VerifierError
+from .errors import (
+    BpfError,
+    BpfKeyError,
+    BpfTypeError,
+    BpfValueError,
+    KernelError,
+    ObjectFormatError,
+    RelocationError,
+    VerifierError,
+)
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
 from .token import Token, TokenSource, token_for_load
 
@@ -72,20 +81,95 @@ def load(
         spec = ObjectSpec.from_file(obj)
     for name, value in (constants or {}).items():
         _set_constant(spec, name, value)
-    unknown = set(reuse_maps or ()) - set(spec.maps)
-    if unknown:
-        raise KeyError(f"object {spec.name!r} has no map(s) {sorted(unknown)} to reuse (it has: {sorted(spec.maps)})")
+    only = _program_names(spec, programs)
+    reuse = _reuse_fds(spec, reuse_maps)
     targets: Sequence[Btf] = host.kernel_btfs() if kernel_btf is None else [_target_btf(kernel_btf)]
     tok, owned = token_for_load(token)
-    loader = _Loader(spec, targets, pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}), tok)
+    loader = _Loader(spec, targets, pin_path or DEFAULT_PIN_ROOT, log_level, reuse, tok)
     try:
-        return loader.run(set(programs) if programs is not None else None)
+        return loader.run(only)
     except BaseException:
         loader.cleanup()
         raise
     finally:
         if owned and tok is not None:
             tok.close()
+
+
+def _refuse_unknown_section(spec: ObjectSpec, prog: ProgramSpec) -> None:
+    """ObjectFormatError for a program whose section name selects no program type (a typo, most often)."""
+    from .obj.sections import close_section_names
+
+    close = close_section_names(prog.section)
+    hint = f"; close known names: {', '.join(close)}" if close else ""
+    raise ObjectFormatError(
+        f"program {prog.name!r} of object {spec.name!r}: section name {prog.section!r} is not a recognised "
+        f"program section, so its program type is unknown{hint}",
+        section=prog.section,
+    )
+
+
+def _program_names(spec: ObjectSpec, programs: Iterable[str] | None) -> set[str] | None:
+    """The set of program names ``load(programs=...)`` asks for, checked against the object."""
+    if programs is None:
+        return None
+    if isinstance(programs, (str, bytes)):
+        raise BpfTypeError(
+            f"load(programs=...) takes a list of program names, not a single {type(programs).__name__} "
+            f"({programs!r}); write programs=[{programs!r}]"
+        )
+    try:
+        names = set(programs)
+    except TypeError:
+        raise BpfTypeError(
+            f"load(programs=...) takes an iterable of program names, not {type(programs).__name__}"
+        ) from None
+    odd = sorted(repr(n) for n in names if not isinstance(n, str))
+    if odd:
+        raise BpfTypeError(f"load(programs=...): program names are str, not {', '.join(odd)}")
+    unknown = names - set(spec.programs)
+    if unknown:
+        raise BpfKeyError(
+            f"object {spec.name!r} has no program(s) {sorted(unknown)} (it has: {sorted(spec.programs)})"
+        )
+    return names
+
+
+def _reuse_fds(spec: ObjectSpec, reuse_maps: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``reuse_maps`` checked: names of the object's maps, each to an int fd or an object with one."""
+    if reuse_maps is None:
+        return {}
+    if not isinstance(reuse_maps, Mapping):
+        raise BpfTypeError(f"load(reuse_maps=...) takes a mapping of map names to maps, not {type(reuse_maps).__name__}")
+    unknown = set(reuse_maps) - set(spec.maps)
+    if unknown:
+        raise BpfKeyError(
+            f"object {spec.name!r} has no map(s) {sorted(map(str, unknown))} to reuse (it has: {sorted(spec.maps)})"
+        )
+    for name, given in reuse_maps.items():
+        ok = (isinstance(given, int) and not isinstance(given, bool)) or callable(getattr(given, "fileno", None)) \
+            or isinstance(getattr(given, "fd", None), int)
+        if not ok:
+            raise BpfTypeError(
+                f"load(reuse_maps={{{name!r}: ...}}): expected a Map, an object with fileno() or an int fd, "
+                f"not {type(given).__name__}"
+            )
+    return dict(reuse_maps)
+
+
+def _dup_reused(given: Any, ms: MapSpec) -> Fd:
+    """A duplicate of the fd given in ``reuse_maps`` for map ``ms`` (a Map's fd borrowed against its close)."""
+    import fcntl
+
+    owned = getattr(given, "_fd", None)
+    if isinstance(owned, Fd):
+        return Fd(owned.dup().release(), f"map {ms.name}")
+    raw = given if isinstance(given, int) else (given.fileno() if callable(getattr(given, "fileno", None)) else given.fd)
+    try:
+        return Fd(fcntl.fcntl(raw, fcntl.F_DUPFD_CLOEXEC, 3), f"map {ms.name}")
+    except OSError as exc:
+        raise KernelError(exc.errno or E.EBADF, command="F_DUPFD_CLOEXEC",
+                          target=f"fd {raw} given for map {ms.name!r} in reuse_maps") from None
 
 
 def _target_btf(kernel_btf: Btf | str | bytes | None) -> Btf:
@@ -102,12 +186,17 @@ def _target_btf(kernel_btf: Btf | str | bytes | None) -> Btf:
 def _set_constant(spec: ObjectSpec, name: str, value: Any) -> None:
     if name not in spec.variables:
         known = ", ".join(sorted(spec.variables)) or "none"
-        raise KeyError(f"object {spec.name!r} has no global variable {name!r} (it has: {known})")
+        raise BpfKeyError(f"object {spec.name!r} has no global variable {name!r} (it has: {known})")
     var = spec.variables[name]
     if isinstance(value, str):
+        if not _is_char_array(spec, var.type_id):
+            raise BpfTypeError(
+                f"constant {name!r} of object {spec.name!r} is not a char array; a str sets only those "
+                f"(give an int for a number, bytes for raw contents), not {value!r}"
+            )
         raw = value.encode()
         if len(raw) > var.size:
-            raise ValueError(f"string for {name!r} is {len(raw)} bytes, the variable holds {var.size}")
+            raise BpfValueError(f"string for {name!r} is {len(raw)} bytes, the variable holds {var.size}")
         value = raw.ljust(var.size, b"\0")
     elif isinstance(value, (bytes, bytearray, memoryview)) and len(value) < var.size and _is_char_array(spec, var.type_id):
         value = bytes(value).ljust(var.size, b"\0")
@@ -139,6 +228,9 @@ class _Loader:
         self.btf_strings: Any = None
         self.btf_blob: bytes | None = None
         self.map_fds: dict[str, Fd] = {}
+        # program name -> its poisoned CO-RE fixups, looked up if the verifier reaches one; lives and
+        # dies with this load (never keyed by id(): ids are reused once a spec is freed)
+        self.poisoned: dict[str, list[Any]] = {}
         self.pinned_here: list[str] = []
         self.maps: dict[str, Map] = {}
         self.progs: dict[str, Program] = {}
@@ -168,11 +260,11 @@ class _Loader:
     def run(self, only: set[str] | None) -> Collection:
         spec = self.spec
         wanted = [p for p in spec.programs.values() if (p.autoload if only is None else p.name in only)]
-        if only is not None:
-            unknown = only - set(spec.programs)
-            if unknown:
-                raise KeyError(f"object {spec.name!r} has no program(s) {sorted(unknown)}")
         from .programs import _older_than_type, _refuse_unknown_type
+
+        for p in wanted:
+            if p.type == ProgType.UNSPEC:
+                _refuse_unknown_section(spec, p)
 
         for ptype in sorted({int(p.type) for p in wanted}):
             if _older_than_type(ptype):  # a program type the kernel may lack: say so before anything is created
@@ -207,6 +299,10 @@ class _Loader:
                 if loaded_btf is None:
                     loaded_btf = Btf.from_bytes(self.btf_blob)
                 m.btf = loaded_btf
+        for name, m in self.maps.items():  # the ring buffer loss counter convention (see RingBuffer)
+            counter = self.maps.get(f"{name}_lost")
+            if m.type == MapType.RINGBUF and counter is not None:
+                m.lost_counter = counter  # type: ignore[attr-defined]
         col = Collection(spec, dict(self.maps), dict(self.progs), self.btf_fd, self.pinned_here)
         self.maps.clear()
         self.progs.clear()
@@ -294,11 +390,7 @@ class _Loader:
     def _create_map(self, ms: MapSpec) -> Fd:
         target = f"map {ms.name!r} ({ms.type.name.lower()})"
         if ms.name in self.reuse:
-            import fcntl
-
-            given = self.reuse[ms.name]
-            raw = given if isinstance(given, int) else (given.fileno() if hasattr(given, "fileno") else int(given.fd))
-            dup = Fd(fcntl.fcntl(raw, fcntl.F_DUPFD_CLOEXEC, 3), f"map {ms.name}")
+            dup = _dup_reused(self.reuse[ms.name], ms)
             try:
                 _check_pinned_compatible(dup.fd, ms, f"reused map {ms.name!r}")
             except BaseException:
@@ -319,6 +411,12 @@ class _Loader:
             max_entries = _ringbuf_size(max_entries)
         elif ms.type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
             max_entries = host.possible_cpus()
+        elif max_entries == 0 and not _zero_entries_ok(ms.type):
+            raise BpfValueError(
+                f"map {ms.name!r} ({ms.type.name.lower()}) of object {self.spec.name!r} has max_entries 0: the object "
+                f"leaves its size to user space; set it on the ObjectSpec before loading, "
+                f"spec.maps[{ms.name!r}].max_entries = N (spec = bpfkit.ObjectSpec.from_file(...); bpfkit.load(spec))"
+            )
         inner_fd: Fd | None = None
         if ms.inner is not None:
             inner_fd = self._create_map(ms.inner)
@@ -389,7 +487,7 @@ class _Loader:
                                    line_of=_line_lookup(prog.line_info))
             core.apply(fixups, insns)
             prog_fixups = [f for f in fixups if f.poison]
-            _POISONED[id(prog)] = prog_fixups
+            self.poisoned[prog.name] = prog_fixups
         for ref in prog.map_refs:
             fd = self.map_fds.get(ref.map)
             if fd is None:
@@ -468,7 +566,7 @@ class _Loader:
                 section=prog.section, attach_target=prog.attach_target, spec=prog, token=self.token,
             )
         except VerifierError as exc:
-            poisoned = _POISONED.get(id(prog), [])
+            poisoned = self.poisoned.get(prog.name, [])
             hit = _poisoned_insn(exc.log)
             if hit is not None and self.spec.btf is not None:
                 from .btf.core import relocation_error
@@ -534,10 +632,6 @@ _NO_BTF_TYPES = frozenset({
     MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
     MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
 })
-
-# program spec id -> poisoned CO-RE fixups (looked up if the verifier reaches one)
-_POISONED: dict[int, list[Any]] = {}
-
 
 def _reoff(li: LineInfo, file_off: int, line_off: int) -> LineInfo:
     return LineInfo(li.insn_off, li.file_name, li.line, li.line_num, li.col, file_off, line_off)
@@ -659,6 +753,13 @@ def _datasec_id(btf: Btf, section: str) -> int | None:
     return ids[0] if ids else None
 
 
+def _zero_entries_ok(t: MapType | int) -> bool:
+    """True for map types whose max_entries must be 0 (cgroup and local storage)."""
+    from .maps.base import _class_for
+
+    return _class_for(int(t)).default_max_entries == 0
+
+
 def _ringbuf_size(n: int) -> int:
     page = host.page_size()
     size = page
@@ -685,6 +786,9 @@ def _check_pinned_compatible(fd: int, ms: MapSpec, path: str) -> None:
     """A pinned or reused map must match the object's definition (type, sizes, max_entries)."""
     from ._sys import attrs as A
 
+    kind = C.obj_kind(fd)
+    if kind != "bpf-map":
+        raise BpfValueError(f"{path} for map {ms.name!r} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
     info = A.MapInfo()
     C.obj_get_info_by_fd(fd, info, target=f"pinned map {path!r}")
     want = (int(ms.type), ms.key_size, ms.value_size)
@@ -819,7 +923,7 @@ class _Named(Mapping[str, Any]):
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
-            raise KeyError(f"object {self._obj!r} has no {self._what} {name!r} (it has: {known})") from None
+            raise BpfKeyError(f"object {self._obj!r} has no {self._what} {name!r} (it has: {known})") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -882,7 +986,7 @@ class Variables(Mapping[str, Any]):
             return self._vars[name]
         except KeyError:
             known = ", ".join(sorted(self._vars)) or "none"
-            raise KeyError(f"object {self._col.spec.name!r} has no variable {name!r} (it has: {known})") from None
+            raise BpfKeyError(f"object {self._col.spec.name!r} has no variable {name!r} (it has: {known})") from None
 
     def _codec(self, v: _VarInfo) -> Any:
         codec = self._codecs.get(v.name)

@@ -1,9 +1,34 @@
-"""The bpfkit exception tree.
+r"""The bpfkit exception tree, and the error contract of the public API.
 
 Every failure raised by bpfkit derives from :class:`BpfError`; each class also
 derives from the builtin exception users already catch (``ValueError``,
-``KeyError``, ``OSError``, ``PermissionError``), so existing handlers keep
-working.
+``TypeError``, ``KeyError``, ``IndexError``, ``OverflowError``, ``OSError``,
+``PermissionError``), so existing handlers keep working.
+
+The contract (enforced by tests/test_error_contract.py, which calls the public
+API with wrong arguments): an exception leaving bpfkit's public API (``bpfkit``
+and its documented subpackages, except the BCC front end ``bpfkit.bcc``, which
+raises what BCC raises, and the test helpers of ``bpfkit.testing``) is one of
+
+- a :class:`BpfError` subclass: a kernel refusal (:class:`KernelError` and
+  below), malformed input (:class:`ObjectFormatError`), an unsatisfiable
+  relocation, a missing kernel feature, an absent key (:class:`MapKeyError`),
+  a map that changed too fast to iterate (``MapIterationError``),
+  or a bad argument: a wrong value (:class:`BpfValueError`, also for an
+  operation on a closed object), an unknown name (:class:`BpfKeyError`), an
+  index or integer out of range (:class:`BpfIndexError`,
+  :class:`BpfOverflowError`), a wrong type that bpfkit checked
+  (:class:`BpfTypeError`);
+- a plain ``TypeError`` that Python itself raises for a call that does not
+  match the signature (a missing or unknown argument, an unhashable key);
+- ``AttributeError`` for an attribute that does not exist or cannot be set
+  (frozen records), as Python's attribute protocol requires;
+- ``FileNotFoundError``, ``IsADirectoryError``, ``NotADirectoryError`` from
+  opening a file the caller named (an object file, a BTF file, a binary);
+- ``ModuleNotFoundError`` from the NumPy paths when NumPy is not installed;
+- ``KeyboardInterrupt`` and other ``BaseException``\ s that are not errors.
+
+Messages say what was attempted, on which object, and why.
 """
 
 from __future__ import annotations
@@ -17,7 +42,12 @@ _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
 __all__ = [
     "AccessError",
     "BpfError",
+    "BpfIndexError",
+    "BpfKeyError",
+    "BpfOverflowError",
     "BpfPermissionError",
+    "BpfTypeError",
+    "BpfValueError",
     "KernelError",
     "MapKeyError",
     "NotSupportedError",
@@ -29,6 +59,41 @@ __all__ = [
 
 class BpfError(Exception):
     """Root of every error bpfkit raises."""
+
+
+class BpfValueError(BpfError, ValueError):
+    """A bad argument value (or an operation on a closed object), refused before any syscall."""
+
+
+class BpfTypeError(BpfError, TypeError):
+    """An argument of the wrong type (a str where an int is needed, say), refused before any syscall."""
+
+
+class BpfKeyError(BpfError, KeyError):
+    """An unknown name: a program, map, variable or symbol the object or file does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class BpfIndexError(BpfError, IndexError):
+    """An index or type id out of range."""
+
+
+class BpfOverflowError(BpfError, OverflowError):
+    """An integer that does not fit the field, flag word or value it is meant for."""
+
+
+def retyped(exc: BaseException, message: str) -> BpfError:
+    """A bpfkit error of ``exc``'s kind (type, overflow, key, index, else value) saying ``message``."""
+    kinds: tuple[tuple[type[BaseException], type[BpfError]], ...] = (
+        (TypeError, BpfTypeError), (AttributeError, BpfTypeError), (OverflowError, BpfOverflowError), (KeyError, BpfKeyError),
+        (IndexError, BpfIndexError),
+    )
+    for base, cls in kinds:
+        if isinstance(exc, base):
+            return cls(message)
+    return BpfValueError(message)
 
 
 class ObjectFormatError(BpfError, ValueError):

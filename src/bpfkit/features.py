@@ -23,9 +23,21 @@ from ._sys import Fd
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf, explain_eperm
-from ._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, AttachType, BtfKind, Cmd, HelperId, MapFlags, MapType, ProgFlags, ProgType
+from ._uapi import (
+    MAP_MIN_KERNEL,
+    PROG_MIN_KERNEL,
+    AttachType,
+    BtfKind,
+    Cmd,
+    HelperId,
+    MapFlags,
+    MapType,
+    ProgFlags,
+    ProgType,
+    coerce,
+)
 from .btf.sanitize import BtfFeatures
-from .errors import BpfError, BpfPermissionError, KernelError, NotSupportedError
+from .errors import BpfError, BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
 
 __all__ = [
     "TRIVIAL_PROGRAM",
@@ -189,10 +201,12 @@ def _map_type(t: MapType | str | int) -> MapType | int | None:
             return MapType(t)  # type: ignore[arg-type]  # names resolve through _missing_
         except ValueError:
             return None
+    if isinstance(t, bool) or not isinstance(t, int):
+        raise BpfTypeError(f"a map type is a MapType, its name or an int, not {type(t).__name__}")
     try:
-        return MapType(int(t))
+        return MapType(t)
     except ValueError:
-        return int(t)
+        return t
 
 
 def _map_label(t: MapType | str | int) -> str:
@@ -399,7 +413,7 @@ def _helper_id(h: HelperId | str | int) -> HelperId | int:
         try:
             return HelperId[name]
         except KeyError:
-            raise ValueError(f"unknown BPF helper {h!r}") from None
+            raise BpfValueError(f"unknown BPF helper {h!r}") from None
     try:
         return HelperId(int(h))
     except ValueError:
@@ -511,7 +525,7 @@ def have_sleepable_map(t: MapType | str | int) -> bool:
     elif mt == MapType.LPM_TRIE:
         key, value, flags = 8, 8, int(MapFlags.NO_PREALLOC)
     elif mt in (MapType.RINGBUF, MapType.USER_RINGBUF, MapType.ARENA):
-        raise ValueError(f"have_sleepable_map does not probe {mt.name.lower()} maps")
+        raise BpfValueError(f"have_sleepable_map does not probe {mt.name.lower()} maps")
     with Fd(C.map_create(int(mt), key, value, 1, map_flags=flags, name="probe_sleep"), "probe map") as fd:
         return not _sleepable_refuses(fd.fd)
 
@@ -644,7 +658,7 @@ def have_kprobes() -> bool:
 
 def have_btf_kind(kind: BtfKind | str) -> bool:
     """True when the kernel's BTF loader accepts ``kind`` in a program's BTF (else bpfkit sanitizes it)."""
-    k = BtfKind[kind.strip().upper()] if isinstance(kind, str) else BtfKind(kind)
+    k = coerce(BtfKind, kind)
     f = btf_features()
     by_kind = {"FUNC": f.func, "FUNC_PROTO": f.func, "VAR": f.datasec, "DATASEC": f.datasec, "FLOAT": f.float,
                "DECL_TAG": f.decl_tag, "TYPE_TAG": f.type_tag, "ENUM64": f.enum64}
@@ -727,7 +741,7 @@ def _parse(feature: MapType | ProgType | str) -> tuple[str, str, str, str | None
     elif isinstance(feature, str) and feature in _BOOL_PROBES:
         kind, name = "feature", feature
     else:
-        raise ValueError(f"unknown feature {feature!r}: use a MapType, a ProgType, 'map:NAME', 'prog:NAME', "
+        raise BpfValueError(f"unknown feature {feature!r}: use a MapType, a ProgType, 'map:NAME', 'prog:NAME', "
                          f"'helper:NAME', 'btf:KIND', or one of {sorted(_BOOL_PROBES)}")
     if kind == "map":
         name = name.removeprefix("BPF_MAP_TYPE_")
@@ -745,11 +759,11 @@ def _parse(feature: MapType | ProgType | str) -> tuple[str, str, str, str | None
     if kind == "btf":
         kname = name.removeprefix("BTF_KIND_")
         if kname not in BTF_KIND_MIN_KERNEL:
-            raise ValueError(f"unknown BTF kind {name!r} in {feature!r}")
+            raise BpfValueError(f"unknown BTF kind {name!r} in {feature!r}")
         return kind, kname, f"BTF kind {kname}", BTF_KIND_MIN_KERNEL[kname], functools.partial(have_btf_kind, kname)
     if kind == "feature":
         return kind, name, _FEATURE_LABEL[name], _FEATURE_MIN_KERNEL[name], _BOOL_PROBES[name]
-    raise ValueError(f"unknown feature kind {kind!r} in {feature!r}: use 'map:', 'prog:', 'helper:' or 'btf:'")
+    raise BpfValueError(f"unknown feature kind {kind!r} in {feature!r}: use 'map:', 'prog:', 'helper:' or 'btf:'")
 
 
 # helpers kernel lockdown removes from programs, and the lockdown mode that does (kernel/trace/bpf_trace.c)

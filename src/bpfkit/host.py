@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, overload
 
 from .btf import Btf
 from .btf.parse import BtfIndex
+from .errors import BpfTypeError, BpfValueError
 
 if TYPE_CHECKING:
     from mmap import mmap
@@ -68,15 +69,20 @@ def kernel_version_code() -> int:
 
 def parse_cpu_list(text: str) -> list[int]:
     """Parse a kernel CPU list such as ``0-3,5``."""
+    if not isinstance(text, str):
+        raise BpfTypeError(f"a CPU list is a str such as '0-3,5', not {type(text).__name__}")
     cpus: list[int] = []
-    for part in text.strip().split(","):
-        if not part:
-            continue
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            cpus.extend(range(int(lo), int(hi) + 1))
-        else:
-            cpus.append(int(part))
+    try:
+        for part in text.strip().split(","):
+            if not part:
+                continue
+            if "-" in part:
+                lo, hi = part.split("-", 1)
+                cpus.extend(range(int(lo), int(hi) + 1))
+            else:
+                cpus.append(int(part))
+    except ValueError:
+        raise BpfValueError(f"not a CPU list such as '0-3,5': {text!r}") from None
     return cpus
 
 

@@ -33,7 +33,7 @@ from ._sys import perf_event as P
 from ._sys import ring as R
 from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
-from .errors import KernelError
+from .errors import BpfValueError, KernelError
 from .ringbuf import _BLOCK_BYTES, MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
 
 if TYPE_CHECKING:
@@ -327,14 +327,14 @@ class PerfBuffer(_Reader):
         R.check_ordering("PerfBuffer")
         if isinstance(page_count, bool) or not isinstance(page_count, int) or page_count < 1 \
                 or page_count & (page_count - 1):
-            raise ValueError(f"page_count must be a power of two >= 1, got {page_count!r}")
+            raise BpfValueError(f"page_count must be a power of two >= 1, got {page_count!r}")
         page = _host().page_size()
         if watermark is not None and not 0 < watermark < page * page_count:
-            raise ValueError(f"watermark must be between 1 and {page * page_count - 1} bytes, got {watermark}")
+            raise BpfValueError(f"watermark must be between 1 and {page * page_count - 1} bytes, got {watermark}")
         if wakeup_events < 1:
-            raise ValueError(f"wakeup_events must be >= 1, got {wakeup_events}")
+            raise BpfValueError(f"wakeup_events must be >= 1, got {wakeup_events}")
         if size is not None and size < 0:
-            raise ValueError(f"size must be >= 0, got {size}")
+            raise BpfValueError(f"size must be >= 0, got {size}")
         codec = _Codec(type, zero_copy, size)
         super().__init__("PerfBuffer")
         self.callback = callback
@@ -351,9 +351,9 @@ class PerfBuffer(_Reader):
                 chosen = sorted(set(cpus))
                 bad = [c for c in chosen if not 0 <= c < info.max_entries]
                 if bad:
-                    raise ValueError(f"cpus {bad} are outside map {self.name!r} ({info.max_entries} entries)")
+                    raise BpfValueError(f"cpus {bad} are outside map {self.name!r} ({info.max_entries} entries)")
             if not chosen:
-                raise ValueError(f"map {self.name!r} ({info.max_entries} entries) has no slot for an online CPU")
+                raise BpfValueError(f"map {self.name!r} ({info.max_entries} entries) has no slot for an online CPU")
             for cpu in chosen:
                 self._open_cpu(cpu, page_count, codec, wakeup_events, watermark)
         except BaseException:

@@ -14,7 +14,7 @@ from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
 from ._uapi import AttachType, ProgFlags, ProgType, coerce
-from .errors import BpfPermissionError, KernelError, NotSupportedError, VerifierError
+from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, VerifierError
 
 if TYPE_CHECKING:
     from .asm import Instruction
@@ -71,8 +71,12 @@ def _insn_bytes(insns: bytes | bytearray | memoryview | Sequence[Instruction]) -
 
         data = encode(insns)
     if not data or len(data) % 8:
-        raise ValueError(f"a BPF program must be a non-empty multiple of 8 bytes, got {len(data)}")
+        raise BpfValueError(f"a BPF program must be a non-empty multiple of 8 bytes, got {len(data)}")
     return data
+
+
+def _size(b: bytes | bytearray | memoryview | None) -> str:
+    return "none" if b is None else f"{len(b)} bytes"
 
 
 def _describe(ptype: ProgType | int, name: str) -> str:
@@ -328,8 +332,16 @@ class Program:
         batch_size: int = 0,
     ) -> TestRunResult:
         """Run the program once (or ``repeat`` times) on ``ctx``/``data`` with BPF_PROG_RUN."""
+        what = _describe(self.type, self.name)
+        for arg, given in (("ctx", ctx), ("data", data)):
+            if given is not None and not isinstance(given, (bytes, bytearray, memoryview)):
+                raise BpfTypeError(f"test_run of {what}: {arg} must be bytes-like, not {type(given).__name__}")
+            if given is not None and len(given) == 0:
+                raise BpfValueError(
+                    f"test_run of {what}: {arg} is empty (the kernel refuses a zero-size {arg}); "
+                    f"pass {arg}=None to run without one"
+                )
         a = A.TestRunAttr()
-        a.prog_fd = self.fd
         a.repeat = repeat if repeat > 1 else 0  # raw_tp and syscall programs accept only 0 (= once)
         a.flags = flags
         a.cpu = cpu
@@ -358,7 +370,18 @@ class Program:
                     keep.append(cout)
                     a.ctx_out = ctypes.addressof(cout)
                     a.ctx_size_out = size
-        C.prog_test_run(a, target=_describe(self.type, self.name))
+        with self._fd.borrow() as fd:
+            a.prog_fd = fd
+            try:
+                C.prog_test_run(a, target=what)
+            except KernelError as exc:
+                if exc.errno != E.EINVAL or isinstance(exc, BpfPermissionError):
+                    raise
+                raise KernelError(
+                    exc.errno, command=exc.command, target=what,
+                    detail=f"the kernel refused the run's arguments (ctx {_size(ctx)}, data {_size(data)}, "
+                           f"repeat {repeat}, flags {flags:#x}); each program type accepts its own ctx/data sizes",
+                ) from None
         data_out = b""
         if data is not None:
             data_out = ctypes.string_at(a.data_out, a.data_size_out)
@@ -376,13 +399,14 @@ class Program:
     def info(self) -> ProgramInfo:
         """Kernel facts about the program (id, tag, maps, run stats ...)."""
         info = A.ProgInfo()
-        C.obj_get_info_by_fd(self.fd, info, target=_describe(self.type, self.name))
         map_ids: tuple[int, ...] = ()
-        if info.nr_map_ids:
-            ids = (ctypes.c_uint32 * info.nr_map_ids)()
-            again = A.ProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
-            C.obj_get_info_by_fd(self.fd, again)
-            map_ids = tuple(ids)
+        with self._fd.borrow() as fd:
+            C.obj_get_info_by_fd(fd, info, target=_describe(self.type, self.name))
+            if info.nr_map_ids:
+                ids = (ctypes.c_uint32 * info.nr_map_ids)()
+                again = A.ProgInfo(nr_map_ids=info.nr_map_ids, map_ids=ctypes.addressof(ids))
+                C.obj_get_info_by_fd(fd, again)
+                map_ids = tuple(ids)
         try:
             ptype: ProgType | int = ProgType(info.type)
         except ValueError:
@@ -411,7 +435,8 @@ class Program:
 
     def pin(self, path: str) -> None:
         """Pin the program on bpffs at ``path`` (mounting /sys/fs/bpf if needed)."""
-        C.obj_pin(self.fd, path, target=_describe(self.type, self.name))
+        with self._fd.borrow() as fd:
+            C.obj_pin(fd, path, target=_describe(self.type, self.name))
         self._pinned = path
 
     def unpin(self, path: str | None = None) -> None:

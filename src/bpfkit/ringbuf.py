@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
+import os
 import re
 import struct
 import sys
+import threading
 import time
 import warnings
 from collections import OrderedDict, deque
@@ -57,7 +59,7 @@ from ._sys import commands as C
 from ._sys import ring as R
 from ._sys.epoll import EPOLLET, EPOLLIN, EPOLLOUT, Epoll
 from ._uapi import MapType
-from .errors import KernelError
+from .errors import BpfTypeError, BpfValueError, KernelError
 
 if TYPE_CHECKING:
     import mmap
@@ -100,7 +102,7 @@ def _host() -> Any:
 
 def _raw_fd(m: object) -> int:
     if isinstance(m, bool):
-        raise TypeError("a map is a Map, an object with fileno() or .fd, or an int fd; not a bool")
+        raise BpfTypeError("a map is a Map, an object with fileno() or .fd, or an int fd; not a bool")
     if isinstance(m, int):
         return m
     fileno = getattr(m, "fileno", None)
@@ -109,24 +111,29 @@ def _raw_fd(m: object) -> int:
     elif hasattr(m, "fd"):
         fd = m.fd
     else:
-        raise TypeError(f"a map is a Map, an object with fileno() or .fd, or an int fd; not {type(m).__name__}")
+        raise BpfTypeError(f"a map is a Map, an object with fileno() or .fd, or an int fd; not {type(m).__name__}")
     if not isinstance(fd, int) or isinstance(fd, bool):
-        raise TypeError(f"the fd of {m!r} is not an int")
+        raise BpfTypeError(f"the fd of {m!r} is not an int")
     return fd
 
 
 def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.MapInfo]:
     """A private dup of the map's fd and its kernel info; TypeError if the map type is wrong."""
-    fd = _raw_fd(m)
-    if fd < 0:
-        raise ValueError(f"invalid map fd {fd}")
-    borrowed = Fd(fd, "map")
-    try:
-        owned = borrowed.dup()  # our own reference: the caller may close theirs first
-    except OSError as exc:
-        raise KernelError(exc.errno or E.EBADF, command="dup", target=f"map fd {fd}") from None
-    finally:
-        borrowed.release()
+    theirs = getattr(m, "_fd", None)
+    if isinstance(theirs, Fd):  # a bpfkit Map: dup it borrowed, against a concurrent close of it
+        fd = -1 if theirs.closed else theirs.fd
+        owned = theirs.dup()
+    else:
+        fd = _raw_fd(m)
+        if fd < 0:
+            raise BpfValueError(f"invalid map fd {fd}")
+        borrowed = Fd(fd, "map")
+        try:
+            owned = borrowed.dup()  # our own reference: the caller may close theirs first
+        except OSError as exc:
+            raise KernelError(exc.errno or E.EBADF, command="dup", target=f"map fd {fd}") from None
+        finally:
+            borrowed.release()
     try:
         info = A.MapInfo()
         C.obj_get_info_by_fd(owned.fd, info, target=f"map fd {fd}")
@@ -141,7 +148,7 @@ def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.
         except ValueError:
             got = f"type {info.type}"
         names = " or ".join(t.name.lower() for t in want)
-        raise TypeError(f"{what} needs a {names} map, but map {_map_name(info)!r} (fd {fd}) is {got}")
+        raise BpfTypeError(f"{what} needs a {names} map, but map {_map_name(info)!r} (fd {fd}) is {got}")
     owned.what = f"{what} map {_map_name(info)!r}"
     return owned, info
 
@@ -176,7 +183,7 @@ def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], in
     try:
         size = struct.calcsize(fmt)
     except struct.error as exc:
-        raise ValueError(f"bad struct format {fmt!r}: {exc}") from None
+        raise BpfValueError(f"bad struct format {fmt!r}: {exc}") from None
     little = sys.byteorder == "little"
     out_order = {"@": "<" if little else ">", "=": "<" if little else ">", "<": "<", ">": ">", "!": ">"}[order]
     pos = 0
@@ -186,7 +193,7 @@ def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], in
     while pos < len(body):
         m = _FMT_TOKEN.match(body, pos)
         if m is None:
-            raise ValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
+            raise BpfValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
         pos = m.end()
         count_text, code = m.group(1), m.group(2)
         count = int(count_text) if count_text else 1
@@ -206,7 +213,7 @@ def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], in
             elif code in "lL" and struct.calcsize("@l") == 8:
                 std = "q" if code == "l" else "Q"
         elif code in "nNP":
-            raise ValueError(f"struct format {fmt!r}: {code!r} is only valid in native mode")
+            raise BpfValueError(f"struct format {fmt!r}: {code!r} is only valid in native mode")
         out.append(count_text + std)
         fields.append((start, std, count))
     tail = size - struct.calcsize(out_order + "".join(out))
@@ -245,7 +252,7 @@ class _Codec:
         elif isinstance(rtype, type) and issubclass(rtype, ctypes._SimpleCData):
             code = getattr(rtype, "_type_", "")
             if not isinstance(code, str) or (code not in _NP_CODE and code not in "lLc"):
-                raise TypeError(f"ctypes type {rtype.__name__} cannot decode ring records")
+                raise BpfTypeError(f"ctypes type {rtype.__name__} cannot decode ring records")
             self._set_format("@" + code, scalar=True)
         elif isinstance(rtype, type) and issubclass(rtype, (ctypes.Structure, ctypes.Union, ctypes.Array)):
             self.kind = "ctypes"
@@ -268,19 +275,19 @@ class _Codec:
             self.kind = "call"
             self._decoder = rtype
         else:
-            raise TypeError(
+            raise BpfTypeError(
                 "type= takes a ctypes type, a struct format (str or struct.Struct), a name such as 'u32', "
                 f"a numpy dtype or a callable decoder; not {type(rtype).__name__}"
             )
         if size is not None:
             if size < self.size:
-                raise ValueError(f"size={size} is smaller than the record type ({self.size} bytes)")
+                raise BpfValueError(f"size={size} is smaller than the record type ({self.size} bytes)")
             self.size = size
 
     def _set_format(self, fmt: str, *, scalar: bool) -> None:
         self._order, self._body, self._fields, self.size = _explicit_format(fmt)
         if not self._fields:
-            raise ValueError(f"struct format {fmt!r} has no fields")
+            raise BpfValueError(f"struct format {fmt!r} has no fields")
         self.kind = "scalar" if scalar else "struct"
 
     @property
@@ -321,7 +328,7 @@ class _Codec:
     def check(self, length: int, where: str) -> None:
         """ValueError if a record of ``length`` bytes is too short for the type."""
         if length < self.size:
-            raise ValueError(f"{where}: a {length}-byte record is shorter than the {self.size}-byte record type")
+            raise BpfValueError(f"{where}: a {length}-byte record is shorter than the {self.size}-byte record type")
 
     def one(self, buf: Any, off: int, length: int, copy: bool) -> Any:
         """Decode one record at ``buf[off:off+length]`` (``buf``: mmap, memoryview or bytes)."""
@@ -472,25 +479,73 @@ def _close_unclosed(what: str, close: Callable[[], None]) -> None:
         pass
 
 
+_WAKE = -1  # the epoll tag of the eventfd close() writes to wake a waiting poll
+
+
 class _Reader:
-    """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd."""
+    """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd.
+
+    close() from another thread is safe: it wakes a poll or iteration waiting
+    on the epoll fd (through an eventfd in the epoll set), waits for the reads
+    in flight to end, and only then closes the fds and unmaps the rings. Called
+    from a callback (inside this reader's own poll), it takes effect when that
+    poll returns.
+    """
 
     _sources: list[Any]
 
     def __init__(self, what: str) -> None:
         self._what = what
+        self._cond = threading.Condition()  # guards _users, _closing and _close_pending
+        self._users: list[int] = []  # thread ident of each read in flight
+        self._closing = False
+        self._close_pending = False
         self._ep = Epoll()
         self._sources = []
+        try:
+            self._wake = Fd(os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK), "wakeup eventfd")
+            self._ep.register(self._wake.fd, _WAKE, EPOLLIN)
+        except BaseException:
+            self._ep.close()
+            raise
 
     # -- plumbing subclasses use --
     def _check_open(self) -> None:
-        if self._ep.closed:
-            raise ValueError(f"{self._what} is closed")
+        if self.closed:
+            raise BpfValueError(f"{self._what} is closed")
+
+    def _enter(self) -> None:
+        """Start a read (the rings and the epoll fd stay open until :meth:`_leave`)."""
+        with self._cond:
+            if self._closing or self._ep.closed:
+                raise BpfValueError(f"{self._what} is closed")
+            self._users.append(threading.get_ident())
+
+    def _leave(self) -> None:
+        with self._cond:
+            self._users.remove(threading.get_ident())
+            release = self._close_pending and not self._users
+            if release:
+                self._close_pending = False
+            self._cond.notify_all()
+        if release:
+            self._release()
+
+    def _wait(self, timeout: float | None) -> list[int] | None:
+        """The tags of the rings that are ready (waiting up to ``timeout``); None once closing."""
+        self._enter()
+        try:
+            ready = self._ep.wait(timeout)
+        finally:
+            self._leave()
+        if _WAKE in ready or self._closing:
+            return None
+        return ready
 
     def _check_callbacks(self) -> None:
         for s in self._sources:
             if s.callback is None:
-                raise ValueError(
+                raise BpfValueError(
                     f"{self._what}: {s} has no callback; pass callback= or read with iteration or read_batch()"
                 )
 
@@ -505,14 +560,17 @@ class _Reader:
 
     @property
     def closed(self) -> bool:
-        """True once closed."""
-        return self._ep.closed
+        """True once closed (or closing)."""
+        return self._closing or self._ep.closed
 
     def consume(self) -> int:
         """Deliver every record available now to the callbacks, without waiting; returns the count."""
-        self._check_open()
-        self._check_callbacks()
-        return self._consume(self._sources)[0]
+        self._enter()
+        try:
+            self._check_callbacks()
+            return self._consume(self._sources)[0]
+        finally:
+            self._leave()
 
     def _consume(self, sources: Iterable[Any]) -> tuple[int, bool]:
         total = 0
@@ -527,9 +585,15 @@ class _Reader:
         """Wait up to ``timeout`` seconds (None: forever) for records, deliver them; returns the count.
 
         Returns as soon as at least one record was delivered (or a callback asked
-        to stop), or 0 when the time is up.
+        to stop), or 0 when the time is up (or the reader was closed meanwhile).
         """
-        self._check_open()
+        self._enter()
+        try:
+            return self._poll(timeout)
+        finally:
+            self._leave()
+
+    def _poll(self, timeout: float | None) -> int:
         self._check_callbacks()
         n, stop = self._consume(self._sources)
         if n or stop:
@@ -539,7 +603,11 @@ class _Reader:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return 0
+            if self._closing:  # closed by a callback, or by another thread that woke us
+                return 0
             ready = self._ep.wait(remaining)
+            if _WAKE in ready:
+                return 0
             if not ready:
                 continue
             n, stop = self._consume(self._sources[i] for i in sorted(set(ready)))
@@ -569,14 +637,22 @@ class _Reader:
             for rec in self._iter_once():
                 got = True
                 yield rec
+                if self.closed:
+                    return
             if got:
                 woke = False
                 continue
-            if self._ep.closed:
+            if self.closed:
                 return
             if woke:  # woken, yet nothing to deliver (a BUSY record at the head): pause
                 time.sleep(_BACKOFF)
-            woke = bool(self._ep.wait(None))
+            try:
+                ready = self._wait(None)
+            except BpfValueError:  # closed meanwhile
+                return
+            if ready is None:
+                return
+            woke = bool(ready)
 
     async def _readable(self) -> None:
         import asyncio  # only asyncio users pay for importing it
@@ -610,10 +686,12 @@ class _Reader:
             for rec in self._iter_once():
                 got = True
                 yield rec
+                if self.closed:
+                    return
             if got:
                 woke = False
                 continue
-            if self._ep.closed:
+            if self.closed:
                 return
             if woke:
                 await asyncio.sleep(_BACKOFF)
@@ -645,10 +723,17 @@ class _Reader:
     def _read_batch_counted(self, sources: list[Any], max_records: int | None,
                             out: Any = None) -> tuple[Any, list[int]]:
         """(batch, records taken from each source)."""
-        self._check_open()
+        self._enter()
+        try:
+            return self._read_batch_guarded(sources, max_records, out)
+        finally:
+            self._leave()
+
+    def _read_batch_guarded(self, sources: list[Any], max_records: int | None,
+                            out: Any = None) -> tuple[Any, list[int]]:
         budget = (1 << 62) if max_records is None else int(max_records)
         if budget < 0:
-            raise ValueError(f"max_records must be >= 0, got {max_records}")
+            raise BpfValueError(f"max_records must be >= 0, got {max_records}")
         np = _np()
         counts: list[int] = []
         vectorizable = all(s.codec.vectorizable for s in sources)
@@ -656,10 +741,10 @@ class _Reader:
             if np is None:
                 raise ModuleNotFoundError(f"{self._what}.read_batch(out=) needs NumPy", name="numpy")
             if not vectorizable:
-                raise TypeError(f"{self._what}.read_batch(out=) needs a fixed-layout record type, not a decoder")
+                raise BpfTypeError(f"{self._what}.read_batch(out=) needs a fixed-layout record type, not a decoder")
             if not isinstance(out, np.ndarray) or out.ndim != 1 or not out.flags.c_contiguous \
                     or not out.flags.writeable:
-                raise TypeError("out= must be a writable, contiguous, 1-dimensional NumPy array")
+                raise BpfTypeError("out= must be a writable, contiguous, 1-dimensional NumPy array")
             budget = min(budget, len(out))
         if np is None or not vectorizable:
             lst: list[Any] = []
@@ -680,13 +765,13 @@ class _Reader:
             nonlocal pos
             if not first:
                 if out is not None and p.dtype.itemsize != out.dtype.itemsize:
-                    raise ValueError(f"{self._what}: out= holds {out.dtype.itemsize}-byte items, "
+                    raise BpfValueError(f"{self._what}: out= holds {out.dtype.itemsize}-byte items, "
                                      f"the records are {p.dtype.itemsize} bytes")
                 first.append(p.dtype)
             elif p.dtype != first[0]:
                 if p.dtype.names is None and first[0].names is None and p.dtype.kind == first[0].kind == "V":
                     return False  # raw records of another size start the next batch
-                raise ValueError(
+                raise BpfValueError(
                     f"{self._what}: records of different types in one batch; read each ring with its own read_batch()"
                 )
             if flat is None:
@@ -723,7 +808,23 @@ class _Reader:
         return arr, counts
 
     def close(self) -> None:
-        """Close the epoll fd, unmap the rings and close the fds (idempotent)."""
+        """Close the epoll fd, unmap the rings and close the fds (idempotent; safe from other threads
+        and from callbacks, see the class docstring)."""
+        with self._cond:
+            if self._closing or self._ep.closed:
+                return
+            self._closing = True
+            if self._users:
+                os.eventfd_write(self._wake.fd, 1)  # wake the reads waiting on the epoll fd
+                if threading.get_ident() in self._users:
+                    self._close_pending = True  # from a callback: released when the outer read ends
+                    return
+                while self._users:
+                    self._cond.wait()
+        self._release()
+
+    def _release(self) -> None:
+        """What close() does once no read is in flight."""
         if self._ep.closed:
             return
         leftovers = 0
@@ -731,6 +832,7 @@ class _Reader:
             leftovers += s._close()
         self._sources = []
         self._ep.close()
+        self._wake.close()
         if leftovers:
             warnings.warn(
                 f"{self._what}: {leftovers} ring mapping(s) still have exported views (a zero-copy record kept?); "
@@ -769,6 +871,7 @@ class Ring:
         self.codec = codec
         self.records = 0
         self.discarded = 0
+        self.lost_counter: Any = None  # the map the BPF side counts failed reserves in (RingBuffer docstring)
         self._owner = owner
         self._fd = fd
         self._mask = self.size - 1
@@ -792,6 +895,16 @@ class Ring:
     def _emit(self) -> Callable[[Any], object] | None:
         """The callback records go to under poll/consume."""
         return self.callback
+
+    @property
+    def lost(self) -> int | None:
+        """Records the producer could not reserve, read from its loss counter (summed over CPUs);
+        None when the ring has no counter (see :class:`RingBuffer`)."""
+        counter = self.lost_counter
+        if counter is None:
+            return None
+        value = counter.lookup(0)
+        return int(sum(value)) if isinstance(value, list) else int(value)
 
     @property
     def consumer_pos(self) -> int:
@@ -1001,33 +1114,53 @@ class RingBuffer(_Reader):
     ``callback(record)`` gets each record under :meth:`poll`/:meth:`consume`;
     ``type`` decodes records (ctypes type, struct format or struct.Struct, a
     name like ``"u64"``, a NumPy dtype, or a callable taking the bytes).
+
+    Losses: the kernel counts nothing when ``bpf_ringbuf_reserve``/``output``
+    fails because the ring is full, so records dropped while the reader falls
+    behind are invisible here unless the BPF side counts them. The convention
+    bpfkit reads: next to ring buffer map ``NAME`` the object declares a map
+    ``NAME_lost`` (a ``BPF_MAP_TYPE_PERCPU_ARRAY`` or ``ARRAY`` of one ``__u64``
+    at key 0) and adds 1 to it on every failed reserve/output (a per-CPU
+    ``(*cnt)++`` or ``__sync_fetch_and_add``). :func:`bpfkit.load` then links it
+    to the ring's map (``RingBufMap.lost_counter``) and :attr:`Ring.lost` /
+    :attr:`lost` read it; ``lost=`` of :meth:`add` names such a map explicitly.
+    :attr:`discarded` counts something else: records the producer discarded.
     """
 
     def __init__(self, map: MapLike | None = None, callback: Callable[[Any], object] | None = None, *,
-                 type: object = None, zero_copy: bool = False) -> None:
+                 type: object = None, zero_copy: bool = False, lost: Any = None) -> None:
         R.check_ordering("RingBuffer")
         super().__init__("RingBuffer")
         self._sources: list[Ring] = []
         if map is not None:
             try:
-                self.add(map, callback, type=type, zero_copy=zero_copy)
+                self.add(map, callback, type=type, zero_copy=zero_copy, lost=lost)
             except BaseException:
                 self.close()
                 raise
 
     def add(self, map: MapLike, callback: Callable[[Any], object] | None = None, *, type: object = None,
-            zero_copy: bool = False) -> Ring:
-        """Watch another ring buffer map; returns its :class:`Ring` (counters, callback)."""
+            zero_copy: bool = False, lost: Any = None) -> Ring:
+        """Watch another ring buffer map; returns its :class:`Ring` (counters, callback).
+
+        ``lost`` is the map where the BPF side counts failed reserves (default: the
+        map's ``lost_counter``, set by :func:`bpfkit.load` by the ``NAME_lost`` convention).
+        """
         self._check_open()
+        if lost is None:
+            lost = getattr(map, "lost_counter", None)
+        if lost is not None and not callable(getattr(lost, "lookup", None)):
+            raise BpfTypeError(f"RingBuffer: lost= must be a bpfkit Map (an array of one u64), not {lost.__class__.__name__}")
         codec = _Codec(type, zero_copy)
         fd, info = open_map(map, (MapType.RINGBUF,), "RingBuffer")
         try:
             if any(r.map_id == info.id for r in self._sources):
-                raise ValueError(f"map {_map_name(info)!r} is already in this RingBuffer")
+                raise BpfValueError(f"map {_map_name(info)!r} is already in this RingBuffer")
             ring = Ring(len(self._sources), self, fd, info, callback, codec)
         except BaseException:
             fd.close()
             raise
+        ring.lost_counter = lost
         try:
             self._ep.register(fd.fd, ring.index, EPOLLIN)
         except BaseException:
@@ -1050,6 +1183,13 @@ class RingBuffer(_Reader):
     def discarded(self) -> int:
         """Discarded records skipped so far (all rings)."""
         return sum(r.discarded for r in self._sources)
+
+    @property
+    def lost(self) -> int | None:
+        """Records the producers could not reserve, by their loss counters (all rings that have
+        one; None when none has: see the class docstring)."""
+        counts = [n for n in (r.lost for r in self._sources) if n is not None]
+        return sum(counts) if counts else None
 
     def __enter__(self) -> RingBuffer:
         return self
@@ -1111,7 +1251,7 @@ class UserRingBuffer:
     def fileno(self) -> int:
         """The epoll fd: readable when the kernel has freed space."""
         if self._ep is None:
-            raise ValueError(f"user ring {self.name!r} is closed")
+            raise BpfValueError(f"user ring {self.name!r} is closed")
         return self._ep.fileno()
 
     @property
@@ -1122,7 +1262,7 @@ class UserRingBuffer:
 
     def _check_open(self) -> None:
         if self._fd.closed:
-            raise ValueError(f"user ring {self.name!r} is closed")
+            raise BpfValueError(f"user ring {self.name!r} is closed")
 
     def _try_reserve(self, size: int, total: int) -> memoryview | None:
         cons = self._cons[0]
@@ -1149,10 +1289,10 @@ class UserRingBuffer:
         """
         self._check_open()
         if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f"size must be an int, not {type(size).__name__}")
+            raise BpfTypeError(f"size must be an int, not {type(size).__name__}")
         total = (size + HDR_SZ + 7) & ~7
         if size < 0 or size > _DYNPTR_MAX or total > self.size:
-            raise ValueError(
+            raise BpfValueError(
                 f"a {size}-byte sample does not fit user ring {self.name!r} ({self.size} bytes; samples are at most "
                 f"{min(_DYNPTR_MAX, self.size - HDR_SZ)} bytes)"
             )
@@ -1178,12 +1318,12 @@ class UserRingBuffer:
         self._check_open()
         if sample is None:
             if not self._pending:
-                raise ValueError(f"user ring {self.name!r} has no reserved sample")
+                raise BpfValueError(f"user ring {self.name!r} has no reserved sample")
             _, (view, idx) = self._pending.popitem(last=False)
         else:
             entry = self._pending.pop(id(sample), None)
             if entry is None or entry[0] is not sample:
-                raise ValueError("not a sample reserved from this user ring (or already submitted)")
+                raise BpfValueError("not a sample reserved from this user ring (or already submitted)")
             view, idx = entry
         ln = self._hdr[idx] & ~BUSY_BIT
         if discard:

@@ -22,6 +22,7 @@ from typing import NamedTuple, TextIO
 
 from ._sys.epoll import EPOLLIN, Epoll
 from ._sys.mounts import ensure_tracefs, tracefs_access
+from .errors import BpfValueError, KernelError
 
 __all__ = ["TraceEvent", "TracePipe", "parse_line", "trace_fields", "trace_print"]
 
@@ -53,7 +54,7 @@ def parse_line(line: str | bytes) -> TraceEvent:
     text = text.rstrip("\n")
     m = _LINE.match(text)
     if m is None:
-        raise ValueError(f"not a trace_pipe event line: {text!r}")
+        raise BpfValueError(f"not a trace_pipe event line: {text!r}")
     return TraceEvent(
         task=m.group("task").strip(),
         pid=int(m.group("pid")),
@@ -68,9 +69,17 @@ class TracePipe:
     """An open tracefs trace_pipe: ``readline``/``lines``/``events`` with timeouts in seconds."""
 
     def __init__(self, path: str | None = None) -> None:
-        self.path = path or os.path.join(ensure_tracefs(), "trace_pipe")
+        if path is not None and (not isinstance(path, (str, bytes, os.PathLike)) or "\0" in os.fsdecode(path)):
+            raise BpfValueError(f"TracePipe: {path!r} is not a usable path")
+        self.path = os.fsdecode(path) if path else os.path.join(ensure_tracefs(), "trace_pipe")
         with tracefs_access("reading bpf_printk output"):
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                if exc.errno != E.EBUSY:
+                    raise  # FileNotFoundError & co. of the path given: the contract lets them through
+                raise KernelError(exc.errno, command="open", target=self.path,
+                                  detail="another process is reading the trace pipe (only one reader at a time)") from None
         self._ep: Epoll | None = None
         try:
             self._ep = Epoll()
@@ -89,7 +98,7 @@ class TracePipe:
     def fileno(self) -> int:
         """The trace_pipe fd (readable when lines are waiting)."""
         if self._fd < 0:
-            raise ValueError("trace pipe is closed")
+            raise BpfValueError("trace pipe is closed")
         return self._fd
 
     def _fill(self, timeout: float | None) -> bool:
@@ -114,7 +123,7 @@ class TracePipe:
     def readline(self, timeout: float | None = None) -> str | None:
         """The next line (without newline), or None if none arrives within ``timeout`` seconds."""
         if self._fd < 0:
-            raise ValueError("trace pipe is closed")
+            raise BpfValueError("trace pipe is closed")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             nl = self._buf.find(b"\n")

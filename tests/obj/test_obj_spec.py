@@ -18,11 +18,13 @@ def boot(compile_bpf):  # type: ignore[no-untyped-def]
 def test_bootstrap_maps(boot) -> None:  # type: ignore[no-untyped-def]
     spec = ObjectSpec.from_file(boot)
     assert spec.name == "bootstrap"
-    assert list(spec.maps) == ["exec_start", "rb", "bootstra.rodata"]
+    assert list(spec.maps) == ["exec_start", "rb", "rb_lost", "bootstra.rodata"]
     es = spec.maps["exec_start"]
     assert (es.type, es.key_size, es.value_size, es.max_entries) == (MapType.HASH, 4, 8, 8192)
     rb = spec.maps["rb"]
     assert (rb.type, rb.key_size, rb.value_size, rb.max_entries) == (MapType.RINGBUF, 0, 0, 256 * 1024)
+    lost = spec.maps["rb_lost"]
+    assert (lost.type, lost.key_size, lost.value_size, lost.max_entries) == (MapType.PERCPU_ARRAY, 4, 8, 1)
     want = btf_maps(boot)
     assert es.key_type_id == want["exec_start"]["key_type_id"] and es.value_type_id == want["exec_start"]["value_type_id"]
     ro = spec.maps["bootstra.rodata"]

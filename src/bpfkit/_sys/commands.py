@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 
 from .._uapi import Cmd, MapFlags
+from ..errors import BpfTypeError, BpfValueError
 from . import attrs as A
 from .mounts import ensure_bpffs_for
 from .syscall import bpf, error_for
@@ -223,6 +224,7 @@ def map_delete_batch(fd: int, keys: int, count: int, elem_flags: int = 0, *, tar
 
 def obj_pin(fd: int, path: str, *, target: str | None = None) -> None:
     """BPF_OBJ_PIN at ``path`` (mounting bpffs first when the path is under a missing one)."""
+    _check_path(path)
     ensure_bpffs_for(path)
     p = ctypes.create_string_buffer(os.fsencode(path))
     a = A.ObjPinAttr(pathname=ctypes.addressof(p), bpf_fd=fd)
@@ -234,13 +236,22 @@ def obj_unpin(path: str | None, pinned: str | None, target: str) -> str | None:
     still pinned: ``pinned``, or None when that pin was the one removed."""
     where = path or pinned
     if where is None:
-        raise ValueError(f"{target} is not pinned")
+        raise BpfValueError(f"{target} is not pinned")
     os.unlink(where)
     return None if where == pinned else pinned
 
 
+def _check_path(path: object) -> None:
+    """Refuse a pin path that is not a str/bytes/PathLike or holds a NUL, before any file system call."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise BpfTypeError(f"a pin path is a str, bytes or os.PathLike, not {type(path).__name__}")
+    if "\0" in os.fsdecode(path):
+        raise BpfValueError(f"pin path {path!r} contains a NUL byte")
+
+
 def obj_get(path: str, flags: int = 0, *, target: str | None = None) -> int:
     """BPF_OBJ_GET: open a pinned object; returns its fd."""
+    _check_path(path)
     ensure_bpffs_for(path)
     p = ctypes.create_string_buffer(os.fsencode(path))
     a = A.ObjPinAttr(pathname=ctypes.addressof(p), file_flags=flags)

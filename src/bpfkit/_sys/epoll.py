@@ -5,6 +5,8 @@ from __future__ import annotations
 import select
 import warnings
 
+from ..errors import BpfValueError
+
 __all__ = ["EPOLLERR", "EPOLLET", "EPOLLHUP", "EPOLLIN", "EPOLLOUT", "Epoll"]
 
 EPOLLIN = select.EPOLLIN
@@ -26,7 +28,7 @@ class Epoll:
     def fileno(self) -> int:
         """The epoll fd (readable when a registered fd is ready); ValueError once closed."""
         if self._ep is None:
-            raise ValueError("epoll instance is closed")
+            raise BpfValueError("epoll instance is closed")
         return self._ep.fileno()
 
     @property
@@ -37,7 +39,7 @@ class Epoll:
     def register(self, fd: int, tag: int, events: int = EPOLLIN) -> None:
         """Watch ``fd`` for ``events``; :meth:`wait` reports it as ``tag``."""
         if self._ep is None:
-            raise ValueError("epoll instance is closed")
+            raise BpfValueError("epoll instance is closed")
         self._ep.register(fd, events)
         self._tags[fd] = tag
 
@@ -53,7 +55,7 @@ class Epoll:
     def wait(self, timeout: float | None, max_events: int = -1) -> list[int]:
         """Tags of the ready fds, waiting up to ``timeout`` seconds (None: forever, 0: not at all)."""
         if self._ep is None:
-            raise ValueError("epoll instance is closed")
+            raise BpfValueError("epoll instance is closed")
         t = -1.0 if timeout is None else max(timeout, 0.0)
         tags = self._tags
         return [tags[fd] for fd, _ in self._ep.poll(t, max_events) if fd in tags]

@@ -1,24 +1,72 @@
-"""An owned file descriptor that closes itself and warns when leaked."""
+"""An owned file descriptor that closes itself and warns when leaked.
+
+An fd number is reused by the next open() of any thread as soon as it is
+closed, so a syscall on a number read before a concurrent close() can reach
+a different object. Code that makes a syscall on an owned fd therefore
+*borrows* it (``with fd.borrow() as n: ...``): :meth:`Fd.close` refuses new
+borrows at once and releases the number only after the borrows in flight
+ended (it waits for other threads' borrows; a close from inside a borrow of
+the same thread, e.g. from a callback, takes effect when that borrow ends).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from types import TracebackType
 
-__all__ = ["Fd"]
+from ..errors import BpfTypeError, BpfValueError
+
+__all__ = ["Fd", "check_fd"]
+
+_ident = threading.get_ident
+
+
+def check_fd(fd: object, what: str = "bpf object") -> int:
+    """``fd`` if it is an int that can be a file descriptor (0..2**31-1), else a bpfkit error saying so."""
+    if isinstance(fd, bool) or not isinstance(fd, int):
+        raise BpfTypeError(f"a file descriptor for {what} is an int, not {type(fd).__name__}")
+    if not 0 <= fd < 1 << 31:
+        raise BpfValueError(f"invalid file descriptor {fd} for {what}")
+    return fd
 
 
 class Fd:
     """Owns one file descriptor: ``close()`` once, context manager, ResourceWarning if leaked."""
 
-    __slots__ = ("__weakref__", "_fd", "what")
+    __slots__ = ("__weakref__", "_cond", "_fd", "_lock", "_pending", "_users", "what")
 
     def __init__(self, fd: int, what: str = "bpf object") -> None:
-        if fd < 0:
-            raise ValueError(f"invalid file descriptor {fd} for {what}")
+        check_fd(fd, what)
         self._fd = fd
         self.what = what
+        self._lock = threading.Lock()
+        self._users: list[int] = []  # thread ident of each borrow in flight
+        self._pending = -1  # the number close() left open for the borrows in flight
+        self._cond: threading.Condition | None = None
+
+    def borrow(self) -> _Borrow:
+        """``with fd.borrow() as n:`` the raw fd, kept open (against close()) until the block ends."""
+        return _Borrow(self)
+
+    def _acquire(self) -> int:
+        with self._lock:
+            fd = self._fd
+            if fd < 0:
+                raise BpfValueError(f"{self.what} is closed")
+            self._users.append(_ident())
+            return fd
+
+    def _unuse(self) -> None:
+        with self._lock:
+            self._users.remove(_ident())
+            if self._users or self._pending < 0:
+                return
+            fd, self._pending = self._pending, -1
+            if self._cond is not None:
+                self._cond.notify_all()
+        os.close(fd)
 
     @property
     def closed(self) -> bool:
@@ -29,7 +77,7 @@ class Fd:
         """The raw fd; ValueError if closed."""
         fd = self._fd
         if fd < 0:
-            raise ValueError(f"{self.what} is closed")
+            raise BpfValueError(f"{self.what} is closed")
         return fd
 
     @property
@@ -38,23 +86,40 @@ class Fd:
         return self.fileno()
 
     def close(self) -> None:
-        """Close the fd (idempotent)."""
-        fd = self._fd
-        if fd >= 0:
+        """Close the fd (idempotent); waits for other threads' borrows in flight to end first."""
+        with self._lock:
+            fd = self._fd
+            if fd < 0:
+                return
             self._fd = -1
-            os.close(fd)
+            if self._users:
+                self._pending = fd
+                if _ident() in self._users:
+                    return  # closed when this thread's own borrow ends
+                if self._cond is None:
+                    self._cond = threading.Condition(self._lock)
+                while self._pending == fd:
+                    self._cond.wait()
+                return
+        os.close(fd)
 
     def release(self) -> int:
         """Give up ownership and return the raw fd without closing it."""
-        fd = self.fileno()
-        self._fd = -1
-        return fd
+        with self._lock:
+            fd = self._fd
+            if fd < 0:
+                raise BpfValueError(f"{self.what} is closed")
+            if self._users:
+                raise BpfValueError(f"{self.what} is in use by another operation and cannot be released")
+            self._fd = -1
+            return fd
 
     def dup(self) -> Fd:
         """A new owned fd to the same kernel object (close-on-exec)."""
         import fcntl
 
-        return Fd(fcntl.fcntl(self.fileno(), fcntl.F_DUPFD_CLOEXEC, 3), self.what)
+        with self.borrow() as fd:
+            return Fd(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), self.what)
 
     def __enter__(self) -> Fd:
         return self
@@ -86,3 +151,23 @@ class Fd:
 
     def __int__(self) -> int:
         return self.fileno()
+
+
+class _Borrow:
+    """The context manager of :meth:`Fd.borrow`."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Fd) -> None:
+        self._owner = owner
+
+    def __enter__(self) -> int:
+        return self._owner._acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._owner._unuse()

@@ -59,4 +59,9 @@ _E = TypeVar("_E", bound=IntEnum)
 
 def coerce(cls: type[_E], value: _E | int | str) -> _E:
     """``cls(value)`` for a member, its int value, or its kernel name as a string."""
-    return cls(value)  # type: ignore[arg-type]  # _missing_ handles strings
+    try:
+        return cls(value)  # type: ignore[arg-type]  # _missing_ handles strings
+    except ValueError:
+        from ..errors import BpfValueError
+
+        raise BpfValueError(f"{value!r} is not a {cls.__name__} (a member, its int value or its name)") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
+from ..errors import BpfTypeError, BpfValueError
 from .instruction import Instruction
 from .opcodes import (
     MAY_GOTO,
@@ -132,28 +133,28 @@ _ATOMIC_RMW = frozenset(AtomicOp) - {AtomicOp.LOAD_ACQ, AtomicOp.STORE_REL}
 
 def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+        raise BpfTypeError(f"{what} must be an int, not {type(value).__name__}")
     return value
 
 
 def _reg(value: object, what: str = "register") -> int:
     reg = _int(value, what)
     if not 0 <= reg <= 10:
-        raise ValueError(f"{what} r{reg} does not exist (r0..r10)")
+        raise BpfValueError(f"{what} r{reg} does not exist (r0..r10)")
     return reg
 
 
 def _imm(value: object, what: str = "imm") -> int:
     imm = _int(value, what)
     if not -(1 << 31) <= imm < (1 << 31):
-        raise ValueError(f"{what} {imm} does not fit in a signed 32-bit immediate")
+        raise BpfValueError(f"{what} {imm} does not fit in a signed 32-bit immediate")
     return imm
 
 
 def _off(value: object, what: str = "offset") -> int:
     off = _int(value, what)
     if not -(1 << 15) <= off < (1 << 15):
-        raise ValueError(f"{what} {off} does not fit in a signed 16-bit offset")
+        raise BpfValueError(f"{what} {off} does not fit in a signed 16-bit offset")
     return off
 
 
@@ -164,7 +165,7 @@ def _size(size: object) -> Size:
     try:
         return _SIZE_BY_BYTES[count]
     except KeyError:
-        raise ValueError(
+        raise BpfValueError(
             f"size must be a Size or 1, 2, 4 or 8 bytes, not {count}"
         ) from None
 
@@ -173,7 +174,7 @@ def _alu(op: object) -> tuple[AluOp, int]:
     """Resolve an ALU operation to (AluOp, off)."""
     if isinstance(op, AluOp):
         if op in (AluOp.NEG, AluOp.END):
-            raise ValueError(
+            raise BpfValueError(
                 f"{op.name} is not a binary operation; use neg*/endian/bswap"
             )
         return op, 0
@@ -186,23 +187,23 @@ def _alu(op: object) -> tuple[AluOp, int]:
         key = key.removesuffix("=")
         if key in _ALU_BY_SYMBOL:
             return _ALU_BY_SYMBOL[key]
-        raise ValueError(f"unknown ALU operation {op!r}")
-    raise TypeError(f"ALU operation must be an AluOp or str, not {type(op).__name__}")
+        raise BpfValueError(f"unknown ALU operation {op!r}")
+    raise BpfTypeError(f"ALU operation must be an AluOp or str, not {type(op).__name__}")
 
 
 def _jmp(op: object) -> JmpOp:
     """Resolve a conditional jump operation."""
     if isinstance(op, JmpOp):
         if op not in _CONDITIONAL_JMPS:
-            raise ValueError(f"{op.name} is not a conditional jump")
+            raise BpfValueError(f"{op.name} is not a conditional jump")
         return op
     if isinstance(op, str):
         key = op.strip().lower()
         found = _JMP_BY_SYMBOL.get(key) or _JMP_BY_NAME.get(key)
         if found is None:
-            raise ValueError(f"unknown jump condition {op!r}")
+            raise BpfValueError(f"unknown jump condition {op!r}")
         return found
-    raise TypeError(f"jump condition must be a JmpOp or str, not {type(op).__name__}")
+    raise BpfTypeError(f"jump condition must be a JmpOp or str, not {type(op).__name__}")
 
 
 # -- ALU ------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def mov32_reg(dst: int, src: int) -> list[Instruction]:
 def movsx64_reg(dst: int, src: int, bits: int) -> list[Instruction]:
     """``dst = (s<bits>)src``: sign-extend the low 8/16/32 bits (Linux 6.6)."""
     if bits not in MOVSX_OFFSETS:
-        raise ValueError(f"movsx64 extends from 8, 16 or 32 bits, not {bits}")
+        raise BpfValueError(f"movsx64 extends from 8, 16 or 32 bits, not {bits}")
     return [
         Instruction(
             InsnClass.ALU64 | AluOp.MOV | Source.X, _reg(dst), _reg(src), bits, 0
@@ -274,7 +275,7 @@ def movsx64_reg(dst: int, src: int, bits: int) -> list[Instruction]:
 def movsx32_reg(dst: int, src: int, bits: int) -> list[Instruction]:
     """``wdst = (s<bits>)wsrc``: sign-extend the low 8/16 bits (Linux 6.6)."""
     if bits not in (8, 16):
-        raise ValueError(f"movsx32 extends from 8 or 16 bits, not {bits}")
+        raise BpfValueError(f"movsx32 extends from 8 or 16 bits, not {bits}")
     return [
         Instruction(InsnClass.ALU | AluOp.MOV | Source.X, _reg(dst), _reg(src), bits, 0)
     ]
@@ -293,9 +294,9 @@ def neg32(dst: int) -> list[Instruction]:
 def endian(dst: int, bits: int, order: Literal["be", "le"]) -> list[Instruction]:
     """``dst = be<bits> dst`` / ``le<bits>``: convert the low bits to that byte order."""
     if bits not in (16, 32, 64):
-        raise ValueError(f"byte swap width must be 16, 32 or 64, not {bits}")
+        raise BpfValueError(f"byte swap width must be 16, 32 or 64, not {bits}")
     if order not in ("be", "le"):
-        raise ValueError(f"byte order must be 'be' or 'le', not {order!r}")
+        raise BpfValueError(f"byte order must be 'be' or 'le', not {order!r}")
     source = TO_BE if order == "be" else TO_LE
     return [Instruction(InsnClass.ALU | AluOp.END | source, _reg(dst), 0, 0, bits)]
 
@@ -303,7 +304,7 @@ def endian(dst: int, bits: int, order: Literal["be", "le"]) -> list[Instruction]
 def bswap(dst: int, bits: int) -> list[Instruction]:
     """``dst = bswap<bits> dst``: unconditional byte swap (ALU64 END, Linux 6.6)."""
     if bits not in (16, 32, 64):
-        raise ValueError(f"byte swap width must be 16, 32 or 64, not {bits}")
+        raise BpfValueError(f"byte swap width must be 16, 32 or 64, not {bits}")
     return [Instruction(InsnClass.ALU64 | AluOp.END, _reg(dst), 0, 0, bits)]
 
 
@@ -313,7 +314,7 @@ def bswap(dst: int, bits: int) -> list[Instruction]:
 def ld_pseudo(dst: int, src: int, imm: int, next_imm: int = 0) -> list[Instruction]:
     """Raw LD_IMM64 pair with pseudo source `src` (a PseudoLd) and both imm halves."""
     if not 0 <= _int(src, "src") <= 15:
-        raise ValueError(f"LD_IMM64 src {src} does not fit in 4 bits")
+        raise BpfValueError(f"LD_IMM64 src {src} does not fit in 4 bits")
     return [
         Instruction(OP_LD_IMM64, _reg(dst, "dst"), src, 0, _imm(imm)),
         Instruction(0, 0, 0, 0, _imm(next_imm, "next imm")),
@@ -324,7 +325,7 @@ def ld_imm64(dst: int, value: int) -> list[Instruction]:
     """``dst = value`` for a 64-bit constant (signed or unsigned); two slots."""
     value = _int(value, "value")
     if not -(1 << 63) <= value < (1 << 64):
-        raise ValueError(f"LD_IMM64 constant {value} does not fit in 64 bits")
+        raise BpfValueError(f"LD_IMM64 constant {value} does not fit in 64 bits")
     first, second = ld_pseudo(dst, 0, 0)
     first.set_imm64(second, value)
     return [first, second]
@@ -333,16 +334,16 @@ def ld_imm64(dst: int, value: int) -> list[Instruction]:
 def ld_map_fd(dst: int, fd: int) -> list[Instruction]:
     """``dst = map`` for the map open as `fd` (PSEUDO_MAP_FD); two slots."""
     if _int(fd, "fd") < 0:
-        raise ValueError(f"map fd must not be negative, got {fd}")
+        raise BpfValueError(f"map fd must not be negative, got {fd}")
     return ld_pseudo(dst, PseudoLd.MAP_FD, fd)
 
 
 def ld_map_value(dst: int, fd: int, off: int = 0) -> list[Instruction]:
     """``dst = &value[0] + off`` of the array map `fd` (PSEUDO_MAP_VALUE); two slots."""
     if _int(fd, "fd") < 0:
-        raise ValueError(f"map fd must not be negative, got {fd}")
+        raise BpfValueError(f"map fd must not be negative, got {fd}")
     if _imm(off, "value offset") < 0:
-        raise ValueError(f"map value offset must not be negative, got {off}")
+        raise BpfValueError(f"map value offset must not be negative, got {off}")
     return ld_pseudo(dst, PseudoLd.MAP_VALUE, fd, off)
 
 
@@ -355,7 +356,7 @@ def ld_abs(size: SizeLike, imm: int) -> list[Instruction]:
     """Legacy ``r0 = ntoh(*(size *)skb[imm])`` for socket filters."""
     sz = _size(size)
     if sz == Size.DW:
-        raise ValueError("LD_ABS cannot load 8 bytes")
+        raise BpfValueError("LD_ABS cannot load 8 bytes")
     return [Instruction(InsnClass.LD | Mode.ABS | sz, 0, 0, 0, _imm(imm))]
 
 
@@ -363,7 +364,7 @@ def ld_ind(size: SizeLike, src: int, imm: int) -> list[Instruction]:
     """Legacy ``r0 = ntoh(*(size *)skb[src + imm])`` for socket filters."""
     sz = _size(size)
     if sz == Size.DW:
-        raise ValueError("LD_IND cannot load 8 bytes")
+        raise BpfValueError("LD_IND cannot load 8 bytes")
     return [
         Instruction(InsnClass.LD | Mode.IND | sz, 0, _reg(src, "src"), 0, _imm(imm))
     ]
@@ -385,7 +386,7 @@ def ldxsx_mem(size: SizeLike, dst: int, src: int, off: int) -> list[Instruction]
     """``dst = *(s8/s16/s32 *)(src + off)`` sign-extended (Linux 6.6)."""
     sz = _size(size)
     if sz == Size.DW:
-        raise ValueError("a sign-extending load is 1, 2 or 4 bytes")
+        raise BpfValueError("a sign-extending load is 1, 2 or 4 bytes")
     return [
         Instruction(
             InsnClass.LDX | Mode.MEMSX | sz,
@@ -432,10 +433,10 @@ def atomic_op(
     try:
         aop = AtomicOp(_int(op, "atomic op"))
     except ValueError:
-        raise ValueError(f"unknown atomic operation {op:#x}") from None
+        raise BpfValueError(f"unknown atomic operation {op:#x}") from None
     sz = _size(size)
     if aop in _ATOMIC_RMW and sz not in (Size.W, Size.DW):
-        raise ValueError(f"atomic {aop.name} works on 4 or 8 bytes, not {sz.name}")
+        raise BpfValueError(f"atomic {aop.name} works on 4 or 8 bytes, not {sz.name}")
     return [
         Instruction(
             InsnClass.STX | Mode.ATOMIC | sz,
@@ -518,7 +519,7 @@ def may_goto(off: int) -> list[Instruction]:
 def call_helper(helper_id: int) -> list[Instruction]:
     """``call helper#id``."""
     if _int(helper_id, "helper id") < 0:
-        raise ValueError(f"helper id must not be negative, got {helper_id}")
+        raise BpfValueError(f"helper id must not be negative, got {helper_id}")
     return [Instruction(OP_CALL, 0, 0, 0, _imm(helper_id, "helper id"))]
 
 
@@ -530,7 +531,7 @@ def call_rel(off: int) -> list[Instruction]:
 def call_kfunc(btf_id: int, module: int = 0) -> list[Instruction]:
     """Call the kernel function `btf_id`; `module` is its BTF's fd_array index."""
     if _int(btf_id, "BTF id") <= 0:
-        raise ValueError(f"BTF id must be positive, got {btf_id}")
+        raise BpfValueError(f"BTF id must be positive, got {btf_id}")
     return [
         Instruction(
             OP_CALL, 0, PseudoCall.KFUNC_CALL, _off(module, "module"), _imm(btf_id)
@@ -573,9 +574,9 @@ class Assembler:
     def label(self, name: str) -> Assembler:
         """Mark the next emitted instruction as `name`."""
         if not isinstance(name, str) or not name:
-            raise ValueError(f"label must be a non-empty str, not {name!r}")
+            raise BpfValueError(f"label must be a non-empty str, not {name!r}")
         if name in self._labels:
-            raise ValueError(
+            raise BpfValueError(
                 f"label {name!r} is already defined at slot {self._labels[name]}"
             )
         self._labels[name] = len(self._insns)
@@ -589,7 +590,7 @@ class Assembler:
             else:
                 for insn in item:
                     if not isinstance(insn, Instruction):
-                        raise TypeError(
+                        raise BpfTypeError(
                             f"expected an Instruction, got {type(insn).__name__}"
                         )
                     self._insns.append(insn.copy())
@@ -602,7 +603,7 @@ class Assembler:
         if isinstance(target, str):
             self._fixups.append((len(self._insns), target, field))
         elif isinstance(target, bool) or not isinstance(target, int):
-            raise TypeError(
+            raise BpfTypeError(
                 f"jump target must be a label or int, not {type(target).__name__}"
             )
         self._insns.extend(insns)
@@ -614,15 +615,15 @@ class Assembler:
         for index, name, field in self._fixups:
             target = self._labels.get(name)
             if target is None:
-                raise ValueError(f"label {name!r} used at slot {index} is not defined")
+                raise BpfValueError(f"label {name!r} used at slot {index} is not defined")
             if target >= len(insns):
-                raise ValueError(
+                raise BpfValueError(
                     f"label {name!r} is at the end of the program; no instruction follows"
                 )
             delta = target - (index + 1)
             if field == "off":
                 if not -(1 << 15) <= delta < (1 << 15):
-                    raise ValueError(
+                    raise BpfValueError(
                         f"jump at slot {index} to label {name!r} needs offset {delta}, beyond "
                         "16 bits; use gotol"
                     )

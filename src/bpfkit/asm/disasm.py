@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from ..errors import BpfValueError
 from .instruction import Instruction
 from .opcodes import (
     ADDR_SPACE_CAST,
@@ -259,7 +260,7 @@ def format_insn(
     map's imm is an fd (as loaded) or an id (as in the kernel's xlated dump).
     """
     if map_ref not in ("fd", "id"):
-        raise ValueError(f"map_ref must be 'fd' or 'id', not {map_ref!r}")
+        raise BpfValueError(f"map_ref must be 'fd' or 'id', not {map_ref!r}")
     cls = insn.opcode & CLASS_MASK
     if cls == InsnClass.ALU or cls == InsnClass.ALU64:
         return _fmt_alu(insn, cls)

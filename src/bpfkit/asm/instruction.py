@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Literal
 
 from .._record import record
-from ..errors import ObjectFormatError
+from ..errors import BpfTypeError, BpfValueError, ObjectFormatError
 from .opcodes import (
     CLASS_MASK,
     MODE_MASK,
@@ -56,7 +56,7 @@ def _struct_for(byteorder: str) -> struct.Struct:
     try:
         return _STRUCTS[byteorder]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise BpfValueError(
             f"byteorder must be 'little' or 'big', not {byteorder!r}"
         ) from None
 
@@ -176,7 +176,7 @@ class Instruction:
     def atomic_op(self) -> AtomicOp:
         """The operation of an atomic instruction; ValueError if unknown."""
         if not self.is_atomic:
-            raise ValueError(f"{self!r} is not an atomic instruction")
+            raise BpfValueError(f"{self!r} is not an atomic instruction")
         return AtomicOp(self.imm)
 
     @property
@@ -193,7 +193,7 @@ class Instruction:
             )
         ):
             return size_bytes_of(self.opcode)
-        raise ValueError(f"{self!r} does not access memory")
+        raise BpfValueError(f"{self!r} does not access memory")
 
     # -- LD_IMM64 pairs ------------------------------------------------------
 
@@ -204,7 +204,7 @@ class Instruction:
     def set_imm64(self, second: Instruction, value: int) -> None:
         """Store a 64-bit constant (signed or unsigned) into an LD_IMM64 pair."""
         if not -(1 << 63) <= value <= _U64:
-            raise ValueError(f"LD_IMM64 constant {value} does not fit in 64 bits")
+            raise BpfValueError(f"LD_IMM64 constant {value} does not fit in 64 bits")
         value &= _U64
         self.imm = _s32(value)
         second.imm = _s32(value >> 32)
@@ -266,7 +266,7 @@ def decode(
 def _explain_bad_slot(index: int, insn: object) -> Exception:
     """Build the TypeError/ValueError describing why slot `index` cannot be encoded."""
     if not isinstance(insn, Instruction):
-        return TypeError(
+        return BpfTypeError(
             f"slot {index}: expected an Instruction, got {type(insn).__name__}"
         )
     limits = (
@@ -279,14 +279,14 @@ def _explain_bad_slot(index: int, insn: object) -> Exception:
     for name, low, high in limits:
         value = getattr(insn, name)
         if not isinstance(value, int):
-            return TypeError(
+            return BpfTypeError(
                 f"slot {index}: {name} must be an int, not {type(value).__name__} ({insn!r})"
             )
         if not low <= value <= high:
-            return ValueError(
+            return BpfValueError(
                 f"slot {index}: {name}={value} is outside [{low}, {high}] ({insn!r})"
             )
-    return ValueError(f"slot {index}: cannot encode {insn!r}")
+    return BpfValueError(f"slot {index}: cannot encode {insn!r}")
 
 
 def encode(insns: Iterable[Instruction], byteorder: ByteOrder = "little") -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from typing import TextIO
 
-from ..errors import ObjectFormatError
+from ..errors import BpfError, BpfIndexError, ObjectFormatError
 from ._format_c import CDumper
 from ._format_table import FlatBtf, flatten
 from .parse import Btf
@@ -26,7 +26,18 @@ def write_c(btf: Btf, fp: TextIO, *, kfuncs: bool = True) -> None:
     ``kfuncs`` adds ``extern`` prototypes of the FUNCs tagged ``bpf_kfunc``
     (guarded by ``BPF_NO_KFUNC_PROTOTYPES``), as current bpftool does.
     """
-    CDumper(flatten(btf)).dump_all(fp, kfuncs=kfuncs)
+    flat = flatten(btf)
+    try:
+        CDumper(flat).dump_all(fp, kfuncs=kfuncs)
+    except (ValueError, IndexError, KeyError) as exc:
+        if isinstance(exc, BpfError):
+            raise
+        # the dumper indexes the raw words and strings directly (it is the fast path): a name offset
+        # or type id that points nowhere surfaces here
+        raise ObjectFormatError(
+            f"malformed BTF: a name offset or type id points outside the blob ({type(exc).__name__}: {exc})",
+            section=".BTF",
+        ) from None
 
 
 def format_c(btf: Btf, *, kfuncs: bool = True) -> str:
@@ -40,7 +51,7 @@ def type_decl(btf: Btf, type_id: int, name: str = "") -> str:
     """The C declaration of ``name`` with BTF type ``type_id``, e.g. ``struct task_struct *p``."""
     flat = flatten(btf)
     if not 0 <= type_id < flat.count:
-        raise IndexError(f"BTF type id {type_id} out of range (count {flat.count})")
+        raise BpfIndexError(f"BTF type id {type_id} out of range (count {flat.count})")
     d = CDumper(flat)
     try:
         d.decl(type_id, name, 0)

@@ -6,6 +6,7 @@ import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..errors import BpfOverflowError, BpfTypeError, BpfValueError
 from .types import (
     Array,
     BtfKind,
@@ -61,7 +62,7 @@ class StringTable:
 
 def _info(kind: int, vlen: int, kflag: bool) -> int:
     if vlen > 0xFFFF:
-        raise ValueError(f"BTF {BtfKind(kind).name} has {vlen} entries, more than 65535")
+        raise BpfValueError(f"BTF {BtfKind(kind).name} has {vlen} entries, more than 65535")
     return (int(kflag) << 31) | (kind << 24) | vlen
 
 
@@ -76,57 +77,67 @@ def encode_types(types: list[BtfType], strings: StringTable, byteorder: str = "l
     hdr = struct.Struct(p + "III")
     w = struct.Struct(p + "I")
     for t in types:
-        name = strings.add(t.name)
-        if isinstance(t, Int):
-            out += hdr.pack(name, _info(BtfKind.INT, 0, False), t.size)
-            out += w.pack((int(t.encoding) << 24) | (t.offset << 16) | t.bits)
-        elif isinstance(t, (Ptr, Typedef, Volatile, Const, Restrict)):
-            out += hdr.pack(name, _info(t.kind, 0, False), t.type)
-        elif isinstance(t, TypeTag):
-            out += hdr.pack(name, _info(t.kind, 0, t.kind_flag), t.type)
-        elif isinstance(t, Array):
-            out += hdr.pack(name, _info(BtfKind.ARRAY, 0, False), 0)
-            out += struct.pack(p + "III", t.type, t.index_type, t.nelems)
-        elif isinstance(t, (Struct, Union_)):
-            kf = t.kind_flag or any(m.bitfield_size for m in t.members)
-            out += hdr.pack(name, _info(t.kind, len(t.members), kf), t.size)
-            for m in t.members:
-                off = (m.bitfield_size << 24) | m.offset if kf else m.offset
-                out += struct.pack(p + "III", strings.add(m.name), m.type, off)
-        elif isinstance(t, Enum):
-            out += hdr.pack(name, _info(BtfKind.ENUM, len(t.values), t.signed), t.size)
-            for v in t.values:
-                out += struct.pack(p + "II", strings.add(v.name), _u32(v.value))
-        elif isinstance(t, Enum64):
-            out += hdr.pack(name, _info(BtfKind.ENUM64, len(t.values), t.signed), t.size)
-            for v in t.values:
-                raw = v.value & 0xFFFFFFFFFFFFFFFF
-                out += struct.pack(p + "III", strings.add(v.name), raw & 0xFFFFFFFF, raw >> 32)
-        elif isinstance(t, Fwd):
-            out += hdr.pack(name, _info(BtfKind.FWD, 0, t.is_union), 0)
-        elif isinstance(t, Func):
-            out += hdr.pack(name, _info(BtfKind.FUNC, int(t.linkage), False), t.type)
-        elif isinstance(t, FuncProto):
-            out += hdr.pack(name, _info(BtfKind.FUNC_PROTO, len(t.params), False), t.return_type)
-            for prm in t.params:
-                out += struct.pack(p + "II", strings.add(prm.name), prm.type)
-        elif isinstance(t, Var):
-            out += hdr.pack(name, _info(BtfKind.VAR, 0, False), t.type)
-            out += w.pack(int(t.linkage))
-        elif isinstance(t, Datasec):
-            out += hdr.pack(name, _info(BtfKind.DATASEC, len(t.vars), False), t.size)
-            for sv in t.vars:
-                out += struct.pack(p + "III", sv.type, sv.offset, sv.size)
-        elif isinstance(t, Float):
-            out += hdr.pack(name, _info(BtfKind.FLOAT, 0, False), t.size)
-        elif isinstance(t, DeclTag):
-            out += hdr.pack(name, _info(BtfKind.DECL_TAG, 0, t.kind_flag), t.type)
-            out += w.pack(_u32(t.component_idx))
-        elif isinstance(t, Void):
-            raise ValueError("void (type id 0) cannot be encoded")
-        else:  # pragma: no cover - exhaustive over BtfType
-            raise TypeError(f"not a BTF type: {t!r}")
+        try:
+            _encode_one(t, strings, out, p, hdr, w)
+        except struct.error as exc:  # a field out of its u32/u16 range: say which type
+            raise BpfOverflowError(
+                f"BTF {t.kind.name} {t.name!r} cannot be encoded: a field is out of range ({exc})"
+            ) from None
     return bytes(out)
+
+
+def _encode_one(t: BtfType, strings: StringTable, out: bytearray, p: str, hdr: struct.Struct, w: struct.Struct) -> None:
+    """Append one type record to ``out``."""
+    name = strings.add(t.name)
+    if isinstance(t, Int):
+        out += hdr.pack(name, _info(BtfKind.INT, 0, False), t.size)
+        out += w.pack((int(t.encoding) << 24) | (t.offset << 16) | t.bits)
+    elif isinstance(t, (Ptr, Typedef, Volatile, Const, Restrict)):
+        out += hdr.pack(name, _info(t.kind, 0, False), t.type)
+    elif isinstance(t, TypeTag):
+        out += hdr.pack(name, _info(t.kind, 0, t.kind_flag), t.type)
+    elif isinstance(t, Array):
+        out += hdr.pack(name, _info(BtfKind.ARRAY, 0, False), 0)
+        out += struct.pack(p + "III", t.type, t.index_type, t.nelems)
+    elif isinstance(t, (Struct, Union_)):
+        kf = t.kind_flag or any(m.bitfield_size for m in t.members)
+        out += hdr.pack(name, _info(t.kind, len(t.members), kf), t.size)
+        for m in t.members:
+            off = (m.bitfield_size << 24) | m.offset if kf else m.offset
+            out += struct.pack(p + "III", strings.add(m.name), m.type, off)
+    elif isinstance(t, Enum):
+        out += hdr.pack(name, _info(BtfKind.ENUM, len(t.values), t.signed), t.size)
+        for v in t.values:
+            out += struct.pack(p + "II", strings.add(v.name), _u32(v.value))
+    elif isinstance(t, Enum64):
+        out += hdr.pack(name, _info(BtfKind.ENUM64, len(t.values), t.signed), t.size)
+        for v in t.values:
+            raw = v.value & 0xFFFFFFFFFFFFFFFF
+            out += struct.pack(p + "III", strings.add(v.name), raw & 0xFFFFFFFF, raw >> 32)
+    elif isinstance(t, Fwd):
+        out += hdr.pack(name, _info(BtfKind.FWD, 0, t.is_union), 0)
+    elif isinstance(t, Func):
+        out += hdr.pack(name, _info(BtfKind.FUNC, int(t.linkage), False), t.type)
+    elif isinstance(t, FuncProto):
+        out += hdr.pack(name, _info(BtfKind.FUNC_PROTO, len(t.params), False), t.return_type)
+        for prm in t.params:
+            out += struct.pack(p + "II", strings.add(prm.name), prm.type)
+    elif isinstance(t, Var):
+        out += hdr.pack(name, _info(BtfKind.VAR, 0, False), t.type)
+        out += w.pack(int(t.linkage))
+    elif isinstance(t, Datasec):
+        out += hdr.pack(name, _info(BtfKind.DATASEC, len(t.vars), False), t.size)
+        for sv in t.vars:
+            out += struct.pack(p + "III", sv.type, sv.offset, sv.size)
+    elif isinstance(t, Float):
+        out += hdr.pack(name, _info(BtfKind.FLOAT, 0, False), t.size)
+    elif isinstance(t, DeclTag):
+        out += hdr.pack(name, _info(BtfKind.DECL_TAG, 0, t.kind_flag), t.type)
+        out += w.pack(_u32(t.component_idx))
+    elif isinstance(t, Void):
+        raise BpfValueError("void (type id 0) cannot be encoded")
+    else:  # pragma: no cover - exhaustive over BtfType
+        raise BpfTypeError(f"not a BTF type: {t!r}")
 
 
 def encode(btf: Btf) -> bytes:

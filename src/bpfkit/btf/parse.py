@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from itertools import compress
 from typing import TYPE_CHECKING, Union
 
-from ..errors import ObjectFormatError
+from ..errors import BpfIndexError, BpfKeyError, BpfTypeError, BpfValueError, ObjectFormatError
 from .types import (
     Array,
     BtfKind,
@@ -185,13 +185,13 @@ class BtfIndex:
         """Read what :meth:`to_bytes` wrote, in place (views, no copies); ValueError when corrupt or not an index."""
         view = memoryview(raw)
         if len(view) < _INDEX_HEAD.size:
-            raise ValueError("BTF index is truncated")
+            raise BpfValueError("BTF index is truncated")
         magic, words, str_len, n, nsorted, crc, _ = _INDEX_HEAD.unpack_from(view, 0)
         if magic != _INDEX_MAGIC:
-            raise ValueError("not a BTF index (bad magic)")
+            raise BpfValueError("not a BTF index (bad magic)")
         body = view[_INDEX_HEAD.size :]
         if len(body) != 4 * (2 * n + nsorted) or zlib.crc32(body) != crc:
-            raise ValueError("BTF index is truncated or corrupt")
+            raise BpfValueError("BTF index is truncated or corrupt")
         u32 = body.cast("I")
         return cls(u32[:n], u32[n : 2 * n], u32[2 * n :] if nsorted or not n else None, words, str_len)
 
@@ -227,6 +227,10 @@ class Btf:
     @classmethod
     def from_bytes(cls, data: bytes, *, base: Btf | None = None) -> Btf:
         """Index a BTF blob (no decoding yet); ``base`` for split BTF such as a module's."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise BpfTypeError(f"Btf.from_bytes takes the blob's bytes, not {type(data).__name__}")
+        if base is not None and not isinstance(base, Btf):
+            raise BpfTypeError(f"Btf.from_bytes: base must be a Btf, not {type(base).__name__}")
         return cls._from_buffer(bytes(data), base=base)
 
     @classmethod
@@ -316,7 +320,7 @@ class Btf:
         ValueError for a Btf built or edited in memory, which has no blob to index.
         """
         if self._offsets is None:
-            raise ValueError("only a Btf read from bytes (and not edited since) has an index")
+            raise BpfValueError("only a Btf read from bytes (and not edited since) has an index")
         assert self._words is not None
         names = self._name_offsets()
         sorted_names = self._sorted_names() if by_name else self._by_name
@@ -430,6 +434,8 @@ class Btf:
 
     def add(self, t: BtfType) -> int:
         """Append a type and return its id."""
+        if not isinstance(t, BtfType) or isinstance(t, Void):
+            raise BpfTypeError(f"Btf.add takes a BTF type (Int, Struct, ...; not Void), not {type(t).__name__}")
         self._materialize()
         self._types.append(t)
         self._name_cache.clear()
@@ -476,11 +482,11 @@ class Btf:
             return Void()
         if type_id < self.first_id:
             if self.base is None:
-                raise IndexError(f"BTF type id {type_id} out of range")
+                raise BpfIndexError(f"BTF type id {type_id} out of range")
             return self.base[type_id]
         idx = type_id - self.first_id
         if idx < 0 or idx >= len(self._types):
-            raise IndexError(f"BTF type id {type_id} out of range (count {self.count})")
+            raise BpfIndexError(f"BTF type id {type_id} out of range (count {self.count})")
         t = self._types[idx]
         if t is None:
             t = self._decode(idx)
@@ -501,9 +507,12 @@ class Btf:
         if type_id == 0:
             return BtfKind.UNKN
         if type_id < self.first_id:
-            assert self.base is not None
+            if self.base is None:
+                raise BpfIndexError(f"BTF type id {type_id} out of range")
             return self.base.kind_of(type_id)
         idx = type_id - self.first_id
+        if idx >= len(self._types):
+            raise BpfIndexError(f"BTF type id {type_id} out of range (count {self.count})")
         if self._offsets is not None and self._types[idx] is None:
             assert self._words is not None
             return BtfKind((self._words[self._offsets[idx] + 1] >> 24) & 0x1F)
@@ -512,7 +521,8 @@ class Btf:
     def string(self, offset: int) -> str:
         """The NUL-terminated string at ``offset`` of the (split-aware) string section."""
         if offset < self._str_base:
-            assert self.base is not None
+            if self.base is None:
+                raise BpfIndexError(f"BTF string offset {offset} out of range")
             return self.base.string(offset)
         off = offset - self._str_base
         if off >= self._slen:
@@ -607,7 +617,7 @@ class Btf:
         """The id of the one type of ``kind`` named ``name``; KeyError when absent."""
         ids = self.find(name, kind)
         if not ids:
-            raise KeyError(f"no BTF {kind.name.lower()} named {name!r}")
+            raise BpfKeyError(f"no BTF {kind.name.lower()} named {name!r}")
         return ids[0]
 
     def skip_modifiers(self, type_id: int) -> int:
@@ -642,7 +652,7 @@ class Btf:
             if isinstance(t, (Typedef, Const, Volatile, Restrict, TypeTag, Var)):
                 type_id = t.type
                 continue
-            raise ValueError(f"BTF type id {type_id} ({t.kind.name}) has no size")
+            raise BpfValueError(f"BTF type id {type_id} ({t.kind.name}) has no size")
 
     # ---- decoding -----------------------------------------------------
 

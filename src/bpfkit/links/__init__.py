@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
-from ..errors import NotSupportedError
+from ..errors import BpfTypeError, BpfValueError, NotSupportedError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
+from .base import holds_program
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
 from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
@@ -93,18 +94,19 @@ def can_auto_attach(prog: Program) -> bool:
     return False
 
 
+@holds_program
 def attach_program(prog: Program, target: str | None = None, **options: Any) -> Link:
     """Attach ``prog`` where its type and section say (or to ``target``); returns the Link."""
     where = target if target is not None else prog.attach_target
     t = prog.type
     if t == ProgType.TRACEPOINT:
         if not where or "/" not in where:
-            raise ValueError(f"program {prog.name!r}: a tracepoint target is 'category/name', got {where!r}")
+            raise BpfValueError(f"program {prog.name!r}: a tracepoint target is 'category/name', got {where!r}")
         cat, _, name = where.partition("/")
         return attach_tracepoint(prog, cat, name, **options)
     if t in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
         if not where:
-            raise ValueError(f"program {prog.name!r} has no raw tracepoint name (section {prog.section!r})")
+            raise BpfValueError(f"program {prog.name!r} has no raw tracepoint name (section {prog.section!r})")
         return attach_raw_tracepoint(prog, where, **options)
     if t == ProgType.TRACING and prog.expected_attach_type == AttachType.TRACE_ITER:
         return attach_iter(prog, **options)
@@ -115,7 +117,7 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
         if sec.startswith(("uprobe", "uretprobe")):
             binary, _, sym = (where or "").rpartition(":")
             if not binary:
-                raise ValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
+                raise BpfValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
             sym, _, off = sym.partition("+")
             from .probes import attach_uprobe
 
@@ -124,7 +126,7 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
         if sec.startswith("usdt"):
             raise NotSupportedError(f"program {prog.name!r}: USDT probes are not supported by bpfkit yet", feature="usdt")
         if not where:
-            raise ValueError(f"program {prog.name!r} has no kprobe target (section {sec!r})")
+            raise BpfValueError(f"program {prog.name!r} has no kprobe target (section {sec!r})")
         func, _, off = where.partition("+")
         retprobe = sec.startswith(("kretprobe", "kretsyscall"))
         if sec.startswith(("ksyscall", "kretsyscall")):
@@ -161,7 +163,7 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
         from .probes import attach_perf_event
 
         return attach_perf_event(prog, **options)
-    raise TypeError(
+    raise BpfTypeError(
         f"program {prog.name!r} ({t!r}, section {prog.section!r}) cannot be attached without an explicit "
         "target; use the attach function of its kind in bpfkit.links"
     )

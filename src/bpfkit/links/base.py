@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._record import record
 from .._sys import Fd
 from .._sys import attrs as A
 from .._sys import commands as C
 from .._uapi import AttachType, LinkType
+from ..errors import BpfTypeError, BpfValueError
 
 if TYPE_CHECKING:
     from ..programs import Program
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def holds_program(attach: _F) -> _F:
+    """Decorate an ``attach_*(prog, ...)``: the program's fd stays open (borrowed against a concurrent
+    ``prog.close()``) for the whole attach, so the number it passes to the kernel is the program's."""
+
+    @functools.wraps(attach)
+    def wrapper(prog: Any, *args: Any, **kwargs: Any) -> Any:
+        owned = getattr(prog, "_fd", None)
+        if not isinstance(owned, Fd):
+            return attach(prog, *args, **kwargs)
+        with owned.borrow():
+            return attach(prog, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 __all__ = ["Link", "LinkInfo"]
 
@@ -84,12 +103,18 @@ class Link:
     def fd(self) -> int:
         """The bpf_link fd; ValueError when closed or when the attach method has none."""
         if self._fd is None:
-            raise ValueError(f"{self} is not a bpf_link (attached by an older method)")
+            raise BpfValueError(f"{self} is not a bpf_link (attached by an older method)")
         return self._fd.fileno()
 
     def fileno(self) -> int:
         """The bpf_link fd."""
         return self.fd
+
+    def _borrow(self) -> Any:
+        """The link's fd, borrowed against a concurrent close() (see :meth:`Fd.borrow`)."""
+        if self._fd is None:
+            raise BpfValueError(f"{self} is not a bpf_link (attached by an older method)")
+        return self._fd.borrow()
 
     @property
     def closed(self) -> bool:
@@ -99,7 +124,8 @@ class Link:
     def info(self) -> LinkInfo:
         """Kernel facts about the bpf_link."""
         info = A.LinkInfo()
-        C.obj_get_info_by_fd(self.fd, info, target=str(self))
+        with self._borrow() as fd:
+            C.obj_get_info_by_fd(fd, info, target=str(self))
         try:
             lt: LinkType | int = LinkType(info.type)
         except ValueError:
@@ -110,7 +136,8 @@ class Link:
 
     def pin(self, path: str) -> None:
         """Pin the link on bpffs so the attachment outlives this process."""
-        C.obj_pin(self.fd, path, target=str(self))
+        with self._borrow() as fd:
+            C.obj_pin(fd, path, target=str(self))
         self._pinned = path
 
     def unpin(self, path: str | None = None) -> None:
@@ -119,13 +146,19 @@ class Link:
 
     def update(self, program: Program) -> None:
         """Atomically replace the attached program (BPF_LINK_UPDATE)."""
-        C.link_update(self.fd, program.fd)
+        from ..programs import Program
+
+        if not isinstance(program, Program):
+            raise BpfTypeError(f"update of {self}: expected a bpfkit Program, not {type(program).__name__}")
+        with self._borrow() as fd, program._fd.borrow() as pfd:
+            C.link_update(fd, pfd)
         self.program = program
 
     def detach(self) -> None:
         """Detach now (BPF_LINK_DETACH), even if the link is pinned or shared; then close."""
         if self._fd is not None and not self._fd.closed:
-            C.link_detach(self._fd.fileno())
+            with self._fd.borrow() as fd:
+                C.link_detach(fd)
         self.close()
 
     def close(self) -> None:

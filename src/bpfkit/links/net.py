@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from .._sys import Fd
 from .._sys import commands as C
 from .._uapi import AttachFlags, AttachType, ProgType, XdpFlags
-from ..errors import KernelError, NotSupportedError
-from .base import Link, new_link_fd
+from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
+from .base import Link, holds_program, new_link_fd
 
 if TYPE_CHECKING:
     from ..programs import Program
@@ -46,15 +46,16 @@ def _unsupported(what: str, since: str, exc: KernelError) -> NotSupportedError:
     return NotSupportedError(f"{what} is not supported by this kernel ({exc.errno_name})", feature=what, min_kernel=since)
 
 
+@holds_program
 def attach_xdp(prog: Program, interface: str | int, *, mode: str = "", flags: int = 0) -> Link:
     """Attach an XDP program to an interface with a bpf_link (Linux 5.9); mode '', 'skb', 'drv' or 'hw'."""
     if prog.type != ProgType.XDP:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not an XDP program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not an XDP program")
     idx = ifindex_of(interface)
     mode_flags = {"": 0, "skb": XdpFlags.SKB_MODE, "generic": XdpFlags.SKB_MODE, "drv": XdpFlags.DRV_MODE,
                   "native": XdpFlags.DRV_MODE, "hw": XdpFlags.HW_MODE}
     if mode not in mode_flags:
-        raise ValueError(f"unknown XDP mode {mode!r} (use '', 'skb', 'drv' or 'hw')")
+        raise BpfValueError(f"unknown XDP mode {mode!r} (use '', 'skb', 'drv' or 'hw')")
     target = f"xdp on {interface}"
     try:
         fd = new_link_fd(prog.fd, idx, AttachType.XDP, flags=int(mode_flags[mode]) | flags,
@@ -66,13 +67,14 @@ def attach_xdp(prog: Program, interface: str | int, *, mode: str = "", flags: in
     return Link(fd, program=prog, kind="xdp", target=target)
 
 
+@holds_program
 def attach_tcx(prog: Program, interface: str | int, direction: str = "ingress", *,
                before: Any = None, after: Any = None) -> Link:
     """Attach a tc (sched_cls) program with a tcx link (Linux 6.6), ingress or egress."""
     if prog.type not in (ProgType.SCHED_CLS, ProgType.SCHED_ACT):
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a tc program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tc program")
     if direction not in ("ingress", "egress"):
-        raise ValueError(f"tcx direction must be 'ingress' or 'egress', not {direction!r}")
+        raise BpfValueError(f"tcx direction must be 'ingress' or 'egress', not {direction!r}")
     at = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
     idx = ifindex_of(interface)
     flags = 0
@@ -135,6 +137,7 @@ def cgroup2_root() -> str:
     raise NotSupportedError("no cgroup v2 hierarchy is mounted", feature="cgroup2", min_kernel="4.5")
 
 
+@holds_program
 def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | int | str | None = None,
                   *, multi: bool = True) -> Link:
     """Attach a cgroup program (skb, sock, sock_addr, sockops, sysctl, sockopt, device) to a cgroup."""
@@ -142,7 +145,7 @@ def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | in
 
     at = coerce(AttachType, attach_type) if attach_type is not None else prog.expected_attach_type
     if at is None:
-        raise ValueError(f"program {prog.name!r}: give the cgroup attach type (e.g. 'cgroup_inet_ingress')")
+        raise BpfValueError(f"program {prog.name!r}: give the cgroup attach type (e.g. 'cgroup_inet_ingress')")
     at = AttachType(at)
     owned: list[Fd] = []
     if isinstance(cgroup, str):
@@ -178,10 +181,11 @@ def attach_cgroup(prog: Program, cgroup: str | int, attach_type: AttachType | in
     return Link(fd, program=prog, kind="cgroup", target=target, owned=owned)
 
 
+@holds_program
 def attach_socket_filter(prog: Program, sock: socket.socket | int) -> Link:
     """Attach a socket filter program to a socket (SO_ATTACH_BPF); closing detaches it."""
     if prog.type != ProgType.SOCKET_FILTER:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a socket filter")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a socket filter")
     s = sock if isinstance(sock, socket.socket) else socket.socket(fileno=os.dup(sock))
     owns_socket = not isinstance(sock, socket.socket)
     try:
@@ -213,6 +217,7 @@ _SOCKMAP_TYPES = {
 }
 
 
+@holds_program
 def attach_sockmap(prog: Program, sockmap: Any, attach_type: AttachType | int | str | None = None) -> Link:
     """Attach an sk_msg / sk_skb program to a sockmap or sockhash (BPF_PROG_ATTACH on the map fd)."""
     from .._uapi import coerce
@@ -241,6 +246,7 @@ def attach_sockmap(prog: Program, sockmap: Any, attach_type: AttachType | int | 
     return Link(None, program=prog, kind="sockmap", target=target, owned=[keep], on_close=detach)
 
 
+@holds_program
 def attach_netns(prog: Program, netns: str = "/proc/self/ns/net",
                  attach_type: AttachType | int | str | None = None) -> Link:
     """Attach an sk_lookup or flow_dissector program to a network namespace (bpf_link)."""
@@ -253,16 +259,17 @@ def attach_netns(prog: Program, netns: str = "/proc/self/ns/net",
     elif prog.type == ProgType.FLOW_DISSECTOR:
         at = AttachType.FLOW_DISSECTOR
     else:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}: netns links take sk_lookup or flow_dissector")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}: netns links take sk_lookup or flow_dissector")
     with Fd(os.open(netns, os.O_RDONLY | os.O_CLOEXEC), f"netns {netns}") as nfd:
         fd = new_link_fd(prog.fd, nfd.fd, at, what=f"program {prog.name!r} on netns {netns}")
     return Link(fd, program=prog, kind="netns", target=f"{at.name.lower()} on {netns}")
 
 
+@holds_program
 def attach_netfilter(prog: Program, *, pf: int, hooknum: int, priority: int, flags: int = 0) -> Link:
     """Attach a netfilter program (Linux 6.4) at protocol family ``pf`` hook ``hooknum``."""
     if prog.type != ProgType.NETFILTER:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a netfilter program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a netfilter program")
 
     def fill(a: Any) -> None:
         a.set_u32(0, pf)

@@ -14,8 +14,8 @@ from .._sys import Fd
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import PerfType, ProgType
-from ..errors import AccessError, KernelError, NotSupportedError
-from .base import Link
+from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
+from .base import Link, holds_program
 from .tracing import attach_perf_event_fd
 
 if TYPE_CHECKING:
@@ -97,10 +97,11 @@ def _kprobe_missing(func: str, retprobe: bool) -> NotSupportedError:
 _legacy_seq = 0
 
 
+@holds_program
 def attach_kprobe(prog: Program, func: str, *, offset: int = 0, retprobe: bool = False, cookie: int = 0) -> Link:
     """Attach a kprobe program to kernel function ``func`` (+offset); kretprobe with ``retprobe``."""
     if prog.type != ProgType.KPROBE:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a kprobe program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a kprobe program")
     how = kprobe_support()
     kind = "kretprobe" if retprobe else "kprobe"
     target = f"{kind} {func}" + (f"+{offset}" if offset else "")
@@ -252,7 +253,7 @@ def resolve_symbol(path: str, symbol: str) -> ResolvedSymbol:
                 if found is not None:
                     break
             if found is None:
-                raise KeyError(f"symbol {symbol!r} not found in {path}")
+                raise BpfKeyError(f"uprobe target: no function symbol {symbol!r} in {path} (.symtab and .dynsym searched)")
             addr = int(found["st_value"])
             for seg in elf.iter_segments():
                 if seg["p_type"] != "PT_LOAD" or not seg["p_flags"] & 1:  # PF_X
@@ -261,9 +262,10 @@ def resolve_symbol(path: str, symbol: str) -> ResolvedSymbol:
                     return ResolvedSymbol(found.name, addr, addr - seg["p_vaddr"] + seg["p_offset"], int(found["st_size"]))
             return ResolvedSymbol(found.name, addr, addr, int(found["st_size"]))
     except ELFError as exc:
-        raise ValueError(f"{path} is not a readable ELF file: {exc}") from None
+        raise BpfValueError(f"{path} is not a readable ELF file: {exc}") from None
 
 
+@holds_program
 def attach_uprobe(
     prog: Program,
     binary: str,
@@ -277,7 +279,7 @@ def attach_uprobe(
 ) -> Link:
     """Attach a uprobe/uretprobe to ``symbol`` (or a raw file ``offset``) of a binary or library."""
     if prog.type != ProgType.KPROBE:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a uprobe (kprobe-type) program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a uprobe (kprobe-type) program")
     path = _binary_path(binary)
     if symbol is not None:
         sym = resolve_symbol(path, symbol)
@@ -306,6 +308,7 @@ def attach_uprobe(
 # ---- perf events (sampling) ----------------------------------------------------
 
 
+@holds_program
 def attach_perf_event(
     prog: Program,
     *,
@@ -320,9 +323,9 @@ def attach_perf_event(
     from ..host import online_cpus
 
     if prog.type != ProgType.PERF_EVENT:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a perf_event program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a perf_event program")
     if (sample_freq is None) == (sample_period is None):
-        raise ValueError("give exactly one of sample_freq and sample_period")
+        raise BpfValueError("give exactly one of sample_freq and sample_period")
     links: list[Link] = []
     target = f"perf event type {int(type)} config {config}"
     try:

@@ -13,8 +13,8 @@ from .._sys import commands as C
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import AttachType, PerfType, ProgType
-from ..errors import KernelError, NotSupportedError
-from .base import Link, new_link_fd
+from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
+from .base import Link, holds_program, new_link_fd
 
 if TYPE_CHECKING:
     from ..programs import Program
@@ -33,7 +33,7 @@ __all__ = [
 def tracepoint_id(category: str, name: str) -> int:
     """The id of tracepoint ``category/name`` from tracefs (mounted when needed)."""
     if "/" in category or ".." in category or "/" in name or ".." in name:
-        raise ValueError(f"bad tracepoint name {category!r}/{name!r}")
+        raise BpfValueError(f"bad tracepoint name {category!r}/{name!r}")
     root = ensure_tracefs()
     path = os.path.join(root, "events", category, name, "id")
     try:
@@ -44,6 +44,7 @@ def tracepoint_id(category: str, name: str) -> int:
                           detail=f"no such tracepoint ({path} does not exist)") from None
 
 
+@holds_program
 def attach_perf_event_fd(prog: Program, pfd: Fd, *, kind: str, target: str, cookie: int = 0) -> Link:
     """Attach ``prog`` to an open perf event: bpf_link (Linux 5.15) or the SET_BPF ioctl before it."""
     what = f"{kind} link of program {prog.name!r} to {target}"
@@ -75,10 +76,11 @@ def attach_perf_event_fd(prog: Program, pfd: Fd, *, kind: str, target: str, cook
     return Link(lfd, program=prog, kind=kind, target=target, owned=[pfd])
 
 
+@holds_program
 def attach_tracepoint(prog: Program, category: str, name: str, *, cookie: int = 0) -> Link:
     """Attach a tracepoint program to ``category/name`` (e.g. sched/sched_process_exec)."""
     if prog.type != ProgType.TRACEPOINT:
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a tracepoint program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tracepoint program")
     tp_id = tracepoint_id(category, name)
     attr = P.PerfEventAttr(type=PerfType.TRACEPOINT, config=tp_id, sample_period=1, wakeup_events=1)
     target = f"tracepoint {category}/{name}"
@@ -86,10 +88,11 @@ def attach_tracepoint(prog: Program, category: str, name: str, *, cookie: int = 
     return attach_perf_event_fd(prog, pfd, kind="tracepoint", target=target, cookie=cookie)
 
 
+@holds_program
 def attach_raw_tracepoint(prog: Program, name: str, *, cookie: int = 0) -> Link:
     """Attach a raw tracepoint program to tracepoint ``name`` (e.g. sys_enter)."""
     if prog.type not in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a raw tracepoint program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a raw tracepoint program")
     target = f"raw tracepoint {name}"
     fd = C.raw_tracepoint_open(name, prog.fd, cookie, target=f"program {prog.name!r} on {target}")
     return Link(Fd(fd, f"link to {target}"), program=prog, kind="raw_tracepoint", target=target)
@@ -105,10 +108,11 @@ _TRAMPOLINE_KINDS = {
 }
 
 
+@holds_program
 def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
     """Attach a tp_btf / fentry / fexit / fmod_ret / lsm / freplace program to the target chosen at load."""
     if prog.type not in (ProgType.TRACING, ProgType.LSM, ProgType.EXT):
-        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a tracing/lsm program")
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tracing/lsm program")
     eat = prog.expected_attach_type
     kind = _TRAMPOLINE_KINDS.get(AttachType(eat), "tracing") if eat is not None else "tracing"
     target = f"{kind} {prog.attach_target or '?'}"
@@ -176,6 +180,7 @@ class Iterator_:
         self.close()
 
 
+@holds_program
 def attach_iter(prog: Program, *, map_fd: int = 0, cgroup_fd: int = 0, cgroup_order: int = 0,
                 tid: int = 0, pid: int = 0, pid_fd: int = 0) -> Link:
     """Create an iterator link (iter/task, iter/bpf_map_elem with ``map_fd``, iter/cgroup ...)."""

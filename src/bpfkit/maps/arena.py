@@ -7,6 +7,7 @@ import mmap as _mmap
 from .. import host
 from .._sys.syscall import mmap_fd
 from .._uapi import MapFlags, MapType
+from ..errors import BpfValueError
 from .base import Map, _CreateArgs
 
 __all__ = ["ArenaMap"]
@@ -27,9 +28,9 @@ class ArenaMap(Map):
     def _prepare_create(cls, a: _CreateArgs) -> None:
         super()._prepare_create(a)
         if not a.max_entries:
-            raise ValueError("an arena needs max_entries= (its size in pages)")
+            raise BpfValueError("an arena needs max_entries= (its size in pages)")
         if a.map_extra % host.page_size():
-            raise ValueError(f"arena map_extra (user address) must be page-aligned, not {a.map_extra:#x}")
+            raise BpfValueError(f"arena map_extra (user address) must be page-aligned, not {a.map_extra:#x}")
 
     @property
     def size(self) -> int:
@@ -38,4 +39,5 @@ class ArenaMap(Map):
 
     def mmap(self) -> _mmap.mmap:
         """Map the whole arena read-write (the kernel allows one size: all of it); close the result yourself."""
-        return mmap_fd(self.fd, self.size, writable=True)
+        with self._fd.borrow() as fd:
+            return mmap_fd(fd, self.size, writable=True)

@@ -9,7 +9,7 @@ from typing import Any
 from .. import host
 from .._sys.syscall import last_errno, mmap_fd
 from .._uapi import Cmd, MapFlags, MapType
-from ..errors import MapKeyError
+from ..errors import BpfIndexError, BpfTypeError, BpfValueError, MapKeyError
 from .base import Map
 from .codec import Codec, IntCodec, make_codec, round_up
 
@@ -23,11 +23,11 @@ class _Indexed(Map):
 
     def _make_key_codec(self, spec: Any) -> Codec:
         if self.key_size != 4:
-            raise ValueError(f"{type(self).__name__} keys are 4-byte indexes, not {self.key_size} bytes")
+            raise BpfValueError(f"{type(self).__name__} keys are 4-byte indexes, not {self.key_size} bytes")
         if spec is not None:
             codec = make_codec(spec, 4, what="key")
             if not isinstance(codec, IntCodec):
-                raise ValueError(f"{type(self).__name__} keys are indexes, not {codec.name}")
+                raise BpfValueError(f"{type(self).__name__} keys are indexes, not {codec.name}")
         return IntCodec(4)
 
     def _index(self, index: Any) -> int:
@@ -36,11 +36,11 @@ class _Indexed(Map):
         elif hasattr(index, "__index__") and not isinstance(index, (bytes, bytearray, memoryview)):
             idx = int(index.__index__())
         else:
-            raise TypeError(f"{self._desc} is indexed by int, not {type(index).__name__}")
+            raise BpfTypeError(f"{self._desc} is indexed by int, not {type(index).__name__}")
         n = self.max_entries
         i = idx + n if idx < 0 else idx
         if not 0 <= i < n:
-            raise IndexError(f"index {index} out of range for {self._desc} with {n} entries")
+            raise BpfIndexError(f"index {index} out of range for {self._desc} with {n} entries")
         return i
 
     def __len__(self) -> int:
@@ -120,13 +120,13 @@ class ArrayMap(_Indexed):
             idx = range(*index.indices(self.max_entries))
             vals = list(value)
             if len(vals) != len(idx):
-                raise ValueError(f"slice of {len(idx)} entries of {self._desc} cannot take {len(vals)} values")
+                raise BpfValueError(f"slice of {len(idx)} entries of {self._desc} cannot take {len(vals)} values")
             self.update_batch(zip(idx, vals, strict=True))
             return
         self._setitem(self._index(index), value)
 
     def __delitem__(self, index: Any) -> None:
-        raise TypeError(
+        raise BpfTypeError(
             f"{self._desc}: array elements cannot be deleted (every index always exists); assign a zero value instead"
         )
 
@@ -150,11 +150,12 @@ class ArrayMap(_Indexed):
         Writable unless the map is read-only to user space (BPF_F_RDONLY) or ``writable=False``.
         """
         if not self.flags & MapFlags.MMAPABLE:
-            raise TypeError(f"{self._desc} was not created with BPF_F_MMAPABLE")
+            raise BpfTypeError(f"{self._desc} was not created with BPF_F_MMAPABLE")
         size = round_up(self.max_entries * round_up(self.value_size, 8), host.page_size())
         if writable is None:
             writable = not self.flags & MapFlags.RDONLY
-        return mmap_fd(self.fd, size, writable=writable)
+        with self._fd.borrow() as fd:
+            return mmap_fd(fd, size, writable=writable)
 
 
 class IndexedMap(_Indexed):

@@ -9,6 +9,12 @@ protocols built on them) reuse per-map key/value buffers and a prebuilt
 ``bpf_attr``; a token (taken without blocking) keeps concurrent threads from
 sharing those buffers, and a contended or re-entrant call simply takes the
 slow path with fresh buffers.
+
+An fd number is never used after :meth:`Map.close` may have released it: the
+slow paths borrow the fd (:meth:`Fd.borrow`), and close() swaps the hot path's
+calls for ones that raise, then takes the token for good (waiting for the one
+operation that may hold it), so a thread still holding the old calls finds no
+token and goes to the slow path, which sees the map closed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import re
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
@@ -32,10 +39,11 @@ from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
+from .._sys.fd import check_fd
 from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
-from ..errors import BpfError, KernelError, MapKeyError, NotSupportedError
+from ..errors import BpfError, BpfOverflowError, BpfTypeError, BpfValueError, KernelError, MapKeyError, NotSupportedError, retyped
 
 if TYPE_CHECKING:
     from ..token import Token
@@ -68,14 +76,22 @@ class MapIterationError(BpfError, RuntimeError):
 def fd_of(obj: SupportsFd) -> int:
     """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd``."""
     if isinstance(obj, int):
-        return obj
+        return check_fd(obj)
     fileno = getattr(obj, "fileno", None)
     if callable(fileno):
         return int(fileno())
     fd = getattr(obj, "fd", None)
     if isinstance(fd, int):
         return fd
-    raise TypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+    raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+
+
+def _check_uint(v: Any, bits: int, what: str, desc: str) -> None:
+    """Refuse a flag word or field that is not an int of ``bits`` bits (the kernel's attr would drop the rest)."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise BpfTypeError(f"{what} of {desc} must be an int, not {type(v).__name__}")
+    if not 0 <= v < 1 << bits:
+        raise BpfOverflowError(f"{what} {v:#x} of {desc} does not fit the kernel's u{bits} field")
 
 
 def map_ids() -> list[int]:
@@ -136,7 +152,7 @@ def _read_frozen(fd: int) -> bool | None:
 def _info_of_fd(fd: int, target: str | None = None) -> MapInfo:
     kind = C.obj_kind(fd)
     if kind != "bpf-map":
-        raise ValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
+        raise BpfValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
     raw = C.map_info(fd, target=target)
     return MapInfo(
         type=_to_type(raw.type),
@@ -170,10 +186,10 @@ def _resolve_type(t: MapType | str | int) -> MapType | int:
                     feature=f"map type {key.lower()}",
                     min_kernel=MAP_MIN_KERNEL[key],
                 ) from None
-            raise ValueError(f"unknown map type {t!r}") from None
+            raise BpfValueError(f"unknown map type {t!r}") from None
     if isinstance(t, int):
         return _to_type(int(t))
-    raise TypeError(f"map type must be a MapType, a name or an int, not {type(t).__name__}")
+    raise BpfTypeError(f"map type must be a MapType, a name or an int, not {type(t).__name__}")
 
 
 _CLASSES: dict[int, type[Map]] = {}
@@ -188,7 +204,7 @@ def _class_for(t: int) -> type[Map]:
 
 def _closed_op(desc: str) -> Callable[[], int]:
     def closed() -> int:
-        raise ValueError(f"{desc} is closed")
+        raise BpfValueError(f"{desc} is closed")
 
     return closed
 
@@ -260,7 +276,7 @@ class Map:
             self.key_codec = self._make_key_codec(key_type)
             self.value_codec = self._make_value_codec(value_type)
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{self._desc}: {exc}") from None
+            raise retyped(exc, f"{self._desc}: {exc}") from None
         self._setup_fast_path()
 
     def _make_key_codec(self, spec: CodecSpec) -> Codec:
@@ -351,14 +367,22 @@ class Map:
         """
         if type is None:
             if len(cls.map_types) != 1:
-                raise TypeError(f"{cls.__name__}.create() needs the map type")
+                raise BpfTypeError(f"{cls.__name__}.create() needs the map type")
             type = cls.map_types[0]
         t = _resolve_type(type)
         klass = _class_for(int(t))
         if not issubclass(klass, cls):
-            raise TypeError(f"{_type_name(int(t))} maps are {klass.__name__}, not {cls.__name__}")
-        if not _NAME_RE.match(name):
-            raise ValueError(f"map name {name!r} must be at most 15 characters of A-Z, a-z, 0-9, '_' and '.'")
+            raise BpfTypeError(f"{_type_name(int(t))} maps are {klass.__name__}, not {cls.__name__}")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise BpfValueError(f"map name {name!r} must be at most 15 characters of A-Z, a-z, 0-9, '_' and '.'")
+        desc = f"map {name!r} ({_type_name(int(t))})"
+        _check_uint(flags, 32, "flags (map_flags)", desc)
+        _check_uint(map_extra, 64, "map_extra", desc)
+        for what, v in (("numa_node", numa_node), ("ifindex", ifindex), ("btf_key_type_id", btf_key_type_id),
+                        ("btf_value_type_id", btf_value_type_id),
+                        ("btf_vmlinux_value_type_id", btf_vmlinux_value_type_id)):
+            if v is not None:
+                _check_uint(v, 32, what, desc)
         args = _CreateArgs(
             type=t, key_size=key_size, value_size=value_size, max_entries=max_entries, name=name,
             flags=MapFlags(int(flags)), numa_node=numa_node, inner_map=inner_map, map_extra=map_extra,
@@ -391,9 +415,13 @@ class Map:
         for what in ("key_size", "value_size", "max_entries"):
             v = getattr(a, what)
             if v is None:
-                raise ValueError(f"{_type_name(int(a.type))} map needs {what}=")
+                raise BpfValueError(f"{_type_name(int(a.type))} map needs {what}=")
             if not isinstance(v, int) or v < 0 or v > 0xFFFFFFFF:
-                raise ValueError(f"{what} must be an int in 0..2**32-1, not {v!r}")
+                raise BpfValueError(f"{what} must be an int in 0..2**32-1, not {v!r}")
+        if a.max_entries == 0 and cls.default_max_entries != 0:
+            raise BpfValueError(
+                f"{_type_name(int(a.type))} map {a.name!r} needs max_entries >= 1 (the kernel refuses 0)"
+            )
         a.flags |= cls.required_flags
         if a.numa_node is not None:
             a.flags |= MapFlags.NUMA_NODE
@@ -464,6 +492,9 @@ class Map:
         if isinstance(fd, int) and not dup:
             _info_of_fd(fd)
             return cls._wrap(Fd(fd, "map"), key_type, value_type)
+        theirs = getattr(fd, "_fd", None)
+        if isinstance(theirs, Fd):  # another bpfkit object: dup it borrowed, against a concurrent close of it
+            return cls._wrap(Fd(theirs.dup().release(), "map"), key_type, value_type)
         return cls._wrap(Fd(fcntl.fcntl(fd_of(fd), fcntl.F_DUPFD_CLOEXEC, 3), "map"), key_type, value_type)
 
     @classmethod
@@ -494,7 +525,7 @@ class Map:
             info = _info_of_fd(fd.fd)
             klass = _class_for(int(info.type))
             if not issubclass(klass, cls):
-                raise TypeError(f"{info.type_name} maps are {klass.__name__}, not {cls.__name__}")
+                raise BpfTypeError(f"{info.type_name} maps are {klass.__name__}, not {cls.__name__}")
             btf = None
             if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id) and (key_type is None or value_type is None):
                 btf = _btf_or_none(fd.fd, info.btf_id)
@@ -526,17 +557,34 @@ class Map:
 
     def info(self) -> MapInfo:
         """BPF_OBJ_GET_INFO_BY_FD: type, id, name, sizes, flags, map_extra, BTF ids (and frozen)."""
-        info = _info_of_fd(self.fd, self._desc)
+        with self._fd.borrow() as fd:
+            info = _info_of_fd(fd, self._desc)
         self._info = info
         return info
 
     def close(self) -> None:
-        """Close the fd (idempotent); further operations raise ValueError naming the map."""
+        """Close the fd (idempotent); further operations raise ValueError naming the map.
+
+        Safe against other threads' operations on this map: those in flight end
+        before the fd is released, later ones raise. (Closing the map from inside
+        its own element operation, e.g. from a codec, would wait forever.)
+        """
         if self._fd.closed:
             return
         closed = _closed_op(self._desc)
         self._c_lookup = self._c_update = self._c_delete = self._c_next = self._c_first = closed
         self._bundle_ops()
+        # Keep the hot path's token for good: a thread holding the old calls then finds none.
+        spins = 0
+        while True:
+            try:
+                self._take()
+                break
+            except IndexError:
+                if self._fd.closed:  # another thread's close() got the token
+                    return
+                spins += 1
+                time.sleep(0 if spins < 100 else 0.0002)
         self._fd.close()
 
     def __enter__(self: _M) -> _M:
@@ -556,7 +604,8 @@ class Map:
 
     def pin(self, path: str) -> None:
         """BPF_OBJ_PIN at ``path`` (on a bpf filesystem, mounted at /sys/fs/bpf when missing)."""
-        C.obj_pin(self.fd, os.fspath(path), target=self._desc)
+        with self._fd.borrow() as fd:
+            C.obj_pin(fd, os.fspath(path), target=self._desc)
         self.pinned_path = os.fspath(path)
 
     def unpin(self) -> None:
@@ -572,25 +621,26 @@ class Map:
 
     def freeze(self) -> None:
         """BPF_MAP_FREEZE: user space can no longer write the map (programs still can)."""
-        C.map_freeze(self.fd, target=self._desc)
+        with self._fd.borrow() as fd:
+            C.map_freeze(fd, target=self._desc)
 
     def mmap(self) -> Any:
         """Map the map's memory (arrays created with BPF_F_MMAPABLE, arenas); close the result yourself."""
-        raise TypeError(f"{self._desc} cannot be memory-mapped")
+        raise BpfTypeError(f"{self._desc} cannot be memory-mapped")
 
     # ---- element operations (kernel names) ---------------------------------
 
     def _encode_key(self, key: Any, buf: bytearray) -> None:
         try:
             self.key_codec.encode_into(buf, 0, key)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise type(exc)(f"key of {self._desc}: {exc}") from None
+        except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+            raise retyped(exc, f"key of {self._desc}: {exc}") from None
 
     def _encode_value(self, value: Any, buf: bytearray) -> None:
         try:
             self.value_codec.encode_into(buf, 0, value)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise type(exc)(f"value of {self._desc}: {exc}") from None
+        except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+            raise retyped(exc, f"value of {self._desc}: {exc}") from None
 
     def _fail(self, cmd: int, key: Any, flags: int, err: int | None = None) -> KernelError | MapKeyError:
         err = last_errno() if err is None else err
@@ -629,6 +679,7 @@ class Map:
 
     def _flagged(self, cmd: int, key: Any, value: Any, flags: int) -> Any:
         """A lookup (returns the value) or update with ``flags`` on the shared buffers and attr."""
+        _check_uint(flags, 64, "flags", self._desc)
         is_lookup = cmd == Cmd.MAP_LOOKUP_ELEM
         try:
             self._take()
@@ -803,6 +854,8 @@ class Map:
 
     def _slow(self, cmd: int, key: Any, value: Any, flags: int) -> bytes:
         """One element command with fresh buffers (contention, rare commands); returns the value buffer."""
+        if flags:
+            _check_uint(flags, 64, "flags", self._desc)
         kb = bytearray(max(self.key_size, 1))
         if self.key_size:
             self._encode_key(key, kb)
@@ -812,14 +865,15 @@ class Map:
         kref = ctypes.c_char.from_buffer(kb)
         vref = ctypes.c_char.from_buffer(vb)
         has_value = self.value_codec.size and cmd != Cmd.MAP_DELETE_ELEM
-        attr = MapElemAttr(
-            map_fd=self.fd,
-            key=ctypes.addressof(kref) if self.key_size else 0,
-            value=ctypes.addressof(vref) if has_value else 0,
-            flags=flags,
-        )
         try:
-            bpf(cmd, attr, target=self._desc)
+            with self._fd.borrow() as fd:
+                attr = MapElemAttr(
+                    map_fd=fd,
+                    key=ctypes.addressof(kref) if self.key_size else 0,
+                    value=ctypes.addressof(vref) if has_value else 0,
+                    flags=flags,
+                )
+                bpf(cmd, attr, target=self._desc)
         except KernelError as exc:
             raise self._fail(cmd, key if self.key_size else _NO_KEY, flags, exc.errno) from None
         finally:
@@ -854,8 +908,9 @@ class Map:
     def _next_raw_slow(self, prev: bytes | None) -> bytes | None:
         nb = ctypes.create_string_buffer(max(self.key_size, 1))
         pb = ctypes.create_string_buffer(prev, len(prev)) if prev is not None else None
-        ok = C.map_get_next_key(self.fd, ctypes.addressof(pb) if pb is not None else 0, ctypes.addressof(nb),
-                                target=self._desc)
+        with self._fd.borrow() as fd:
+            ok = C.map_get_next_key(fd, ctypes.addressof(pb) if pb is not None else 0, ctypes.addressof(nb),
+                                    target=self._desc)
         return nb.raw[: self.key_size] if ok else None
 
     def _lookup_raw_or_none(self, kraw: bytes) -> bytes | None:
@@ -977,7 +1032,7 @@ class Map:
     def _batch_size(self, batch_size: int | None) -> int:
         if batch_size is not None:
             if batch_size < 1:
-                raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+                raise BpfValueError(f"batch_size must be >= 1, not {batch_size}")
             return batch_size
         per = self.key_size + self.value_codec.size
         return max(16, min(self.max_entries or 1, _BATCH_BYTES // max(per, 1)))
@@ -1020,8 +1075,10 @@ class Map:
         ks, vs = self.key_size, self.value_codec.size
         tok = ctypes.create_string_buffer(max(ks, 8))  # in and out token: the kernel reads it before writing it
         ahead = prefetch and cmd == Cmd.MAP_LOOKUP_BATCH and self.max_entries > n
-        own = Fd(fcntl.fcntl(self.fd, fcntl.F_DUPFD_CLOEXEC, 3), self._desc) if ahead else None
-        fd = own.fd if own is not None else self.fd
+        # Batch calls run on a duplicate of the fd (closed at the end), so a concurrent close() of the
+        # map cannot release the number under them.
+        own = self._fd.dup()
+        fd = own.fd
         bufs = [_BatchBuf(cmd, fd, n, ks, vs, tok) for _ in range(2 if ahead else 1)]
         cur = bufs[0]
         first = True
@@ -1063,8 +1120,7 @@ class Map:
         finally:
             for b in bufs:
                 b.join()
-            if own is not None:
-                own.close()
+            own.close()
 
     def _drain_elementwise(self, raw: bool) -> Iterator[tuple[Any, Any]]:
         kdec = self.key_codec.decode
@@ -1104,9 +1160,9 @@ class Map:
         """
         np = require_numpy(f"{type(self).__name__}.items_numpy()")
         if not self.key_size:
-            raise TypeError(f"{self._desc} has no keys: items_numpy() reads keyed maps")
+            raise BpfTypeError(f"{self._desc} has no keys: items_numpy() reads keyed maps")
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+            raise BpfValueError(f"batch_size must be >= 1, not {batch_size}")
         kdt = _slot_dtype(np, self.key_codec, self.key_size)
         vdt = _slot_dtype(np, self.value_codec, self.value_codec.size)
         keys = vals = None
@@ -1126,12 +1182,20 @@ class Map:
         per = ks + vs
         per_call = batch_size or max(1024, _NP_CALL_BYTES // per)
         cap = max(1, min(max(self.max_entries, 1), max(1024, _NP_CHUNK_BYTES // per)))
+        tok = ctypes.create_string_buffer(max(ks, 8))
+        with self._fd.borrow() as fd:
+            return self._numpy_batch_calls(np, kdt, vdt, fd, tok, cap, per_call)
+
+    def _numpy_batch_calls(
+        self, np: Any, kdt: Any, vdt: Any, fd: int, tok: Any, cap: int, per_call: int
+    ) -> tuple[Any, Any] | None:
+        """The lookup batch calls of :meth:`_numpy_batch` on the borrowed ``fd``."""
+        ks, vs = self.key_size, self.value_codec.size
         done_parts: list[tuple[Any, Any]] = []
         karr, varr = np.empty(cap, kdt), np.empty(cap, vdt)
         pos = 0
         want = 1  # the fewest entries the next call must have room for (a whole hash bucket)
-        tok = ctypes.create_string_buffer(max(ks, 8))
-        attr = MapBatchAttr(out_batch=ctypes.addressof(tok), map_fd=self.fd)
+        attr = MapBatchAttr(out_batch=ctypes.addressof(tok), map_fd=fd)
         first = True
         while True:
             if cap - pos < want:  # this chunk is full: keep it, continue in a new one
@@ -1179,7 +1243,13 @@ class Map:
         error names the failing key. NOEXIST/EXIST always use element ops (the kernel's
         batch update accepts only F_LOCK).
         """
+        _check_uint(flags, 64, "flags", self._desc)
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise BpfTypeError(
+                    f"update_batch on {self._desc}: item #{i} must be a (key, value) pair, not {pair!r}"
+                )
         if not pairs:
             return 0
         ks, vs = self.key_size, self.value_codec.size
@@ -1189,20 +1259,22 @@ class Map:
         for i, (k, v) in enumerate(pairs):
             try:
                 kenc(keys, i * ks, k)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
+            except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+                raise retyped(exc, f"key #{i} of {self._desc}: {exc}") from None
             try:
                 venc(vals, i * vs, v)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise type(exc)(f"value #{i} of {self._desc}: {exc}") from None
+            except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+                raise retyped(exc, f"value #{i} of {self._desc}: {exc}") from None
         # the kernel's batch update takes only BPF_F_LOCK; NOEXIST/EXIST go element by element
         if self._batch_ok(Cmd.MAP_UPDATE_BATCH) and not flags & ~int(UpdateFlags.F_LOCK):
             kb = (ctypes.c_char * len(keys)).from_buffer(keys)
             vb = (ctypes.c_char * max(len(vals), 1)).from_buffer(vals) if vals else None
             attr = MapBatchAttr(keys=ctypes.addressof(kb), values=ctypes.addressof(vb) if vb is not None else 0,
-                                count=len(pairs), map_fd=self.fd, elem_flags=flags)
+                                count=len(pairs), elem_flags=flags)
             try:
-                bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
+                with self._fd.borrow() as fd:
+                    attr.map_fd = fd
+                    bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
@@ -1225,13 +1297,15 @@ class Map:
         for i, k in enumerate(klist):
             try:
                 self.key_codec.encode_into(buf, i * ks, k)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise type(exc)(f"key #{i} of {self._desc}: {exc}") from None
+            except Exception as exc:  # a codec's error of any kind: a bpfkit error naming the map
+                raise retyped(exc, f"key #{i} of {self._desc}: {exc}") from None
         if self._batch_ok(Cmd.MAP_DELETE_BATCH):
             kb = (ctypes.c_char * len(buf)).from_buffer(buf)
-            attr = MapBatchAttr(keys=ctypes.addressof(kb), count=len(klist), map_fd=self.fd)
+            attr = MapBatchAttr(keys=ctypes.addressof(kb), count=len(klist))
             try:
-                bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
+                with self._fd.borrow() as fd:
+                    attr.map_fd = fd
+                    bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)

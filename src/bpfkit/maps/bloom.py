@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._uapi import Cmd, MapType
+from ..errors import BpfValueError
 from .base import _NO_KEY, Map, _CreateArgs
 
 __all__ = ["BloomFilterMap"]
@@ -23,7 +24,7 @@ class BloomFilterMap(Map):
     def _prepare_create(cls, a: _CreateArgs) -> None:
         super()._prepare_create(a)
         if not 0 <= a.map_extra <= 15:
-            raise ValueError(f"bloom filter map_extra is the number of hash functions, 0..15, not {a.map_extra}")
+            raise BpfValueError(f"bloom filter map_extra is the number of hash functions, 0..15, not {a.map_extra}")
 
     def add(self, value: Any) -> None:
         """Add ``value`` to the filter."""

@@ -27,6 +27,7 @@ from ..btf.types import (
     Union_,
     VarSecinfo,
 )
+from ..errors import BpfValueError
 
 __all__ = ["copy_type", "ctype_to_btf", "int_type", "value_btf"]
 
@@ -76,14 +77,14 @@ def ctype_to_btf(ct: type[Any], btf: Btf, memo: dict[Any, int] | None = None) ->
         members = []
         for f in ct._fields_:
             if len(f) > 2:
-                raise ValueError(f"{ct.__name__}.{f[0]} is a bitfield; describe it with BTF instead")
+                raise BpfValueError(f"{ct.__name__}.{f[0]} is a bitfield; describe it with BTF instead")
             fname, ftype = f[0], f[1]
             off = getattr(ct, fname).offset
             members.append(Member(fname, ctype_to_btf(ftype, btf, memo), off * 8))
         cls = Union_ if issubclass(ct, ctypes.Union) else Struct
         tid = btf.add(cls(ct.__name__, ctypes.sizeof(ct), members))
     else:
-        raise ValueError(f"cannot describe {ct!r} in BTF")
+        raise BpfValueError(f"cannot describe {ct!r} in BTF")
     memo[ct] = tid
     return tid
 

@@ -14,6 +14,7 @@ from .. import host
 from .._sys import Fd
 from .._sys import commands as C
 from ..btf import Btf
+from ..errors import BpfTypeError
 
 __all__ = ["btf_of_fd", "kernel_btf", "load_btf"]
 
@@ -44,5 +45,7 @@ def kernel_btf(btf_id: int) -> Btf:
 
 def load_btf(btf: Btf, *, token_fd: int | None = None) -> Fd:
     """BPF_BTF_LOAD of ``btf``'s own types (through a BPF token fd if given); the kernel's log is in the error."""
+    if not isinstance(btf, Btf):
+        raise BpfTypeError(f"load_btf takes a Btf, not {type(btf).__name__}")
     fd, _ = C.btf_load(btf.to_bytes(), target="BTF built by bpfkit", token_fd=token_fd)
     return Fd(fd, "BTF")

@@ -50,7 +50,7 @@ from ..btf.types import (
     Var,
     Volatile,
 )
-from ..errors import ObjectFormatError
+from ..errors import BpfOverflowError, BpfTypeError, BpfValueError, ObjectFormatError
 
 __all__ = [
     "ArrayCodec",
@@ -94,11 +94,11 @@ def raw_bytes(value: object, size: int, what: str = "value") -> bytes | None:
     """
     if isinstance(value, (bytes, bytearray)):
         if len(value) != size:
-            raise ValueError(f"{what} must be {size} bytes, got {len(value)}")
+            raise BpfValueError(f"{what} must be {size} bytes, got {len(value)}")
         return bytes(value)
     if isinstance(value, memoryview):
         if value.nbytes != size:
-            raise ValueError(f"{what} must be {size} bytes, got {value.nbytes}")
+            raise BpfValueError(f"{what} must be {size} bytes, got {value.nbytes}")
         return value.tobytes()
     return None
 
@@ -124,7 +124,7 @@ class Codec(abc.ABC):
 
     def __init__(self, size: int, name: str) -> None:
         if size < 0:
-            raise ValueError(f"negative size {size} for {name}")
+            raise BpfValueError(f"negative size {size} for {name}")
         self.size = size
         self.name = name
         self.pack_into = self.encode_into
@@ -170,7 +170,7 @@ class Codec(abc.ABC):
 
     def _encode(self, value: Any) -> bytes:
         """Encode a non-bytes value (subclasses)."""
-        raise TypeError(f"cannot encode {type(value).__name__} as {self.name}")
+        raise BpfTypeError(f"cannot encode {type(value).__name__} as {self.name}")
 
     def _unpack_one(self, data: Any, offset: int = 0) -> tuple[Any]:
         return (self.decode(data, offset),)
@@ -191,7 +191,7 @@ class VoidCodec(Codec):
     def encode_into(self, buf: Any, offset: int, value: Any) -> None:
         """Accept None (or empty bytes); write nothing."""
         if value is not None and raw_bytes(value, 0, "key of a map without keys") is None:
-            raise TypeError(f"this map has no keys (key_size 0): pass None, not {type(value).__name__}")
+            raise BpfTypeError(f"this map has no keys (key_size 0): pass None, not {type(value).__name__}")
 
     def decode(self, data: Any, offset: int = 0) -> None:
         """Always None."""
@@ -206,7 +206,7 @@ class IntCodec(Codec):
 
     def __init__(self, size: int, signed: bool = False, name: str | None = None) -> None:
         if size not in _INT_FMT:
-            raise ValueError(f"integers are 1, 2, 4 or 8 bytes, not {size}")
+            raise BpfValueError(f"integers are 1, 2, 4 or 8 bytes, not {size}")
         super().__init__(size, name or f"{'s' if signed else 'u'}{size * 8}")
         self.signed = signed
         fmt = _INT_FMT[size]
@@ -220,7 +220,7 @@ class IntCodec(Codec):
     def _encode(self, value: Any) -> bytes:
         v = _int_of(value, self.name)
         if not self.min <= v <= self.max:
-            raise OverflowError(f"{v} is out of range for {self.name} ({self.min}..{self.max})")
+            raise BpfOverflowError(f"{v} is out of range for {self.name} ({self.min}..{self.max})")
         return self._st.pack(v)
 
     def decode(self, data: Any, offset: int = 0) -> int:
@@ -235,7 +235,7 @@ class IntCodec(Codec):
 def _int_of(value: Any, name: str) -> int:
     """``value`` as an int (by ``__index__``) for an integer codec; TypeError for floats and non-integers."""
     if isinstance(value, float) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} needs an int, not {type(value).__name__}")
+        raise BpfTypeError(f"{name} needs an int, not {type(value).__name__}")
     return int(value.__index__())
 
 
@@ -251,7 +251,7 @@ class BigIntCodec(Codec):
         try:
             return v.to_bytes(self.size, sys.byteorder, signed=self.signed)
         except OverflowError:
-            raise OverflowError(f"{value} is out of range for {self.name}") from None
+            raise BpfOverflowError(f"{value} is out of range for {self.name}") from None
 
     def decode(self, data: Any, offset: int = 0) -> int:
         """The int at ``offset``."""
@@ -263,7 +263,7 @@ class FloatCodec(Codec):
 
     def __init__(self, size: int, name: str | None = None) -> None:
         if size not in (4, 8):
-            raise ValueError(f"floats are 4 or 8 bytes, not {size}")
+            raise BpfValueError(f"floats are 4 or 8 bytes, not {size}")
         super().__init__(size, name or ("float" if size == 4 else "double"))
         self._st = struct.Struct(_ORDER + ("f" if size == 4 else "d"))
         self.pack_into = self._st.pack_into
@@ -271,11 +271,11 @@ class FloatCodec(Codec):
 
     def _encode(self, value: Any) -> bytes:
         if not isinstance(value, (int, float)):
-            raise TypeError(f"{self.name} needs a float, not {type(value).__name__}")
+            raise BpfTypeError(f"{self.name} needs a float, not {type(value).__name__}")
         try:
             return self._st.pack(value)
         except (struct.error, OverflowError) as exc:
-            raise OverflowError(f"{value!r} does not fit a {self.name}: {exc}") from None
+            raise BpfOverflowError(f"{value!r} does not fit a {self.name}: {exc}") from None
 
     def decode(self, data: Any, offset: int = 0) -> float:
         """The float at ``offset``."""
@@ -295,12 +295,12 @@ class BytesCodec(Codec):
     def _encode(self, value: Any) -> bytes:
         if isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
             if len(value) != self.size:
-                raise ValueError(f"{self.name} needs {self.size} bytes, got {len(value)}")
+                raise BpfValueError(f"{self.name} needs {self.size} bytes, got {len(value)}")
             try:
                 return bytes(value)
             except ValueError:
-                raise OverflowError(f"{self.name} items must be 0..255") from None
-        raise TypeError(f"{self.name} needs bytes of length {self.size}, not {type(value).__name__}")
+                raise BpfOverflowError(f"{self.name} items must be 0..255") from None
+        raise BpfTypeError(f"{self.name} needs bytes of length {self.size}, not {type(value).__name__}")
 
     def decode(self, data: Any, offset: int = 0) -> bytes:
         """The bytes at ``offset``."""
@@ -323,9 +323,9 @@ class CharArrayCodec(Codec):
         elif isinstance(value, memoryview):
             value = value.tobytes()
         elif not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"{self.name} needs str or bytes, not {type(value).__name__}")
+            raise BpfTypeError(f"{self.name} needs str or bytes, not {type(value).__name__}")
         if len(value) > self.size:
-            raise ValueError(f"{len(value)} bytes do not fit {self.name}")
+            raise BpfValueError(f"{len(value)} bytes do not fit {self.name}")
         return bytes(value).ljust(self.size, b"\0")
 
     def decode(self, data: Any, offset: int = 0) -> bytes:
@@ -346,9 +346,9 @@ class ArrayCodec(Codec):
 
     def _encode(self, value: Any) -> bytes:
         if isinstance(value, (str, Mapping)) or not isinstance(value, (Sequence, ctypes.Array)):
-            raise TypeError(f"{self.name} needs a sequence of {self.n} items, not {type(value).__name__}")
+            raise BpfTypeError(f"{self.name} needs a sequence of {self.n} items, not {type(value).__name__}")
         if len(value) != self.n:
-            raise ValueError(f"{self.name} needs {self.n} items, got {len(value)}")
+            raise BpfValueError(f"{self.name} needs {self.n} items, got {len(value)}")
         buf = bytearray(self.size)
         es = self.elem.size
         for i, item in enumerate(value):
@@ -372,7 +372,7 @@ class StructFormatCodec(Codec):
         try:
             st = struct.Struct(fmt)
         except struct.error as exc:
-            raise ValueError(f"bad struct format {fmt!r}: {exc}") from None
+            raise BpfValueError(f"bad struct format {fmt!r}: {exc}") from None
         super().__init__(st.size, fmt)
         self._st = st
         self.nfields = len(st.unpack(bytes(st.size)))
@@ -383,16 +383,16 @@ class StructFormatCodec(Codec):
     def _encode(self, value: Any) -> bytes:
         items = (value,) if self.nfields == 1 else value
         if self.nfields != 1 and (isinstance(items, (str, bytes)) or not isinstance(items, Sequence)):
-            raise TypeError(f"format {self.name!r} needs a sequence of {self.nfields} items, not {type(value).__name__}")
+            raise BpfTypeError(f"format {self.name!r} needs a sequence of {self.nfields} items, not {type(value).__name__}")
         if len(items) != self.nfields:
-            raise ValueError(f"format {self.name!r} needs {self.nfields} items, got {len(items)}")
+            raise BpfValueError(f"format {self.name!r} needs {self.nfields} items, got {len(items)}")
         try:
             return self._st.pack(*items)
         except struct.error as exc:
             msg = str(exc)
             if "range" in msg or "format requires" in msg:
-                raise OverflowError(f"{value!r} does not fit format {self.name!r}: {msg}") from None
-            raise TypeError(f"{value!r} does not fit format {self.name!r}: {msg}") from None
+                raise BpfOverflowError(f"{value!r} does not fit format {self.name!r}: {msg}") from None
+            raise BpfTypeError(f"{value!r} does not fit format {self.name!r}: {msg}") from None
 
     def decode(self, data: Any, offset: int = 0) -> Any:
         """A scalar (one field) or a tuple."""
@@ -435,7 +435,7 @@ class CtypesCodec(Codec):
                 names = _settable_names(cls)  # type: ignore[arg-type]  # classes are hashable
                 unknown = [k for k in value if k not in names]
                 if unknown:
-                    raise TypeError(f"{self.name} has no field {unknown[0]!r}")
+                    raise BpfTypeError(f"{self.name} has no field {unknown[0]!r}")
                 obj = cls(**value)
                 given = list(value.items())
             elif isinstance(value, (tuple, list)) and not issubclass(cls, ctypes.Array):
@@ -443,16 +443,16 @@ class CtypesCodec(Codec):
                 given = [(f[0], v) for f, v in zip(cls._fields_, value, strict=False)]
             elif isinstance(value, (tuple, list)):
                 if len(value) != cls._length_:
-                    raise ValueError(f"{self.name} needs {cls._length_} items, got {len(value)}")
+                    raise BpfValueError(f"{self.name} needs {cls._length_} items, got {len(value)}")
                 obj = cls(*value)
                 given = []
             else:
-                raise TypeError(f"{self.name} needs a {cls.__name__}, a dict or bytes, not {type(value).__name__}")
+                raise BpfTypeError(f"{self.name} needs a {cls.__name__}, a dict or bytes, not {type(value).__name__}")
         except AttributeError as exc:
-            raise TypeError(f"cannot build {self.name}: {exc}") from None
+            raise BpfTypeError(f"cannot build {self.name}: {exc}") from None
         for fname, v in given:  # ctypes truncates ints silently: refuse instead
             if isinstance(v, int) and not isinstance(v, bool) and getattr(obj, fname) != v:
-                raise OverflowError(f"{v} is out of range for {self.name}.{fname}")
+                raise BpfOverflowError(f"{v} is out of range for {self.name}.{fname}")
         return _cbytes(obj)
 
     def decode(self, data: Any, offset: int = 0) -> Any:
@@ -484,7 +484,7 @@ class FdCodec(IntCodec):
             elif isinstance(getattr(value, "fd", None), int):
                 value = value.fd
             else:
-                raise TypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(value).__name__}")
+                raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(value).__name__}")
         return super()._encode(value)
 
 
@@ -509,13 +509,13 @@ class PerCpuCodec(Codec):
                 buf[offset : offset + self.size] = bytes(value)
                 return
             if n != self.inner.size:
-                raise ValueError(
+                raise BpfValueError(
                     f"per-CPU value must be {self.inner.size} bytes (one value for all CPUs) "
                     f"or {self.size} bytes (all CPUs), got {n}"
                 )
         if isinstance(value, list):
             if len(value) != self.ncpus:
-                raise ValueError(f"per-CPU value list has {len(value)} items, the host has {self.ncpus} possible CPUs")
+                raise BpfValueError(f"per-CPU value list has {len(value)} items, the host has {self.ncpus} possible CPUs")
             items = value
         else:
             items = [value] * self.ncpus
@@ -586,7 +586,7 @@ _NAME_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*((?:\[\s*\d+\s*\]\s*)*)
 def _named_codec(spec: str) -> Codec:
     m = _NAME_RE.match(spec)
     if not m:
-        raise ValueError(f"unknown type name {spec!r}")
+        raise BpfValueError(f"unknown type name {spec!r}")
     base = " ".join(m.group(1).split())
     dims = [int(d) for d in re.findall(r"\d+", m.group(2))]
     if dims:
@@ -606,8 +606,8 @@ def _named_codec(spec: str) -> Codec:
     if base in _NAMED_FLOATS:
         return FloatCodec(_NAMED_FLOATS[base], base)
     if base == "bytes":
-        raise ValueError("'bytes' needs a size: use 'u8[N]' or pass size=")
-    raise ValueError(f"unknown type name {spec!r}")
+        raise BpfValueError("'bytes' needs a size: use 'u8[N]' or pass size=")
+    raise BpfValueError(f"unknown type name {spec!r}")
 
 
 # ---- ctypes -----------------------------------------------------------------
@@ -650,7 +650,7 @@ def _ctypes_codec(ct: type[Any]) -> Codec:
         return CtypesCodec(ct)
     if issubclass(ct, (ctypes.Structure, ctypes.Union)):
         return CtypesCodec(ct)
-    raise TypeError(f"unsupported ctypes type {ct!r}")
+    raise BpfTypeError(f"unsupported ctypes type {ct!r}")
 
 
 # ---- BTF -> ctypes ------------------------------------------------------------
@@ -723,10 +723,10 @@ class _BtfMixin:
         r = self._int_ranges.get(name)
         if r is not None:
             if isinstance(value, float) or not hasattr(value, "__index__"):
-                raise TypeError(f"{type(self).__name__}.{name} needs an int, not {type(value).__name__}")
+                raise BpfTypeError(f"{type(self).__name__}.{name} needs an int, not {type(value).__name__}")
             v = value.__index__()
             if not r[0] <= v <= r[1]:
-                raise OverflowError(f"{v} is out of range for {type(self).__name__}.{name} ({r[0]}..{r[1]})")
+                raise BpfOverflowError(f"{v} is out of range for {type(self).__name__}.{name} ({r[0]}..{r[1]})")
             value = v
         elif name in self._array_fields and not isinstance(value, ctypes.Array):
             arr_t, codec = self._array_fields[name]
@@ -842,7 +842,7 @@ def _build_ctype(btf: Btf, type_id: int, cache: dict[int, type[Any]], depth: int
     elif isinstance(t, Var):
         ct = _build_ctype(btf, t.type, cache, depth + 1)
     else:
-        raise ValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
+        raise BpfValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
     cache[tid] = ct
     return ct
 
@@ -864,10 +864,10 @@ def _bitfield_property(off_bits: int, nbits: int, signed: bool) -> property:
 
     def put(self: Any, value: Any) -> None:
         if isinstance(value, float) or not hasattr(value, "__index__"):
-            raise TypeError(f"bitfield needs an int, not {type(value).__name__}")
+            raise BpfTypeError(f"bitfield needs an int, not {type(value).__name__}")
         v = value.__index__()
         if not lo <= v <= hi:
-            raise OverflowError(f"{v} does not fit a {nbits}-bit {'signed ' if signed else ''}bitfield ({lo}..{hi})")
+            raise BpfOverflowError(f"{v} does not fit a {nbits}-bit {'signed ' if signed else ''}bitfield ({lo}..{hi})")
         addr = ctypes.addressof(self) + start
         raw = int.from_bytes(ctypes.string_at(addr, nbytes), sys.byteorder)
         sh = shift if little else nbytes * 8 - shift - nbits
@@ -888,9 +888,9 @@ def _bytes_property(off: int, n: int, strip: bool) -> property:
         if isinstance(value, memoryview):
             value = value.tobytes()
         if not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"needs bytes or str, not {type(value).__name__}")
+            raise BpfTypeError(f"needs bytes or str, not {type(value).__name__}")
         if len(value) > n or (not strip and len(value) != n):
-            raise ValueError(f"{len(value)} bytes do not fit a {n}-byte field")
+            raise BpfValueError(f"{len(value)} bytes do not fit a {n}-byte field")
         ctypes.memmove(ctypes.addressof(self) + off, bytes(value).ljust(n, b"\0"), n)
 
     return property(get, put)
@@ -902,11 +902,11 @@ def _bigint_property(off: int, n: int, signed: bool) -> property:
 
     def put(self: Any, value: Any) -> None:
         if isinstance(value, float) or not hasattr(value, "__index__"):
-            raise TypeError(f"needs an int, not {type(value).__name__}")
+            raise BpfTypeError(f"needs an int, not {type(value).__name__}")
         try:
             raw = value.__index__().to_bytes(n, sys.byteorder, signed=signed)
         except OverflowError:
-            raise OverflowError(f"{value} does not fit a {n}-byte int") from None
+            raise BpfOverflowError(f"{value} does not fit a {n}-byte int") from None
         ctypes.memmove(ctypes.addressof(self) + off, raw, n)
 
     return property(get, put)
@@ -1058,7 +1058,7 @@ def _btf_codec(btf: Btf, type_id: int) -> Codec:
         return CtypesCodec(ct, ct._btf_name)
     if isinstance(t, Var):
         return _btf_codec(btf, t.type)
-    raise ValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
+    raise BpfValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
 
 
 # ---- NumPy dtypes ----------------------------------------------------------------
@@ -1128,7 +1128,7 @@ def _build_dtype(np: Any, btf: Btf, type_id: int, depth: int) -> Any:
         return _record_dtype(np, btf, t, depth)
     if isinstance(t, Var):
         return _build_dtype(np, btf, t.type, depth + 1)
-    raise ValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
+    raise BpfValueError(f"BTF type {type_id} ({t.kind.name.lower()} {t.name!r}) has no size to encode")
 
 
 def _subarray(np: Any, elem: Any, n: int) -> Any:
@@ -1190,7 +1190,7 @@ def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "v
     codec: Codec
     if spec is None:
         if size is None:
-            raise ValueError(f"{what}: give a type or a size")
+            raise BpfValueError(f"{what}: give a type or a size")
         codec = IntCodec(size) if size in _INT_FMT else VoidCodec() if size == 0 else BytesCodec(size)
     elif isinstance(spec, Codec):
         codec = spec
@@ -1198,7 +1198,7 @@ def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "v
         try:
             codec = _btf_codec(spec[0], int(spec[1]))
         except IndexError:
-            raise ValueError(f"{what}: the BTF has no type id {spec[1]}") from None
+            raise BpfValueError(f"{what}: the BTF has no type id {spec[1]}") from None
         codec.btf_type = (spec[0], int(spec[1]))
     elif isinstance(spec, str):
         s = spec.strip()
@@ -1209,8 +1209,8 @@ def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "v
     elif isinstance(spec, type) and issubclass(spec, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)):
         codec = _ctypes_codec(spec)
     else:
-        raise TypeError(f"{what}: cannot make a codec from {spec!r}")
+        raise BpfTypeError(f"{what}: cannot make a codec from {spec!r}")
     if size is not None and codec.size != size:
-        raise ValueError(f"{what} type {codec.name} is {codec.size} bytes but the map's {what} is {size} bytes")
+        raise BpfValueError(f"{what} type {codec.name} is {codec.size} bytes but the map's {what} is {size} bytes")
     return codec
 

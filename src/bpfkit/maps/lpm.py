@@ -7,6 +7,7 @@ import struct
 from typing import Any, NamedTuple
 
 from .._uapi import MapFlags, MapType
+from ..errors import BpfTypeError, BpfValueError
 from .codec import Codec
 from .hash import HashMap
 
@@ -35,7 +36,7 @@ class LpmKeyCodec(Codec):
 
     def __init__(self, size: int) -> None:
         if size < 5:
-            raise ValueError(f"LPM trie keys are a 4-byte prefix length plus data, so more than 4 bytes, not {size}")
+            raise BpfValueError(f"LPM trie keys are a 4-byte prefix length plus data, so more than 4 bytes, not {size}")
         super().__init__(size, f"lpm key ({size - 4} B of data)")
         self.data_len = size - 4
 
@@ -44,7 +45,7 @@ class LpmKeyCodec(Codec):
             try:
                 value = ipaddress.ip_network(value, strict=False) if "/" in value else ipaddress.ip_address(value)
             except ValueError as exc:
-                raise ValueError(f"not an IP network or address: {exc}") from None
+                raise BpfValueError(f"not an IP network or address: {exc}") from None
         if isinstance(value, _Net):
             data, plen = value.network_address.packed, value.prefixlen
         elif isinstance(value, _Addr):
@@ -54,14 +55,14 @@ class LpmKeyCodec(Codec):
             if isinstance(a, (bytes, bytearray, memoryview)) and isinstance(b, int):
                 a, b = b, a
             if not isinstance(a, int) or not isinstance(b, (bytes, bytearray, memoryview)):
-                raise TypeError("an LPM key tuple is (prefixlen: int, data: bytes)")
+                raise BpfTypeError("an LPM key tuple is (prefixlen: int, data: bytes)")
             plen, data = a, bytes(b)
         else:
-            raise TypeError(f"an LPM key is an ip network/address, a string or (prefixlen, data), not {type(value).__name__}")
+            raise BpfTypeError(f"an LPM key is an ip network/address, a string or (prefixlen, data), not {type(value).__name__}")
         if len(data) != self.data_len:
-            raise ValueError(f"this trie's keys hold {self.data_len} bytes of data, got {len(data)}")
+            raise BpfValueError(f"this trie's keys hold {self.data_len} bytes of data, got {len(data)}")
         if not 0 <= plen <= 8 * self.data_len:
-            raise ValueError(f"prefix length {plen} out of range 0..{8 * self.data_len}")
+            raise BpfValueError(f"prefix length {plen} out of range 0..{8 * self.data_len}")
         return _PLEN.pack(plen) + data
 
     def decode(self, data: Any, offset: int = 0) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._uapi import MapType
+from ..errors import BpfValueError
 from .array import IndexedMap
 from .base import Map, _CreateArgs
 from .codec import Codec, FdCodec
@@ -21,7 +22,7 @@ class _OfMaps(Map):
     def _prepare_create(cls, a: _CreateArgs) -> None:
         super()._prepare_create(a)
         if a.inner_map is None:
-            raise ValueError(f"{cls.__name__} needs inner_map=: a map (or its fd) every inner map must look like")
+            raise BpfValueError(f"{cls.__name__} needs inner_map=: a map (or its fd) every inner map must look like")
 
     def _make_value_codec(self, spec: Any) -> Codec:
         return FdCodec(self.value_size, "inner map fd")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from .._uapi import MapFlags, MapType
+from ..errors import BpfTypeError, BpfValueError
 from .base import Map
 from .codec import Codec
 
@@ -30,7 +31,7 @@ class StackCodec(Codec):
     def __init__(self, size: int, build_id: bool) -> None:
         unit = _FRAME.size if build_id else 8
         if size % unit:
-            raise ValueError(f"stack trace values are a multiple of {unit} bytes, not {size}")
+            raise BpfValueError(f"stack trace values are a multiple of {unit} bytes, not {size}")
         super().__init__(size, "build-id stack" if build_id else "stack")
         self.build_id = build_id
         self.depth = size // unit
@@ -57,10 +58,10 @@ class StackCodec(Codec):
 
     def _encode(self, value: Any) -> bytes:
         if self.build_id:
-            raise TypeError("build-id stacks can only be given as bytes")
+            raise BpfTypeError("build-id stacks can only be given as bytes")
         ips = list(value)
         if len(ips) > self.depth:
-            raise ValueError(f"{len(ips)} frames do not fit a stack of depth {self.depth}")
+            raise BpfValueError(f"{len(ips)} frames do not fit a stack of depth {self.depth}")
         return self._ips.pack(*(ips + [0] * (self.depth - len(ips))))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import host
 from .._uapi import MapFlags, MapType
+from ..errors import BpfValueError
 from .base import Map, _CreateArgs
 from .btfgen import value_btf
 from .codec import Codec, FdCodec, PerCpuCodec, make_codec
@@ -41,7 +42,7 @@ class LocalStorageMap(Map):
     def _prepare_create(cls, a: _CreateArgs) -> None:
         super()._prepare_create(a)
         if a.key_size != 4 or a.max_entries != 0:
-            raise ValueError(f"{cls.__name__} needs key_size 4 (an fd) and max_entries 0")
+            raise BpfValueError(f"{cls.__name__} needs key_size 4 (an fd) and max_entries 0")
         assert a.value_size is not None
         if a.btf_fd is None and not (a.btf is not None and a.btf_value_type_id):
             btf, key_id, value_id = value_btf(a.value_type, a.value_size)
@@ -49,7 +50,7 @@ class LocalStorageMap(Map):
             if a.value_type is None:
                 a.value_type = (btf, value_id)
         elif not a.btf_key_type_id or not a.btf_value_type_id:
-            raise ValueError(f"{cls.__name__} with your own BTF needs btf_key_type_id and btf_value_type_id")
+            raise BpfValueError(f"{cls.__name__} with your own BTF needs btf_key_type_id and btf_value_type_id")
 
     def _make_key_codec(self, spec: Any) -> Codec:
         return FdCodec(4, "fd")

@@ -336,6 +336,11 @@ class _Reader:
             if sym is None:
                 raise ObjectFormatError(f"DATASEC {sec.name!r}: no ELF symbol for variable {var.name!r}", section=".BTF")
             if fix_offsets:
+                if sym.value + vs.size > sec.size:
+                    raise ObjectFormatError(
+                        f"variable {var.name!r}: its ELF symbol's value {sym.value:#x} (+ {vs.size} bytes) lies "
+                        f"outside section {sec.name!r} ({sec.size} bytes)", section=sec.name,
+                    )
                 vs.offset = sym.value
             if sym.is_hidden:
                 var.linkage = VarLinkage.STATIC

@@ -98,6 +98,20 @@ def find_section_def(section: str) -> SectionDef | None:
     return None
 
 
+def close_section_names(section: str, n: int = 5) -> list[str]:
+    """Known section names (table rows, ``name/...`` for those taking a target) closest to an unknown ``section``."""
+    import difflib
+
+    section = section.removeprefix("?")
+    shown = {d.name: d.name + ("/..." if d.match == "plus" else "") for d in SECTION_DEFS}
+    head = section.split("/", 1)[0]
+    found = difflib.get_close_matches(section, list(shown), n=n, cutoff=0.6)
+    for name in difflib.get_close_matches(head, list(shown), n=n, cutoff=0.6):
+        if name not in found:
+            found.append(name)
+    return [shown[name] for name in found[:n]]
+
+
 @record(frozen=True, slots=True)
 class ProgramSection:
     """What a program's ELF section name says about it."""

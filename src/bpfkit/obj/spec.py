@@ -31,6 +31,7 @@ from ..btf import Btf, Int, Ptr
 from ..btf import Enum as BtfEnum
 from ..btf import Enum64 as BtfEnum64
 from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
+from ..errors import BpfKeyError, BpfTypeError, BpfValueError
 from .sections import SectionDef
 
 __all__ = [
@@ -275,6 +276,8 @@ class ObjectSpec:
         """Parse an object from memory; ``name`` prefixes internal map names as libbpf's object name does."""
         from ._reader import read_object
 
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise BpfTypeError(f"ObjectSpec.from_bytes takes the object's bytes, not {type(data).__name__}")
         return read_object(bytes(data), name)
 
     @classmethod
@@ -302,10 +305,10 @@ class ObjectSpec:
         try:
             var = self.variables[name]
         except KeyError:
-            raise KeyError(f"object {self.name!r} has no variable {name!r}") from None
+            raise BpfKeyError(f"object {self.name!r} has no variable {name!r}") from None
         m = self.maps.get(var.map)
         if m is None:
-            raise KeyError(f"variable {name!r} lives in map {var.map!r}, which the spec no longer has")
+            raise BpfKeyError(f"variable {name!r} lives in map {var.map!r}, which the spec no longer has")
         return var, m
 
     def get_variable(self, name: str) -> bytes:
@@ -318,15 +321,15 @@ class ObjectSpec:
         """Set a variable's initial value (before load); ints are encoded by the variable's size and BTF signedness."""
         var, m = self._variable(name)
         if m.kind is MapKind.KCONFIG:
-            raise ValueError(f"variable {name!r} is a __kconfig extern; its value comes from the kernel config")
+            raise BpfValueError(f"variable {name!r} is a __kconfig extern; its value comes from the kernel config")
         if isinstance(value, (bool, int)):
             raw = self._encode_int(var, int(value))
         elif isinstance(value, (bytes, bytearray, memoryview)):
             raw = bytes(value)
         else:
-            raise TypeError(f"value for variable {name!r} must be bytes or int, not {type(value).__name__}")
+            raise BpfTypeError(f"value for variable {name!r} must be bytes or int, not {type(value).__name__}")
         if len(raw) != var.size:
-            raise ValueError(f"variable {name!r} is {var.size} bytes, value is {len(raw)}")
+            raise BpfValueError(f"variable {name!r} is {var.size} bytes, value is {len(raw)}")
         data = bytearray(m.data if m.data is not None else bytes(m.value_size))
         data[var.offset : var.offset + var.size] = raw
         m.data = bytes(data)
@@ -339,11 +342,11 @@ class ObjectSpec:
             if isinstance(t, (Int, BtfEnum, BtfEnum64)):
                 signed = t.signed
             elif not isinstance(t, Ptr):
-                raise TypeError(f"variable {var.name!r} is a {t.kind.name.lower()}; set it from bytes")
+                raise BpfTypeError(f"variable {var.name!r} is a {t.kind.name.lower()}; set it from bytes")
         if var.size not in (1, 2, 4, 8):
-            raise TypeError(f"variable {var.name!r} of {var.size} bytes cannot be set from an int")
+            raise BpfTypeError(f"variable {var.name!r} of {var.size} bytes cannot be set from an int")
         try:
             return value.to_bytes(var.size, self.byteorder, signed=signed)  # type: ignore[arg-type]
         except OverflowError:
             kind = "signed" if signed else "unsigned"
-            raise ValueError(f"{value} does not fit variable {var.name!r} ({kind}, {var.size} bytes)") from None
+            raise BpfValueError(f"{value} does not fit variable {var.name!r} ({kind}, {var.size} bytes)") from None

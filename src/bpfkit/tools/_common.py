@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-from ..errors import BpfError
+from ..errors import BpfError, BpfValueError
 
 __all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "milliseconds", "now_hms", "now_iso",
            "object_path", "pid_ns_constants", "seconds"]
@@ -40,7 +40,7 @@ TICK = 0.1
 def object_path(name: str) -> Path:
     """Path of the shipped BPF object of tool ``name`` (``bootstrap`` -> .../tools/bootstrap.bpf.o)."""
     if name not in TOOLS:
-        raise ValueError(f"no tool {name!r} (have: {', '.join(TOOLS)})")
+        raise BpfValueError(f"no tool {name!r} (have: {', '.join(TOOLS)})")
     path = Path(__file__).with_name(f"{name}.bpf.o")
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: rebuild the tool objects with `make tools`")
@@ -111,7 +111,7 @@ class Session:
     def __init__(self, *, json_output: bool = False, duration: float | None = None,
                  out: TextIO | None = None, err: TextIO | None = None, handle_signals: bool = True) -> None:
         if duration is not None and duration < 0:
-            raise ValueError(f"duration must be >= 0 seconds, got {duration}")
+            raise BpfValueError(f"duration must be >= 0 seconds, got {duration}")
         self.json = json_output
         self.duration = duration
         self.out = out if out is not None else sys.stdout

@@ -22,6 +22,24 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } rb SEC(".maps");
 
+/* Events that found rb full (the reader fell behind): the kernel does not count failed reserves.
+ * bpfkit's convention: a map "<ring>_lost" of one u64 at key 0, read by RingBuffer.lost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} rb_lost SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&rb_lost, &zero);
+
+	if (n)
+		(*n)++;
+}
+
 /* Set before load; when non-zero only exits of processes that lived at least this long are reported. */
 const volatile unsigned long long min_duration_ns = 0;
 
@@ -45,8 +63,10 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		count_lost();
 		return 0;
+	}
 
 	task = (struct task_struct *)bpf_get_current_task();
 	e->exit_event = false;
@@ -88,8 +108,10 @@ int handle_exit(void *ctx)
 		return 0;
 
 	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		count_lost();
 		return 0;
+	}
 
 	task = (struct task_struct *)bpf_get_current_task();
 	e->exit_event = true;

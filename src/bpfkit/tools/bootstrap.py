@@ -9,6 +9,7 @@ from typing import Any
 
 import bpfkit
 
+from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, milliseconds, now_hms, now_iso, object_path, pid_ns_constants
 
 __all__ = ["DESCRIPTION", "EPILOG", "EVENT", "Event", "add_arguments", "format_event", "header", "run"]
@@ -30,7 +31,11 @@ object is loaded: the kernel then sends only the exits of processes that
 lived at least that long, and no EXEC events. --json prints one object per
 event with the keys time, event ("EXEC" or "EXIT"), comm, pid, ppid,
 filename (null for EXIT), exit_code and duration_ns (null for EXEC;
-duration_ns is also null for a process whose exec was not seen)."""
+duration_ns is also null for a process whose exec was not seen).
+
+Events the kernel side could not put in rb because it was full (this command
+fell behind) are counted in the map rb_lost; the command reports them on
+stderr as they happen and in total at the end."""
 
 EPILOG = """\
 examples:
@@ -59,7 +64,7 @@ class Event:
     def decode(cls, data: bytes | memoryview) -> Event:
         """Decode a ``struct event`` record (ValueError if it is not 168 bytes)."""
         if len(data) != EVENT.size:
-            raise ValueError(f"bootstrap event is {EVENT.size} bytes, got a record of {len(data)}")
+            raise BpfValueError(f"bootstrap event is {EVENT.size} bytes, got a record of {len(data)}")
         pid, ppid, code, dur, comm, filename, is_exit = EVENT.unpack(data)
         return cls(pid, ppid, code, dur, cstr(comm), cstr(filename), bool(is_exit))
 
@@ -94,10 +99,31 @@ def format_event(e: Event, hms: str) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``bpfkit bootstrap``."""
-    p.add_argument("-d", "--min-duration", type=milliseconds, default=0, metavar="MS",
+    p.add_argument("-d", "--min-duration", type=_min_duration, default=0, metavar="MS",
                    help="report only exits of processes that lived at least MS milliseconds (set in the "
                         "kernel before load; no EXEC events then)")
     add_pid_ns_argument(p)
+
+
+MAX_MIN_DURATION_MS = (2**64 - 1) // 1_000_000  # min_duration_ns is a u64
+
+
+def _min_duration(text: str) -> int:
+    """argparse type of -d: milliseconds whose nanoseconds fit the object's u64 min_duration_ns."""
+    value = milliseconds(text)
+    if value > MAX_MIN_DURATION_MS:
+        raise argparse.ArgumentTypeError(
+            f"{value} ms does not fit min_duration_ns (a u64 of nanoseconds): at most {MAX_MIN_DURATION_MS} ms"
+        )
+    return value
+
+
+def report_lost(session: Session, lost: int | None, reported: int) -> int:
+    """Note events the kernel side could not reserve since the last report; returns the new total."""
+    if lost is not None and lost > reported:
+        session.note(f"lost {lost - reported} events: the ring buffer was full (the reader fell behind)")
+        return lost
+    return reported
 
 
 def run(ns: argparse.Namespace, session: Session) -> int:
@@ -113,7 +139,12 @@ def run(ns: argparse.Namespace, session: Session) -> int:
             session.ready("Tracing process exec and exit")
             if not session.json:
                 session.line(header())
+            reported = 0
             for wait in session.ticks():
                 rb.poll(timeout=wait)
+                reported = report_lost(session, rb.lost, reported)
             rb.consume()  # what arrived before the stop
+            reported = report_lost(session, rb.lost, reported)
+            if reported:
+                session.note(f"{reported} events lost in all")
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 
 import bpfkit
 
+from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
 
 __all__ = ["DATA", "DESCRIPTION", "EPILOG", "add_arguments", "decode", "run"]
@@ -38,7 +39,7 @@ DATA = struct.Struct("<ii16s12s")
 def decode(data: bytes | memoryview) -> dict[str, Any]:
     """The fields of one sample (perf may pad it past 36 bytes; the padding is ignored)."""
     if len(data) < DATA.size:
-        raise ValueError(f"hello sample is {DATA.size} bytes, got {len(data)}")
+        raise BpfValueError(f"hello sample is {DATA.size} bytes, got {len(data)}")
     pid, uid, command, message = DATA.unpack_from(data)
     return {"pid": pid, "uid": uid, "command": cstr(command), "message": cstr(message)}
 

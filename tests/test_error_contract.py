@@ -1,0 +1,191 @@
+"""The error contract of errors.py, enforced: the public API called with wrong arguments raises only
+BpfError subclasses, TypeError (Python's own, for calls that do not match a signature), AttributeError,
+or OSError from opening a path the caller named (issue 13, "must exist" 4)."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import bpfkit
+
+pytestmark = pytest.mark.kernel
+
+WRONG: list[tuple[Any, ...]] = [
+    (),
+    (None,),
+    ("nope",),
+    (-1,),
+    (2**70,),
+    (1.5,),
+    (object(),),
+    (b"\xff\x00\xff",),
+    ("nope", "nope"),
+    (-1, -1),
+    (None, None, None),
+    (2**70, 2**70, 2**70, 2**70),
+]
+# calls that would change the host or wait: not part of the walk
+SKIP = {"close", "detach", "poll", "consume", "__iter__", "aiter", "pin", "unpin", "freeze", "read_batch",
+        "wait", "main"}
+
+
+def _allowed(exc: BaseException) -> bool:
+    if isinstance(exc, bpfkit.BpfError):
+        return True
+    if type(exc) in (TypeError, AttributeError):
+        return True  # Python's own: the call does not match the signature, or no such attribute
+    return type(exc) in (FileNotFoundError, IsADirectoryError, NotADirectoryError)  # a path the caller named
+
+
+def _walk(fn: Callable[..., Any], where: str, bad: list[str]) -> None:
+    for args in WRONG:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - classifying is the point
+            if not _allowed(exc):
+                bad.append(f"{where}{args!r}: {type(exc).__module__}.{type(exc).__qualname__}: {exc}")
+            continue
+        close = getattr(result, "close", None)
+        if callable(close) and not isinstance(result, type):
+            try:
+                close()
+            except BaseException as exc:  # noqa: BLE001
+                if not _allowed(exc):
+                    bad.append(f"{where}{args!r} then close(): {type(exc).__qualname__}: {exc}")
+
+
+def _public_callables() -> list[tuple[str, Callable[..., Any]]]:
+    out = []
+    for name in bpfkit.__all__:
+        obj = getattr(bpfkit, name)
+        if isinstance(obj, type) and (issubclass(obj, (BaseException, enum.Enum))):
+            continue
+        if callable(obj) and name not in SKIP:
+            out.append((name, obj))
+    return out
+
+
+def test_top_level_callables_raise_only_contract_errors() -> None:
+    bad: list[str] = []
+    for name, fn in _public_callables():
+        _walk(fn, f"bpfkit.{name}", bad)
+        if isinstance(fn, type):  # the class's own constructors (create, from_*)
+            for attr, member in inspect.getmembers(fn):
+                if attr.startswith(("create", "from_", "load")) and callable(member):
+                    _walk(member, f"bpfkit.{name}.{attr}", bad)
+    assert bad == []
+
+
+SUBPACKAGES = ("bpfkit.btf", "bpfkit.asm", "bpfkit.obj", "bpfkit.maps", "bpfkit.links", "bpfkit.features",
+               "bpfkit.host", "bpfkit.ringbuf", "bpfkit.perf", "bpfkit.programs", "bpfkit.collection")
+
+
+def test_subpackage_callables_raise_only_contract_errors() -> None:
+    import importlib
+
+    bad: list[str] = []
+    for modname in SUBPACKAGES:
+        mod = importlib.import_module(modname)
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if isinstance(obj, type) and issubclass(obj, (BaseException, enum.Enum)):
+                continue
+            if callable(obj) and name not in SKIP and not name.startswith(("attach", "mount", "ensure")):
+                _walk(obj, f"{modname}.{name}", bad)  # attach_*/mount/ensure_*: they change the host
+    assert bad == []
+
+
+def _methods(obj: object) -> list[tuple[str, Callable[..., Any]]]:
+    return [
+        (n, getattr(obj, n)) for n in dir(obj)
+        if not n.startswith("_") and n not in SKIP and callable(getattr(obj, n, None))
+        and not isinstance(getattr(type(obj), n, None), type)
+        and not inspect.isclass(getattr(obj, n))
+    ]
+
+
+@pytest.mark.parametrize("kind", ["hash", "array", "percpu_hash", "lpm_trie", "queue", "bloom_filter"])
+def test_map_methods_raise_only_contract_errors(kind: str) -> None:
+    sizes = {"lpm_trie": (8, 8), "queue": (0, 8), "bloom_filter": (0, 8)}.get(kind, (4, 8))
+    flags = bpfkit.MapFlags.NO_PREALLOC if kind == "lpm_trie" else 0
+    bad: list[str] = []
+    with bpfkit.Map.create(kind, sizes[0], sizes[1], 8, flags=flags) as m:
+        for name, fn in _methods(m):
+            if name in ("create", "from_fd", "from_pin", "from_id", "info_by_id"):
+                continue
+            _walk(fn, f"{kind} Map.{name}", bad)
+        ops: list[Callable[[Any], Any]] = [lambda k: k in m]
+        if hasattr(m, "__getitem__"):
+            ops.append(lambda k: m[k])
+        if hasattr(m, "__setitem__"):
+            ops.append(lambda k: m.__setitem__(k, k))
+        if hasattr(m, "__delitem__"):
+            ops.append(m.__delitem__)
+        for op in ops:
+            for args in WRONG:
+                if len(args) == 1:
+                    try:
+                        op(args[0])
+                    except BaseException as exc:  # noqa: BLE001
+                        if not _allowed(exc):
+                            bad.append(f"{kind} item op {args!r}: {type(exc).__qualname__}: {exc}")
+    assert bad == []
+
+
+def _instances() -> list[tuple[str, Any]]:
+    """One instance of each public class that owns or describes a kernel object (closed by the caller)."""
+    from pathlib import Path
+
+    from bpfkit.asm import exit_insn, mov64_imm
+
+    boot = Path(__file__).resolve().parents[1] / "src" / "bpfkit" / "tools" / "bootstrap.bpf.o"
+    spec = bpfkit.ObjectSpec.from_file(boot)
+    col = bpfkit.load(boot)
+    rb_map = bpfkit.Map.create("ringbuf", 0, 0, 4096)
+    perf_map = bpfkit.Map.create("perf_event_array", 4, 4)
+    link = col.programs["handle_exit"].attach()  # a tracepoint bpf_link
+    return [
+        ("Link", link),
+        ("Program", bpfkit.Program.load("socket_filter", [*mov64_imm(0, 0), *exit_insn()])),
+        ("ObjectSpec", spec),
+        ("ProgramSpec", spec.programs["handle_exec"]),
+        ("MapSpec", spec.maps["exec_start"]),
+        ("Btf", spec.btf),
+        ("Collection", col),
+        ("RingBuffer", bpfkit.RingBuffer(rb_map, lambda rec: None)),
+        ("PerfBuffer", bpfkit.PerfBuffer(perf_map, lambda cpu, rec: None)),
+        ("ringbuf map", rb_map),
+        ("perf map", perf_map),
+    ]
+
+
+def test_public_objects_methods_raise_only_contract_errors() -> None:
+    bad: list[str] = []
+    objs = _instances()
+    try:
+        for what, obj in objs:
+            for name, fn in _methods(obj):
+                if what == "Link" and name == "update":
+                    continue  # walked below: a wrong program must not replace the attached one
+                if name in ("attach", "copy", "create", "from_fd", "from_pin", "from_id", "info_by_id"):
+                    continue  # attach() would attach bootstrap's programs for real; the rest are walked above
+                _walk(fn, f"{what}.{name}", bad)
+        link = objs[0][1]
+        for args in WRONG[1:]:
+            if len(args) == 1:
+                try:
+                    link.update(args[0])
+                except BaseException as exc:  # noqa: BLE001
+                    if not isinstance(exc, bpfkit.BpfError):  # a wrong program is a wrong type: bpfkit's error
+                        bad.append(f"Link.update{args!r}: {type(exc).__qualname__}: {exc}")
+    finally:
+        for _, obj in reversed(objs):
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
+    assert bad == []
