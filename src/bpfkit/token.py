@@ -20,7 +20,7 @@ from types import TracebackType
 
 from ._sys import Fd
 from ._sys import commands as C
-from .errors import BpfError, KernelError
+from .errors import BpfError, BpfValueError, KernelError
 
 __all__ = ["DEFAULT_TOKEN_PATH", "ENV_VARS", "Token", "TokenSource", "token_for_load"]
 
@@ -52,6 +52,8 @@ class Token:
             dfd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise BpfError(f"cannot create a BPF token from {where!r}: {exc.strerror}") from exc
+        except ValueError as exc:  # a NUL in the path
+            raise BpfValueError(f"cannot create a BPF token from {where!r}: {exc}") from None
         try:
             fd = C.token_create(dfd, target=f"BPF token from {where!r}")
         except KernelError as exc:
