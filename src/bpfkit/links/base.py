@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +16,7 @@ from .._uapi import AttachType, LinkType
 if TYPE_CHECKING:
     from ..programs import Program
 
-__all__ = ["Link", "LinkInfo"]
+__all__ = ["Link", "LinkInfo", "close_links"]
 
 
 @record(frozen=True)
@@ -175,6 +175,30 @@ class Link:
         """Open a bpf_link by its kernel id."""
         fd = Fd(C.link_get_fd_by_id(link_id), f"link id {link_id}")
         return cls(fd, program=None, kind="link", target=f"id {link_id}")
+
+
+def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
+    """Close many links at once, concurrently: each uprobe or kprobe detach waits for the kernel
+    (an RCU grace period), and those waits overlap across threads. Raises the first error after all are closed."""
+    todo = [link for link in links if not link.closed]
+    errors: list[BaseException] = []
+
+    def close_one(link: Link) -> None:
+        try:
+            link.close()
+        except Exception as exc:
+            errors.append(exc)
+
+    if len(todo) <= 1:
+        for link in todo:
+            close_one(link)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(todo)), thread_name_prefix="bpfkit-detach") as ex:
+            list(ex.map(close_one, todo))
+    if errors:
+        raise errors[0]
 
 
 def new_link_fd(

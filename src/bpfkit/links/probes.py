@@ -7,6 +7,9 @@ import errno as E
 import functools
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,11 +17,12 @@ from .._sys import Fd
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs
 from .._uapi import PerfType, ProgType
-from ..errors import KernelError, NotSupportedError
-from .base import Link
+from ..errors import KernelError, NotSupportedError, ObjectFormatError
+from .base import Link, close_links
 from .tracing import attach_perf_event_fd
 
 if TYPE_CHECKING:
+    from ..obj.native import NativeElf
     from ..programs import Program
 
 __all__ = [
@@ -26,9 +30,15 @@ __all__ = [
     "attach_kprobe",
     "attach_perf_event",
     "attach_uprobe",
+    "attach_uprobes",
+    "binary_path",
+    "elf_image",
     "find_library",
     "kprobe_support",
+    "mapped_files",
     "resolve_symbol",
+    "resolve_symbols",
+    "uprobe_ref_ctr_support",
 ]
 
 _PMU_DIR = "/sys/bus/event_source/devices"
@@ -41,14 +51,7 @@ class LinkGroup(Link):
         self.links = links
 
         def close_all() -> None:
-            errors: list[BaseException] = []
-            for link in self.links:
-                try:
-                    link.close()
-                except Exception as exc:
-                    errors.append(exc)
-            if errors:
-                raise errors[0]
+            close_links(self.links)
 
         super().__init__(None, program=program, kind=kind, target=target, on_close=close_all)
 
@@ -200,9 +203,52 @@ def find_library(name: str) -> str | None:
     return None
 
 
-def _binary_path(name: str) -> str:
+def _in_root(pid: int, path: str) -> str:
+    """``path`` as process ``pid`` sees it: through /proc/PID/root (its mount namespace, a container)."""
+    if pid < 0 or pid == os.getpid():
+        return path
+    return f"/proc/{pid}/root{path}" if path.startswith("/") else path
+
+
+def mapped_files(pid: int) -> list[str]:
+    """The files process ``pid`` maps (paths in its own mount namespace), in /proc/PID/maps order."""
+    seen: dict[str, None] = {}
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/"):
+                    seen.setdefault(parts[5].rstrip("\n").removesuffix(" (deleted)"), None)
+    except FileNotFoundError:
+        raise ProcessLookupError(f"no process {pid}") from None
+    return list(seen)
+
+
+def _library_in_process(name: str, pid: int) -> str | None:
+    base = name[3:] if name.startswith("lib") else name
+    base = base.split(".so")[0]
+    pattern = re.compile(rf"lib{re.escape(base)}(\.so[.\d]*|-[\d.]+\.so)")
+    for path in mapped_files(pid):
+        if pattern.fullmatch(os.path.basename(path)):
+            return path
+    return None
+
+
+def binary_path(name: str, pid: int = -1) -> str:
+    """The path to open for binary or library ``name`` ("c", "/usr/bin/x"), inside process ``pid``'s root."""
     import shutil
 
+    if pid >= 0 and pid != os.getpid():
+        if "/" in name:
+            path = _in_root(pid, name if name.startswith("/") else os.path.join(f"/proc/{pid}/cwd", name))
+        else:
+            found = _library_in_process(name, pid)
+            if found is None:
+                raise FileNotFoundError(f"process {pid} maps no library named {name!r}")
+            path = _in_root(pid, found)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"uprobe target {name!r} does not exist in the mount namespace of process {pid}")
+        return path
     if "/" in name:
         if not os.path.exists(name):
             raise FileNotFoundError(f"uprobe target {name!r} does not exist")
@@ -226,39 +272,75 @@ class ResolvedSymbol:
     size: int
 
 
+_ELF_CACHE: OrderedDict[tuple[str, int, int, int, int], NativeElf] = OrderedDict()
+_ELF_CACHE_SIZE = 32
+_elf_lock = threading.Lock()
+
+
+def elf_image(path: str) -> NativeElf:
+    """The parsed ELF file at ``path``, cached per (path, device, inode, mtime, size): parsed once."""
+    from ..obj.native import NativeElf
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise FileNotFoundError(exc.errno, f"cannot read ELF file {path!r}: {exc.strerror}") from None
+    key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _elf_lock:
+        hit = _ELF_CACHE.get(key)
+        if hit is not None:
+            _ELF_CACHE.move_to_end(key)
+            return hit
+    with open(path, "rb") as f:
+        data = f.read()
+    elf = NativeElf.from_bytes(data, what=path)
+    with _elf_lock:
+        _ELF_CACHE[key] = elf
+        while len(_ELF_CACHE) > _ELF_CACHE_SIZE:
+            _ELF_CACHE.popitem(last=False)
+    return elf
+
+
+def resolve_symbols(path: str, symbols: Sequence[str]) -> dict[str, ResolvedSymbol]:
+    """Resolve many function symbols of ``path`` in one pass over its (cached) symbol tables.
+
+    KeyError names the symbols that are missing.
+    """
+    elf = elf_image(path)
+    found = elf.resolve(symbols)
+    missing = [s for s in symbols if s not in found]
+    if missing:
+        raise KeyError(f"symbol(s) {', '.join(map(repr, missing))} not found in {path}")
+    out: dict[str, ResolvedSymbol] = {}
+    for name, sym in found.items():
+        seg = elf.load_segment(sym.address, executable=True)
+        off = sym.address - seg.vaddr + seg.offset if seg is not None else sym.address
+        out[name] = ResolvedSymbol(sym.name, sym.address, off, sym.size)
+    return out
+
+
 def resolve_symbol(path: str, symbol: str) -> ResolvedSymbol:
     """Find ``symbol`` in the ELF symbol tables of ``path``; its file offset is what uprobes take."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    want = symbol.split("@", maxsplit=1)[0]
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            found = None
-            for secname in (".symtab", ".dynsym"):
-                sec = elf.get_section_by_name(secname)
-                if sec is None:
-                    continue
-                for sym in sec.iter_symbols():  # type: ignore[attr-defined]
-                    if sym["st_value"] == 0 or sym["st_info"]["type"] not in ("STT_FUNC", "STT_GNU_IFUNC", "STT_LOOS"):
-                        continue
-                    if sym.name == symbol or sym.name.split("@")[0] == want:
-                        found = sym
-                        break
-                if found is not None:
-                    break
-            if found is None:
-                raise KeyError(f"symbol {symbol!r} not found in {path}")
-            addr = int(found["st_value"])
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD" or not seg["p_flags"] & 1:  # PF_X
-                    continue
-                if seg["p_vaddr"] <= addr < seg["p_vaddr"] + seg["p_memsz"]:
-                    return ResolvedSymbol(found.name, addr, addr - seg["p_vaddr"] + seg["p_offset"], int(found["st_size"]))
-            return ResolvedSymbol(found.name, addr, addr, int(found["st_size"]))
-    except ELFError as exc:
+        return resolve_symbols(path, [symbol])[symbol]
+    except ObjectFormatError as exc:
         raise ValueError(f"{path} is not a readable ELF file: {exc}") from None
+
+
+@functools.cache
+def _ref_ctr_shift() -> int | None:
+    """The config bit where the uprobe PMU takes ``ref_ctr_offset`` (Linux 4.20), None without it."""
+    try:
+        with open(f"{_PMU_DIR}/uprobe/format/ref_ctr_offset") as f:
+            m = re.match(r"config:(\d+)-\d+", f.read().strip())
+    except FileNotFoundError:
+        return None
+    return int(m.group(1)) if m else None
+
+
+def uprobe_ref_ctr_support() -> bool:
+    """Whether the kernel increments USDT semaphores itself (the uprobe PMU's ``ref_ctr_offset``)."""
+    return _pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
 
 
 def attach_uprobe(
@@ -271,26 +353,43 @@ def attach_uprobe(
     retprobe: bool = False,
     pid: int = -1,
     cookie: int = 0,
+    ref_ctr_offset: int = 0,
 ) -> Link:
-    """Attach a uprobe/uretprobe to ``symbol`` (or a raw file ``offset``) of a binary or library."""
+    """Attach a uprobe/uretprobe to ``symbol`` (or a raw file ``offset``) of a binary or library.
+
+    With ``pid``, the binary is looked up inside that process's mount namespace
+    (/proc/PID/root) and the probe fires only there. ``ref_ctr_offset`` is the
+    file offset of a USDT semaphore the kernel keeps counted while attached.
+    """
     if prog.type != ProgType.KPROBE:
         raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a uprobe (kprobe-type) program")
-    path = _binary_path(binary)
+    path = binary_path(binary, pid)
     if symbol is not None:
-        sym = resolve_symbol(path, symbol)
-        file_off = sym.offset + offset
+        file_off = resolve_symbol(path, symbol).offset + offset
     elif address is not None:
         file_off = address
     else:
         file_off = offset
+    return _open_uprobe(prog, path, file_off, symbol, retprobe, pid, cookie, ref_ctr_offset)
+
+
+def _open_uprobe(prog: Program, path: str, file_off: int, symbol: str | None, retprobe: bool, pid: int,
+                 cookie: int, ref_ctr_offset: int) -> Link:
     kind = "uretprobe" if retprobe else "uprobe"
     target = f"{kind} {path}:{symbol or hex(file_off)}" + (f" pid {pid}" if pid >= 0 else "")
     pmu = _pmu_type("uprobe")
     if pmu is None:
-        return _attach_legacy_probe(prog, "uprobe", f"{path}:{file_off:#x}", retprobe, target, cookie)
+        where = f"{path}:{file_off:#x}" + (f"({ref_ctr_offset:#x})" if ref_ctr_offset else "")
+        return _attach_legacy_probe(prog, "uprobe", where, retprobe, target, cookie)
     pbuf = ctypes.create_string_buffer(os.fsencode(path))
     attr = P.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
     attr.config = (1 << _retprobe_bit("uprobe")) if retprobe else 0
+    if ref_ctr_offset:
+        shift = _ref_ctr_shift()
+        if shift is None:
+            raise NotSupportedError(f"cannot attach {target} with a USDT semaphore: this kernel's uprobe PMU "
+                                    "has no ref_ctr_offset (Linux 4.20)", feature="uprobe_ref_ctr_offset")
+        attr.config |= ref_ctr_offset << shift
     attr.config1 = ctypes.addressof(pbuf)
     attr.config2 = file_off
     pfd = Fd(
@@ -298,6 +397,30 @@ def attach_uprobe(
         f"perf event of {target}",
     )
     return attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
+
+
+def attach_uprobes(
+    prog: Program,
+    binary: str,
+    symbols: Sequence[str],
+    *,
+    retprobe: bool = False,
+    pid: int = -1,
+) -> LinkGroup:
+    """Attach ``prog`` to many functions of one binary, resolved in one pass; one LinkGroup for all."""
+    if prog.type != ProgType.KPROBE:
+        raise TypeError(f"program {prog.name!r} is {prog.type!r}, not a uprobe (kprobe-type) program")
+    path = binary_path(binary, pid)
+    resolved = resolve_symbols(path, symbols)
+    links: list[Link] = []
+    try:
+        for name in symbols:
+            links.append(_open_uprobe(prog, path, resolved[name].offset, name, retprobe, pid, 0, 0))
+    except BaseException:
+        close_links(links)
+        raise
+    kind = "uretprobe" if retprobe else "uprobe"
+    return LinkGroup(links, program=prog, kind=kind, target=f"{kind} {path}: {len(links)} functions")
 
 
 # ---- perf events (sampling) ----------------------------------------------------
