@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usdt_build import Built, Target, build
 
 import bpfkit
 from bpfkit import host
@@ -21,6 +20,7 @@ from bpfkit.links import LinkGroup, attach_usdt, find_usdt_probes, probes
 from bpfkit.links import usdt as usdt_mod
 from bpfkit.obj.usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
 from bpfkit.testing import compile_bpf
+from usdt_build import Built, Target, build
 
 pytestmark = pytest.mark.kernel
 
