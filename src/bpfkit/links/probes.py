@@ -252,7 +252,8 @@ def binary_path(name: str, pid: int = -1) -> str:
     if "/" in name:
         if not os.path.exists(name):
             raise FileNotFoundError(f"uprobe target {name!r} does not exist")
-        return os.path.realpath(name)
+        # /proc/PID/root/...: realpath would leave that process's mount namespace
+        return os.path.abspath(name) if name.startswith("/proc/") else os.path.realpath(name)
     lib = find_library(name)
     if lib is not None:
         return os.path.realpath(lib)
