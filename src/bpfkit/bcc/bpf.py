@@ -977,11 +977,12 @@ def _cleanup_ctx(ctx: _Ctx, obj: LoadedObject | None) -> None:
         except Exception as exc:
             errors.append(exc)
     ctx.readers.clear()
-    for link in reversed(list(ctx.links.values())):
-        try:
-            link.close()
-        except Exception as exc:
-            errors.append(exc)
+    from ..links import close_links
+
+    try:
+        close_links(reversed(list(ctx.links.values())))  # uprobe detaches overlap (memleak -p: dozens of them)
+    except Exception as exc:
+        errors.append(exc)
     ctx.links.clear()
     if obj is not None:
         try:
