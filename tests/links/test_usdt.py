@@ -200,3 +200,15 @@ def test_symbol_tables_are_cached_per_file_identity(built: Built, tmp_path: Path
     assert list(resolved) == names and all(r.offset > 0 for r in resolved.values())
     with pytest.raises(KeyError):
         probes.resolve_symbols(libc, ["malloc", "no_such_function_here"])
+
+
+def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kernels before the uprobe PMU (4.17): uprobe_events in tracefs, the semaphore in process memory."""
+    real = probes._pmu_type
+    monkeypatch.setattr(probes, "_pmu_type", lambda name: None if name == "uprobe" else real(name))
+    assert not probes.uprobe_ref_ctr_support()
+    with bpfkit.load(usdt_object(str(built.exe))) as col:
+        with col.programs["on_hit"].attach_usdt(str(built.exe), "bpfkit_test", "hit", pid=target.pid) as group:
+            assert all(link.kind == "uprobe" for link in group.links)
+            assert target.fire() == (1, 0)
+        assert event(col, 0).hits == 1 and event(col, 0).args[1] == 65000

@@ -56,6 +56,7 @@ class LinkGroup(Link):
         super().__init__(None, program=program, kind=kind, target=target, on_close=close_all)
 
 
+@functools.cache
 def _pmu_type(name: str) -> int | None:
     try:
         with open(f"{_PMU_DIR}/{name}/type") as f:
@@ -64,6 +65,7 @@ def _pmu_type(name: str) -> int | None:
         return None
 
 
+@functools.cache
 def _retprobe_bit(name: str) -> int:
     """The config bit of ``retprobe`` in a PMU's format directory (``config:0``)."""
     try:

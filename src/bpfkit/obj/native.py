@@ -109,7 +109,7 @@ class NativeElf:
             raise
         except (struct.error, ValueError, OverflowError) as exc:
             raise ObjectFormatError(f"{what}: malformed ELF headers: {exc}", offset=0) from None
-        self._functions: dict[str, FunctionSymbol] | None = None
+        self._index: dict[str, tuple[str, int, int]] | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str = "ELF file") -> NativeElf:
@@ -194,46 +194,56 @@ class NativeElf:
                 if s.type == kind:
                     yield s
 
+    def _function_index(self) -> dict[str, tuple[str, int, int]]:
+        """name -> (symbol name, address, size), built once with plain tuples (libc: ~3000 symbols)."""
+        if self._index is None:
+            table: dict[str, tuple[str, int, int]] = {}
+            for st in self._symbol_tables():
+                for name, value, size in self._raw_functions(st):
+                    rec = (name, value, size)
+                    table.setdefault(name, rec)
+                    if "@" in name:
+                        table.setdefault(name.split("@", 1)[0], rec)
+            self._index = table
+        return self._index
+
+    def _raw_functions(self, st: NativeSection) -> Iterator[tuple[str, int, int]]:
+        if st.entsize != _SYM[0].size or st.size % _SYM[0].size:
+            raise ObjectFormatError(f"{self.what}: symbol table entry size {st.entsize} is not 24",
+                                    section=st.name, offset=st.offset)
+        if not 0 <= st.link < len(self.sections):
+            raise ObjectFormatError(f"{self.what}: symbol table links to no string table", section=st.name)
+        strs = self.section_data(self.sections[st.link])
+        find = strs.find
+        for name_off, info, _other, shndx, value, size in _SYM[self._bo].iter_unpack(self.section_data(st)):
+            if value == 0 or shndx == 0 or (info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
+                continue
+            end = find(b"\0", name_off)
+            if name_off >= len(strs) or end < 0:
+                raise ObjectFormatError(f"{self.what}: symbol name offset {name_off} is out of range", section=st.name)
+            yield strs[name_off:end].decode("utf-8", "replace"), value, size
+
     def iter_functions(self) -> Iterator[FunctionSymbol]:
         """Every defined function symbol (STT_FUNC, STT_GNU_IFUNC) of .symtab, then .dynsym."""
         for st in self._symbol_tables():
-            if st.entsize != _SYM[0].size or st.size % _SYM[0].size:
-                raise ObjectFormatError(f"{self.what}: symbol table entry size {st.entsize} is not 24",
-                                        section=st.name, offset=st.offset)
-            if not 0 <= st.link < len(self.sections):
-                raise ObjectFormatError(f"{self.what}: symbol table links to no string table", section=st.name)
-            strs = self.section_data(self.sections[st.link])
-            for name_off, info, _other, shndx, value, size in _SYM[self._bo].iter_unpack(self.section_data(st)):
-                if value == 0 or shndx == 0 or (info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
-                    continue
-                if name_off >= len(strs):
-                    raise ObjectFormatError(f"{self.what}: symbol name offset {name_off} is out of range",
-                                            section=st.name)
-                yield FunctionSymbol(_cstr(strs, name_off), value, size)
+            for name, value, size in self._raw_functions(st):
+                yield FunctionSymbol(name, value, size)
 
     @property
     def functions(self) -> dict[str, FunctionSymbol]:
-        """Function symbols by name (the first one wins: .symtab before .dynsym); built once."""
-        if self._functions is None:
-            table: dict[str, FunctionSymbol] = {}
-            for sym in self.iter_functions():
-                table.setdefault(sym.name, sym)
-                base = sym.name.split("@", 1)[0]
-                if base != sym.name:
-                    table.setdefault(base, sym)
-            self._functions = table
-        return self._functions
+        """Function symbols by name (the first one wins: .symtab before .dynsym; ``name@VERSION`` also as ``name``)."""
+        return {k: FunctionSymbol(*rec) for k, rec in self._function_index().items()}
 
     def resolve(self, names: Iterable[str]) -> dict[str, FunctionSymbol]:
         """The function symbols of ``names`` that exist (``name@VERSION`` matches ``name``), in one pass."""
-        funcs = self.functions
+        index = self._function_index()
         out: dict[str, FunctionSymbol] = {}
         for n in names:
-            hit = funcs.get(n)
+            hit = index.get(n)
             if hit is None:
-                hit = funcs.get(n.split("@", 1)[0])
+                hit = index.get(n.split("@", 1)[0])
             if hit is not None:
-                out[n] = hit
+                out[n] = FunctionSymbol(*hit)
         return out
 
     # ---- notes ---------------------------------------------------------------------------
