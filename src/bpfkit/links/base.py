@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -189,14 +190,28 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
         except Exception as exc:
             errors.append(exc)
 
-    if len(todo) <= 1:
-        for link in todo:
-            close_one(link)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+    queue = list(reversed(todo))  # pop() takes them in the given order
+    lock = threading.Lock()
 
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(todo)), thread_name_prefix="bpfkit-detach") as ex:
-            list(ex.map(close_one, todo))
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                link = queue.pop()
+            close_one(link)
+
+    threads: list[threading.Thread] = []
+    for _ in range(min(max_workers, len(todo)) if len(todo) > 1 else 0):
+        t = threading.Thread(target=worker, name="bpfkit-detach", daemon=True)
+        try:
+            t.start()
+        except RuntimeError:  # interpreter shutdown (an atexit cleanup) allows no new thread
+            break
+        threads.append(t)
+    worker()  # this thread works too, and alone when no thread could start
+    for t in threads:
+        t.join()
     if errors:
         raise errors[0]
 
