@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import bpfkit
 from bpfkit import host
 from bpfkit.btf import BtfKind
-from bpfkit.links import LinkGroup, attach_usdt, find_usdt_probes, probes
+from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes, probes
 from bpfkit.links import usdt as usdt_mod
 from bpfkit.obj.usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
 from bpfkit.testing import compile_bpf
@@ -212,3 +213,40 @@ def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypat
             assert all(link.kind == "uprobe" for link in group.links)
             assert target.fire() == (1, 0)
         assert event(col, 0).hits == 1 and event(col, 0).args[1] == 65000
+
+
+def test_close_links_closes_many_and_works_at_interpreter_exit(built: Built) -> None:
+    """Links closed concurrently; in an atexit handler (BCC's cleanup) no thread may start, and all still close."""
+    code = (
+        "import atexit, bpfkit\n"
+        "from bpfkit.links import attach_uprobe, close_links\n"
+        f"col = bpfkit.load({str(usdt_object(str(built.exe)))!r})\n"
+        "p = col.programs['on_nosema']\n"
+        f"links = [attach_uprobe(p, {str(built.lib)!r}, 'bpfkit_lib_fire', retprobe=r) for r in (False, True)]\n"
+        "def bye():\n"
+        "    close_links(links)\n"
+        "    assert all(link.closed for link in links)\n"
+        "    col.close()\n"
+        "    print('closed', len(links))\n"
+        "atexit.register(bye)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "closed 2", res.stderr
+
+
+def test_close_links_raises_the_first_error_after_closing_all() -> None:
+    closed: list[int] = []
+
+    class Fake(Link):
+        def __init__(self, i: int) -> None:
+            super().__init__(None, program=None, kind="fake", target=str(i), on_close=lambda: self.boom(i))
+
+        def boom(self, i: int) -> None:
+            closed.append(i)
+            if i == 3:
+                raise OSError(i, "refused")
+
+    links = [Fake(i) for i in range(8)]
+    with pytest.raises(OSError):
+        close_links(links)
+    assert sorted(closed) == list(range(8)) and all(link.closed for link in links)
