@@ -243,14 +243,13 @@ def binary_path(name: str, pid: int = -1) -> str:
     if pid >= 0 and pid != os.getpid():
         if "/" in name:
             path = _in_root(pid, name if name.startswith("/") else os.path.join(f"/proc/{pid}/cwd", name))
-        else:
-            found = _library_in_process(name, pid)
-            if found is None:
-                raise FileNotFoundError(f"process {pid} maps no library named {name!r}")
-            path = _in_root(pid, found)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"uprobe target {name!r} does not exist in the mount namespace of process {pid}")
-        return path
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"uprobe target {name!r} does not exist in the mount namespace of process {pid}")
+            return path
+        found = _library_in_process(name, pid)
+        if found is not None and os.path.exists(_in_root(pid, found)):
+            return _in_root(pid, found)
+        # not mapped (yet): the library the dynamic linker would give it here, as BCC does
     if "/" in name:
         if not os.path.exists(name):
             raise FileNotFoundError(f"uprobe target {name!r} does not exist")
