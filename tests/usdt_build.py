@@ -21,16 +21,20 @@ class Built:
 
     exe: Path
     lib: Path
+    exe_fixed: Path  # the same executable linked at a fixed address (-no-pie, ET_EXEC)
 
 
 def build(dest: Path) -> Built:
-    """Compile the library (-O2: register operands) and the PIE executable (-O0: stack operands) into ``dest``."""
+    """Compile the library (-O2: register operands) and the executable (-O0: stack operands; PIE and not) into ``dest``."""
     lib = dest / "libbpfkitusdt.so"
     exe = dest / "usdt_target"
     subprocess.run(["cc", "-O2", "-fPIC", "-shared", "-o", str(lib), str(SRC / "usdt_lib.c")], check=True)
     subprocess.run(["cc", "-O0", "-fPIE", "-pie", "-o", str(exe), str(SRC / "usdt_target.c"), str(SRC / "usdt_nosema.c"),
                     f"-L{dest}", "-lbpfkitusdt", "-Wl,-rpath,$ORIGIN"], check=True)
-    return Built(exe, lib)
+    fixed = dest / "usdt_target_fixed"
+    subprocess.run(["cc", "-O0", "-fno-pie", "-no-pie", "-o", str(fixed), str(SRC / "usdt_target.c"),
+                    str(SRC / "usdt_nosema.c"), f"-L{dest}", "-lbpfkitusdt", "-Wl,-rpath,$ORIGIN"], check=True)
+    return Built(exe, lib, fixed)
 
 
 class Target:

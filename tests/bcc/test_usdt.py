@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from bpfkit.bcc import BPF, USDT, USDTException
+from bpfkit.errors import NotSupportedError
+from bpfkit.links.usdt import bpf_cookie_support
 from usdt_build import Built, Target, build
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("cache_home")]
@@ -74,7 +76,8 @@ def slot(b: BPF, k: int) -> object:
 def test_readarg_by_pid_and_by_path(built: Built, target: Target) -> None:
     by_pid = USDT(pid=target.pid)
     by_pid.enable_probe("bpfkit_lib:libprobe", "on_lib")
-    by_path = USDT(path=str(built.exe))
+    # without BPF cookies (before 5.15) a PIE's probes are found by address in one process: pid= is needed
+    by_path = USDT(path=str(built.exe), pid=None if bpf_cookie_support() else target.pid)
     by_path.enable_probe("hit", "on_hit")  # the name alone finds the provider
     with BPF(text=PROGRAM, usdt_contexts=[by_pid, by_path]) as b:
         assert b.num_open_uprobes() == 2
@@ -92,6 +95,10 @@ def test_pid_and_path_together_and_ignore_pid(built: Built, target: Target) -> N
     u.enable_probe("libprobe", "on_lib")
     assert u.enumerate_active_probes() == [(str(built.lib).encode(), b"on_lib", u.enumerate_probes()[0]
                                             .get_location(0).address, target.pid)]
+    if not bpf_cookie_support():  # system-wide on a shared library needs BPF cookies (5.15)
+        with pytest.raises(NotSupportedError):
+            BPF(text=PROGRAM, usdt_contexts=[u], attach_usdt_ignore_pid=True)
+        return
     with BPF(text=PROGRAM, usdt_contexts=[u], attach_usdt_ignore_pid=True) as b:
         target.fire()
         assert slot(b, 1).hits == 1 and slot(b, 1).c == -70000

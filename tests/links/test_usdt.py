@@ -20,7 +20,7 @@ from bpfkit.btf import BtfKind
 from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes, probes
 from bpfkit.links import usdt as usdt_mod
 from bpfkit.obj.usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
-from bpfkit.testing import compile_bpf
+from bpfkit.testing import compile_bpf, require
 from usdt_build import Built, Target, build
 
 pytestmark = pytest.mark.kernel
@@ -86,11 +86,25 @@ def test_pt_regs_offsets_match_the_kernel() -> None:
         assert {"ax", "di", "si", "bp", "sp", "r8", "r15", "ip"} <= set(members)
 
 
-def test_library_attach_reads_arguments(built: Built, target: Target) -> None:
+@pytest.mark.parametrize("cookies", [True, False], ids=["cookies", "no-cookies"])
+def test_library_attach_reads_arguments(built: Built, target: Target, cookies: bool,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With BPF cookies (5.15) or, as before them, by probe address: then a PIE's probes need pid=."""
+    if cookies:
+        require("bpf_link_perf_event")
+        require("helper:get_attach_cookie@kprobe")
+    else:
+        monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
+    pid = -1 if cookies else target.pid
     with bpfkit.load(usdt_object(str(built.exe))) as col:
-        auto = col.attach()  # SEC("usdt/<exe>:bpfkit_test:nosema") attaches from its section name
-        assert [link.program.name for link in auto] == ["on_nosema"]
-        with col.programs["on_hit"].attach_usdt(str(built.exe), "bpfkit_test", "hit", cookie=99) as hit, \
+        if cookies:
+            auto = col.attach()  # SEC("usdt/<exe>:bpfkit_test:nosema") attaches from its section name
+            assert [link.program.name for link in auto] == ["on_nosema"]
+        else:
+            with pytest.raises(bpfkit.NotSupportedError):
+                col.attach()
+            col.links.append(col.programs["on_nosema"].attach(pid=target.pid))
+        with col.programs["on_hit"].attach_usdt(str(built.exe), "bpfkit_test", "hit", cookie=99, pid=pid) as hit, \
                 col.programs["on_lib"].attach_usdt(target.pid, "bpfkit_lib", "libprobe"):
             assert isinstance(hit, LinkGroup)
             assert target.fire() == (1, 1)  # both semaphores counted while attached
@@ -135,6 +149,14 @@ def test_without_cookies_the_ip_map_finds_the_spec(built: Built, target: Target,
         lib = event(col, 2)
         assert lib.hits == 1 and lib.err == 0 and list(lib.args[:4]) == LIB_ARGS
         assert event(col, 0).args[2] == -123456
+        # a fixed-address executable runs at its link-time addresses: no pid needed
+        with Target([str(built.exe_fixed)]) as fixed, \
+                col.programs["on_hit"].attach_usdt(str(built.exe_fixed), "bpfkit_test", "hit", cookie=5):
+            (site,) = find_usdt_probes(str(built.exe_fixed), "bpfkit_test", "hit")
+            assert list(col.maps[usdt_mod.IP_MAP].keys()) == [site.probe.address]
+            assert fixed.fire() == (1, 0)
+        e = event(col, 0)
+        assert e.hits == 2 and e.cookie == 5 and e.args[0] == -5 and bytes(e.str).rstrip(b"\0") == b"hello usdt"
 
 
 def test_missing_probe_and_bad_target(built: Built) -> None:
@@ -151,7 +173,7 @@ def test_spec_ids_are_released(built: Built) -> None:
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         specs = col.maps[usdt_mod.SPECS_MAP]
         for _ in range(3):
-            with col.programs["on_hit"].attach_usdt(str(built.exe), "bpfkit_test", "hit"):
+            with col.programs["on_hit"].attach_usdt(str(built.exe_fixed), "bpfkit_test", "hit"):
                 assert usdt_mod._used_ids[specs.id] == {0}
         assert specs.id not in usdt_mod._used_ids
 

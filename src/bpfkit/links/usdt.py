@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .._uapi import ProgType
 from ..errors import NotSupportedError, ObjectFormatError
+from ..obj.native import ET_EXEC
 from ..obj.usdt import SPEC_SIZE, UsdtProbe, encode_spec, pt_regs_offsets, usdt_probes
 from .base import Link, close_links
 from .probes import LinkGroup, _open_uprobe, binary_path, elf_image, mapped_files, uprobe_ref_ctr_support
@@ -193,9 +194,10 @@ def attach_usdt(
         if ips is None:
             raise NotSupportedError(f"cannot attach {what}: this kernel has no BPF cookies and the program has no "
                                     f"{IP_MAP} map", feature="bpf_cookie")
-        if pid < 0:
-            raise NotSupportedError(f"cannot attach {what} system-wide: without BPF cookies (Linux 5.15) the "
-                                    "probe addresses of one process are needed; give pid=", feature="bpf_cookie")
+        if pid < 0 and any(elf_image(s.path).type != ET_EXEC for s in sites):
+            raise NotSupportedError(f"cannot attach {what} system-wide: without BPF cookies (Linux 5.15) a "
+                                    "position-independent file's probe addresses are known only in one process; "
+                                    "give pid=", feature="bpf_cookie")
     kernel_counts = uprobe_ref_ctr_support()
     links: list[Link] = []
     ids: list[int] = []
@@ -231,7 +233,9 @@ def attach_usdt(
                     by_spec[spec] = spec_id
                     specs.update(struct.pack("<i", spec_id), spec)
                 if not use_cookie and ips is not None:
-                    for addr in _runtime_addresses(pid, site.binary, p.offset):
+                    # a fixed-address executable runs at its link-time addresses; else ask the process
+                    addrs = [p.address] if pid < 0 else _runtime_addresses(pid, site.binary, p.offset)
+                    for addr in addrs:
                         key = struct.pack("<q", addr)
                         ips.update(key, struct.pack("<I", spec_id))
                         ip_keys.append(key)
