@@ -272,3 +272,16 @@ def test_close_links_raises_the_first_error_after_closing_all() -> None:
     with pytest.raises(OSError):
         close_links(links)
     assert sorted(closed) == list(range(8)) and all(link.closed for link in links)
+
+
+def test_uprobe_at_a_virtual_address_is_translated_to_its_file_offset(built: Built) -> None:
+    """BCC's attach_uprobe(addr=) gives a virtual address: in a fixed-address executable it differs from the offset."""
+    (site,) = find_usdt_probes(str(built.exe_fixed), "bpfkit_test", "nosema")
+    assert site.probe.address != site.probe.offset
+    with bpfkit.load(usdt_object(str(built.exe))) as col, Target([str(built.exe_fixed)]) as fixed:
+        with probes.attach_uprobe(col.programs["on_nosema"], str(built.exe_fixed), address=site.probe.address):
+            fixed.fire()
+            fixed.fire()
+        assert event(col, 1).hits == 2
+        with pytest.raises(ValueError):
+            probes.attach_uprobe(col.programs["on_nosema"], str(built.exe_fixed), address=0x10)

@@ -357,7 +357,7 @@ def attach_uprobe(
     cookie: int = 0,
     ref_ctr_offset: int = 0,
 ) -> Link:
-    """Attach a uprobe/uretprobe to ``symbol`` (or a raw file ``offset``) of a binary or library.
+    """Attach a uprobe/uretprobe to ``symbol``, a virtual ``address`` or a raw file ``offset`` of a binary or library.
 
     With ``pid``, the binary is looked up inside that process's mount namespace
     (/proc/PID/root) and the probe fires only there. ``ref_ctr_offset`` is the
@@ -368,8 +368,11 @@ def attach_uprobe(
     path = binary_path(binary, pid)
     if symbol is not None:
         file_off = resolve_symbol(path, symbol).offset + offset
-    elif address is not None:
-        file_off = address
+    elif address is not None:  # a virtual address of the file, as BCC's addr=: through its segments
+        try:
+            file_off = elf_image(path).vaddr_to_offset(address) + offset
+        except ObjectFormatError as exc:
+            raise ValueError(f"cannot attach a uprobe at {address:#x} of {path}: {exc}") from None
     else:
         file_off = offset
     return _open_uprobe(prog, path, file_off, symbol, retprobe, pid, cookie, ref_ctr_offset)
