@@ -275,7 +275,8 @@ class ResolvedSymbol:
 
 
 _ELF_CACHE: OrderedDict[tuple[str, int, int, int, int], NativeElf] = OrderedDict()
-_ELF_CACHE_SIZE = 32
+_ELF_CACHE_SIZE = 32  # files
+_ELF_CACHE_BYTES = 256 << 20  # and their bytes at most (a larger file is parsed but not kept)
 _elf_lock = threading.Lock()
 
 
@@ -296,9 +297,11 @@ def elf_image(path: str) -> NativeElf:
     with open(path, "rb") as f:
         data = f.read()
     elf = NativeElf.from_bytes(data, what=path)
+    if len(data) > _ELF_CACHE_BYTES:
+        return elf
     with _elf_lock:
         _ELF_CACHE[key] = elf
-        while len(_ELF_CACHE) > _ELF_CACHE_SIZE:
+        while len(_ELF_CACHE) > _ELF_CACHE_SIZE or sum(len(e.data) for e in _ELF_CACHE.values()) > _ELF_CACHE_BYTES:
             _ELF_CACHE.popitem(last=False)
     return elf
 
