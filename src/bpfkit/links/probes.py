@@ -295,7 +295,10 @@ def elf_image(path: str) -> NativeElf:
             _ELF_CACHE.move_to_end(key)
             return hit
     with open(path, "rb") as f:
-        data = f.read()
+        head = f.read(64)
+        if head[:4] != b"\x7fELF":  # a mapped data file (locale-archive ...): not read further
+            raise ObjectFormatError(f"{path} is not an ELF file", offset=0)
+        data = head + f.read()
     elf = NativeElf.from_bytes(data, what=path)
     if len(data) > _ELF_CACHE_BYTES:
         return elf
