@@ -192,9 +192,13 @@ def namespaced(built: Built, tmp_path: Path) -> Iterator[Target]:
 def test_paths_resolve_in_the_process_mount_namespace(built: Built, namespaced: Target) -> None:
     assert not os.path.exists("/mnt/usdt_target") or not os.path.samefile("/mnt/usdt_target", built.exe)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
-        sites = find_usdt_probes(namespaced.pid, "bpfkit_lib")
-        assert [s.binary for s in sites] == ["/mnt/libbpfkitusdt.so"]
-        assert sites[0].path == f"/proc/{namespaced.pid}/root/mnt/libbpfkitusdt.so"
+        (site,) = find_usdt_probes(namespaced.pid, "bpfkit_lib")
+        # as its maps list it (from a chroot, such as the kernel matrix's guests, with the path to that root)
+        assert site.binary.endswith("/mnt/libbpfkitusdt.so")
+        assert site.path.startswith(f"/proc/{namespaced.pid}/map_files/")  # opens the mapped file itself
+        assert not os.path.samefile(site.path, built.lib)  # the copy in the tmpfs, not the original
+        nested = find_usdt_probes("/mnt/usdt_target", pid=namespaced.pid)
+        assert {t.name for t in nested} == {"hit", "nosema"} and nested[0].binary == "/mnt/usdt_target"
         with col.programs["on_lib"].attach_usdt(namespaced.pid, "bpfkit_lib", "libprobe"), \
                 col.programs["on_hit"].attach_usdt("/mnt/usdt_target", "bpfkit_test", "hit", pid=namespaced.pid), \
                 probes.attach_uprobe(col.programs["on_nosema"], "/mnt/usdt_target", "bpfkit_nosema",

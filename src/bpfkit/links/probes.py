@@ -212,27 +212,34 @@ def _in_root(pid: int, path: str) -> str:
     return f"/proc/{pid}/root{path}" if path.startswith("/") else path
 
 
-def mapped_files(pid: int) -> list[str]:
-    """The files process ``pid`` maps (paths in its own mount namespace), in /proc/PID/maps order."""
-    seen: dict[str, None] = {}
+def mapped_files(pid: int) -> dict[str, str]:
+    """The files process ``pid`` maps, in /proc/PID/maps order: its path -> a path that opens that very file.
+
+    The second is /proc/PID/map_files/START-END, which reaches the mapped file whatever mount
+    namespace or chroot either process is in (the listed path may not resolve from here).
+    """
+    seen: dict[str, str] = {}
     try:
         with open(f"/proc/{pid}/maps") as f:
             for line in f:
                 parts = line.split(None, 5)
                 if len(parts) == 6 and parts[5].startswith("/"):
-                    seen.setdefault(parts[5].rstrip("\n").removesuffix(" (deleted)"), None)
+                    path = parts[5].rstrip("\n").removesuffix(" (deleted)")
+                    if path not in seen:
+                        handle = f"/proc/{pid}/map_files/{parts[0]}"
+                        seen[path] = handle if pid != os.getpid() and os.path.exists(handle) else path
     except FileNotFoundError:
         raise ProcessLookupError(f"no process {pid}") from None
-    return list(seen)
+    return seen
 
 
 def _library_in_process(name: str, pid: int) -> str | None:
     base = name[3:] if name.startswith("lib") else name
     base = base.split(".so")[0]
     pattern = re.compile(rf"lib{re.escape(base)}(\.so[.\d]*|-[\d.]+\.so)")
-    for path in mapped_files(pid):
+    for path, handle in mapped_files(pid).items():
         if pattern.fullmatch(os.path.basename(path)):
-            return path
+            return handle
     return None
 
 
@@ -247,8 +254,8 @@ def binary_path(name: str, pid: int = -1) -> str:
                 raise FileNotFoundError(f"uprobe target {name!r} does not exist in the mount namespace of process {pid}")
             return path
         found = _library_in_process(name, pid)
-        if found is not None and os.path.exists(_in_root(pid, found)):
-            return _in_root(pid, found)
+        if found is not None:
+            return found
         # not mapped (yet): the library the dynamic linker would give it here, as BCC does
     if "/" in name:
         if not os.path.exists(name):

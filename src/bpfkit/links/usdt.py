@@ -81,18 +81,17 @@ def find_usdt_probes(target: str | int, provider: str | None = None, name: str |
     if isinstance(target, int):
         pid = target
         out: list[UsdtTarget] = []
-        for f in mapped_files(pid):
-            path = _root_path(f, pid)
-            if os.path.isfile(path):
-                out.extend(_probes_of(path, f, provider, name))
+        for f, handle in mapped_files(pid).items():
+            if os.path.isfile(handle):
+                out.extend(_probes_of(handle, f, provider, name))
         return out
     path = binary_path(target, pid)
-    inside = path.removeprefix(f"/proc/{pid}/root") if pid >= 0 else path
+    inside = path
+    if path.startswith(f"/proc/{pid}/"):  # the file as the process lists it in its maps
+        inside = path.removeprefix(f"/proc/{pid}/root")
+        if inside.startswith(f"/proc/{pid}/map_files/"):
+            inside = next((f for f, h in mapped_files(pid).items() if h == path), path)
     return _probes_of(path, inside, provider, name)
-
-
-def _root_path(path: str, pid: int) -> str:
-    return path if pid < 0 or pid == os.getpid() else f"/proc/{pid}/root{path}"
 
 
 # ---- spec ids ---------------------------------------------------------------------------------
