@@ -189,7 +189,15 @@ def namespaced(built: Built, tmp_path: Path) -> Iterator[Target]:
         yield t
 
 
-def test_paths_resolve_in_the_process_mount_namespace(built: Built, namespaced: Target) -> None:
+@pytest.mark.parametrize("cookies", [True, False], ids=["cookies", "no-cookies"])
+def test_paths_resolve_in_the_process_mount_namespace(built: Built, namespaced: Target, cookies: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also without BPF cookies, where the probe addresses in the process are found by the file's inode."""
+    if cookies:
+        require("bpf_link_perf_event")
+        require("helper:get_attach_cookie@kprobe")
+    else:
+        monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
     assert not os.path.exists("/mnt/usdt_target") or not os.path.samefile("/mnt/usdt_target", built.exe)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         (site,) = find_usdt_probes(namespaced.pid, "bpfkit_lib")

@@ -123,13 +123,22 @@ def _free_ids(map_id: int, ids: list[int]) -> None:
 # ---- semaphores in process memory ---------------------------------------------------------------
 
 
-def _runtime_addresses(pid: int, binary: str, file_offset: int) -> list[int]:
-    """Where file offset ``file_offset`` of ``binary`` is mapped in process ``pid``."""
+def _runtime_addresses(pid: int, path: str, file_offset: int) -> list[int]:
+    """Where file offset ``file_offset`` of the file at ``path`` is mapped in process ``pid``.
+
+    Mappings are matched by device and inode, not by name: the name a process's maps show
+    depends on who reads them (chroots, mount namespaces).
+    """
+    st = os.stat(path)
+    want = (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)
     out: list[int] = []
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
             parts = line.split(None, 5)
-            if len(parts) < 6 or parts[5].rstrip("\n").removesuffix(" (deleted)") != binary:
+            if len(parts) < 6:
+                continue
+            major, _, minor = parts[3].partition(":")
+            if (int(major, 16), int(minor, 16), int(parts[4])) != want:
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
             off = int(parts[2], 16)
@@ -233,7 +242,7 @@ def attach_usdt(
                     specs.update(struct.pack("<i", spec_id), spec)
                 if not use_cookie and ips is not None:
                     # a fixed-address executable runs at its link-time addresses; else ask the process
-                    addrs = [p.address] if pid < 0 else _runtime_addresses(pid, site.binary, p.offset)
+                    addrs = [p.address] if pid < 0 else _runtime_addresses(pid, site.path, p.offset)
                     for addr in addrs:
                         key = struct.pack("<q", addr)
                         ips.update(key, struct.pack("<I", spec_id))
@@ -243,7 +252,7 @@ def attach_usdt(
                 if kernel_counts:
                     ref_ctr = p.semaphore_offset
                 elif pid >= 0:
-                    for addr in _runtime_addresses(pid, site.binary, p.semaphore_offset):
+                    for addr in _runtime_addresses(pid, site.path, p.semaphore_offset):
                         _bump_semaphore(pid, addr, +1)
                         semaphores.append(addr)
                 else:
