@@ -46,6 +46,17 @@ def target(built: Built) -> Iterator[Target]:
         yield t
 
 
+@pytest.fixture(params=[True, False], ids=["cookies", "no-cookies"])
+def cookies(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run with BPF cookies (a probe must find them) and as on kernels before 5.15, without."""
+    if request.param:
+        require("bpf_link_perf_event")
+        require("helper:get_attach_cookie@kprobe")
+    else:
+        monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
+    return bool(request.param)
+
+
 def event(col: Any, slot: int) -> Any:
     return col.maps["events"][slot]
 
@@ -86,15 +97,8 @@ def test_pt_regs_offsets_match_the_kernel() -> None:
         assert {"ax", "di", "si", "bp", "sp", "r8", "r15", "ip"} <= set(members)
 
 
-@pytest.mark.parametrize("cookies", [True, False], ids=["cookies", "no-cookies"])
-def test_library_attach_reads_arguments(built: Built, target: Target, cookies: bool,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_library_attach_reads_arguments(built: Built, target: Target, cookies: bool) -> None:
     """With BPF cookies (5.15) or, as before them, by probe address: then a PIE's probes need pid=."""
-    if cookies:
-        require("bpf_link_perf_event")
-        require("helper:get_attach_cookie@kprobe")
-    else:
-        monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
     pid = -1 if cookies else target.pid
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         if cookies:
@@ -189,15 +193,8 @@ def namespaced(built: Built, tmp_path: Path) -> Iterator[Target]:
         yield t
 
 
-@pytest.mark.parametrize("cookies", [True, False], ids=["cookies", "no-cookies"])
-def test_paths_resolve_in_the_process_mount_namespace(built: Built, namespaced: Target, cookies: bool,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_resolve_in_the_process_mount_namespace(built: Built, namespaced: Target, cookies: bool) -> None:
     """Also without BPF cookies, where the probe addresses in the process are found by the file's inode."""
-    if cookies:
-        require("bpf_link_perf_event")
-        require("helper:get_attach_cookie@kprobe")
-    else:
-        monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
     assert not os.path.exists("/mnt/usdt_target") or not os.path.samefile("/mnt/usdt_target", built.exe)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         (site,) = find_usdt_probes(namespaced.pid, "bpfkit_lib")
