@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,16 @@ def test_native_elf_truncations_and_noise_are_object_format_errors() -> None:
             NativeElf.from_bytes(bytes(b))
         except ObjectFormatError:
             pass
+
+
+def test_resolve_agrees_with_the_full_symbol_table() -> None:
+    """resolve() searches the string tables (tails shared by linkers); it finds what the decoded table has."""
+    path = next((p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6")
+                 if Path(p).exists()), None)
+    assert path is not None
+    elf = NativeElf.from_bytes(Path(path).read_bytes())
+    table = elf.functions
+    names = random.Random(3).sample(sorted(table), 200)
+    found = elf.resolve([*names, "no_such_function_anywhere", ""])
+    assert {n: (s.address, s.size) for n, s in found.items()} == {n: (table[n].address, table[n].size) for n in names}
+    assert elf.resolve(["malloc@GLIBC_2.2.5"])["malloc@GLIBC_2.2.5"].address == table["malloc"].address

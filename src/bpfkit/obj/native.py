@@ -110,6 +110,7 @@ class NativeElf:
         except (struct.error, ValueError, OverflowError) as exc:
             raise ObjectFormatError(f"{what}: malformed ELF headers: {exc}", offset=0) from None
         self._index: dict[str, tuple[str, int, int]] | None = None
+        self._by_offset: list[tuple[bytes, dict[int, tuple[int, int]]]] | None = None
 
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str = "ELF file") -> NativeElf:
@@ -195,7 +196,7 @@ class NativeElf:
                     yield s
 
     def _function_index(self) -> dict[str, tuple[str, int, int]]:
-        """name -> (symbol name, address, size), built once with plain tuples (libc: ~3000 symbols)."""
+        """name -> (symbol name, address, size) of every function, decoded (for listings, not the attach path)."""
         if self._index is None:
             table: dict[str, tuple[str, int, int]] = {}
             for st in self._symbol_tables():
@@ -207,13 +208,33 @@ class NativeElf:
             self._index = table
         return self._index
 
-    def _raw_functions(self, st: NativeSection) -> Iterator[tuple[str, int, int]]:
+    def _offset_tables(self) -> list[tuple[bytes, dict[int, tuple[int, int]]]]:
+        """Per symbol table: its string table and name offset -> (address, size) of its functions.
+
+        Nothing is decoded: resolving a few names costs one pass of integer work (libc: ~1 ms).
+        """
+        if self._by_offset is None:
+            tables = []
+            for st in self._symbol_tables():
+                strs = self._string_table(st)
+                funcs: dict[int, tuple[int, int]] = {}
+                for name_off, info, _other, shndx, value, size in _SYM[self._bo].iter_unpack(self.section_data(st)):
+                    if value and shndx and (info & 0xF) in (STT_FUNC, STT_GNU_IFUNC):
+                        funcs.setdefault(name_off, (value, size))
+                tables.append((strs, funcs))
+            self._by_offset = tables
+        return self._by_offset
+
+    def _string_table(self, st: NativeSection) -> bytes:
         if st.entsize != _SYM[0].size or st.size % _SYM[0].size:
             raise ObjectFormatError(f"{self.what}: symbol table entry size {st.entsize} is not 24",
                                     section=st.name, offset=st.offset)
         if not 0 <= st.link < len(self.sections):
             raise ObjectFormatError(f"{self.what}: symbol table links to no string table", section=st.name)
-        strs = self.section_data(self.sections[st.link])
+        return self.section_data(self.sections[st.link])
+
+    def _raw_functions(self, st: NativeSection) -> Iterator[tuple[str, int, int]]:
+        strs = self._string_table(st)
         find = strs.find
         for name_off, info, _other, shndx, value, size in _SYM[self._bo].iter_unpack(self.section_data(st)):
             if value == 0 or shndx == 0 or (info & 0xF) not in (STT_FUNC, STT_GNU_IFUNC):
@@ -235,15 +256,17 @@ class NativeElf:
         return {k: FunctionSymbol(*rec) for k, rec in self._function_index().items()}
 
     def resolve(self, names: Iterable[str]) -> dict[str, FunctionSymbol]:
-        """The function symbols of ``names`` that exist (``name@VERSION`` matches ``name``), in one pass."""
-        index = self._function_index()
+        """The function symbols of ``names`` that exist (``name@VERSION`` matches ``name``), in one pass.
+
+        Each name is looked for in the string tables (``name\\0``; linkers share tails, so every
+        occurrence is tried) and kept where a function symbol's name starts there.
+        """
+        tables = self._offset_tables()
         out: dict[str, FunctionSymbol] = {}
         for n in names:
-            hit = index.get(n)
-            if hit is None:
-                hit = index.get(n.split("@", 1)[0])
+            hit = _find_function(tables, n.encode()) or _find_function(tables, n.split("@", 1)[0].encode(), versioned=True)
             if hit is not None:
-                out[n] = FunctionSymbol(*hit)
+                out[n] = hit
         return out
 
     # ---- notes ---------------------------------------------------------------------------
@@ -276,6 +299,24 @@ def parse_notes(data: bytes, byteorder: str = "little", *, where: str = "notes")
     if off < len(data) and any(data[off:]):
         raise ObjectFormatError(f"trailing bytes at offset {off} of {where} are no note", section=where, offset=off)
     return out
+
+
+def _find_function(tables: list[tuple[bytes, dict[int, tuple[int, int]]]], name: bytes, *,
+                   versioned: bool = False) -> FunctionSymbol | None:
+    """The first function called ``name`` (``name@...`` too when ``versioned``) in the tables, in order."""
+    if not name:
+        return None
+    ends = (b"\0", b"@") if versioned else (b"\0",)
+    for strs, funcs in tables:
+        for end in ends:
+            needle = name + end
+            at = strs.find(needle)
+            while at >= 0:
+                if at in funcs:
+                    value, size = funcs[at]
+                    return FunctionSymbol(_cstr(strs, at), value, size)
+                at = strs.find(needle, at + 1)
+    return None
 
 
 def _align4(n: int) -> int:
