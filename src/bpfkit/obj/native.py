@@ -9,6 +9,7 @@ malformed file becomes an :class:`~bpfkit.errors.ObjectFormatError`.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -92,8 +93,8 @@ class ElfNote:
 class NativeElf:
     """A parsed ELF64 executable or shared object of any machine and byte order (no file access)."""
 
-    def __init__(self, data: bytes, *, what: str = "ELF file") -> None:
-        self.data = data
+    def __init__(self, data: bytes | mmap.mmap, *, what: str = "ELF file") -> None:
+        self.data = data  # bytes, or a read-only mapping of the file (only the pages read are touched)
         self.what = what
         if len(data) < 64 or data[:4] != b"\x7fELF":
             raise ObjectFormatError(f"{what} is not an ELF file (bad magic or too short)", offset=0)
