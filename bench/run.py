@@ -147,6 +147,24 @@ def _b6_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
     return [ctx.python, "-m", "bpfkit", "btf", "dump", "--format", "c"]
 
 
+def _libc() -> str:
+    """The libc both B7 sides probe (the one this runner's interpreter maps)."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split(None, 5)[-1].strip()
+            if os.path.basename(path).startswith("libc.so") or os.path.basename(path).startswith("libc-"):
+                return path
+    raise SystemExit("bench: cannot find the libc this process maps")
+
+
+def _b7_c(ctx: Ctx, p: dict[str, int]) -> list[str]:
+    return [str(ctx.build / "b7_uprobes"), str(ctx.build / "uprobe_nop.bpf.o"), _libc(), str(p["n"])]
+
+
+def _b7_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
+    return [ctx.python, str(PY_DIR / "b7_uprobes.py"), str(ctx.build / "uprobe_nop.bpf.o"), _libc(), str(p["n"])]
+
+
 NS_MS = 1e-6
 KIB_MIB = 1 / 1024
 PER_S_M = 1e-6
@@ -275,6 +293,21 @@ BENCHES: tuple[Bench, ...] = (
             Metric("cpu", "user+sys CPU", "s", "lower", "spawn.cpu_us", "spawn.cpu_us", 1e-6),
         ),
         output_file=True,
+    ),
+    Bench(
+        id="B7",
+        title="attach then detach 20 uprobes + 20 uretprobes on libc functions",
+        fresh=False,
+        sizes={"full": Sizes(7, {"n": 20}), "quick": Sizes(3, {"n": 20}), "tiny": Sizes(1, {"n": 2})},
+        c_argv=_b7_c,
+        py_argv=_b7_py,
+        needs=("prog:kprobe",),
+        metrics=(
+            Metric("attach", "attach (symbol lookup + perf_event_open + link)", "ms", "lower", "out.attach_ns",
+                   "out.attach_ns", NS_MS, Target("<=", 1.5)),
+            Metric("detach", "detach every link", "ms", "lower", "out.detach_ns", "out.detach_ns", NS_MS,
+                   Target("<=", 1.0)),
+        ),
     ),
 )
 BENCH_IDS = tuple(b.id for b in BENCHES)

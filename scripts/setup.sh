@@ -14,6 +14,9 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# sys/sdt.h: the USDT probes of the test programs (tests/links/usdt)
+[ -n "$(ls /usr/include/sys/sdt.h /usr/include/*/sys/sdt.h 2>/dev/null)" ] || need+=(systemtap-sdt-dev)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

@@ -378,7 +378,11 @@ class _Loader:
 
         text = host.kernel_config_text() or ""
         config = parse_kernel_config(text)
-        extra = {"LINUX_HAS_BPF_COOKIE": 1, "LINUX_HAS_SYSCALL_WRAPPER": 1}
+        extra = {"LINUX_HAS_SYSCALL_WRAPPER": 1}
+        if any(e.name == "LINUX_HAS_BPF_COOKIE" for e in spec.externs):
+            from .links.usdt import bpf_cookie_support  # probed: the USDT spec lookup of usdt.bpf.h depends on it
+
+            extra["LINUX_HAS_BPF_COOKIE"] = int(bpf_cookie_support())
         spec.maps[spec.kconfig_map].data = resolve_kconfig(spec, config, host.kernel_version_code(), extra=extra)
 
     # maps ----------------------------------------------------------------------
@@ -839,6 +843,8 @@ class Collection:
         self.maps: Mapping[str, Map] = _Named(maps, "map", spec.name)
         self.programs: Mapping[str, Program] = _Named(programs, "program", spec.name)
         self.variables = Variables(self)
+        for p in programs.values():
+            p.object_maps = self.maps  # USDT attach fills the object's spec maps
         self.links: list[Link] = []
         self._closed = False
 

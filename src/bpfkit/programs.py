@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +110,7 @@ class Program:
         self.attach_target = attach_target
         self.verifier_log = log
         self.spec = spec
+        self.object_maps: Mapping[str, Any] = {}  # the maps of the object it was loaded from (USDT spec maps)
         self._pinned: str | None = None
 
     # ---- loading --------------------------------------------------------
@@ -448,6 +449,12 @@ class Program:
         from .links import attach_program
 
         return attach_program(self, *args, **kwargs)
+
+    def attach_usdt(self, target: str | int, provider: str, name: str, *, pid: int = -1, cookie: int = 0) -> Link:
+        """Attach to USDT probe ``provider:name`` of a binary/library path or of every file a process maps (pid)."""
+        from .links.usdt import attach_usdt
+
+        return attach_usdt(self, target, provider, name, pid=pid, cookie=cookie)
 
 
 def _kernel_name(name: str) -> bytes:

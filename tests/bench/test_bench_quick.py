@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 
 import bpfkit
+import bpfkit.links  # so that has("links.x") sees the submodule
 from bpfkit import features
 from bpfkit.errors import NotSupportedError
 from bpfkit.testing.compile import cache_root
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "bench" / "run.py"
-BENCH_IDS = ("B1", "B2", "B3", "B4", "B5", "B6")
+BENCH_IDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
 
 def load_runner() -> ModuleType:
@@ -64,6 +65,8 @@ def expected_available() -> dict[str, set[str]]:
         out["B2"] = {f"{m}.{op}" for m, op in (("hash", "insert"), ("hash", "lookup"), ("hash", "update"),
                                                 ("hash", "delete"), ("array", "update"), ("array", "lookup"))}
         out["B3"] = {"items", "next_key"} | ({"numpy"} if map_has_numpy_path() else set())
+    if has("load", "links.attach_uprobe", "links.close_links"):
+        out["B7"] = {"attach", "detach"}
     for bid, cls in (("B4", "RingBuffer"), ("B5", "PerfBuffer")):
         if has("load", cls):
             out[bid] = {"callback.concurrent", "callback.drain", "dropped"}

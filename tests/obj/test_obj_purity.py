@@ -33,3 +33,17 @@ def test_parsing_does_not_load_sys(compile_bpf) -> None:  # type: ignore[no-unty
         "print(len(s.programs), sorted(m for m in sys.modules if m.startswith('bpfkit._sys')))\n"
     )
     assert out.strip() == "2 []"
+
+
+def test_usdt_and_native_elf_parsing_do_not_load_sys() -> None:
+    libc = next(p for p in ("/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/lib64/libc.so.6")
+                if Path(p).exists())
+    out = run(
+        "import sys\n"
+        "from bpfkit.obj.native import NativeElf\n"
+        "from bpfkit.obj.usdt import usdt_probes\n"
+        f"e = NativeElf.from_bytes(open({libc!r}, 'rb').read())\n"
+        "usdt_probes(e)\n"
+        "print('malloc' in e.functions, sorted(m for m in sys.modules if m.startswith(('bpfkit._sys', 'elftools'))))\n"
+    )
+    assert out.strip() == "True []"

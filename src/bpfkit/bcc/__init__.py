@@ -18,6 +18,8 @@ from .bpf import DEBUG_PREPROCESSOR as DEBUG_PREPROCESSOR
 from .bpf import DEBUG_SOURCE as DEBUG_SOURCE
 from .bpf import Function as Function
 from .table import Table as Table
+from .usdt import USDT as USDT
+from .usdt import USDTException as USDTException
 from .utils import ArgString as ArgString
 
 __all__ = [
@@ -33,4 +35,6 @@ __all__ = [
     "CompilerNotFoundError",
     "Function",
     "Table",
+    "USDT",
+    "USDTException",
 ]

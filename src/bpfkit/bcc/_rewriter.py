@@ -781,8 +781,6 @@ class _Rewriter:
             macro = "__bcc_printk" if len(args) <= 4 else "bpf_printk"
             out.append(_pad_lines(tk.raw(i, rp + 1), f"{macro}({', '.join(args)})"))
             return rp + 1
-        if name in ("bpf_usdt_readarg", "bpf_usdt_readarg_p"):
-            raise self.error(f"{name}: USDT probes are not supported by bpfkit.bcc", i)
         if ctx is not None and name in ctx.func.kptrs and tk.text(tk.sig(i + 1)) == "->":
             return self._deref_chain(i, hi, ctx, out)
         return None

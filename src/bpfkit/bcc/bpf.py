@@ -163,8 +163,6 @@ class BPF:
         src_text = _s(text) if text is not None else ""
         if src and src_text:
             raise ValueError("give either src_file or text, not both")
-        if usdt_contexts:
-            raise NotSupportedError("USDT probes are not supported by bpfkit.bcc", feature="usdt")
         if device is not None:
             raise NotSupportedError("offloading programs to a device is not supported by bpfkit.bcc",
                                     feature="offload")
@@ -186,8 +184,12 @@ class BPF:
         self.rewritten: RewriteResult = rewrite(src_text, filename=filename, kernel=self.kernel, arch=_arch())
         if debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
             print(self.rewritten.source, file=sys.stderr)
-        self.compiled = compile_c(self.rewritten.source, cflags=list(cflags), include_dirs=include_dirs,
-                                  filename=filename)
+        source = self.rewritten.source
+        if usdt_contexts or "bpf_usdt_readarg" in src_text:
+            from .usdt import USDT_C_TEXT  # the spec maps and bpf_usdt_readarg(), before the user's text
+
+            source = source.replace('#include "bcc_compat.h"\n', '#include "bcc_compat.h"\n' + USDT_C_TEXT, 1)
+        self.compiled = compile_c(source, cflags=list(cflags), include_dirs=include_dirs, filename=filename)
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
         self._obj = LoadedObject(self.compiled.elf, name="bcc", log_level=log_level)
         self.btf = self._obj.btf
@@ -198,6 +200,12 @@ class BPF:
                 del self.rewritten.functions[name]
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup_ctx, self._ctx, self._obj)
+        try:
+            for u in usdt_contexts:
+                u.attach_uprobes(self, attach_usdt_ignore_pid)
+        except BaseException:
+            self.cleanup()
+            raise
         self._trace_autoload()
 
     # ---- programs -----------------------------------------------------------------
@@ -969,11 +977,12 @@ def _cleanup_ctx(ctx: _Ctx, obj: LoadedObject | None) -> None:
         except Exception as exc:
             errors.append(exc)
     ctx.readers.clear()
-    for link in reversed(list(ctx.links.values())):
-        try:
-            link.close()
-        except Exception as exc:
-            errors.append(exc)
+    from ..links import close_links
+
+    try:
+        close_links(reversed(list(ctx.links.values())))  # uprobe detaches overlap (memleak -p: dozens of them)
+    except Exception as exc:
+        errors.append(exc)
     ctx.links.clear()
     if obj is not None:
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
-from ..errors import BpfTypeError, BpfValueError, NotSupportedError
+from ..errors import BpfTypeError, BpfValueError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
+from .base import close_links as close_links
 from .base import holds_program
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
@@ -28,12 +29,17 @@ if TYPE_CHECKING:
     from .probes import attach_kprobe as attach_kprobe
     from .probes import attach_perf_event as attach_perf_event
     from .probes import attach_uprobe as attach_uprobe
+    from .probes import attach_uprobes as attach_uprobes
+    from .usdt import UsdtTarget as UsdtTarget
+    from .usdt import attach_usdt as attach_usdt
+    from .usdt import find_usdt_probes as find_usdt_probes
 
 # network and probe attachments are imported on first use: most programs need neither
 _LAZY = {
     **dict.fromkeys(("attach_cgroup", "attach_netfilter", "attach_netns", "attach_socket_filter", "attach_sockmap",
                      "attach_tcx", "attach_xdp"), "net"),
-    **dict.fromkeys(("LinkGroup", "attach_kprobe", "attach_perf_event", "attach_uprobe"), "probes"),
+    **dict.fromkeys(("LinkGroup", "attach_kprobe", "attach_perf_event", "attach_uprobe", "attach_uprobes"), "probes"),
+    **dict.fromkeys(("UsdtTarget", "attach_usdt", "find_usdt_probes"), "usdt"),
 }
 
 
@@ -52,6 +58,7 @@ __all__ = [
     "Link",
     "LinkGroup",
     "LinkInfo",
+    "UsdtTarget",
     "attach_cgroup",
     "attach_iter",
     "attach_kprobe",
@@ -66,8 +73,12 @@ __all__ = [
     "attach_trampoline",
     "attach_tracepoint",
     "attach_uprobe",
+    "attach_uprobes",
+    "attach_usdt",
     "attach_xdp",
     "can_auto_attach",
+    "close_links",
+    "find_usdt_probes",
 ]
 
 _SYSCALL_PREFIX = "__x64_sys_"
@@ -90,8 +101,19 @@ def can_auto_attach(prog: Program) -> bool:
     if t == ProgType.KPROBE:
         if sec.startswith(("uprobe", "uretprobe")):
             return ":" in prog.attach_target and prog.attach_target.startswith("/")
-        return bool(prog.attach_target) and not sec.startswith(("usdt", "kprobe.multi", "kretprobe.multi"))
+        if sec.startswith("usdt"):
+            return prog.attach_target.count(":") >= 2
+        return bool(prog.attach_target) and not sec.startswith(("kprobe.multi", "kretprobe.multi"))
     return False
+
+
+def _usdt_target(prog: Program, where: str | None) -> tuple[str, str, str]:
+    """'PATH:PROVIDER:NAME' of a SEC("usdt/...") program (the path may itself hold ':')."""
+    parts = (where or "").rsplit(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise BpfValueError(f"program {prog.name!r}: a USDT target is 'path:provider:name', got {where!r}; "
+                         "attach with attach_usdt(prog, path_or_pid, provider, name)")
+    return parts[0], parts[1], parts[2]
 
 
 @holds_program
@@ -124,7 +146,10 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
             return attach_uprobe(prog, binary, sym or None, offset=int(off, 0) if off else 0,
                                  retprobe=sec.startswith("uretprobe"), **options)
         if sec.startswith("usdt"):
-            raise NotSupportedError(f"program {prog.name!r}: USDT probes are not supported by bpfkit yet", feature="usdt")
+            binary, provider, name = _usdt_target(prog, where)
+            from .usdt import attach_usdt
+
+            return attach_usdt(prog, binary, provider, name, **options)
         if not where:
             raise BpfValueError(f"program {prog.name!r} has no kprobe target (section {sec!r})")
         func, _, off = where.partition("+")

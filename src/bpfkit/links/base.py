@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,7 +36,7 @@ def holds_program(attach: _F) -> _F:
 
     return wrapper  # type: ignore[return-value]
 
-__all__ = ["Link", "LinkInfo"]
+__all__ = ["Link", "LinkInfo", "close_links"]
 
 
 @record(frozen=True)
@@ -208,6 +209,44 @@ class Link:
         """Open a bpf_link by its kernel id."""
         fd = Fd(C.link_get_fd_by_id(link_id), f"link id {link_id}")
         return cls(fd, program=None, kind="link", target=f"id {link_id}")
+
+
+def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
+    """Close many links at once, concurrently: each uprobe or kprobe detach waits for the kernel
+    (an RCU grace period), and those waits overlap across threads. Raises the first error after all are closed."""
+    todo = [link for link in links if not link.closed]
+    errors: list[BaseException] = []
+
+    def close_one(link: Link) -> None:
+        try:
+            link.close()
+        except Exception as exc:
+            errors.append(exc)
+
+    queue = list(reversed(todo))  # pop() takes them in the given order
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                link = queue.pop()
+            close_one(link)
+
+    threads: list[threading.Thread] = []
+    for _ in range(min(max_workers, len(todo)) if len(todo) > 1 else 0):
+        t = threading.Thread(target=worker, name="bpfkit-detach", daemon=True)
+        try:
+            t.start()
+        except RuntimeError:  # interpreter shutdown (an atexit cleanup) allows no new thread
+            break
+        threads.append(t)
+    worker()  # this thread works too, and alone when no thread could start
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def new_link_fd(

@@ -7,6 +7,9 @@ import errno as E
 import functools
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,11 +17,12 @@ from .._sys import Fd
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import PerfType, ProgType
-from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
-from .base import Link, holds_program
+from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, ObjectFormatError
+from .base import Link, close_links, holds_program
 from .tracing import attach_perf_event_fd
 
 if TYPE_CHECKING:
+    from ..obj.native import NativeElf
     from ..programs import Program
 
 __all__ = [
@@ -26,9 +30,15 @@ __all__ = [
     "attach_kprobe",
     "attach_perf_event",
     "attach_uprobe",
+    "attach_uprobes",
+    "binary_path",
+    "elf_image",
     "find_library",
     "kprobe_support",
+    "mapped_files",
     "resolve_symbol",
+    "resolve_symbols",
+    "uprobe_ref_ctr_support",
 ]
 
 _PMU_DIR = "/sys/bus/event_source/devices"
@@ -41,18 +51,12 @@ class LinkGroup(Link):
         self.links = links
 
         def close_all() -> None:
-            errors: list[BaseException] = []
-            for link in self.links:
-                try:
-                    link.close()
-                except Exception as exc:
-                    errors.append(exc)
-            if errors:
-                raise errors[0]
+            close_links(self.links)
 
         super().__init__(None, program=program, kind=kind, target=target, on_close=close_all)
 
 
+@functools.cache
 def _pmu_type(name: str) -> int | None:
     try:
         with open(f"{_PMU_DIR}/{name}/type") as f:
@@ -61,6 +65,7 @@ def _pmu_type(name: str) -> int | None:
         return None
 
 
+@functools.cache
 def _retprobe_bit(name: str) -> int:
     """The config bit of ``retprobe`` in a PMU's format directory (``config:0``)."""
     try:
@@ -204,16 +209,66 @@ def find_library(name: str) -> str | None:
     return None
 
 
-def _binary_path(name: str) -> str:
-    import shutil
+def _in_root(pid: int, path: str) -> str:
+    """``path`` as process ``pid`` sees it: through /proc/PID/root (its mount namespace, a container)."""
+    if pid < 0 or pid == os.getpid():
+        return path
+    return f"/proc/{pid}/root{path}" if path.startswith("/") else path
 
+
+def mapped_files(pid: int) -> dict[str, str]:
+    """The files process ``pid`` maps, in /proc/PID/maps order: its path -> a path that opens that very file.
+
+    The second is /proc/PID/map_files/START-END, which reaches the mapped file whatever mount
+    namespace or chroot either process is in (the listed path may not resolve from here).
+    """
+    seen: dict[str, str] = {}
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/"):
+                    path = parts[5].rstrip("\n").removesuffix(" (deleted)")
+                    if path not in seen:
+                        handle = f"/proc/{pid}/map_files/{parts[0]}"
+                        seen[path] = handle if pid != os.getpid() and os.path.exists(handle) else path
+    except FileNotFoundError:
+        raise BpfValueError(f"no process {pid} (/proc/{pid}/maps cannot be read)") from None
+    return seen
+
+
+def _library_in_process(name: str, pid: int) -> str | None:
+    base = name[3:] if name.startswith("lib") else name
+    base = base.split(".so")[0]
+    pattern = re.compile(rf"lib{re.escape(base)}(\.so[.\d]*|-[\d.]+\.so)")
+    for path, handle in mapped_files(pid).items():
+        if pattern.fullmatch(os.path.basename(path)):
+            return handle
+    return None
+
+
+def binary_path(name: str, pid: int = -1) -> str:
+    """The path to open for binary or library ``name`` ("c", "/usr/bin/x"), inside process ``pid``'s root."""
+    if pid >= 0 and pid != os.getpid():
+        if "/" in name:
+            path = _in_root(pid, name if name.startswith("/") else os.path.join(f"/proc/{pid}/cwd", name))
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"uprobe target {name!r} does not exist in the mount namespace of process {pid}")
+            return path
+        found = _library_in_process(name, pid)
+        if found is not None:
+            return found
+        # not mapped (yet): the library the dynamic linker would give it here, as BCC does
     if "/" in name:
         if not os.path.exists(name):
             raise FileNotFoundError(f"uprobe target {name!r} does not exist")
-        return os.path.realpath(name)
+        # /proc/PID/root/...: realpath would leave that process's mount namespace
+        return os.path.abspath(name) if name.startswith("/proc/") else os.path.realpath(name)
     lib = find_library(name)
     if lib is not None:
         return os.path.realpath(lib)
+    import shutil  # only here: it costs ~10 ms to import (lzma, bz2 ...), more than a whole attach
+
     exe = shutil.which(name)
     if exe is not None:
         return os.path.realpath(exe)
@@ -230,39 +285,88 @@ class ResolvedSymbol:
     size: int
 
 
+_ELF_CACHE: OrderedDict[tuple[str, int, int, int, int], NativeElf] = OrderedDict()
+_ELF_CACHE_SIZE = 32  # files
+_ELF_CACHE_BYTES = 256 << 20  # and their bytes at most (a larger file is parsed but not kept)
+_elf_lock = threading.Lock()
+
+
+def elf_image(path: str) -> NativeElf:
+    """The parsed ELF file at ``path``, cached per (path, device, inode, mtime, size): parsed once."""
+    from ..obj.native import NativeElf
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise FileNotFoundError(exc.errno, f"cannot read ELF file {path!r}: {exc.strerror}") from None
+    key = (path, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    with _elf_lock:
+        hit = _ELF_CACHE.get(key)
+        if hit is not None:
+            _ELF_CACHE.move_to_end(key)
+            return hit
+    import mmap
+
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.pread(fd, 4, 0) != b"\x7fELF":  # a mapped data file (locale-archive ...): not read further
+            raise ObjectFormatError(f"{path} is not an ELF file", offset=0)
+        # mapped, not read: a lookup touches the headers and symbol tables only (libc: ~120 KiB of 2 MiB)
+        data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+    elf = NativeElf(data, what=path)
+    if len(data) > _ELF_CACHE_BYTES:
+        return elf
+    with _elf_lock:
+        _ELF_CACHE[key] = elf
+        while len(_ELF_CACHE) > _ELF_CACHE_SIZE or sum(len(e.data) for e in _ELF_CACHE.values()) > _ELF_CACHE_BYTES:
+            _ELF_CACHE.popitem(last=False)
+    return elf
+
+
+def resolve_symbols(path: str, symbols: Sequence[str]) -> dict[str, ResolvedSymbol]:
+    """Resolve many function symbols of ``path`` in one pass over its (cached) symbol tables.
+
+    KeyError names the symbols that are missing.
+    """
+    elf = elf_image(path)
+    found = elf.resolve(symbols)
+    missing = [s for s in symbols if s not in found]
+    if missing:
+        raise BpfKeyError(f"symbol(s) {', '.join(map(repr, missing))} not found in {path}")
+    out: dict[str, ResolvedSymbol] = {}
+    for name, sym in found.items():
+        seg = elf.load_segment(sym.address, executable=True)
+        off = sym.address - seg.vaddr + seg.offset if seg is not None else sym.address
+        out[name] = ResolvedSymbol(sym.name, sym.address, off, sym.size)
+    return out
+
+
 def resolve_symbol(path: str, symbol: str) -> ResolvedSymbol:
     """Find ``symbol`` in the ELF symbol tables of ``path``; its file offset is what uprobes take."""
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    want = symbol.split("@", maxsplit=1)[0]
     try:
-        with open(path, "rb") as f:
-            elf = ELFFile(f)
-            found = None
-            for secname in (".symtab", ".dynsym"):
-                sec = elf.get_section_by_name(secname)
-                if sec is None:
-                    continue
-                for sym in sec.iter_symbols():  # type: ignore[attr-defined]
-                    if sym["st_value"] == 0 or sym["st_info"]["type"] not in ("STT_FUNC", "STT_GNU_IFUNC", "STT_LOOS"):
-                        continue
-                    if sym.name == symbol or sym.name.split("@")[0] == want:
-                        found = sym
-                        break
-                if found is not None:
-                    break
-            if found is None:
-                raise BpfKeyError(f"uprobe target: no function symbol {symbol!r} in {path} (.symtab and .dynsym searched)")
-            addr = int(found["st_value"])
-            for seg in elf.iter_segments():
-                if seg["p_type"] != "PT_LOAD" or not seg["p_flags"] & 1:  # PF_X
-                    continue
-                if seg["p_vaddr"] <= addr < seg["p_vaddr"] + seg["p_memsz"]:
-                    return ResolvedSymbol(found.name, addr, addr - seg["p_vaddr"] + seg["p_offset"], int(found["st_size"]))
-            return ResolvedSymbol(found.name, addr, addr, int(found["st_size"]))
-    except ELFError as exc:
+        return resolve_symbols(path, [symbol])[symbol]
+    except ObjectFormatError as exc:
         raise BpfValueError(f"{path} is not a readable ELF file: {exc}") from None
+
+
+@functools.cache
+def _ref_ctr_shift() -> int | None:
+    """The config bit where the uprobe PMU takes ``ref_ctr_offset`` (Linux 4.20), None without it."""
+    try:
+        with open(f"{_PMU_DIR}/uprobe/format/ref_ctr_offset") as f:
+            m = re.match(r"config:(\d+)-\d+", f.read().strip())
+    except FileNotFoundError:
+        return None
+    return int(m.group(1)) if m else None
+
+
+def uprobe_ref_ctr_support() -> bool:
+    """Whether the kernel increments USDT semaphores itself (the uprobe PMU's ``ref_ctr_offset``)."""
+    return _pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
+
+
 
 
 @holds_program
@@ -276,26 +380,46 @@ def attach_uprobe(
     retprobe: bool = False,
     pid: int = -1,
     cookie: int = 0,
+    ref_ctr_offset: int = 0,
 ) -> Link:
-    """Attach a uprobe/uretprobe to ``symbol`` (or a raw file ``offset``) of a binary or library."""
+    """Attach a uprobe/uretprobe to ``symbol``, a virtual ``address`` or a raw file ``offset`` of a binary or library.
+
+    With ``pid``, the binary is looked up inside that process's mount namespace
+    (/proc/PID/root) and the probe fires only there. ``ref_ctr_offset`` is the
+    file offset of a USDT semaphore the kernel keeps counted while attached.
+    """
     if prog.type != ProgType.KPROBE:
         raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a uprobe (kprobe-type) program")
-    path = _binary_path(binary)
+    path = binary_path(binary, pid)
     if symbol is not None:
-        sym = resolve_symbol(path, symbol)
-        file_off = sym.offset + offset
-    elif address is not None:
-        file_off = address
+        file_off = resolve_symbol(path, symbol).offset + offset
+    elif address is not None:  # a virtual address of the file, as BCC's addr=: through its segments
+        try:
+            file_off = elf_image(path).vaddr_to_offset(address) + offset
+        except ObjectFormatError as exc:
+            raise BpfValueError(f"cannot attach a uprobe at {address:#x} of {path}: {exc}") from None
     else:
         file_off = offset
+    return _open_uprobe(prog, path, file_off, symbol, retprobe, pid, cookie, ref_ctr_offset)
+
+
+def _open_uprobe(prog: Program, path: str, file_off: int, symbol: str | None, retprobe: bool, pid: int,
+                 cookie: int, ref_ctr_offset: int) -> Link:
     kind = "uretprobe" if retprobe else "uprobe"
     target = f"{kind} {path}:{symbol or hex(file_off)}" + (f" pid {pid}" if pid >= 0 else "")
     pmu = _pmu_type("uprobe")
     if pmu is None:
-        return _attach_legacy_probe(prog, "uprobe", f"{path}:{file_off:#x}", retprobe, target, cookie)
+        where = f"{path}:{file_off:#x}" + (f"({ref_ctr_offset:#x})" if ref_ctr_offset else "")
+        return _attach_legacy_probe(prog, "uprobe", where, retprobe, target, cookie)
     pbuf = ctypes.create_string_buffer(os.fsencode(path))
     attr = P.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
     attr.config = (1 << _retprobe_bit("uprobe")) if retprobe else 0
+    if ref_ctr_offset:
+        shift = _ref_ctr_shift()
+        if shift is None:
+            raise NotSupportedError(f"cannot attach {target} with a USDT semaphore: this kernel's uprobe PMU "
+                                    "has no ref_ctr_offset (Linux 4.20)", feature="uprobe_ref_ctr_offset")
+        attr.config |= ref_ctr_offset << shift
     attr.config1 = ctypes.addressof(pbuf)
     attr.config2 = file_off
     pfd = Fd(
@@ -303,6 +427,30 @@ def attach_uprobe(
         f"perf event of {target}",
     )
     return attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
+
+
+def attach_uprobes(
+    prog: Program,
+    binary: str,
+    symbols: Sequence[str],
+    *,
+    retprobe: bool = False,
+    pid: int = -1,
+) -> LinkGroup:
+    """Attach ``prog`` to many functions of one binary, resolved in one pass; one LinkGroup for all."""
+    if prog.type != ProgType.KPROBE:
+        raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a uprobe (kprobe-type) program")
+    path = binary_path(binary, pid)
+    resolved = resolve_symbols(path, symbols)
+    links: list[Link] = []
+    try:
+        for name in symbols:
+            links.append(_open_uprobe(prog, path, resolved[name].offset, name, retprobe, pid, 0, 0))
+    except BaseException:
+        close_links(links)
+        raise
+    kind = "uretprobe" if retprobe else "uprobe"
+    return LinkGroup(links, program=prog, kind=kind, target=f"{kind} {path}: {len(links)} functions")
 
 
 # ---- perf events (sampling) ----------------------------------------------------
