@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "active_lsms",
+    "debugfs_tracing",
     "kernel_release",
     "kernel_version",
     "module_btf",
@@ -258,6 +259,13 @@ def kallsyms() -> dict[str, int]:
 def ksym_address(name: str) -> int | None:
     """Address of kernel symbol ``name``, or None."""
     return kallsyms().get(name)
+
+
+def debugfs_tracing() -> str:
+    """/sys/kernel/debug/tracing (tracefs where BCC-era tools look for it), mounting debugfs there when needed."""
+    from ._sys.mounts import ensure_debugfs_tracing
+
+    return ensure_debugfs_tracing()
 
 
 @functools.cache

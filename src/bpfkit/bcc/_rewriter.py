@@ -174,6 +174,9 @@ SOCK_ALIASES = {
     "sk_v6_daddr": "__sk_common.skc_v6_daddr", "sk_v6_rcv_saddr": "__sk_common.skc_v6_rcv_saddr",
     "sk_cookie": "__sk_common.skc_cookie", "sk_incoming_cpu": "__sk_common.skc_incoming_cpu",
     "sk_flags": "__sk_common.skc_flags", "sk_rxhash": "__sk_common.skc_rxhash",
+    # struct inet_sock (include/net/inet_sock.h)
+    "inet_daddr": "sk.__sk_common.skc_daddr", "inet_rcv_saddr": "sk.__sk_common.skc_rcv_saddr",
+    "inet_dport": "sk.__sk_common.skc_dport", "inet_num": "sk.__sk_common.skc_num",
 }
 
 # methods: name -> (min args, max args, map types allowed (None: any with key and value))
@@ -216,6 +219,10 @@ _METHODS: dict[str, tuple[int, int, frozenset[str] | None]] = {
     "task_storage_delete": (1, 1, frozenset({"TASK_STORAGE"})),
 }
 _KV_TYPES = frozenset(HASH_LIKE | ARRAY_LIKE | {"LPM_TRIE"})
+_CAST_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(?:(?:struct|union|enum)\s+\w+|(?:unsigned|signed)(?:\s+(?:char|short|int|"
+                      r"long))*|void|char|short|int|long(?:\s+long)?(?:\s+int)?|bool|_Bool|[us](?:8|16|32|64)|"
+                      r"__[us](?:8|16|32|64)|__be(?:16|32|64)|__le(?:16|32|64)|\w+_t)(?:\s*(?:const|volatile))?"
+                      r"(?:\s*\*\s*(?:const\s*)?)*$")
 
 _ARCH_REGS = {
     # arch: (parm regs, syscall parm regs, rc, ip, sp, fp, ret)
@@ -224,6 +231,25 @@ _ARCH_REGS = {
               ("orig_x0", "regs[1]", "regs[2]", "regs[3]", "regs[4]", "regs[5]"),
               "regs[0]", "pc", "sp", "regs[29]", "regs[30]"),
 }
+# BPF versions of kernel inline functions and function-like macros that BCC programs call (the kernel's own
+# cannot be called from BPF); added when the program calls them without defining them
+KERNEL_INLINES: dict[str, str] = {
+    "folio_page": "static __always_inline struct page *folio_page(struct folio *folio, unsigned long n) "
+                  "{ return (struct page *)folio + n; }",
+    "sg_is_last": "static __always_inline bool sg_is_last(struct scatterlist *sg) "
+                  "{ return (BPF_CORE_READ(sg, page_link) & 0x02UL) != 0; }",
+    "sg_is_chain": "static __always_inline bool sg_is_chain(struct scatterlist *sg) "
+                   "{ return (BPF_CORE_READ(sg, page_link) & 0x01UL) != 0; }",
+    "sg_chain_ptr": "static __always_inline struct scatterlist *sg_chain_ptr(struct scatterlist *sg) "
+                    "{ return (struct scatterlist *)(BPF_CORE_READ(sg, page_link) & ~0x03UL); }",
+    "skb_rx_queue_recorded": "static __always_inline bool skb_rx_queue_recorded(const struct sk_buff *skb) "
+                             "{ return BPF_CORE_READ(skb, queue_mapping) != 0; }",
+    "skb_get_rx_queue": "static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb) "
+                        "{ return BPF_CORE_READ(skb, queue_mapping) - 1; }",
+    "skb_get_queue_mapping": "static __always_inline u16 skb_get_queue_mapping(const struct sk_buff *skb) "
+                             "{ return BPF_CORE_READ(skb, queue_mapping); }",
+}
+
 _REG_MACROS = ["PT_REGS_RC", "PT_REGS_IP", "PT_REGS_SP", "PT_REGS_FP", "PT_REGS_RET"]
 
 
@@ -380,6 +406,7 @@ class _Func:
     kptrs: dict[str, object] = field(default_factory=dict)
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
+    cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
 
 
 @dataclass
@@ -404,6 +431,7 @@ class _Rewriter:
         self.func_at: dict[int, _Func] = {}
         self.directives: list[int] = []
         self.user_tags: set[str] = set()
+        self.user_members: dict[str, list[str]] = {}  # members of the user's struct/union definitions
         self.user_typedefs: set[str] = set()
         self.tag_renames: dict[str, str] = {}
         self.typedef_renames: dict[str, str] = {}
@@ -412,6 +440,7 @@ class _Rewriter:
         self.warnings: list[str] = []
         self.defines_text = ""
         self.cond_stack: list[tuple[int, int]] = []  # (#if group, branch) of the current position
+        self.cond_text: list[list[str]] = []  # directives of each open #if group, up to the current branch
         self._groups = 0
         self.map_where: dict[str, tuple[tuple[int, int], ...]] = {}
 
@@ -441,6 +470,8 @@ class _Rewriter:
                     k = tk.sig(j + 1)
                     if j < tk.n and t[j].kind == Kind.IDENT and tk.text(k) == "{":
                         self.user_tags.add(t[j].text)
+                        if tok.text in ("struct", "union"):
+                            self.user_members[t[j].text] = self._member_names(k, tk.match(k))
                 if tok.text == "typedef":
                     self._note_typedef(i)
                 if j < tk.n and t[j].text == "(" and tok.text not in _NOT_FUNCTIONS - MAP_MACROS:
@@ -455,7 +486,8 @@ class _Rewriter:
                         k = tk.sig(tk.match(tk.sig(k + 1)) + 1)
                     if tk.text(k) == "{" and tok.text not in _NOT_FUNCTIONS:
                         body_hi = tk.match(k)
-                        f = _Func(header_lo=tk.sig(stmt_lo), name_idx=i, lp=j, rp=rp, body_lo=k, body_hi=body_hi)
+                        f = _Func(header_lo=tk.sig(stmt_lo), name_idx=i, lp=j, rp=rp, body_lo=k, body_hi=body_hi,
+                                  cond=[list(g) for g in self.cond_text])
                         self._describe_func(f)
                         self.funcs.append(f)
                         self.func_at[f.header_lo] = f
@@ -473,6 +505,37 @@ class _Rewriter:
                 elif tok.text in (")", "]", "}"):
                     raise self.error(f"unbalanced {tok.text!r}", i)
             i += 1
+
+    def _member_names(self, lb: int, rb: int) -> list[str]:
+        """Names of the members declared between braces ``lb`` and ``rb`` (the last identifier of each)."""
+        tk = self.tk
+        names: list[str] = []
+        last = ""
+        cond = 0  # members under #if may be absent: not counted
+        j = lb + 1
+        while j < rb:
+            tx = tk.text(j)
+            if tk.t[j].kind == Kind.DIRECTIVE:
+                word = re.match(r"#\s*(\w+)", tx)
+                w = word.group(1) if word else ""
+                cond += 1 if w in ("if", "ifdef", "ifndef") else -1 if w == "endif" else 0
+                j += 1
+                continue
+            if tk.t[j].kind == Kind.PUNCT and tx in ("(", "[", "{"):
+                j = tk.match(j) + 1
+                continue
+            if tk.t[j].kind == Kind.PUNCT and tx == ":":  # bit field width
+                while j < rb and tk.text(j) not in (";", ","):
+                    j += 1
+                continue
+            if tk.t[j].kind == Kind.IDENT:
+                last = tx
+            elif tx in (";", ","):
+                if last and cond == 0:
+                    names.append(last)
+                last = ""
+            j += 1
+        return names
 
     def _note_typedef(self, i: int) -> None:
         """Record the name a top-level typedef introduces (the last identifier before its ';')."""
@@ -521,14 +584,25 @@ class _Rewriter:
         """Follow #if/#ifdef/#elif/#else/#endif nesting (to accept a map defined once per branch)."""
         m = re.match(r"#\s*(\w+)", text)
         word = m.group(1) if m else ""
+        line = text.strip()
         if word in ("if", "ifdef", "ifndef"):
             self._groups += 1
             self.cond_stack.append((self._groups, 0))
+            self.cond_text.append([line])
         elif word in ("elif", "else", "elifdef", "elifndef") and self.cond_stack:
             g, b = self.cond_stack[-1]
             self.cond_stack[-1] = (g, b + 1)
+            self.cond_text[-1].append(line)
         elif word == "endif" and self.cond_stack:
             self.cond_stack.pop()
+            self.cond_text.pop()
+
+    def in_conditions(self, f: _Func, text: str) -> str:
+        """``text`` (a copy of ``f`` emitted elsewhere) inside the #if branches ``f`` was written in."""
+        if not f.cond:
+            return text
+        pre = "".join(d + "\n" for group in f.cond for d in group)
+        return pre + text + ("" if text.endswith("\n") else "\n") + "#endif\n" * len(f.cond)
 
     def _describe_func(self, f: _Func) -> None:
         tk = self.tk
@@ -697,9 +771,24 @@ class _Rewriter:
 
     def _kernel_record(self, rec: tuple[str, str]) -> object | None:
         kind, tag = rec
-        if tag in self.user_tags or tag in _CTX_RECORDS or tag.startswith("tracepoint__") or self.kernel is None:
+        if tag in _CTX_RECORDS or tag.startswith("tracepoint__") or self.kernel is None:
+            return None
+        if tag in self.user_tags and not self._copies_kernel_record(kind, tag):
             return None
         return self.kernel.record(kind, tag)
+
+    def _copies_kernel_record(self, kind: str, tag: str) -> bool:
+        """Whether the program's own ``struct tag`` is a partial copy of the kernel's (every member is the kernel's).
+
+        Such copies (``struct mnt_namespace { struct ns_common ns; };``) are renamed ``tag___bcc``, a CO-RE flavour
+        of the kernel type, so reads through them are relocated against the kernel's layout.
+        """
+        assert self.kernel is not None
+        members = self.user_members.get(tag)
+        if not members or tag not in self.tag_renames:
+            return False
+        ref = self.kernel.record(kind, tag)
+        return ref is not None and all(self.kernel.member(ref, m) is not None for m in members)
 
     # ---- pass 3: emission --------------------------------------------------------------
 
@@ -719,6 +808,12 @@ class _Rewriter:
                 out.append(self._renamed(i, ctx))
             elif tok.kind == Kind.DIRECTIVE:
                 out.append(self._directive(tok))
+            elif ctx is not None and ctx.func.tracing and ctx.func.kptrs and tok.text in ("*", "("):
+                r = self._kernel_deref(i, hi, ctx, out)
+                if r is not None:
+                    i = r
+                    continue
+                out.append(tok.text)
             else:
                 out.append(tok.text)
             i += 1
@@ -972,12 +1067,13 @@ class _Rewriter:
             pre_tok = tk.t[pre] if pre >= 0 else None
             address = pre_tok is None or (not (pre_tok.kind in (Kind.IDENT, Kind.NUMBER, Kind.STRING, Kind.CHAR)
                                               and pre_tok.text not in ("return", "sizeof")) \
-                and pre_tok.text not in (")", "]"))
+                and pre_tok.text not in (")", "]")) or (pre_tok.text == ")" and self._is_cast(pre))
         accs = [a for a, _ in steps]
         last = steps[-1][1]
         if address or last.kind == "array":
             if len(steps) == 1:
-                return None
+                out.append(_pad_lines(chain, f"{var}->{accs[0]}"))  # member aliases resolved, no read
+                return end
             text = f"(BPF_CORE_READ({var}, {', '.join(accs[:-1])}))->{accs[-1]}"
         elif last.bitfield:
             base = var if len(steps) == 1 else f"BPF_CORE_READ({var}, {', '.join(accs[:-1])})"
@@ -986,6 +1082,78 @@ class _Rewriter:
             text = f"BPF_CORE_READ({var}, {', '.join(accs)})"
         out.append(_pad_lines(chain, text))
         return end
+
+    def _open_paren(self, rp: int) -> int:
+        """Index of the '(' that ``rp`` closes (-1 when unbalanced)."""
+        depth = 0
+        j = rp
+        while j >= 0:
+            tx = self.tk.text(j)
+            if self.tk.t[j].kind == Kind.PUNCT:
+                if tx in (")", "]", "}"):
+                    depth += 1
+                elif tx in ("(", "[", "{"):
+                    depth -= 1
+                    if depth == 0:
+                        return j
+            j -= 1
+        return -1
+
+    def _is_cast(self, rp: int) -> bool:
+        """Whether the parenthesized group closed at ``rp`` is a cast to a type (``(const void *)``, ``(u8 *)``)."""
+        lp = self._open_paren(rp)
+        if lp < 0:
+            return False
+        before = self.tk.text(self.tk.prev_sig(lp))
+        if before in ("sizeof", "if", "while", "for", "switch", "return") or (
+                self.tk.t[self.tk.prev_sig(lp)].kind == Kind.IDENT and before not in ("return",)):
+            return before == "return"
+        return _CAST_RE.match(_strip_text(self.tk.raw(lp + 1, rp))) is not None
+
+    def _kernel_deref(self, i: int, hi: int, ctx: _FnCtx, out: list[str]) -> int | None:
+        """``*(expr)`` and ``((T *)ptr)[n]`` on kernel memory (a kernel pointer inside): read with a helper."""
+        tk = self.tk
+        if tk.text(i) == "*":
+            prev = tk.prev_sig(i)
+            unary = prev < 0 or (tk.t[prev].kind == Kind.PUNCT and tk.text(prev) not in (")", "]")) or \
+                tk.text(prev) == "return"
+            lp = tk.sig(i + 1)
+            if not unary or tk.text(lp) != "(" or lp >= hi:
+                return None
+            rp = tk.match(lp)
+            if not self._names_kernel_pointer(lp, rp, ctx) or tk.text(tk.sig(rp + 1)) in _ASSIGN_OPS | {"[", "->", "."}:
+                return None
+            inner = self.emit(lp + 1, rp, ctx)
+            end = rp + 1
+        elif tk.text(i) == "(":
+            rp = tk.match(i)
+            cl = tk.sig(i + 1)
+            if tk.text(cl) != "(":
+                return None
+            cr = tk.match(cl)
+            v = tk.sig(cr + 1)
+            if not (self._is_cast(cr) and _strip_text(tk.raw(cl + 1, cr)).endswith("*") and tk.sig(v + 1) == rp
+                    and tk.text(v) in ctx.func.kptrs and tk.text(tk.sig(rp + 1)) == "["):
+                return None
+            lb = tk.sig(rp + 1)
+            rb = tk.match(lb)
+            if lb >= hi or tk.text(tk.sig(rb + 1)) in _ASSIGN_OPS:
+                return None
+            inner = f"({tk.raw(cl, cr + 1)}({tk.text(v)}) + ({self.emit(lb + 1, rb, ctx)}))"
+            end = rb + 1
+        else:
+            return None
+        text = (f"({{ __typeof__(*({inner})) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), "
+                f"({inner})); __bcc_kv; }})")
+        out.append(_pad_lines(tk.raw(i, end), text))
+        return end
+
+    def _names_kernel_pointer(self, lo: int, hi: int, ctx: _FnCtx) -> bool:
+        """Whether tokens (lo, hi) take the address of, or cast, a kernel pointer variable of the function."""
+        tk = self.tk
+        idents = [x for x in range(lo + 1, hi) if tk.t[x].kind == Kind.IDENT and tk.text(x) in ctx.func.kptrs
+                  and tk.text(tk.prev_sig(x)) not in (".", "->")]
+        return any(tk.text(tk.prev_sig(x)) == "&" or tk.text(tk.prev_sig(x)) == ")" for x in idents)
 
     # ---- directives --------------------------------------------------------------------
 
@@ -1231,6 +1399,12 @@ def rewrite(
         structs.append(tracepoint_struct(cat, ev, fmt, functools.partial(kernel.has_type, "typedef")))
         rw.tracepoints.append((cat, ev))
 
+    # BPF versions of the kernel inline functions the program calls but does not define
+    defined = {f.name for f in rw.funcs} | set(re.findall(r"#\s*define\s+(\w+)", rw.defines_text))
+    called = {tok.text for i, tok in enumerate(tk.t) if tok.kind == Kind.IDENT and tok.text in KERNEL_INLINES
+              and tk.text(tk.sig(i + 1)) == "("}
+    structs += [KERNEL_INLINES[n] + "\n" for n in sorted(called - defined)]
+
     # the user's text (base copy)
     functions: dict[str, FunctionDecl] = {}
     out: list[str] = []
@@ -1275,7 +1449,7 @@ def rewrite(
                          {Mode.KPROBE: f.name}, syscall_conv)
         f.decl = d
         functions[f.name] = d
-        epilogue.append(_wrapper(d, f, Mode.KPROBE, arch, syscall_conv))
+        epilogue.append(rw.in_conditions(f, _wrapper(d, f, Mode.KPROBE, arch, syscall_conv)))
 
     sensitive = [f for f in programs if f.mode_sensitive]
     copies: list[str] = []
@@ -1287,17 +1461,15 @@ def rewrite(
             renames = {h.name: f"{h.name}__bcc_{mode.value}" for h in helpers}
             block = [f"/* ---- {mode.name.lower()} copies: PT_REGS_* read this context ---- */\n",
                      _mode_macros(mode, arch)]
-            for h in helpers:
-                block.append(rw.function_header(h, mode, renames) + ";\n")
-            for f in sensitive:
-                block.append(rw.function_header(f, mode, renames) + ";\n")
             for f in helpers + sensitive:
-                block.append(f'#line {tk.line(f.header_lo)} "{_c_string(filename)}"\n')
-                block.append(rw.function_text(f, mode, renames) + "\n")
+                block.append(rw.in_conditions(f, rw.function_header(f, mode, renames) + ";\n"))
+            for f in helpers + sensitive:
+                block.append(rw.in_conditions(f, f'#line {tk.line(f.header_lo)} "{_c_string(filename)}"\n'
+                                              + rw.function_text(f, mode, renames) + "\n"))
             block.append('#line 1 "<bpfkit.bcc generated>"\n')
             for f in sensitive:
                 assert f.decl is not None
-                block.append(_wrapper(f.decl, f, mode, arch, f.decl.syscall_convention))
+                block.append(rw.in_conditions(f, _wrapper(f.decl, f, mode, arch, f.decl.syscall_convention)))
                 f.decl.symbols[mode] = entry_symbol(f.name, mode)
             copies.append("".join(block))
 
@@ -1309,6 +1481,7 @@ def rewrite(
         "#include <bpf/bpf_core_read.h>\n",
         "#include <bpf/bpf_endian.h>\n",
         '#include "bcc_compat.h"\n',
+        '#include "bcc_kdefs.h"\n',
         *structs,
         f'#line 1 "{_c_string(filename)}"\n',
         "".join(out),
