@@ -38,7 +38,7 @@ CLASSES = ("data", "no-data", "refusal", "crash")
 
 # Per-tool arguments.  Placeholders: {pid} a process of the activity generator (it calls malloc, write,
 # pthread mutexes), {tty} a pseudo-terminal the activity writes to, {dir} the directory it works in,
-# {disk} the block device under that directory.  "tty": the tool draws with curses and needs a terminal;
+# {disk} the block device under that directory, {libc} the C library the activity has mapped.  "tty": the tool draws with curses and needs a terminal;
 # "usdt": the tool needs USDT probes; "exits": the tool prints what it found and exits by itself.
 TOOLS: dict[str, dict[str, object]] = {
     "argdist": {"args": ["-i", "2", "-H", "p:c:write(int fd, const void *buf, size_t count):size_t:count"],
@@ -65,7 +65,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "dbstat": {"args": ["mysql", "-p", "{pid}"], "usdt": True},
     "dcsnoop": {"args": ["-a"]},
     "dcstat": {"args": ["1"]},
-    "deadlock": {"args": ["{pid}"]},
+    "deadlock": {"args": ["{pid}", "--binary", "{libc}"]},
     "dirtop": {"args": ["-C", "-d", "{dir}", "2"]},
     "drsnoop": {"args": []},
     "execsnoop": {"args": []},
@@ -210,6 +210,9 @@ while True:
     os.kill(os.getpid(), 0)
     if i % 10 == 0:
         os.sync()
+        mnt = os.path.join(work, "mnt"); os.makedirs(mnt, exist_ok=True)
+        if libc.mount(b"none", mnt.encode(), b"tmpfs", 0, None) == 0:
+            libc.umount2(mnt.encode(), 0)
         shm = libc.shmget(0, 4096, 0o1600)
         if shm >= 0:
             libc.shmctl(shm, 0, None)
@@ -254,7 +257,7 @@ def data_lines(stdout: str) -> list[str]:
 
 
 _REFUSAL_TYPES = ("NotSupportedError",)
-_CLEAR_WORDS = re.compile(r"kprobe|fentry|fexit|fmod_ret|trampoline|kernel|tracepoint|BTF|perf event|hardware|"
+_CLEAR_WORDS = re.compile(r"are not supported|kprobe|fentry|fexit|fmod_ret|trampoline|kernel|tracepoint|BTF|perf event|hardware|"
                           r"not supported|does not (exist|have|support)|no such|lockdown|module|uprobe|USDT|"
                           r"not found|requires?|lacks?", re.I)
 
@@ -291,7 +294,8 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
         if rc not in (0, 130, -signal.SIGINT) and notes:
             return "crash", _one_line(notes[-1])
         return "no-data", "ran; no data" + (f" ({_one_line(notes[-1])})" if notes else "")
-    last = notes[-1] if notes else (stdout.strip().splitlines() or [f"exit status {rc}"])[-1]
+    tail = (notes or stdout.strip().splitlines() or [f"exit status {rc}"])[-3:]
+    last = next((ln for ln in tail if _CLEAR_WORDS.search(ln)), tail[-1])
     refusals = [ln for ln in stderr.splitlines() if ln.startswith("bpfkit.bcc: error: ")]
     if refusals:
         return "refusal", _one_line(refusals[-1][len("bpfkit.bcc: error: "):])
@@ -426,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     tty_master, tty_slave = pty.openpty()
     activity = subprocess.Popen([sys.executable, "-c", ACTIVITY, act_dir, str(tty_slave)], pass_fds=(tty_slave,),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": _disk_of(act_dir)}
+    subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": _disk_of(act_dir),
+             "libc": _libc_of(activity.pid)}
     runs: list[Run] = []
     try:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
@@ -451,6 +456,18 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.out, "w") as f:
             f.write(report)
     return 0
+
+
+def _libc_of(pid: int) -> str:
+    """Path of the C library process ``pid`` maps (waits for the process to load it)."""
+    for _ in range(50):
+        with open(f"/proc/{pid}/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if re.search(r"/libc[.-][^/]*\.so|/libc\.so", path):
+                    return path
+        time.sleep(0.1)
+    return "libc.so.6"
 
 
 def _disk_of(path: str) -> str:

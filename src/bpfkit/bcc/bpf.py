@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import errno
 import os
 import re
 import select
@@ -100,6 +101,7 @@ class _Ctx:
     def __init__(self) -> None:
         self.links: dict[tuple[str, ...], Any] = {}
         self.readers: dict[str, Reader] = {}
+        self.stand_ins: dict[tuple[int, str, str], tuple[str, ...]] = {}  # (prog fd, syscall, phase) -> link key
 
 
 class BPF:
@@ -406,6 +408,8 @@ class BPF:
                 return
         sc = syscall_name(event)
         phase = "exit" if retprobe else "enter"
+        if sc is not None:
+            sc = self._syscall_event(sc, phase)
         fmt = self.kernel.tracepoint_format("syscalls", f"sys_{phase}_{sc}") if sc else None
         if sc is None or fmt is None:
             why = "it is not a system call" if sc is None else f"there is no tracepoint syscalls:sys_{phase}_{sc}"
@@ -419,10 +423,26 @@ class BPF:
                 raise ValueError(f"{fn!r} declares {decl.extra_args} syscall arguments but {sc}() has {nargs}")
         mode = Mode.SYSCALL_EXIT if retprobe else Mode.SYSCALL_ENTER
         prog = self._load(fn, BPF.TRACEPOINT, mode)
-        self._ctx.links[key] = attach_tracepoint(prog, "syscalls", f"sys_{phase}_{sc}")
+        shared = self._ctx.stand_ins.get((prog.fd, sc, phase))
+        if shared is not None and shared in self._ctx.links:  # stat and newstat: the program runs there once
+            self._ctx.links[key] = _SharedLink(shared)
+        else:
+            self._ctx.links[key] = attach_tracepoint(prog, "syscalls", f"sys_{phase}_{sc}")
+            self._ctx.stand_ins[(prog.fd, sc, phase)] = key
         self._kprobe_count += 1
         _note(f"{kind} {event} for {fn!r}: {'; '.join(reasons)}; attached to tracepoint syscalls:sys_{phase}_{sc} "
               "instead")
+
+    def _syscall_event(self, sc: str, phase: str) -> str:
+        """The name of the syscalls:sys_<phase>_* tracepoint of system call ``sc``.
+
+        The tracepoints are named after the kernel's SYSCALL_DEFINE, which differs from the name in the syscall
+        table for some calls: stat, lstat, fstat and uname are newstat ... (the 'new' ABI), umount2 is umount.
+        """
+        for cand in (sc, f"new{sc}", sc.rstrip("0123456789")):
+            if cand and self.kernel.tracepoint_format("syscalls", f"sys_{phase}_{cand}") is not None:
+                return cand
+        return sc
 
     def _detach(self, key: tuple[str, ...]) -> None:
         link = self._ctx.links.pop(key, None)
@@ -515,7 +535,13 @@ class BPF:
         if key in self._ctx.links:
             raise ValueError(f"raw tracepoint {t} is already attached")
         prog = self._load(fn, BPF.RAW_TRACEPOINT)
-        self._ctx.links[key] = attach_raw_tracepoint(prog, t)
+        try:
+            self._ctx.links[key] = attach_raw_tracepoint(prog, t)
+        except KernelError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            raise NotSupportedError(f"cannot attach {fn!r}: this kernel has no raw tracepoint {t!r}",
+                                    feature=f"raw_tracepoint {t}") from None
         return self
 
     def detach_raw_tracepoint(self, tp: str | bytes = b"") -> None:
@@ -1079,6 +1105,16 @@ class BPF:
 
     def donothing(self) -> None:
         """BCC compatibility (a no-op)."""
+
+
+class _SharedLink:
+    """A kprobe whose stand-in tracepoint link another kprobe of the same program already holds."""
+
+    def __init__(self, owner: tuple[str, ...]) -> None:
+        self.owner = owner
+
+    def close(self) -> None:
+        """Nothing to release: the owner's link is closed with the owner."""
 
 
 def _cleanup_ctx(ctx: _Ctx, obj: LoadedObject | None) -> None:
