@@ -242,6 +242,8 @@ KERNEL_INLINES: dict[str, str] = {
                    "{ return (BPF_CORE_READ(sg, page_link) & 0x01UL) != 0; }",
     "sg_chain_ptr": "static __always_inline struct scatterlist *sg_chain_ptr(struct scatterlist *sg) "
                     "{ return (struct scatterlist *)(BPF_CORE_READ(sg, page_link) & ~0x03UL); }",
+    "div_u64": "static __always_inline u64 div_u64(u64 dividend, u32 divisor) { return dividend / divisor; }",
+    "div64_u64": "static __always_inline u64 div64_u64(u64 dividend, u64 divisor) { return dividend / divisor; }",
     "skb_rx_queue_recorded": "static __always_inline bool skb_rx_queue_recorded(const struct sk_buff *skb) "
                              "{ return BPF_CORE_READ(skb, queue_mapping) != 0; }",
     "skb_get_rx_queue": "static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb) "
@@ -404,6 +406,7 @@ class _Func:
     calls: set[str] = field(default_factory=set)
     tracing: bool = True
     kptrs: dict[str, object] = field(default_factory=dict)
+    raw_ptrs: set[str] = field(default_factory=set)  # pointers to kernel memory typed with the program's own structs
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
     cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
@@ -678,6 +681,7 @@ class _Rewriter:
         for f in self.funcs:
             if f.tracing:
                 f.kptrs = self._kernel_pointers(f)
+                f.raw_ptrs = self._foreign_layout_pointers(f)
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
         regs_in_macros = "PT_REGS_" in self.defines_text
 
@@ -768,6 +772,62 @@ class _Rewriter:
                 continue
             i += 1
         return out
+
+    def _foreign_layout_pointers(self, f: _Func) -> set[str]:
+        """Locals typed as pointers to the program's own structs that are assigned kernel addresses.
+
+        ``struct cfs_rq_partial *q = (struct cfs_rq_partial *)task->se.cfs_rq;`` describes kernel memory with the
+        program's layout: reads through ``q`` become probe reads at those offsets (BCC's semantics), no CO-RE.
+        """
+        tk = self.tk
+        t = tk.t
+        declared: set[str] = set()
+        for x in range(f.body_lo, f.body_hi):
+            if t[x].kind == Kind.IDENT and tk.text(x) in ("struct", "union"):
+                tag = tk.sig(x + 1)
+                star = tk.sig(tag + 1)
+                v = tk.sig(star + 1)
+                if tk.text(tag) in self.user_tags and tk.text(star) == "*" and t[v].kind == Kind.IDENT \
+                        and self._kernel_record((tk.text(x), tk.text(tag))) is None:
+                    declared.add(tk.text(v))
+        out: set[str] = set()
+        for x in range(f.body_lo, f.body_hi):
+            name = tk.text(x)
+            if name not in declared or tk.text(tk.sig(x + 1)) != "=" or tk.text(tk.prev_sig(x)) in (".", "->"):
+                continue
+            y = tk.sig(x + 1) + 1
+            while y < f.body_hi and tk.text(y) not in (";", ","):
+                if t[y].kind == Kind.IDENT and (tk.text(y) in f.kptrs or tk.text(y) == "bpf_get_current_task") \
+                        and tk.text(tk.prev_sig(y)) not in (".", "->"):
+                    out.add(name)
+                    break
+                y += 1
+        return out
+
+    def _raw_read(self, v: int, hi: int, out: list[str]) -> int | None:
+        """``p->a.b`` through a pointer of :meth:`_foreign_layout_pointers`: one probe read at the program's offsets."""
+        tk = self.tk
+        end = v + 1
+        p = tk.sig(end)
+        if tk.text(p) != "->":
+            return None
+        while tk.text(p) in ("->", ".") and p < hi and (tk.text(p) == "." or end == v + 1):
+            q = tk.sig(p + 1)
+            if tk.t[q].kind != Kind.IDENT:
+                return None
+            end = q + 1
+            p = tk.sig(end)
+        after = tk.text(tk.sig(end))
+        before = tk.text(tk.prev_sig(v))
+        if after in _ASSIGN_OPS or after in ("[", "(", "->") or before in ("&", "++", "--"):
+            return None
+        if before == "(" and tk.text(tk.prev_sig(tk.prev_sig(v))) in ("sizeof", "typeof", "__typeof__"):
+            return None
+        chain = tk.raw(v, end)
+        text = (f"({{ __typeof__({chain}) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &{chain}); "
+                "__bcc_kv; })")
+        out.append(_pad_lines(chain, text))
+        return end
 
     def _kernel_record(self, rec: tuple[str, str]) -> object | None:
         kind, tag = rec
@@ -880,6 +940,8 @@ class _Rewriter:
             raise self.error(f"{name}: USDT probes are not supported by bpfkit.bcc", i)
         if ctx is not None and name in ctx.func.kptrs and tk.text(tk.sig(i + 1)) == "->":
             return self._deref_chain(i, hi, ctx, out)
+        if ctx is not None and name in ctx.func.raw_ptrs and tk.text(tk.sig(i + 1)) == "->":
+            return self._raw_read(i, hi, out)
         return None
 
     # ---- table methods -------------------------------------------------------------
@@ -920,7 +982,7 @@ class _Rewriter:
                          f"__zleaf += {inc}; bpf_map_update_elem({n}, &__key, &__zleaf, BPF_NOEXIST); }}")
             return text + " })"
         if meth == "perf_submit":
-            anchor = self._event_anchor(m, raw[1], raw[2])
+            anchor = self._event_anchor(m, raw[1], raw[2], ctx)
             return f"({{ {anchor}bpf_perf_event_output({a[0]}, {n}, BPF_F_CURRENT_CPU, {a[1]}, {a[2]}); }})"
         if meth == "perf_submit_skb":
             return (f"bpf_perf_event_output({a[0]}, {n}, ((__u64)({a[1]}) << 32) | BPF_F_CURRENT_CPU, "
@@ -930,7 +992,7 @@ class _Rewriter:
         if meth == "perf_counter_value":
             return f"bpf_perf_event_read_value({n}, {a[0]}, {a[1]}, {a[2]})"
         if meth == "ringbuf_output":
-            anchor = self._event_anchor(m, raw[0], raw[1])
+            anchor = self._event_anchor(m, raw[0], raw[1], ctx)
             return f"({{ {anchor}bpf_ringbuf_output({n}, {a[0]}, {a[1]}, {a[2]}); }})"
         if meth == "ringbuf_reserve":
             anchor = self._event_anchor(m, None, raw[0])
@@ -960,7 +1022,7 @@ class _Rewriter:
             return f"bpf_{meth}({n}, {a[0]})"
         raise self.error(f"BPF table method {meth!r} is not supported", idx)  # pragma: no cover - table above
 
-    def _event_anchor(self, m: MapDecl, data: str | None, size: str) -> str:
+    def _event_anchor(self, m: MapDecl, data: str | None, size: str, ctx: _FnCtx | None = None) -> str:
         """C that records the type of the events a map carries in BTF, or '' when it is not evident."""
         expr = None
         sm = re.fullmatch(r"\s*sizeof\s*\((.*)\)\s*", size, re.S)
@@ -968,12 +1030,30 @@ class _Rewriter:
             expr = sm.group(1)
         elif data is not None and _strip_text(data).startswith("&"):
             expr = _strip_text(data)[1:]
+        elif data is not None and ctx is not None and re.fullmatch(r"\s*[A-Za-z_]\w*\s*", data) \
+                and self._points_to_record(ctx.func, data.strip()):
+            expr = f"*({data.strip()})"  # a pointer to the event (from a map lookup), with a computed size
         if expr is None or not expr.strip():
             return ""
         td = f"__bcc_event_t__{m.name}"
         self.event_types.setdefault(m.name, td)
         return (f"typedef __typeof__({expr}) {td}; "
                 f"asm volatile(\"\" :: \"r\"(__builtin_btf_type_id(*({td} *)0, 0))); ")
+
+    def _points_to_record(self, f: _Func, var: str) -> bool:
+        """Whether ``var`` is declared in ``f`` (parameter or local) as a pointer to a struct or a typedef'd type."""
+        tk = self.tk
+        for x in range(f.lp, f.body_hi):
+            if tk.t[x].kind != Kind.IDENT or tk.text(x) != var:
+                continue
+            star = tk.prev_sig(x)
+            if tk.text(star) != "*":
+                continue
+            typ = tk.prev_sig(star)
+            if tk.t[typ].kind == Kind.IDENT and tk.text(typ) not in ("void", "char", "const", "return") \
+                    and tk.text(tk.sig(x + 1)) in ("=", ";", ",", ")"):
+                return True
+        return False
 
     def rename_types(self, text: str | None) -> str | None:
         """A C type text with the user's renamed tags and typedefs (see classify)."""

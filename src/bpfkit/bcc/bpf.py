@@ -101,7 +101,7 @@ class _Ctx:
     def __init__(self) -> None:
         self.links: dict[tuple[str, ...], Any] = {}
         self.readers: dict[str, Reader] = {}
-        self.stand_ins: dict[tuple[int, str, str], tuple[str, ...]] = {}  # (prog fd, syscall, phase) -> link key
+        self.stand_ins: dict[tuple[str, str, str], tuple[str, ...]] = {}  # (symbol, syscall, phase) -> link key
 
 
 class BPF:
@@ -423,12 +423,13 @@ class BPF:
                 raise ValueError(f"{fn!r} declares {decl.extra_args} syscall arguments but {sc}() has {nargs}")
         mode = Mode.SYSCALL_EXIT if retprobe else Mode.SYSCALL_ENTER
         prog = self._load(fn, BPF.TRACEPOINT, mode)
-        shared = self._ctx.stand_ins.get((prog.fd, sc, phase))
+        stand_in = (self._symbol(decl, mode), sc, phase)
+        shared = self._ctx.stand_ins.get(stand_in)
         if shared is not None and shared in self._ctx.links:  # stat and newstat: the program runs there once
             self._ctx.links[key] = _SharedLink(shared)
         else:
             self._ctx.links[key] = attach_tracepoint(prog, "syscalls", f"sys_{phase}_{sc}")
-            self._ctx.stand_ins[(prog.fd, sc, phase)] = key
+            self._ctx.stand_ins[stand_in] = key
         self._kprobe_count += 1
         _note(f"{kind} {event} for {fn!r}: {'; '.join(reasons)}; attached to tracepoint syscalls:sys_{phase}_{sc} "
               "instead")
