@@ -174,9 +174,38 @@ def serve():
         finally:
             c.close()
 threading.Thread(target=serve, daemon=True).start()
+tls_port = None
+try:  # a TLS echo server with a throw-away certificate (sslsniff), when openssl can make one
+    import ssl
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); sctx.load_cert_chain(cert, key)
+    tsrv = socket.socket(); tsrv.bind(("127.0.0.1", 0)); tsrv.listen(8); tls_port = tsrv.getsockname()[1]
+    def tls_serve():
+        while True:
+            c, _ = tsrv.accept()
+            try:
+                with sctx.wrap_socket(c, server_side=True) as t:
+                    t.sendall(t.recv(4096))
+            except OSError:
+                pass
+    threading.Thread(target=tls_serve, daemon=True).start()
+except (OSError, subprocess.CalledProcessError, ImportError):
+    pass
+import fcntl, pty as ptymod
+bash_master, bash_slave = ptymod.openpty()
+fcntl.fcntl(bash_master, fcntl.F_SETFL, os.O_NONBLOCK)
+bash = subprocess.Popen(["/bin/bash", "--norc", "--noprofile", "-i"], stdin=bash_slave, stdout=bash_slave,
+                        stderr=bash_slave)
 i = 0
 while True:
     i += 1
+    os.write(bash_master, b"true bpfkit-check %d\n" % i)
+    try:
+        os.read(bash_master, 65536)
+    except OSError:
+        pass
     subprocess.run(["/bin/true"])
     p = os.path.join(work, f"f{i % 8}")
     with open(p, "wb") as f:
@@ -197,6 +226,9 @@ while True:
         pass
     q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
     c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
+    if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
+        subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); u.sendto(b"u", u.getsockname()); u.close()
     a, b = socket.socketpair()
     a.sendmsg([b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [tty_fd]))]); b.recvmsg(1, 64)

@@ -124,6 +124,12 @@ def test_files_and_symbols_of_user_programs(tmp_path: Path) -> None:
         BPF.get_user_functions_and_addresses(str(tmp_path / "missing"), "x")
 
 
+def test_kprobe_functions_match_whole_names() -> None:
+    assert b"vfs_read" not in BPF.get_kprobe_functions(b"vfs_rea")  # BCC's re.fullmatch, not a prefix
+    found = BPF.get_kprobe_functions(b"vfs_rea.*")
+    assert b"vfs_read" in found and all(f.startswith(b"vfs_rea") and b".cold" not in f for f in found)
+
+
 def test_probe_limit_and_auto_includes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BCC_PROBE_LIMIT", raising=False)
     assert BPF.get_probe_limit() == 1000

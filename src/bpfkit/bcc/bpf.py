@@ -322,20 +322,32 @@ class BPF:
 
     @staticmethod
     def get_kprobe_functions(event_re: str | bytes) -> list[bytes]:
-        """Kernel functions matching ``event_re`` that can be traced (available_filter_functions)."""
-        rx = re.compile(_s(event_re))
-        out: list[bytes] = []
+        """Kernel functions whose whole name matches ``event_re`` and that kprobes may attach to, as BCC.
+
+        Text symbols of /proc/kallsyms, without those that can never be probed (_kbl_addr_*, perf, __SCT__,
+        .cold parts, the kprobes blacklist), restricted to available_filter_functions when it can be read.
+        """
+        rx = re.compile(_s(event_re).encode())
         try:
-            with open(os.path.join(tracefs_root(), "available_filter_functions")) as f:
-                for line in f:
-                    fn = line.split()[0] if line.strip() else ""
-                    if fn and rx.match(fn) and not fn.startswith(("_kbl_addr_", "__perf", "perf_")):
-                        out.append(fn.encode())
+            with open(os.path.join(tracefs_root(), "available_filter_functions"), "rb") as f:
+                avail: set[bytes] | None = {line.split()[0] for line in f if line.strip()}
         except OSError:
-            for name in kernel_symbols()._by_name:
-                if rx.match(name):
-                    out.append(name.encode())
-        return list(dict.fromkeys(out))
+            avail = None  # unreadable (lockdown): every text symbol is a candidate
+        blacklist: set[bytes] = set()
+        for path in ("/sys/kernel/debug/kprobes/blacklist",):
+            try:
+                with open(path, "rb") as f:
+                    blacklist = {line.split()[1] for line in f if len(line.split()) > 1}
+            except OSError:
+                pass
+        out: list[bytes] = []
+        for name in kernel_symbols()._by_name:
+            fn = name.encode()
+            if fn.startswith((b"_kbl_addr_", b"__perf", b"perf_", b"__SCT__")) or re.match(rb".*\.cold(\.\d+)?$", fn):
+                continue
+            if rx.fullmatch(fn) and fn not in blacklist and (avail is None or fn in avail):
+                out.append(fn)
+        return out
 
     def attach_kprobe(self, event: str | bytes = b"", event_off: int = 0, fn_name: str | bytes = b"",
                       event_re: str | bytes = b"") -> BPF:
@@ -359,9 +371,9 @@ class BPF:
                 except (NotSupportedError, KernelError, OSError) as exc:
                     failures.append(f"{m.decode()}: {exc}")
             if not matches or len(failures) == len(matches):
-                detail = "; ".join(failures[:3]) or "no function matches"
-                raise NotSupportedError(f"cannot attach {fn!r} to any function matching {_s(event_re)!r}: {detail}",
-                                        feature="kprobe")
+                detail = failures[0] if failures else "no function matches"
+                raise NotSupportedError(f"cannot attach {fn!r} to any of the {len(matches)} functions matching "
+                                        f"{_s(event_re)!r}; the first: {detail}", feature="kprobe")
             return self
         self._attach_probe(_s(event), off, fn, retprobe)
         return self
