@@ -36,12 +36,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 CLASSES = ("data", "no-data", "refusal", "crash")
 
+_NO_DB = r"Failed to enable USDT probe 'query__start'"  # no MySQL/PostgreSQL server with USDT probes here
+
 # Per-tool arguments.  Placeholders: {pid} a process of the activity generator (it calls malloc, write,
 # pthread mutexes), {tty} a pseudo-terminal the activity writes to, {dir} the directory it works in,
 # {disk} the block device under that directory, {libc} the C library the activity has mapped.
 # "tty": the tool draws with curses and needs a terminal;
 # "usdt": the tool needs USDT probes; "exits": the tool prints what it found and exits by itself;
-# "machine": a message of the tool saying this machine (not the kernel) cannot give it data: no-data.
+# "machine": a message of the tool saying this machine (not the kernel) cannot give it data (no such hardware,
+# daemon or timing): no-data with that message; "data": a regex of the lines that are data when they have no digit.
 TOOLS: dict[str, dict[str, object]] = {
     "argdist": {"args": ["-i", "2", "-H", "p:c:write(int fd, const void *buf, size_t count):size_t:count"],
                 "usdt": True},
@@ -63,8 +66,8 @@ TOOLS: dict[str, dict[str, object]] = {
     "cpudist": {"args": []},
     "cpuunclaimed": {"args": ["1"], "machine": r"skewed offsets"},
     "criticalstat": {"args": []},
-    "dbslower": {"args": ["mysql", "-p", "{pid}"], "usdt": True},
-    "dbstat": {"args": ["mysql", "-p", "{pid}"], "usdt": True},
+    "dbslower": {"args": ["mysql", "-p", "{pid}"], "usdt": True, "machine": _NO_DB},
+    "dbstat": {"args": ["mysql", "-p", "{pid}"], "usdt": True, "machine": _NO_DB},
     "dcsnoop": {"args": ["-a"]},
     "dcstat": {"args": ["1"]},
     "deadlock": {"args": ["{pid}", "--binary", "{libc}"]},
@@ -94,7 +97,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "memleak": {"args": ["2"]},
     "mountsnoop": {"args": []},
     "mptcpify": {"args": []},
-    "mysqld_qslower": {"args": ["{pid}"], "usdt": True},
+    "mysqld_qslower": {"args": ["{pid}"], "usdt": True, "machine": _NO_DB},
     "netqtop": {"args": ["-n", "lo", "-i", "2"]},
     "nfsdist": {"args": []},
     "nfsslower": {"args": ["0"]},
@@ -137,7 +140,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "tcptop": {"args": ["-C", "2"]},
     "tcptracer": {"args": []},
     "threadsnoop": {"args": []},
-    "tplist": {"args": ["-v", "syscalls:sys_enter_openat"], "usdt": True, "exits": True},
+    "tplist": {"args": ["-v", "syscalls:sys_enter_openat"], "usdt": True, "exits": True, "data": r"^\w+:\w+$"},
     "trace": {"args": ['t:syscalls:sys_enter_openat "%s", args->filename'], "usdt": True},
     "ttysnoop": {"args": ["{tty}"]},
     "vfscount": {"args": []},
@@ -279,14 +282,15 @@ _BANNER = re.compile(r"^\s*(Tracing|Attaching|Detaching|Hit Ctrl-C|Ctrl-C|Press|
 _CLOCK = re.compile(r"^\s*\[?\d\d:\d\d:\d\d\]?\s*(loadavg:.*)?$")
 
 
-def data_lines(stdout: str) -> list[str]:
-    """Lines of a tool's output that carry data: a number, not a banner, not a bare clock."""
+def data_lines(stdout: str, data_re: str | None = None) -> list[str]:
+    """Lines of a tool's output that carry data: a number (or ``data_re``), not a banner, not a bare clock."""
     out = []
     for line in stdout.splitlines():
         s = line.strip()
-        if not s or _BANNER.match(s) or _CLOCK.match(s) or not re.search(r"\d", s):
+        if not s or _BANNER.match(s) or _CLOCK.match(s):
             continue
-        out.append(s)
+        if re.search(r"\d", s) or (data_re is not None and re.search(data_re, s)):
+            out.append(s)
     return out
 
 
@@ -308,7 +312,8 @@ def _last_exception(stderr: str) -> tuple[str, str] | None:
     return "unknown", tail[-1] if tail else ""
 
 
-def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits: bool = False) -> tuple[str, str]:
+def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits: bool = False,
+             data_re: str | None = None) -> tuple[str, str]:
     """(class, one-line reason) of one run (``exits``: the tool stops by itself when it has done its job)."""
     usage = re.search(r"^(usage: .*\n(.*\n)*)?\S+: error: .*$", stderr, re.M)
     if usage and not interrupted and rc == 2:
@@ -319,7 +324,7 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
         if kind in _REFUSAL_TYPES:
             return "refusal", _one_line(msg)
         return "crash", _one_line(f"{kind}: {msg}")
-    lines = data_lines(stdout)
+    lines = data_lines(stdout, data_re)
     notes = [ln for ln in stderr.splitlines() if (ln.strip() and not ln.startswith("bpfkit.bcc: ")) or
              ln.startswith("bpfkit.bcc: error: ")]
     if interrupted or (exits and rc in (0, 130, -signal.SIGINT)):
@@ -383,10 +388,12 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
         stdout_text = f.read()
     with open(err_path, errors="replace") as f:
         stderr_text = f.read()
-    cls, reason = classify(rc, stdout_text, stderr_text, interrupted, bool(spec.get("exits")))
+    data_re = spec.get("data")
+    cls, reason = classify(rc, stdout_text, stderr_text, interrupted, bool(spec.get("exits")),
+                           data_re if isinstance(data_re, str) else None)
     machine = spec.get("machine")
     if cls == "crash" and isinstance(machine, str) and re.search(machine, stdout_text + stderr_text):
-        cls, reason = "no-data", "ran; the machine gives no data: " + reason
+        cls, reason = "no-data", "this machine lacks what it traces: " + reason
     return Run(tool, cls, reason, time.monotonic() - start)
 
 
