@@ -204,7 +204,11 @@ class BPF:
                 del self.rewritten.functions[name]
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup_ctx, self._ctx, self._obj)
-        self._trace_autoload()
+        try:
+            self._trace_autoload()
+        except BaseException:
+            self.cleanup()  # the caller gets no object to clean up: release what the constructor made
+            raise
 
     # ---- programs -----------------------------------------------------------------
 
@@ -605,13 +609,13 @@ class BPF:
         if not _probe_trampolines():
             raise NotSupportedError(f"cannot attach {fn!r} as {what} program on {target or '?'}: this kernel refuses "
                                     f"BPF trampoline programs (fentry/fexit/fmod_ret/lsm: {_TRAMPOLINES[1]})",
-                                    feature=what)
+                                    feature="trampoline")
         try:
             prog = self._load(fn, prog_type, attach_type=at, target=target)
             self._ctx.links[key] = attach_trampoline(prog)
         except RelocationError as exc:
             raise NotSupportedError(f"cannot attach {fn!r} as {what} program: {target} is not a function in the "
-                                    f"kernel's BTF ({exc})", feature=what) from None
+                                    f"kernel's BTF ({exc})", feature="trampoline") from None
         return self
 
     def attach_fmod_ret(self, fn_name: str | bytes = b"") -> BPF:
