@@ -70,6 +70,21 @@ def test_perf_constants_are_the_uapi_values() -> None:
     assert isinstance(PerfType.SOFTWARE, int)
 
 
+BPF_NAMES_TOOLS_USE = (
+    "attach_kprobe", "attach_kretprobe", "attach_uprobe", "attach_uretprobe", "attach_tracepoint",
+    "attach_raw_tracepoint", "attach_perf_event", "attach_kfunc", "attach_kretfunc", "attach_lsm", "attach_fmod_ret",
+    "support_fmod_ret", "support_kfunc", "support_lsm", "support_raw_tracepoint", "get_table", "get_kprobe_functions",
+    "get_syscall_fnname", "get_syscall_prefix", "get_tracepoints", "tracepoint_exists", "kernel_struct_has_field",
+    "find_library", "find_exe", "generate_auto_includes", "get_probe_limit", "get_user_functions_and_addresses",
+    "add_module", "ksym", "ksymname", "sym", "monotonic_time", "num_open_kprobes", "num_open_uprobes",
+    "num_open_tracepoints", "perf_buffer_poll", "ring_buffer_poll", "trace_fields", "detach_kprobe",
+)
+
+
+def test_bpf_has_the_methods_bccs_tools_call() -> None:
+    assert [n for n in BPF_NAMES_TOOLS_USE if not callable(getattr(BPF, n, None))] == []
+
+
 def test_bcc_alias_has_the_modules_tools_import() -> None:
     code = ("from bpfkit.bcc.__main__ import install_bcc_alias; install_bcc_alias()\n"
             "from bcc import BPF, PerfType, PerfSWConfig, PerfHWConfig, StrcmpRewrite, tcp, utils\n"
@@ -120,6 +135,8 @@ def test_files_and_symbols_of_user_programs(tmp_path: Path) -> None:
     assert list(found) == [b"getppid"]
     assert found[b"getppid"] == probes.resolve_symbol(os.path.realpath(libc.decode()), "getppid").address
     assert BPF.get_user_functions("c", b"^getppid$") == {b"getppid"}
+    assert BPF.get_user_addresses("c", "^getppid$") == {found[b"getppid"]}
+    BPF.add_module(libc)  # read now, as BCC's symbol cache; a missing file is reported, not raised
     with pytest.raises(FileNotFoundError):
         BPF.get_user_functions_and_addresses(str(tmp_path / "missing"), "x")
 
@@ -361,6 +378,14 @@ def test_a_missing_raw_tracepoint_is_a_refusal(cache_home: Path) -> None:
             pytest.raises(NotSupportedError) as ei:
         b.attach_raw_tracepoint(tp="bpfkit_no_such_tracepoint", fn_name="f")
     assert "bpfkit_no_such_tracepoint" in str(ei.value)
+
+
+def test_tracefs_where_bcc_tools_look_for_it() -> None:
+    from bpfkit.host import debugfs_tracing
+
+    root = debugfs_tracing()  # mounts debugfs (and so tracefs under it) when missing
+    assert root == "/sys/kernel/debug/tracing"
+    assert os.path.isdir(os.path.join(root, "events", "syscalls"))
 
 
 def test_the_runner_refuses_in_one_line(tmp_path: Path) -> None:
