@@ -344,7 +344,7 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
 
 
 def _one_line(s: str, width: int = 160) -> str:
-    s = " ".join(s.split()).replace("|", "\\|")
+    s = re.sub(r" \(/[^()]*\.py\)", "", " ".join(s.split())).replace("|", "\\|")  # no paths of this machine
     return s if len(s) <= width else s[: width - 3] + "..."
 
 

@@ -1129,9 +1129,11 @@ class _SharedLink:
 
     def __init__(self, owner: tuple[str, ...]) -> None:
         self.owner = owner
+        self.closed = False
 
     def close(self) -> None:
         """Nothing to release: the owner's link is closed with the owner."""
+        self.closed = True
 
 
 def _cleanup_ctx(ctx: _Ctx, obj: LoadedObject | None) -> None:
