@@ -28,6 +28,7 @@ __all__ = [
     "CAP_SYS_ADMIN",
     "active_lsms",
     "capability_name",
+    "debugfs_tracing",
     "effective_capabilities",
     "has_capability",
     "in_initial_user_namespace",
@@ -273,6 +274,13 @@ def kallsyms() -> dict[str, int]:
 def ksym_address(name: str) -> int | None:
     """Address of kernel symbol ``name``, or None."""
     return kallsyms().get(name)
+
+
+def debugfs_tracing() -> str:
+    """/sys/kernel/debug/tracing (tracefs where BCC-era tools look for it), mounting debugfs there when needed."""
+    from ._sys.mounts import ensure_debugfs_tracing
+
+    return ensure_debugfs_tracing()
 
 
 @functools.cache

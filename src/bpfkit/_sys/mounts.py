@@ -12,13 +12,14 @@ from ..errors import AccessError
 from .syscall import libc
 
 __all__ = [
-    "BPFFS", "SECURITYFS", "TRACEFS_DIRS", "TRACEFS_FIX", "ensure_bpffs", "ensure_bpffs_for", "ensure_securityfs",
-    "ensure_tracefs", "mount_points", "tracefs_access",
+    "BPFFS", "DEBUGFS", "SECURITYFS", "TRACEFS_DIRS", "TRACEFS_FIX", "ensure_bpffs", "ensure_bpffs_for",
+    "ensure_debugfs_tracing", "ensure_securityfs", "ensure_tracefs", "mount_points", "tracefs_access",
 ]
 
 BPFFS = "/sys/fs/bpf"
 SECURITYFS = "/sys/kernel/security"
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+DEBUGFS = "/sys/kernel/debug"
 _mount = libc.mount
 _mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
 _mount.restype = ctypes.c_int
@@ -115,3 +116,15 @@ def ensure_securityfs() -> str:
         return mounted[0]
     _do_mount("securityfs", SECURITYFS, "securityfs")
     return SECURITYFS
+
+
+def ensure_debugfs_tracing() -> str:
+    """/sys/kernel/debug/tracing, the tracefs path of older tools: mount debugfs (which mounts tracefs there) if needed."""
+    tracing = TRACEFS_DIRS[1]
+    if os.path.exists(os.path.join(tracing, "events")):
+        return tracing
+    if DEBUGFS not in mount_points("debugfs"):
+        _do_mount("debugfs", DEBUGFS, "debugfs")
+    if not os.path.exists(os.path.join(tracing, "events")):
+        _do_mount("tracefs", tracing, "tracefs")
+    return tracing

@@ -7,6 +7,19 @@ and loaded with bpfkit.  See :mod:`bpfkit.bcc.bpf` for how programs attach.
 
 from __future__ import annotations
 
+from . import containers as containers
+from . import syscall as syscall
+from . import table as table
+from . import tcp as tcp
+from . import utils as utils
+from ._consts import BPFAttachType as BPFAttachType
+from ._consts import BPFProgType as BPFProgType
+from ._consts import PerfEventSampleFormat as PerfEventSampleFormat
+from ._consts import PerfHWConfig as PerfHWConfig
+from ._consts import PerfSWConfig as PerfSWConfig
+from ._consts import PerfType as PerfType
+from ._consts import XDPAction as XDPAction
+from ._consts import XDPFlags as XDPFlags
 from ._errors import CompileError as CompileError
 from ._errors import CompilerNotFoundError as CompilerNotFoundError
 from .bpf import BPF as BPF
@@ -21,10 +34,29 @@ from .table import Table as Table
 from .usdt import USDT as USDT
 from .usdt import USDTException as USDTException
 from .utils import ArgString as ArgString
+from .utils import StrcmpRewrite as StrcmpRewrite
+from .utils import get_online_cpus as get_online_cpus
+from .utils import printb as printb
 
 __all__ = [
     "BPF",
     "ArgString",
+    "BPFAttachType",
+    "BPFProgType",
+    "PerfEventSampleFormat",
+    "PerfHWConfig",
+    "PerfSWConfig",
+    "PerfType",
+    "StrcmpRewrite",
+    "XDPAction",
+    "XDPFlags",
+    "containers",
+    "get_online_cpus",
+    "printb",
+    "syscall",
+    "table",
+    "tcp",
+    "utils",
     "DEBUG_BPF",
     "DEBUG_BPF_REGISTER_STATE",
     "DEBUG_BTF",

@@ -6,18 +6,21 @@ The script's ``import bcc`` / ``from bcc import BPF`` get :mod:`bpfkit.bcc`
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
+
+from ..errors import NotSupportedError
 
 
 def install_bcc_alias() -> None:
     """Make ``import bcc`` (and bcc.utils, bcc.table, bcc.containers, bcc.syscall) import bpfkit.bcc."""
     from .. import bcc
-    from . import containers, syscall, table, utils
+    from . import containers, syscall, table, tcp, utils
     from . import exec as exec_
 
     for name, module in (("bcc", bcc), ("bcc.utils", utils), ("bcc.table", table), ("bcc.containers", containers),
-                         ("bcc.syscall", syscall), ("bcc.exec", exec_)):
+                         ("bcc.syscall", syscall), ("bcc.exec", exec_), ("bcc.tcp", tcp)):
         sys.modules.setdefault(name, module)
 
 
@@ -28,12 +31,27 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__.strip().splitlines()[0] if __doc__ else "usage: python -m bpfkit.bcc script.py [args]")
         return 0 if args else 2
     install_bcc_alias()
+    _tracefs_where_bcc_looks()
     sys.argv = args
     try:
         runpy.run_path(args[0], run_name="__main__")
     except KeyboardInterrupt:
         return 130
+    except NotSupportedError as exc:  # the kernel lacks what the program needs: one line, no traceback
+        print(f"bpfkit.bcc: error: {os.path.basename(args[0])}: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _tracefs_where_bcc_looks() -> None:
+    """BCC tools read /sys/kernel/debug/tracing: make it exist (debugfs mounted) when we may mount it."""
+    from ..host import debugfs_tracing
+
+    try:
+        debugfs_tracing()
+    except OSError as exc:
+        print(f"bpfkit.bcc: /sys/kernel/debug/tracing is missing and cannot be mounted ({exc.strerror})",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ _WARNINGS_OFF = (
     "-Wno-unknown-warning-option", "-Wno-macro-redefined", "-Wno-missing-declarations", "-Wno-visibility",
     # tagged anonymous members in newer kernels' vmlinux.h (struct ns_tree; in a struct, Linux 6.19+)
     "-fms-extensions", "-Wno-microsoft-anon-tag",
+    # a call to an undeclared function is a kernel inline function or macro: an error with the user's line
+    "-Werror=implicit-function-declaration",
 )
 
 
@@ -114,6 +116,22 @@ def vmlinux_h() -> Path:
     return path
 
 
+def kdefs_h() -> Path:
+    """Path of the kernel #defines header for the running kernel and this machine's UAPI headers (cached)."""
+    from ..host import vmlinux_btf
+    from ._kdefs import kernel_defines, read_uapi_headers
+
+    texts = read_uapi_headers()
+    h = hashlib.sha256("\0".join(texts).encode() + (_HERE / "_kdefs.py").read_bytes()).hexdigest()[:16]
+    path = vmlinux_h().parent / f"bcc_kdefs-{h}.h"
+    if path.exists():
+        return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(kernel_defines(vmlinux_btf(), texts))
+    os.replace(tmp, path)
+    return path
+
+
 @dataclass(frozen=True)
 class CompileResult:
     """A compiled object: its bytes, where it is cached, and whether this call ran clang."""
@@ -152,8 +170,9 @@ def compile_c(
     clang = clang_path()
     flags = base_flags() + list(cflags)
     header = vmlinux_h()
+    kdefs = kdefs_h()
     key_src = "\0".join([
-        __version__, _clang_version(clang), kernel_btf_id(), COMPAT_HEADER.read_text(), source, *flags,
+        __version__, _clang_version(clang), kernel_btf_id(), COMPAT_HEADER.read_text(), kdefs.name, source, *flags,
         *[os.path.abspath(d) for d in include_dirs],
     ])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:32]
@@ -165,6 +184,7 @@ def compile_c(
         c_path = Path(tmp) / f"bcc-{key[:12]}.c"
         c_path.write_text(source)
         obj = Path(tmp) / "out.o"
+        (Path(tmp) / "bcc_kdefs.h").write_text(f'#include "{kdefs}"\n')  # next to the .c: found first
         cmd = [clang, *flags, f"-I{header.parent}", f"-I{_HERE}"]
         cmd += [f"-I{d}" for d in include_dirs]
         cmd += ["-c", str(c_path), "-o", str(obj)]
@@ -192,6 +212,12 @@ def _compile_error(stderr: str, filename: str) -> CompileError:
     where = m.group("file")
     line = int(m.group("line")) if where == filename else None
     msg = m.group("msg")
+    undeclared = re.search(r"(?:implicit declaration of function|call to undeclared function) '(\w+)'", msg)
+    if undeclared is not None:
+        fn = undeclared.group(1)
+        msg = (f"{fn}() is neither a BPF helper nor a function of the program: if it is a kernel function, it is an "
+               "inline function or macro of the kernel's headers, which BPF programs cannot call; read the fields "
+               "it reads with BPF_CORE_READ or bpf_probe_read_kernel instead")
     # the source line and caret clang prints after the diagnostic
     tail = stderr[m.end():].splitlines()[1:3]
     detail = "\n".join(t for t in tail if t.strip())

@@ -174,6 +174,9 @@ SOCK_ALIASES = {
     "sk_v6_daddr": "__sk_common.skc_v6_daddr", "sk_v6_rcv_saddr": "__sk_common.skc_v6_rcv_saddr",
     "sk_cookie": "__sk_common.skc_cookie", "sk_incoming_cpu": "__sk_common.skc_incoming_cpu",
     "sk_flags": "__sk_common.skc_flags", "sk_rxhash": "__sk_common.skc_rxhash",
+    # struct inet_sock (include/net/inet_sock.h)
+    "inet_daddr": "sk.__sk_common.skc_daddr", "inet_rcv_saddr": "sk.__sk_common.skc_rcv_saddr",
+    "inet_dport": "sk.__sk_common.skc_dport", "inet_num": "sk.__sk_common.skc_num",
 }
 
 # methods: name -> (min args, max args, map types allowed (None: any with key and value))
@@ -216,6 +219,10 @@ _METHODS: dict[str, tuple[int, int, frozenset[str] | None]] = {
     "task_storage_delete": (1, 1, frozenset({"TASK_STORAGE"})),
 }
 _KV_TYPES = frozenset(HASH_LIKE | ARRAY_LIKE | {"LPM_TRIE"})
+_CAST_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(?:(?:struct|union|enum)\s+\w+|(?:unsigned|signed)(?:\s+(?:char|short|int|"
+                      r"long))*|void|char|short|int|long(?:\s+long)?(?:\s+int)?|bool|_Bool|[us](?:8|16|32|64)|"
+                      r"__[us](?:8|16|32|64)|__be(?:16|32|64)|__le(?:16|32|64)|\w+_t)(?:\s*(?:const|volatile))?"
+                      r"(?:\s*\*\s*(?:const\s*)?)*$")
 
 _ARCH_REGS = {
     # arch: (parm regs, syscall parm regs, rc, ip, sp, fp, ret)
@@ -224,6 +231,27 @@ _ARCH_REGS = {
               ("orig_x0", "regs[1]", "regs[2]", "regs[3]", "regs[4]", "regs[5]"),
               "regs[0]", "pc", "sp", "regs[29]", "regs[30]"),
 }
+# BPF versions of kernel inline functions and function-like macros that BCC programs call (the kernel's own
+# cannot be called from BPF); added when the program calls them without defining them
+KERNEL_INLINES: dict[str, str] = {
+    "folio_page": "static __always_inline struct page *folio_page(struct folio *folio, unsigned long n) "
+                  "{ return (struct page *)folio + n; }",
+    "sg_is_last": "static __always_inline bool sg_is_last(struct scatterlist *sg) "
+                  "{ return (BPF_CORE_READ(sg, page_link) & 0x02UL) != 0; }",
+    "sg_is_chain": "static __always_inline bool sg_is_chain(struct scatterlist *sg) "
+                   "{ return (BPF_CORE_READ(sg, page_link) & 0x01UL) != 0; }",
+    "sg_chain_ptr": "static __always_inline struct scatterlist *sg_chain_ptr(struct scatterlist *sg) "
+                    "{ return (struct scatterlist *)(BPF_CORE_READ(sg, page_link) & ~0x03UL); }",
+    "div_u64": "static __always_inline u64 div_u64(u64 dividend, u32 divisor) { return dividend / divisor; }",
+    "div64_u64": "static __always_inline u64 div64_u64(u64 dividend, u64 divisor) { return dividend / divisor; }",
+    "skb_rx_queue_recorded": "static __always_inline bool skb_rx_queue_recorded(const struct sk_buff *skb) "
+                             "{ return BPF_CORE_READ(skb, queue_mapping) != 0; }",
+    "skb_get_rx_queue": "static __always_inline u16 skb_get_rx_queue(const struct sk_buff *skb) "
+                        "{ return BPF_CORE_READ(skb, queue_mapping) - 1; }",
+    "skb_get_queue_mapping": "static __always_inline u16 skb_get_queue_mapping(const struct sk_buff *skb) "
+                             "{ return BPF_CORE_READ(skb, queue_mapping); }",
+}
+
 _REG_MACROS = ["PT_REGS_RC", "PT_REGS_IP", "PT_REGS_SP", "PT_REGS_FP", "PT_REGS_RET"]
 
 
@@ -378,8 +406,10 @@ class _Func:
     calls: set[str] = field(default_factory=set)
     tracing: bool = True
     kptrs: dict[str, object] = field(default_factory=dict)
+    raw_ptrs: set[str] = field(default_factory=set)  # pointers to kernel memory typed with the program's own structs
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
+    cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
 
 
 @dataclass
@@ -404,6 +434,7 @@ class _Rewriter:
         self.func_at: dict[int, _Func] = {}
         self.directives: list[int] = []
         self.user_tags: set[str] = set()
+        self.user_members: dict[str, list[str]] = {}  # members of the user's struct/union definitions
         self.user_typedefs: set[str] = set()
         self.tag_renames: dict[str, str] = {}
         self.typedef_renames: dict[str, str] = {}
@@ -412,6 +443,7 @@ class _Rewriter:
         self.warnings: list[str] = []
         self.defines_text = ""
         self.cond_stack: list[tuple[int, int]] = []  # (#if group, branch) of the current position
+        self.cond_text: list[list[str]] = []  # directives of each open #if group, up to the current branch
         self._groups = 0
         self.map_where: dict[str, tuple[tuple[int, int], ...]] = {}
 
@@ -441,6 +473,8 @@ class _Rewriter:
                     k = tk.sig(j + 1)
                     if j < tk.n and t[j].kind == Kind.IDENT and tk.text(k) == "{":
                         self.user_tags.add(t[j].text)
+                        if tok.text in ("struct", "union"):
+                            self.user_members[t[j].text] = self._member_names(k, tk.match(k))
                 if tok.text == "typedef":
                     self._note_typedef(i)
                 if j < tk.n and t[j].text == "(" and tok.text not in _NOT_FUNCTIONS - MAP_MACROS:
@@ -455,7 +489,8 @@ class _Rewriter:
                         k = tk.sig(tk.match(tk.sig(k + 1)) + 1)
                     if tk.text(k) == "{" and tok.text not in _NOT_FUNCTIONS:
                         body_hi = tk.match(k)
-                        f = _Func(header_lo=tk.sig(stmt_lo), name_idx=i, lp=j, rp=rp, body_lo=k, body_hi=body_hi)
+                        f = _Func(header_lo=tk.sig(stmt_lo), name_idx=i, lp=j, rp=rp, body_lo=k, body_hi=body_hi,
+                                  cond=[list(g) for g in self.cond_text])
                         self._describe_func(f)
                         self.funcs.append(f)
                         self.func_at[f.header_lo] = f
@@ -473,6 +508,37 @@ class _Rewriter:
                 elif tok.text in (")", "]", "}"):
                     raise self.error(f"unbalanced {tok.text!r}", i)
             i += 1
+
+    def _member_names(self, lb: int, rb: int) -> list[str]:
+        """Names of the members declared between braces ``lb`` and ``rb`` (the last identifier of each)."""
+        tk = self.tk
+        names: list[str] = []
+        last = ""
+        cond = 0  # members under #if may be absent: not counted
+        j = lb + 1
+        while j < rb:
+            tx = tk.text(j)
+            if tk.t[j].kind == Kind.DIRECTIVE:
+                word = re.match(r"#\s*(\w+)", tx)
+                w = word.group(1) if word else ""
+                cond += 1 if w in ("if", "ifdef", "ifndef") else -1 if w == "endif" else 0
+                j += 1
+                continue
+            if tk.t[j].kind == Kind.PUNCT and tx in ("(", "[", "{"):
+                j = tk.match(j) + 1
+                continue
+            if tk.t[j].kind == Kind.PUNCT and tx == ":":  # bit field width
+                while j < rb and tk.text(j) not in (";", ","):
+                    j += 1
+                continue
+            if tk.t[j].kind == Kind.IDENT:
+                last = tx
+            elif tx in (";", ","):
+                if last and cond == 0:
+                    names.append(last)
+                last = ""
+            j += 1
+        return names
 
     def _note_typedef(self, i: int) -> None:
         """Record the name a top-level typedef introduces (the last identifier before its ';')."""
@@ -521,14 +587,25 @@ class _Rewriter:
         """Follow #if/#ifdef/#elif/#else/#endif nesting (to accept a map defined once per branch)."""
         m = re.match(r"#\s*(\w+)", text)
         word = m.group(1) if m else ""
+        line = text.strip()
         if word in ("if", "ifdef", "ifndef"):
             self._groups += 1
             self.cond_stack.append((self._groups, 0))
+            self.cond_text.append([line])
         elif word in ("elif", "else", "elifdef", "elifndef") and self.cond_stack:
             g, b = self.cond_stack[-1]
             self.cond_stack[-1] = (g, b + 1)
+            self.cond_text[-1].append(line)
         elif word == "endif" and self.cond_stack:
             self.cond_stack.pop()
+            self.cond_text.pop()
+
+    def in_conditions(self, f: _Func, text: str) -> str:
+        """``text`` (a copy of ``f`` emitted elsewhere) inside the #if branches ``f`` was written in."""
+        if not f.cond:
+            return text
+        pre = "".join(d + "\n" for group in f.cond for d in group)
+        return pre + text + ("" if text.endswith("\n") else "\n") + "#endif\n" * len(f.cond)
 
     def _describe_func(self, f: _Func) -> None:
         tk = self.tk
@@ -604,6 +681,7 @@ class _Rewriter:
         for f in self.funcs:
             if f.tracing:
                 f.kptrs = self._kernel_pointers(f)
+                f.raw_ptrs = self._foreign_layout_pointers(f)
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
         regs_in_macros = "PT_REGS_" in self.defines_text
 
@@ -695,11 +773,82 @@ class _Rewriter:
             i += 1
         return out
 
+    def _foreign_layout_pointers(self, f: _Func) -> set[str]:
+        """Locals typed as pointers to the program's own structs that are assigned kernel addresses.
+
+        ``struct cfs_rq_partial *q = (struct cfs_rq_partial *)task->se.cfs_rq;`` describes kernel memory with the
+        program's layout: reads through ``q`` become probe reads at those offsets (BCC's semantics), no CO-RE.
+        """
+        tk = self.tk
+        t = tk.t
+        declared: set[str] = set()
+        for x in range(f.body_lo, f.body_hi):
+            if t[x].kind == Kind.IDENT and tk.text(x) in ("struct", "union"):
+                tag = tk.sig(x + 1)
+                star = tk.sig(tag + 1)
+                v = tk.sig(star + 1)
+                if tk.text(tag) in self.user_tags and tk.text(star) == "*" and t[v].kind == Kind.IDENT \
+                        and self._kernel_record((tk.text(x), tk.text(tag))) is None:
+                    declared.add(tk.text(v))
+        out: set[str] = set()
+        for x in range(f.body_lo, f.body_hi):
+            name = tk.text(x)
+            if name not in declared or tk.text(tk.sig(x + 1)) != "=" or tk.text(tk.prev_sig(x)) in (".", "->"):
+                continue
+            y = tk.sig(x + 1) + 1
+            while y < f.body_hi and tk.text(y) not in (";", ","):
+                if t[y].kind == Kind.IDENT and (tk.text(y) in f.kptrs or tk.text(y) == "bpf_get_current_task") \
+                        and tk.text(tk.prev_sig(y)) not in (".", "->"):
+                    out.add(name)
+                    break
+                y += 1
+        return out
+
+    def _raw_read(self, v: int, hi: int, out: list[str]) -> int | None:
+        """``p->a.b`` through a pointer of :meth:`_foreign_layout_pointers`: one probe read at the program's offsets."""
+        tk = self.tk
+        end = v + 1
+        p = tk.sig(end)
+        if tk.text(p) != "->":
+            return None
+        while tk.text(p) in ("->", ".") and p < hi and (tk.text(p) == "." or end == v + 1):
+            q = tk.sig(p + 1)
+            if tk.t[q].kind != Kind.IDENT:
+                return None
+            end = q + 1
+            p = tk.sig(end)
+        after = tk.text(tk.sig(end))
+        before = tk.text(tk.prev_sig(v))
+        if after in _ASSIGN_OPS or after in ("[", "(", "->") or before in ("&", "++", "--"):
+            return None
+        if before == "(" and tk.text(tk.prev_sig(tk.prev_sig(v))) in ("sizeof", "typeof", "__typeof__"):
+            return None
+        chain = tk.raw(v, end)
+        text = (f"({{ __typeof__({chain}) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &{chain}); "
+                "__bcc_kv; })")
+        out.append(_pad_lines(chain, text))
+        return end
+
     def _kernel_record(self, rec: tuple[str, str]) -> object | None:
         kind, tag = rec
-        if tag in self.user_tags or tag in _CTX_RECORDS or tag.startswith("tracepoint__") or self.kernel is None:
+        if tag in _CTX_RECORDS or tag.startswith("tracepoint__") or self.kernel is None:
+            return None
+        if tag in self.user_tags and not self._copies_kernel_record(kind, tag):
             return None
         return self.kernel.record(kind, tag)
+
+    def _copies_kernel_record(self, kind: str, tag: str) -> bool:
+        """Whether the program's own ``struct tag`` is a partial copy of the kernel's (every member is the kernel's).
+
+        Such copies (``struct mnt_namespace { struct ns_common ns; };``) are renamed ``tag___bcc``, a CO-RE flavour
+        of the kernel type, so reads through them are relocated against the kernel's layout.
+        """
+        assert self.kernel is not None
+        members = self.user_members.get(tag)
+        if not members or tag not in self.tag_renames:
+            return False
+        ref = self.kernel.record(kind, tag)
+        return ref is not None and all(self.kernel.member(ref, m) is not None for m in members)
 
     # ---- pass 3: emission --------------------------------------------------------------
 
@@ -719,6 +868,12 @@ class _Rewriter:
                 out.append(self._renamed(i, ctx))
             elif tok.kind == Kind.DIRECTIVE:
                 out.append(self._directive(tok))
+            elif ctx is not None and ctx.func.tracing and ctx.func.kptrs and tok.text in ("*", "("):
+                r = self._kernel_deref(i, hi, ctx, out)
+                if r is not None:
+                    i = r
+                    continue
+                out.append(tok.text)
             else:
                 out.append(tok.text)
             i += 1
@@ -783,6 +938,8 @@ class _Rewriter:
             return rp + 1
         if ctx is not None and name in ctx.func.kptrs and tk.text(tk.sig(i + 1)) == "->":
             return self._deref_chain(i, hi, ctx, out)
+        if ctx is not None and name in ctx.func.raw_ptrs and tk.text(tk.sig(i + 1)) == "->":
+            return self._raw_read(i, hi, out)
         return None
 
     # ---- table methods -------------------------------------------------------------
@@ -823,7 +980,7 @@ class _Rewriter:
                          f"__zleaf += {inc}; bpf_map_update_elem({n}, &__key, &__zleaf, BPF_NOEXIST); }}")
             return text + " })"
         if meth == "perf_submit":
-            anchor = self._event_anchor(m, raw[1], raw[2])
+            anchor = self._event_anchor(m, raw[1], raw[2], ctx)
             return f"({{ {anchor}bpf_perf_event_output({a[0]}, {n}, BPF_F_CURRENT_CPU, {a[1]}, {a[2]}); }})"
         if meth == "perf_submit_skb":
             return (f"bpf_perf_event_output({a[0]}, {n}, ((__u64)({a[1]}) << 32) | BPF_F_CURRENT_CPU, "
@@ -833,7 +990,7 @@ class _Rewriter:
         if meth == "perf_counter_value":
             return f"bpf_perf_event_read_value({n}, {a[0]}, {a[1]}, {a[2]})"
         if meth == "ringbuf_output":
-            anchor = self._event_anchor(m, raw[0], raw[1])
+            anchor = self._event_anchor(m, raw[0], raw[1], ctx)
             return f"({{ {anchor}bpf_ringbuf_output({n}, {a[0]}, {a[1]}, {a[2]}); }})"
         if meth == "ringbuf_reserve":
             anchor = self._event_anchor(m, None, raw[0])
@@ -863,7 +1020,7 @@ class _Rewriter:
             return f"bpf_{meth}({n}, {a[0]})"
         raise self.error(f"BPF table method {meth!r} is not supported", idx)  # pragma: no cover - table above
 
-    def _event_anchor(self, m: MapDecl, data: str | None, size: str) -> str:
+    def _event_anchor(self, m: MapDecl, data: str | None, size: str, ctx: _FnCtx | None = None) -> str:
         """C that records the type of the events a map carries in BTF, or '' when it is not evident."""
         expr = None
         sm = re.fullmatch(r"\s*sizeof\s*\((.*)\)\s*", size, re.S)
@@ -871,12 +1028,30 @@ class _Rewriter:
             expr = sm.group(1)
         elif data is not None and _strip_text(data).startswith("&"):
             expr = _strip_text(data)[1:]
+        elif data is not None and ctx is not None and re.fullmatch(r"\s*[A-Za-z_]\w*\s*", data) \
+                and self._points_to_record(ctx.func, data.strip()):
+            expr = f"*({data.strip()})"  # a pointer to the event (from a map lookup), with a computed size
         if expr is None or not expr.strip():
             return ""
         td = f"__bcc_event_t__{m.name}"
         self.event_types.setdefault(m.name, td)
         return (f"typedef __typeof__({expr}) {td}; "
                 f"asm volatile(\"\" :: \"r\"(__builtin_btf_type_id(*({td} *)0, 0))); ")
+
+    def _points_to_record(self, f: _Func, var: str) -> bool:
+        """Whether ``var`` is declared in ``f`` (parameter or local) as a pointer to a struct or a typedef'd type."""
+        tk = self.tk
+        for x in range(f.lp, f.body_hi):
+            if tk.t[x].kind != Kind.IDENT or tk.text(x) != var:
+                continue
+            star = tk.prev_sig(x)
+            if tk.text(star) != "*":
+                continue
+            typ = tk.prev_sig(star)
+            if tk.t[typ].kind == Kind.IDENT and tk.text(typ) not in ("void", "char", "const", "return") \
+                    and tk.text(tk.sig(x + 1)) in ("=", ";", ",", ")"):
+                return True
+        return False
 
     def rename_types(self, text: str | None) -> str | None:
         """A C type text with the user's renamed tags and typedefs (see classify)."""
@@ -970,12 +1145,13 @@ class _Rewriter:
             pre_tok = tk.t[pre] if pre >= 0 else None
             address = pre_tok is None or (not (pre_tok.kind in (Kind.IDENT, Kind.NUMBER, Kind.STRING, Kind.CHAR)
                                               and pre_tok.text not in ("return", "sizeof")) \
-                and pre_tok.text not in (")", "]"))
+                and pre_tok.text not in (")", "]")) or (pre_tok.text == ")" and self._is_cast(pre))
         accs = [a for a, _ in steps]
         last = steps[-1][1]
         if address or last.kind == "array":
             if len(steps) == 1:
-                return None
+                out.append(_pad_lines(chain, f"{var}->{accs[0]}"))  # member aliases resolved, no read
+                return end
             text = f"(BPF_CORE_READ({var}, {', '.join(accs[:-1])}))->{accs[-1]}"
         elif last.bitfield:
             base = var if len(steps) == 1 else f"BPF_CORE_READ({var}, {', '.join(accs[:-1])})"
@@ -984,6 +1160,78 @@ class _Rewriter:
             text = f"BPF_CORE_READ({var}, {', '.join(accs)})"
         out.append(_pad_lines(chain, text))
         return end
+
+    def _open_paren(self, rp: int) -> int:
+        """Index of the '(' that ``rp`` closes (-1 when unbalanced)."""
+        depth = 0
+        j = rp
+        while j >= 0:
+            tx = self.tk.text(j)
+            if self.tk.t[j].kind == Kind.PUNCT:
+                if tx in (")", "]", "}"):
+                    depth += 1
+                elif tx in ("(", "[", "{"):
+                    depth -= 1
+                    if depth == 0:
+                        return j
+            j -= 1
+        return -1
+
+    def _is_cast(self, rp: int) -> bool:
+        """Whether the parenthesized group closed at ``rp`` is a cast to a type (``(const void *)``, ``(u8 *)``)."""
+        lp = self._open_paren(rp)
+        if lp < 0:
+            return False
+        before = self.tk.text(self.tk.prev_sig(lp))
+        if before in ("sizeof", "if", "while", "for", "switch", "return") or (
+                self.tk.t[self.tk.prev_sig(lp)].kind == Kind.IDENT and before not in ("return",)):
+            return before == "return"
+        return _CAST_RE.match(_strip_text(self.tk.raw(lp + 1, rp))) is not None
+
+    def _kernel_deref(self, i: int, hi: int, ctx: _FnCtx, out: list[str]) -> int | None:
+        """``*(expr)`` and ``((T *)ptr)[n]`` on kernel memory (a kernel pointer inside): read with a helper."""
+        tk = self.tk
+        if tk.text(i) == "*":
+            prev = tk.prev_sig(i)
+            unary = prev < 0 or (tk.t[prev].kind == Kind.PUNCT and tk.text(prev) not in (")", "]")) or \
+                tk.text(prev) == "return"
+            lp = tk.sig(i + 1)
+            if not unary or tk.text(lp) != "(" or lp >= hi:
+                return None
+            rp = tk.match(lp)
+            if not self._names_kernel_pointer(lp, rp, ctx) or tk.text(tk.sig(rp + 1)) in _ASSIGN_OPS | {"[", "->", "."}:
+                return None
+            inner = self.emit(lp + 1, rp, ctx)
+            end = rp + 1
+        elif tk.text(i) == "(":
+            rp = tk.match(i)
+            cl = tk.sig(i + 1)
+            if tk.text(cl) != "(":
+                return None
+            cr = tk.match(cl)
+            v = tk.sig(cr + 1)
+            if not (self._is_cast(cr) and _strip_text(tk.raw(cl + 1, cr)).endswith("*") and tk.sig(v + 1) == rp
+                    and tk.text(v) in ctx.func.kptrs and tk.text(tk.sig(rp + 1)) == "["):
+                return None
+            lb = tk.sig(rp + 1)
+            rb = tk.match(lb)
+            if lb >= hi or tk.text(tk.sig(rb + 1)) in _ASSIGN_OPS:
+                return None
+            inner = f"({tk.raw(cl, cr + 1)}({tk.text(v)}) + ({self.emit(lb + 1, rb, ctx)}))"
+            end = rb + 1
+        else:
+            return None
+        text = (f"({{ __typeof__(*({inner})) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), "
+                f"({inner})); __bcc_kv; }})")
+        out.append(_pad_lines(tk.raw(i, end), text))
+        return end
+
+    def _names_kernel_pointer(self, lo: int, hi: int, ctx: _FnCtx) -> bool:
+        """Whether tokens (lo, hi) take the address of, or cast, a kernel pointer variable of the function."""
+        tk = self.tk
+        idents = [x for x in range(lo + 1, hi) if tk.t[x].kind == Kind.IDENT and tk.text(x) in ctx.func.kptrs
+                  and tk.text(tk.prev_sig(x)) not in (".", "->")]
+        return any(tk.text(tk.prev_sig(x)) == "&" or tk.text(tk.prev_sig(x)) == ")" for x in idents)
 
     # ---- directives --------------------------------------------------------------------
 
@@ -1229,6 +1477,12 @@ def rewrite(
         structs.append(tracepoint_struct(cat, ev, fmt, functools.partial(kernel.has_type, "typedef")))
         rw.tracepoints.append((cat, ev))
 
+    # BPF versions of the kernel inline functions the program calls but does not define
+    defined = {f.name for f in rw.funcs} | set(re.findall(r"#\s*define\s+(\w+)", rw.defines_text))
+    called = {tok.text for i, tok in enumerate(tk.t) if tok.kind == Kind.IDENT and tok.text in KERNEL_INLINES
+              and tk.text(tk.sig(i + 1)) == "("}
+    structs += [KERNEL_INLINES[n] + "\n" for n in sorted(called - defined)]
+
     # the user's text (base copy)
     functions: dict[str, FunctionDecl] = {}
     out: list[str] = []
@@ -1273,7 +1527,7 @@ def rewrite(
                          {Mode.KPROBE: f.name}, syscall_conv)
         f.decl = d
         functions[f.name] = d
-        epilogue.append(_wrapper(d, f, Mode.KPROBE, arch, syscall_conv))
+        epilogue.append(rw.in_conditions(f, _wrapper(d, f, Mode.KPROBE, arch, syscall_conv)))
 
     sensitive = [f for f in programs if f.mode_sensitive]
     copies: list[str] = []
@@ -1285,17 +1539,15 @@ def rewrite(
             renames = {h.name: f"{h.name}__bcc_{mode.value}" for h in helpers}
             block = [f"/* ---- {mode.name.lower()} copies: PT_REGS_* read this context ---- */\n",
                      _mode_macros(mode, arch)]
-            for h in helpers:
-                block.append(rw.function_header(h, mode, renames) + ";\n")
-            for f in sensitive:
-                block.append(rw.function_header(f, mode, renames) + ";\n")
             for f in helpers + sensitive:
-                block.append(f'#line {tk.line(f.header_lo)} "{_c_string(filename)}"\n')
-                block.append(rw.function_text(f, mode, renames) + "\n")
+                block.append(rw.in_conditions(f, rw.function_header(f, mode, renames) + ";\n"))
+            for f in helpers + sensitive:
+                block.append(rw.in_conditions(f, f'#line {tk.line(f.header_lo)} "{_c_string(filename)}"\n'
+                                              + rw.function_text(f, mode, renames) + "\n"))
             block.append('#line 1 "<bpfkit.bcc generated>"\n')
             for f in sensitive:
                 assert f.decl is not None
-                block.append(_wrapper(f.decl, f, mode, arch, f.decl.syscall_convention))
+                block.append(rw.in_conditions(f, _wrapper(f.decl, f, mode, arch, f.decl.syscall_convention)))
                 f.decl.symbols[mode] = entry_symbol(f.name, mode)
             copies.append("".join(block))
 
@@ -1307,6 +1559,7 @@ def rewrite(
         "#include <bpf/bpf_core_read.h>\n",
         "#include <bpf/bpf_endian.h>\n",
         '#include "bcc_compat.h"\n',
+        '#include "bcc_kdefs.h"\n',
         *structs,
         f'#line 1 "{_c_string(filename)}"\n',
         "".join(out),

@@ -7,7 +7,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-__all__ = ["KernelSymbols", "UserSymbols", "kernel_symbols"]
+__all__ = ["KernelSymbols", "UserSymbols", "elf_functions", "kernel_symbols"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +140,11 @@ def _elf_symbols(path: str) -> _ElfTable | None:
     except (ELFError, OSError, ValueError):
         return None
     return _ElfTable(funcs, segs)
+
+
+def elf_functions(path: str) -> list[tuple[int, str]]:
+    """(address, name) of the function symbols of ELF file ``path`` (cached per path)."""
+    table = _elf_symbols(os.path.realpath(path))
+    if table is None:
+        raise ValueError(f"{path} is not a readable ELF file")
+    return [(a, n) for a, _, n in table.funcs]

@@ -147,6 +147,33 @@
 #define MAX_ERRNO 4095
 #define IS_ERR_VALUE(x) ((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
 
+/* typed minimum and maximum of include/linux/minmax.h */
+#ifndef min_t
+#define min_t(type, x, y) ({ type __bcc_x = (x); type __bcc_y = (y); __bcc_x < __bcc_y ? __bcc_x : __bcc_y; })
+#endif
+#ifndef max_t
+#define max_t(type, x, y) ({ type __bcc_x = (x); type __bcc_y = (y); __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
+#endif
+#ifndef clamp_t
+#define clamp_t(type, v, lo, hi) min_t(type, max_t(type, v, lo), hi)
+#endif
+
+/* struct in6_addr members the kernel names through macros (include/uapi/linux/in6.h) */
+#ifndef s6_addr
+#define s6_addr in6_u.u6_addr8
+#define s6_addr16 in6_u.u6_addr16
+#define s6_addr32 in6_u.u6_addr32
+#endif
+
+/* the lowest address of the kernel half (PAGE_OFFSET is randomized on x86_64: tools only compare against it) */
+#ifndef PAGE_OFFSET
+#if defined(__TARGET_ARCH_x86)
+#define PAGE_OFFSET 0xffff800000000000ULL
+#elif defined(__TARGET_ARCH_arm64)
+#define PAGE_OFFSET 0xffff000000000000ULL
+#endif
+#endif
+
 /* byte order, as <linux/byteorder> gives kernel code (BCC programs call them) */
 #ifndef ntohs
 #define ntohs(x) bpf_ntohs(x)

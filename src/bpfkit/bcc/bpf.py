@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import errno
 import os
 import re
 import select
@@ -33,6 +34,7 @@ from . import table as _table
 from ._compile import arch as _arch
 from ._compile import compile_c
 from ._ctypes import btf_to_ctype, ctype_from_c_name
+from ._errors import CompileError
 from ._kernel import HostKernel, tracefs_root
 from ._loader import LoadedObject, Reader, perf_reader, ring_reader
 from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite
@@ -99,6 +101,7 @@ class _Ctx:
     def __init__(self) -> None:
         self.links: dict[tuple[str, ...], Any] = {}
         self.readers: dict[str, Reader] = {}
+        self.stand_ins: dict[tuple[str, str, str], tuple[str, ...]] = {}  # (symbol, syscall, phase) -> link key
 
 
 class BPF:
@@ -189,7 +192,10 @@ class BPF:
             from .usdt import USDT_C_TEXT  # the spec maps and bpf_usdt_readarg(), before the user's text
 
             source = source.replace('#include "bcc_compat.h"\n', '#include "bcc_compat.h"\n' + USDT_C_TEXT, 1)
-        self.compiled = compile_c(source, cflags=list(cflags), include_dirs=include_dirs, filename=filename)
+        try:
+            self.compiled = compile_c(source, cflags=list(cflags), include_dirs=include_dirs, filename=filename)
+        except CompileError as exc:
+            raise _missing_type(exc, self.kernel) or exc from None
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
         self._obj = LoadedObject(self.compiled.elf, name="bcc", log_level=log_level)
         self.btf = self._obj.btf
@@ -203,10 +209,10 @@ class BPF:
         try:
             for u in usdt_contexts:
                 u.attach_uprobes(self, attach_usdt_ignore_pid)
+            self._trace_autoload()
         except BaseException:
-            self.cleanup()
+            self.cleanup()  # the caller gets no object to clean up: release what the constructor made
             raise
-        self._trace_autoload()
 
     # ---- programs -----------------------------------------------------------------
 
@@ -324,20 +330,32 @@ class BPF:
 
     @staticmethod
     def get_kprobe_functions(event_re: str | bytes) -> list[bytes]:
-        """Kernel functions matching ``event_re`` that can be traced (available_filter_functions)."""
-        rx = re.compile(_s(event_re))
-        out: list[bytes] = []
+        """Kernel functions whose whole name matches ``event_re`` and that kprobes may attach to, as BCC.
+
+        Text symbols of /proc/kallsyms, without those that can never be probed (_kbl_addr_*, perf, __SCT__,
+        .cold parts, the kprobes blacklist), restricted to available_filter_functions when it can be read.
+        """
+        rx = re.compile(_s(event_re).encode())
         try:
-            with open(os.path.join(tracefs_root(), "available_filter_functions")) as f:
-                for line in f:
-                    fn = line.split()[0] if line.strip() else ""
-                    if fn and rx.match(fn) and not fn.startswith(("_kbl_addr_", "__perf", "perf_")):
-                        out.append(fn.encode())
+            with open(os.path.join(tracefs_root(), "available_filter_functions"), "rb") as f:
+                avail: set[bytes] | None = {line.split()[0] for line in f if line.strip()}
         except OSError:
-            for name in kernel_symbols()._by_name:
-                if rx.match(name):
-                    out.append(name.encode())
-        return list(dict.fromkeys(out))
+            avail = None  # unreadable (lockdown): every text symbol is a candidate
+        blacklist: set[bytes] = set()
+        for path in ("/sys/kernel/debug/kprobes/blacklist",):
+            try:
+                with open(path, "rb") as f:
+                    blacklist = {line.split()[1] for line in f if len(line.split()) > 1}
+            except OSError:
+                pass
+        out: list[bytes] = []
+        for name in kernel_symbols()._by_name:
+            fn = name.encode()
+            if fn.startswith((b"_kbl_addr_", b"__perf", b"perf_", b"__SCT__")) or re.match(rb".*\.cold(\.\d+)?$", fn):
+                continue
+            if rx.fullmatch(fn) and fn not in blacklist and (avail is None or fn in avail):
+                out.append(fn)
+        return out
 
     def attach_kprobe(self, event: str | bytes = b"", event_off: int = 0, fn_name: str | bytes = b"",
                       event_re: str | bytes = b"") -> BPF:
@@ -361,9 +379,9 @@ class BPF:
                 except (NotSupportedError, KernelError, OSError) as exc:
                     failures.append(f"{m.decode()}: {exc}")
             if not matches or len(failures) == len(matches):
-                detail = "; ".join(failures[:3]) or "no function matches"
-                raise NotSupportedError(f"cannot attach {fn!r} to any function matching {_s(event_re)!r}: {detail}",
-                                        feature="kprobe")
+                detail = failures[0] if failures else "no function matches"
+                raise NotSupportedError(f"cannot attach {fn!r} to any of the {len(matches)} functions matching "
+                                        f"{_s(event_re)!r}; the first: {detail}", feature="kprobe")
             return self
         self._attach_probe(_s(event), off, fn, retprobe)
         return self
@@ -410,6 +428,8 @@ class BPF:
                 return
         sc = syscall_name(event)
         phase = "exit" if retprobe else "enter"
+        if sc is not None:
+            sc = self._syscall_event(sc, phase)
         fmt = self.kernel.tracepoint_format("syscalls", f"sys_{phase}_{sc}") if sc else None
         if sc is None or fmt is None:
             why = "it is not a system call" if sc is None else f"there is no tracepoint syscalls:sys_{phase}_{sc}"
@@ -423,10 +443,27 @@ class BPF:
                 raise ValueError(f"{fn!r} declares {decl.extra_args} syscall arguments but {sc}() has {nargs}")
         mode = Mode.SYSCALL_EXIT if retprobe else Mode.SYSCALL_ENTER
         prog = self._load(fn, BPF.TRACEPOINT, mode)
-        self._ctx.links[key] = attach_tracepoint(prog, "syscalls", f"sys_{phase}_{sc}")
+        stand_in = (self._symbol(decl, mode), sc, phase)
+        shared = self._ctx.stand_ins.get(stand_in)
+        if shared is not None and shared in self._ctx.links:  # stat and newstat: the program runs there once
+            self._ctx.links[key] = _SharedLink(shared)
+        else:
+            self._ctx.links[key] = attach_tracepoint(prog, "syscalls", f"sys_{phase}_{sc}")
+            self._ctx.stand_ins[stand_in] = key
         self._kprobe_count += 1
         _note(f"{kind} {event} for {fn!r}: {'; '.join(reasons)}; attached to tracepoint syscalls:sys_{phase}_{sc} "
               "instead")
+
+    def _syscall_event(self, sc: str, phase: str) -> str:
+        """The name of the syscalls:sys_<phase>_* tracepoint of system call ``sc``.
+
+        The tracepoints are named after the kernel's SYSCALL_DEFINE, which differs from the name in the syscall
+        table for some calls: stat, lstat, fstat and uname are newstat ... (the 'new' ABI), umount2 is umount.
+        """
+        for cand in (sc, f"new{sc}", sc.rstrip("0123456789")):
+            if cand and self.kernel.tracepoint_format("syscalls", f"sys_{phase}_{cand}") is not None:
+                return cand
+        return sc
 
     def _detach(self, key: tuple[str, ...]) -> None:
         link = self._ctx.links.pop(key, None)
@@ -519,7 +556,13 @@ class BPF:
         if key in self._ctx.links:
             raise ValueError(f"raw tracepoint {t} is already attached")
         prog = self._load(fn, BPF.RAW_TRACEPOINT)
-        self._ctx.links[key] = attach_raw_tracepoint(prog, t)
+        try:
+            self._ctx.links[key] = attach_raw_tracepoint(prog, t)
+        except KernelError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            raise NotSupportedError(f"cannot attach {fn!r}: this kernel has no raw tracepoint {t!r}",
+                                    feature=f"raw_tracepoint {t}") from None
         return self
 
     def detach_raw_tracepoint(self, tp: str | bytes = b"") -> None:
@@ -566,9 +609,32 @@ class BPF:
         key = (kind, fn)
         if key in self._ctx.links:
             raise ValueError(f"{fn!r} is already attached")
-        prog = self._load(fn, prog_type, attach_type=at, target=target)
-        self._ctx.links[key] = attach_trampoline(prog)
+        what = {"kfunc": "fentry", "kretfunc": "fexit", "fmod_ret": "fmod_ret", "lsm": "lsm"}.get(kind, kind)
+        if not _probe_trampolines():
+            raise NotSupportedError(f"cannot attach {fn!r} as {what} program on {target or '?'}: this kernel refuses "
+                                    f"BPF trampoline programs (fentry/fexit/fmod_ret/lsm: {_TRAMPOLINES[1]})",
+                                    feature="trampoline")
+        try:
+            prog = self._load(fn, prog_type, attach_type=at, target=target)
+            self._ctx.links[key] = attach_trampoline(prog)
+        except RelocationError as exc:
+            raise NotSupportedError(f"cannot attach {fn!r} as {what} program: {target} is not a function in the "
+                                    f"kernel's BTF ({exc})", feature="trampoline") from None
         return self
+
+    def attach_fmod_ret(self, fn_name: str | bytes = b"") -> BPF:
+        """Attach a KMOD_RET (fmod_ret) function: it may change the return value of the kernel function."""
+        return self._attach_trampoline("fmod_ret", _add_prefix("kmod_ret__", fn_name), BPF.TRACING,
+                                       AttachType.MODIFY_RETURN)
+
+    def detach_fmod_ret(self, fn_name: str | bytes = b"") -> None:
+        """Detach a KMOD_RET function."""
+        self._detach(("fmod_ret", _add_prefix("kmod_ret__", fn_name)))
+
+    @staticmethod
+    def support_fmod_ret() -> bool:
+        """Whether the kernel knows fmod_ret programs (BPF_MODIFY_RETURN in its enum bpf_attach_type), as BCC."""
+        return BPF.kernel_enum_has_val("bpf_attach_type", "BPF_MODIFY_RETURN") == 1
 
     def attach_kfunc(self, fn_name: str | bytes = b"") -> BPF:
         """Attach a KFUNC_PROBE (fentry) function."""
@@ -611,6 +677,95 @@ class BPF:
         except OSError:
             return False
 
+    # ---- files and symbols of user programs -------------------------------------------------
+
+    @staticmethod
+    def find_library(libname: str | bytes, pid: int = 0) -> bytes | None:
+        """Path of shared library ``lib{libname}`` (among those process ``pid`` maps when given), or None."""
+        from ..links.probes import find_library
+
+        name = _s(libname)
+        if pid:
+            base = name[3:] if name.startswith("lib") else name
+            rx = re.compile(rf"lib{re.escape(base)}[.-]")
+            try:
+                with open(f"/proc/{int(pid)}/maps") as f:
+                    for line in f:
+                        path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) == 6 else ""
+                        if path.startswith("/") and rx.match(os.path.basename(path)):
+                            return path.encode()
+            except OSError:
+                return None
+            return None
+        found = find_library(name)
+        return None if found is None else found.encode()
+
+    @staticmethod
+    def find_exe(bin_path: str | bytes) -> bytes | str | None:
+        """The first executable ``bin_path`` in $PATH (or the path itself when it has a '/'), or None."""
+        name = _s(bin_path)
+        if os.sep in name:
+            found = name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+        else:
+            import shutil
+
+            found = shutil.which(name)
+        if found is None:
+            return None
+        return found.encode() if isinstance(bin_path, bytes) else found
+
+    _auto_includes = {"linux/time.h": ["time"], "linux/fs.h": ["fs", "file"], "linux/blkdev.h": ["bio", "request"],
+                      "linux/slab.h": ["alloc"], "linux/netdevice.h": ["sk_buff", "net_device"]}
+
+    @classmethod
+    def generate_auto_includes(cls, program_words: list[str]) -> str:
+        """#include lines for the kernel headers whose types the words name (BCC's heuristic; vmlinux.h has them all)."""
+        headers = ""
+        for header, keywords in cls._auto_includes.items():
+            if any(k in w for k in keywords for w in program_words) and header not in headers:
+                headers += f"#include <{header}>\n"
+        return headers
+
+    @staticmethod
+    def get_probe_limit() -> int:
+        """How many probes a tool may attach ($BCC_PROBE_LIMIT, default 1000), as BCC."""
+        env = os.environ.get("BCC_PROBE_LIMIT", "")
+        return int(env) if env.isdigit() else 1000
+
+    @staticmethod
+    def get_user_functions_and_addresses(name: str | bytes, sym_re: str | bytes) -> list[tuple[bytes, int]]:
+        """(name, address) of the functions of binary or library ``name`` whose names match ``sym_re``."""
+        from ._syms import elf_functions
+
+        path = _user_binary(name)
+        rx = re.compile(_s(sym_re).encode())
+        out: list[tuple[bytes, int]] = []
+        for addr, fname in elf_functions(path):
+            b = fname.encode()
+            if rx.match(b):
+                out.append((b, addr))
+        return out
+
+    @staticmethod
+    def get_user_functions(name: str | bytes, sym_re: str | bytes) -> set[bytes]:
+        """Names of the functions of ``name`` matching ``sym_re``."""
+        return {n for n, _ in BPF.get_user_functions_and_addresses(name, sym_re)}
+
+    @staticmethod
+    def get_user_addresses(name: str | bytes, sym_re: str | bytes) -> set[int]:
+        """Addresses of the functions of ``name`` matching ``sym_re``."""
+        return {a for _, a in BPF.get_user_functions_and_addresses(name, sym_re)}
+
+    @staticmethod
+    def add_module(modname: str | bytes) -> None:
+        """Read the symbols of library or executable ``modname`` now (BCC's build-id symbol cache), for sym()."""
+        from ._syms import elf_functions
+
+        try:
+            elf_functions(_user_binary(modname))
+        except (OSError, ValueError) as exc:
+            print(f"Error adding module to build sym cache {exc}", file=sys.stderr)
+
     # ---- uprobes ---------------------------------------------------------------------------
 
     def attach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", sym_re: str | bytes = b"",
@@ -629,8 +784,12 @@ class BPF:
 
         binary, fn = _s(name), _s(fn_name)
         if _s(sym_re):
-            raise NotSupportedError("attach_uprobe(sym_re=) is not supported by bpfkit.bcc; give sym=",
-                                    feature="uprobe_re")
+            names = sorted({n.decode() for n, _ in self.get_user_functions_and_addresses(binary, sym_re)})
+            if not names:
+                raise ValueError(f"no function of {binary} matches {_s(sym_re)!r}")
+            for n in names:
+                self._attach_uprobe(name, n, b"", None, fn_name, pid, sym_off, ret)
+            return self
         symbol = _s(sym) or None
         kind = "uretprobe" if ret else "uprobe"
         key = (kind, binary, symbol or hex(addr or 0), fn, str(pid))
@@ -969,6 +1128,18 @@ class BPF:
         """BCC compatibility (a no-op)."""
 
 
+class _SharedLink:
+    """A kprobe whose stand-in tracepoint link another kprobe of the same program already holds."""
+
+    def __init__(self, owner: tuple[str, ...]) -> None:
+        self.owner = owner
+        self.closed = False
+
+    def close(self) -> None:
+        """Nothing to release: the owner's link is closed with the owner."""
+        self.closed = True
+
+
 def _cleanup_ctx(ctx: _Ctx, obj: LoadedObject | None) -> None:
     errors: list[BaseException] = []
     for r in list(ctx.readers.values()):
@@ -1046,11 +1217,34 @@ def _btf_func_kind() -> Any:
 _USER_SYMS: dict[int, UserSymbols] = {}
 
 
+def _user_binary(name: str | bytes) -> str:
+    """The file of binary or library ``name`` ('c', 'libc.so.6', '/bin/bash', 'bash')."""
+    n = _s(name)
+    if os.sep in n:
+        if not os.path.exists(n):
+            raise FileNotFoundError(f"no such binary or library: {n}")
+        return n
+    found = BPF.find_library(n) or BPF.find_exe(n)
+    if found is None:
+        raise FileNotFoundError(f"no binary or shared library named {n!r} found")
+    return _s(found)
+
+
 def _user_syms(pid: int) -> UserSymbols:
     s = _USER_SYMS.get(pid)
     if s is None:
         s = _USER_SYMS[pid] = UserSymbols(pid)
     return s
+
+
+def _missing_type(exc: CompileError, kernel: HostKernel) -> NotSupportedError | None:
+    """A refusal naming the kernel type a program needs when clang says it is incomplete and BTF lacks it."""
+    m = re.search(r"incomplete (?:definition of )?type '(struct|union) (\w+)'", str(exc))
+    if m is None or kernel.has_type(m.group(1), m.group(2)):
+        return None
+    where = f"{exc.filename}:{exc.line}: " if exc.line is not None else ""
+    return NotSupportedError(f"{where}{m.group(1)} {m.group(2)} is not in the running kernel's BTF: the module that "
+                             "defines it is not loaded, or this kernel lacks it", feature=f"{m.group(1)} {m.group(2)}")
 
 
 def _with_hint(exc: VerifierError) -> VerifierError:
