@@ -148,7 +148,8 @@ def _b6_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
 
 
 def _b8_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
-    return [ctx.python, str(Path(__file__).parent / "py" / "b8_export.py"), "--sizes=" + ",".join(str(n) for n in (1000, 10_000, 100_000)[: p["nsizes"]])]
+    sizes = ",".join(str(n) for n in (1000, 10_000, 100_000)[: p["nsizes"]])
+    return [ctx.python, str(Path(__file__).parent / "py" / "b8_export.py"), f"--sizes={sizes}"]
 
 
 def _no_c(ctx: Ctx, p: dict[str, int]) -> list[str]:

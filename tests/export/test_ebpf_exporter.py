@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 
 import bpfkit
 from bpfkit import features
 from bpfkit.export import Engine, load_ebpf_exporter
 from bpfkit.testing.compile import compile_bpf
+from conftest import free_port
 
 pytestmark = [pytest.mark.kernel]
 
@@ -73,7 +73,8 @@ def test_ebpf_exporter_attach_kinds_the_kernel_lacks_are_refused(tmp_path: Path)
     with Engine(cfg) as engine:
         if support:
             engine.start()
-            assert [f.samples for f in engine.snapshot() if f.name == "bpfkit_export_program_attached"] == [[(("kprobed", "on_nanosleep"), 1.0)]]
+            attached = [f.samples for f in engine.snapshot() if f.name == "bpfkit_export_program_attached"]
+            assert attached == [[(("kprobed", "on_nanosleep"), 1.0)]]
         else:
             with pytest.raises(bpfkit.NotSupportedError) as ei:
                 engine.start()

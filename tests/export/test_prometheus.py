@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import free_port, write
 
 from bpfkit.testing.compile import compile_bpf
+from conftest import free_port, write
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
