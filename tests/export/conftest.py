@@ -149,6 +149,36 @@ def start_prometheus(tmp_path: Path) -> Iterator[Callable[[list[int]], Prometheu
         p.stop()
 
 
+HERE = Path(__file__).parent
+
+EXECS = """
+      - name: test_execs_total
+        type: counter
+        help: execs of the test's children per UID
+        map: execs
+        labels: [{name: uid}]
+"""
+
+ARG_HIST = """
+      - name: test_arg
+        type: histogram
+        help: getpgid arguments (log2 slots of a libbpf-tools struct hist)
+        map: arg_hist
+        slots: slots
+        sum: sum
+        buckets: {type: log2}
+"""
+
+
+def exporttest_config(metrics: str, pid: int | None = None) -> str:
+    """A configuration of tests/export/bpf/exporttest.bpf.c (built now) counting for ``pid``, with ``metrics``."""
+    from bpfkit.testing.compile import compile_bpf
+
+    obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
+    head = f"objects:\n  - object: {obj}\n    name: exporttest\n    constants: {{target_tgid: {pid or os.getpid()}}}\n    metrics:"
+    return head + metrics
+
+
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path

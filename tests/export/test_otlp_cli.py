@@ -13,30 +13,10 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
-from bpfkit.testing.compile import compile_bpf
-from conftest import write
+from conftest import ARG_HIST, EXECS, exporttest_config, write
 
 HERE = Path(__file__).parent
 
-CONFIG = """
-objects:
-  - object: {obj}
-    name: exporttest
-    constants: {{target_tgid: {pid}}}
-    metrics:
-      - name: test_execs_total
-        type: counter
-        help: execs of the test's children per UID
-        map: execs
-        labels: [{{name: uid}}]
-      - name: test_arg
-        type: histogram
-        help: getpgid arguments
-        map: arg_hist
-        slots: slots
-        sum: sum
-        buckets: {{type: log2}}
-"""
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
@@ -70,8 +50,7 @@ def _points(req: Any) -> dict[str, Any]:
 @pytest.mark.kernel
 @pytest.mark.slow
 def test_otlp_push_decoded_by_a_receiver(tmp_path: Path, start_exporter) -> None:
-    obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
-    cfg = write(tmp_path / "export.yaml", CONFIG.format(obj=obj, pid=os.getpid()))
+    cfg = write(tmp_path / "export.yaml", exporttest_config(EXECS + ARG_HIST))
     _Receiver.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     t = threading.Thread(target=server.serve_forever, daemon=True)
@@ -131,13 +110,13 @@ def test_once_prints_the_exposition(tmp_path: Path) -> None:
 
 
 def test_check_validates_against_btf_without_the_kernel(tmp_path: Path) -> None:
-    obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
-    ok = write(tmp_path / "ok.yaml", CONFIG.format(obj=obj, pid=1))
+    text = exporttest_config(EXECS + ARG_HIST, pid=1)
+    ok = write(tmp_path / "ok.yaml", text)
     r = _cli("--config", str(ok), "--check")
     assert r.returncode == 0, r.stderr
     assert "test_arg <- map arg_hist" in r.stdout
     for bad, word in (("slots: slots", "slots: nope"), ("map: execs", "map: nosuch"), ("{name: uid}", "{name: uid, field: x}")):
-        cfg = write(tmp_path / "bad.yaml", CONFIG.format(obj=obj, pid=1).replace(bad, word, 1))
+        cfg = write(tmp_path / "bad.yaml", text.replace(bad, word, 1))
         r = _cli("--config", str(cfg), "--check")
         assert r.returncode == 1
         assert r.stderr.startswith("bpfkit: export:"), r.stderr

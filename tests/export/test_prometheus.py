@@ -8,43 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from bpfkit.testing.compile import compile_bpf
-from conftest import free_port, write
+from conftest import ARG_HIST, EXECS, exporttest_config, free_port, write
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
-HERE = Path(__file__).parent
-
-CONFIG = """
-objects:
-  - object: {obj}
-    name: exporttest
-    constants: {{target_tgid: {pid}}}
-    metrics:
-      - name: test_execs_total
-        type: counter
-        help: execs of the test's children per UID
-        map: execs
-        labels: [{{name: uid}}]
-      - name: test_arg
-        type: histogram
-        help: getpgid arguments (log2 slots of a libbpf-tools struct hist)
-        map: arg_hist
-        slots: slots
-        sum: sum
-        buckets: {{type: log2}}
+METRICS = EXECS + ARG_HIST + """
       - name: test_arg_by_slot
         type: histogram
         help: the same from a per-CPU hash keyed by slot
         map: arg_slots
         bucket: slot
-        labels: [{{name: kind, field: kind, decoders: [{{name: static_map, static_map: {{1: getpgid}}}}]}}]
-        buckets: {{type: log2, slots: 8}}
+        labels: [{name: kind, field: kind, decoders: [{name: static_map, static_map: {1: getpgid}}]}]
+        buckets: {type: log2, slots: 8}
       - name: test_sids_total
         type: counter
         help: getsid arguments, folded beyond 5 series
         map: sids
-        labels: [{{name: arg}}]
+        labels: [{name: arg}]
         max_series: 5
 """
 
@@ -52,8 +32,7 @@ ARGS = [1, 2, 3, 5, 100, 100, 1000, 70000]  # log2 slots 0, 1, 1, 2, 6, 6, 7 (cl
 
 
 def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, start_exporter, start_prometheus) -> None:
-    obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
-    cfg = write(tmp_path / "export.yaml", CONFIG.format(obj=obj, pid=os.getpid()))
+    cfg = write(tmp_path / "export.yaml", exporttest_config(METRICS))
     port = free_port()
     prom = start_prometheus([port])  # before the exporter: its exec must not count
     exp = start_exporter(["--config", str(cfg)], port)

@@ -455,32 +455,24 @@ def parse_ebpf_exporter(data: Any, name: str, obj_path: str) -> ObjectConfig:
     if (tracing or {}).get("spans"):
         raise ConfigError(f"config {name!r} defines tracing spans, which bpfkit's ebpf_exporter mode does not support")
     obj = ObjectConfig(name, obj_path)
-    for i, c in enumerate(metrics.get("counters") or []):
-        w = f"{name}.yaml: metrics.counters[{i}]"
-        d = _mapping(c, w)
-        cname = d.get("name")
-        if not cname:
-            raise ConfigError(f"counter {cname!r} in config {name!r} lacks name")
-        if not d.get("help"):
-            raise ConfigError(f"counter {cname!r} in config {name!r} lacks help")
-        source = "perf" if d.get("perf_event_array") else "map"
-        if source == "perf":
-            raise ConfigError(f"{w}: perf_event_array counters are not supported by bpfkit's ebpf_exporter mode")
-        obj.metrics.append(MetricSpec(_EE_PREFIX + cname, "counter", str(d["help"]), "map", cname,
-                                      labels=_ee_labels(d.get("labels"), w)))
-    for i, h in enumerate(metrics.get("histograms") or []):
-        w = f"{name}.yaml: metrics.histograms[{i}]"
-        d = _mapping(h, w)
-        hname = d.get("name")
-        if not hname:
-            raise ConfigError(f"histogram {hname!r} in config {name!r} lacks name")
-        if not d.get("help"):
-            raise ConfigError(f"histogram {hname!r} in config {name!r} lacks help")
-        labels = _ee_labels(d.get("labels"), w)
-        if not labels:
-            raise ConfigError(f"{w}: a histogram's last label is its bucket; it has no labels")
-        obj.metrics.append(MetricSpec(_EE_PREFIX + hname, "histogram", str(d["help"]), "map", hname,
-                                      labels=labels[:-1], bucket_label=labels[-1], buckets=_ee_buckets(d, w)))
+    for kind in ("counters", "histograms"):
+        for i, item in enumerate(metrics.get(kind) or []):
+            w = f"{name}.yaml: metrics.{kind}[{i}]"
+            d = _mapping(item, w)
+            mname = d.get("name")
+            for key in ("name", "help"):
+                if not d.get(key):
+                    raise ConfigError(f"{kind[:-1]} {mname!r} in config {name!r} lacks {key}")
+            labels = _ee_labels(d.get("labels"), w)
+            if kind == "counters":
+                if d.get("perf_event_array"):
+                    raise ConfigError(f"{w}: perf_event_array counters are not supported by bpfkit's ebpf_exporter mode")
+                obj.metrics.append(MetricSpec(_EE_PREFIX + mname, "counter", str(d["help"]), "map", mname, labels=labels))
+                continue
+            if not labels:
+                raise ConfigError(f"{w}: a histogram's last label is its bucket; it has no labels")
+            obj.metrics.append(MetricSpec(_EE_PREFIX + mname, "histogram", str(d["help"]), "map", mname,
+                                          labels=labels[:-1], bucket_label=labels[-1], buckets=_ee_buckets(d, w)))
     return obj
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DECODERS", "TEXT_INPUT", "DecoderError", "DecoderSpec", "SkipLabelSet", "chain", "cgroup_paths"]
+__all__ = ["DECODERS", "TEXT_INPUT", "DecoderError", "DecoderSpec", "SkipLabelSet", "cgroup2_root", "cgroup_paths", "chain", "decoder_spec"]
 
 
 class SkipLabelSet(Exception):
@@ -168,16 +168,40 @@ def _kstack(data: bytes, _: DecoderSpec) -> bytes:
     return "\n".join(frames).encode()
 
 
-def cgroup_paths(root: str = "/sys/fs/cgroup") -> dict[int, str]:
-    """cgroup v2 id (the inode number of its directory) -> its path under the hierarchy's root."""
+def cgroup2_root() -> str | None:
+    """Where the cgroup v2 hierarchy is mounted (None when it is not: cgroup v1 only)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 2 and parts[2] == "cgroup2":
+                    return parts[1].replace("\\040", " ")
+    except OSError:
+        pass
+    return None
+
+
+def cgroup_paths(root: str | None = None) -> dict[int, str]:
+    """cgroup v2 id (the inode number of its directory) -> its path under the hierarchy's root.
+
+    The ids BPF programs see (bpf_get_current_cgroup_id) are cgroup v2 ids; without a cgroup2
+    mount nothing resolves.
+    """
+    root = root or cgroup2_root()
     out: dict[int, str] = {}
-    for dirpath, _dirs, _files in os.walk(root):
+    if root is None:
+        return out
+    dev = os.stat(root).st_dev
+    for dirpath, dirs, _files in os.walk(root):
         try:
-            ino = os.stat(dirpath).st_ino
+            st = os.stat(dirpath)
         except OSError:
             continue
+        if st.st_dev != dev:
+            dirs.clear()
+            continue
         rel = dirpath[len(root):] or "/"
-        out[ino] = rel if rel.startswith("/") else "/" + rel
+        out[st.st_ino] = rel if rel.startswith("/") else "/" + rel
     return out
 
 

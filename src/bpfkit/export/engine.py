@@ -289,6 +289,9 @@ class _MapMetric:
         series: dict[Labels, Any] = {}
         hist = spec.type == "histogram"
         stride = self.stride
+        if not hist and not self.ee and not self.percpu:
+            self._read_plain(pairs, series)
+            pairs = []
         for kraw, vraw in pairs:
             ncpu = len(vraw) // stride if self.percpu else 1
             cpus: Iterable[int] = range(ncpu) if self.cpu_label else (-1,)
@@ -329,6 +332,22 @@ class _MapMetric:
         else:
             fam.samples = [(lb, float(v)) for lb, v in series.items()]
         return fam
+
+    def _read_plain(self, pairs: list[tuple[bytes, bytes]], series: dict[Labels, Any]) -> None:
+        """The common case, a counter or gauge of a map that is not per-CPU: one loop, no per-entry calls but
+        the value's unpack (labels come from the cache of raw keys)."""
+        cache_get = self.cache.get
+        decode = self._decode
+        read = self.value_read
+        assert read is not None
+        get = series.get
+        for kraw, vraw in pairs:
+            labels = cache_get(kraw, False)
+            if labels is False:
+                labels = decode(kraw)
+            if labels is None:
+                continue
+            series[labels] = get(labels, 0) + read(vraw, 0)
 
     def _decode_ee(self, key: bytes) -> Labels | None:
         got = self.cache.get(key, False)
