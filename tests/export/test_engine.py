@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bpfkit.export import Engine, Family, load_config, parse_config
+from bpfkit.testing.compile import compile_bpf
 from conftest import exporttest_config
 
 pytestmark = [pytest.mark.kernel]
@@ -98,3 +99,24 @@ def test_self_metrics_and_fullness() -> None:
         assert attached == {("exporttest", p): 1.0 for p in ("on_execve", "on_getpgid", "on_getsid")}
         assert _family(fams, "bpfkit_export_read_duration_seconds").samples[0][1] > 0
     assert e.loaded == []  # closed: detached, nothing left (the leak fixture checks the fds)
+
+
+def test_runqlat_example_on_tp_btf() -> None:
+    import shutil
+    import tempfile
+
+    src = ROOT / "examples" / "export"
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(compile_bpf(src / "runqlat.bpf.c"), Path(tmp) / "runqlat.bpf.o")
+        cfg = load_config(shutil.copy(src / "runqlat.yaml", Path(tmp) / "runqlat.yaml"))
+        with Engine(cfg, cache_seconds=0) as e:
+            e.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                (hist,) = _family(e.snapshot(), "bpfkit_runq_latency_seconds").hists
+                if hist.count >= 10:
+                    break
+                time.sleep(0.05)  # every sleep is a wakeup and a switch
+            assert hist.count >= 10 and hist.sum >= 0
+            assert hist.bounds[:3] == [1e-6, 3e-6, 7e-6]
+            assert hist.cumulative == sorted(hist.cumulative)
