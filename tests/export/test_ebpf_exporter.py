@@ -63,6 +63,10 @@ def test_ebpf_exporter_config_scraped_by_prometheus(tmp_path: Path, start_export
     cum["+Inf"] = float(len(ARGS))
     assert got == cum
     assert prom.value('ebpf_exporter_enabled_configs{name="commhist"}') == 1
+    programs = {r["metric"]["program"]: r["metric"]["id"] for r in prom.query("ebpf_exporter_ebpf_program_info")}
+    assert set(programs) == {"count_exec", "observe_getpgid"}
+    assert prom.value(f'ebpf_exporter_ebpf_program_attached{{id="{programs["count_exec"]}"}}') == 1
+    assert prom.value('ebpf_exporter_decoder_errors_total{config="commhist"}') == 0
     assert exp.stop() == 0
 
 

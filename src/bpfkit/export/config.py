@@ -459,10 +459,10 @@ def parse_ebpf_exporter(data: Any, name: str, obj_path: str) -> ObjectConfig:
         for i, item in enumerate(metrics.get(kind) or []):
             w = f"{name}.yaml: metrics.{kind}[{i}]"
             d = _mapping(item, w)
-            mname = d.get("name")
             for key in ("name", "help"):
                 if not d.get(key):
-                    raise ConfigError(f"{kind[:-1]} {mname!r} in config {name!r} lacks {key}")
+                    raise ConfigError(f"{kind[:-1]} {d.get('name')!r} in config {name!r} lacks {key}")
+            mname = str(d["name"])
             labels = _ee_labels(d.get("labels"), w)
             if kind == "counters":
                 if d.get("perf_event_array"):

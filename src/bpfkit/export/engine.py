@@ -341,9 +341,10 @@ class _MapMetric:
         read = self.value_read
         assert read is not None
         get = series.get
+        missing: Any = False
         for kraw, vraw in pairs:
-            labels = cache_get(kraw, False)
-            if labels is False:
+            labels = cache_get(kraw, missing)
+            if labels is missing:
                 labels = decode(kraw)
             if labels is None:
                 continue
@@ -738,7 +739,26 @@ class Engine:
         if stats:
             out += [run_s, runs]
         if self.cfg.mode == "ebpf_exporter":
-            en = Family("ebpf_exporter_enabled_configs", "gauge", "The set of enabled configs", ("name",))
-            en.samples = [((lo.cfg.name,), 1.0) for lo in self.loaded]
-            out.append(en)
+            out += self._ebpf_exporter_metrics(stats)
         return out
+
+    def _ebpf_exporter_metrics(self, stats: bool) -> list[Family]:
+        """The self-metrics ebpf_exporter exposes, under its names and labels."""
+        p = "ebpf_exporter_"
+        en = Family(p + "enabled_configs", "gauge", "The set of enabled configs", ("name",))
+        info = Family(p + "ebpf_program_info", "gauge", "Info about ebpf programs", ("config", "program", "tag", "id"))
+        att = Family(p + "ebpf_program_attached", "gauge", "Whether a program is attached", ("id",))
+        rt = Family(p + "ebpf_program_run_time_seconds", "counter", "How long has the program been executing", ("id",))
+        rc = Family(p + "ebpf_program_run_count_total", "counter", "How many times has the program been executed", ("id",))
+        errs = Family(p + "decoder_errors_total", "counter", "How many times has decoders encountered errors", ("config",))
+        for lo in self.loaded:
+            en.samples.append(((lo.cfg.name,), 1.0))
+            for pname, prog in lo.col.programs.items():
+                pi = prog.info()
+                pid = str(pi.id)
+                info.samples.append(((lo.cfg.name, pname, pi.tag, pid), 1.0))
+                att.samples.append(((pid,), 1.0 if pname in lo.links else 0.0))
+                rt.samples.append(((pid,), pi.run_time_ns / 1e9))
+                rc.samples.append(((pid,), float(pi.run_cnt)))
+            errs.samples.append(((lo.cfg.name,), float(sum(mm.decoder_errors for mm in lo.map_metrics))))
+        return [en, info, att, errs] + ([rt, rc] if stats else [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +25,10 @@ def _go_float(v: float) -> str:
     return str(floatToGoString(v))  # type: ignore[no-untyped-call]
 
 
-def _metric(f: Family) -> Metric:
+_LabelDicts = dict[tuple[str, tuple[str, ...]], dict[str, str]]
+
+
+def _metric(f: Family, ldicts: _LabelDicts | None = None) -> Metric:
     names = list(f.labelnames)
     if f.type == "histogram":
         h = HistogramMetricFamily(f.name, f.help, labels=names)
@@ -40,8 +44,16 @@ def _metric(f: Family) -> Metric:
     else:
         m = GaugeMetricFamily(f.name, f.help, labels=names)
         sname = f.name
-    # Samples built directly (add_metric's per-call dict and checks cost as much as the map read)
-    m.samples = [Sample(sname, dict(zip(names, labels, strict=True)), v, None, None, None) for labels, v in f.samples]
+    # Samples built directly, with one label dict per series kept across scrapes: add_metric's per-call
+    # dict and checks cost as much as reading the map
+    ld = ldicts if ldicts is not None else {}
+    samples = []
+    for labels, v in f.samples:
+        d = ld.get((sname, labels))
+        if d is None:
+            d = ld[(sname, labels)] = dict(zip(names, labels, strict=True))
+        samples.append(Sample(sname, d, v, None, None, None))
+    m.samples = samples
     return m  # type: ignore[no-any-return]
 
 
@@ -50,10 +62,22 @@ class EngineCollector:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._ldicts: _LabelDicts = {}
 
     def collect(self) -> Iterator[Metric]:
-        for f in self.engine.snapshot():
-            yield _metric(f)
+        # A big map makes ~10 objects per series and scrape: the cyclic GC would walk the label caches
+        # again and again while nothing here makes cycles, so it waits until the scrape is written.
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            fams = self.engine.snapshot()
+            if len(self._ldicts) > 2 * sum(len(f.samples) for f in fams) + 1024:
+                self._ldicts.clear()  # series came and went: drop the dicts of the gone ones
+            for f in fams:
+                yield _metric(f, self._ldicts)
+        finally:
+            if was:
+                gc.enable()
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: the families depend on what the maps hold
