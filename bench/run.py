@@ -294,6 +294,8 @@ BENCHES: tuple[Bench, ...] = (
         py_argv=_b8_py,
         metrics=(
             Metric("idle_rss", "exporter idle RSS", "MiB", "lower", "out.idle_rss_kib", None, KIB_MIB),
+            *(Metric(f"rss.{n}", f"exporter RSS serving {n} series", "MiB", "lower", f"out.{n}.rss_kib", None, KIB_MIB)
+              for n in (10_000, 100_000)),
             *(Metric(f"scrape.{n}", f"scrape wall, {n} series", "s", "lower", f"out.{n}.scrape_s", None, 1.0)
               for n in (1000, 10_000, 100_000)),
             *(Metric(f"cpu.{n}", f"exporter CPU per scrape, {n} series", "s", "lower", f"out.{n}.cpu_s", None, 1.0)

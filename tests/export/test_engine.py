@@ -97,7 +97,7 @@ def test_self_metrics_and_fullness() -> None:
         assert dict(_family(fams, "bpfkit_export_map_fullness_ratio").samples)[("exporttest", "sids")] == 4 / 1024
         attached = dict(_family(fams, "bpfkit_export_program_attached").samples)
         assert attached == {("exporttest", p): 1.0 for p in ("on_execve", "on_getpgid", "on_getsid")}
-        assert _family(fams, "bpfkit_export_read_duration_seconds").samples[0][1] > 0
+        assert _family(fams, "bpfkit_export_scrape_duration_seconds").samples[0][1] > 0
     assert e.loaded == []  # closed: detached, nothing left (the leak fixture checks the fds)
 
 

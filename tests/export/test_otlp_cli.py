@@ -121,3 +121,27 @@ def test_check_validates_against_btf_without_the_kernel(tmp_path: Path) -> None:
         assert r.returncode == 1
         assert r.stderr.startswith("bpfkit: export:"), r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_the_extras_are_imported_only_by_the_export_command(tmp_path: Path) -> None:
+    code = """
+import sys
+import bpfkit, bpfkit.cli
+bpfkit.cli.build_parser()
+loaded = sorted(m for m in ("prometheus_client", "yaml", "opentelemetry") if m in sys.modules)
+assert not loaded, loaded
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_missing_extra_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "x.yaml", (Path(__file__).parents[2] / "examples" / "export" / "execcount.yaml").read_text())
+    code = f"""
+import sys
+sys.modules["prometheus_client"] = None  # as if bpfkit[export] were not installed
+from bpfkit.cli import main
+sys.exit(main(["export", "--config", {str(cfg)!r}, "--once"]))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 1
+    assert "bpfkit[export]" in r.stderr and "Traceback" not in r.stderr

@@ -101,10 +101,18 @@ def _run(ns: argparse.Namespace) -> int:
             print(line)
         print(f"configuration ok: {len(lines)} metric(s) in {len(cfg.objects)} object(s)")
         return 0
-    from ..export.prom import exposition, serve
+    try:
+        from ..export.prom import exposition, serve
+    except ImportError as exc:
+        raise ExportError(f"serving metrics needs prometheus_client ({exc.name} is missing): pip install 'bpfkit[export]'") from None
 
     with export.Engine(cfg) as engine:
         engine.start()
+        for lo in engine.loaded:
+            for pname in lo.col.programs:
+                if pname not in lo.links:
+                    print(f"bpfkit export: {lo.cfg.name}: program {pname!r} does not attach by its section "
+                          "(bpfkit_export_program_attached is 0)", file=sys.stderr)
         if ns.once:
             time.sleep(ns.interval or 0)
             sys.stdout.buffer.write(exposition(engine))

@@ -733,7 +733,7 @@ class Engine:
         with self._events_lock:
             recs.samples = [(k, float(v)) for k, v in self.records.items()]
             lost.samples = [(k, float(v)) for k, v in self.lost.items()]
-        dur = Family(p + "read_duration_seconds", "gauge", "Time the last read of every map took", ())
+        dur = Family(p + "scrape_duration_seconds", "gauge", "Time the last scrape spent reading and decoding every map", ())
         dur.samples.append(((), self.read_seconds))
         out = [attached, entries, fullness, errors, folded, expired, recs, lost, dur]
         if stats:
