@@ -120,3 +120,23 @@ def test_runqlat_example_on_tp_btf() -> None:
             assert hist.count >= 10 and hist.sum >= 0
             assert hist.bounds[:3] == [1e-6, 3e-6, 7e-6]
             assert hist.cumulative == sorted(hist.cumulative)
+
+
+def test_perf_buffer_records_counted() -> None:
+    cfg = load_config(str(ROOT / "examples" / "export" / "hello.yaml"))
+    with Engine(cfg, cache_seconds=0) as e:
+        e.start()
+        for _ in range(3):
+            subprocess.run(["/bin/true"], check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            fams = e.snapshot()
+            execs = dict(_family(fams, "bpfkit_hello_execs_total").samples)
+            if sum(v for (uid, comm), v in execs.items() if comm.startswith("python")) >= 3:
+                break
+            time.sleep(0.1)
+        # execve runs in the forked child, still named as this process (python...)
+        assert sum(v for (uid, comm), v in execs.items() if comm.startswith("python") and uid == str(os.getuid())) >= 3
+        recs = dict(_family(fams, "bpfkit_export_records_total").samples)
+        assert recs[("hello", "output")] >= 3
+        assert dict(_family(fams, "bpfkit_export_records_lost_total").samples)[("hello", "output")] == 0
