@@ -282,9 +282,9 @@ class _MapMetric:
         self.cache[key] = labels
         return labels
 
-    def read(self, now: float) -> Family:
+    def read(self, now: float, pairs: list[tuple[bytes, bytes]]) -> Family:
+        """The family from ``pairs``, this scrape's one read of the map (raw keys and values)."""
         spec = self.spec
-        pairs = list(self.map.items(raw=True))
         self.entries = len(pairs)
         series: dict[Labels, Any] = {}
         hist = spec.type == "histogram"
@@ -682,8 +682,12 @@ class Engine:
             t0 = time.perf_counter()
             fams: list[Family] = []
             for lo in self.loaded:
+                reads: dict[str, list[tuple[bytes, bytes]]] = {}  # one read per map, whatever reads it
                 for mm in lo.map_metrics:
-                    fams.append(mm.read(now))
+                    pairs = reads.get(mm.spec.source_name)
+                    if pairs is None:
+                        pairs = reads[mm.spec.source_name] = list(mm.map.items(raw=True))
+                    fams.append(mm.read(now, pairs))
                 with self._events_lock:
                     for ems in lo.events.values():
                         fams.extend(em.family(now) for em in ems)
