@@ -183,5 +183,3 @@ def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
 
-
-os.environ.setdefault("PYTHONUNBUFFERED", "1")

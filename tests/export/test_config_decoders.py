@@ -182,3 +182,16 @@ def test_ebpf_exporter_config_as_its_reader_reads_it() -> None:
                             "c", "/x/c.bpf.o")
     with pytest.raises(ConfigError):
         parse_ebpf_exporter({"metrics": {"counters": [{"name": "c", "help": "h"}]}, "kaddrs": ["x"]}, "c", "/x/c.bpf.o")
+
+
+def test_ksym_and_kstack_decoders_name_kernel_functions() -> None:
+    from bpfkit import host
+
+    addr = host.ksym_address("do_nanosleep") or 0
+    if addr == 0:  # addresses hidden (kptr_restrict) make every symbol unknown: say so
+        assert chain([DecoderSpec("ksym")])((1234).to_bytes(8, "little")) == "unknown_addr:0x4d2"
+        return
+    assert chain([DecoderSpec("ksym")])(addr.to_bytes(8, "little")) == "do_nanosleep"
+    assert chain([DecoderSpec("ksym")])((addr + 3).to_bytes(8, "little")) == "do_nanosleep"
+    stack = addr.to_bytes(8, "little") + (addr + 1).to_bytes(8, "little") + bytes(16)
+    assert chain([DecoderSpec("kstack")])(stack) == "do_nanosleep\ndo_nanosleep"

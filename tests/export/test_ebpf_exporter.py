@@ -93,3 +93,21 @@ def test_ebpf_exporter_config_errors_as_ebpf_exporter_words_them(tmp_path: Path)
     (tmp_path / "empty.yaml").write_text("{}\n")
     with pytest.raises(ValueError, match="neither metrics nor tracing"):
         load_ebpf_exporter(str(tmp_path), ["empty"])
+
+
+def test_ebpf_exporter_per_cpu_counter_labelled_by_cpu(tmp_path: Path) -> None:
+    import os
+
+    d = _config_dir(tmp_path, "cpucount")
+    with Engine(load_ebpf_exporter(str(d), ["cpucount"]), cache_seconds=0) as e:
+        e.start()
+        for _ in range(6):
+            try:
+                os.getsid(777777)
+            except ProcessLookupError:
+                pass
+        (fam,) = [f for f in e.snapshot() if f.name == "ebpf_exporter_cpucount_getsid_total"]
+        assert fam.labelnames == ("cpu",)
+        cpus = {int(cpu) for (cpu,), _ in fam.samples}
+        assert cpus == set(range(len(cpus))) and len(cpus) >= 1  # one series per possible CPU
+        assert sum(v for _, v in fam.samples) == 6

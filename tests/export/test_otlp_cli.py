@@ -49,15 +49,20 @@ def _points(req: Any) -> dict[str, Any]:
 
 @pytest.mark.kernel
 @pytest.mark.slow
-def test_otlp_push_decoded_by_a_receiver(tmp_path: Path, start_exporter) -> None:
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_otlp_push_decoded_by_a_receiver(tmp_path: Path, start_exporter, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     cfg = write(tmp_path / "export.yaml", exporttest_config(EXECS + ARG_HIST))
     _Receiver.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     try:
-        exp = start_exporter(["--config", str(cfg), "--otlp-endpoint", f"http://127.0.0.1:{server.server_port}",
-                              "--interval", "0.5"])
+        url = f"http://127.0.0.1:{server.server_port}"
+        if how == "env":  # the standard variable (its base URL gets /v1/metrics, as the OTLP spec says)
+            monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+            exp = start_exporter(["--config", str(cfg), "--interval", "0.5"])
+        else:
+            exp = start_exporter(["--config", str(cfg), "--otlp-endpoint", url, "--interval", "0.5"])
         for _ in range(3):
             subprocess.run(["/bin/true"], check=True)
         for v in (1, 2, 100):
