@@ -120,7 +120,8 @@ def test_check_validates_against_btf_without_the_kernel(tmp_path: Path) -> None:
     r = _cli("--config", str(ok), "--check")
     assert r.returncode == 0, r.stderr
     assert "test_arg <- map arg_hist" in r.stdout
-    for bad, word in (("slots: slots", "slots: nope"), ("map: execs", "map: nosuch"), ("{name: uid}", "{name: uid, field: x}")):
+    for bad, word in (("slots: slots", "slots: nope"), ("map: execs", "map: nosuch"), ("{name: uid}", "{name: uid, field: x}"),
+                      ("map: execs", "map: execs\n        per_cpu: cpu"), ("slots: slots", "slots: sum")):
         cfg = write(tmp_path / "bad.yaml", text.replace(bad, word, 1))
         r = _cli("--config", str(cfg), "--check")
         assert r.returncode == 1

@@ -216,6 +216,8 @@ class _MapMetric:
         self.cpu_label = spec.per_cpu == "cpu"
         if self.ee and self.percpu and labels and labels[-1].name == "cpu" and spec.bucket_label is None:
             self.cpu_label = True  # ebpf_exporter: a last 'cpu' label splits per-CPU values (as a u16 after the key)
+        if spec.per_cpu == "cpu" and not self.percpu:
+            raise FieldError(f"{what}: per_cpu: cpu needs a per-CPU map; {spec.source_name!r} is a {_map_type_name(m)} map")
         self.ee_nolabels = self.ee and not labels and spec.bucket_label is None
         self.labels = _label_funcs(labels, key, what)
         self.labelnames = tuple(lb.name for lb in labels) + (("cpu",) if spec.per_cpu == "cpu" else ())
