@@ -165,6 +165,15 @@ def _b7_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
     return [ctx.python, str(PY_DIR / "b7_uprobes.py"), str(ctx.build / "uprobe_nop.bpf.o"), _libc(), str(p["n"])]
 
 
+def _b8_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
+    sizes = ",".join(str(n) for n in (1000, 10_000, 100_000)[: p["nsizes"]])
+    return [ctx.python, str(Path(__file__).parent / "py" / "b8_export.py"), f"--sizes={sizes}"]
+
+
+def _no_c(ctx: Ctx, p: dict[str, int]) -> list[str]:
+    return []  # a bpfkit-only benchmark: no C counterpart
+
+
 NS_MS = 1e-6
 KIB_MIB = 1 / 1024
 PER_S_M = 1e-6
@@ -309,6 +318,23 @@ BENCHES: tuple[Bench, ...] = (
                    Target("<=", 1.0)),
         ),
     ),
+    Bench(
+        id="B8",
+        title="bpfkit export: /metrics scrape of a map of 1k/10k/100k series (two labels each), idle RSS",
+        fresh=False,
+        sizes={"full": Sizes(1, {"nsizes": 3}), "quick": Sizes(1, {"nsizes": 2}), "tiny": Sizes(1, {"nsizes": 1})},
+        c_argv=_no_c,
+        py_argv=_b8_py,
+        metrics=(
+            Metric("idle_rss", "exporter idle RSS", "MiB", "lower", "out.idle_rss_kib", None, KIB_MIB),
+            *(Metric(f"rss.{n}", f"exporter RSS serving {n} series", "MiB", "lower", f"out.{n}.rss_kib", None, KIB_MIB)
+              for n in (10_000, 100_000)),
+            *(Metric(f"scrape.{n}", f"scrape wall, {n} series", "s", "lower", f"out.{n}.scrape_s", None, 1.0)
+              for n in (1000, 10_000, 100_000)),
+            *(Metric(f"cpu.{n}", f"exporter CPU per scrape, {n} series", "s", "lower", f"out.{n}.cpu_s", None, 1.0)
+              for n in (1000, 10_000, 100_000)),
+        ),
+    ),
 )
 BENCH_IDS = tuple(b.id for b in BENCHES)
 
@@ -422,6 +448,8 @@ def run_bench(bench: Bench, ctx: Ctx, mode: Mode, rounds: int | None, warmup: in
     params = dict(sizes.params)
     c = Side(bench.c_argv(ctx, params))
     py = Side(bench.py_argv(ctx, params))
+    if not c.argv:
+        c.unavailable = "no C counterpart (bpfkit-only benchmark)"
     timeout = {"full": 900.0, "quick": 180.0, "tiny": 120.0}[mode]
     t0 = time.monotonic()
     lacking = _kernel_lacks(ctx, bench.needs)

@@ -28,6 +28,20 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# A Prometheus server for the export tests (tests/export): Debian's package, unpacked (not installed) into
+# .cache/prometheus so that no service starts; the tests run it on a free loopback port.
+prom=.cache/prometheus/usr/bin/prometheus
+if [ ! -x "$prom" ]; then
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >/dev/null; fi
+    (cd "$tmp" && apt-get download prometheus >/dev/null) || { echo "setup: cannot download Debian's prometheus package" >&2; rm -rf "$tmp"; exit 1; }
+  fi
+  mkdir -p .cache/prometheus
+  dpkg-deb -x "$tmp"/prometheus_*.deb .cache/prometheus
+  rm -rf "$tmp"
+fi
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

@@ -16,6 +16,7 @@ from .errors import BpfError
 SUBCOMMANDS: dict[str, str] = {
     "btf": "btf",
     "map": "map",
+    "export": "export",
     **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
 }
 
