@@ -57,3 +57,9 @@ FUZZ_SEED ?= 0
 FUZZ_OUT ?= build/fuzz-failures
 fuzz: setup
 	nice $(PY) -m bpfkit.testing.fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --out $(FUZZ_OUT) $(FUZZ_ARGS)
+
+# The soak run (src/bpfkit/testing/soak.py): load/attach/read/detach cycles and map churn for SOAK_SECONDS,
+# then fd, kernel-object and RSS growth per cycle after the warm-up; e.g. make soak SOAK_SECONDS=14400
+SOAK_SECONDS ?= 3600
+soak: setup
+	nice $(PY) -m bpfkit.testing.soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)

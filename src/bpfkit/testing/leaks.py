@@ -111,15 +111,16 @@ def _pinned_ids(root: str, out: dict[str, set[int]]) -> None:
             os.close(fd)
 
 
-def held_ids(*, pin_root: str = "/sys/fs/bpf") -> dict[str, set[int]]:
+def held_ids(*, pin_root: str = "/sys/fs/bpf", ignore_pid: int | None = None) -> dict[str, set[int]]:
     """Ids of the objects some process holds by an fd or that a pin under ``pin_root`` holds, by kind.
 
-    Read from every process's /proc/PID/fdinfo (root sees them all); a link counts its program.
-    What a held program or map holds in turn (its maps, its BTF) is added by :func:`orphan_ids`.
+    Read from every process's /proc/PID/fdinfo (root sees them all) but ``ignore_pid``'s; a link
+    counts its program. What a held program or map holds in turn (its maps, its BTF) is added by
+    :func:`orphan_ids`.
     """
     out: dict[str, set[int]] = {k: set() for k in KINDS}
     for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+        if not pid.isdigit() or (ignore_pid is not None and int(pid) == ignore_pid):
             continue
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
@@ -202,6 +203,7 @@ def orphan_ids(
     names: Collection[str] | Callable[[str], bool] | None = None,
     settle: float = 3.0,
     pin_root: str = "/sys/fs/bpf",
+    ignore_pid: int | None = None,
 ) -> dict[str, set[int]]:
     """Objects created since the :func:`kernel_ids` snapshot ``before`` that are alive and held by nobody.
 
@@ -210,13 +212,14 @@ def orphan_ids(
     programs after an RCU grace period, so this waits up to ``settle`` seconds for them to go. Other
     processes create objects too: those they hold are left out, and ``names`` (a set of program and map
     names, or a predicate) limits programs, maps and links to the ones with a matching name.
+    With ``ignore_pid`` (this process, say), what that process holds counts as left too.
     """
     deadline = time.monotonic() + settle
     while True:
         now = kernel_ids()
         fresh = {k: now[k] - set(before.get(k, ())) for k in KINDS}
         if any(fresh.values()):
-            held = held_ids(pin_root=pin_root)
+            held = held_ids(pin_root=pin_root, ignore_pid=ignore_pid)
             for kind in ("prog", "map"):  # what a live program or map holds is not an orphan itself
                 for obj_id in fresh[kind]:
                     _held_through(kind, obj_id, held)
