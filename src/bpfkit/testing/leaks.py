@@ -209,25 +209,42 @@ def orphan_ids(
 
     An object no fd, pin, link, program or map holds is one the kernel should have freed: a leak in the
     kernel's accounting or a reference kept where user space cannot see it. The kernel frees maps and
-    programs after an RCU grace period, so this waits up to ``settle`` seconds for them to go. Other
-    processes create objects too: those they hold are left out, and ``names`` (a set of program and map
-    names, or a predicate) limits programs, maps and links to the ones with a matching name.
+    programs after an RCU grace period, so this waits up to ``settle`` seconds for them to go, and an
+    object counts only if it stayed unheld all that time. Other processes create objects too: those
+    they hold are left out, and ``names`` (a set of program and map names, or a predicate) limits
+    programs, maps and links to the ones with a matching name (BTF objects have none).
     With ``ignore_pid`` (this process, say), what that process holds counts as left too.
     """
     deadline = time.monotonic() + settle
+    left: dict[str, set[int]] | None = None
     while True:
-        now = kernel_ids()
-        fresh = {k: now[k] - set(before.get(k, ())) for k in KINDS}
-        if any(fresh.values()):
-            held = held_ids(pin_root=pin_root, ignore_pid=ignore_pid)
-            for kind in ("prog", "map"):  # what a live program or map holds is not an orphan itself
-                for obj_id in fresh[kind]:
-                    _held_through(kind, obj_id, held)
-            fresh = {k: fresh[k] - held[k] for k in KINDS}
-            if names is not None:
-                keep = names if callable(names) else (lambda n, s=frozenset(names): n in s)
-                for kind in ("prog", "map", "link"):
-                    fresh[kind] = {i for i in fresh[kind] if (n := object_name(kind, i)) is not None and keep(n)}
-        if not any(fresh.values()) or time.monotonic() >= deadline:
-            return {k: v for k, v in fresh.items() if v}
+        found = _orphans_now(before, names, pin_root, ignore_pid)
+        # an orphan must stay one: objects of other processes pass through unheld states while they are
+        # freed (a map being torn down still holds its BTF), each only for a moment
+        left = found if left is None else {k: left[k] & found[k] for k in KINDS}
+        if not any(left.values()) or time.monotonic() >= deadline:
+            return {k: v for k, v in left.items() if v}
         time.sleep(0.1)
+
+
+def _orphans_now(
+    before: Mapping[str, Collection[int]],
+    names: Collection[str] | Callable[[str], bool] | None,
+    pin_root: str,
+    ignore_pid: int | None,
+) -> dict[str, set[int]]:
+    """One look: objects made since ``before``, alive, held by nobody (and named as asked)."""
+    now = kernel_ids()
+    fresh = {k: now[k] - set(before.get(k, ())) for k in KINDS}
+    if not any(fresh.values()):
+        return fresh
+    held = held_ids(pin_root=pin_root, ignore_pid=ignore_pid)
+    for kind in ("prog", "map"):  # what a live program or map holds is not an orphan itself
+        for obj_id in fresh[kind]:
+            _held_through(kind, obj_id, held)
+    fresh = {k: fresh[k] - held[k] for k in KINDS}
+    if names is not None:
+        keep = names if callable(names) else (lambda n, s=frozenset(names): n in s)
+        for kind in ("prog", "map", "link"):
+            fresh[kind] = {i for i in fresh[kind] if (n := object_name(kind, i)) is not None and keep(n)}
+    return fresh
