@@ -64,6 +64,7 @@ class SoakResult:
     cycles: int = 0
     seconds: float = 0.0
     warmup: int = 0
+    sample_every: int = 10
     events: int = 0
     created: dict[str, int] = field(default_factory=dict)  # kernel objects the soak made, by kind
     rss_kib: list[int] = field(default_factory=list)
@@ -79,6 +80,12 @@ class SoakResult:
     def rss_per_cycle_kib(self) -> float:
         """RSS growth per cycle after the warm-up (least squares), KiB."""
         return _slope([float(x) for x in self._after_warmup(self.rss_kib)])
+
+    @property
+    def kernel_objects_per_cycle(self) -> float:
+        """Growth per cycle of the soak's live kernel objects (sampled every ``sample_every`` cycles) after the warm-up."""
+        xs = self.alive[self.warmup // self.sample_every :] if len(self.alive) > self.warmup // self.sample_every + 1 else self.alive
+        return _slope([float(x) for x in xs]) / self.sample_every
 
     @property
     def fd_growth(self) -> int:
@@ -105,7 +112,8 @@ class SoakResult:
             f"{self.cycles} cycles in {self.seconds:.0f} s ({1000 * self.seconds / cycles:.0f} ms per cycle), "
             f"warm-up {self.warmup} cycles, {self.events} ring buffer events read",
             "kernel objects made: " + ", ".join(f"{k} {v}" for k, v in self.created.items()),
-            f"kernel objects of the soak alive after a cycle (sampled): max {max(self.alive, default=0)}; "
+            f"kernel objects of the soak alive after a cycle (sampled every {self.sample_every}): max "
+            f"{max(self.alive, default=0)}, {self.kernel_objects_per_cycle:+.4f} per cycle after warm-up; "
             f"left at the end: {self.kernel_objects_left} {self.left or ''}".rstrip(),
             f"fds: {self.fds[0] if self.fds else 0} after cycle 1, growth after warm-up {self.fd_growth} "
             f"({self.fd_growth / cycles:.4f} per cycle); BPF fds growth {self.bpf_fd_growth}",
@@ -222,7 +230,7 @@ def soak(
 
     ensure_bpffs_for("/sys/fs/bpf")
     pin_dir = tempfile.mkdtemp(prefix="bpfkit-soak-", dir="/sys/fs/bpf")
-    res = SoakResult(warmup=warmup)
+    res = SoakResult(warmup=warmup, sample_every=sample_every)
     work = _Cycle(pin_dir)
     start_ids = kernel_ids()
     t0 = time.monotonic()
