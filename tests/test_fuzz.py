@@ -79,6 +79,8 @@ def test_a_broken_contract_is_caught_and_saved(corpus: list[tuple[str, bytes]], 
     assert not camp.failures and camp.outcomes["parse"] == {"ObjectFormatError": 5}
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)  # ~20 s alone; a machine shared with other work can take several times that
 def test_bounded_campaign(corpus: list[tuple[str, bytes]], tmp_path: Path) -> None:
     camp = fuzz.Campaign(corpus, seed=SEED, cli_every=150, id_check_every=350, save_dir=tmp_path / "failures")
     try:

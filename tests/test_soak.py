@@ -11,6 +11,7 @@ from bpfkit.testing import soak
 pytestmark = pytest.mark.kernel
 
 
+@pytest.mark.timeout(300)
 def test_short_soak_leaves_nothing() -> None:
     res = soak.soak(cycles=10, warmup=3, sample_every=5)
     print(res.report())
