@@ -153,3 +153,24 @@ def test_data_symbol_past_its_section(boot: Path, name: str, value: int) -> None
 
     exc = _expect(_patched(boot, patch), ".BTF", name)
     assert "outside" in str(exc)
+
+
+@pytest.mark.parametrize("size", [4, 0xFFFFFFFE])
+def test_datasec_size_differs_from_its_section(boot: Path, size: int) -> None:
+    """Found by the fuzzer: a .rodata DATASEC claiming another size than its ELF section parsed, then
+    wrapping the map (value of the section's size, type of the DATASEC's) raised a plain ValueError."""
+    from bpfkit.testing.fuzz import make_target
+
+    data = bytearray(boot.read_bytes())
+    t = make_target("bootstrap", bytes(data))
+    assert t.btf_strings is not None
+    so, _ = t.btf_strings
+    for pos, _size in t.records["btf_type"]:
+        name_off, info = struct.unpack_from("<II", data, pos)
+        if (info >> 24) & 0x1F == 15 and data[so + name_off : so + name_off + 8] == b".rodata\0":
+            struct.pack_into("<I", data, pos + 8, size)
+            break
+    else:
+        raise AssertionError("no .rodata DATASEC")
+    exc = _expect(bytes(data), ".BTF", ".rodata")
+    assert str(size) in str(exc)

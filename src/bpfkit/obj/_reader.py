@@ -326,6 +326,12 @@ class _Reader:
                 raise ObjectFormatError(f"BTF DATASEC {sec.name!r} has no ELF section to take its size from", section=".BTF")
             sec.size = esec.size
             fix_offsets = True
+        else:
+            esec = self.elf.section(sec.name)
+            if esec is not None and esec.size != sec.size:
+                # the map is made with the section's size: a type of another size cannot describe its value
+                raise ObjectFormatError(
+                    f"BTF DATASEC {sec.name!r} is {sec.size} bytes but its ELF section is {esec.size}", section=".BTF")
         for vs in sec.vars:
             var = btf[vs.type]
             if not isinstance(var, Var):
