@@ -17,6 +17,11 @@ __all__ = ["KINDS", "LeakReport", "bpf_fds", "bpf_pins", "check_leaks", "held_id
 KINDS = ("prog", "map", "link", "btf")
 """The kinds of kernel objects with ids (BPF_{PROG,MAP,LINK,BTF}_GET_NEXT_ID)."""
 
+BTF_SETTLE = 15.0
+"""How long an unheld BTF object must stay to count (seconds): it has no name to tell whose it is, and a
+program of any process keeps its BTF until the program is freed, which for tracing and sleepable
+programs waits for an RCU tasks grace period (seconds on a busy machine) after its id is gone."""
+
 _FDINFO_KEYS = {"prog_id": "prog", "map_id": "map", "link_id": "link", "btf_id": "btf"}
 
 
@@ -210,19 +215,21 @@ def orphan_ids(
     An object no fd, pin, link, program or map holds is one the kernel should have freed: a leak in the
     kernel's accounting or a reference kept where user space cannot see it. The kernel frees maps and
     programs after an RCU grace period, so this waits up to ``settle`` seconds for them to go, and an
-    object counts only if it stayed unheld all that time. Other processes create objects too: those
-    they hold are left out, and ``names`` (a set of program and map names, or a predicate) limits
-    programs, maps and links to the ones with a matching name (BTF objects have none).
+    object counts only if it stayed unheld all that time (a BTF object: at least :data:`BTF_SETTLE`).
+    Other processes create objects too: those they hold are left out, and ``names`` (a set of program
+    and map names, or a predicate) limits programs, maps and links to the ones with a matching name
+    (BTF objects have none).
     With ``ignore_pid`` (this process, say), what that process holds counts as left too.
     """
-    deadline = time.monotonic() + settle
+    start = time.monotonic()
     left: dict[str, set[int]] | None = None
     while True:
         found = _orphans_now(before, names, pin_root, ignore_pid)
         # an orphan must stay one: objects of other processes pass through unheld states while they are
         # freed (a map being torn down still holds its BTF), each only for a moment
         left = found if left is None else {k: left[k] & found[k] for k in KINDS}
-        if not any(left.values()) or time.monotonic() >= deadline:
+        waited = time.monotonic() - start
+        if not any(left.values()) or (waited >= settle and (not left["btf"] or waited >= max(settle, BTF_SETTLE))):
             return {k: v for k, v in left.items() if v}
         time.sleep(0.1)
 
