@@ -72,6 +72,7 @@ class SoakResult:
     bpf_fds: list[int] = field(default_factory=list)
     alive: list[int] = field(default_factory=list)  # kernel objects of the soak alive after a cycle (sampled)
     left: dict[str, set[int]] = field(default_factory=dict)  # at the end, after settling
+    growth: list[str] = field(default_factory=list)  # with trace: where Python memory grew most
 
     def _after_warmup(self, xs: list[int]) -> list[int]:
         return xs[self.warmup :] if len(xs) > self.warmup + 1 else xs
@@ -120,6 +121,7 @@ class SoakResult:
             f"RSS: {self.rss_kib[0] if self.rss_kib else 0} KiB after cycle 1, {post[0] if post else 0} KiB after warm-up, "
             f"{self.rss_kib[-1] if self.rss_kib else 0} KiB at the end; "
             f"{self.rss_per_cycle_kib:+.4f} KiB per cycle after warm-up (least squares)",
+            *(["Python allocations that grew most after the warm-up:", *self.growth] if self.growth else []),
         ]
         return "\n".join(lines)
 
@@ -223,9 +225,16 @@ def soak(
     cycles: int | None = None,
     warmup: int = 20,
     sample_every: int = 10,
+    trace: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> SoakResult:
-    """Run cycles until ``seconds`` passed or ``cycles`` were done; return the measurements."""
+    """Run cycles until ``seconds`` passed or ``cycles`` were done; return the measurements.
+
+    ``trace`` follows Python allocations from the end of the warm-up (tracemalloc: slower) and puts
+    the places that grew most in ``SoakResult.growth``.
+    """
+    import tracemalloc
+
     from .._sys.mounts import ensure_bpffs_for
 
     ensure_bpffs_for("/sys/fs/bpf")
@@ -245,10 +254,20 @@ def soak(
             res.bpf_fds.append(len(bpf_fds()))
             if res.cycles % sample_every == 0:
                 res.alive.append(_alive(start_ids))
+            if trace and res.cycles == warmup:
+                tracemalloc.start(12)
+                first = tracemalloc.take_snapshot()
             if log and res.cycles % 500 == 0:
                 log(f"cycle {res.cycles}: RSS {res.rss_kib[-1]} KiB, fds {res.fds[-1]}, "
                     f"slope {res.rss_per_cycle_kib:+.4f} KiB/cycle")
+        if trace and tracemalloc.is_tracing():
+            gc.collect()
+            stats = tracemalloc.take_snapshot().compare_to(first, "traceback")[:5]
+            res.growth = [f"{st.size_diff / 1024:+.1f} KiB in {st.count_diff:+d} blocks at\n    "
+                          + "\n    ".join(st.traceback.format(limit=6)) for st in stats]
     finally:
+        if trace:
+            tracemalloc.stop()
         res.seconds = time.monotonic() - t0
         res.events = work.events
         with contextlib.suppress(OSError):
@@ -265,6 +284,7 @@ def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
                    help="how long to run (default $SOAK_SECONDS or 3600)")
     p.add_argument("--cycles", type=int, default=None, help="stop after this many cycles instead")
     p.add_argument("--warmup", type=int, default=50, help="cycles before growth is measured (default 50)")
+    p.add_argument("--trace", action="store_true", help="show where Python memory grew after the warm-up (tracemalloc)")
     return p.parse_args(list(argv) if argv is not None else None)
 
 
@@ -272,7 +292,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     """``make soak``: run, print the figures; exit 1 when a kernel object or an fd is left per cycle."""
     ns = _parse_args(argv)
     try:
-        res = soak(seconds=None if ns.cycles else ns.seconds, cycles=ns.cycles, warmup=ns.warmup,
+        res = soak(seconds=None if ns.cycles else ns.seconds, cycles=ns.cycles, warmup=ns.warmup, trace=ns.trace,
                    log=lambda m: print(m, flush=True))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
