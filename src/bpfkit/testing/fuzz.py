@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import gc
 import io
 import json
@@ -412,19 +413,30 @@ class Campaign:
         self.signatures[f.signature] += 1
         if self.log:
             self.log(f"FAIL {stage} seed {self.seed} input {index} ({target.name}): {error}")
-        if self.save_dir is not None and self.signatures[f.signature] <= 3:
-            self.save_dir.mkdir(parents=True, exist_ok=True)
-            stem = self.save_dir / f"{self.seed}-{index}-{target.name.split('.')[0]}-{stage.replace(' ', '_')}"
-            stem.with_suffix(".o").write_bytes(data)
-            stem.with_suffix(".txt").write_text(
-                f"replay: python -m bpfkit.testing.fuzz --replay {self.seed}:{index}\n"
-                f"stage: {stage}\nobject: {target.name}\nmutations:\n  " + "\n  ".join(done) + f"\n\n{trace}")
+        if self.signatures[f.signature] <= 3:
+            self._save(stage, index, target, done, data, trace)
+
+    def _save(self, stage: str, index: int, target: Target, done: list[str], data: bytes, trace: str) -> None:
+        """Write an input and how to replay it under ``save_dir`` (when there is one)."""
+        if self.save_dir is None:
+            return
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        stem = self.save_dir / f"{self.seed}-{index}-{target.name.split('.')[0]}-{stage.replace(' ', '_')}"
+        stem.with_suffix(".o").write_bytes(data)
+        stem.with_suffix(".txt").write_text(
+            f"replay: python -m bpfkit.testing.fuzz --replay {self.seed}:{index}\n"
+            f"stage: {stage}\nobject: {target.name}\nmutations:\n  " + "\n  ".join(done) + f"\n\n{trace}")
 
     def _stage(self, stage: str, fn: Callable[[], T], ctx: tuple[int, Target, list[str], bytes]) -> T | None:
         try:
             result = fn()
         except BpfError as exc:
-            self._count(stage, type(exc).__name__)
+            if stage == "load" and getattr(exc, "errno", None) == errno.EFAULT:
+                # allowed, but the kernel's verifier answers EFAULT to what it calls its own bug (and WARNs)
+                self._count(stage, f"{type(exc).__name__} EFAULT (kernel verifier bug?)")
+                self._save("kernel-efault", *ctx, str(exc)[-2000:])
+            else:
+                self._count(stage, type(exc).__name__)
             return None
         except Exception as exc:
             traceback.clear_frames(exc.__traceback__)  # a MemoryError's frames hold what filled the memory
