@@ -399,6 +399,8 @@ class Campaign:
                 if 0 < len(tab) < 256:
                     s = tab.decode(errors="replace")
                     self.names.update({s[:15], s.lstrip(".")[:15]})
+        self._made: dict[str, set[int]] = {}  # ids that appeared during a load of this campaign
+        self._made_by: dict[tuple[str, int], int] = {}  # ... and the input that was loading then
         self._tmp = tempfile.mkdtemp(prefix="bpfkit-fuzz-")
         self._pin_dir: str | None = None
 
@@ -463,6 +465,7 @@ class Campaign:
             return
         pin_dir = self._pins()
         fds = bpf_fds()
+        ids = kernel_ids()
 
         def run() -> None:
             col = load(spec, pin_path=pin_dir)
@@ -470,6 +473,11 @@ class Campaign:
             col.close()
 
         self._stage("load", run, ctx)
+        for kind, now in kernel_ids().items():  # what appeared during this load: ours, most likely
+            made = now - ids[kind]
+            self._made.setdefault(kind, set()).update(made)
+            for i in made:
+                self._made_by[(kind, i)] = ctx[0]
         leaked = {fd: t for fd, t in bpf_fds().items() if fds.get(fd) != t}
         if leaked:  # what only a garbage collection frees is no leak (as in the suite's leak fixture)
             gc.collect()
@@ -542,13 +550,22 @@ class Campaign:
             self._dump_cli(path, rng.choice(["raw", "c"]), ctx)
 
     def check_kernel(self, before: dict[str, set[int]]) -> None:
-        """Objects created since ``before`` that are still in the kernel and held by nobody (names from the corpus)."""
+        """Objects created since ``before`` that are still in the kernel and held by nobody.
+
+        Only objects that appeared while this campaign was loading an input count (other processes
+        share the kernel), and programs and maps only with a name from the corpus.
+        """
         found = orphan_ids(before, names=lambda n: n in self.names or "." in n)  # "." in n: a data section's map
+        found = {k: v & self._made.get(k, set()) for k, v in found.items()}
+        found = {k: v for k, v in found.items() if v}
         for kind, ids in found.items():
             self.orphans.setdefault(kind, set()).update(ids)
         self._count("kernel ids", "orphans" if found else "clean")
         if found and self.log:
-            self.log(f"FAIL kernel objects left: {found}")
+            inputs = sorted({self._made_by[(k, i)] for k, v in found.items() for i in v})
+            self.log(f"FAIL kernel objects left: {found}, made while loading input(s) {inputs} of seed {self.seed}")
+        self._made.clear()
+        self._made_by.clear()
 
     def run(self, *, count: int | None = None, seconds: float | None = None, start: int = 0) -> Campaign:
         """Inputs ``start``, ``start + 1``, ... until ``count`` were made or ``seconds`` passed."""
