@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean
+.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean fuzz soak
 
 run: setup
 	.venv/bin/bpfkit bootstrap
@@ -49,3 +49,17 @@ clean:
 .PHONY: bench
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The mutation fuzzer (src/bpfkit/testing/fuzz.py) for as long as asked, niced: the machine may be shared.
+# e.g. make fuzz FUZZ_SECONDS=3600 FUZZ_SEED=7; failing inputs are saved under FUZZ_OUT with how to replay them.
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= 0
+FUZZ_OUT ?= build/fuzz-failures
+fuzz: setup
+	nice $(PY) -m bpfkit.testing.fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --out $(FUZZ_OUT) $(FUZZ_ARGS)
+
+# The soak run (src/bpfkit/testing/soak.py): load/attach/read/detach cycles and map churn for SOAK_SECONDS,
+# then fd, kernel-object and RSS growth per cycle after the warm-up; e.g. make soak SOAK_SECONDS=14400
+SOAK_SECONDS ?= 3600
+soak: setup
+	nice $(PY) -m bpfkit.testing.soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)

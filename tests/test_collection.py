@@ -164,3 +164,30 @@ def test_struct_and_array_variables_decode_from_btf() -> None:
                 assert col.variables.raw(name) == raw
             if hasattr(value, "_asdict"):
                 assert isinstance(value._asdict(), dict)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "sub/dir", "/tmp/abs", "..", "."])
+def test_pinned_map_name_must_be_a_file_name(name: str, tmp_path: Path) -> None:
+    """A map pinned by name whose name is a path ('../x', '/tmp/x') would pin, reuse or create
+    directories outside pin_path (os.path.join drops the root for an absolute name): refused before
+    anything is created."""
+    import os
+
+    from bpfkit.obj import ObjectSpec, Pinning
+    from bpfkit.testing import bpf_pins
+
+    spec = ObjectSpec.from_file(compile_bpf(CORPUS / "map_pinning.bpf.c", cflags=["-Werror"]))
+    old = next(n for n, m in spec.maps.items() if m.pinning == Pinning.BY_NAME)
+    spec.maps[name] = spec.maps.pop(old)
+    spec.maps[name].name = name
+    root = "/sys/fs/bpf/bpfkit-test-pinname"
+    os.makedirs(root, exist_ok=True)
+    before = bpf_pins()
+    try:
+        with pytest.raises(bpfkit.ObjectFormatError) as exc:
+            bpfkit.load(spec, pin_path=os.path.join(root, "inner"))
+        assert exc.value.section == ".maps"
+        assert bpf_pins() == before
+        assert not os.path.exists("/tmp/abs")
+    finally:
+        os.rmdir(root)

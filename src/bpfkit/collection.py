@@ -401,7 +401,7 @@ class _Loader:
                 dup.close()
                 raise
             return dup
-        pin = os.path.join(self.pin_root, ms.name) if ms.pinning == Pinning.BY_NAME else None
+        pin = _pin_file(self.pin_root, ms) if ms.pinning == Pinning.BY_NAME else None
         if pin is not None and os.path.exists(pin):
             pinned = Fd(C.obj_get(pin, target=f"pinned map {pin!r}"), f"map {ms.name}")
             try:
@@ -784,6 +784,17 @@ def _mmapable_ok() -> bool:
     from .features import have_mmapable_arrays
 
     return bool(have_mmapable_arrays())
+
+
+def _pin_file(root: str, ms: MapSpec) -> str:
+    """Where a LIBBPF_PIN_BY_NAME map is pinned: a file named after the map right under ``root``.
+
+    The name comes from the object: one with a '/' (or '.', '..', NUL) would pin, reuse or create
+    directories elsewhere, so it is refused.
+    """
+    if not ms.name or "/" in ms.name or "\0" in ms.name or ms.name in (".", ".."):
+        raise ObjectFormatError(f"map {ms.name!r} is pinned by name, but its name is not a file name", section=ms.section or None)
+    return os.path.join(root, ms.name)
 
 
 def _check_pinned_compatible(fd: int, ms: MapSpec, path: str) -> None:

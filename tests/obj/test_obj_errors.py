@@ -138,3 +138,39 @@ def test_random_garbage_is_a_format_error() -> None:
     for data in (b"\x7fELF" + bytes(60), b"\x7fELF\x02\x01\x01" + b"\xff" * 200):
         with pytest.raises(ObjectFormatError):
             ObjectSpec.from_bytes(data)
+
+
+@pytest.mark.parametrize("name", ["LICENSE", "min_duration_ns"])
+@pytest.mark.parametrize("value", [2**32, 2**40, 2**64 - 8])
+def test_data_symbol_past_its_section(boot: Path, name: str, value: int) -> None:
+    """Found by the fuzzer: a variable's symbol value (its DATASEC offset) far past the section went
+    through parsing and failed in BTF encoding with struct.error at load; the parser refuses it."""
+
+    def patch(elf: ElfFile, data: bytearray) -> None:
+        sym = next(s for s in elf.symbols if s.name == name)
+        assert elf.symtab is not None
+        struct.pack_into("<Q", data, elf.symtab.offset + 24 * sym.index + 8, value)
+
+    exc = _expect(_patched(boot, patch), ".BTF", name)
+    assert "outside" in str(exc)
+
+
+@pytest.mark.parametrize("size", [4, 0xFFFFFFFE])
+def test_datasec_size_differs_from_its_section(boot: Path, size: int) -> None:
+    """Found by the fuzzer: a .rodata DATASEC claiming another size than its ELF section parsed, then
+    wrapping the map (value of the section's size, type of the DATASEC's) raised a plain ValueError."""
+    from bpfkit.testing.fuzz import make_target
+
+    data = bytearray(boot.read_bytes())
+    t = make_target("bootstrap", bytes(data))
+    assert t.btf_strings is not None
+    so, _ = t.btf_strings
+    for pos, _size in t.records["btf_type"]:
+        name_off, info = struct.unpack_from("<II", data, pos)
+        if (info >> 24) & 0x1F == 15 and data[so + name_off : so + name_off + 8] == b".rodata\0":
+            struct.pack_into("<I", data, pos + 8, size)
+            break
+    else:
+        raise AssertionError("no .rodata DATASEC")
+    exc = _expect(bytes(data), ".BTF", ".rodata")
+    assert str(size) in str(exc)

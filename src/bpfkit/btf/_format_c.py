@@ -47,6 +47,7 @@ _NEXT_IN_TYPE_WORD = frozenset({PTR, VOLATILE, CONST, RESTRICT, FUNC_PROTO, TYPE
 
 _PREFIXES = "\t" * 13
 _MAX_NESTING = 200  # nested inline definitions / declarators before we call the BTF broken
+_MAX_PAD_BITS = 8 << 20  # padding bits emitted as bitfields before a gap becomes a byte array (1 MiB)
 
 # GCC's internal ARM SIMD base types that clang does not know
 _MISSING_ALIASES = {
@@ -695,7 +696,12 @@ class CDumper:
         prev_bitfield = False
         for j in range(o + 3, o + 3 + 3 * vlen, 3):
             noff = W[j]
-            fname = S[noff : S.index(0, noff)].decode("utf-8", "replace") if noff else ""
+            fname = ""
+            if noff:
+                try:
+                    fname = S[noff : S.index(0, noff)].decode("utf-8", "replace")
+                except ValueError:  # no NUL after it: past the string section
+                    fname = self.flat.string(noff)  # raises the ObjectFormatError naming the offset
             mt = W[j + 1]
             moff = W[j + 2]
             if kflag:
@@ -734,6 +740,14 @@ class CDumper:
     def _bit_padding(self, cur: int, nxt: int, next_align: int, in_bitfield: bool, lvl: int) -> None:
         """Fill the gap [cur, nxt) bits with anonymous bitfields, trusting natural alignment."""
         if cur >= nxt:
+            return
+        if nxt - cur > _MAX_PAD_BITS:
+            # a gap no compiler leaves (a corrupt or made-up size): its whole bytes as one array, not
+            # a bitfield per 64 bits (a struct of 4 GiB would be half a billion lines)
+            start, end = _roundup(cur, 8), nxt - nxt % 8
+            self._bit_padding(cur, start, 1, in_bitfield, lvl)
+            self.out.append(f"\n{_pfx(lvl)}char __pad_{start // 8}[{(end - start) // 8}];")
+            self._bit_padding(end, nxt, next_align, False, lvl)
             return
         pads = (("long", self.ptr_sz * 8), ("int", 32), ("short", 16), ("char", 8))
         w = self.out.append
@@ -1015,7 +1029,6 @@ class CDumper:
         W, at, K = self.W, self.at, self.K
         kfuncs: list[tuple[bytes, int]] = []
         fastcall: set[int] = set()
-        strings = self.flat.strings
         for tid in range(1, self.n):
             if K[tid] != DECL_TAG:
                 continue
@@ -1027,8 +1040,7 @@ class CDumper:
                 continue
             tag = self.raw_name(tid)
             if tag == "bpf_kfunc":
-                noff = W[at[fid]]
-                kfuncs.append((strings[noff : strings.index(0, noff)], fid))
+                kfuncs.append((self.flat.string(W[at[fid]]).encode(), fid))
             elif tag == "bpf_fastcall":
                 fastcall.add(fid)
         w = self.out.append

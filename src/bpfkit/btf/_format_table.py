@@ -51,8 +51,8 @@ class FlatBtf:
         self.count = len(offs)
         self.first_own_id = first_own_id
         w = words
-        kinds = bytearray([(w[o + 1] >> 24) & 0x1F for o in offs])
-        kinds[0] = 0
+        # offs[0] stands for void (id 0), which has no record: BTF with no types has no words at all
+        kinds = bytearray(1) + bytearray([(w[o + 1] >> 24) & 0x1F for o in offs[1:]])
         self.kinds = kinds
 
     def string(self, off: int) -> str:

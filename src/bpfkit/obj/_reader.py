@@ -326,24 +326,37 @@ class _Reader:
                 raise ObjectFormatError(f"BTF DATASEC {sec.name!r} has no ELF section to take its size from", section=".BTF")
             sec.size = esec.size
             fix_offsets = True
+        else:
+            esec = self.elf.section(sec.name)
+            if esec is not None and esec.size != sec.size:
+                # the map is made with the section's size: a type of another size cannot describe its value
+                raise ObjectFormatError(
+                    f"BTF DATASEC {sec.name!r} is {sec.size} bytes but its ELF section is {esec.size}", section=".BTF")
         for vs in sec.vars:
             var = btf[vs.type]
             if not isinstance(var, Var):
                 raise ObjectFormatError(f"DATASEC {sec.name!r} lists a {var.kind.name}, not a VAR", section=".BTF")
-            if var.linkage in (VarLinkage.STATIC, VarLinkage.EXTERN):
+            if var.linkage == VarLinkage.EXTERN:
+                continue
+            if var.linkage == VarLinkage.STATIC:
+                self._check_in_datasec(sec, var.name, vs.offset, vs.size)
                 continue
             sym = var_syms.get(var.name)
             if sym is None:
                 raise ObjectFormatError(f"DATASEC {sec.name!r}: no ELF symbol for variable {var.name!r}", section=".BTF")
             if fix_offsets:
-                if sym.value + vs.size > sec.size:
-                    raise ObjectFormatError(
-                        f"variable {var.name!r}: its ELF symbol's value {sym.value:#x} (+ {vs.size} bytes) lies "
-                        f"outside section {sec.name!r} ({sec.size} bytes)", section=sec.name,
-                    )
                 vs.offset = sym.value
+            self._check_in_datasec(sec, var.name, vs.offset, vs.size)
             if sym.is_hidden:
                 var.linkage = VarLinkage.STATIC
+
+    @staticmethod
+    def _check_in_datasec(sec: Datasec, name: str, offset: int, size: int) -> None:
+        """A variable lies inside its DATASEC (as the kernel's BTF check requires), whatever the section."""
+        if offset + size > sec.size:
+            raise ObjectFormatError(
+                f"DATASEC {sec.name!r}: variable {name!r} (offset {offset}, {size} bytes) lies outside the "
+                f"section's {sec.size} bytes", section=".BTF")
 
     def _fixup_kconfig(self, sec: Datasec, externs: dict[int, ExternSpec]) -> None:
         btf = self.btf

@@ -1,4 +1,7 @@
-"""Public helpers for testing BPF programs with bpfkit: compile BPF C, leak checks, probe skips."""
+"""Public helpers for testing BPF programs with bpfkit: compile BPF C, leak checks, probe skips.
+
+bpfkit.testing.fuzz (the mutation fuzzer) and bpfkit.testing.soak (the soak run) are run as modules.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from .leaks import LeakReport as LeakReport
 from .leaks import bpf_fds as bpf_fds
 from .leaks import bpf_pins as bpf_pins
 from .leaks import check_leaks as check_leaks
+from .leaks import kernel_ids as kernel_ids
+from .leaks import orphan_ids as orphan_ids
 from .probes import PROBE_PREFIX as PROBE_PREFIX
 from .probes import require as require
 
@@ -20,6 +25,8 @@ __all__ = [
     "check_leaks",
     "clang_path",
     "compile_bpf",
+    "kernel_ids",
+    "orphan_ids",
     "require",
     "vmlinux_header",
 ]
