@@ -1,5 +1,6 @@
-"""Feature probes on the real kernel: what a kernel's version promises must be there, and what came
-later must be reported missing (the QEMU matrix runs these on 5.10 ... 7.x)."""
+"""Feature probes on the real kernel: what came after a kernel's version must be reported missing for
+that reason, and what the version promises must be there or be missing for a reason the probe names
+(lockdown, a capability, the configuration); the QEMU matrix runs these on 5.10 ... 7.x."""
 
 from __future__ import annotations
 
@@ -16,11 +17,21 @@ def _new_enough(v: str) -> bool:
     return host.kernel_version()[:2] >= tuple(int(x) for x in v.split("."))
 
 
+def _agrees_with_version(feature: object, since: str) -> features.Support:
+    """A feature newer than the kernel is missing for that reason; an older one is here or missing for another."""
+    s = features.check(feature)  # type: ignore[arg-type]
+    assert s.min_kernel == since
+    if not _new_enough(since):
+        assert (s.available, s.cause) == (False, features.Cause.VERSION), s
+    elif not s.available:
+        assert s.cause not in (features.Cause.VERSION, features.Cause.UNKNOWN) and s.reason, s
+    return s
+
+
 @pytest.mark.parametrize("t", [t for t in MapType if t != MapType.UNSPEC])
 def test_every_map_type_of_an_old_enough_kernel_is_there(t: MapType) -> None:
     got = features.have_map_type(t)
-    if _new_enough(MAP_MIN_KERNEL[t.name]) and t not in (MapType.INODE_STORAGE,):
-        assert got is True, f"{t.name} is missing though Linux {MAP_MIN_KERNEL[t.name]} has it"
+    assert _agrees_with_version(t, MAP_MIN_KERNEL[t.name]).available is got
     assert features.have_map_type(t) is got  # cached
     assert features.have_map_type(t.name.lower()) is got
 
@@ -35,15 +46,16 @@ def test_map_type_probe_answers_false_for_unknown_types() -> None:
                                ProgType.CGROUP_SOCKOPT, ProgType.SK_LOOKUP, ProgType.SYSCALL, ProgType.TRACING,
                                ProgType.NETFILTER, ProgType.STRUCT_OPS, ProgType.PERF_EVENT, ProgType.KPROBE])
 def test_program_types(t: ProgType) -> None:
-    assert features.have_prog_type(t) is _new_enough(PROG_MIN_KERNEL[t.name])
+    assert _agrees_with_version(t, PROG_MIN_KERNEL[t.name]).available is features.have_prog_type(t)
 
 
 @pytest.mark.parametrize(("helper", "since"), [("ringbuf_output", "5.8"), ("for_each_map_elem", "5.13"),
                                                ("loop", "5.17"), ("user_ringbuf_drain", "6.1")])
 def test_helper_probe_follows_the_kernel_version(helper: str, since: str) -> None:
     assert features.HELPER_MIN_KERNEL[helper] == since
-    assert features.have_helper("raw_tracepoint", helper) is _new_enough(since)
-    assert features.have_helper(ProgType.RAW_TRACEPOINT, features.HelperId[helper]) is _new_enough(since)
+    got = _agrees_with_version(f"helper:{helper}", since).available
+    assert features.have_helper("raw_tracepoint", helper) is got
+    assert features.have_helper(ProgType.RAW_TRACEPOINT, features.HelperId[helper]) is got
 
 
 def test_helper_probe_knows_program_types_and_unknown_helpers() -> None:
@@ -58,15 +70,15 @@ def test_helper_probe_knows_program_types_and_unknown_helpers() -> None:
 
 @pytest.mark.quick
 def test_link_and_attach_probes_follow_the_kernel_version() -> None:
-    assert features.have_bpf_link_perf_event() is _new_enough("5.15")
-    assert features.have_tcx() is _new_enough("6.6")
-    assert features.have_hash_lookup_and_delete() is _new_enough("5.14")
+    assert _agrees_with_version("bpf_link_perf_event", "5.15").available is features.have_bpf_link_perf_event()
+    assert _agrees_with_version("tcx", "6.6").available is features.have_tcx()
+    assert _agrees_with_version("hash_lookup_and_delete", "5.14").available is features.have_hash_lookup_and_delete()
 
 
 @pytest.mark.quick
 def test_btf_kinds_follow_the_kernel_version() -> None:
     for kind, since in features.BTF_KIND_MIN_KERNEL.items():
-        assert features.have_btf_kind(kind) is _new_enough(since), kind
+        assert _agrees_with_version(f"btf:{kind}", since).available is features.have_btf_kind(kind), kind
 
 
 @pytest.mark.quick

@@ -329,9 +329,11 @@ class _Loader:
                     target=target,
                 )
             except KernelError as exc:
-                if exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP):
+                if exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP, E.EPERM):
                     raise
-                _raise_if_unsupported(ms.type, exc)  # a map type the kernel lacks: NotSupportedError
+                _raise_if_unsupported(ms.type, exc)  # a map type the kernel lacks or refuses: NotSupportedError
+                if exc.errno == E.EPERM:
+                    raise
                 if not use_btf:
                     raise
                 fd = C.map_create(

@@ -81,13 +81,16 @@ class NotSupportedError(BpfError):
         *,
         feature: str | None = None,
         min_kernel: str | None = None,
+        cause: str | None = None,
     ) -> None:
         full = message
-        if min_kernel is not None and "Linux" not in message:
+        if min_kernel is not None and "Linux" not in message and cause in (None, "version"):
             full = f"{message} (needs Linux {min_kernel} or newer)"
         super().__init__(full)
         self.feature = feature
         self.min_kernel = min_kernel
+        self.cause = cause
+        """Why it is missing when a probe knows (a ``bpfkit.features.Cause`` value: "version", "lockdown" ...)."""
 
 
 class MapKeyError(BpfError, KeyError):

@@ -1,18 +1,22 @@
 """Cached probes of what the running kernel supports, and ``require()`` to fail early and clearly.
 
 Each probe runs once per process (``functools.cache``): it creates the
-smallest object that shows the feature and closes it. A permission problem is
-raised (BpfPermissionError), never cached as "not supported".
+smallest object that shows the feature and closes it. A probe always answers
+for the host it runs on and never raises for the kernel's refusal: a feature
+the kernel refuses here (lockdown, a missing capability, an LSM) is "no", and
+:func:`check` says why (:class:`Support`, :class:`Cause`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import enum
 import errno as E
 import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ParamSpec
 
 from . import host
 from ._sys import Fd
@@ -21,10 +25,13 @@ from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf
 from ._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, AttachType, BtfKind, Cmd, HelperId, MapFlags, MapType, ProgFlags, ProgType
 from .btf.sanitize import BtfFeatures
-from .errors import BpfPermissionError, KernelError, NotSupportedError
+from .errors import BpfError, BpfPermissionError, KernelError, NotSupportedError
 
 __all__ = [
     "TRIVIAL_PROGRAM",
+    "Cause",
+    "Support",
+    "check",
     "btf_features",
     "have_batch_ops",
     "have_bpf_link_perf_event",
@@ -42,6 +49,7 @@ __all__ = [
     "have_sleepable_spin_lock",
     "have_tcx",
     "have_trampolines",
+    "prog_capabilities",
     "require",
 ]
 
@@ -76,6 +84,90 @@ BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASE
                        "DECL_TAG": "5.16", "TYPE_TAG": "5.17", "ENUM64": "6.0"}
 
 
+class Cause(str, enum.Enum):
+    """Why a feature is missing on this host."""
+
+    VERSION = "version"
+    """The kernel predates the feature."""
+    CONFIG = "config"
+    """The kernel is new enough but was built without the feature (or does not offer it here)."""
+    LOCKDOWN = "lockdown"
+    """Kernel lockdown (Secure Boot: integrity or confidentiality) refuses it."""
+    CAPABILITY = "capability"
+    """This process lacks a capability the kernel checks (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)."""
+    REFUSED = "refused"
+    """The kernel refused it (EPERM) to a capable process without lockdown: an LSM, seccomp or a sysctl."""
+    UNKNOWN = "unknown"
+    """The probe itself failed in an unexpected way; the reason carries the error."""
+
+
+@dataclass(frozen=True)
+class Support:
+    """A probe's answer: is ``feature`` usable here, and if not, why (``cause``, ``reason``)."""
+
+    feature: str
+    available: bool
+    cause: Cause | None = None
+    reason: str = ""
+    min_kernel: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.available
+
+    def error(self) -> NotSupportedError:
+        """The NotSupportedError to raise for a missing feature (its message is ``reason``)."""
+        return NotSupportedError(self.reason, feature=self.feature, min_kernel=self.min_kernel,
+                                 cause=None if self.cause is None else self.cause.value)
+
+
+# label of a probed feature -> why the kernel refused the probe (filled by the probes)
+_REFUSALS: dict[str, tuple[Cause, str]] = {}
+_LOCKDOWN_RANK = {"none": 0, "integrity": 1, "confidentiality": 2}
+
+
+def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None:
+    """Record why probing ``label`` was refused with ``exc`` (EPERM/EACCES): capability, lockdown or other."""
+    what = getattr(exc, "command", None) or "the probe"
+    err = getattr(exc, "errno_name", None) or E.errorcode.get(getattr(exc, "errno", 0) or 0, "EPERM")
+    missing = [c for c in caps if not host.has_capability(c)]
+    if missing:
+        names = " and ".join(host.capability_name(c) for c in missing)
+        _REFUSALS[label] = (Cause.CAPABILITY, f"{label} needs {names}, which this process lacks ({what}: {err}); "
+                                              "grant it (setcap, systemd AmbientCapabilities=) or run as root")
+        return
+    have = ", ".join(host.capability_name(c) for c in caps)
+    mode = host.lockdown_mode()
+    if mode is not None and _LOCKDOWN_RANK.get(mode, 0) > 0:
+        _REFUSALS[label] = (Cause.LOCKDOWN, f"the kernel refuses {label} ({what}: {err}) to this process, which has "
+                                            f"{have}: the kernel is locked down (lockdown={mode}, as under Secure "
+                                            "Boot), the likely cause: a kernel booted without lockdown allows it")
+        return
+    _REFUSALS[label] = (Cause.REFUSED, f"the kernel refuses {label} ({what}: {err}) though this process has {have} "
+                                       "and the kernel is not locked down: an LSM (SELinux, AppArmor), a seccomp "
+                                       "filter or kernel.unprivileged_bpf_disabled refuses it")
+
+
+_P = ParamSpec("_P")
+
+
+def _answers(label: Callable[..., str], caps: tuple[int, ...] = (host.CAP_BPF,)
+             ) -> Callable[[Callable[_P, bool]], Callable[_P, bool]]:
+    """Make a probe answer False instead of raising when the kernel refuses it, recording why under ``label``."""
+    def wrap(fn: Callable[_P, bool]) -> Callable[_P, bool]:
+        @functools.wraps(fn)
+        def probe(*args: _P.args, **kwargs: _P.kwargs) -> bool:
+            try:
+                return fn(*args, **kwargs)
+            except (BpfError, OSError) as exc:
+                if isinstance(exc, PermissionError) or (isinstance(exc, KernelError) and exc.errno == E.EPERM):
+                    _note_refusal(label(*args, **kwargs), exc, caps)  # BpfPermissionError, or a file the probe reads
+                else:
+                    _REFUSALS[label(*args, **kwargs)] = (Cause.UNKNOWN, f"probing {label(*args, **kwargs)} failed: {exc}")
+            return False
+        return probe
+    return wrap
+
+
 def _version_at_least(v: str | None) -> bool:
     if v is None:
         return False
@@ -97,6 +189,13 @@ def _map_type(t: MapType | str | int) -> MapType | int | None:
         return int(t)
 
 
+def _map_label(t: MapType | str | int) -> str:
+    mt = _map_type(t)
+    if isinstance(mt, MapType):
+        return f"map type {mt.name.lower()}"
+    return f"map type {t.strip().lower().removeprefix('bpf_map_type_')}" if isinstance(t, str) else f"map type {t}"
+
+
 def _probe_create(t: int, key: int, value: int, entries: int, flags: int = 0, **kw: Any) -> int:
     """Create and close a map; returns 0 or the errno. Permission errors propagate."""
     try:
@@ -110,6 +209,7 @@ def _probe_create(t: int, key: int, value: int, entries: int, flags: int = 0, **
 
 
 @functools.cache
+@_answers(_map_label)
 def have_map_type(t: MapType | str | int) -> bool:
     """True when the kernel can create maps of type ``t`` (a MapType, its name, or an int)."""
     mt = _map_type(t)
@@ -168,6 +268,33 @@ def _vmlinux_id(name: str, kind: BtfKind) -> int:
         return 0
 
 
+# program types whose loads the kernel checks against CAP_PERFMON / CAP_NET_ADMIN besides CAP_BPF
+_PERFMON_PROGS = frozenset({"KPROBE", "TRACEPOINT", "PERF_EVENT", "RAW_TRACEPOINT", "RAW_TRACEPOINT_WRITABLE",
+                            "TRACING", "LSM", "STRUCT_OPS", "EXT"})
+_NET_ADMIN_PROGS = frozenset({"SCHED_CLS", "SCHED_ACT", "XDP", "LWT_IN", "LWT_OUT", "LWT_XMIT", "LWT_SEG6LOCAL",
+                              "SK_SKB", "SK_MSG", "FLOW_DISSECTOR", "CGROUP_DEVICE", "CGROUP_SOCK",
+                              "CGROUP_SOCK_ADDR", "CGROUP_SOCKOPT", "CGROUP_SYSCTL", "SOCK_OPS", "EXT", "NETFILTER"})
+
+
+def prog_capabilities(t: ProgType | str | int) -> tuple[int, ...]:
+    """The capabilities the kernel checks to load a program of type ``t`` (CAP_BPF, plus PERFMON/NET_ADMIN)."""
+    pt = _prog_type(t)
+    name = pt.name if pt is not None else ""
+    return ((host.CAP_BPF,) + ((host.CAP_PERFMON,) if name in _PERFMON_PROGS else ())
+            + ((host.CAP_NET_ADMIN,) if name in _NET_ADMIN_PROGS else ()))
+
+
+def _prog_label(t: ProgType | str | int) -> str:
+    pt = _prog_type(t)
+    if pt is not None:
+        return f"program type {pt.name.lower()}"
+    return f"program type {t.strip().lower().removeprefix('bpf_prog_type_')}" if isinstance(t, str) else f"program type {t}"
+
+
+def _has_caps(caps: tuple[int, ...]) -> bool:
+    return all(host.has_capability(c) for c in caps)
+
+
 def _prog_type(t: ProgType | str | int) -> ProgType | None:
     try:
         return ProgType(t) if isinstance(t, (ProgType, str)) else ProgType(int(t))  # type: ignore[arg-type]
@@ -214,6 +341,10 @@ def _probe_attr(pt: ProgType, insns: bytes, keep: list[Any]) -> ProgLoadAttr | N
 @functools.cache
 def have_prog_type(t: ProgType | str | int) -> bool:
     """True when the kernel knows program type ``t`` (loads ``r0 = 0; exit`` of that type)."""
+    return _answers(_prog_label, prog_capabilities(t))(_have_prog_type)(t)
+
+
+def _have_prog_type(t: ProgType | str | int) -> bool:
     pt = _prog_type(t)
     if pt is None:
         return False
@@ -230,7 +361,7 @@ def have_prog_type(t: ProgType | str | int) -> bool:
     try:
         fd = C.prog_load(a, target=f"probe program ({pt.name.lower()})")
     except BpfPermissionError as exc:
-        if os.geteuid() == 0 and exc.errno == E.EPERM:
+        if _has_caps(prog_capabilities(pt)) and exc.errno == E.EPERM:
             return True  # the kernel knows the type but refuses it here (lockdown, LSM not active)
         raise
     except KernelError as exc:
@@ -269,6 +400,13 @@ def _helper_id(h: HelperId | str | int) -> HelperId | int:
         return int(h)
 
 
+def _helper_label(prog_type: ProgType | str | int, helper: HelperId | str | int) -> str:
+    hid = _helper_id(helper)
+    name = hid.name if isinstance(hid, HelperId) else str(hid)
+    pt = _prog_type(prog_type)
+    return f"helper bpf_{name} in {pt.name.lower() if pt is not None else prog_type} programs"
+
+
 @functools.cache
 def have_helper(prog_type: ProgType | str | int, helper: HelperId | str | int) -> bool:
     """True when programs of ``prog_type`` may call ``helper`` (a HelperId, its name, or an id).
@@ -276,8 +414,12 @@ def have_helper(prog_type: ProgType | str | int, helper: HelperId | str | int) -
     Loads ``call helper; r0 = 0; exit``: the verifier names an unknown or forbidden
     helper ("invalid func", "unknown func", "cannot use helper") before it checks arguments.
     """
+    hid = _helper_id(helper)  # a bad name is a ValueError, not an answer
+    return _answers(_helper_label, prog_capabilities(prog_type))(_have_helper)(prog_type, hid)
+
+
+def _have_helper(prog_type: ProgType | str | int, hid: HelperId | int) -> bool:
     pt = _prog_type(prog_type)
-    hid = _helper_id(helper)
     if pt is None or not have_prog_type(pt):
         return False
     call = bytes([0x85, 0]) + (0).to_bytes(2, "little") + int(hid).to_bytes(4, "little", signed=True)
@@ -288,10 +430,6 @@ def have_helper(prog_type: ProgType | str | int, helper: HelperId | str | int) -
     log = keep[2]
     try:
         fd = C.prog_load(a, target=f"probe of helper {int(hid)} in a {pt.name.lower()} program")
-    except BpfPermissionError as exc:
-        if os.geteuid() == 0 and exc.errno == E.EPERM:
-            return False  # this kind of program cannot load here at all
-        raise
     except KernelError:
         text = log.value.decode(errors="replace")
         refused = ("invalid func ", "unknown func ", "cannot use helper")
@@ -300,7 +438,13 @@ def have_helper(prog_type: ProgType | str | int, helper: HelperId | str | int) -
     return True
 
 
+def _kfunc_label(name: str, prog_type: ProgType | str | int = ProgType.SYSCALL) -> str:
+    pt = _prog_type(prog_type)
+    return f"kfunc {name} in {pt.name.lower() if pt is not None else prog_type} programs"
+
+
 @functools.cache
+@_answers(_kfunc_label)
 def have_kfunc(name: str, prog_type: ProgType | str | int = ProgType.SYSCALL) -> bool:
     """True when programs of ``prog_type`` may call kernel function ``name`` (a kfunc, Linux 5.13+).
 
@@ -321,11 +465,9 @@ def have_kfunc(name: str, prog_type: ProgType | str | int = ProgType.SYSCALL) ->
     log = keep[2]
     try:
         fd = C.prog_load(a, target=f"probe of kfunc {name} in a {pt.name.lower()} program")
-    except BpfPermissionError as exc:
-        if os.geteuid() == 0 and exc.errno == E.EPERM:
-            return False
-        raise
-    except KernelError:
+    except KernelError as exc:
+        if isinstance(exc, BpfPermissionError):
+            raise
         text = log.value.decode(errors="replace")
         refused = ("is not allowed", "reserved fields", "not a function", "invalid kernel function",
                    "not supported", "unknown func", "cannot call")
@@ -351,6 +493,7 @@ def _sleepable_refuses(map_fd: int) -> bool:
 
 
 @functools.cache
+@_answers(lambda t: f"{_map_label(t)} in sleepable programs")
 def have_sleepable_map(t: MapType | str | int) -> bool:
     """True when sleepable programs may use maps of type ``t`` (older kernels allowed only a few types)."""
     mt = _map_type(t)
@@ -368,6 +511,7 @@ def have_sleepable_map(t: MapType | str | int) -> bool:
 
 
 @functools.cache
+@_answers(lambda: "bpf_spin_lock in sleepable programs")
 def have_sleepable_spin_lock() -> bool:
     """True when sleepable programs may use maps whose values hold a bpf_spin_lock."""
     if not have_prog_type(ProgType.SYSCALL):
@@ -386,7 +530,7 @@ def have_sleepable_spin_lock() -> bool:
 
 
 def _trivial_program(pt: ProgType, **attrs: int) -> Fd | None:
-    """Load ``r0 = 0; exit`` as ``pt`` with extra load attributes; None if the kernel refuses."""
+    """Load ``r0 = 0; exit`` as ``pt`` with extra load attributes; None if the kernel refuses (EPERM raises)."""
     keep: list[Any] = []
     a = _probe_attr(pt, TRIVIAL_PROGRAM, keep)
     if a is None:
@@ -395,15 +539,14 @@ def _trivial_program(pt: ProgType, **attrs: int) -> Fd | None:
         setattr(a, k, v)
     try:
         return Fd(C.prog_load(a, target=f"probe program ({pt.name.lower()})"), "probe program")
-    except BpfPermissionError:
-        if os.geteuid() == 0:
-            return None
-        raise
-    except KernelError:
+    except KernelError as exc:
+        if exc.errno == E.EPERM:
+            raise  # refused here, not unknown: the probe records why
         return None
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["bpf_link_perf_event"], (host.CAP_BPF, host.CAP_PERFMON))
 def have_bpf_link_perf_event() -> bool:
     """True when perf events (kprobes, tracepoints ...) attach through BPF links (Linux 5.15), not only ioctls."""
     prog = _trivial_program(ProgType.TRACEPOINT)
@@ -421,6 +564,7 @@ def have_bpf_link_perf_event() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["tcx"], (host.CAP_BPF, host.CAP_NET_ADMIN))
 def have_tcx() -> bool:
     """True when tc programs attach as tcx links (Linux 6.6)."""
     prog = _trivial_program(ProgType.SCHED_CLS)
@@ -447,18 +591,22 @@ def _attaches_on_trampoline(pt: ProgType, eat: AttachType, func: str) -> bool:
     with prog:
         try:
             Fd(C.raw_tracepoint_open(None, prog.fd, target=f"probe {eat.name.lower()} on {func}"), "probe link").close()
-        except KernelError:
+        except KernelError as exc:
+            if exc.errno == E.EPERM:
+                raise
             return False
     return True
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["trampolines"], (host.CAP_BPF, host.CAP_PERFMON))
 def have_trampolines() -> bool:
     """True when fentry programs load and attach here (BPF trampolines: Linux 5.5, x86-64 first)."""
     return _attaches_on_trampoline(ProgType.TRACING, AttachType.TRACE_FENTRY, "bpf_fentry_test1")
 
 
 @functools.cache
+@_answers(lambda func="bpf_modify_return_test": _FEATURE_LABEL["fmod_ret"], (host.CAP_BPF, host.CAP_PERFMON))
 def have_fmod_ret(func: str = "bpf_modify_return_test") -> bool:
     """True when fmod_ret programs load and attach on kernel function ``func``.
 
@@ -470,6 +618,7 @@ def have_fmod_ret(func: str = "bpf_modify_return_test") -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["bpf_lsm"], (host.CAP_BPF, host.CAP_PERFMON))
 def have_bpf_lsm() -> bool:
     """True when LSM programs load, attach, and run: CONFIG_BPF_LSM and "bpf" among the active LSMs."""
     lsms = host.active_lsms()
@@ -479,6 +628,7 @@ def have_bpf_lsm() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["kprobes"], (host.CAP_PERFMON,))
 def have_kprobes() -> bool:
     """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events)."""
     from .links.probes import kprobe_support
@@ -496,6 +646,7 @@ def have_btf_kind(kind: BtfKind | str) -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["batch_ops"])
 def have_batch_ops() -> bool:
     """True when the kernel has the BPF_MAP_*_BATCH commands (Linux 5.6)."""
     with Fd(C.map_create(MapType.HASH, 4, 4, 1, name="probe_batch"), "probe map") as fd:
@@ -512,6 +663,7 @@ def have_batch_ops() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["hash_lookup_and_delete"])
 def have_hash_lookup_and_delete() -> bool:
     """True when hash maps have BPF_MAP_LOOKUP_AND_DELETE_ELEM (Linux 5.14)."""
     with Fd(C.map_create(MapType.HASH, 4, 4, 1, name="probe_lad"), "probe map") as fd:
@@ -525,6 +677,7 @@ def have_hash_lookup_and_delete() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["mmapable_arrays"])
 def have_mmapable_arrays() -> bool:
     """True when arrays can be created with BPF_F_MMAPABLE (Linux 5.5)."""
     return _probe_create(MapType.ARRAY, 4, 4, 1, int(MapFlags.MMAPABLE)) == 0
@@ -543,14 +696,8 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
 }
 
 
-def require(feature: MapType | ProgType | str) -> None:
-    """Raise NotSupportedError (with the minimum Linux version) unless the kernel has ``feature``.
-
-    ``feature``: a MapType, a ProgType, ``"map:<type>"``, ``"prog:<type>"``,
-    ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
-    ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
-    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``, ``hash_lookup_and_delete``.
-    """
+def _parse(feature: MapType | ProgType | str) -> tuple[str, str, str, str | None, Callable[[], bool]]:
+    """(kind, name, label, minimum Linux, probe) of a feature as :func:`require` names it."""
     if isinstance(feature, MapType):
         kind, name = "map", feature.name
     elif isinstance(feature, ProgType):
@@ -565,34 +712,85 @@ def require(feature: MapType | ProgType | str) -> None:
         raise ValueError(f"unknown feature {feature!r}: use a MapType, a ProgType, 'map:NAME', 'prog:NAME', "
                          f"'helper:NAME', 'btf:KIND', or one of {sorted(_BOOL_PROBES)}")
     if kind == "map":
-        ok = have_map_type(name)
-        label, min_kernel = f"map type {name.lower()}", MAP_MIN_KERNEL.get(name.removeprefix("BPF_MAP_TYPE_"))
-    elif kind == "prog":
-        ok = have_prog_type(name)
-        label, min_kernel = f"program type {name.lower()}", PROG_MIN_KERNEL.get(name.removeprefix("BPF_PROG_TYPE_"))
-    elif kind == "helper":
+        name = name.removeprefix("BPF_MAP_TYPE_")
+        return kind, name, _map_label(name), MAP_MIN_KERNEL.get(name), functools.partial(have_map_type, name)
+    if kind == "prog":
+        name = name.removeprefix("BPF_PROG_TYPE_")
+        return kind, name, _prog_label(name), PROG_MIN_KERNEL.get(name), functools.partial(have_prog_type, name)
+    if kind == "helper":
         helper, _, where = name.lower().partition("@")
         helper = helper.removeprefix("bpf_")
         ptype = where or "raw_tracepoint"
-        ok = have_helper(ptype, helper)
-        label, min_kernel = f"helper bpf_{helper} in {ptype} programs", HELPER_MIN_KERNEL.get(helper)
-    elif kind == "btf":
+        _helper_id(helper)  # an unknown helper is a ValueError
+        return (kind, f"{helper}@{ptype}", _helper_label(ptype, helper), HELPER_MIN_KERNEL.get(helper),
+                functools.partial(have_helper, ptype, helper))
+    if kind == "btf":
         kname = name.removeprefix("BTF_KIND_")
         if kname not in BTF_KIND_MIN_KERNEL:
             raise ValueError(f"unknown BTF kind {name!r} in {feature!r}")
-        ok = have_btf_kind(kname)
-        label, min_kernel = f"BTF kind {kname}", BTF_KIND_MIN_KERNEL[kname]
-    elif kind == "feature":
-        ok = _BOOL_PROBES[name]()
-        label, min_kernel = _FEATURE_LABEL[name], _FEATURE_MIN_KERNEL[name]
-    else:
-        raise ValueError(f"unknown feature kind {kind!r} in {feature!r}: use 'map:', 'prog:', 'helper:' or 'btf:'")
-    if not ok:
-        release = ".".join(map(str, host.kernel_version()))
-        why = f"this kernel ({release}) does not support {label}"
-        if min_kernel is not None and _version_at_least(min_kernel):
-            why += f" (Linux {min_kernel} has it, but this kernel's configuration lacks or refuses it)"
-        raise NotSupportedError(why, feature=label, min_kernel=min_kernel)
+        return kind, kname, f"BTF kind {kname}", BTF_KIND_MIN_KERNEL[kname], functools.partial(have_btf_kind, kname)
+    if kind == "feature":
+        return kind, name, _FEATURE_LABEL[name], _FEATURE_MIN_KERNEL[name], _BOOL_PROBES[name]
+    raise ValueError(f"unknown feature kind {kind!r} in {feature!r}: use 'map:', 'prog:', 'helper:' or 'btf:'")
+
+
+# helpers kernel lockdown removes from programs, and the lockdown mode that does (kernel/trace/bpf_trace.c)
+_LOCKDOWN_HELPERS = {"probe_write_user": "integrity", "probe_read_kernel": "confidentiality",
+                     "probe_read_kernel_str": "confidentiality", "probe_read": "confidentiality",
+                     "probe_read_str": "confidentiality"}
+
+
+def _explain(kind: str, name: str, label: str, min_kernel: str | None) -> tuple[Cause, str]:
+    """Why a feature the probe answered "no" for is missing."""
+    release = ".".join(map(str, host.kernel_version()))
+    if label in _REFUSALS:
+        return _REFUSALS[label]
+    if kind == "helper":
+        helper, _, ptype = name.partition("@")
+        if not have_prog_type(ptype):
+            cause, why = _explain("prog", ptype.upper(), _prog_label(ptype), PROG_MIN_KERNEL.get(ptype.upper()))
+            return cause, f"{label} is unavailable: {why}"
+        mode = host.lockdown_mode()
+        needs = _LOCKDOWN_HELPERS.get(helper)
+        if needs is not None and mode is not None and _LOCKDOWN_RANK.get(mode, 0) >= _LOCKDOWN_RANK[needs]:
+            what = "writing user memory" if helper == "probe_write_user" else "reading kernel memory"
+            return Cause.LOCKDOWN, (f"kernel lockdown={mode} refuses {what} from BPF programs, so the verifier "
+                                    f"does not offer bpf_{helper}; boot without lockdown (Secure Boot off, or "
+                                    "lockdown=none) to use it")
+        if not host.has_capability(host.CAP_PERFMON):
+            return Cause.CAPABILITY, (f"{label} may need CAP_PERFMON, which this process lacks (the kernel hides "
+                                      "tracing helpers without it); grant it or run as root")
+    if min_kernel is not None and not _version_at_least(min_kernel):
+        return Cause.VERSION, f"this kernel ({release}) does not support {label} (it came in Linux {min_kernel})"
+    why = f"this kernel ({release}) does not support {label}"
+    if min_kernel is not None:
+        why += f" (Linux {min_kernel} has it, but this kernel's configuration lacks or refuses it)"
+    return Cause.CONFIG, why
+
+
+def check(feature: MapType | ProgType | str) -> Support:
+    """Whether the running kernel offers ``feature`` to this process, and if not, why (never raises for the kernel).
+
+    ``feature`` is named as for :func:`require`. Bad names raise ValueError.
+    """
+    kind, name, label, min_kernel, probe = _parse(feature)
+    if probe():
+        return Support(label, True, min_kernel=min_kernel)
+    cause, why = _explain(kind, name, label, min_kernel)
+    return Support(label, False, cause, why, min_kernel)
+
+
+def require(feature: MapType | ProgType | str) -> None:
+    """Raise NotSupportedError (saying why: version, configuration, lockdown, capability) unless ``feature`` is here.
+
+    ``feature``: a MapType, a ProgType, ``"map:<type>"``, ``"prog:<type>"``,
+    ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
+    ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
+    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``, ``hash_lookup_and_delete``.
+    """
+    s = check(feature)
+    if not s:
+        raise s.error()
 
 
 # ---- BTF kinds the kernel's BTF loader accepts ------------------------------------

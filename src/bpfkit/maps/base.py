@@ -410,7 +410,7 @@ class Map:
                     btf_vmlinux_value_type_id=a.btf_vmlinux_value_type_id, map_extra=a.map_extra, target=desc,
                 )
             except KernelError as exc:
-                if exc.errno in (E.EINVAL, E.E2BIG, *_UNSUPPORTED_ERRNOS):
+                if exc.errno in (E.EINVAL, E.E2BIG, E.EPERM, *_UNSUPPORTED_ERRNOS):
                     _raise_if_unsupported(a.type, exc)
                 raise
         finally:
@@ -1389,21 +1389,15 @@ def _btf_or_none(map_fd: int, btf_id: int | None = None) -> Btf | None:
 
 
 def _raise_if_unsupported(t: MapType | int, exc: KernelError) -> None:
-    """Turn a MAP_CREATE failure into NotSupportedError when the kernel lacks the map type."""
-    from ..features import have_map_type
+    """Turn a MAP_CREATE failure into NotSupportedError (saying why) when the kernel lacks or refuses the map type.
+
+    A missing capability keeps the kernel's BpfPermissionError: granting it is the fix.
+    """
+    from ..features import Cause, check
 
     if not isinstance(t, MapType):
         return  # a type bpfkit does not know: no probe can tell; keep the kernel's answer
-    try:
-        supported = have_map_type(t)
-    except BpfError:
+    s = check(t)
+    if s or s.cause in (Cause.CAPABILITY, Cause.UNKNOWN):
         return
-    if not supported:
-        name = _type_name(int(t))
-        key = name.upper()
-        raise NotSupportedError(
-            f"this kernel ({'.'.join(map(str, host.kernel_version()))}) cannot create {name} maps",
-            feature=f"map type {name}",
-            min_kernel=MAP_MIN_KERNEL.get(key),
-        ) from exc
-
+    raise s.error() from exc

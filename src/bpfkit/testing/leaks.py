@@ -22,13 +22,19 @@ def bpf_fds() -> dict[int, str]:
     return out
 
 
+# iterators the kernel itself pins at the root of every bpffs it mounts (bpf_preload, CONFIG_BPF_PRELOAD)
+KERNEL_PRELOAD_PINS = ("maps.debug", "progs.debug")
+
+
 def bpf_pins(root: str = "/sys/fs/bpf") -> set[str]:
-    """Every path under a bpffs root."""
+    """Every path under a bpffs root, except the kernel's own bpf_preload iterators at its top."""
     found: set[str] = set()
     if not os.path.isdir(root):
         return found
     for dirpath, dirnames, filenames in os.walk(root):
         for n in dirnames + filenames:
+            if dirpath == root and n in KERNEL_PRELOAD_PINS:
+                continue
             found.add(os.path.join(dirpath, n))
     return found
 
