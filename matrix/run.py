@@ -160,6 +160,7 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
     wrap = envs.prefix(host_env, argv[0], TOKEN_LAUNCHER)
     if wrap:  # check that the environment can be made, and show who the tests run as
         check = ("id; grep -E '^Cap(Eff|Bnd)' /proc/self/status; "
+                 "for k in perf_event_paranoid unprivileged_bpf_disabled; do echo \"$k=$(cat /proc/sys/kernel/$k)\"; done; "
                  "grep -E ' (bpf|tracefs|debugfs) ' /proc/self/mounts || echo 'no bpffs, tracefs or debugfs mounted'")
         lines.append(f"{shlex.join([*wrap, 'sh', '-c', check])} || exit {envs.UNAVAILABLE}")
     if features:

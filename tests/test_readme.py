@@ -62,10 +62,31 @@ def test_tour_runs() -> None:
         exec(compile(body, f"README.md python block {i + 1}", "exec"), namespace)
 
 
+def _section(title: str) -> str:
+    """The README's text from ``title`` to the next section of the same level."""
+    start = README.index(title + "\n")
+    end = README.find("\n## ", start + len(title))
+    return README[start:end if end >= 0 else len(README)]
+
+
+def test_environment_tables_are_those_of_the_last_env_run() -> None:
+    """The environments, the summary per kernel and environment, the probes and the refusals in README's
+    section on running without root are copied from matrix/env-matrix.md (a run of every environment)."""
+    matrix = (ROOT / "matrix" / "env-matrix.md").read_text()
+    head = matrix.split("### Tests")[0]
+    copied = [line for line in _section("## Without root, in containers, under lockdown").splitlines()
+              if line.startswith(("|", "- `"))]
+    assert len(copied) > 10
+    for line in copied:
+        assert line in matrix.splitlines(), line
+    wanted = [line for line in head.splitlines() if line.startswith(("|", "- `"))]
+    assert wanted and all(line in copied for line in wanted)
+
+
 def test_kernel_tables_are_those_of_the_last_matrix_run() -> None:
     """The feature table and per-kernel summary in README are copied from matrix/kernel-matrix.md (a full run)."""
     matrix = (ROOT / "matrix" / "kernel-matrix.md").read_text()
-    section = README[README.index("## Other kernels"):]
+    section = _section("## Other kernels")
     rows = [line for line in section.splitlines() if line.startswith("|")]
     assert len(rows) > 10
     for row in rows:
