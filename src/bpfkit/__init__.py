@@ -16,6 +16,7 @@ from ._uapi import MapFlags as MapFlags
 from ._uapi import MapType as MapType
 from ._uapi import ProgType as ProgType
 from ._uapi import UpdateFlags as UpdateFlags
+from .errors import AccessError as AccessError
 from .errors import BpfError as BpfError
 from .errors import BpfPermissionError as BpfPermissionError
 from .errors import KernelError as KernelError
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from .programs import TestRunResult as TestRunResult
     from .ringbuf import RingBuffer as RingBuffer
     from .ringbuf import UserRingBuffer as UserRingBuffer
+    from .token import Token as Token
     from .trace_pipe import TraceEvent as TraceEvent
     from .trace_pipe import TracePipe as TracePipe
 
@@ -110,6 +112,7 @@ _LAZY.update({name: module for module, names in {
     "bpfkit.perf": ("PerfBuffer",),
     "bpfkit.ringbuf": ("RingBuffer", "UserRingBuffer"),
     "bpfkit.trace_pipe": ("TraceEvent", "TracePipe"),
+    "bpfkit.token": ("Token",),
 }.items() for name in names})
 
 
@@ -133,6 +136,7 @@ F_LOCK = UpdateFlags.F_LOCK
 
 __all__ = [
     "ANY",
+    "AccessError",
     "ArenaMap",
     "ArrayMap",
     "ArrayOfMapsMap",
@@ -196,6 +200,7 @@ __all__ = [
     "StackTraceMap",
     "TaskStorageMap",
     "TestRunResult",
+    "Token",
     "TraceEvent",
     "TracePipe",
     "UpdateFlags",

@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file or device the command needed: one line, not a traceback
+        print(f"bpfkit: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

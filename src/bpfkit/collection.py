@@ -25,6 +25,7 @@ from .btf import Btf, BtfKind, BtfType, Datasec, Var
 from .btf.ext import LineInfo, encode_func_info, encode_line_info
 from .errors import BpfError, KernelError, RelocationError, VerifierError
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
+from .token import Token, TokenSource, token_for_load
 
 if TYPE_CHECKING:
     from .links import Link
@@ -46,6 +47,7 @@ def load(
     programs: Iterable[str] | None = None,
     reuse_maps: Mapping[str, Any] | None = None,
     log_level: int = 0,
+    token: TokenSource = None,
 ) -> Collection:
     """Load a BPF object into the kernel and return its maps and programs.
 
@@ -56,7 +58,11 @@ def load(
     which programs load (default: every autoload program); ``reuse_maps``
     maps names of the object's maps to existing maps (anything with an fd, a
     Map of another Collection for instance) used instead of new ones, so that
-    several loads can share state (libbpf's bpf_map__reuse_fd).
+    several loads can share state (libbpf's bpf_map__reuse_fd). ``token`` is
+    the BPF token (Linux 6.9) its BTF, maps and programs are created through: a
+    :class:`~bpfkit.token.Token` or the path of a delegated bpffs; by default
+    ``$BPFKIT_BPF_TOKEN_PATH`` / ``$LIBBPF_BPF_TOKEN_PATH`` ("" disables), else
+    /sys/fs/bpf when it delegates (see :mod:`bpfkit.token`).
     """
     if isinstance(obj, ObjectSpec):
         spec = obj.copy()
@@ -70,12 +76,16 @@ def load(
     if unknown:
         raise KeyError(f"object {spec.name!r} has no map(s) {sorted(unknown)} to reuse (it has: {sorted(spec.maps)})")
     targets: Sequence[Btf] = host.kernel_btfs() if kernel_btf is None else [_target_btf(kernel_btf)]
-    loader = _Loader(spec, targets, pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}))
+    tok, owned = token_for_load(token)
+    loader = _Loader(spec, targets, pin_path or DEFAULT_PIN_ROOT, log_level, dict(reuse_maps or {}), tok)
     try:
         return loader.run(set(programs) if programs is not None else None)
     except BaseException:
         loader.cleanup()
         raise
+    finally:
+        if owned and tok is not None:
+            tok.close()
 
 
 def _target_btf(kernel_btf: Btf | str | bytes | None) -> Btf:
@@ -117,8 +127,10 @@ class _Loader:
     """One load: owns what it created until it hands it to the Collection."""
 
     def __init__(self, spec: ObjectSpec, targets: Sequence[Btf], pin_root: str, log_level: int,
-                 reuse: dict[str, Any]) -> None:
+                 reuse: dict[str, Any], token: Token | None = None) -> None:
         self.reuse = reuse
+        self.token = token
+        self.token_fd = token.fd if token is not None else None
         self.spec = spec
         self.targets = targets
         self.pin_root = pin_root
@@ -238,7 +250,7 @@ class _Loader:
             blob, strings = encode_with_strings(btf, extra)
         try:
             # a kernel that knows every kind the object uses takes it as it is: no feature probes
-            fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}")
+            fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}", token_fd=self.token_fd)
         except KernelError as first:
             from .btf.sanitize import needs_sanitizing, sanitize
             from .features import btf_features
@@ -251,7 +263,7 @@ class _Loader:
                 if not needs_sanitizing(btf, feats):
                     raise first
                 blob, strings = encode_with_strings(sanitize(btf, feats), extra)
-                fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}")
+                fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}", token_fd=self.token_fd)
             except KernelError as exc:
                 if not feats.func:
                     return  # a kernel without BTF func info: load without BTF, as libbpf does
@@ -326,7 +338,7 @@ class _Loader:
                     inner_map_fd=inner_fd.fd if inner_fd else 0, numa_node=ms.numa_node, map_extra=ms.map_extra,
                     btf_fd=self.btf_fd.fd if use_btf and self.btf_fd else 0,
                     btf_key_type_id=kid if use_btf else 0, btf_value_type_id=vid if use_btf else 0,
-                    target=target,
+                    target=target, token_fd=self.token_fd,
                 )
             except KernelError as exc:
                 if exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP, E.EPERM):
@@ -339,7 +351,7 @@ class _Loader:
                 fd = C.map_create(
                     ms.type, ms.key_size, ms.value_size, max_entries, map_flags=flags, name=ms.name,
                     inner_map_fd=inner_fd.fd if inner_fd else 0, numa_node=ms.numa_node, map_extra=ms.map_extra,
-                    target=target,
+                    target=target, token_fd=self.token_fd,
                 )
         finally:
             if inner_fd is not None:
@@ -453,7 +465,7 @@ class _Loader:
                 expected_attach_type=prog.expected_attach_type, attach_btf_id=attach_btf_id, flags=prog.flags,
                 kern_version=kern_version, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
                 func_info=func_info, line_info=line_info, log_level=self.log_level,
-                section=prog.section, attach_target=prog.attach_target, spec=prog,
+                section=prog.section, attach_target=prog.attach_target, spec=prog, token=self.token,
             )
         except VerifierError as exc:
             poisoned = _POISONED.get(id(prog), [])

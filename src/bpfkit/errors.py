@@ -15,6 +15,7 @@ import re
 _INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
 
 __all__ = [
+    "AccessError",
     "BpfError",
     "BpfPermissionError",
     "KernelError",
@@ -91,6 +92,19 @@ class NotSupportedError(BpfError):
         self.min_kernel = min_kernel
         self.cause = cause
         """Why it is missing when a probe knows (a ``bpfkit.features.Cause`` value: "version", "lockdown" ...)."""
+
+
+class AccessError(BpfError, PermissionError):
+    """This process may not open or mount a file bpfkit needs (tracefs, bpffs ...); says which, why, and the fix."""
+
+    def __init__(self, message: str, *, path: str | None = None, fix: str | None = None) -> None:
+        full = f"{message}; {fix}" if fix else message
+        OSError.__init__(self, _errno.EACCES, full)
+        self.filename = path
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class MapKeyError(BpfError, KeyError):
@@ -190,9 +204,10 @@ class BpfPermissionError(KernelError, PermissionError):
         command: str,
         target: str | None = None,
         detail: str | None = None,
+        hint: str | None = None,
     ) -> None:
-        hint = self.HINT if detail is None else f"{detail}; {self.HINT}"
-        super().__init__(err, command=command, target=target, detail=hint)
+        hint = hint or self.HINT
+        super().__init__(err, command=command, target=target, detail=hint if detail is None else f"{detail}; {hint}")
 
 
 def _verifier_cause(log: str) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "btf_features",
     "have_batch_ops",
     "have_bpf_link_perf_event",
+    "have_bpf_token",
     "have_btf_kind",
     "have_bpf_lsm",
     "have_fmod_ret",
@@ -49,7 +50,9 @@ __all__ = [
     "have_sleepable_spin_lock",
     "have_tcx",
     "have_trampolines",
+    "lockdown_refusal",
     "prog_capabilities",
+    "refusal",
     "require",
 ]
 
@@ -67,6 +70,7 @@ _FEATURE_MIN_KERNEL = {
     "kprobes": "4.1",
     "fmod_ret": "5.7",
     "hash_lookup_and_delete": "5.14",
+    "bpf_token": "6.9",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -78,6 +82,7 @@ _FEATURE_LABEL = {
     "kprobes": "kprobes",
     "fmod_ret": "fmod_ret programs on bpf_modify_return_test",
     "hash_lookup_and_delete": "lookup_and_delete on hash maps",
+    "bpf_token": "BPF tokens (delegated bpffs)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -97,6 +102,8 @@ class Cause(str, enum.Enum):
     """This process lacks a capability the kernel checks (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)."""
     REFUSED = "refused"
     """The kernel refused it (EPERM) to a capable process without lockdown: an LSM, seccomp or a sysctl."""
+    ACCESS = "access"
+    """This process may not open a file the feature needs (tracefs is mode 700 for root by default)."""
     UNKNOWN = "unknown"
     """The probe itself failed in an unexpected way; the reason carries the error."""
 
@@ -125,26 +132,42 @@ _REFUSALS: dict[str, tuple[Cause, str]] = {}
 _LOCKDOWN_RANK = {"none": 0, "integrity": 1, "confidentiality": 2}
 
 
-def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None:
-    """Record why probing ``label`` was refused with ``exc`` (EPERM/EACCES): capability, lockdown or other."""
-    what = getattr(exc, "command", None) or "the probe"
+def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF,)) -> tuple[Cause, str]:
+    """Why the kernel (or a file) refused ``what`` with ``exc``: a missing capability, lockdown, file access or other.
+
+    ``caps`` are the capabilities the kernel checks for it; the answer says
+    which one this process lacks, else whether lockdown is the likely cause.
+    """
+    if not isinstance(exc, KernelError) and isinstance(exc, PermissionError):
+        path = exc.filename or "a file"
+        return Cause.ACCESS, (f"{what} needs {path}, which this process (uid {os.getuid()}) may not open: "
+                              "run as root or make it readable")
+    command = getattr(exc, "command", None) or "the kernel"
     err = getattr(exc, "errno_name", None) or E.errorcode.get(getattr(exc, "errno", 0) or 0, "EPERM")
     missing = [c for c in caps if not host.has_capability(c)]
     if missing:
         names = " and ".join(host.capability_name(c) for c in missing)
-        _REFUSALS[label] = (Cause.CAPABILITY, f"{label} needs {names}, which this process lacks ({what}: {err}); "
-                                              "grant it (setcap, systemd AmbientCapabilities=) or run as root")
-        return
+        if not host.in_initial_user_namespace():
+            return Cause.CAPABILITY, (f"{what} needs {names} in the initial user namespace ({command}: {err}); this "
+                                      "process runs in a user namespace, whose capabilities count only through a BPF "
+                                      "token from a delegated bpffs (bpfkit.token)")
+        return Cause.CAPABILITY, (f"{what} needs {names}, which this process lacks ({command}: {err}); "
+                                  "grant it (setcap, systemd AmbientCapabilities=, a container's capabilities) "
+                                  "or run as root")
     have = ", ".join(host.capability_name(c) for c in caps)
     mode = host.lockdown_mode()
     if mode is not None and _LOCKDOWN_RANK.get(mode, 0) > 0:
-        _REFUSALS[label] = (Cause.LOCKDOWN, f"the kernel refuses {label} ({what}: {err}) to this process, which has "
-                                            f"{have}: the kernel is locked down (lockdown={mode}, as under Secure "
-                                            "Boot), the likely cause: a kernel booted without lockdown allows it")
-        return
-    _REFUSALS[label] = (Cause.REFUSED, f"the kernel refuses {label} ({what}: {err}) though this process has {have} "
-                                       "and the kernel is not locked down: an LSM (SELinux, AppArmor), a seccomp "
-                                       "filter or kernel.unprivileged_bpf_disabled refuses it")
+        return Cause.LOCKDOWN, (f"the kernel refuses {what} ({command}: {err}) to this process, which has {have}: "
+                                f"the kernel is locked down (lockdown={mode}, as under Secure Boot), the likely "
+                                "cause: a kernel booted without lockdown allows it")
+    return Cause.REFUSED, (f"the kernel refuses {what} ({command}: {err}) though this process has {have} and the "
+                           "kernel is not locked down: an LSM (SELinux, AppArmor), a seccomp filter or "
+                           "kernel.unprivileged_bpf_disabled refuses it")
+
+
+def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None:
+    """Record why probing ``label`` was refused with ``exc`` (the probe answers no)."""
+    _REFUSALS[label] = refusal(label, exc, caps)
 
 
 _P = ParamSpec("_P")
@@ -677,6 +700,17 @@ def have_hash_lookup_and_delete() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["bpf_token"])
+def have_bpf_token() -> bool:
+    """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
+    try:
+        os.close(C.token_create(-1 & 0xFFFFFFFF, target="probe BPF token"))  # pragma: no cover - fd -1 is bad
+    except KernelError as exc:
+        return exc.errno == E.EBADF
+    return True  # pragma: no cover
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["mmapable_arrays"])
 def have_mmapable_arrays() -> bool:
     """True when arrays can be created with BPF_F_MMAPABLE (Linux 5.5)."""
@@ -693,6 +727,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "kprobes": have_kprobes,
     "fmod_ret": have_fmod_ret,
     "hash_lookup_and_delete": have_hash_lookup_and_delete,
+    "bpf_token": have_bpf_token,
 }
 
 
@@ -740,6 +775,49 @@ _LOCKDOWN_HELPERS = {"probe_write_user": "integrity", "probe_read_kernel": "conf
                      "probe_read_str": "confidentiality"}
 
 
+_DEPENDS = {"fmod_ret": "trampolines"}
+# kernel options a feature needs, as /proc/config.gz names them
+_CONFIG_OPTIONS = {"kprobes": ("CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"), "bpf_lsm": ("CONFIG_BPF_LSM",),
+                   "trampolines": ("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",)}
+
+
+def _config_hint(kind: str, name: str) -> str | None:
+    """What the kernel's configuration (or boot command line) says about a missing feature, when it tells."""
+    if kind != "feature":
+        return None
+    text = host.kernel_config_text()
+    if text is not None:
+        off = [o for o in _CONFIG_OPTIONS.get(name, ()) if f"\n{o}=y" not in f"\n{text}"]
+        if off:
+            return f"the kernel was built without {' and '.join(off)}"
+    if name == "bpf_lsm":
+        lsms = host.active_lsms()
+        if lsms is not None and "bpf" not in lsms:
+            return f"the bpf LSM is not active (active: {','.join(lsms)}); boot with lsm={','.join(lsms)},bpf"
+    return None
+
+
+def lockdown_refusal(log: str) -> tuple[str, str] | None:
+    """(helper, reason) when a verifier log refuses a helper because of kernel lockdown, else None."""
+    import re
+
+    mode = host.lockdown_mode()
+    if mode is None or not _LOCKDOWN_RANK.get(mode, 0):
+        return None
+    for m in re.finditer(r"(?:unknown func|invalid func|cannot use helper) (?:bpf_)?(\w+)#\d+", log):
+        helper = m.group(1)
+        needs = _LOCKDOWN_HELPERS.get(helper)
+        if needs is not None and _LOCKDOWN_RANK[mode] >= _LOCKDOWN_RANK[needs]:
+            return helper, _lockdown_helper_reason(helper, mode)
+    return None
+
+
+def _lockdown_helper_reason(helper: str, mode: str) -> str:
+    what = "writing user memory" if helper == "probe_write_user" else "reading kernel memory"
+    return (f"kernel lockdown={mode} refuses {what} from BPF programs, so the verifier does not offer "
+            f"bpf_{helper}; boot without lockdown (Secure Boot off, or lockdown=none) to use it")
+
+
 def _explain(kind: str, name: str, label: str, min_kernel: str | None) -> tuple[Cause, str]:
     """Why a feature the probe answered "no" for is missing."""
     release = ".".join(map(str, host.kernel_version()))
@@ -753,16 +831,20 @@ def _explain(kind: str, name: str, label: str, min_kernel: str | None) -> tuple[
         mode = host.lockdown_mode()
         needs = _LOCKDOWN_HELPERS.get(helper)
         if needs is not None and mode is not None and _LOCKDOWN_RANK.get(mode, 0) >= _LOCKDOWN_RANK[needs]:
-            what = "writing user memory" if helper == "probe_write_user" else "reading kernel memory"
-            return Cause.LOCKDOWN, (f"kernel lockdown={mode} refuses {what} from BPF programs, so the verifier "
-                                    f"does not offer bpf_{helper}; boot without lockdown (Secure Boot off, or "
-                                    "lockdown=none) to use it")
+            return Cause.LOCKDOWN, _lockdown_helper_reason(helper, mode)
         if not host.has_capability(host.CAP_PERFMON):
             return Cause.CAPABILITY, (f"{label} may need CAP_PERFMON, which this process lacks (the kernel hides "
                                       "tracing helpers without it); grant it or run as root")
+    if kind == "feature" and name in _DEPENDS and not _BOOL_PROBES[_DEPENDS[name]]():
+        dep = _DEPENDS[name]
+        cause, why = _explain("feature", dep, _FEATURE_LABEL[dep], _FEATURE_MIN_KERNEL[dep])
+        return cause, f"{label} needs {_FEATURE_LABEL[dep]}: {why}"
     if min_kernel is not None and not _version_at_least(min_kernel):
         return Cause.VERSION, f"this kernel ({release}) does not support {label} (it came in Linux {min_kernel})"
     why = f"this kernel ({release}) does not support {label}"
+    hint = _config_hint(kind, name)
+    if hint:
+        return Cause.CONFIG, f"{why}: {hint}"
     if min_kernel is not None:
         why += f" (Linux {min_kernel} has it, but this kernel's configuration lacks or refuses it)"
     return Cause.CONFIG, why
@@ -786,7 +868,8 @@ def require(feature: MapType | ProgType | str) -> None:
     ``feature``: a MapType, a ProgType, ``"map:<type>"``, ``"prog:<type>"``,
     ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
     ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
-    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``, ``hash_lookup_and_delete``.
+    ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``,
+    ``hash_lookup_and_delete``, ``bpf_token``.
     """
     s = check(feature)
     if not s:

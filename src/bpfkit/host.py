@@ -29,6 +29,7 @@ __all__ = [
     "capability_name",
     "effective_capabilities",
     "has_capability",
+    "in_initial_user_namespace",
     "lockdown_mode",
     "kernel_release",
     "kernel_version",
@@ -324,12 +325,26 @@ def effective_capabilities() -> frozenset[int]:
     return frozenset()  # pragma: no cover - every Linux since 2.6 has CapEff
 
 
+def in_initial_user_namespace() -> bool:
+    """True unless this process runs in a user namespace (its uid_map is not the whole identity map)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return True
+    rows = [line.split() for line in lines if line.strip()]
+    return rows == [["0", "0", "4294967295"]]
+
+
 def has_capability(cap: int) -> bool:
-    """True when this process may use capability ``cap`` as the BPF code checks it.
+    """True when this process may use capability ``cap`` as the BPF code checks it (``capable()``).
 
     CAP_BPF and CAP_PERFMON (Linux 5.8) are implied by CAP_SYS_ADMIN, as the kernel's
-    ``bpf_capable()`` / ``perfmon_capable()`` do.
+    ``bpf_capable()`` / ``perfmon_capable()`` do. Capabilities held in a user
+    namespace do not count: the kernel checks the initial one (a BPF token is the way around).
     """
+    if not in_initial_user_namespace():
+        return False
     caps = effective_capabilities()
     return cap in caps or (cap in (CAP_BPF, CAP_PERFMON) and CAP_SYS_ADMIN in caps)
 

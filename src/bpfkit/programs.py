@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
+import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from .errors import BpfPermissionError, KernelError, NotSupportedError, Verifier
 if TYPE_CHECKING:
     from .asm import Instruction
     from .links import Link
+    from .token import Token
 
 __all__ = ["Program", "ProgramInfo", "TestRunResult"]
 
@@ -132,8 +134,53 @@ class Program:
         section: str = "",
         attach_target: str = "",
         spec: Any = None,
+        token: Token | str | os.PathLike[str] | None = None,
     ) -> Program:
-        """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError."""
+        """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError.
+
+        ``token`` (a :class:`~bpfkit.token.Token` or the path of a delegated bpffs)
+        loads it through a BPF token (Linux 6.9).
+        """
+        from .token import token_fd_of
+
+        token_fd, owned = token_fd_of(token)
+        try:
+            return cls._load(prog_type, insns, license=license, name=name, expected_attach_type=expected_attach_type,
+                             attach_btf_id=attach_btf_id, attach_btf_obj_fd=attach_btf_obj_fd,
+                             attach_prog_fd=attach_prog_fd, flags=flags, kern_version=kern_version, btf_fd=btf_fd,
+                             func_info=func_info, func_info_rec_size=func_info_rec_size, line_info=line_info,
+                             line_info_rec_size=line_info_rec_size, fd_array=fd_array, log_level=log_level,
+                             section=section, attach_target=attach_target, spec=spec, token_fd=token_fd)
+        finally:
+            if owned is not None:
+                owned.close()
+
+    @classmethod
+    def _load(
+        cls,
+        prog_type: ProgType | int | str,
+        insns: bytes | bytearray | memoryview | Sequence[Instruction],
+        *,
+        license: str,
+        name: str,
+        expected_attach_type: AttachType | int | str | None,
+        attach_btf_id: int,
+        attach_btf_obj_fd: int,
+        attach_prog_fd: int,
+        flags: ProgFlags | int,
+        kern_version: int,
+        btf_fd: int,
+        func_info: bytes,
+        func_info_rec_size: int,
+        line_info: bytes,
+        line_info_rec_size: int,
+        fd_array: Sequence[int],
+        log_level: int,
+        section: str,
+        attach_target: str,
+        spec: Any,
+        token_fd: int | None,
+    ) -> Program:
         ptype = coerce(ProgType, prog_type)
         eat = None if expected_attach_type is None else coerce(AttachType, expected_attach_type)
         code = _insn_bytes(insns)
@@ -148,6 +195,9 @@ class Program:
         if ptype == ProgType.SYSCALL:
             flags = int(flags) | ProgFlags.SLEEPABLE  # the kernel only accepts sleepable syscall programs
         a.prog_flags = int(flags)
+        if token_fd is not None:
+            a.prog_token_fd = token_fd
+            a.prog_flags |= C.TOKEN_FD
         a.prog_name = _kernel_name(name)
         a.expected_attach_type = int(eat) if eat is not None else 0
         a.attach_btf_id = attach_btf_id
@@ -193,6 +243,8 @@ class Program:
             if not exc.log.strip() and exc.errno in (E.EINVAL, E.EOPNOTSUPP, 524):
                 _refuse_unknown_type(ptype, exc)  # refused before the verifier ran: an unknown type?
             raise
+        except BpfPermissionError as exc:
+            raise _permission_refused(ptype, exc) from None
         return cls(
             Fd(fd, target),
             name=name,
@@ -407,7 +459,14 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str
             a.log_buf = 0
             a.log_size = 0
             a.log_level = 0
-            raise VerifierError(exc.errno or E.EINVAL, command="BPF_PROG_LOAD", target=target, log=log) from None
+            verr = VerifierError(exc.errno or E.EINVAL, command="BPF_PROG_LOAD", target=target, log=log)
+            from .features import lockdown_refusal
+
+            locked = lockdown_refusal(log)
+            if locked is not None:  # the verifier hid a helper because the kernel is locked down
+                raise NotSupportedError(f"cannot load {target}: {locked[1]}", feature=f"helper bpf_{locked[0]}",
+                                        cause="lockdown") from verr
+            raise verr from None
         finally:
             a.log_buf = 0
         return fd, buf.value.decode(errors="replace")
@@ -425,6 +484,17 @@ def _older_than_type(ptype: ProgType | int) -> bool:
     if since is None:
         return True
     return host.kernel_version()[:2] < tuple(int(x) for x in since.split(".")[:2])
+
+
+def _permission_refused(ptype: ProgType | int, exc: BpfPermissionError) -> BpfPermissionError:
+    """The load's BpfPermissionError, naming the capability this process lacks for ``ptype`` (or lockdown)."""
+    from ._sys.syscall import permission_hint
+    from .features import prog_capabilities
+
+    hint = permission_hint(f"loading {_type_name(ptype)} programs", prog_capabilities(ptype))
+    if hint is None:
+        return exc
+    return BpfPermissionError(exc.errno or E.EPERM, command=exc.command, target=exc.target, hint=hint)
 
 
 def _refuse_unknown_type(ptype: ProgType | int, exc: BaseException | None = None) -> None:

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import NamedTuple, TextIO
 
 from ._sys.epoll import EPOLLIN, Epoll
-from ._sys.mounts import ensure_tracefs
+from ._sys.mounts import ensure_tracefs, tracefs_access
 
 __all__ = ["TraceEvent", "TracePipe", "parse_line", "trace_fields", "trace_print"]
 
@@ -69,7 +69,8 @@ class TracePipe:
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path or os.path.join(ensure_tracefs(), "trace_pipe")
-        self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with tracefs_access("reading bpf_printk output"):
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self._ep: Epoll | None = None
         try:
             self._ep = Epoll()

@@ -33,6 +33,7 @@ __all__ = [
     "RawTracepointOpenAttr",
     "TaskFdQueryAttr",
     "TestRunAttr",
+    "TokenCreateAttr",
     "EnableStatsAttr",
 ]
 
@@ -233,6 +234,15 @@ class BtfLoadAttr(ctypes.Structure):
         ("btf_log_true_size", c_uint32),
         ("btf_flags", c_uint32),
         ("btf_token_fd", c_int32),
+    ]
+
+
+class TokenCreateAttr(ctypes.Structure):
+    """BPF_TOKEN_CREATE."""
+
+    _fields_ = [
+        ("flags", c_uint32),
+        ("bpffs_fd", c_uint32),
     ]
 
 

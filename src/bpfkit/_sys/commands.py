@@ -12,7 +12,7 @@ import errno as E
 import os
 from collections.abc import Sequence
 
-from .._uapi import Cmd
+from .._uapi import Cmd, MapFlags
 from . import attrs as A
 from .mounts import ensure_bpffs_for
 from .syscall import bpf, error_for
@@ -55,7 +55,12 @@ __all__ = [
     "prog_test_run",
     "raw_tracepoint_open",
     "task_fd_query",
+    "token_create",
+    "TOKEN_FD",
 ]
+
+TOKEN_FD = int(MapFlags.TOKEN_FD)
+"""BPF_F_TOKEN_FD: the flag in map_flags, prog_flags and btf_flags that says the attr carries a token fd."""
 
 
 def _addr(buf: ctypes.Array[ctypes.c_char] | ctypes.Array[ctypes.c_ubyte] | ctypes._CData | None) -> int:
@@ -86,10 +91,10 @@ def map_create(
     btf_vmlinux_value_type_id: int = 0,
     map_extra: int = 0,
     value_type_btf_obj_fd: int = 0,
-    token_fd: int = 0,
+    token_fd: int | None = None,
     target: str | None = None,
 ) -> int:
-    """BPF_MAP_CREATE; returns the new map fd."""
+    """BPF_MAP_CREATE; returns the new map fd. ``token_fd``: create it through that BPF token (Linux 6.9)."""
     a = A.MapCreateAttr()
     a.map_type = map_type
     a.key_size = key_size
@@ -106,7 +111,9 @@ def map_create(
     a.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
     a.map_extra = map_extra
     a.value_type_btf_obj_fd = value_type_btf_obj_fd
-    a.map_token_fd = token_fd
+    if token_fd is not None:
+        a.map_token_fd = token_fd
+        a.map_flags |= TOKEN_FD
     return bpf(Cmd.MAP_CREATE, a, target=target)
 
 
@@ -333,11 +340,15 @@ def btf_info(fd: int, *, target: str | None = None) -> tuple[bytes, str, bool, i
 # ---- BTF ---------------------------------------------------------------------
 
 
-def btf_load(data: bytes, *, log_level: int = 0, log_size: int = 0, target: str | None = None) -> tuple[int, str]:
+def btf_load(data: bytes, *, log_level: int = 0, log_size: int = 0, target: str | None = None,
+             token_fd: int | None = None) -> tuple[int, str]:
     """BPF_BTF_LOAD; returns (fd, log). With log_level 0 the kernel is retried with a log on error."""
     blob = _cbuf(data)
     log = ctypes.create_string_buffer(log_size) if log_size else None
     a = A.BtfLoadAttr(btf=ctypes.addressof(blob), btf_size=len(data))
+    if token_fd is not None:
+        a.btf_token_fd = token_fd
+        a.btf_flags |= TOKEN_FD
     if log is not None:
         a.btf_log_buf = ctypes.addressof(log)
         a.btf_log_size = log_size
@@ -346,12 +357,18 @@ def btf_load(data: bytes, *, log_level: int = 0, log_size: int = 0, target: str 
         fd = bpf(Cmd.BTF_LOAD, a, target=target or "BTF")
     except OSError as exc:
         if log is None and exc.errno != E.EPERM:
-            return btf_load(data, log_level=1, log_size=1 << 20, target=target)
+            return btf_load(data, log_level=1, log_size=1 << 20, target=target, token_fd=token_fd)
         text = log.value.decode(errors="replace") if log is not None else ""
         if text:
             raise error_for(exc.errno or 0, Cmd.BTF_LOAD, target or "BTF", detail=text.strip()[-2000:]) from None
         raise
     return fd, (log.value.decode(errors="replace") if log is not None else "")
+
+
+def token_create(bpffs_fd: int, *, target: str | None = None) -> int:
+    """BPF_TOKEN_CREATE (Linux 6.9) from the root of a bpffs mount with delegate_* options; returns the token fd."""
+    a = A.TokenCreateAttr(flags=0, bpffs_fd=bpffs_fd)
+    return bpf(Cmd.TOKEN_CREATE, a, target=target)
 
 
 # ---- programs ----------------------------------------------------------------

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno as E
 import os
+from collections.abc import Iterator
 
+from ..errors import AccessError
 from .syscall import libc
 
 __all__ = [
-    "BPFFS", "SECURITYFS", "TRACEFS_DIRS", "ensure_bpffs", "ensure_bpffs_for", "ensure_securityfs", "ensure_tracefs",
-    "mount_points",
+    "BPFFS", "SECURITYFS", "TRACEFS_DIRS", "TRACEFS_FIX", "ensure_bpffs", "ensure_bpffs_for", "ensure_securityfs",
+    "ensure_tracefs", "mount_points", "tracefs_access",
 ]
 
 BPFFS = "/sys/fs/bpf"
@@ -31,11 +35,44 @@ def mount_points(fstype: str) -> list[str]:
     return out
 
 
+TRACEFS_FIX = ("run as root, or let this user read tracefs (mount -o remount,gid=GID,mode=0750 /sys/kernel/tracing); "
+               "raw_tp and tp_btf programs attach without tracefs")
+"""What to do when tracefs (tracepoint ids, kprobe/uprobe events, trace_pipe) is unreadable."""
+
+_MOUNT_FIX = {
+    "tracefs": "mount it where the tool runs (mount -t tracefs tracefs /sys/kernel/tracing; in a container, "
+               "bind the host's /sys/kernel/tracing); raw_tp and tp_btf programs attach without tracefs",
+    "bpf": "mount it where the tool runs (mount -t bpf bpffs /sys/fs/bpf; in a container, bind the host's "
+           "/sys/fs/bpf)",
+    "securityfs": "mount it (mount -t securityfs securityfs /sys/kernel/security)",
+}
+
+
 def _do_mount(source: str, target: str, fstype: str) -> None:
-    os.makedirs(target, exist_ok=True)
+    try:
+        os.makedirs(target, exist_ok=True)
+    except PermissionError as exc:
+        raise AccessError(f"{fstype} is not mounted and this process may not create {target} to mount it",
+                          path=target, fix=_MOUNT_FIX.get(fstype)) from exc
     if _mount(source.encode(), target.encode(), fstype.encode(), 0, None) != 0:
         err = ctypes.get_errno()
+        if err in (E.EPERM, E.EACCES):
+            raise AccessError(f"{fstype} is not mounted at {target} and this process may not mount it "
+                              f"(mount: {os.strerror(err)}; mounting needs CAP_SYS_ADMIN)", path=target,
+                              fix=_MOUNT_FIX.get(fstype))
         raise OSError(err, f"mount -t {fstype} {source} {target}: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def tracefs_access(what: str) -> Iterator[None]:
+    """Turn a PermissionError on a tracefs file inside the block into an AccessError naming ``what`` and the fix."""
+    try:
+        yield
+    except AccessError:
+        raise
+    except PermissionError as exc:
+        raise AccessError(f"{what}: cannot open {exc.filename}: tracefs is readable only by root here "
+                          f"(this process is uid {os.getuid()})", path=exc.filename, fix=TRACEFS_FIX) from None
 
 
 def ensure_bpffs(path: str = BPFFS) -> str:

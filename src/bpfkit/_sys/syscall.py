@@ -29,6 +29,7 @@ __all__ = [
     "last_errno",
     "libc",
     "mmap_fd",
+    "permission_hint",
     "syscall",
 ]
 
@@ -103,9 +104,54 @@ def error_for(err: int, command: int, target: str | None = None, detail: str | N
         cmd_name = f"bpf command {command}"
     if detail is None:
         detail = _MEANING.get((command, err)) or _MEANING.get((None, err))
-    if err in (E.EPERM, E.EACCES) and (os.geteuid() != 0 or (command, err) not in _MEANING):
-        return BpfPermissionError(err, command=cmd_name, target=target, detail=detail)
+    if err in (E.EPERM, E.EACCES) and (not _privileged() or (command, err) not in _MEANING):
+        return BpfPermissionError(err, command=cmd_name, target=target, detail=detail,
+                                  hint=permission_hint(cmd_name, _CMD_CAPS.get(command, (_CAP_BPF,))))
     return KernelError(err, command=cmd_name, target=target, detail=detail)
+
+
+def _privileged() -> bool:
+    """Root of the initial user namespace (whose EPERM is about the object, not a missing privilege)."""
+    from ..host import in_initial_user_namespace
+
+    return os.geteuid() == 0 and in_initial_user_namespace()
+
+
+_CAP_BPF, _CAP_SYS_ADMIN = 39, 21
+# commands the kernel checks against CAP_SYS_ADMIN rather than CAP_BPF (walking every object of the system)
+_CMD_CAPS: dict[int, tuple[int, ...]] = {
+    c: (_CAP_SYS_ADMIN,) for c in (
+        Cmd.MAP_GET_NEXT_ID, Cmd.PROG_GET_NEXT_ID, Cmd.LINK_GET_NEXT_ID, Cmd.BTF_GET_NEXT_ID,
+        Cmd.MAP_GET_FD_BY_ID, Cmd.PROG_GET_FD_BY_ID, Cmd.LINK_GET_FD_BY_ID, Cmd.BTF_GET_FD_BY_ID,
+    )
+}
+
+
+def permission_hint(what: str, caps: tuple[int, ...]) -> str | None:
+    """Why ``what`` was refused with EPERM, as precisely as this process can tell (None: no better guess).
+
+    A capability in ``caps`` this process lacks is the answer; with all of them,
+    kernel lockdown is the likely one.
+    """
+    from .. import host
+
+    try:
+        missing = [c for c in caps if not host.has_capability(c)]
+        if missing:
+            names = " and ".join(host.capability_name(c) for c in missing)
+            if not host.in_initial_user_namespace():
+                return (f"{what} needs {names} in the initial user namespace; this process runs in a user "
+                        "namespace: use a BPF token from a delegated bpffs (token=, $BPFKIT_BPF_TOKEN_PATH)")
+            return (f"{what} needs {names}, which this process lacks: grant it (setcap, systemd "
+                    "AmbientCapabilities=, a container's capabilities) or run as root")
+        mode = host.lockdown_mode()
+    except OSError:
+        return None
+    if mode not in (None, "none"):
+        have = " and ".join(host.capability_name(c) for c in caps)
+        return (f"this process has {have}; the kernel is locked down (lockdown={mode}, as under Secure Boot), "
+                "the likely cause")
+    return None
 
 
 def bpf_raw(cmd: int, attr_addr: int, size: int) -> int:

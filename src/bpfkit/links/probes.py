@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from .._sys import Fd
 from .._sys import perf_event as P
-from .._sys.mounts import ensure_tracefs
+from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import PerfType, ProgType
-from ..errors import KernelError, NotSupportedError
+from ..errors import AccessError, KernelError, NotSupportedError
 from .base import Link
 from .tracing import attach_perf_event_fd
 
@@ -141,7 +141,10 @@ def _attach_legacy_probe(prog: Program, kind: str, where: str, retprobe: bool, t
     event = re.sub(r"[^A-Za-z0-9_]", "_", f"{'r' if retprobe else 'p'}_{os.getpid()}_{_legacy_seq}_{where}")[:60]
     line = f"{'r' if retprobe else 'p'}:{group}/{event} {where}\n"
     try:
-        _append(events, line)
+        with tracefs_access(f"creating {target} through tracefs {kind}_events"):
+            _append(events, line)
+    except AccessError:
+        raise
     except OSError as exc:
         raise KernelError(exc.errno or E.EINVAL, command=f"write {kind}_events", target=target,
                           detail=f"the kernel refused {line.strip()!r}") from None

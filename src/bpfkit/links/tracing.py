@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys import perf_event as P
-from .._sys.mounts import ensure_tracefs
+from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import AttachType, PerfType, ProgType
 from ..errors import KernelError, NotSupportedError
 from .base import Link, new_link_fd
@@ -37,7 +37,7 @@ def tracepoint_id(category: str, name: str) -> int:
     root = ensure_tracefs()
     path = os.path.join(root, "events", category, name, "id")
     try:
-        with open(path) as f:
+        with tracefs_access(f"attaching to tracepoint {category}/{name}"), open(path) as f:
             return int(f.read().strip())
     except FileNotFoundError:
         raise KernelError(E.ENOENT, command="tracepoint lookup", target=f"tracepoint {category}/{name}",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
 from .._record import record
@@ -36,6 +36,9 @@ from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_er
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
 from ..errors import BpfError, KernelError, MapKeyError, NotSupportedError
+
+if TYPE_CHECKING:
+    from ..token import Token
 from .codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
 __all__ = [
@@ -335,6 +338,7 @@ class Map:
         btf_value_type_id: int = 0,
         btf_vmlinux_value_type_id: int = 0,
         ifindex: int = 0,
+        token: Token | str | os.PathLike[str] | None = None,
     ) -> _M:
         """BPF_MAP_CREATE; returns the Map subclass for ``type`` (a MapType, ``"hash"`` or an int).
 
@@ -342,6 +346,8 @@ class Map:
         ``btf`` (a :class:`Btf` built in Python) is loaded for the map when
         ``btf_fd`` is not given; ``inner_map`` is the template of map-in-map types.
         An unsupported type raises NotSupportedError naming the minimum Linux.
+        ``token`` (a :class:`~bpfkit.token.Token` or the path of a delegated
+        bpffs) creates the map, and its BTF, through a BPF token (Linux 6.9).
         """
         if type is None:
             if len(cls.map_types) != 1:
@@ -359,8 +365,15 @@ class Map:
             key_type=key_type, value_type=value_type, btf=btf, btf_fd=btf_fd, btf_key_type_id=btf_key_type_id,
             btf_value_type_id=btf_value_type_id, btf_vmlinux_value_type_id=btf_vmlinux_value_type_id, ifindex=ifindex,
         )
-        klass._prepare_create(args)
-        return klass._create(args)  # type: ignore[return-value]
+        from ..token import token_fd_of
+
+        args.token_fd, owned = token_fd_of(token)
+        try:
+            klass._prepare_create(args)
+            return klass._create(args)  # type: ignore[return-value]
+        finally:
+            if owned is not None:
+                owned.close()
 
     @classmethod
     def _prepare_create(cls, a: _CreateArgs) -> None:
@@ -396,7 +409,7 @@ class Map:
         elif a.btf is not None and (a.btf_key_type_id or a.btf_value_type_id):
             from .btfinfo import load_btf
 
-            btf_owned = load_btf(a.btf)
+            btf_owned = load_btf(a.btf, token_fd=a.token_fd)
             btf_fd = btf_owned.fd
         try:
             try:
@@ -408,6 +421,7 @@ class Map:
                     btf_key_type_id=a.btf_key_type_id if btf_fd else 0,
                     btf_value_type_id=a.btf_value_type_id if btf_fd else 0,
                     btf_vmlinux_value_type_id=a.btf_vmlinux_value_type_id, map_extra=a.map_extra, target=desc,
+                    token_fd=a.token_fd,
                 )
             except KernelError as exc:
                 if exc.errno in (E.EINVAL, E.E2BIG, E.EPERM, *_UNSUPPORTED_ERRNOS):
@@ -1374,6 +1388,7 @@ class _CreateArgs:
     btf_value_type_id: int
     btf_vmlinux_value_type_id: int
     ifindex: int
+    token_fd: int | None = None
 
 
 def _btf_or_none(map_fd: int, btf_id: int | None = None) -> Btf | None:

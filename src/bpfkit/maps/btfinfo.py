@@ -42,7 +42,7 @@ def kernel_btf(btf_id: int) -> Btf:
         return _kernel_btf(btf_id)
 
 
-def load_btf(btf: Btf) -> Fd:
-    """BPF_BTF_LOAD of ``btf``'s own types; the kernel's log is in the error on failure."""
-    fd, _ = C.btf_load(btf.to_bytes(), target="BTF built by bpfkit")
+def load_btf(btf: Btf, *, token_fd: int | None = None) -> Fd:
+    """BPF_BTF_LOAD of ``btf``'s own types (through a BPF token fd if given); the kernel's log is in the error."""
+    fd, _ = C.btf_load(btf.to_bytes(), target="BTF built by bpfkit", token_fd=token_fd)
     return Fd(fd, "BTF")

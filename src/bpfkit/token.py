@@ -1,0 +1,130 @@
+"""BPF tokens (Linux 6.9): BPF rights a privileged process delegated to a user namespace through a bpffs mount.
+
+A bpffs mounted with ``delegate_cmds``/``delegate_maps``/``delegate_progs``/
+``delegate_attachs`` lets a process of the user namespace that owns it create a
+token; maps, programs and BTF created with that token get the capabilities the
+process has in its own namespace (CAP_BPF, CAP_PERFMON ...) instead of needing
+them in the initial one. :func:`bpfkit.load` finds the token as libbpf does:
+
+- ``token=`` a path (or a :class:`Token`): use it, and fail if it cannot be had;
+- otherwise ``$BPFKIT_BPF_TOKEN_PATH``, then libbpf's ``$LIBBPF_BPF_TOKEN_PATH``:
+  a path is used the same way, an empty value disables tokens;
+- otherwise /sys/fs/bpf, if it is a bpffs with delegation set up (silently none if not).
+"""
+
+from __future__ import annotations
+
+import errno as E
+import os
+from types import TracebackType
+
+from ._sys import Fd
+from ._sys import commands as C
+from .errors import BpfError, KernelError
+
+__all__ = ["DEFAULT_TOKEN_PATH", "ENV_VARS", "Token", "TokenSource", "token_for_load"]
+
+DEFAULT_TOKEN_PATH = "/sys/fs/bpf"
+ENV_VARS = ("BPFKIT_BPF_TOKEN_PATH", "LIBBPF_BPF_TOKEN_PATH")
+"""Where the path of the bpffs to take a token from is read, first one set wins ("" disables tokens)."""
+
+_WHY = {
+    E.ENOENT: "that bpffs has no delegate_cmds/maps/progs/attachs options (no delegation is set up)",
+    E.EOPNOTSUPP: "this process is in the initial user namespace, where tokens are not needed (nor allowed): "
+                  "use CAP_BPF and friends directly",
+    E.EPERM: "this process is not in the user namespace that owns that bpffs, or lacks CAP_BPF in it",
+    E.EINVAL: "the path is not the root of a bpffs mount, or the kernel has no BPF tokens (Linux 6.9)",
+}
+
+
+class Token:
+    """An open BPF token (its fd); close it when done (a context manager). Objects created with it outlive it."""
+
+    def __init__(self, fd: Fd, path: str) -> None:
+        self._fd = fd
+        self.path = path
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str] = DEFAULT_TOKEN_PATH) -> Token:
+        """BPF_TOKEN_CREATE from the bpffs mounted at ``path`` (its root, with delegate_* options)."""
+        where = os.fspath(path)
+        try:
+            dfd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise BpfError(f"cannot create a BPF token from {where!r}: {exc.strerror}") from exc
+        try:
+            fd = C.token_create(dfd, target=f"BPF token from {where!r}")
+        except KernelError as exc:
+            why = _WHY.get(exc.errno or 0)
+            if why is None:
+                raise
+            raise KernelError(exc.errno or 0, command=exc.command, target=exc.target, detail=why) from None
+        finally:
+            os.close(dfd)
+        return cls(Fd(fd, f"BPF token from {where}"), where)
+
+    @property
+    def fd(self) -> int:
+        """The token fd (raises ValueError once closed)."""
+        return self._fd.fd
+
+    def fileno(self) -> int:
+        """The token fd."""
+        return self._fd.fd
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self._fd.closed
+
+    def close(self) -> None:
+        """Close the token fd (idempotent)."""
+        self._fd.close()
+
+    def __enter__(self) -> Token:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Token from {self.path!r}{' closed' if self.closed else ''}>"
+
+
+TokenSource = Token | str | os.PathLike[str] | None
+"""What ``token=`` takes: a Token, the path of a delegated bpffs, "" for none, or None for the default lookup."""
+
+
+def token_for_load(token: TokenSource) -> tuple[Token | None, bool]:
+    """The token an object load uses, and whether the caller owns it (must close it).
+
+    ``None`` follows the environment and the default path as libbpf does (see the
+    module); a path or an environment variable that names one must give a token.
+    """
+    if isinstance(token, Token):
+        return token, False
+    path: str | None = os.fspath(token) if token is not None else None
+    if path is None:
+        for var in ENV_VARS:
+            if var in os.environ:
+                path = os.environ[var]
+                break
+    if path == "":
+        return None, False  # explicitly disabled
+    if path is not None:
+        return Token.create(path), True
+    try:
+        return Token.create(DEFAULT_TOKEN_PATH), True
+    except BpfError:
+        return None, False  # the default path is only a guess: no delegation there means no token
+
+
+def token_fd_of(token: Token | str | os.PathLike[str] | None) -> tuple[int | None, Token | None]:
+    """(fd, owned token) for an explicit ``token=`` of Map.create / Program.load: no lookup, a path is opened."""
+    if token is None or token == "":
+        return None, None
+    if isinstance(token, Token):
+        return token.fd, None
+    tok = Token.create(token)
+    return tok.fd, tok

@@ -1,0 +1,61 @@
+"""Run bpfkit in a subprocess as a user without full root: uid 65534 with only the capabilities given.
+
+setpriv (util-linux) sets the uid, drops every capability except the ones named and
+keeps those across exec as ambient capabilities, as systemd ``AmbientCapabilities=``
+or a container's capability list would.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+NOBODY = 65534
+CAPS_ONLY = ("bpf", "perfmon", "net_admin")
+"""What users grant eBPF tools instead of root (CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN)."""
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def _setpriv(caps: Sequence[str]) -> list[str]:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("setpriv (util-linux) is needed to run bpfkit as a user with only some capabilities")
+    wanted = "-all" + "".join(f",+{c}" for c in caps)
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", f"--inh-caps={wanted}",
+            f"--ambient-caps={wanted}", f"--bounding-set={wanted}", "--"]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BPFKIT_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), sysconfig.get_paths()["purelib"]])
+    env["HOME"] = "/nonexistent"  # nobody's home: bpfkit must do without a cache
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@functools.cache
+def python_for_nobody() -> str:
+    """A Python interpreter uid 65534 may run (the venv's may live under /root, which it cannot enter)."""
+    candidates = [sys.executable, os.path.realpath(sys.executable), shutil.which("python3") or "",
+                  f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}", "/usr/bin/python3"]
+    for py in dict.fromkeys(c for c in candidates if c):
+        r = subprocess.run([*_setpriv(()), py, "-c", "import elftools, bpfkit"], check=False, env=_env(),
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode == 0:
+            return py
+    pytest.fail(f"no Python interpreter that uid {NOBODY} can run bpfkit with (tried {candidates})")
+
+
+def run_as(caps: Sequence[str], args: Sequence[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` as uid 65534 holding only ``caps`` (names as setpriv spells them: bpf, perfmon ...)."""
+    return subprocess.run([*_setpriv(caps), python_for_nobody(), *args], check=False, env=_env(), capture_output=True,
+                          text=True, timeout=timeout)
