@@ -341,6 +341,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                     help="JSON results (default matrix/results.json)")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="Markdown feature table (default: matrix/kernel-matrix.md, written by full runs only)")
+    ap.add_argument("--env-markdown", type=Path, default=None,
+                    help="Markdown table of the host environments (default: matrix/env-matrix.md, written by "
+                         "runs of every environment on 6.12 and 7.x with the whole selection only)")
     return ap.parse_args(argv), extra
 
 
@@ -511,9 +514,13 @@ def main(argv: Sequence[str]) -> int:
             targets["kernels"].write_text(report.render_markdown(
                 [col for col in columns if col.env == envs.PLAIN]))
             written.append(targets["kernels"])
+        if args.env_markdown is not None:
+            targets["envs"] = args.env_markdown
         if "envs" in targets:
+            selection = f"`pytest -m {args.marker} {shlex.join(extra)}`".replace(" `", "`")
             targets["envs"].write_text(report.render_env_markdown(
-                [col for col in columns if col.env != envs.PLAIN], {e.name: e.about for e in envs.ENVS}))
+                [col for col in columns if col.env != envs.PLAIN], {e.name: e.about for e in envs.ENVS},
+                note=f"Written by a run of {len(tests)} tests ({selection}) on {time.strftime('%Y-%m-%d')}."))
             written.append(targets["envs"])
     if written:
         log(f"wrote {args.out} and {', '.join(map(str, written))}; guest logs in {runs}")

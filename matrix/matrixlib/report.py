@@ -326,10 +326,12 @@ def refusals(columns: Sequence[Column]) -> list[tuple[str, list[str], int, str]]
     return [(env, kernels, n, why) for (env, why), (kernels, n) in found.items()]
 
 
-def render_env_markdown(columns: Sequence[Column], about: Mapping[str, str]) -> str:
+def render_env_markdown(columns: Sequence[Column], about: Mapping[str, str], note: str = "") -> str:
     """The host-environment matrix (kernel x environment columns): what each environment is, a
-    summary per column, what the probes found in each, what each refused and why, and the tests."""
-    out = ["### Environments", "", "| environment | what the tests run as |", "|---|---|"]
+    summary per column, what the probes found in each, what each refused and why, and the tests.
+    ``note`` (which run wrote it) comes first."""
+    out = [note, ""] if note else []
+    out += ["### Environments", "", "| environment | what the tests run as |", "|---|---|"]
     seen: list[str] = []
     for c in columns:
         if c.env not in seen:
