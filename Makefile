@@ -19,7 +19,7 @@ lint: setup
 
 typecheck: setup
 	.venv/bin/mypy
-	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib probe_features.py token_launcher.py
+	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib probe_features.py token_launcher.py readme_table.py
 
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check

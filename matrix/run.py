@@ -522,6 +522,7 @@ def main(argv: Sequence[str]) -> int:
                 [col for col in columns if col.env != envs.PLAIN], {e.name: e.about for e in envs.ENVS},
                 note=f"Written by a run of {len(tests)} tests ({selection}) on {time.strftime('%Y-%m-%d')}."))
             written.append(targets["envs"])
+            log("copy its tables into README.md with python3 matrix/readme_table.py")
     if written:
         log(f"wrote {args.out} and {', '.join(map(str, written))}; guest logs in {runs}")
     else:

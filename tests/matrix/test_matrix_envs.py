@@ -194,3 +194,15 @@ def test_env_unavailable_is_a_failure_of_its_column() -> None:
     [f] = report.failures([col])
     assert f.kernel == "7.x token" and f.test is None and "unshare" in f.reason
     assert report.Column.from_json(col.to_json()) == col
+
+
+def test_readme_block_is_the_env_table_before_its_tests() -> None:
+    table = _load("readme_table")
+    env_md = "Written by a run.\n\n### Environments\n\n| a |\n\n### Tests\n\n| test | x |\n"
+    readme = f"# r\n\n{table.BEGIN} (generated) -->\nold\n{table.END}\n\n## Next\n"
+    new = table.updated(readme, env_md)
+    assert new == (f"# r\n\n{table.BEGIN} (generated) -->\n{table.INTRO}\n\nWritten by a run.\n\n"
+                   f"### Environments\n\n| a |\n{table.END}\n\n## Next\n")
+    assert table.updated(new, env_md) == new
+    with pytest.raises(ValueError, match="markers"):
+        table.updated("# r\n", env_md)
