@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from ..errors import BpfError
 
-__all__ = ["TOOLS", "Session", "ToolError", "cstr", "milliseconds", "now_hms", "now_iso", "object_path", "seconds"]
+__all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "milliseconds", "now_hms", "now_iso",
+           "object_path", "pid_ns_constants", "seconds"]
 
 # name -> one line saying what it shows (the order of `bpfkit -h` and the README table)
 TOOLS: dict[str, str] = {
@@ -44,6 +45,26 @@ def object_path(name: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: rebuild the tool objects with `make tools`")
     return path
+
+
+PID_NS_HELP = ("whose PIDs to print: 'host' (the initial PID namespace, what the kernel sees; the default) or "
+               "'own' (the namespace this command runs in, as its /proc and ps show them; processes outside it "
+               "are left out)")
+
+
+def add_pid_ns_argument(p: argparse.ArgumentParser) -> None:
+    """The ``--pid-ns host|own`` option of the tools that print PIDs."""
+    p.add_argument("--pid-ns", choices=("host", "own"), default="host", help=PID_NS_HELP)
+
+
+def pid_ns_constants(mode: str) -> dict[str, int]:
+    """The pidns_dev/pidns_ino constants of tools/pidns.h for ``--pid-ns`` (``own``: this process's namespace)."""
+    if mode == "host":
+        return {"pidns_dev": 0, "pidns_ino": 0}
+    if mode != "own":
+        raise ValueError(f"--pid-ns must be 'host' or 'own', not {mode!r}")
+    st = os.stat("/proc/self/ns/pid")
+    return {"pidns_dev": st.st_dev, "pidns_ino": st.st_ino}
 
 
 def seconds(text: str) -> float:

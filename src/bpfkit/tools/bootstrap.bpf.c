@@ -5,6 +5,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "bootstrap.h"
+#include "pidns.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -30,10 +31,12 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct task_struct *task;
 	struct event *e;
 	unsigned int filename_off;
-	pid_t pid;
+	pid_t pid, tid;
 	u64 now;
 
-	pid = bpf_get_current_pid_tgid() >> 32;
+	pid = current_ids(&tid);
+	if (!pid)
+		return 0;
 	now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&exec_start, &pid, &now, BPF_ANY);
 
@@ -48,7 +51,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	task = (struct task_struct *)bpf_get_current_task();
 	e->exit_event = false;
 	e->pid = pid;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->ppid = parent_tgid(task);
 	e->exit_code = 0;
 	e->duration_ns = 0;
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
@@ -66,15 +69,12 @@ int handle_exit(void *ctx)
 {
 	struct task_struct *task;
 	struct event *e;
-	u64 id, *start, duration_ns = 0;
+	u64 *start, duration_ns = 0;
 	pid_t pid, tid;
 
-	id = bpf_get_current_pid_tgid();
-	pid = id >> 32;
-	tid = (u32)id;
-
+	pid = current_ids(&tid);
 	/* Only the thread-group leader's exit ends the process. */
-	if (pid != tid)
+	if (!pid || pid != tid)
 		return 0;
 
 	start = bpf_map_lookup_elem(&exec_start, &pid);
@@ -94,7 +94,7 @@ int handle_exit(void *ctx)
 	task = (struct task_struct *)bpf_get_current_task();
 	e->exit_event = true;
 	e->pid = pid;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	e->ppid = parent_tgid(task);
 	e->exit_code = (BPF_CORE_READ(task, exit_code) >> 8) & 0xff;
 	e->duration_ns = duration_ns;
 	e->filename[0] = '\0';

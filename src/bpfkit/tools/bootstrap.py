@@ -9,7 +9,7 @@ from typing import Any
 
 import bpfkit
 
-from ._common import Session, cstr, milliseconds, now_hms, now_iso, object_path
+from ._common import Session, add_pid_ns_argument, cstr, milliseconds, now_hms, now_iso, object_path, pid_ns_constants
 
 __all__ = ["DESCRIPTION", "EPILOG", "EVENT", "Event", "add_arguments", "format_event", "header", "run"]
 
@@ -97,6 +97,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", "--min-duration", type=milliseconds, default=0, metavar="MS",
                    help="report only exits of processes that lived at least MS milliseconds (set in the "
                         "kernel before load; no EXEC events then)")
+    add_pid_ns_argument(p)
 
 
 def run(ns: argparse.Namespace, session: Session) -> int:
@@ -105,7 +106,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         e = Event.decode(data)
         session.record(e.as_json(now_iso()), format_event(e, now_hms()))
 
-    constants = {"min_duration_ns": ns.min_duration * 1_000_000}
+    constants = {"min_duration_ns": ns.min_duration * 1_000_000, **pid_ns_constants(ns.pid_ns)}
     with bpfkit.load(object_path("bootstrap"), constants=constants) as obj:
         obj.attach()
         with bpfkit.RingBuffer(obj.maps["rb"], callback=on_event) as rb:

@@ -2,6 +2,7 @@
 /* hello: send a "Hello World" record per execve to user space through a perf buffer. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "pidns.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -24,8 +25,11 @@ SEC("tp/syscalls/sys_enter_execve")
 int hello(void *ctx)
 {
 	struct data_t data = {};
+	pid_t tid;
 
-	data.pid = bpf_get_current_pid_tgid() >> 32;
+	data.pid = current_ids(&tid);
+	if (!data.pid)
+		return 0;
 	data.uid = bpf_get_current_uid_gid() & 0xFFFFFFFF;
 	bpf_get_current_comm(&data.command, sizeof(data.command));
 	/* 11 characters and the terminating NUL fill message[12] exactly */

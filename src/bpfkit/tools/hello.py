@@ -8,7 +8,7 @@ from typing import Any
 
 import bpfkit
 
-from ._common import Session, cstr, now_iso, object_path
+from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
 
 __all__ = ["DATA", "DESCRIPTION", "EPILOG", "add_arguments", "decode", "run"]
 
@@ -44,7 +44,8 @@ def decode(data: bytes | memoryview) -> dict[str, Any]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """``bpfkit hello`` has only the common options."""
+    """The options of ``bpfkit hello``."""
+    add_pid_ns_argument(p)
 
 
 def run(ns: argparse.Namespace, session: Session) -> int:
@@ -60,7 +61,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         lost_total += count
         session.note(f"lost {count} samples on CPU {cpu}")
 
-    with bpfkit.load(object_path("hello")) as obj:
+    with bpfkit.load(object_path("hello"), constants=pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
         with bpfkit.PerfBuffer(obj.maps["output"], callback=on_sample, lost_callback=on_lost) as pb:
             session.ready("Saying hello for every execve")

@@ -2,6 +2,7 @@
 /* procmap: keep a pid -> command name table of live processes for user space to read. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "pidns.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -19,8 +20,10 @@ SEC("tp/sched/sched_process_exec")
 int handle_exec(void *ctx)
 {
 	char comm[PROCMAP_COMM_LEN] = {};
-	pid_t pid = bpf_get_current_pid_tgid() >> 32;
+	pid_t tid, pid = current_ids(&tid);
 
+	if (!pid)
+		return 0;
 	/* exec has already renamed the task, so this is the new program's name */
 	bpf_get_current_comm(comm, sizeof(comm));
 	bpf_map_update_elem(&proc_map, &pid, comm, BPF_ANY);
@@ -30,11 +33,10 @@ int handle_exec(void *ctx)
 SEC("tp/sched/sched_process_exit")
 int handle_exit(void *ctx)
 {
-	u64 id = bpf_get_current_pid_tgid();
-	pid_t pid = id >> 32;
+	pid_t tid, pid = current_ids(&tid);
 
 	/* A thread exiting does not end the process. */
-	if (pid != (pid_t)(u32)id)
+	if (!pid || pid != tid)
 		return 0;
 	bpf_map_delete_elem(&proc_map, &pid);
 	return 0;

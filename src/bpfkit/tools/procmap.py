@@ -7,7 +7,7 @@ from typing import Any
 
 import bpfkit
 
-from ._common import Session, cstr, now_hms, now_iso, object_path, seconds
+from ._common import Session, add_pid_ns_argument, cstr, now_hms, now_iso, object_path, pid_ns_constants, seconds
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "run", "snapshot"]
 
@@ -30,13 +30,15 @@ object per interval:
 EPILOG = """\
 examples:
   bpfkit procmap                        every 2 s, until Ctrl+C
-  bpfkit procmap --interval 0.5 --json"""
+  bpfkit procmap --interval 0.5 --json
+  bpfkit procmap --pid-ns own           PIDs as this container numbers them"""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``bpfkit procmap``."""
     p.add_argument("-i", "--interval", type=seconds, default=2.0, metavar="SECONDS",
                    help="seconds between two reads of the map (default 2)")
+    add_pid_ns_argument(p)
 
 
 def snapshot(proc_map: Any) -> list[tuple[int, str]]:
@@ -56,7 +58,7 @@ def _print(session: Session, procs: list[tuple[int, str]]) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach procmap.bpf.o, print the map every interval until stopped."""
-    with bpfkit.load(object_path("procmap")) as obj:
+    with bpfkit.load(object_path("procmap"), constants=pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
         proc_map = obj.maps["proc_map"]
         session.ready("Tracking processes through sched_process_exec/exit")
