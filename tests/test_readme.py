@@ -57,7 +57,7 @@ def test_links_exist() -> None:
 def test_tour_runs() -> None:
     """The Python blocks, in order, in one namespace: what the reader types (the leak fixture checks they close all)."""
     code = [body for lang, body in BLOCKS if lang == "python"]
-    assert len(code) == 3
+    assert len(code) == 4
     namespace: dict[str, object] = {"__name__": "readme"}
     for i, body in enumerate(code):
         exec(compile(body, f"README.md python block {i + 1}", "exec"), namespace)

@@ -22,7 +22,7 @@ from . import host
 from ._sys import Fd
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
-from ._sys.syscall import ENOTSUPP, bpf
+from ._sys.syscall import ENOTSUPP, bpf, explain_eperm
 from ._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, AttachType, BtfKind, Cmd, HelperId, MapFlags, MapType, ProgFlags, ProgType
 from .btf.sanitize import BtfFeatures
 from .errors import BpfError, BpfPermissionError, KernelError, NotSupportedError
@@ -144,25 +144,8 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
                               "run as root or make it readable")
     command = getattr(exc, "command", None) or "the kernel"
     err = getattr(exc, "errno_name", None) or E.errorcode.get(getattr(exc, "errno", 0) or 0, "EPERM")
-    missing = [c for c in caps if not host.has_capability(c)]
-    if missing:
-        names = " and ".join(host.capability_name(c) for c in missing)
-        if not host.in_initial_user_namespace():
-            return Cause.CAPABILITY, (f"{what} needs {names} in the initial user namespace ({command}: {err}); this "
-                                      "process runs in a user namespace, whose capabilities count only through a BPF "
-                                      "token from a delegated bpffs (bpfkit.token)")
-        return Cause.CAPABILITY, (f"{what} needs {names}, which this process lacks ({command}: {err}); "
-                                  "grant it (setcap, systemd AmbientCapabilities=, a container's capabilities) "
-                                  "or run as root")
-    have = ", ".join(host.capability_name(c) for c in caps)
-    mode = host.lockdown_mode()
-    if mode is not None and _LOCKDOWN_RANK.get(mode, 0) > 0:
-        return Cause.LOCKDOWN, (f"the kernel refuses {what} ({command}: {err}) to this process, which has {have}: "
-                                f"the kernel is locked down (lockdown={mode}, as under Secure Boot), the likely "
-                                "cause: a kernel booted without lockdown allows it")
-    return Cause.REFUSED, (f"the kernel refuses {what} ({command}: {err}) though this process has {have} and the "
-                           "kernel is not locked down: an LSM (SELinux, AppArmor), a seccomp filter or "
-                           "kernel.unprivileged_bpf_disabled refuses it")
+    cause, why = explain_eperm(what, caps)
+    return Cause(cause), f"{why} ({command}: {err})"
 
 
 def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None:

@@ -26,20 +26,21 @@ def test_bootstrap_maps(boot) -> None:  # type: ignore[no-untyped-def]
     want = btf_maps(boot)
     assert es.key_type_id == want["exec_start"]["key_type_id"] and es.value_type_id == want["exec_start"]["value_type_id"]
     ro = spec.maps["bootstra.rodata"]
-    assert ro.kind is MapKind.RODATA and ro.readonly and ro.freeze and ro.value_size == 8
+    assert ro.kind is MapKind.RODATA and ro.readonly and ro.freeze and ro.value_size == 24  # 3 u64 constants
     assert spec.license == "Dual MIT/GPL"
 
 
 def test_bootstrap_variables(boot) -> None:  # type: ignore[no-untyped-def]
     spec = ObjectSpec.from_file(boot)
     syms = objdump_symbols(boot)
-    assert list(spec.variables) == ["min_duration_ns"]
+    assert sorted(spec.variables) == ["min_duration_ns", "pidns_dev", "pidns_ino"]  # the last two: tools/pidns.h
     v = spec.variables["min_duration_ns"]
     assert v.const_volatile and v.readonly and v.map == "bootstra.rodata"
     assert (v.offset, v.size) == (syms["min_duration_ns"][0], 8)
     assert spec.get_variable("min_duration_ns") == bytes(8)
     spec.set_variable("min_duration_ns", 1_000_000)
-    assert spec.maps["bootstra.rodata"].data == (1_000_000).to_bytes(8, "little")
+    data = spec.maps["bootstra.rodata"].data
+    assert data == bytes(v.offset) + (1_000_000).to_bytes(8, "little") + bytes(24 - v.offset - 8)
 
 
 def test_bootstrap_programs(boot) -> None:  # type: ignore[no-untyped-def]

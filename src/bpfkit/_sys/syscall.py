@@ -28,6 +28,7 @@ __all__ = [
     "error_for",
     "last_errno",
     "libc",
+    "explain_eperm",
     "mmap_fd",
     "permission_hint",
     "syscall",
@@ -127,31 +128,42 @@ _CMD_CAPS: dict[int, tuple[int, ...]] = {
 }
 
 
-def permission_hint(what: str, caps: tuple[int, ...]) -> str | None:
-    """Why ``what`` was refused with EPERM, as precisely as this process can tell (None: no better guess).
+def explain_eperm(what: str, caps: tuple[int, ...]) -> tuple[str, str]:
+    """Why ``what`` was refused with EPERM: ("capability" | "lockdown" | "refused", the reason as a sentence).
 
-    A capability in ``caps`` this process lacks is the answer; with all of them,
-    kernel lockdown is the likely one.
+    A capability in ``caps`` (those the kernel checks for it) this process lacks is
+    the answer; with all of them, kernel lockdown is the likely one; else something
+    bpfkit cannot see (an LSM, seccomp, a sysctl).
     """
     from .. import host
 
+    missing = [c for c in caps if not host.has_capability(c)]
+    if missing:
+        names = " and ".join(host.capability_name(c) for c in missing)
+        if not host.in_initial_user_namespace():
+            return "capability", (f"{what} needs {names} in the initial user namespace; this process runs in a user "
+                                  "namespace, whose capabilities count only through a BPF token from a delegated "
+                                  "bpffs (token=, $BPFKIT_BPF_TOKEN_PATH)")
+        return "capability", (f"{what} needs {names}, which this process lacks: grant it (setcap, systemd "
+                              "AmbientCapabilities=, a container's capabilities) or run as root")
+    have = ", ".join(host.capability_name(c) for c in caps)
+    mode = host.lockdown_mode()
+    if mode not in (None, "none"):
+        return "lockdown", (f"the kernel refuses {what} to this process, which has {have}: the kernel is locked down "
+                            f"(lockdown={mode}, as under Secure Boot), the likely cause; a kernel booted without "
+                            "lockdown allows it")
+    return "refused", (f"the kernel refuses {what} though this process has {have} and the kernel is not locked "
+                       "down: an LSM (SELinux, AppArmor), a seccomp filter or kernel.unprivileged_bpf_disabled "
+                       "refuses it")
+
+
+def permission_hint(what: str, caps: tuple[int, ...]) -> str | None:
+    """The fix to name in an EPERM error of ``what``: a missing capability or lockdown (None: no better guess)."""
     try:
-        missing = [c for c in caps if not host.has_capability(c)]
-        if missing:
-            names = " and ".join(host.capability_name(c) for c in missing)
-            if not host.in_initial_user_namespace():
-                return (f"{what} needs {names} in the initial user namespace; this process runs in a user "
-                        "namespace: use a BPF token from a delegated bpffs (token=, $BPFKIT_BPF_TOKEN_PATH)")
-            return (f"{what} needs {names}, which this process lacks: grant it (setcap, systemd "
-                    "AmbientCapabilities=, a container's capabilities) or run as root")
-        mode = host.lockdown_mode()
+        cause, why = explain_eperm(what, caps)
     except OSError:
         return None
-    if mode not in (None, "none"):
-        have = " and ".join(host.capability_name(c) for c in caps)
-        return (f"this process has {have}; the kernel is locked down (lockdown={mode}, as under Secure Boot), "
-                "the likely cause")
-    return None
+    return None if cause == "refused" else why
 
 
 def bpf_raw(cmd: int, attr_addr: int, size: int) -> int:

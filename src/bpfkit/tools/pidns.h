@@ -9,6 +9,13 @@
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 
+/* struct bpf_pidns_info of the uapi (fixed layout): declared here so that a tool using only current_ids()
+ * needs no CO-RE relocation, and so no kernel BTF, to load. */
+struct pidns_ids {
+	__u32 pid;
+	__u32 tgid;
+};
+
 /* The deepest PID namespace nesting the kernel allows (MAX_PID_NS_LEVEL). */
 #define PIDNS_MAX_LEVEL 32
 
@@ -16,11 +23,11 @@ const volatile __u64 pidns_ino = 0;
  * namespace (a process outside the tool's container), which callers skip. */
 static __always_inline pid_t current_ids(pid_t *tid)
 {
-	struct bpf_pidns_info ns = {};
+	struct pidns_ids ns = {};
 	u64 id;
 
 	if (pidns_ino) {
-		if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+		if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, (struct bpf_pidns_info *)&ns, sizeof(ns)))
 			return 0;
 		*tid = ns.pid;
 		return ns.tgid;
