@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 from . import host
-from ._sys import Fd
+from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf, explain_eperm
@@ -636,10 +636,28 @@ def have_bpf_lsm() -> bool:
 @functools.cache
 @_answers(lambda: _FEATURE_LABEL["kprobes"], (host.CAP_PERFMON,))
 def have_kprobes() -> bool:
-    """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events)."""
-    from .links.probes import kprobe_support
+    """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events) and lets this process
+    create one: lockdown=confidentiality and kernel.perf_event_paranoid >= 3 without CAP_SYS_ADMIN refuse them."""
+    from .links.probes import kprobe_support, open_kprobe_event
 
-    return kprobe_support() is not None
+    how = kprobe_support()
+    if how != "pmu":
+        return how is not None
+    try:
+        fd = open_kprobe_event(_KPROBE_PROBE_FUNC, retprobe=False)
+    except BpfPermissionError:
+        why = perf_event.paranoid_refusal(perf_event.current_paranoid(), host.has_capability(host.CAP_SYS_ADMIN))
+        if why is None:
+            raise  # a capability or lockdown: _answers says which
+        _REFUSALS[_FEATURE_LABEL["kprobes"]] = (Cause.REFUSED, f"the kernel refuses kprobes to this process: {why}")
+        return False
+    except KernelError:
+        return True  # the kernel has kprobes but not on this function (inlined, blacklisted): not a refusal
+    os.close(fd)
+    return True
+
+
+_KPROBE_PROBE_FUNC = "vfs_read"  # in every kernel, never inlined, kprobes allowed
 
 
 def have_btf_kind(kind: BtfKind | str) -> bool:

@@ -18,6 +18,7 @@ __all__ = [
     "disable",
     "enable",
     "map_pages",
+    "current_paranoid",
     "paranoid_refusal",
     "perf_event_open",
     "set_bpf",
@@ -101,6 +102,11 @@ def perf_event_open(
 
 
 PARANOID_PATH = "/proc/sys/kernel/perf_event_paranoid"
+
+
+def current_paranoid() -> int | None:
+    """kernel.perf_event_paranoid, or None when it cannot be read."""
+    return _paranoid()
 
 
 def _paranoid() -> int | None:
