@@ -49,6 +49,7 @@ __all__ = [
     "have_sleepable_map",
     "have_sleepable_spin_lock",
     "have_tcx",
+    "have_tracefs",
     "have_trampolines",
     "lockdown_refusal",
     "prog_capabilities",
@@ -71,6 +72,7 @@ _FEATURE_MIN_KERNEL = {
     "fmod_ret": "5.7",
     "hash_lookup_and_delete": "5.14",
     "bpf_token": "6.9",
+    "tracefs": "4.1",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -83,6 +85,7 @@ _FEATURE_LABEL = {
     "fmod_ret": "fmod_ret programs on bpf_modify_return_test",
     "hash_lookup_and_delete": "lookup_and_delete on hash maps",
     "bpf_token": "BPF tokens (delegated bpffs)",
+    "tracefs": "tracefs events (tracepoints by name, kprobe/uprobe_events, trace_pipe)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -701,6 +704,35 @@ def have_hash_lookup_and_delete() -> bool:
 
 
 @functools.cache
+def have_tracefs() -> bool:
+    """True when this process can use tracefs events: tracepoints by name (their ids), kprobe/uprobe_events and
+    trace_pipe. Unreadable (mode 700, not root) or empty (lockdown=confidentiality) tracefs is "no", with the reason."""
+    from ._sys.mounts import TRACEFS_FIX, ensure_tracefs
+
+    label = _FEATURE_LABEL["tracefs"]
+    try:
+        root = ensure_tracefs()
+        os.listdir(os.path.join(root, "events"))
+    except PermissionError as exc:
+        _REFUSALS[label] = (Cause.ACCESS, f"tracefs ({exc.filename}) is readable only by root here (this process is "
+                                          f"uid {os.getuid()}): {TRACEFS_FIX}")
+        return False
+    except FileNotFoundError:
+        if host.lockdown_mode() == "confidentiality":
+            _REFUSALS[label] = (Cause.LOCKDOWN, "kernel lockdown=confidentiality leaves tracefs empty (no event ids, "
+                                                "kprobe_events or trace_pipe): raw_tp and tp_btf programs attach "
+                                                "without tracefs; a kernel booted without it has them")
+        else:
+            _REFUSALS[label] = (Cause.CONFIG, "tracefs has no events directory: the kernel was built without "
+                                              "CONFIG_EVENT_TRACING; raw_tp and tp_btf programs attach without it")
+        return False
+    except OSError as exc:  # not mounted and not mountable here
+        _REFUSALS[label] = refusal(label, exc, (host.CAP_SYS_ADMIN,))
+        return False
+    return True
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["bpf_token"])
 def have_bpf_token() -> bool:
     """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
@@ -729,6 +761,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "fmod_ret": have_fmod_ret,
     "hash_lookup_and_delete": have_hash_lookup_and_delete,
     "bpf_token": have_bpf_token,
+    "tracefs": have_tracefs,
 }
 
 
@@ -870,7 +903,7 @@ def require(feature: MapType | ProgType | str) -> None:
     ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
     ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
     ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``,
-    ``hash_lookup_and_delete``, ``bpf_token``.
+    ``hash_lookup_and_delete``, ``bpf_token``, ``tracefs``.
     """
     s = check(feature)
     if not s:
