@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tools_helpers import require_tool
 
 from bpfkit.tools._common import pid_ns_constants
 
@@ -33,6 +34,7 @@ sh -c 'echo $$' > "$OUT/last_pid"
 
 
 def _run(tool: str, mode: str, mark: str, tmp_path: Path) -> tuple[list[dict[str, object]], int]:
+    require_tool(tool)
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.fail("unshare (util-linux) is needed to run a tool in a new PID namespace")

@@ -16,6 +16,24 @@ from typing import Any
 import bpfkit
 from bpfkit._sys.commands import ids_of
 from bpfkit._uapi import Cmd
+from bpfkit.testing import require
+
+# what each tool's programs attach through and use, as bpfkit.features names it: a test of a tool skips (through
+# the probe, with its reason) where this process cannot have it (tracefs unreadable or locked down, no kprobes ...)
+TOOL_NEEDS: dict[str, tuple[str, ...]] = {
+    "bootstrap": ("tracefs", "helper:probe_read_kernel@tracepoint", "map:ringbuf"),
+    "execcount": ("tracefs",),
+    "hello": ("tracefs", "map:perf_event_array"),
+    "procmap": ("tracefs",),
+    "tailcalls": ("tracefs", "map:prog_array"),  # raw_tp, and trace_pipe for bpf_printk's lines
+}
+
+
+def require_tool(tool: str) -> None:
+    """Skip the calling test unless this process may run ``tool`` here (each feature it needs asked of its probe)."""
+    for feature in TOOL_NEEDS[tool]:
+        require(feature)
+
 
 READY = re.compile(r"\((?:Ctrl\+C to stop|for [0-9.e+-]+ s)\)$")
 # kinds of kernel objects a tool's fds refer to, as /proc/PID/fdinfo names their ids
