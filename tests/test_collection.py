@@ -86,6 +86,8 @@ def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
 
 @pytest.mark.quick
 def test_bootstrap_loads_attaches_and_closes(bootstrap_obj: Path) -> None:
+    require("tracefs")  # its tracepoints are found through tracefs
+    require("helper:probe_read_kernel@tracepoint")  # BPF_CORE_READ
     with bpfkit.load(bootstrap_obj, constants={"min_duration_ns": 5_000_000}) as obj:
         assert set(obj.programs) == {"handle_exec", "handle_exit"}
         assert {"exec_start", "rb"} <= set(obj.maps)

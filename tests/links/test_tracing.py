@@ -53,6 +53,7 @@ def func_id(name: str) -> int:
 
 @pytest.mark.quick
 def test_tracepoint_counts_execs(counter: Fd) -> None:
+    require("tracefs")  # the tracepoint id comes from tracefs
     with Program.load("tracepoint", counter_prog(counter.fd), name="cnt_exec") as p:
         with attach_tracepoint(p, "sched", "sched_process_exec") as link:
             run_true(5)
