@@ -21,13 +21,14 @@ from bpfkit.token import Token, token_for_load
 pytestmark = pytest.mark.kernel
 
 HERE = Path(__file__).resolve().parent
-BOOTSTRAP = HERE.parent / "src" / "bpfkit" / "tools" / "bootstrap.bpf.o"
+# an object with tracepoints and a hash map that reads no kernel memory (lockdown=confidentiality would refuse that)
+OBJECT = HERE.parent / "src" / "bpfkit" / "tools" / "execcount.bpf.o"
 
 
 def _run_child() -> dict[str, str]:
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     env = {k: v for k, v in os.environ.items() if k not in ("BPFKIT_BPF_TOKEN_PATH", "LIBBPF_BPF_TOKEN_PATH")}
-    proc = subprocess.Popen([sys.executable, str(HERE / "token_child.py"), str(child.fileno()), str(BOOTSTRAP)],
+    proc = subprocess.Popen([sys.executable, str(HERE / "token_child.py"), str(child.fileno()), str(OBJECT)],
                             pass_fds=[child.fileno()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env)
     child.close()
