@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +202,38 @@ def test_mounting_without_cap_sys_admin_is_an_access_error() -> None:
         assert r.returncode == 0, r.stderr
         got = json.loads(r.stdout)
         assert got["path"] == os.path.realpath(target) and got["perm"] is True and "mount -t bpf" in got["fix"]
+
+
+def test_leak_check_ignores_only_the_kernels_preload_pins(tmp_path: Path) -> None:
+    """A fresh bpffs holds the kernel's bpf_preload iterators (CONFIG_BPF_PRELOAD) at its root: not leaks."""
+    from bpfkit._sys.mounts import ensure_bpffs
+    from bpfkit.testing import bpf_pins
+
+    root = str(tmp_path / "bpffs")
+    ensure_bpffs(root)
+    try:
+        assert set(os.listdir(root)) <= {"maps.debug", "progs.debug"}
+        os.makedirs(os.path.join(root, "sub", "dir"))  # (bpffs refuses names with a dot: none can look like them)
+        assert bpf_pins(root) == {os.path.join(root, "sub"), os.path.join(root, "sub", "dir")}
+        shutil.rmtree(os.path.join(root, "sub"))
+    finally:
+        subprocess.run(["umount", root], check=True)
+
+
+def test_pinning_where_the_user_may_not_write_names_the_bpffs_permissions() -> None:
+    code = ("import json, bpfkit\n"
+            "m = bpfkit.Map.create('array', key_size=4, value_size=4, max_entries=1, name='p')\n"
+            "out = {}\n"
+            "for what, fn in (('pin', lambda: m.pin('/sys/fs/bpf/bpfkit_hosts_denied')),\n"
+            "                 ('get', lambda: bpfkit.Map.from_pin('/sys/fs/bpf/bpfkit_hosts_denied'))):\n"
+            "    try:\n        fn()\n        out[what] = 'ok'\n"
+            "    except bpfkit.BpfPermissionError as e:\n        out[what] = [e.errno, str(e)]\n"
+            "m.close()\nprint(json.dumps(out))\n")
+    r = run_as(CAPS_ONLY, ["-c", code])
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    if os.stat("/sys/fs/bpf").st_mode & stat.S_IWOTH:
+        return  # a bpffs open to everyone: nothing to refuse
+    for what in ("pin", "get"):
+        errno_, text = got[what]
+        assert errno_ == 13 and "mode 700" in text and "lockdown" not in text, got

@@ -78,3 +78,21 @@ def test_procmap_keys_are_pids_of_its_own_namespace(tmp_path: Path) -> None:
     events, last = _run("procmap", "own", '"comm": "sleep"', tmp_path)
     procs = [p for e in events for p in e["processes"]]  # type: ignore[attr-defined]
     assert procs and all(0 < int(p["pid"]) < last for p in procs), procs
+
+
+def test_tailcalls_pid_is_a_pid_of_its_own_namespace(tmp_path: Path) -> None:
+    """--pid names a process by its PID in the namespace: one that re-executes itself has its execve counted."""
+    (tmp_path / "reexec.sh").write_text('sleep 0.05\n[ "$1" -lt 3000 ] && exec sh "$0" $(($1 + 1))\n')
+    script = (
+        'sh "$OUT/reexec.sh" 0 &\ntarget=$!\n'
+        '"$PY" -m bpfkit tailcalls --pid $target --no-trace --json --interval 0.2 > "$OUT/events" 2> "$OUT/err" &\n'
+        "tool=$!\ni=0\n"
+        'while [ $i -lt 600 ] && ! grep -q \'"hello_execve": [1-9]\' "$OUT/events"; do sleep 0.05; i=$((i + 1)); done\n'
+        'kill -TERM $tool\nwait $tool\necho $? > "$OUT/status"\nkill $target\n'
+    )
+    env = {"PY": sys.executable, "OUT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], env=env, check=True,
+                   timeout=120)
+    assert (tmp_path / "status").read_text().strip() == "0", (tmp_path / "err").read_text()
+    counts = [json.loads(line)["counts"] for line in (tmp_path / "events").read_text().splitlines() if line.strip()]
+    assert counts and counts[-1]["hello_execve"] > 0, counts

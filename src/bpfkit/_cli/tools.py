@@ -11,9 +11,11 @@ from ..tools._common import TOOLS, Session, seconds
 __all__ = ["register"]
 
 _COMMON = """\
-Every tool needs root (or CAP_BPF and CAP_PERFMON), loads its BPF object
-shipped in the bpfkit package, and stops cleanly (everything detached and
-closed, exit status 0) on Ctrl+C, SIGTERM or the end of --duration."""
+Every tool needs root, or CAP_BPF and CAP_PERFMON plus read access to
+tracefs (its tracepoint ids; root only by default), and says in one line
+what is missing. It loads its BPF object shipped in the bpfkit package, and
+stops cleanly (everything detached and closed, exit status 0) on Ctrl+C,
+SIGTERM or the end of --duration."""
 
 
 def register(subparsers: Any) -> None:

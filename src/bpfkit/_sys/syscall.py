@@ -106,8 +106,11 @@ def error_for(err: int, command: int, target: str | None = None, detail: str | N
     if detail is None:
         detail = _MEANING.get((command, err)) or _MEANING.get((None, err))
     if err in (E.EPERM, E.EACCES) and (not _privileged() or (command, err) not in _MEANING):
-        return BpfPermissionError(err, command=cmd_name, target=target, detail=detail,
-                                  hint=permission_hint(cmd_name, _CMD_CAPS.get(command, (_CAP_BPF,))))
+        if err == E.EACCES and command in (Cmd.OBJ_PIN, Cmd.OBJ_GET):
+            hint: str | None = _PIN_ACCESS_HINT  # file permissions on the bpffs, not a capability or lockdown
+        else:
+            hint = permission_hint(cmd_name, _CMD_CAPS.get(command, (_CAP_BPF,))) if err == E.EPERM else None
+        return BpfPermissionError(err, command=cmd_name, target=target, detail=detail, hint=hint)
     return KernelError(err, command=cmd_name, target=target, detail=detail)
 
 
@@ -118,6 +121,9 @@ def _privileged() -> bool:
     return os.geteuid() == 0 and in_initial_user_namespace()
 
 
+_PIN_ACCESS_HINT = ("this process may not use that path of the bpffs (file permissions: /sys/fs/bpf is mode 700, "
+                    "root's, by default): pin under a directory this user owns (made and chowned by root), or "
+                    "mount a bpffs it may write")
 _CAP_BPF, _CAP_SYS_ADMIN = 39, 21
 # commands the kernel checks against CAP_SYS_ADMIN rather than CAP_BPF (walking every object of the system)
 _CMD_CAPS: dict[int, tuple[int, ...]] = {

@@ -5,6 +5,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "pidns.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -98,7 +99,9 @@ SEC("raw_tp/sys_enter")
 int hello(struct bpf_raw_tracepoint_args *ctx)
 {
 	int opcode = ctx->args[1];
-	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	pid_t tid;
+	/* target_tgid and ignore_tgid are PIDs of the tool's namespace; 0 for a process outside it */
+	u32 tgid = current_ids(&tid);
 
 	if (target_tgid && tgid != (u32)target_tgid)
 		return 0;

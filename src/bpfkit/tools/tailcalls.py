@@ -13,7 +13,7 @@ from typing import Any
 import bpfkit
 from bpfkit.trace_pipe import parse_line
 
-from ._common import Session, ToolError, now_iso, object_path, seconds
+from ._common import Session, ToolError, now_iso, object_path, pid_ns_constants, seconds
 
 __all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "add_arguments", "read_counts", "run"]
 
@@ -67,7 +67,8 @@ _BACKLOG_SECONDS = 1.0
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``bpfkit tailcalls``."""
     p.add_argument("-p", "--pid", type=int, default=0, metavar="PID",
-                   help="dispatch and count only the syscalls of this process (thread group)")
+                   help="dispatch and count only the syscalls of this process (thread group), by its PID in the "
+                        "namespace this command runs in")
     p.add_argument("-i", "--interval", type=seconds, metavar="SECONDS",
                    help="also print the counters every SECONDS (default: only when stopping)")
     p.add_argument("--no-trace", action="store_true", help="do not read trace_pipe; print only the counters")
@@ -122,7 +123,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     """Load tailcalls.bpf.o (target_tgid = --pid), attach the dispatcher, print trace lines and counters."""
     if ns.pid < 0 or (ns.pid and not os.path.exists(f"/proc/{ns.pid}")):
         raise ToolError(f"tailcalls: no process with pid {ns.pid}")
-    constants = {"target_tgid": ns.pid, "ignore_tgid": 0 if ns.pid else os.getpid()}
+    # --pid and this process's PID are numbers of the namespace the tool runs in: the filter compares those
+    constants = {"target_tgid": ns.pid, "ignore_tgid": 0 if ns.pid else os.getpid(), **pid_ns_constants("own")}
     with bpfkit.load(object_path("tailcalls"), constants=constants) as obj, ExitStack() as stack:
         counts = obj.maps["counts"]
         pipe = None if ns.no_trace else stack.enter_context(bpfkit.TracePipe())
