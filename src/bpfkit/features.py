@@ -809,6 +809,8 @@ _LOCKDOWN_HELPERS = {"probe_write_user": "integrity", "probe_read_kernel": "conf
                      "probe_read_str": "confidentiality"}
 
 
+# helpers the kernel offers only to CAP_SYS_ADMIN (kernel/trace/bpf_trace.c), whatever CAP_BPF and CAP_PERFMON allow
+_SYS_ADMIN_HELPERS = frozenset({"probe_write_user"})
 _DEPENDS = {"fmod_ret": "trampolines"}
 # kernel options a feature needs, as /proc/config.gz names them
 _CONFIG_OPTIONS = {"kprobes": ("CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"), "bpf_lsm": ("CONFIG_BPF_LSM",),
@@ -869,6 +871,9 @@ def _explain(kind: str, name: str, label: str, min_kernel: str | None) -> tuple[
         if not host.has_capability(host.CAP_PERFMON):
             return Cause.CAPABILITY, (f"{label} may need CAP_PERFMON, which this process lacks (the kernel hides "
                                       "tracing helpers without it); grant it or run as root")
+        if helper in _SYS_ADMIN_HELPERS and not host.has_capability(host.CAP_SYS_ADMIN):
+            return Cause.CAPABILITY, (f"{label} needs CAP_SYS_ADMIN, which this process lacks (the verifier offers "
+                                      f"bpf_{helper} only to it); grant it or run as root")
     if kind == "feature" and name in _DEPENDS and not _BOOL_PROBES[_DEPENDS[name]]():
         dep = _DEPENDS[name]
         cause, why = _explain("feature", dep, _FEATURE_LABEL[dep], _FEATURE_MIN_KERNEL[dep])
