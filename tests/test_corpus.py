@@ -424,6 +424,8 @@ QUICK = {"core_read_task.bpf.c", "global_data.bpf.c", "map_bloom_filter.bpf.c", 
 @pytest.mark.parametrize("entry", [pytest.param(o, id=o["file"], marks=[pytest.mark.quick] if o["file"] in QUICK else [])
                                    for o in MANIFEST["objects"]])
 def test_corpus_object(entry: dict[str, Any], vmlinux_dir: Path) -> None:
+    if any(step.get("op") == "open_perf_buffer" for step in entry.get("steps", [])):
+        bpfkit.testing.require("perf_events")  # refused to some users (perf_event_paranoid=3)
     gaps = corpus_kernel.source_gaps(entry)
     if gaps:  # the source needs types this kernel's vmlinux.h does not have
         pytest.skip(gaps[0])

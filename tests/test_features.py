@@ -178,3 +178,25 @@ def test_kprobes_refused_to_this_process_are_no_with_the_reason(
     assert s.cause == features.Cause(cause)
     if paranoid > 2:
         assert "kernel.perf_event_paranoid=3" in s.reason
+
+
+def test_perf_events_refused_by_paranoid_three_are_no_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A perf_event_open refused under Debian/Ubuntu's perf_event_paranoid=3: no, and the sysctl named."""
+    from bpfkit._sys import perf_event
+    from bpfkit.errors import BpfPermissionError
+
+    def refused(*_a: object, **_k: object) -> int:
+        raise BpfPermissionError(errno.EACCES, command="perf_event_open", target="probe BPF output event")
+
+    monkeypatch.setattr(perf_event, "perf_event_open", refused)
+    monkeypatch.setattr(perf_event, "current_paranoid", lambda: 3)
+    monkeypatch.setattr(host, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)
+    features.have_perf_events.cache_clear()
+    try:
+        s = features.check("perf_events")
+    finally:
+        features.have_perf_events.cache_clear()
+        features._REFUSALS.pop(features._FEATURE_LABEL["perf_events"], None)
+    assert (s.available, s.cause) == (False, features.Cause.REFUSED)
+    assert "kernel.perf_event_paranoid=3" in s.reason
+    assert features.have_perf_events() is True or features.check("perf_events").cause is not None

@@ -45,6 +45,7 @@ __all__ = [
     "have_kprobes",
     "have_map_type",
     "have_mmapable_arrays",
+    "have_perf_events",
     "have_prog_type",
     "have_sleepable_map",
     "have_sleepable_spin_lock",
@@ -73,6 +74,7 @@ _FEATURE_MIN_KERNEL = {
     "hash_lookup_and_delete": "5.14",
     "bpf_token": "6.9",
     "tracefs": "4.1",
+    "perf_events": "4.4",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -86,6 +88,7 @@ _FEATURE_LABEL = {
     "hash_lookup_and_delete": "lookup_and_delete on hash maps",
     "bpf_token": "BPF tokens (delegated bpffs)",
     "tracefs": "tracefs events (tracepoints by name, kprobe/uprobe_events, trace_pipe)",
+    "perf_events": "perf events for this process (perf buffers, perf-event attachments)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -704,6 +707,28 @@ def have_hash_lookup_and_delete() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["perf_events"], (host.CAP_PERFMON,))
+def have_perf_events() -> bool:
+    """True when this process may open a CPU-wide perf event (a BPF output event: what perf buffers read).
+
+    Debian/Ubuntu's kernel.perf_event_paranoid=3 refuses that without CAP_SYS_ADMIN even to CAP_PERFMON.
+    """
+    from ._uapi import PerfSwId, PerfType
+
+    attr = perf_event.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1)
+    try:
+        os.close(perf_event.perf_event_open(attr, -1, 0, target="probe BPF output event on cpu 0"))
+    except BpfPermissionError:
+        why = perf_event.paranoid_refusal(perf_event.current_paranoid(), host.has_capability(host.CAP_SYS_ADMIN))
+        if why is None:
+            raise  # a capability or lockdown: _answers says which
+        _REFUSALS[_FEATURE_LABEL["perf_events"]] = (Cause.REFUSED, f"the kernel refuses perf events to this "
+                                                                   f"process: {why}")
+        return False
+    return True
+
+
+@functools.cache
 def have_tracefs() -> bool:
     """True when this process can use tracefs events: tracepoints by name (their ids), kprobe/uprobe_events and
     trace_pipe. Unreadable (mode 700, not root) or empty (lockdown=confidentiality) tracefs is "no", with the reason."""
@@ -762,6 +787,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "hash_lookup_and_delete": have_hash_lookup_and_delete,
     "bpf_token": have_bpf_token,
     "tracefs": have_tracefs,
+    "perf_events": have_perf_events,
 }
 
 
@@ -908,7 +934,7 @@ def require(feature: MapType | ProgType | str) -> None:
     ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
     ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
     ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``,
-    ``hash_lookup_and_delete``, ``bpf_token``, ``tracefs``.
+    ``hash_lookup_and_delete``, ``bpf_token``, ``tracefs``, ``perf_events``.
     """
     s = check(feature)
     if not s:

@@ -23,7 +23,7 @@ from bpfkit.testing import require
 TOOL_NEEDS: dict[str, tuple[str, ...]] = {
     "bootstrap": ("tracefs", "helper:probe_read_kernel@tracepoint", "map:ringbuf"),
     "execcount": ("tracefs",),
-    "hello": ("tracefs", "map:perf_event_array"),
+    "hello": ("tracefs", "map:perf_event_array", "perf_events"),
     "procmap": ("tracefs",),
     "tailcalls": ("tracefs", "map:prog_array"),  # raw_tp, and trace_pipe for bpf_printk's lines
 }
