@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 
 import pytest
@@ -34,11 +36,27 @@ def test_lists_a_sleeping_process_and_drops_it(run_tool: Callable[..., ToolRun])
     assert_clean_exit(t, rc)
 
 
+# nanosleep, clock_nanosleep: a sleeper blocked in one of them is past exec and its sched_process_exec tracepoint
+_SLEEP_CALLS = {"x86_64": {"35", "230"}, "aarch64": {"101", "115"}}
+
+
+def _wait_asleep(pid: int) -> None:
+    """Wait until ``pid`` blocks in its sleep: Popen returns once exec closed its fds, before the exec tracepoint."""
+    calls = _SLEEP_CALLS[os.uname().machine]
+    for _ in range(3000):
+        with open(f"/proc/{pid}/syscall") as f:
+            if f.read().split()[0] in calls:
+                return
+        time.sleep(0.01)
+    pytest.fail(f"process {pid} never went to sleep")
+
+
 def test_text_output(run_tool: Callable[..., ToolRun]) -> None:
     t = run_tool("procmap", "--interval", "30", json_output=False)
     t.wait_ready()
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
+        _wait_asleep(sleeper.pid)
         rc = t.finish(signal.SIGTERM)  # the list is printed once more when it stops
     finally:
         sleeper.kill()
