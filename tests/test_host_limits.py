@@ -215,8 +215,9 @@ def test_mounting_without_cap_sys_admin_is_an_access_error() -> None:
 def test_leak_check_ignores_only_the_kernels_preload_pins(tmp_path: Path) -> None:
     """A fresh bpffs holds the kernel's bpf_preload iterators (CONFIG_BPF_PRELOAD) at its root: not leaks."""
     from bpfkit._sys.mounts import ensure_bpffs
-    from bpfkit.testing import bpf_pins
+    from bpfkit.testing import bpf_pins, require_capability
 
+    require_capability(host.CAP_SYS_ADMIN, "mounting a bpffs")
     root = str(tmp_path / "bpffs")
     ensure_bpffs(root)
     try:

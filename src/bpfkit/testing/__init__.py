@@ -11,6 +11,7 @@ from .leaks import bpf_pins as bpf_pins
 from .leaks import check_leaks as check_leaks
 from .probes import PROBE_PREFIX as PROBE_PREFIX
 from .probes import require as require
+from .probes import require_capability as require_capability
 
 __all__ = [
     "PROBE_PREFIX",
@@ -21,5 +22,6 @@ __all__ = [
     "clang_path",
     "compile_bpf",
     "require",
+    "require_capability",
     "vmlinux_header",
 ]
