@@ -230,6 +230,9 @@ def test_leak_check_ignores_only_the_kernels_preload_pins(tmp_path: Path) -> Non
 
 
 def test_pinning_where_the_user_may_not_write_names_the_bpffs_permissions() -> None:
+    from bpfkit._sys.mounts import ensure_bpffs
+
+    ensure_bpffs()  # a container may start without one; mounting it is root's part, pinning the user's
     code = ("import json, bpfkit\n"
             "m = bpfkit.Map.create('array', key_size=4, value_size=4, max_entries=1, name='p')\n"
             "out = {}\n"
