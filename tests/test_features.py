@@ -5,6 +5,7 @@ that reason, and what the version promises must be there or be missing for a rea
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import pytest
 
@@ -148,6 +149,21 @@ def test_require_names_the_minimum_version_of_what_is_missing() -> None:
         assert (ei.value.feature, ei.value.min_kernel) == (label, since)
 
 
+def _check_without_sys_admin(monkeypatch: pytest.MonkeyPatch, name: str, probe: Any, paranoid: int) -> features.Support:
+    """features.check(name) afresh for a process with every capability but CAP_SYS_ADMIN, at perf_event_paranoid
+    ``paranoid``; the cached probe and its reason are forgotten afterwards."""
+    from bpfkit._sys import perf_event
+
+    monkeypatch.setattr(perf_event, "current_paranoid", lambda: paranoid)
+    monkeypatch.setattr(host, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)
+    probe.cache_clear()
+    try:
+        return features.check(name)
+    finally:
+        probe.cache_clear()
+        features._REFUSALS.pop(features._FEATURE_LABEL[name], None)
+
+
 @pytest.mark.parametrize(("paranoid", "errno_", "cause"), [
     (3, errno.EACCES, "refused"),  # Debian/Ubuntu's level 3: CAP_PERFMON is not enough
     (2, errno.EPERM, None),  # mainline levels: a capability or lockdown (this host's mode decides)
@@ -155,7 +171,6 @@ def test_require_names_the_minimum_version_of_what_is_missing() -> None:
 def test_kprobes_refused_to_this_process_are_no_with_the_reason(
         monkeypatch: pytest.MonkeyPatch, paranoid: int, errno_: int, cause: str | None) -> None:
     """A kernel with a kprobe PMU that refuses this process a kprobe: the probe answers no and says why."""
-    from bpfkit._sys import perf_event
     from bpfkit.errors import BpfPermissionError
     from bpfkit.links import probes
 
@@ -164,14 +179,7 @@ def test_kprobes_refused_to_this_process_are_no_with_the_reason(
 
     monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
     monkeypatch.setattr(probes, "open_kprobe_event", refused)
-    monkeypatch.setattr(perf_event, "current_paranoid", lambda: paranoid)
-    monkeypatch.setattr(host, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)
-    features.have_kprobes.cache_clear()
-    try:
-        s = features.check("kprobes")
-    finally:
-        features.have_kprobes.cache_clear()
-        features._REFUSALS.pop(features._FEATURE_LABEL["kprobes"], None)
+    s = _check_without_sys_admin(monkeypatch, "kprobes", features.have_kprobes, paranoid)
     assert not s.available
     if cause is None:
         cause = "lockdown" if host.lockdown_mode() not in (None, "none") else "refused"
@@ -189,14 +197,7 @@ def test_perf_events_refused_by_paranoid_three_are_no_with_the_reason(monkeypatc
         raise BpfPermissionError(errno.EACCES, command="perf_event_open", target="probe BPF output event")
 
     monkeypatch.setattr(perf_event, "perf_event_open", refused)
-    monkeypatch.setattr(perf_event, "current_paranoid", lambda: 3)
-    monkeypatch.setattr(host, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)
-    features.have_perf_events.cache_clear()
-    try:
-        s = features.check("perf_events")
-    finally:
-        features.have_perf_events.cache_clear()
-        features._REFUSALS.pop(features._FEATURE_LABEL["perf_events"], None)
+    s = _check_without_sys_admin(monkeypatch, "perf_events", features.have_perf_events, 3)
     assert (s.available, s.cause) == (False, features.Cause.REFUSED)
     assert "kernel.perf_event_paranoid=3" in s.reason
     assert features.have_perf_events() is True or features.check("perf_events").cause is not None
