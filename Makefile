@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick clean fuzz soak
+.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick matrix-envs clean fuzz soak
 
 run: setup
 	.venv/bin/bpfkit bootstrap
@@ -19,7 +19,7 @@ lint: setup
 
 typecheck: setup
 	.venv/bin/mypy
-	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib probe_features.py
+	cd matrix && ../.venv/bin/mypy --strict run.py matrixlib probe_features.py token_launcher.py readme_table.py
 
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check
@@ -41,6 +41,10 @@ matrix: setup
 
 matrix-quick: setup
 	python3 matrix/run.py --quick --python $(CURDIR)/.venv/bin/python
+
+# the host environments only (lockdown, capabilities, container, token) on 6.12 and 7.x
+matrix-envs: setup
+	python3 matrix/run.py --env all --python $(CURDIR)/.venv/bin/python
 
 clean:
 	rm -rf .venv build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

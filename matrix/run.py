@@ -27,13 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matrixlib import cache, debian, guest, initramfs, report
+from matrixlib import cache, debian, envs, guest, initramfs, report
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 HOST = "host"
 APT_NEEDS = {"qemu-system-x86_64": "qemu-system-x86", "busybox": "busybox-static"}
 QUICK_TESTS = 5
+ENV_KERNELS = ("6.12", "7.x")  # where the host environments run unless --kernel says otherwise
 
 
 class SetupError(Exception):
@@ -125,15 +126,21 @@ def collect(base: list[str], extra: Sequence[str]) -> list[str]:
 PROBE_SCRIPT = HERE / "probe_features.py"
 
 
-def features_argv(python: str, out: str) -> str:
-    """A shell command that writes bpfkit's feature probes of the running kernel to ``out`` (JSON)."""
-    return (f"{shlex.quote(python)} {shlex.quote(str(PROBE_SCRIPT))} > {shlex.quote(out)} "
+def features_argv(python: str, out: str, wrap: Sequence[str] = ()) -> str:
+    """A shell command that writes bpfkit's feature probes of the running kernel to ``out`` (JSON),
+    run under the command prefix ``wrap`` (a host environment)."""
+    return (f"{shlex.join([*wrap, python, str(PROBE_SCRIPT)])} > {shlex.quote(out)} "
             f"2> {shlex.quote(out + '.err')} || echo \"matrix: the feature probes failed\"")
 
 
-def guest_script(label: str, argv: Sequence[str], features: str | None = None) -> str:
-    """run.sh for the guest: cd to the checkout, run the feature probes (``features``, a shell
-    command) and pytest with a clean environment."""
+TOKEN_LAUNCHER = HERE / "token_launcher.py"
+ENV_OUT = "/tmp/matrix-out"  # where the tests of another user write their JUnit report (copied to the results)
+
+
+def guest_script(label: str, argv: Sequence[str], features: str | None = None,
+                 host_env: envs.Env = envs.BY_NAME[envs.PLAIN]) -> str:
+    """run.sh for the guest: cd to the checkout, set up the host environment ``host_env``, run the
+    feature probes (``features``, a shell command) and pytest with a clean environment."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -149,9 +156,23 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None) -
     lines.append(f"cd {shlex.quote(str(REPO))} || exit 125")
     lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     lines.append("echo \"kernel: $(uname -r)\"")
+    lines += envs.setup_lines(host_env, [REPO, Path(argv[0])])
+    wrap = envs.prefix(host_env, argv[0], TOKEN_LAUNCHER)
+    if wrap:  # check that the environment can be made, and show who the tests run as
+        check = ("id; grep -E '^Cap(Eff|Bnd)' /proc/self/status; "
+                 "for k in perf_event_paranoid unprivileged_bpf_disabled; do echo \"$k=$(cat /proc/sys/kernel/$k)\"; done; "
+                 "grep -E ' (bpf|tracefs|debugfs) ' /proc/self/mounts || echo 'no bpffs, tracefs or debugfs mounted'")
+        lines.append(f"{shlex.join([*wrap, 'sh', '-c', check])} || exit {envs.UNAVAILABLE}")
     if features:
         lines.append(features)
-    lines.append("exec " + shlex.join(argv))
+    if not wrap:
+        lines.append("exec " + shlex.join(argv))
+        return "\n".join(lines) + "\n"
+    lines.append(f"mkdir -p -m 1777 {ENV_OUT}")
+    lines.append(shlex.join([*wrap, *argv]))
+    lines.append("rc=$?")
+    lines.append(f"cp {ENV_OUT}/junit.xml {initramfs.GUEST_RESULTS}/ 2>/dev/null")
+    lines.append("exit $rc")
     return "\n".join(lines) + "\n"
 
 
@@ -159,11 +180,13 @@ def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]
     return [*base, f"--junitxml={junit}", "-v", "-rs", *extra]
 
 
-def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD | None,
+def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: guest.VirtiofsD | None,
               base: list[str], extra: Sequence[str], results: Path,
               args: argparse.Namespace) -> report.Column:
-    """Boot one kernel, run the selection inside it, and read back its JUnit report."""
-    col = report.Column(k.label, k.release)
+    """Boot one kernel, run the selection inside it in the host environment ``env``, and read back
+    its JUnit report."""
+    label = envs.column_label(k.label, env)
+    col = report.Column(label, k.release, env=env.name)
     if results.exists():
         shutil.rmtree(results)
     results.mkdir(parents=True)
@@ -172,19 +195,20 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
     except (LookupError, ValueError, OSError) as exc:
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
-    argv = _pytest_args(base, f"{initramfs.GUEST_RESULTS}/junit.xml", extra)
-    probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json")
-    (results / "run.sh").write_text(guest_script(k.label, argv, probes))
-    log(f"{k.label}: booting {k.release} ({share})")
+    wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
+    argv = _pytest_args(base, f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml", extra)
+    probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json", wrap)
+    (results / "run.sh").write_text(guest_script(k.label, argv, probes, env))
+    log(f"{label}: booting {k.release} ({share})")
     retried = []
     for attempt in range(args.boot_retries + 1):
         g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
                        run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
-                       memory_mb=args.memory, cpus=args.cpus, accel=args.accel)
+                       memory_mb=args.memory, cpus=args.cpus, accel=args.accel, append=env.cmdline)
         if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries:
             break
         # The guest never reached /init: nothing of the tests ran, so booting again is safe.
-        log(f"{k.label}: {g.status} ({g.detail[:200]}); booting again")
+        log(f"{label}: {g.status} ({g.detail[:200]}); booting again")
         retried.append(g.status)
         for name in ("console.log", "output.txt", "exit_code"):
             old = results / name
@@ -195,6 +219,12 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
         col.detail = (col.detail + f" (after {len(retried)} failed boot(s): "
                       f"{', '.join(retried)})").strip()
     col.boot_seconds, col.run_seconds = g.boot_seconds, g.run_seconds
+    if g.status == "done" and g.exit_code == envs.UNAVAILABLE and not env.plain:
+        col.status = "env-unavailable"
+        out = results / "output.txt"
+        text = out.read_text(errors="replace") if out.exists() else ""
+        col.detail = "; ".join(ln.strip() for ln in text.splitlines() if "matrix-env" in ln) or \
+            f"run.sh exited {envs.UNAVAILABLE} (see output.txt)"
     _read_results(col, results)
     return col
 
@@ -273,6 +303,12 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--kernel", action="append", default=[], metavar="X",
                     help="run only this kernel (repeatable): 5.10, 6.1, 6.12, 7.x (or 7.2), "
                          "host, or SERIES@SUITE such as 6.12@bookworm-backports")
+    ap.add_argument("--env", action="append", default=[], metavar="ENV",
+                    help="host environment to run the tests in (repeatable, or comma-separated): "
+                         + "; ".join(f"{e.name}: {e.about}" for e in envs.ENVS)
+                         + f"; {envs.ALL}: every one but {envs.PLAIN}. Without --kernel they run on "
+                         + f"{' and '.join(ENV_KERNELS)}. Default: {envs.PLAIN} on every kernel and every "
+                         + f"other environment on {' and '.join(ENV_KERNELS)}; with --kernel or --quick, {envs.PLAIN}")
     ap.add_argument("--quick", action="store_true",
                     help=f"one kernel (default the newest) and a small subset: the tests "
                          f"marked 'kernel and quick', else the first {QUICK_TESTS}")
@@ -305,6 +341,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                     help="JSON results (default matrix/results.json)")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="Markdown feature table (default: matrix/kernel-matrix.md, written by full runs only)")
+    ap.add_argument("--env-markdown", type=Path, default=None,
+                    help="Markdown table of the host environments (default: matrix/env-matrix.md, written by "
+                         "runs of every environment on 6.12 and 7.x with the whole selection only)")
     return ap.parse_args(argv), extra
 
 
@@ -313,6 +352,8 @@ def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], b
     if not args.kernel:
         if args.quick:
             return [debian.DEFAULT_KERNELS[-1]], False
+        if args.env and envs.parse_env_args(args.env) != [envs.BY_NAME[envs.PLAIN]]:
+            return [s for s in debian.DEFAULT_KERNELS if s.label in ENV_KERNELS], False
         return list(debian.DEFAULT_KERNELS), not args.no_host
     specs: list[debian.KernelSpec] = []
     host = False
@@ -326,11 +367,39 @@ def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], b
     return specs, host
 
 
+def choose_runs(args: argparse.Namespace, specs: Sequence[debian.KernelSpec]) -> list[tuple[debian.KernelSpec, envs.Env]]:
+    """The guests to boot: (kernel, environment) pairs, kernel by kernel."""
+    plain = envs.BY_NAME[envs.PLAIN]
+    if args.env:
+        chosen = envs.parse_env_args(args.env)
+        return [(s, e) for s in specs for e in chosen]
+    if args.kernel or args.quick:
+        return [(s, plain) for s in specs]
+    others = [e for e in envs.ENVS if not e.plain]
+    return [(s, e) for s in specs for e in ([plain, *others] if s.label in ENV_KERNELS else [plain])]
+
+
+def markdown_outputs(args: argparse.Namespace, extra: Sequence[str],
+                     runs: Sequence[tuple[debian.KernelSpec, envs.Env]], with_host: bool) -> dict[str, Path]:
+    """Which committed tables this run may rewrite: each only when the run is full for it
+    (every kernel or environment of that table, the whole selection)."""
+    out: dict[str, Path] = {}
+    if args.quick or extra or args.marker != "kernel":
+        return out
+    done = {(s.label, e.name) for s, e in runs}
+    if with_host and all((s.label, envs.PLAIN) in done for s in debian.DEFAULT_KERNELS):
+        out["kernels"] = HERE / "kernel-matrix.md"
+    if all((k, e.name) in done for k in ENV_KERNELS for e in envs.ENVS if not e.plain):
+        out["envs"] = HERE / "env-matrix.md"
+    return out
+
+
 def main(argv: Sequence[str]) -> int:
     """Entry point; returns the exit status."""
     args, extra = parse_args(argv)
     try:
         specs, with_host = choose_kernels(args)
+        pairs = choose_runs(args, specs)
     except ValueError as exc:
         log(str(exc))
         return 2
@@ -378,12 +447,15 @@ def main(argv: Sequence[str]) -> int:
             try:
                 kernels.append(c.kernel(spec))
             except (LookupError, OSError, subprocess.SubprocessError) as exc:
-                columns.append(report.Column(spec.label, status="not-run",
-                                             detail=f"no kernel: {exc}"))
+                columns += [report.Column(envs.column_label(spec.label, e), status="not-run", env=e.name,
+                                          detail=f"no kernel: {exc}") for s, e in pairs if s == spec]
+    by_label = {k.label: k for k in kernels}
+    guests = [(by_label[s.label], e) for s, e in pairs if s.label in by_label]
 
     if args.list:
         for k in kernels:
             print(f"kernel {k.label:6} {k.release:28} {k.vmlinuz}")
+            print(f"  environments: {', '.join(e.name for kk, e in guests if kk is k)}")
         for col in columns:
             print(f"kernel {col.label:6} {col.detail}")
         if with_host:
@@ -406,21 +478,23 @@ def main(argv: Sequence[str]) -> int:
 
     runs = root / "runs" / "last"
     wall = time.monotonic()
-    jobs = max(1, min(args.jobs or default_jobs(), len(kernels) or 1))
-    if len(kernels) > 1:
-        log(f"{len(kernels)} guests, {jobs} at a time")
+    jobs = max(1, min(args.jobs or default_jobs(), len(guests) or 1))
+    if len(guests) > 1:
+        log(f"{len(guests)} guests, {jobs} at a time")
 
-    def one(k: cache.Kernel) -> report.Column:
-        col = run_guest(k, c, share, vfsd, base, extra, runs / k.label, args)
-        log(f"{k.label}: {col.status}, exit {col.exit_code}, boot "
+    def one(item: tuple[cache.Kernel, envs.Env]) -> report.Column:
+        k, env = item
+        col = run_guest(k, env, c, share, vfsd, base, extra, runs / envs.dir_name(envs.column_label(k.label, env)),
+                        args)
+        log(f"{col.label}: {col.status}, exit {col.exit_code}, boot "
             f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
         return col
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        columns.extend(pool.map(one, kernels))
+        columns.extend(pool.map(one, guests))
     if with_host:
         columns.append(run_host(base, extra, runs / HOST, args.timeout))
-    order = {s.label: i for i, s in enumerate(specs)}
+    order = {envs.column_label(s.label, e): i for i, (s, e) in enumerate(pairs)}
     columns.sort(key=lambda col: order.get(col.label, len(order)))
 
     print(report.render_text(columns), end="")
@@ -430,14 +504,30 @@ def main(argv: Sequence[str]) -> int:
            "kernels": [col.to_json() for col in columns],
            "failures": [str(f) for f in fails]}
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
-    markdown = args.markdown
-    if markdown is None and not (args.kernel or args.quick or extra or args.no_host or args.marker != "kernel"):
-        markdown = HERE / "kernel-matrix.md"  # the committed table comes from full runs only
-    if markdown is not None:
-        markdown.write_text(report.render_markdown(columns))
-        log(f"wrote {args.out} and {markdown}; guest logs in {runs}")
+    written = []
+    if args.markdown is not None:
+        args.markdown.write_text(report.render_markdown(columns))
+        written.append(args.markdown)
+    else:  # the committed tables come from runs that are full for them only
+        targets = markdown_outputs(args, extra, pairs, with_host)
+        if "kernels" in targets:
+            targets["kernels"].write_text(report.render_markdown(
+                [col for col in columns if col.env == envs.PLAIN]))
+            written.append(targets["kernels"])
+        if args.env_markdown is not None:
+            targets["envs"] = args.env_markdown
+        if "envs" in targets:
+            selection = f"`pytest -m {args.marker} {shlex.join(extra)}`".replace(" `", "`")
+            targets["envs"].write_text(report.render_env_markdown(
+                [col for col in columns if col.env != envs.PLAIN], {e.name: e.about for e in envs.ENVS},
+                note=f"Written by a run of {len(tests)} tests ({selection}) on {time.strftime('%Y-%m-%d')}."))
+            written.append(targets["envs"])
+            log("copy its tables into README.md with python3 matrix/readme_table.py")
+    if written:
+        log(f"wrote {args.out} and {', '.join(map(str, written))}; guest logs in {runs}")
     else:
-        log(f"wrote {args.out} (a partial run: kernel-matrix.md left as it is); guest logs in {runs}")
+        log(f"wrote {args.out} (a partial run: kernel-matrix.md and env-matrix.md left as they are); "
+            f"guest logs in {runs}")
     if fails:
         print(f"\nFAILED ({len(fails)}):")
         for f in fails:

@@ -55,10 +55,8 @@ def other_gaps(entry: dict[str, Any]) -> list[str]:
     out = []
     for helper in need.get("helpers", []):
         for pt in ptypes:
-            if not features.have_helper(pt, helper):
-                since = features.HELPER_MIN_KERNEL.get(helper)
-                out.append(f"{PREFIX} this kernel ({release}) has no helper bpf_{helper} for {pt} programs"
-                           + (f" (Linux {since})" if since else ""))
+            if not features.have_helper(pt, helper):  # too old, or refused here (lockdown): the probe says which
+                out.append(f"{PREFIX} {features.check(f'helper:{helper}@{pt}').reason}")
     for kfunc in need.get("kfuncs", []):
         for pt in ptypes:
             if not features.have_kfunc(kfunc, pt):

@@ -48,8 +48,8 @@ def test_btf_kinds_the_kernel_lacks_are_sanitized() -> None:
     newer = {"FLOAT", "ENUM64", "TYPE_TAG", "DECL_TAG"}
     missing = {k for k in newer if not features.have_btf_kind(k)}
     with bpfkit.load(spec) as col:
-        info = col.programs["lru_fill"].info()
-        loaded = btf_of_fd_id(info.btf_id)
+        assert col.programs["lru_fill"].info().btf_id and col.btf_fd is not None
+        loaded = btf_of_fd(col.btf_fd)  # the kernel's copy, read through our fd (by id would need CAP_SYS_ADMIN)
         kinds = {loaded.kind_of(i).name for i in loaded.own_ids()}
         assert kinds & newer == newer - missing  # what the kernel knows is kept, the rest replaced
         assert loaded.count == spec.btf.count  # same ids
@@ -57,10 +57,10 @@ def test_btf_kinds_the_kernel_lacks_are_sanitized() -> None:
         assert col.programs["lru_fill"].test_run(ctx=bytes(16), flags=1, cpu=0).retval == 0
 
 
-def btf_of_fd_id(btf_id: int) -> Btf:
-    from bpfkit.maps import kernel_btf
+def btf_of_fd(fd: int) -> Btf:
+    from bpfkit.maps.btfinfo import btf_of_fd as parse
 
-    return kernel_btf(btf_id)
+    return parse(fd)
 
 
 def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
@@ -86,6 +86,8 @@ def test_loader_refuses_map_and_program_types_the_kernel_lacks() -> None:
 
 @pytest.mark.quick
 def test_bootstrap_loads_attaches_and_closes(bootstrap_obj: Path) -> None:
+    require("tracefs")  # its tracepoints are found through tracefs
+    require("helper:probe_read_kernel@tracepoint")  # BPF_CORE_READ
     with bpfkit.load(bootstrap_obj, constants={"min_duration_ns": 5_000_000}) as obj:
         assert set(obj.programs) == {"handle_exec", "handle_exit"}
         assert {"exec_start", "rb"} <= set(obj.maps)

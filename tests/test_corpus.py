@@ -67,6 +67,53 @@ def _btf_fact(spec: dict[str, Any], obj_btf: Any) -> int:
     raise KeyError(spec)
 
 
+PROC_PID_INIT_INO = 0xEFFFFFFC  # the inode of the initial PID namespace (include/linux/proc_ns.h)
+
+
+def _in_child_pid_namespace() -> bool:
+    """Whether this process runs in a PID namespace of its own (a container), where BPF sees other PIDs."""
+    return os.stat("/proc/self/ns/pid").st_ino != PROC_PID_INIT_INO
+
+
+def _ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", op, (src << 4) | dst, off, imm)
+
+
+def _kernel_ids() -> tuple[int, int, int]:
+    """(tgid, tid, parent's tgid) of the calling thread in the initial PID namespace, as BPF sees them.
+
+    Inside a container getpid() answers in the container's namespace and nothing in its /proc
+    knows the initial one's numbers: ask the kernel with a hand-written syscall program (the
+    pid/tgid helper, and task->real_parent->tgid read at offsets taken from vmlinux BTF),
+    independent of the corpus object and of CO-RE.
+    """
+    from bpfkit.btf import BtfKind
+    from bpfkit.programs import Program
+
+    btf = host.vmlinux_btf()
+    task = btf[btf.find("task_struct", BtfKind.STRUCT)[0]]
+    off = {m.name: m.offset // 8 for m in task.members if m.name in ("real_parent", "tgid")}
+    read = [_ins(0xBF, 1, 10), _ins(0x07, 1, imm=-8), _ins(0xB7, 2, imm=0), _ins(0x85, imm=113)]  # probe_read_kernel
+
+    def read_at(size: int) -> bytes:  # r3 = source: *(fp-8) = *(r3) of ``size`` bytes
+        return b"".join(read[:2]) + _ins(0xB7, 2, imm=size) + read[3]
+
+    prog = b"".join([
+        _ins(0xBF, 6, 1),                                     # r6 = ctx
+        _ins(0x85, imm=14), _ins(0x7B, 6, 0, 0),              # ctx[0] = bpf_get_current_pid_tgid()
+        _ins(0x85, imm=35), _ins(0xBF, 3, 0), _ins(0x07, 3, imm=off["real_parent"]),
+        read_at(8),                                           # fp-8 = current->real_parent
+        _ins(0x79, 3, 10, -8), _ins(0x07, 3, imm=off["tgid"]),
+        read_at(4),                                           # fp-8 = real_parent->tgid
+        _ins(0x61, 1, 10, -8), _ins(0x63, 6, 1, 8),           # ctx[8] = that
+        _ins(0xB7, 0, imm=0), _ins(0x95),
+    ])
+    with Program.load("syscall", prog, name="kernel_ids") as p:
+        out = p.test_run(ctx=bytes(16)).ctx
+    pid_tgid, ppid = struct.unpack_from("<QI", out)
+    return pid_tgid >> 32, pid_tgid & 0xFFFFFFFF, ppid
+
+
 def resolve(v: Any, obj_btf: Any = None) -> Any:
     """Replace the manifest's host placeholders with this host's facts."""
     if isinstance(v, list):
@@ -75,15 +122,12 @@ def resolve(v: Any, obj_btf: Any = None) -> Any:
         return v
     if "host" in v:
         what = v["host"]
-        tid = threading.get_native_id()
-        if what == "pid":
-            return os.getpid()
-        if what == "tid":
-            return tid
-        if what == "ppid":
-            return os.getppid()
-        if what == "pid_tgid":
-            return (os.getpid() << 32) | tid
+        if what in ("pid", "tid", "ppid", "pid_tgid"):
+            if _in_child_pid_namespace():
+                pid, tid, ppid = _kernel_ids()
+            else:
+                pid, tid, ppid = os.getpid(), threading.get_native_id(), os.getppid()
+            return {"pid": pid, "tid": tid, "ppid": ppid, "pid_tgid": (pid << 32) | tid}[what]
         if what in ("comm", "comm_size"):
             comm = Path("/proc/thread-self/comm").read_text().rstrip("\n")
             return comm if what == "comm" else len(comm) + 1
@@ -380,6 +424,8 @@ QUICK = {"core_read_task.bpf.c", "global_data.bpf.c", "map_bloom_filter.bpf.c", 
 @pytest.mark.parametrize("entry", [pytest.param(o, id=o["file"], marks=[pytest.mark.quick] if o["file"] in QUICK else [])
                                    for o in MANIFEST["objects"]])
 def test_corpus_object(entry: dict[str, Any], vmlinux_dir: Path) -> None:
+    if any(step.get("op") == "open_perf_buffer" for step in entry.get("steps", [])):
+        bpfkit.testing.require("perf_events")  # refused to some users (perf_event_paranoid=3)
     gaps = corpus_kernel.source_gaps(entry)
     if gaps:  # the source needs types this kernel's vmlinux.h does not have
         pytest.skip(gaps[0])
@@ -421,3 +467,14 @@ def test_corpus_object(entry: dict[str, Any], vmlinux_dir: Path) -> None:
         _clear_pins(entry)
         if os.path.isdir(PIN_ROOT) and not os.listdir(PIN_ROOT):
             shutil.rmtree(PIN_ROOT)
+
+
+def test_kernel_ids_oracle_is_getpid_gettid_getppid_in_the_initial_pid_namespace() -> None:
+    """The oracle the corpus uses inside a container answers what getpid() does outside one."""
+    bpfkit.testing.require("prog:syscall")
+    bpfkit.testing.require("helper:probe_read_kernel@syscall")
+    if _in_child_pid_namespace():
+        pid, tid, ppid = _kernel_ids()
+        assert pid != os.getpid() or ppid != os.getppid()  # the kernel's numbers are not the namespace's
+        return
+    assert _kernel_ids() == (os.getpid(), threading.get_native_id(), os.getppid())

@@ -4,6 +4,9 @@ that reason, and what the version promises must be there or be missing for a rea
 
 from __future__ import annotations
 
+import errno
+from typing import Any
+
 import pytest
 
 from bpfkit import features, host
@@ -86,7 +89,11 @@ def test_trampoline_lsm_and_kprobe_probes_agree_with_the_kernel() -> None:
     """These depend on the configuration as much as the version; check them against the kernel itself."""
     from bpfkit.links.probes import kprobe_support
 
-    assert features.have_kprobes() is (kprobe_support() is not None)
+    if kprobe_support() is None:
+        assert features.have_kprobes() is False
+    elif not features.have_kprobes():  # there, but refused to this process: the probe says why
+        assert features.check("kprobes").cause in (features.Cause.LOCKDOWN, features.Cause.CAPABILITY,
+                                                   features.Cause.REFUSED)
     lsms = host.active_lsms()
     if lsms is not None and "bpf" not in lsms:
         assert features.have_bpf_lsm() is False
@@ -140,3 +147,57 @@ def test_require_names_the_minimum_version_of_what_is_missing() -> None:
         with pytest.raises(NotSupportedError) as ei:
             features.require(feature)
         assert (ei.value.feature, ei.value.min_kernel) == (label, since)
+
+
+def _check_without_sys_admin(monkeypatch: pytest.MonkeyPatch, name: str, probe: Any, paranoid: int) -> features.Support:
+    """features.check(name) afresh for a process with every capability but CAP_SYS_ADMIN, at perf_event_paranoid
+    ``paranoid``; the cached probe and its reason are forgotten afterwards."""
+    from bpfkit._sys import perf_event
+
+    monkeypatch.setattr(perf_event, "current_paranoid", lambda: paranoid)
+    monkeypatch.setattr(host, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)
+    probe.cache_clear()
+    try:
+        return features.check(name)
+    finally:
+        probe.cache_clear()
+        features._REFUSALS.pop(features._FEATURE_LABEL[name], None)
+
+
+@pytest.mark.parametrize(("paranoid", "errno_", "cause"), [
+    (3, errno.EACCES, "refused"),  # Debian/Ubuntu's level 3: CAP_PERFMON is not enough
+    (2, errno.EPERM, None),  # mainline levels: a capability or lockdown (this host's mode decides)
+])
+def test_kprobes_refused_to_this_process_are_no_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch, paranoid: int, errno_: int, cause: str | None) -> None:
+    """A kernel with a kprobe PMU that refuses this process a kprobe: the probe answers no and says why."""
+    from bpfkit.errors import BpfPermissionError
+    from bpfkit.links import probes
+
+    def refused(func: str, *, retprobe: bool, offset: int = 0) -> int:
+        raise BpfPermissionError(errno_, command="perf_event_open", target=f"kprobe {func}")
+
+    monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
+    monkeypatch.setattr(probes, "open_kprobe_event", refused)
+    s = _check_without_sys_admin(monkeypatch, "kprobes", features.have_kprobes, paranoid)
+    assert not s.available
+    if cause is None:
+        cause = "lockdown" if host.lockdown_mode() not in (None, "none") else "refused"
+    assert s.cause == features.Cause(cause)
+    if paranoid > 2:
+        assert "kernel.perf_event_paranoid=3" in s.reason
+
+
+def test_perf_events_refused_by_paranoid_three_are_no_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A perf_event_open refused under Debian/Ubuntu's perf_event_paranoid=3: no, and the sysctl named."""
+    from bpfkit._sys import perf_event
+    from bpfkit.errors import BpfPermissionError
+
+    def refused(*_a: object, **_k: object) -> int:
+        raise BpfPermissionError(errno.EACCES, command="perf_event_open", target="probe BPF output event")
+
+    monkeypatch.setattr(perf_event, "perf_event_open", refused)
+    s = _check_without_sys_admin(monkeypatch, "perf_events", features.have_perf_events, 3)
+    assert (s.available, s.cause) == (False, features.Cause.REFUSED)
+    assert "kernel.perf_event_paranoid=3" in s.reason
+    assert features.have_perf_events() is True or features.check("perf_events").cause is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,31 @@ def test_tour_runs() -> None:
         exec(compile(body, f"README.md python block {i + 1}", "exec"), namespace)
 
 
+def _section(title: str) -> str:
+    """The README's text from ``title`` to the next section of the same level."""
+    start = README.index(title + "\n")
+    end = README.find("\n## ", start + len(title))
+    return README[start:end if end >= 0 else len(README)]
+
+
+def test_environment_tables_are_those_of_the_last_env_run() -> None:
+    """The host-environment block of README (between its markers) is matrix/env-matrix.md before its test
+    table, as matrix/readme_table.py copies it: environments, summary, probes, refusals."""
+    sys.path.insert(0, str(ROOT / "matrix"))
+    try:
+        import readme_table
+    finally:
+        sys.path.remove(str(ROOT / "matrix"))
+    env_matrix = (ROOT / "matrix" / "env-matrix.md").read_text()
+    assert readme_table.updated(README, env_matrix) == README, "run python3 matrix/readme_table.py"
+    copied = README[README.index(readme_table.BEGIN):README.index(readme_table.END)]
+    assert "| environment | what the tests run as |" in copied and "| passed |" in copied
+
+
 def test_kernel_tables_are_those_of_the_last_matrix_run() -> None:
     """The feature table and per-kernel summary in README are copied from matrix/kernel-matrix.md (a full run)."""
     matrix = (ROOT / "matrix" / "kernel-matrix.md").read_text()
-    section = README[README.index("## Other kernels"):]
+    section = _section("## Other kernels")
     rows = [line for line in section.splitlines() if line.startswith("|")]
     assert len(rows) > 10
     for row in rows:

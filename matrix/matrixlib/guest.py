@@ -86,11 +86,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout: float,
          run_timeout: float, virtiofsd: VirtiofsD | None = None, echo: bool = False,
-         memory_mb: int = 2048, cpus: int = 2, accel: str = DEFAULT_ACCEL) -> GuestResult:
+         memory_mb: int = 2048, cpus: int = 2, accel: str = DEFAULT_ACCEL, append: str = "") -> GuestResult:
     """Boot, wait for the /init markers, enforce both timeouts, and collect the exit code.
 
     results/ must already hold run.sh; the guest leaves output.txt and exit_code there,
-    and the serial console goes to results/console.log.
+    and the serial console goes to results/console.log. ``append`` is added to the kernel
+    command line (e.g. lockdown=integrity).
     """
     console_path = results / "console.log"
     helpers: list[subprocess.Popen[bytes]] = []
@@ -115,7 +116,7 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                                        f"virtiofsd did not start: {log[-300:]}")
                 time.sleep(0.05)
         cmd = qemu_command(kernel, initrd, results, share, socket=socket,
-                           memory_mb=memory_mb, cpus=cpus, accel=accel)
+                           memory_mb=memory_mb, cpus=cpus, accel=accel, append=append)
         (results / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

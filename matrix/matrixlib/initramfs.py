@@ -89,7 +89,7 @@ def _pad_len(n: int) -> int:
 
 def init_script(modules: Sequence[str], share: str, hostname: str = "matrix",
                 params: Mapping[str, str] | None = None) -> str:
-    """The guest's /init: mount, load modules, mount the shares, chroot, run, power off.
+    """The guest's /init: mount, load modules, mount the shares, make the host root the root, run, power off.
 
     `modules` are file names under /lib/modules of the initramfs in load order, and
     `params` their module parameters by file name; `share` is 'virtiofs' or '9p' for
@@ -142,7 +142,11 @@ mount --bind /results {r}{GUEST_RESULTS} || fail "bind results"
 hostname {hostname}
 ip link set lo up
 echo "{BOOTED} $(cat /proc/uptime)"
-chroot {r} /bin/sh {GUEST_RESULTS}/run.sh > /results/output.txt 2>&1
+# The host root becomes the root of the mount namespace (as switch_root does), not a chroot
+# inside it: the kernel refuses user namespaces (unshare, BPF tokens) to a chrooted process.
+# This shell keeps the initramfs as its root, so /results and busybox stay in reach.
+cd {r} && mount --move . / || fail "cannot move the host root to /"
+chroot . /bin/sh {GUEST_RESULTS}/run.sh > /results/output.txt 2>&1
 rc=$?
 echo $rc > /results/exit_code
 sync

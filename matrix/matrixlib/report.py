@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 PASSED, FAILED, ERROR, SKIPPED, XFAILED = "passed", "failed", "error", "skipped", "xfailed"
@@ -26,13 +26,14 @@ class Column:
 
     label: str
     release: str = ""
-    status: str = "done"  # a guest.GuestResult status, or "not-run"
+    status: str = "done"  # a guest.GuestResult status, "env-unavailable", or "not-run"
     exit_code: int | None = None
     boot_seconds: float | None = None
     run_seconds: float | None = None
     detail: str = ""
     tests: dict[str, Outcome] = dataclasses.field(default_factory=dict)
     features: dict[str, Any] = dataclasses.field(default_factory=dict)  # probe name -> True/False/error text
+    env: str = "plain"  # the host environment (matrixlib.envs) the tests ran in
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -253,19 +254,10 @@ def render_features_markdown(columns: Sequence[Column]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(columns: Sequence[Column]) -> str:
-    """The matrix for the README: the feature table, a summary per kernel, and the kernel x test
-    table (pass / FAIL / skip[n], the skip reasons numbered below it)."""
-    rows = _rows(columns)
-    short = _short_ids(rows)
-    out: list[str] = []
-    features = render_features_markdown(columns)
-    if features:
-        out += ["### Features (bpfkit's probes)", "", features]
-    out += ["### Tests", ""]
+def _summary_markdown(columns: Sequence[Column]) -> list[str]:
+    """Per column: tests passed, skipped by a probe, failed; how the guest ended; its timings."""
     head = "| | " + " | ".join(_md_escape(_header(c)) for c in columns) + " |"
-    sep = "|---|" + "---|" * len(columns)
-    summary = [head, sep]
+    summary = [head, "|---|" + "---|" * len(columns)]
     for word, statuses in (("passed", (PASSED,)), ("skipped (probe)", (SKIPPED, XFAILED)),
                            ("failed", (FAILED, ERROR))):
         summary.append(f"| {word} | " + " | ".join(
@@ -274,9 +266,16 @@ def render_markdown(columns: Sequence[Column]) -> str:
         _md_escape(c.status if c.status != "done" else f"exit {c.exit_code}") for c in columns) + " |")
     summary.append("| boot / tests | " + " | ".join(
         f"{_secs(c.boot_seconds)} / {_secs(c.run_seconds)}" for c in columns) + " |")
-    out += [*summary, ""]
+    return summary
+
+
+def _tests_markdown(columns: Sequence[Column]) -> list[str]:
+    """The column x test table (pass / FAIL / skip [n]) with the skip reasons numbered below it."""
+    rows = _rows(columns)
+    short = _short_ids(rows)
     notes: dict[str, int] = {}
-    lines = ["| test | " + " | ".join(_md_escape(c.label) for c in columns) + " |", sep]
+    lines = ["| test | " + " | ".join(_md_escape(c.label) for c in columns) + " |",
+             "|---|" + "---|" * len(columns)]
     for t in rows:
         cells = []
         for c in columns:
@@ -292,8 +291,61 @@ def render_markdown(columns: Sequence[Column]) -> str:
             else:
                 cells.append(f"**{o.status.upper()}**")
         lines.append(f"| `{_md_escape(short[t])}` | " + " | ".join(cells) + " |")
-    out += lines
     if notes:
-        out += ["", "Skip reasons:", ""]
-        out += [f"{n}. {_md_escape(msg) or '(no reason given)'}" for msg, n in notes.items()]
+        lines += ["", "Skip reasons:", ""]
+        lines += [f"{n}. {_md_escape(msg) or '(no reason given)'}" for msg, n in notes.items()]
+    return lines
+
+
+def render_markdown(columns: Sequence[Column]) -> str:
+    """The matrix for the README: the feature table, a summary per kernel, and the kernel x test
+    table (pass / FAIL / skip[n], the skip reasons numbered below it)."""
+    out: list[str] = []
+    features = render_features_markdown(columns)
+    if features:
+        out += ["### Features (bpfkit's probes)", "", features]
+    out += ["### Tests", "", *_summary_markdown(columns), "", *_tests_markdown(columns)]
+    return "\n".join(out) + "\n"
+
+
+def refusals(columns: Sequence[Column]) -> list[tuple[str, list[str], int, str]]:
+    """What each environment refused: (env, its kernels, tests, reason) per distinct skip or
+    failure reason, in column order (failures first within an environment)."""
+    found: dict[tuple[str, str], tuple[list[str], int]] = {}
+    for c in columns:
+        kernel = c.label.split(" ", 1)[0]
+        ordered = sorted(c.tests.values(), key=lambda o: o.status not in (FAILED, ERROR))
+        for o in ordered:
+            if o.status in (PASSED, XFAILED):
+                continue
+            why = o.message if o.status == SKIPPED else f"{o.status.upper()}: {o.message}"
+            kernels, n = found.get((c.env, why), ([], 0))
+            if kernel not in kernels:
+                kernels = [*kernels, kernel]
+            found[(c.env, why)] = (kernels, n + 1)
+    return [(env, kernels, n, why) for (env, why), (kernels, n) in found.items()]
+
+
+def render_env_markdown(columns: Sequence[Column], about: Mapping[str, str], note: str = "") -> str:
+    """The host-environment matrix (kernel x environment columns): what each environment is, a
+    summary per column, what the probes found in each, what each refused and why, and the tests.
+    ``note`` (which run wrote it) comes first."""
+    out = [note, ""] if note else []
+    out += ["### Environments", "", "| environment | what the tests run as |", "|---|---|"]
+    seen: list[str] = []
+    for c in columns:
+        if c.env not in seen:
+            seen.append(c.env)
+            out.append(f"| `{_md_escape(c.env)}` | {_md_escape(about.get(c.env, ''))} |")
+    out += ["", "### Summary", "", *_summary_markdown(columns), ""]
+    features = render_features_markdown(columns)
+    if features:
+        out += ["### Features (bpfkit's probes in each environment)", "", features]
+    out += ["### Refused in each environment (tests skipped by a probe, or failed)", ""]
+    refused = refusals(columns)
+    if not refused:
+        out.append("Nothing: every test passed in every environment.")
+    out += [f"- `{_md_escape(env)}` ({', '.join(kernels)}), {n} test{'s' if n != 1 else ''}: "
+            f"{_md_escape(why) or '(no reason given)'}" for env, kernels, n, why in refused]
+    out += ["", "### Tests", "", *_tests_markdown(columns)]
     return "\n".join(out) + "\n"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 from . import host
-from ._sys import Fd
+from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
 from ._sys.syscall import ENOTSUPP, bpf, explain_eperm
@@ -57,10 +57,12 @@ __all__ = [
     "have_kprobes",
     "have_map_type",
     "have_mmapable_arrays",
+    "have_perf_events",
     "have_prog_type",
     "have_sleepable_map",
     "have_sleepable_spin_lock",
     "have_tcx",
+    "have_tracefs",
     "have_trampolines",
     "lockdown_refusal",
     "prog_capabilities",
@@ -83,6 +85,8 @@ _FEATURE_MIN_KERNEL = {
     "fmod_ret": "5.7",
     "hash_lookup_and_delete": "5.14",
     "bpf_token": "6.9",
+    "tracefs": "4.1",
+    "perf_events": "4.4",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -95,6 +99,8 @@ _FEATURE_LABEL = {
     "fmod_ret": "fmod_ret programs on bpf_modify_return_test",
     "hash_lookup_and_delete": "lookup_and_delete on hash maps",
     "bpf_token": "BPF tokens (delegated bpffs)",
+    "tracefs": "tracefs events (tracepoints by name, kprobe/uprobe_events, trace_pipe)",
+    "perf_events": "perf events for this process (perf buffers, perf-event attachments)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -650,10 +656,28 @@ def have_bpf_lsm() -> bool:
 @functools.cache
 @_answers(lambda: _FEATURE_LABEL["kprobes"], (host.CAP_PERFMON,))
 def have_kprobes() -> bool:
-    """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events)."""
-    from .links.probes import kprobe_support
+    """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events) and lets this process
+    create one: lockdown=confidentiality and kernel.perf_event_paranoid >= 3 without CAP_SYS_ADMIN refuse them."""
+    from .links.probes import kprobe_support, open_kprobe_event
 
-    return kprobe_support() is not None
+    how = kprobe_support()
+    if how != "pmu":
+        return how is not None
+    try:
+        fd = open_kprobe_event(_KPROBE_PROBE_FUNC, retprobe=False)
+    except BpfPermissionError:
+        why = perf_event.paranoid_refusal(perf_event.current_paranoid(), host.has_capability(host.CAP_SYS_ADMIN))
+        if why is None:
+            raise  # a capability or lockdown: _answers says which
+        _REFUSALS[_FEATURE_LABEL["kprobes"]] = (Cause.REFUSED, f"the kernel refuses kprobes to this process: {why}")
+        return False
+    except KernelError:
+        return True  # the kernel has kprobes but not on this function (inlined, blacklisted): not a refusal
+    os.close(fd)
+    return True
+
+
+_KPROBE_PROBE_FUNC = "vfs_read"  # in every kernel, never inlined, kprobes allowed
 
 
 def have_btf_kind(kind: BtfKind | str) -> bool:
@@ -697,6 +721,57 @@ def have_hash_lookup_and_delete() -> bool:
 
 
 @functools.cache
+@_answers(lambda: _FEATURE_LABEL["perf_events"], (host.CAP_PERFMON,))
+def have_perf_events() -> bool:
+    """True when this process may open a CPU-wide perf event (a BPF output event: what perf buffers read).
+
+    Debian/Ubuntu's kernel.perf_event_paranoid=3 refuses that without CAP_SYS_ADMIN even to CAP_PERFMON.
+    """
+    from ._uapi import PerfSwId, PerfType
+
+    attr = perf_event.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1)
+    try:
+        os.close(perf_event.perf_event_open(attr, -1, 0, target="probe BPF output event on cpu 0"))
+    except BpfPermissionError:
+        why = perf_event.paranoid_refusal(perf_event.current_paranoid(), host.has_capability(host.CAP_SYS_ADMIN))
+        if why is None:
+            raise  # a capability or lockdown: _answers says which
+        _REFUSALS[_FEATURE_LABEL["perf_events"]] = (Cause.REFUSED, f"the kernel refuses perf events to this "
+                                                                   f"process: {why}")
+        return False
+    return True
+
+
+@functools.cache
+def have_tracefs() -> bool:
+    """True when this process can use tracefs events: tracepoints by name (their ids), kprobe/uprobe_events and
+    trace_pipe. Unreadable (mode 700, not root) or empty (lockdown=confidentiality) tracefs is "no", with the reason."""
+    from ._sys.mounts import TRACEFS_FIX, ensure_tracefs
+
+    label = _FEATURE_LABEL["tracefs"]
+    try:
+        root = ensure_tracefs()
+        os.listdir(os.path.join(root, "events"))
+    except PermissionError as exc:
+        _REFUSALS[label] = (Cause.ACCESS, f"tracefs ({exc.filename}) is readable only by root here (this process is "
+                                          f"uid {os.getuid()}): {TRACEFS_FIX}")
+        return False
+    except FileNotFoundError:
+        if host.lockdown_mode() == "confidentiality":
+            _REFUSALS[label] = (Cause.LOCKDOWN, "kernel lockdown=confidentiality leaves tracefs empty (no event ids, "
+                                                "kprobe_events or trace_pipe): raw_tp and tp_btf programs attach "
+                                                "without tracefs; a kernel booted without it has them")
+        else:
+            _REFUSALS[label] = (Cause.CONFIG, "tracefs has no events directory: the kernel was built without "
+                                              "CONFIG_EVENT_TRACING; raw_tp and tp_btf programs attach without it")
+        return False
+    except OSError as exc:  # not mounted and not mountable here
+        _REFUSALS[label] = refusal(label, exc, (host.CAP_SYS_ADMIN,))
+        return False
+    return True
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["bpf_token"])
 def have_bpf_token() -> bool:
     """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
@@ -725,6 +800,8 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "fmod_ret": have_fmod_ret,
     "hash_lookup_and_delete": have_hash_lookup_and_delete,
     "bpf_token": have_bpf_token,
+    "tracefs": have_tracefs,
+    "perf_events": have_perf_events,
 }
 
 
@@ -772,6 +849,8 @@ _LOCKDOWN_HELPERS = {"probe_write_user": "integrity", "probe_read_kernel": "conf
                      "probe_read_str": "confidentiality"}
 
 
+# helpers the kernel offers only to CAP_SYS_ADMIN (kernel/trace/bpf_trace.c), whatever CAP_BPF and CAP_PERFMON allow
+_SYS_ADMIN_HELPERS = frozenset({"probe_write_user"})
 _DEPENDS = {"fmod_ret": "trampolines"}
 # kernel options a feature needs, as /proc/config.gz names them
 _CONFIG_OPTIONS = {"kprobes": ("CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"), "bpf_lsm": ("CONFIG_BPF_LSM",),
@@ -832,6 +911,9 @@ def _explain(kind: str, name: str, label: str, min_kernel: str | None) -> tuple[
         if not host.has_capability(host.CAP_PERFMON):
             return Cause.CAPABILITY, (f"{label} may need CAP_PERFMON, which this process lacks (the kernel hides "
                                       "tracing helpers without it); grant it or run as root")
+        if helper in _SYS_ADMIN_HELPERS and not host.has_capability(host.CAP_SYS_ADMIN):
+            return Cause.CAPABILITY, (f"{label} needs CAP_SYS_ADMIN, which this process lacks (the verifier offers "
+                                      f"bpf_{helper} only to it); grant it or run as root")
     if kind == "feature" and name in _DEPENDS and not _BOOL_PROBES[_DEPENDS[name]]():
         dep = _DEPENDS[name]
         cause, why = _explain("feature", dep, _FEATURE_LABEL[dep], _FEATURE_MIN_KERNEL[dep])
@@ -866,7 +948,7 @@ def require(feature: MapType | ProgType | str) -> None:
     ``"helper:<name>"`` (``"helper:<name>@<prog type>"``, default raw_tracepoint),
     ``"btf:<kind>"``, or one of ``batch_ops``, ``mmapable_arrays``,
     ``bpf_link_perf_event``, ``tcx``, ``trampolines``, ``fmod_ret``, ``bpf_lsm``, ``kprobes``,
-    ``hash_lookup_and_delete``, ``bpf_token``.
+    ``hash_lookup_and_delete``, ``bpf_token``, ``tracefs``, ``perf_events``.
     """
     s = check(feature)
     if not s:

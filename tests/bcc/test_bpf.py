@@ -21,6 +21,7 @@ import pytest
 from bpfkit import features
 from bpfkit.bcc import BPF, CompileError
 from bpfkit.errors import NotSupportedError, VerifierError
+from bpfkit.testing import require_capability
 
 from .test_rewriter import program_text
 
@@ -37,11 +38,13 @@ def exec_as(uid: int, argv: list[str] | None = None) -> int:
     return p.pid
 
 
+CAP_SETUID = 7
 COUNTER = program_text("bcc_doc002_uid_counter.py")  # the per-UID execve counter of document 002
 
 
 @pytest.mark.quick
 def test_document_program_counts_execs_by_uid(capfd: pytest.CaptureFixture[str]) -> None:
+    require_capability(CAP_SETUID, "running execs as another user")
     with BPF(text=COUNTER) as b:
         syscall = b.get_syscall_fnname("execve")
         assert syscall in (b"__x64_sys_execve", b"__arm64_sys_execve", b"sys_execve")
@@ -101,6 +104,7 @@ int ret_openat(struct pt_regs *ctx) {
 
 
 def test_syscall_convention_arguments_and_return_values() -> None:
+    require_capability(CAP_SETUID, "running execs as another user")
     with BPF(text=SYSCALL_ARGS, cflags=[f"-DUID={UID}"]) as b:
         fn = b.get_syscall_fnname("openat")
         b.attach_kprobe(event=fn, fn_name="syscall__openat")

@@ -13,6 +13,7 @@ import pytest
 
 import bpfkit.links as links
 import bpfkit.links.probes as probes
+from bpfkit import features
 from bpfkit.bcc import bpf as bpfmod
 from bpfkit.bcc._rewriter import Mode, rewrite
 from bpfkit.errors import KernelError, NotSupportedError
@@ -86,6 +87,8 @@ def rec(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 def no_kprobes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probes, "kprobe_support", lambda: None)
+    monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support(
+        "kprobes", False, features.Cause.CONFIG, "this kernel has no kprobes (CONFIG_KPROBES is off)"))
 
 
 def trampolines_probe_ok(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,6 +111,7 @@ COUNTER = "BPF_HASH(c);\nint hello(void *ctx) { u64 k = 0; c.increment(k); retur
 def test_kprobes_first(rec: Recorder, fake_kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
+    monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support("kprobes", True))
     b = make_bpf(COUNTER, fake_kernel, rec)
     b.attach_kprobe(event=b"__x64_sys_execve", fn_name=b"hello")
     assert [(p.symbol, p.prog_type) for p in rec.loads] == [("hello", bpfmod.BPF.KPROBE)]

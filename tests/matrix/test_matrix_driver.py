@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from matrixlib import cache, debian, guest, initramfs, report
+from matrixlib import cache, debian, envs, guest, initramfs, report
 
 
 def _load_run() -> ModuleType:
@@ -26,6 +26,7 @@ def _load_run() -> ModuleType:
 
 
 run = _load_run()
+PLAIN = envs.BY_NAME[envs.PLAIN]
 
 
 def test_parse_args_splits_pytest_arguments_after_double_dash() -> None:
@@ -204,7 +205,7 @@ def test_run_guest_boots_again_after_a_boot_failure(tmp_path: Path,
     monkeypatch.setattr(guest, "boot", fake_boot)
     monkeypatch.setattr(cache.Cache, "initramfs", lambda *_a: tmp_path / "initrd")
     args = run.parse_args([])[0]
-    col = run.run_guest(_fake_kernel(tmp_path), cache.Cache(tmp_path, print), "9p", None,
+    col = run.run_guest(_fake_kernel(tmp_path), PLAIN, cache.Cache(tmp_path, print), "9p", None,
                         ["python"], [], results, args)
     assert len(calls) == 2
     assert (col.status, col.exit_code, col.boot_seconds) == ("done", 0, 5.0)
@@ -225,7 +226,7 @@ def test_run_guest_does_not_retry_a_failure_after_init(tmp_path: Path,
 
     monkeypatch.setattr(guest, "boot", fake_boot)
     monkeypatch.setattr(cache.Cache, "initramfs", lambda *_a: tmp_path / "initrd")
-    col = run.run_guest(_fake_kernel(tmp_path), cache.Cache(tmp_path, print), "9p", None,
+    col = run.run_guest(_fake_kernel(tmp_path), PLAIN, cache.Cache(tmp_path, print), "9p", None,
                         ["python"], [], results, run.parse_args(["--boot-retries", "3"])[0])
     assert len(calls) == 1
     assert col.status == "run-timeout"

@@ -183,7 +183,9 @@ def test_init_script_mounts_shares_and_kernel_filesystems(share: str) -> None:
     assert f"-t {share}" in root_line and "ro" in root_line
     for fs in ("proc", "sysfs", "devtmpfs", "bpf", "tracefs", "debugfs", "cgroup2", "securityfs"):
         assert f"mount -t {fs} " in text
-    assert f"chroot {initramfs.NEWROOT} /bin/sh {initramfs.GUEST_RESULTS}/run.sh" in text
+    assert f"cd {initramfs.NEWROOT} && mount --move . / ||" in text  # not a chroot: user namespaces work
+    assert f"chroot . /bin/sh {initramfs.GUEST_RESULTS}/run.sh" in text
+    assert text.index("mount --move . /") < text.index("chroot . ")
     assert "/results/exit_code" in text
     assert text.rstrip().endswith("poweroff -f")
     for mark in (initramfs.BOOTED, initramfs.DONE, initramfs.ERROR):

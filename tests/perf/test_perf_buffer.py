@@ -23,6 +23,7 @@ from bpfkit._sys import Fd
 from bpfkit._uapi import MapType
 from bpfkit.perf import PerfBuffer
 from bpfkit.programs import Program
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -38,6 +39,7 @@ class Record(ctypes.Structure):
 @pytest.fixture
 def env() -> Iterator[tuple[Fd, Fd, Program]]:
     """The perf event array (one slot per possible CPU), failure counters and the producer."""
+    require("perf_events")  # a perf buffer is one perf event per CPU
     with P.create_map(MapType.PERF_EVENT_ARRAY, 4, 4, host.possible_cpus(), "events") as m, \
             P.counter_map() as ctr, P.perf_output_producer(m.fd, ctr.fd, REC) as prog:
         yield m, ctr, prog

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from tools_helpers import ToolRun
+from tools_helpers import ToolRun, require_tool
 
 
 @pytest.fixture
@@ -14,6 +14,7 @@ def run_tool() -> Iterator[Callable[..., ToolRun]]:
     runs: list[ToolRun] = []
 
     def start(tool: str, *args: str, json_output: bool = True) -> ToolRun:
+        require_tool(tool)
         r = ToolRun(tool, *args, json_output=json_output)
         runs.append(r)
         return r

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
-from tools_helpers import ToolRun, assert_clean_exit
+from tools_helpers import ToolRun, assert_clean_exit, require_tool
 
 from bpfkit.tools import execcount
 from bpfkit.tools._common import Session
@@ -68,6 +68,7 @@ def test_format_ids() -> None:
 
 
 def test_table_in_process() -> None:
+    require_tool("execcount")
     out = io.StringIO()
     ns = argparse.Namespace(interval=5.0, table=True)
     with Session(duration=0.2, out=out, err=io.StringIO()) as session:

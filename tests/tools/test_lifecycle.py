@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tools_helpers import READY, ToolRun, assert_clean_exit, tool_env
+from tools_helpers import READY, ToolRun, assert_clean_exit, require_tool, tool_env
 
 from bpfkit import cli
 from bpfkit.tools import TOOLS
@@ -56,6 +56,7 @@ def test_duration_ends_it_cleanly(run_tool: Callable[..., ToolRun], tool: str) -
 
 @pytest.mark.parametrize("tool", list(TOOLS))
 def test_in_process_run_closes_everything(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool(tool)
     # the autouse no_leaks fixture fails the test if an fd of a map, program, link or perf event stays open
     assert cli.main([tool, "--json", "--duration", "0.3", *ARGS[tool]]) == 0
     out, err = capsys.readouterr()
@@ -65,6 +66,7 @@ def test_in_process_run_closes_everything(tool: str, capsys: pytest.CaptureFixtu
 
 
 def test_ctrl_c_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    require_tool("bootstrap")
     def interrupt_once_attached() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -101,6 +103,7 @@ def test_tailcalls_refuses_a_missing_pid(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_a_closed_pipe_ends_it_quietly() -> None:
     """``bpfkit bootstrap | head -n 3``: exit 0 and no BrokenPipeError traceback once head is gone."""
+    require_tool("bootstrap")
     proc = subprocess.Popen([sys.executable, "-m", "bpfkit", "bootstrap"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=tool_env())
     assert proc.stdout is not None and proc.stderr is not None
@@ -130,3 +133,14 @@ def test_a_closed_pipe_ends_it_quietly() -> None:
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+def test_every_tool_says_what_it_needs() -> None:
+    """TOOL_NEEDS names every tool, with features the probes know (a bad name would raise ValueError)."""
+    from tools_helpers import TOOL_NEEDS
+
+    from bpfkit import features
+
+    assert set(TOOL_NEEDS) == set(TOOLS)
+    for needs in TOOL_NEEDS.values():
+        assert all(isinstance(features.check(f), features.Support) for f in needs)

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tools_helpers import require_tool
 
+from bpfkit import host
+from bpfkit.testing import require_capability
 from bpfkit.tools._common import pid_ns_constants
 
 pytestmark = pytest.mark.kernel
@@ -33,6 +36,8 @@ sh -c 'echo $$' > "$OUT/last_pid"
 
 
 def _run(tool: str, mode: str, mark: str, tmp_path: Path) -> tuple[list[dict[str, object]], int]:
+    require_tool(tool)
+    require_capability(host.CAP_SYS_ADMIN, "making a PID namespace (unshare --pid --mount-proc)")
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.fail("unshare (util-linux) is needed to run a tool in a new PID namespace")
@@ -80,6 +85,8 @@ def test_procmap_keys_are_pids_of_its_own_namespace(tmp_path: Path) -> None:
 
 def test_tailcalls_pid_is_a_pid_of_its_own_namespace(tmp_path: Path) -> None:
     """--pid names a process by its PID in the namespace: one that re-executes itself has its execve counted."""
+    require_tool("tailcalls")
+    require_capability(host.CAP_SYS_ADMIN, "making a PID namespace (unshare --pid --mount-proc)")
     (tmp_path / "reexec.sh").write_text('sleep 0.05\n[ "$1" -lt 3000 ] && exec sh "$0" $(($1 + 1))\n')
     script = (
         'sh "$OUT/reexec.sh" 0 &\ntarget=$!\n'

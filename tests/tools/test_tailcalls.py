@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from tools_helpers import ToolRun, assert_clean_exit
+from tools_helpers import ToolRun, assert_clean_exit, require_tool
 
 pytestmark = pytest.mark.kernel
 
@@ -36,6 +36,7 @@ os.execv("/bin/true", ["true"])                                 # execve
 
 
 def test_counts_and_traces_the_syscalls_of_a_process(run_tool: Callable[..., ToolRun]) -> None:
+    require_tool("tailcalls")  # before the child: a skip must not leave it waiting
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, text=True)
     try:
         t = run_tool("tailcalls", "--pid", str(child.pid))

@@ -16,6 +16,33 @@ from typing import Any
 import bpfkit
 from bpfkit._sys.commands import ids_of
 from bpfkit._uapi import Cmd
+from bpfkit.testing import require
+
+# what each tool's programs attach through and use, as bpfkit.features names it: a test of a tool skips (through
+# the probe, with its reason) where this process cannot have it (tracefs unreadable or locked down, no kprobes ...)
+TOOL_NEEDS: dict[str, tuple[str, ...]] = {
+    "bootstrap": ("tracefs", "helper:probe_read_kernel@tracepoint", "map:ringbuf"),
+    "execcount": ("tracefs",),
+    "hello": ("tracefs", "map:perf_event_array", "perf_events"),
+    "procmap": ("tracefs",),
+    "tailcalls": ("tracefs", "map:prog_array"),  # raw_tp, and trace_pipe for bpf_printk's lines
+}
+
+
+PID_NS_TOOLS = ("bootstrap", "hello", "procmap")  # the tools with --pid-ns host|own
+PROC_PID_INIT_INO = 0xEFFFFFFC  # the initial PID namespace's inode (include/linux/proc_ns.h)
+
+
+def in_child_pid_namespace() -> bool:
+    """Whether the tests run in a PID namespace of their own (a container), where BPF sees other PIDs."""
+    return os.stat("/proc/self/ns/pid").st_ino != PROC_PID_INIT_INO
+
+
+def require_tool(tool: str) -> None:
+    """Skip the calling test unless this process may run ``tool`` here (each feature it needs asked of its probe)."""
+    for feature in TOOL_NEEDS[tool]:
+        require(feature)
+
 
 READY = re.compile(r"\((?:Ctrl\+C to stop|for [0-9.e+-]+ s)\)$")
 # kinds of kernel objects a tool's fds refer to, as /proc/PID/fdinfo names their ids
@@ -80,6 +107,8 @@ class ToolRun:
 
     def __init__(self, tool: str, *args: str, json_output: bool = True) -> None:
         self.tool = tool
+        if tool in PID_NS_TOOLS and in_child_pid_namespace() and "--pid-ns" not in args:
+            args = (*args, "--pid-ns", "own")  # in a container the tests' PIDs are the container's
         argv = [sys.executable, "-m", "bpfkit", tool, *(["--json"] if json_output else []), *args]
         self.json = json_output
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tool_env())

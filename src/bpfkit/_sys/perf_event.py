@@ -18,6 +18,8 @@ __all__ = [
     "disable",
     "enable",
     "map_pages",
+    "current_paranoid",
+    "paranoid_refusal",
     "perf_event_open",
     "set_bpf",
     "set_output",
@@ -92,9 +94,48 @@ def perf_event_open(
     r = _syscall5(NR_PERF_EVENT_OPEN, ctypes.addressof(attr), pid, cpu, group_fd, flags)
     if r < 0:
         err = ctypes.get_errno()
-        cls = BpfPermissionError if err in (E.EPERM, E.EACCES) else KernelError
-        raise cls(err, command="perf_event_open", target=target)
+        if err in (E.EPERM, E.EACCES):
+            raise BpfPermissionError(err, command="perf_event_open", target=target,
+                                     detail=paranoid_refusal(_paranoid(), _sys_admin()))
+        raise KernelError(err, command="perf_event_open", target=target)
     return int(r)
+
+
+PARANOID_PATH = "/proc/sys/kernel/perf_event_paranoid"
+
+
+def current_paranoid() -> int | None:
+    """kernel.perf_event_paranoid, or None when it cannot be read."""
+    return _paranoid()
+
+
+def _paranoid() -> int | None:
+    try:
+        with open(PARANOID_PATH) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _sys_admin() -> bool:
+    from .. import host
+
+    return host.has_capability(host.CAP_SYS_ADMIN)
+
+
+def paranoid_refusal(paranoid: int | None, sys_admin: bool) -> str | None:
+    """Why perf_event_open was refused when kernel.perf_event_paranoid explains it, and the way out.
+
+    Debian and Ubuntu kernels add levels above mainline's 2: from 3 on, perf_event_open
+    needs CAP_SYS_ADMIN (CAP_PERFMON is not enough), so kprobes, uprobes and tracepoints
+    attached through perf events are refused to a capabilities-only process.
+    """
+    if paranoid is None or paranoid <= 2 or sys_admin:
+        return None
+    return (f"kernel.perf_event_paranoid={paranoid} (a Debian/Ubuntu level above mainline's 2) refuses "
+            "perf_event_open without CAP_SYS_ADMIN, whatever CAP_PERFMON allows: set "
+            "kernel.perf_event_paranoid=2, grant CAP_SYS_ADMIN, or attach with raw_tp, tp_btf or fentry, "
+            "which need no perf event")
 
 
 def _do_ioctl(fd: int, req: int, arg: int, what: str) -> None:

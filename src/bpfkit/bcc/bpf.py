@@ -42,6 +42,7 @@ from ._syms import UserSymbols, kernel_symbols
 from ._tracepoints import syscall_arg_count
 
 if TYPE_CHECKING:
+    from ..features import Support
     from ..trace_pipe import TracePipe
 
 __all__ = ["BPF", "Function"]
@@ -301,8 +302,9 @@ class BPF:
         if BPF._syscall_prefix is None:
             from .._uapi import BtfKind
 
-            btf = self.kernel.btf  # the syscall functions are in the kernel's BTF: no kallsyms scan
-            found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if btf.find(p + "bpf", BtfKind.FUNC)), None)
+            btf = getattr(self.kernel, "btf", None)  # the syscall functions are in the kernel's BTF: no kallsyms scan
+            found = None if btf is None else next(
+                (p for p in ("sys_", *_SYSCALL_PREFIXES) if btf.find(p + "bpf", BtfKind.FUNC)), None)
             if found is None:
                 with open("/proc/kallsyms") as f:
                     text = f.read()
@@ -388,7 +390,6 @@ class BPF:
 
     def _attach_probe(self, event: str, off: int, fn: str, retprobe: bool) -> None:
         from ..links import attach_kprobe, attach_tracepoint, attach_trampoline
-        from ..links.probes import kprobe_support
 
         kind = "kretprobe" if retprobe else "kprobe"
         key = (kind, event, fn)
@@ -396,7 +397,8 @@ class BPF:
             raise ValueError(f"{fn!r} is already attached to {kind} {event}")
         decl = self._decl(fn)
         reasons: list[str] = []
-        if kprobe_support() is not None:
+        kprobes = _kprobes()
+        if kprobes:
             prog = self._load(fn, BPF.KPROBE)
             try:
                 self._ctx.links[key] = attach_kprobe(prog, event, offset=off, retprobe=retprobe)
@@ -405,7 +407,7 @@ class BPF:
             except NotSupportedError as exc:
                 reasons.append(f"kprobe refused ({exc})")
         else:
-            reasons.append("this kernel has no kprobes")
+            reasons.append(f"no kprobes ({kprobes.reason})")
         tramp = "fexit" if retprobe else "fentry"
         if off:
             reasons.append(f"{tramp} cannot take an offset")
@@ -1185,6 +1187,13 @@ def _add_prefix(prefix: str, name: str | bytes) -> str:
 
 
 _TRAMPOLINES: list[Any] = []  # [works, why not]
+
+
+def _kprobes() -> Support:
+    """Whether this process may create kprobes here, and if not why (bpfkit.features' cached probe)."""
+    from .. import features
+
+    return features.check("kprobes")
 
 
 def _probe_trampolines() -> bool:

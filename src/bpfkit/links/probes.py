@@ -36,6 +36,7 @@ __all__ = [
     "find_library",
     "kprobe_support",
     "mapped_files",
+    "open_kprobe_event",
     "resolve_symbol",
     "resolve_symbols",
     "uprobe_ref_ctr_support",
@@ -89,6 +90,20 @@ def kprobe_support() -> str | None:
     return "tracefs" if os.path.exists(os.path.join(root, "kprobe_events")) else None
 
 
+def open_kprobe_event(func: str, *, retprobe: bool, offset: int = 0) -> int:
+    """A perf event fd of a kprobe (kretprobe) on ``func``+``offset`` from the kprobe PMU."""
+    pmu = _pmu_type("kprobe")
+    if pmu is None:
+        raise _kprobe_missing(func, retprobe)
+    target = f"{'kretprobe' if retprobe else 'kprobe'} {func}" + (f"+{offset}" if offset else "")
+    name = ctypes.create_string_buffer(func.encode())
+    attr = P.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
+    attr.config = (1 << _retprobe_bit("kprobe")) if retprobe else 0
+    attr.config1 = ctypes.addressof(name)
+    attr.config2 = offset
+    return P.perf_event_open(attr, -1, 0, target=target)
+
+
 def _kprobe_missing(func: str, retprobe: bool) -> NotSupportedError:
     kind = "kretprobe" if retprobe else "kprobe"
     return NotSupportedError(
@@ -113,14 +128,7 @@ def attach_kprobe(prog: Program, func: str, *, offset: int = 0, retprobe: bool =
     if how is None:
         raise _kprobe_missing(func, retprobe)
     if how == "pmu":
-        pmu = _pmu_type("kprobe")
-        assert pmu is not None
-        name = ctypes.create_string_buffer(func.encode())
-        attr = P.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
-        attr.config = (1 << _retprobe_bit("kprobe")) if retprobe else 0
-        attr.config1 = ctypes.addressof(name)
-        attr.config2 = offset
-        pfd = Fd(P.perf_event_open(attr, -1, 0, target=target), f"perf event of {target}")
+        pfd = Fd(open_kprobe_event(func, retprobe=retprobe, offset=offset), f"perf event of {target}")
         return attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
     return _attach_legacy_probe(prog, "kprobe", f"{func}+{offset}" if offset else func, retprobe, target, cookie)
 

@@ -40,6 +40,13 @@ def tracepoint_id(category: str, name: str) -> int:
         with tracefs_access(f"attaching to tracepoint {category}/{name}"), open(path) as f:
             return int(f.read().strip())
     except FileNotFoundError:
+        from ..features import check
+
+        usable = check("tracefs")  # an empty tracefs (lockdown=confidentiality) has no tracepoint at all
+        if not usable:
+            raise NotSupportedError(f"cannot attach to tracepoint {category}/{name}: {usable.reason}",
+                                    feature="tracepoints", cause=None if usable.cause is None else usable.cause.value
+                                    ) from None
         raise KernelError(E.ENOENT, command="tracepoint lookup", target=f"tracepoint {category}/{name}",
                           detail=f"no such tracepoint ({path} does not exist)") from None
 

@@ -16,6 +16,7 @@ from .leaks import kernel_ids as kernel_ids
 from .leaks import orphan_ids as orphan_ids
 from .probes import PROBE_PREFIX as PROBE_PREFIX
 from .probes import require as require
+from .probes import require_capability as require_capability
 
 __all__ = [
     "PROBE_PREFIX",
@@ -28,5 +29,6 @@ __all__ = [
     "kernel_ids",
     "orphan_ids",
     "require",
+    "require_capability",
     "vmlinux_header",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PROBE_PREFIX", "require"]
+__all__ = ["PROBE_PREFIX", "require", "require_capability"]
 
 PROBE_PREFIX = "probe:"
 
@@ -20,3 +20,23 @@ def require(feature: Any) -> None:
         probe(feature)
     except NotSupportedError as exc:
         pytest.skip(f"{PROBE_PREFIX} {exc}")
+
+
+def require_capability(cap: int, what: str) -> None:
+    """Skip the calling test unless this process holds capability ``cap`` in the initial user namespace.
+
+    For tests that need privilege by nature (``what``: mounting, delegating a bpffs, running a child as
+    another user), run by a capabilities-only user or in a user namespace.
+    """
+    import os
+
+    import pytest
+
+    from .. import host
+
+    if not host.has_capability(cap):
+        pytest.skip(f"{PROBE_PREFIX} {what} needs {host.capability_name(cap)}, which this process (uid "
+                    f"{os.getuid()}) lacks")
+    if not host.in_initial_user_namespace():
+        pytest.skip(f"{PROBE_PREFIX} {what} needs {host.capability_name(cap)} in the initial user namespace; this "
+                    "process runs in a user namespace of its own")
