@@ -349,8 +349,9 @@ class _MapMetric:
         decode = self._decode
         get = series.get
         missing: Any = False
-        if self.value_rec is not None and all(len(v) == self.value_rec.size for _, v in pairs):
-            values: Iterable[int] = map(_FIRST, self.value_rec.iter_unpack(b"".join([v for _, v in pairs])))
+        joined = b"".join([v for _, v in pairs]) if self.value_rec is not None else b""
+        if self.value_rec is not None and len(joined) == len(pairs) * self.value_rec.size:
+            values: Iterable[int] = map(_FIRST, self.value_rec.iter_unpack(joined))
         else:
             read = self.value_read
             assert read is not None
