@@ -76,7 +76,10 @@ def _metric(f: Family, start_ns: int, now_ns: int) -> Metric:
 def metrics_data(families: list[Family], start_ns: int, now_ns: int | None = None) -> MetricsData:
     """The OTLP data model of a snapshot (one resource: this host's exporter)."""
     now = now_ns or time.time_ns()
-    resource = Resource.create({"service.name": "bpfkit-export", "host.name": socket.gethostname()})
+    attrs = {"host.name": socket.gethostname()}
+    if not os.environ.get("OTEL_SERVICE_NAME") and "service.name=" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        attrs["service.name"] = "bpfkit-export"  # a default: the standard variables name the service when set
+    resource = Resource.create(attrs)
     scope = InstrumentationScope("bpfkit.export", __version__)
     metrics = [_metric(f, start_ns, now) for f in families]
     return MetricsData([ResourceMetrics(resource, [ScopeMetrics(scope, metrics, "")], "")])
