@@ -243,3 +243,22 @@ def test_ksym_and_kstack_decoders_name_kernel_functions() -> None:
     assert chain([DecoderSpec("ksym")])((addr + 3).to_bytes(8, "little")) == "do_nanosleep"
     stack = addr.to_bytes(8, "little") + (addr + 1).to_bytes(8, "little") + bytes(16)
     assert chain([DecoderSpec("kstack")])(stack) == "do_nanosleep\ndo_nanosleep"
+
+
+def test_ebpf_exporter_counter_without_total_keeps_its_name() -> None:
+    """ebpf_exporter (Go) exposes a counter named without _total as named; prometheus_client would append it."""
+    from prometheus_client.exposition import generate_latest
+
+    from bpfkit.export import Family
+    from bpfkit.export.prom import _metric, _One
+
+    obj = parse_ebpf_exporter({"metrics": {"counters": [
+        {"name": "pages_allocated", "help": "h", "labels": [{"name": "x", "size": 8, "decoders": [{"name": "uint"}]}]},
+        {"name": "calls_total", "help": "h", "labels": [{"name": "x", "size": 8, "decoders": [{"name": "uint"}]}]}]}},
+        "jit", "/x/jit.bpf.o")
+    assert [(m.name, m.type) for m in obj.metrics] == [("ebpf_exporter_pages_allocated", "untyped"),
+                                                        ("ebpf_exporter_calls_total", "counter")]
+    text = b"".join(generate_latest(_One(_metric(Family(m.name, m.type, "h", ("x",), samples=[(("1",), 3.0)]))))
+                    for m in obj.metrics).decode()
+    assert 'ebpf_exporter_pages_allocated{x="1"} 3.0\n' in text and "# TYPE ebpf_exporter_pages_allocated untyped" in text
+    assert 'ebpf_exporter_calls_total{x="1"} 3.0\n' in text and "# TYPE ebpf_exporter_calls_total counter" in text

@@ -68,7 +68,7 @@ def _metric(f: Family, start_ns: int, now_ns: int) -> Metric:
         return Metric(f.name, f.help, "", Histogram(points, AggregationTemporality.CUMULATIVE))
     nps = [NumberDataPoint(attributes=a, start_time_unix_nano=start_ns, time_unix_nano=now_ns, value=v)
            for a, (_, v) in zip(attrs, f.samples, strict=True)]
-    if f.type == "counter":
+    if f.type in ("counter", "untyped"):  # untyped: an ebpf_exporter counter whose name lacks _total
         return Metric(f.name, f.help, "", Sum(nps, AggregationTemporality.CUMULATIVE, True))
     return Metric(f.name, f.help, "", Gauge(nps))
 

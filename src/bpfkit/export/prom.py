@@ -51,6 +51,9 @@ def _metric(f: Family, ldicts: _LabelDicts | None = None) -> Metric:
     if f.type == "counter":
         m: Any = CounterMetricFamily(f.name.removesuffix("_total"), f.help, labels=names)
         sname = m.name + "_total"
+    elif f.type == "untyped":  # written as 'untyped' (text) / 'unknown' (OpenMetrics), its name as it is
+        m = Metric(f.name, f.help, "unknown")
+        sname = f.name
     else:
         m = GaugeMetricFamily(f.name, f.help, labels=names)
         sname = f.name
