@@ -11,6 +11,7 @@ into its decimal text; ``errno``, ``syscall``, ``cgroup`` (id -> path),
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import ipaddress
 import os
 import platform
@@ -348,32 +349,20 @@ def _pci(data: bytes, what: str) -> tuple[_PciIds | None, int]:
     return _PCI.get(), _number(data, what)
 
 
-def _pci_vendor(data: bytes, _: DecoderSpec) -> bytes:
-    db, n = _pci(data, "pci_vendor")
+def _pci_lookup(table: str, digits: int, what: str, data: bytes, _: DecoderSpec) -> bytes:
+    """The pci.ids name of the number in ``data`` (hex, at least ``digits`` digits) in ``table``."""
+    db, n = _pci(data, f"pci_{what}")
     if db is None:
         return MISSING_PCI_IDS
-    key = f"{n:02x}"
-    name = db.vendors.get(key)
-    return (name or f"unknown pci vendor: 0x{key}").encode()
+    key = f"{n:0{digits}x}"
+    got = getattr(db, table).get(key)
+    name = got[0] if isinstance(got, tuple) else got
+    return (name or f"unknown pci {what}: 0x{key}").encode()
 
 
-def _pci_device(data: bytes, _: DecoderSpec) -> bytes:
-    """``vendor << 16 | device`` as its name (pci.ids names devices per vendor)."""
-    db, n = _pci(data, "pci_device")
-    if db is None:
-        return MISSING_PCI_IDS
-    key = f"{n:04x}"
-    name = db.devices.get(key)
-    return (name or f"unknown pci device: 0x{key}").encode()
-
-
-def _pci_class(data: bytes, _: DecoderSpec) -> bytes:
-    db, n = _pci(data, "pci_class")
-    if db is None:
-        return MISSING_PCI_IDS
-    key = f"{n:02x}"
-    cls = db.classes.get(key)
-    return (cls[0] if cls else f"unknown pci class: 0x{key}").encode()
+_pci_vendor = functools.partial(_pci_lookup, "vendors", 2, "vendor")
+_pci_device = functools.partial(_pci_lookup, "devices", 4, "device")  # vendor << 16 | device: names are per vendor
+_pci_class = functools.partial(_pci_lookup, "classes", 2, "class")
 
 
 def _pci_subclass(data: bytes, _: DecoderSpec) -> bytes:
