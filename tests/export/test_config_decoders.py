@@ -121,6 +121,54 @@ def test_decoders() -> None:
         chain([DecoderSpec("uint")])(b"\x01\x02\x03")
 
 
+
+def test_dname_and_cpu_decoders() -> None:
+    def run(data: bytes, *names: str) -> str:
+        return chain([decoder_spec(n, "t") for n in names])(data)
+
+    assert run(b"\x03www\x07example\x03com", "dname") == "www.example.com"
+    assert run(b"", "dname") == "."
+    assert run(b"\x09short", "dname") == "\tshort"  # a length past the end: the bytes as they are (ebpf_exporter)
+    assert run((0).to_bytes(4, "little"), "uint", "cpu") == "0"
+    with pytest.raises(ValueError):
+        run((1 << 20).to_bytes(4, "little"), "uint", "cpu")  # no machine has that CPU
+
+
+PCI_IDS = """# a small pci.ids
+8086  Intel Corporation
+\t1234  Example Ethernet
+\t\t8086 0001  a subsystem
+10de  NVIDIA Corporation
+C 02  Network controller
+\t00  Ethernet controller
+\t\t00  a programming interface
+C 03  Display controller
+"""
+
+
+def test_pci_decoders_read_pci_ids_as_ebpf_exporter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bpfkit.export import decoders
+
+    def run(n: int, name: str) -> str:
+        return chain([decoder_spec("uint", "t"), decoder_spec(name, "t")])(n.to_bytes(4, "little"))
+
+    monkeypatch.setattr(decoders, "_PCI", decoders._PciIds())
+    monkeypatch.setattr(decoders, "PCI_IDS_PATHS", [str(tmp_path / "absent.ids")])
+    assert run(0x8086, "pci_vendor") == decoders.MISSING_PCI_IDS.decode()
+    ids = tmp_path / "pci.ids"
+    ids.write_text(PCI_IDS)
+    monkeypatch.setattr(decoders, "_PCI", decoders._PciIds())
+    monkeypatch.setattr(decoders, "PCI_IDS_PATHS", [str(tmp_path / "absent.ids"), str(ids)])
+    assert run(0x8086, "pci_vendor") == "Intel Corporation"
+    assert run(0x1af4, "pci_vendor") == "unknown pci vendor: 0x1af4"
+    assert run(0x8086_1234, "pci_device") == "Example Ethernet"
+    assert run(0x10de_0001, "pci_device") == "unknown pci device: 0x10de0001"
+    assert run(0x02, "pci_class") == "Network controller"
+    assert run(0x0200, "pci_subclass") == "Ethernet controller"
+    assert run(0x0201, "pci_subclass") == "unknown pci subclass: 0x01 (class 0x02)"
+    assert run(0x0700, "pci_subclass") == "unknown pci class: 0x07"
+
+
 @pytest.mark.kernel
 def test_cgroup_ids_resolve_to_paths_of_the_cgroup2_hierarchy(tmp_path: Path) -> None:
     import os
@@ -195,3 +243,22 @@ def test_ksym_and_kstack_decoders_name_kernel_functions() -> None:
     assert chain([DecoderSpec("ksym")])((addr + 3).to_bytes(8, "little")) == "do_nanosleep"
     stack = addr.to_bytes(8, "little") + (addr + 1).to_bytes(8, "little") + bytes(16)
     assert chain([DecoderSpec("kstack")])(stack) == "do_nanosleep\ndo_nanosleep"
+
+
+def test_ebpf_exporter_counter_without_total_keeps_its_name() -> None:
+    """ebpf_exporter (Go) exposes a counter named without _total as named; prometheus_client would append it."""
+    from prometheus_client.exposition import generate_latest
+
+    from bpfkit.export import Family
+    from bpfkit.export.prom import _metric, _One
+
+    obj = parse_ebpf_exporter({"metrics": {"counters": [
+        {"name": "pages_allocated", "help": "h", "labels": [{"name": "x", "size": 8, "decoders": [{"name": "uint"}]}]},
+        {"name": "calls_total", "help": "h", "labels": [{"name": "x", "size": 8, "decoders": [{"name": "uint"}]}]}]}},
+        "jit", "/x/jit.bpf.o")
+    assert [(m.name, m.type) for m in obj.metrics] == [("ebpf_exporter_pages_allocated", "untyped"),
+                                                        ("ebpf_exporter_calls_total", "counter")]
+    text = b"".join(generate_latest(_One(_metric(Family(m.name, m.type, "h", ("x",), samples=[(("1",), 3.0)]))))
+                    for m in obj.metrics).decode()
+    assert 'ebpf_exporter_pages_allocated{x="1"} 3.0\n' in text and "# TYPE ebpf_exporter_pages_allocated untyped" in text
+    assert 'ebpf_exporter_calls_total{x="1"} 3.0\n' in text and "# TYPE ebpf_exporter_calls_total counter" in text

@@ -140,3 +140,44 @@ def test_perf_buffer_records_counted() -> None:
         recs = dict(_family(fams, "bpfkit_export_records_total").samples)
         assert recs[("hello", "output")] >= 3
         assert dict(_family(fams, "bpfkit_export_records_lost_total").samples)[("hello", "output")] == 0
+
+
+def test_ring_buffer_records_lost_from_its_lost_map() -> None:
+    """A ring of one page and two 2 KiB records per getppid(): the second cannot be reserved, the object
+    counts it in events_lost, and the self-metric reports it; every record is either read or lost. The ring
+    without a NAME_lost map has no loss series (unknown, not 0)."""
+    obj = compile_bpf(HERE / "bpf" / "ringloss.bpf.c")
+    text = f"""objects:
+  - object: {obj}
+    name: ringloss
+    constants: {{target_tgid: {os.getpid()}}}
+    metrics:
+      - name: ring_records_total
+        type: counter
+        ringbuf: events
+        record: {{size: 2048, fields: [{{name: seq, offset: 0, type: u32}}]}}
+      - name: plain_records_total
+        type: counter
+        ringbuf: plain
+        record: {{size: 4, fields: [{{name: seq, offset: 0, type: u32}}]}}
+"""
+    calls = 20
+    with Engine(parse_config(yaml.safe_load(text), HERE), cache_seconds=0) as e:
+        e.start()
+        assert e.loaded[0].col.maps["events"].lost_counter is not None  # linked by bpfkit.load
+        for _ in range(calls):
+            os.getppid()
+        deadline = time.monotonic() + 30
+        while True:
+            fams = e.snapshot()
+            read = dict(_family(fams, "bpfkit_export_records_total").samples)[("ringloss", "events")]
+            lost = dict(_family(fams, "bpfkit_export_records_lost_total").samples)[("ringloss", "events")]
+            if read + lost == 2 * calls or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert read + lost == 2 * calls
+        assert lost >= calls  # at most one record of each call fits in the ring
+        assert sum(v for _, v in _family(fams, "ring_records_total").samples) == read
+        assert ("ringloss", "plain") not in dict(_family(fams, "bpfkit_export_records_lost_total").samples)
+        assert ("ringloss", "plain") in dict(_family(fams, "bpfkit_export_records_total").samples)
+

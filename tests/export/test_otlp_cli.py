@@ -151,3 +151,17 @@ sys.exit(main(["export", "--config", {str(cfg)!r}, "--once"]))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert r.returncode == 1
     assert "bpfkit[export]" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("env", "want"), [({}, "bpfkit-export"), ({"OTEL_SERVICE_NAME": "node-agent"}, "node-agent"),
+                                           ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=edge,zone=a"}, "edge")])
+def test_otlp_service_name_from_the_standard_variables(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], want: str) -> None:
+    from bpfkit.export import Family
+    from bpfkit.export.otlp import metrics_data
+
+    for k in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    data = metrics_data([Family("x_total", "counter", "h", ("a",), samples=[(("1",), 2.0)])], 0, 1)
+    assert data.resource_metrics[0].resource.attributes["service.name"] == want

@@ -467,7 +467,10 @@ def parse_ebpf_exporter(data: Any, name: str, obj_path: str) -> ObjectConfig:
             if kind == "counters":
                 if d.get("perf_event_array"):
                     raise ConfigError(f"{w}: perf_event_array counters are not supported by bpfkit's ebpf_exporter mode")
-                obj.metrics.append(MetricSpec(_EE_PREFIX + mname, "counter", str(d["help"]), "map", mname, labels=labels))
+                # prometheus_client writes every counter as NAME_total; ebpf_exporter (Go) keeps a name without it
+                # (bpf-jit's bpf_jit_pages_currently_allocated): such a counter keeps its name, typed 'untyped'
+                mtype = "counter" if mname.endswith("_total") else "untyped"
+                obj.metrics.append(MetricSpec(_EE_PREFIX + mname, mtype, str(d["help"]), "map", mname, labels=labels))
                 continue
             if not labels:
                 raise ConfigError(f"{w}: a histogram's last label is its bucket; it has no labels")

@@ -2,14 +2,16 @@
 
 A label's decoders run in a chain, as in ebpf_exporter: the first gets the
 field's raw bytes, each next one the previous output. ``uint`` turns an int
-into its decimal text; ``errno``, ``syscall``, ``cgroup`` and ``static_map``
-read such text. A decoder raising :class:`SkipLabelSet` drops the entry
+into its decimal text; ``errno``, ``syscall``, ``cgroup`` (id -> path),
+``cpu``, the ``pci_*`` names (from pci.ids, as ebpf_exporter reads it) and
+``static_map`` read such text. A decoder raising :class:`SkipLabelSet` drops the entry
 (``regexp`` without a match); any other error counts as a decoder error.
 """
 
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import ipaddress
 import os
 import platform
@@ -20,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DECODERS", "TEXT_INPUT", "DecoderError", "DecoderSpec", "SkipLabelSet", "cgroup2_root", "cgroup_paths", "chain", "decoder_spec"]
+__all__ = ["DECODERS", "MISSING_PCI_IDS", "PCI_IDS_PATHS", "TEXT_INPUT", "DecoderError", "DecoderSpec", "SkipLabelSet",
+           "cgroup2_root", "cgroup_paths", "chain", "decoder_spec"]
 
 
 class SkipLabelSet(Exception):
@@ -255,6 +258,126 @@ def _ifname(data: bytes, _: DecoderSpec) -> bytes:
         return f"unknown:{idx}".encode()
 
 
+def _dname(data: bytes, _: DecoderSpec) -> bytes:
+    """A DNS name in wire format (length-prefixed labels) as dotted text; bytes that do not parse stay as they are."""
+    if not data:
+        return b"."
+    out = bytearray(data)
+    off = 0
+    while off < len(data):
+        n = data[off]
+        out[off] = ord(".")
+        off += 1
+        if off + n > len(data):
+            return data
+        off += n
+    return bytes(out[1:])
+
+
+def _possible_cpus() -> int:
+    try:
+        with open("/sys/devices/system/cpu/possible", encoding="ascii") as f:
+            return max(int(part.split("-")[-1]) for part in f.read().strip().split(",")) + 1
+    except (OSError, ValueError):
+        return os.cpu_count() or 1
+
+
+def _cpu(data: bytes, _: DecoderSpec) -> bytes:
+    """A CPU number (decimal text) checked against the possible CPUs: a garbage id is a decoder error."""
+    n = _number(data, "cpu")
+    if not 0 <= n < _possible_cpus():
+        raise DecoderError(f"cpu: {n} is not a possible CPU of this machine")
+    return str(n).encode()
+
+
+PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids"]  # where ebpf_exporter looks
+MISSING_PCI_IDS = b"missing pci.ids db"
+
+
+class _PciIds:
+    """The names of pci.ids (vendors, vendor+device, classes and their subclasses), read once when first asked."""
+
+    def __init__(self) -> None:
+        self.loaded_from: str | None = None
+        self.vendors: dict[str, str] = {}
+        self.devices: dict[str, str] = {}
+        self.classes: dict[str, tuple[str, dict[str, str]]] = {}
+        self._tried = False
+
+    def get(self) -> _PciIds | None:
+        if not self._tried:
+            self._tried = True
+            for path in PCI_IDS_PATHS:
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as f:
+                        self._parse(f)
+                except OSError:
+                    continue
+                self.loaded_from = path
+                break
+        return self if self.loaded_from else None
+
+    def _parse(self, lines: Any) -> None:
+        vendor: str | None = None
+        subclasses: dict[str, str] | None = None
+        for line in lines:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("C "):  # C cc  class name
+                cid, _, name = line[2:].partition("  ")
+                subclasses = {}
+                self.classes[cid.strip()] = (name, subclasses)
+                vendor = None
+            elif not line.startswith("\t"):  # vvvv  vendor name
+                vid, _, name = line.partition("  ")
+                vendor, subclasses = vid, None
+                self.vendors[vid] = name
+            elif not line.startswith("\t\t"):  # a device of the vendor, or a subclass of the class
+                did, _, name = line[1:].partition("  ")
+                if subclasses is not None:
+                    subclasses[did] = name
+                elif vendor is not None:
+                    self.devices[vendor + did] = name
+            # two tabs: subsystems and programming interfaces, which no decoder names
+
+
+_PCI = _PciIds()
+
+
+def _pci(data: bytes, what: str) -> tuple[_PciIds | None, int]:
+    return _PCI.get(), _number(data, what)
+
+
+def _pci_lookup(table: str, digits: int, what: str, data: bytes, _: DecoderSpec) -> bytes:
+    """The pci.ids name of the number in ``data`` (hex, at least ``digits`` digits) in ``table``."""
+    db, n = _pci(data, f"pci_{what}")
+    if db is None:
+        return MISSING_PCI_IDS
+    key = f"{n:0{digits}x}"
+    got = getattr(db, table).get(key)
+    name = got[0] if isinstance(got, tuple) else got
+    return (name or f"unknown pci {what}: 0x{key}").encode()
+
+
+_pci_vendor = functools.partial(_pci_lookup, "vendors", 2, "vendor")
+_pci_device = functools.partial(_pci_lookup, "devices", 4, "device")  # vendor << 16 | device: names are per vendor
+_pci_class = functools.partial(_pci_lookup, "classes", 2, "class")
+
+
+def _pci_subclass(data: bytes, _: DecoderSpec) -> bytes:
+    """``class << 8 | subclass`` as the subclass's name."""
+    db, n = _pci(data, "pci_subclass")
+    if db is None:
+        return MISSING_PCI_IDS
+    cid, sid = f"{n >> 8:02x}", f"{n & 0xFF:02x}"
+    cls = db.classes.get(cid)
+    if cls is None:
+        return f"unknown pci class: 0x{cid}".encode()
+    name = cls[1].get(sid)
+    return (name or f"unknown pci subclass: 0x{sid} (class 0x{cid})").encode()
+
+
 DECODERS: dict[str, Decoder] = {
     "uint": _uint,
     "int": _int,
@@ -271,10 +394,17 @@ DECODERS: dict[str, Decoder] = {
     "cgroup": _cgroup,
     "majorminor": _majorminor,
     "ifname": _ifname,
+    "dname": _dname,
+    "cpu": _cpu,
+    "pci_vendor": _pci_vendor,
+    "pci_device": _pci_device,
+    "pci_class": _pci_class,
+    "pci_subclass": _pci_subclass,
 }
 
 # decoders that read the decimal text another decoder wrote (an int field gets 'uint' put before them)
-TEXT_INPUT = frozenset({"errno", "syscall", "cgroup", "static_map", "regexp"})
+TEXT_INPUT = frozenset({"errno", "syscall", "cgroup", "static_map", "regexp", "cpu",
+                        "pci_vendor", "pci_device", "pci_class", "pci_subclass"})
 
 
 def chain(specs: Sequence[DecoderSpec]) -> Callable[[bytes], str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import struct
 import threading
 import time
@@ -30,6 +31,7 @@ from .layout import Field, FieldError, Layout, field_of, inline_layout, layout_o
 __all__ = ["Engine", "Family", "HistSample", "OVERFLOW", "check_config"]
 
 OVERFLOW = "__overflow__"
+_FIRST = operator.itemgetter(0)
 Labels = tuple[str, ...]
 
 _PERCPU = {"percpu_hash", "percpu_array", "lru_percpu_hash", "percpu_cgroup_storage"}
@@ -234,6 +236,7 @@ class _MapMetric:
         self.bucket_read: Callable[[bytes | memoryview, int], int] | None = None
         self.sum_read: Callable[[bytes | memoryview, int], int] | None = None
         self.value_read: Callable[[bytes | memoryview, int], int] | None = None
+        self.value_rec: struct.Struct | None = None
         if spec.type == "histogram" and not self.ee:
             assert spec.buckets is not None
             if spec.slots is not None:
@@ -256,7 +259,11 @@ class _MapMetric:
             if spec.sum is not None:
                 self.sum_read = _int_reader(vl.field(spec.sum, what), f"{what}: sum")
         else:
-            self.value_read = _int_reader(vl.field(spec.value, what), f"{what}: value")
+            vf = vl.field(spec.value, what)
+            self.value_read = _int_reader(vf, f"{what}: value")
+            # every value of a map at once: one record format over the values laid end to end
+            rest = m.value_size - vf.offset - vf.size
+            self.value_rec = struct.Struct(f"<{vf.offset}x{vf.int_struct().format[1:]}{rest}x") if rest >= 0 else None
         self.cache: dict[bytes, Labels | None] = {}
         self.gate = _Gate(spec.max_series, spec.ttl, len(self.labelnames))
         self.decoder_errors = 0
@@ -340,17 +347,22 @@ class _MapMetric:
         the value's unpack (labels come from the cache of raw keys)."""
         cache_get = self.cache.get
         decode = self._decode
-        read = self.value_read
-        assert read is not None
         get = series.get
         missing: Any = False
-        for kraw, vraw in pairs:
+        joined = b"".join([v for _, v in pairs]) if self.value_rec is not None else b""
+        if self.value_rec is not None and len(joined) == len(pairs) * self.value_rec.size:
+            values: Iterable[int] = map(_FIRST, self.value_rec.iter_unpack(joined))
+        else:
+            read = self.value_read
+            assert read is not None
+            values = (read(v, 0) for _, v in pairs)
+        for (kraw, _), v in zip(pairs, values, strict=True):
             labels = cache_get(kraw, missing)
             if labels is missing:
                 labels = decode(kraw)
             if labels is None:
                 continue
-            series[labels] = get(labels, 0) + read(vraw, 0)
+            series[labels] = get(labels, 0) + v
 
     def _decode_ee(self, key: bytes) -> Labels | None:
         got = self.cache.get(key, False)
@@ -595,6 +607,7 @@ class Engine:
         self._stop = threading.Event()
         self.records: dict[tuple[str, str], int] = {}
         self.lost: dict[tuple[str, str], int] = {}
+        self._ring_lost: dict[tuple[str, str], Any] = {}  # ring buffers whose NAME_lost counter is read per scrape
         self.read_seconds = 0.0
         self.reads = 0
         self.started = time.time()
@@ -644,6 +657,12 @@ class Engine:
         m = lo.col.maps[name]
         reader = bpfkit.RingBuffer(m, on_record) if kind == "ringbuf" else bpfkit.PerfBuffer(m, on_record, on_lost)
         self._readers.append(reader)
+        if kind == "ringbuf":
+            # the kernel counts no ring buffer losses: the object's NAME_lost map does, when it has one
+            # (linked by bpfkit.load); a ring without one has no loss series rather than a made-up 0
+            del self.lost[key]
+            if reader.lost is not None:
+                self._ring_lost[key] = reader
 
         def loop() -> None:
             while not self._stop.is_set():
@@ -664,6 +683,7 @@ class Engine:
         for r in self._readers:
             r.close()
         self._readers.clear()
+        self._ring_lost.clear()
         for lo in self.loaded:
             lo.col.close()
         self.loaded.clear()
@@ -690,16 +710,19 @@ class Engine:
                     if pairs is None:
                         pairs = reads[mm.spec.source_name] = list(mm.map.items(raw=True))
                     fams.append(mm.read(now, pairs))
-                with self._events_lock:
+            with self._events_lock:  # the event families and the record counts of one instant
+                for lo in self.loaded:
                     for ems in lo.events.values():
                         fams.extend(em.family(now) for em in ems)
+                records: list[tuple[Labels, float]] = [(k, float(v)) for k, v in self.records.items()]
+                lost: list[tuple[Labels, float]] = [(k, float(v)) for k, v in self.lost.items()]
             self.read_seconds = time.perf_counter() - t0
             self.reads += 1
-            fams.extend(self._self_metrics())
+            fams.extend(self._self_metrics(records, lost))
             self._snap, self._snap_at = fams, time.monotonic()
             return fams
 
-    def _self_metrics(self) -> list[Family]:
+    def _self_metrics(self, records: list[tuple[Labels, float]], lost_perf: list[tuple[Labels, float]]) -> list[Family]:
         p = "bpfkit_export_"
         attached = Family(p + "program_attached", "gauge", "Whether a program is attached (1) or not (0)", ("object", "program"))
         run_s = Family(p + "program_run_seconds_total", "counter", "Time the kernel spent in a program (BPF stats on)",
@@ -735,10 +758,11 @@ class Engine:
                     folded.samples.append(((em.spec.name,), float(em.gate.folded)))
                     expired.samples.append(((em.spec.name,), float(em.gate.expired_total)))
         recs = Family(p + "records_total", "counter", "Ring/perf buffer records read", ("object", "map"))
-        lost = Family(p + "records_lost_total", "counter", "Perf buffer records the kernel dropped", ("object", "map"))
-        with self._events_lock:
-            recs.samples = [(k, float(v)) for k, v in self.records.items()]
-            lost.samples = [(k, float(v)) for k, v in self.lost.items()]
+        lost = Family(p + "records_lost_total", "counter",
+                      "Records lost: perf buffer records the kernel dropped, ring buffer records its NAME_lost map counted",
+                      ("object", "map"))
+        recs.samples = records
+        lost.samples = lost_perf + [(k, float(r.lost or 0)) for k, r in self._ring_lost.items()]
         dur = Family(p + "scrape_duration_seconds", "gauge", "Time the last scrape spent reading and decoding every map", ())
         dur.samples.append(((), self.read_seconds))
         out = [attached, entries, fullness, errors, folded, expired, recs, lost, dur]

@@ -68,7 +68,7 @@ def _metric(f: Family, start_ns: int, now_ns: int) -> Metric:
         return Metric(f.name, f.help, "", Histogram(points, AggregationTemporality.CUMULATIVE))
     nps = [NumberDataPoint(attributes=a, start_time_unix_nano=start_ns, time_unix_nano=now_ns, value=v)
            for a, (_, v) in zip(attrs, f.samples, strict=True)]
-    if f.type == "counter":
+    if f.type in ("counter", "untyped"):  # untyped: an ebpf_exporter counter whose name lacks _total
         return Metric(f.name, f.help, "", Sum(nps, AggregationTemporality.CUMULATIVE, True))
     return Metric(f.name, f.help, "", Gauge(nps))
 
@@ -76,7 +76,10 @@ def _metric(f: Family, start_ns: int, now_ns: int) -> Metric:
 def metrics_data(families: list[Family], start_ns: int, now_ns: int | None = None) -> MetricsData:
     """The OTLP data model of a snapshot (one resource: this host's exporter)."""
     now = now_ns or time.time_ns()
-    resource = Resource.create({"service.name": "bpfkit-export", "host.name": socket.gethostname()})
+    attrs = {"host.name": socket.gethostname()}
+    if not os.environ.get("OTEL_SERVICE_NAME") and "service.name=" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        attrs["service.name"] = "bpfkit-export"  # a default: the standard variables name the service when set
+    resource = Resource.create(attrs)
     scope = InstrumentationScope("bpfkit.export", __version__)
     metrics = [_metric(f, start_ns, now) for f in families]
     return MetricsData([ResourceMetrics(resource, [ScopeMetrics(scope, metrics, "")], "")])
