@@ -14,6 +14,7 @@ from .errors import BpfError
 SUBCOMMANDS: dict[str, str] = {
     "btf": "btf",
     "map": "map",
+    "prog": "prog",
     **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
 }
 

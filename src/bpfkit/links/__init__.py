@@ -8,6 +8,7 @@ from .._uapi import AttachType, ProgType
 from ..errors import NotSupportedError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
+from .base import link_ids as link_ids
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
 from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
@@ -51,6 +52,7 @@ __all__ = [
     "Link",
     "LinkGroup",
     "LinkInfo",
+    "link_ids",
     "attach_cgroup",
     "attach_iter",
     "attach_kprobe",

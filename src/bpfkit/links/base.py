@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -16,7 +17,7 @@ from .._uapi import AttachType, LinkType
 if TYPE_CHECKING:
     from ..programs import Program
 
-__all__ = ["Link", "LinkInfo"]
+__all__ = ["Link", "LinkInfo", "link_ids"]
 
 
 @record(frozen=True)
@@ -27,6 +28,7 @@ class LinkInfo:
     id: int
     prog_id: int
     raw: bytes
+    name: str = ""  # a raw tracepoint's tracepoint, an iterator's target
 
     def attach_type(self) -> AttachType | int | None:
         """The attach type, for the link kinds whose info carries one."""
@@ -100,11 +102,19 @@ class Link:
         """Kernel facts about the bpf_link."""
         info = A.LinkInfo()
         C.obj_get_info_by_fd(self.fd, info, target=str(self))
+        name = ""
+        if info.type in (LinkType.RAW_TRACEPOINT, LinkType.ITER):
+            # the tracepoint / iterator target name: asked for again with a buffer
+            buf = ctypes.create_string_buffer(256)
+            info = A.LinkInfo()
+            struct.pack_into("<QI", info.extra, 0, ctypes.addressof(buf), len(buf))
+            C.obj_get_info_by_fd(self.fd, info, target=str(self))
+            name = buf.value.decode(errors="replace")
         try:
             lt: LinkType | int = LinkType(info.type)
         except ValueError:
             lt = info.type
-        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=bytes(info.extra))
+        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=bytes(info.extra), name=name)
 
     # ---- lifetime ------------------------------------------------------
 
@@ -175,6 +185,13 @@ class Link:
         """Open a bpf_link by its kernel id."""
         fd = Fd(C.link_get_fd_by_id(link_id), f"link id {link_id}")
         return cls(fd, program=None, kind="link", target=f"id {link_id}")
+
+
+def link_ids() -> list[int]:
+    """Ids of every bpf_link of the system (BPF_LINK_GET_NEXT_ID)."""
+    from .._uapi import Cmd
+
+    return list(C.ids_of(Cmd.LINK_GET_NEXT_ID))
 
 
 def new_link_fd(
