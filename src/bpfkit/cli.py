@@ -15,6 +15,10 @@ SUBCOMMANDS: dict[str, str] = {
     "btf": "btf",
     "map": "map",
     "prog": "prog",
+    "link": "link",
+    "net": "net",
+    "cgroup": "cgroup",
+    "feature": "feature",
     **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
 }
 
