@@ -65,6 +65,8 @@ class ProgramInfo:
     verified_insns: int
     gpl_compatible: bool
     recursion_misses: int = 0
+    attach_btf_obj_id: int = 0
+    attach_btf_id: int = 0
 
 
 def _insn_bytes(insns: bytes | bytearray | memoryview | Sequence[Instruction]) -> bytes:
@@ -407,6 +409,8 @@ class Program:
             verified_insns=info.verified_insns,
             gpl_compatible=bool(info.gpl_compatible & 1),
             recursion_misses=info.recursion_misses,
+            attach_btf_obj_id=info.attach_btf_obj_id,
+            attach_btf_id=info.attach_btf_id,
         )
 
     def _info_array(self, count_field: str, ptr_field: str, rec_field: str | None = None) -> tuple[bytes, int]:

@@ -178,7 +178,7 @@ def scan_ids(ids: Iterator[int] | Sequence[int], opener: Callable[[int], Any]) -
                 raise
 
 
-_ANON_INODE = {"prog": "bpf-prog", "map": "bpf-map", "link": "bpf_link"}
+_ANON_INODE = {"prog": ("bpf-prog",), "map": ("bpf-map",), "link": ("bpf-link", "bpf_link")}
 
 
 def pinned_paths(kind: str, root: str = "/sys/fs/bpf") -> dict[int, list[str]]:
@@ -196,7 +196,7 @@ def pinned_paths(kind: str, root: str = "/sys/fs/bpf") -> dict[int, list[str]]:
             except BpfError:
                 continue
             try:
-                if C.obj_kind(fd) != _ANON_INODE[kind]:
+                if C.obj_kind(fd) not in _ANON_INODE[kind]:
                     continue
                 obj_id = fdinfo_int(C.fdinfo(fd), f"{kind}_id")
                 if obj_id is not None:

@@ -7,9 +7,11 @@ attach type; ``-j``/``-p`` print bpftool's JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from typing import Any
 
+from .. import host
 from .._sys import commands as C
 from .._uapi import AttachType
 from ..errors import BpfError
@@ -48,12 +50,38 @@ def _flags_text(flags: int) -> str:
     return {_F_ALLOW_MULTI: "multi", _F_ALLOW_OVERRIDE: "override", 0: ""}.get(flags, f"unknown({flags:x})")
 
 
-def _name(prog_id: int) -> str:
+def _describe(prog_id: int) -> dict[str, Any]:
+    """name, attach_btf_name, attach_btf_obj_id, attach_btf_id as bpftool 7 prints them for a cgroup program."""
     try:
         with Program.from_id(prog_id) as prog:
-            return prog.info().name
+            info = prog.info()
     except BpfError:
-        return ""
+        return {"name": ""}
+    out: dict[str, Any] = {"name": info.name}
+    if _is_vmlinux(info.attach_btf_obj_id):
+        try:
+            out["attach_btf_name"] = host.vmlinux_btf().name_of(info.attach_btf_id)
+        except (IndexError, OSError, BpfError):
+            pass
+    out["attach_btf_obj_id"] = info.attach_btf_obj_id
+    out["attach_btf_id"] = info.attach_btf_id
+    return out
+
+
+@functools.cache
+def _is_vmlinux(btf_obj_id: int) -> bool:
+    """True for 0 (no object: bpftool looks the id up in vmlinux) and for vmlinux's own BTF object."""
+    if not btf_obj_id:
+        return True
+    try:
+        fd = C.btf_get_fd_by_id(btf_obj_id)
+    except BpfError:
+        return False
+    try:
+        _data, name, is_kernel, _ = C.btf_info(fd)
+    finally:
+        os.close(fd)
+    return is_kernel and name == "vmlinux"
 
 
 def cgroup_programs(path: str, *, effective: bool = False) -> list[dict[str, Any]]:
@@ -70,7 +98,7 @@ def cgroup_programs(path: str, *, effective: bool = False) -> list[dict[str, Any
                 rec: dict[str, Any] = {"id": prog_id, "attach_type": at.name.lower()}
                 if not effective:
                     rec["attach_flags"] = _flags_text(flags)
-                rec["name"] = _name(prog_id)
+                rec.update(_describe(prog_id))
                 out.append(rec)
     finally:
         os.close(fd)

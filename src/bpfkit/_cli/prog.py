@@ -457,6 +457,13 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     ref, rest = split_ref(list(ns.args), _KINDS, "program", "run")
     opts: dict[str, str] = {}
     keywords = ("data_in", "data_out", "data_size_out", "ctx_in", "ctx_out", "ctx_size_out", "repeat")
+    long_opts = {"--data": "data_in", "--data-in": "data_in", "--ctx": "ctx_in", "--ctx-in": "ctx_in",
+                 "--data-out": "data_out", "--ctx-out": "ctx_out", "--repeat": "repeat"}
+    words: list[str] = []
+    for word in rest:  # the --options given after PROG, spelled as bpftool's keywords
+        name, eq, value = word.partition("=")
+        words += [long_opts[name], value] if eq and name in long_opts else [long_opts.get(word, word)]
+    rest = words
     while rest:
         word = rest.pop(0)
         if word not in keywords or not rest:
