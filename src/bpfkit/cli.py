@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "net": "net",
     "cgroup": "cgroup",
     "feature": "feature",
+    "run": "run",
     **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
 }
 
