@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "cgroup": "cgroup",
     "feature": "feature",
     "run": "run",
+    "gen": "gen",
     **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
 }
 
