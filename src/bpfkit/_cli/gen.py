@@ -205,7 +205,7 @@ class _Emitter:
         lines = [f"class {name}({base}):", f'    """{kind} {t.name or "(anonymous)"} ({t.size} bytes)."""', "",
                  "    _pack_ = 1"]
         if hints:
-            lines += ["    if TYPE_CHECKING:"] + hints
+            lines += ["    if TYPE_CHECKING:", *hints]
         lines += ["    _fields_ = ["] + [f"        {f}" for f in fields] + ["    ]"]
         lines.append(f"\n\nassert ctypes.sizeof({name}) == {t.size}")
         self.blocks.append("\n".join(lines))
@@ -309,7 +309,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
     out += ["", "", "class Programs:", f'    """The programs of {spec.name!r}."""', "",
             "    def __init__(self, col: Collection) -> None:"] + (prog_lines or ["        pass"])
     out += ["", "", "class Variables:", f'    """The global variables of {spec.name!r}, typed."""', "",
-            "    def __init__(self, col: Collection) -> None:", "        self._col = col"] + var_lines
+            "    def __init__(self, col: Collection) -> None:", "        self._col = col", *var_lines]
     params = ", ".join(["path: str | os.PathLike[str] | None = None", *(["*", *const_params] if const_params else [])])
     out += [
         "", "",
