@@ -99,6 +99,32 @@ def bpftool_json(value: Any, *, pretty: bool = False) -> str:
     return "".join(out)
 
 
+Entry = tuple[str, str, str, Callable[[argparse.Namespace], int]]
+"""(subcommand, usage after it, one-line help, function) of a bpftool-like command."""
+
+
+def add_object_command(subparsers: Any, name: str, helptext: str, description: str, ref: str,
+                       entries: Sequence[Entry]) -> dict[str, argparse.ArgumentParser]:
+    """A bpftool-like ``bpfkit NAME SUBCOMMAND [-j|-p|-f] ARGS...`` command; returns its subcommand parsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    add_output_options(common, suppress=True)
+    common.add_argument("-f", "--bpffs", action="store_true", default=argparse.SUPPRESS,
+                        help="show the paths the objects are pinned at on /sys/fs/bpf")
+    p = subparsers.add_parser(name, help=helptext, description=description)
+    add_output_options(p, suppress=False)
+    p.add_argument("-f", "--bpffs", action="store_true", default=False, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+    p.set_defaults(func=lambda ns: (p.print_help(), 2)[1])
+    made = {}
+    for cmd, usage, cmd_help, func in entries:
+        sp = sub.add_parser(cmd, help=cmd_help, parents=[common], description=f"{cmd_help}. {ref}.",
+                            usage=f"bpfkit {name} {cmd} [-j|-p] {usage}".rstrip())
+        sp.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        sp.set_defaults(func=user_errors(func))
+        made[cmd] = sp
+    return made
+
+
 _FLAGS = {"-j": "json", "--json": "json", "-p": "pretty", "--pretty": "pretty", "-f": "bpffs", "--bpffs": "bpffs"}
 
 

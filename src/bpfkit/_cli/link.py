@@ -15,13 +15,12 @@ from ..links import Link, LinkInfo, link_ids
 from ..programs import Program
 from ._common import (
     CliError,
-    add_output_options,
+    add_object_command,
     emit_json,
     int_arg,
     pinned_paths,
     scan_ids,
     split_ref,
-    user_errors,
     wants_json,
 )
 
@@ -33,27 +32,13 @@ _MAP_ITERS = ("bpf_map_elem", "bpf_sk_storage_map")
 
 def register(subparsers: Any) -> None:
     """Add the ``link`` command and its subcommands."""
-    common = argparse.ArgumentParser(add_help=False)
-    add_output_options(common, suppress=True)
-    common.add_argument("-f", "--bpffs", action="store_true", default=argparse.SUPPRESS,
-                        help="show the paths the links are pinned at on /sys/fs/bpf")
-    p = subparsers.add_parser("link", help="inspect, pin and detach the system's bpf_links",
-                              description="Inspect any bpf_link of the system, as bpftool link does.")
-    add_output_options(p, suppress=False)
-    p.add_argument("-f", "--bpffs", action="store_true", default=False, help=argparse.SUPPRESS)
-    sub = p.add_subparsers(dest="link_command", metavar="SUBCOMMAND")
-    p.set_defaults(func=lambda ns: (p.print_help(), 2)[1])
-    ref = "LINK is 'id N' or 'pinned PATH'"
-    for name, usage, helptext, func in (
-        ("list", "", "list every link", _cmd_show),
-        ("show", "[LINK]", "show one link (or every link)", _cmd_show),
-        ("detach", "LINK", "detach a link now, even when it is pinned or held by a process", _cmd_detach),
-        ("pin", "LINK FILE", "pin a link on a bpf filesystem", _cmd_pin),
-    ):
-        sp = sub.add_parser(name, help=helptext, parents=[common], description=f"{helptext}. {ref}.",
-                            usage=f"bpfkit link {name} [-j|-p] {usage}".rstrip())
-        sp.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        sp.set_defaults(func=user_errors(func))
+    add_object_command(
+        subparsers, "link", "inspect, pin and detach the system's bpf_links",
+        "Inspect any bpf_link of the system, as bpftool link does.", "LINK is 'id N' or 'pinned PATH'",
+        [("list", "", "list every link", _cmd_show),
+         ("show", "[LINK]", "show one link (or every link)", _cmd_show),
+         ("detach", "LINK", "detach a link now, even when it is pinned or held by a process", _cmd_detach),
+         ("pin", "LINK FILE", "pin a link on a bpf filesystem", _cmd_pin)])
 
 
 def open_link(ref: tuple[str, str]) -> Link:

@@ -25,7 +25,7 @@ from ..btf.types import Func, FuncProto
 from ..programs import Program, ProgramInfo, program_ids
 from ._common import (
     CliError,
-    add_output_options,
+    add_object_command,
     boot_time_to_unix,
     emit_json,
     fdinfo_int,
@@ -34,7 +34,6 @@ from ._common import (
     pinned_paths,
     scan_ids,
     split_ref,
-    user_errors,
     wants_json,
 )
 
@@ -46,36 +45,23 @@ _NAME_LEN = 15  # BPF_OBJ_NAME_LEN - 1: a name this long may be cut; the BTF nam
 
 def register(subparsers: Any) -> None:
     """Add the ``prog`` command and its subcommands."""
-    common = argparse.ArgumentParser(add_help=False)
-    add_output_options(common, suppress=True)
-    common.add_argument("-f", "--bpffs", action="store_true", default=argparse.SUPPRESS,
-                        help="show the paths the programs are pinned at on /sys/fs/bpf")
-    p = subparsers.add_parser("prog", help="inspect, dump, pin and test-run the system's BPF programs",
-                              description="Inspect any BPF program of the system, as bpftool prog does.")
-    add_output_options(p, suppress=False)
-    p.add_argument("-f", "--bpffs", action="store_true", default=False, help=argparse.SUPPRESS)
-    sub = p.add_subparsers(dest="prog_command", metavar="SUBCOMMAND")
-    p.set_defaults(func=lambda ns: (p.print_help(), 2)[1])
-    ref = "PROG is 'id N', 'pinned PATH', 'tag HEX' or 'name NAME'"
-    for name, usage, helptext, func in (
-        ("list", "", "list every program", _cmd_show),
-        ("show", "[PROG]", "show one program (or every program)", _cmd_show),
-        ("dump", "{xlated|jited} PROG [opcodes] [linum] [file FILE]",
-         "disassemble the kernel's instructions (xlated) or print the JIT's machine code (jited)", _cmd_dump),
-        ("pin", "PROG FILE", "pin a program on a bpf filesystem", _cmd_pin),
-        ("run", "PROG [data_in FILE] [data_out FILE] [data_size_out L] [ctx_in FILE] [ctx_out FILE] "
-                "[ctx_size_out M] [repeat N]", "run a program once on given input (BPF_PROG_TEST_RUN)", _cmd_run),
-    ):
-        sp = sub.add_parser(name, help=helptext, parents=[common], description=f"{helptext}. {ref}.",
-                            usage=f"bpfkit prog {name} [-j|-p] {usage}".rstrip())
-        sp.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        if name == "run":
-            sp.add_argument("--data", "--data-in", dest="data_in", metavar="FILE", help="packet data ('-': stdin)")
-            sp.add_argument("--ctx", "--ctx-in", dest="ctx_in", metavar="FILE", help="context ('-': stdin)")
-            sp.add_argument("--data-out", metavar="FILE", help="where the output data goes ('-': printed)")
-            sp.add_argument("--ctx-out", metavar="FILE", help="where the output context goes ('-': printed)")
-            sp.add_argument("--repeat", type=int, metavar="N", help="run N times; the duration is the mean")
-        sp.set_defaults(func=user_errors(func))
+    made = add_object_command(
+        subparsers, "prog", "inspect, dump, pin and test-run the system's BPF programs",
+        "Inspect any BPF program of the system, as bpftool prog does.",
+        "PROG is 'id N', 'pinned PATH', 'tag HEX' or 'name NAME'",
+        [("list", "", "list every program", _cmd_show),
+         ("show", "[PROG]", "show one program (or every program)", _cmd_show),
+         ("dump", "{xlated|jited} PROG [opcodes] [linum] [file FILE]",
+          "disassemble the kernel's instructions (xlated) or print the JIT's machine code (jited)", _cmd_dump),
+         ("pin", "PROG FILE", "pin a program on a bpf filesystem", _cmd_pin),
+         ("run", "PROG [data_in FILE] [data_out FILE] [data_size_out L] [ctx_in FILE] [ctx_out FILE] "
+                 "[ctx_size_out M] [repeat N]", "run a program once on given input (BPF_PROG_TEST_RUN)", _cmd_run)])
+    run = made["run"]
+    run.add_argument("--data", "--data-in", dest="data_in", metavar="FILE", help="packet data ('-': stdin)")
+    run.add_argument("--ctx", "--ctx-in", dest="ctx_in", metavar="FILE", help="context ('-': stdin)")
+    run.add_argument("--data-out", metavar="FILE", help="where the output data goes ('-': printed)")
+    run.add_argument("--ctx-out", metavar="FILE", help="where the output context goes ('-': printed)")
+    run.add_argument("--repeat", type=int, metavar="N", help="run N times; the duration is the mean")
 
 
 # ---- naming programs -------------------------------------------------------------
