@@ -284,15 +284,16 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         "from __future__ import annotations",
         "",
         "import ctypes",
-        "import enum",
+        *(["import enum"] if any(b.startswith("class") and "(enum.IntEnum)" in b.split("\n", 1)[0] for b in em.blocks)
+          else []),
         "import os",
         "from typing import TYPE_CHECKING, Any",
         "",
-        "from bpfkit.typed import TypedMap, from_bytes, to_bytes",
+        "from bpfkit.typed import @TYPED@",
         "",
         "if TYPE_CHECKING:",
         "    from bpfkit.collection import Collection",
-        "    from bpfkit.maps import Map",
+        "@MAPIMPORT@",
         "    from bpfkit.programs import Program",
         "",
         f"OBJECT_SHA256 = {digest!r}",
@@ -310,7 +311,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
             "    def __init__(self, col: Collection) -> None:"] + (prog_lines or ["        pass"])
     out += ["", "", "class Variables:", f'    """The global variables of {spec.name!r}, typed."""', "",
             "    def __init__(self, col: Collection) -> None:", "        self._col = col", *var_lines]
-    params = ", ".join(["path: str | os.PathLike[str] | None = None", *(["*", *const_params] if const_params else [])])
+    params = ["cls", "path: str | os.PathLike[str] | None = None", *(["*", *const_params] if const_params else [])]
     out += [
         "", "",
         f"class {cls}:",
@@ -323,7 +324,9 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         "        self.variables = Variables(col)",
         "",
         "    @classmethod",
-        f"    def load(cls, {params}) -> {cls}:",
+        "    def load(",
+        *[f"        {p}," for p in params],
+        f"    ) -> {cls}:",
         f'        """Load the object (default: {obj_file} next to this module), its constants set first."""',
         "        import bpfkit",
         "",
@@ -347,7 +350,15 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         "        self.close()",
         "",
     ]
-    return "\n".join(out)
+    head_end = out.index("@MAPIMPORT@")
+    body = "\n".join(out[head_end + 1 :])
+    typed = [n for n in ("TypedMap", "from_bytes", "to_bytes") if re.search(rf"\b{n}\b", body)]
+    out[head_end] = "    from bpfkit.maps import Map" if re.search(r": Map\b", body) else ""
+    lines = [line for i, line in enumerate(out) if not (i == head_end and line == "")]
+    joined = "\n".join(lines)
+    if typed:
+        return joined.replace("@TYPED@", ", ".join(typed))
+    return joined.replace("from bpfkit.typed import @TYPED@\n", "").replace("\n\n\nif TYPE_CHECKING", "\n\nif TYPE_CHECKING")
 
 
 def _cmd_gen(ns: argparse.Namespace) -> int:
