@@ -186,10 +186,13 @@ def int_arg(text: str, what: str) -> int:
         raise CliError(f"can't parse {text!r} as {what}") from None
 
 
+_REF_WORDS = {"id": "N", "pinned": "PATH", "tag": "HEX", "name": "NAME"}
+
+
 def split_ref(args: Sequence[str], kinds: Sequence[str], what: str, cmd: str) -> tuple[tuple[str, str], list[str]]:
     """Take ``KIND VALUE`` (``id 12``, ``pinned /sys/fs/bpf/x`` ...) off the front of ``args``."""
     if len(args) < 2 or args[0] not in kinds:
-        spelled = " or ".join(f"'{k} {k.upper() if k != 'id' else 'N'}'" for k in kinds)
+        spelled = ", ".join(f"'{k} {_REF_WORDS[k]}'" for k in kinds)
         raise CliError(f"{what} {cmd}: name the {what} with {spelled}")
     return (args[0], args[1]), list(args[2:])
 
