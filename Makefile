@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick matrix-envs clean fuzz soak
+.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick matrix-envs clean fuzz soak docs dist
 
 run: setup
 	.venv/bin/bpfkit bootstrap
@@ -33,7 +33,15 @@ api-check: setup
 pytest: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: setup lint typecheck uapi-check sections-check api-check pytest
+test: setup lint typecheck uapi-check sections-check api-check docs pytest
+
+# the documentation (docs/: Sphinx, API reference from the docstrings), warnings are errors
+docs: setup
+	.venv/bin/sphinx-build -W --keep-going -q -b html docs build/docs
+
+# the wheel and the sdist, in dist/
+dist: setup
+	$(PY) -m build --no-isolation -o dist .
 
 # the kernel tests on a matrix of kernels in QEMU (see matrix/README.md)
 matrix: setup
@@ -47,7 +55,7 @@ matrix-envs: setup
 	python3 matrix/run.py --env all --python $(CURDIR)/.venv/bin/python
 
 clean:
-	rm -rf .venv build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache docs/_generated
 
 # The benchmark suite (bench/README.md): bpfkit against C libbpf; e.g. make bench BENCH_ARGS="--quick --only B1,B3".
 .PHONY: bench

@@ -17,6 +17,13 @@ SUBCOMMANDS: dict[str, str] = {
     "btf": "btf",
     "map": "map",
     "export": "export",
+    "prog": "prog",
+    "link": "link",
+    "net": "net",
+    "cgroup": "cgroup",
+    "feature": "feature",
+    "run": "run",
+    "gen": "gen",
     **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
 }
 

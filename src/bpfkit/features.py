@@ -67,6 +67,7 @@ __all__ = [
     "lockdown_refusal",
     "prog_capabilities",
     "refusal",
+    "probe_names",
     "require",
 ]
 
@@ -1001,3 +1002,8 @@ def btf_features() -> BtfFeatures:
         type_tag=_btf_loads([i32, TypeTag("tag", 1), Ptr(2)]),
         enum64=_btf_loads([Enum64("e", 8, [EnumValue("A", 1 << 40)])]),
     )
+
+
+def probe_names() -> list[str]:
+    """The named features :func:`check` takes besides 'map:', 'prog:', 'helper:' and 'btf:' (e.g. 'tcx')."""
+    return sorted(_BOOL_PROBES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import os
+import struct
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,10 +19,12 @@ from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError
 
 if TYPE_CHECKING:
     from .asm import Instruction
+    from .btf import Btf
+    from .btf.ext import LineInfo
     from .links import Link
     from .token import Token
 
-__all__ = ["Program", "ProgramInfo", "TestRunResult"]
+__all__ = ["Program", "ProgramInfo", "TestRunResult", "program_ids"]
 
 _LOG_MIN = 1 << 16
 _LOG_MAX = (1 << 30) - 1  # the kernel's limit (UINT_MAX >> 2)
@@ -61,6 +64,9 @@ class ProgramInfo:
     run_cnt: int
     verified_insns: int
     gpl_compatible: bool
+    recursion_misses: int = 0
+    attach_btf_obj_id: int = 0
+    attach_btf_id: int = 0
 
 
 def _insn_bytes(insns: bytes | bytearray | memoryview | Sequence[Instruction]) -> bytes:
@@ -427,7 +433,66 @@ class Program:
             run_cnt=info.run_cnt,
             verified_insns=info.verified_insns,
             gpl_compatible=bool(info.gpl_compatible & 1),
+            recursion_misses=info.recursion_misses,
+            attach_btf_obj_id=info.attach_btf_obj_id,
+            attach_btf_id=info.attach_btf_id,
         )
+
+    def _info_array(self, count_field: str, ptr_field: str, rec_field: str | None = None) -> tuple[bytes, int]:
+        """One variable-length array of bpf_prog_info (code, line/func info) and its record size."""
+        target = _describe(self.type, self.name)
+        info = A.ProgInfo()
+        C.obj_get_info_by_fd(self.fd, info, target=target)
+        count = int(getattr(info, count_field))
+        rec = int(getattr(info, rec_field)) if rec_field else 1
+        if not count or not rec:
+            return b"", rec
+        buf = ctypes.create_string_buffer(count * rec)
+        fields = {count_field: count, ptr_field: ctypes.addressof(buf)}
+        if rec_field:
+            fields[rec_field] = rec
+        again = A.ProgInfo(**fields)
+        C.obj_get_info_by_fd(self.fd, again, target=target)
+        return buf.raw[: min(int(getattr(again, count_field)), count) * rec], rec
+
+    def xlated(self) -> bytes:
+        """The instructions as the verifier rewrote them (map fds become map ids); empty if the kernel hides them."""
+        return self._info_array("xlated_prog_len", "xlated_prog_insns")[0]
+
+    def jited(self) -> bytes:
+        """The JIT-compiled machine code; empty when the program is not JITed or the kernel hides it."""
+        return self._info_array("jited_prog_len", "jited_prog_insns")[0]
+
+    def btf(self) -> Btf | None:
+        """The program's BTF as loaded in the kernel (function names, source lines); None without."""
+        from .maps.btfinfo import kernel_btf
+
+        btf_id = self.info().btf_id
+        return kernel_btf(btf_id) if btf_id else None
+
+    def line_info(self) -> list[LineInfo]:
+        """Source lines of the loaded program (``insn_off`` indexes the xlated instructions); empty without BTF."""
+        from .btf.ext import LineInfo
+
+        raw, rec = self._info_array("nr_line_info", "line_info", "line_info_rec_size")
+        btf = self.btf() if raw else None
+        if btf is None:
+            return []
+        out = []
+        for off in range(0, len(raw) - rec + 1, rec):
+            insn_off, file_off, line_off, col = struct.unpack_from("<IIII", raw, off)
+            out.append(LineInfo(insn_off=insn_off, file_name=btf.string(file_off), line=btf.string(line_off),
+                                line_num=col >> 10, col=col & 0x3FF, file_name_off=file_off, line_off=line_off))
+        return out
+
+    def func_info(self) -> list[tuple[int, str]]:
+        """(first xlated instruction, BTF name) of each function of the loaded program; empty without BTF."""
+        raw, rec = self._info_array("nr_func_info", "func_info", "func_info_rec_size")
+        btf = self.btf() if raw else None
+        if btf is None:
+            return []
+        pairs = (struct.unpack_from("<II", raw, off) for off in range(0, len(raw) - rec + 1, rec))
+        return [(insn_off, btf.name_of(type_id)) for insn_off, type_id in pairs]
 
     @property
     def id(self) -> int:
@@ -455,6 +520,13 @@ class Program:
         from .links.usdt import attach_usdt
 
         return attach_usdt(self, target, provider, name, pid=pid, cookie=cookie)
+
+
+def program_ids() -> list[int]:
+    """Ids of every program loaded on the system (BPF_PROG_GET_NEXT_ID)."""
+    from ._uapi import Cmd
+
+    return list(C.ids_of(Cmd.PROG_GET_NEXT_ID))
 
 
 def _kernel_name(name: str) -> bytes:

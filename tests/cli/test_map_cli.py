@@ -43,8 +43,13 @@ def test_list_and_show(capsys: pytest.CaptureFixture[str], counts: Map) -> None:
     listed = {e["id"]: e for e in json.loads(out)}
     assert listed[counts.id]["name"] == "cli_counts" and listed[counts.id]["type"] == "hash"
     code, out, _ = run(capsys, "-j", "show", "id", str(counts.id))
-    (shown,) = json.loads(out)
-    assert (shown["key_size"], shown["value_size"], shown["max_entries"], shown["frozen"]) == (4, 8, 8, False)
+    shown = json.loads(out)
+    assert (shown["bytes_key"], shown["bytes_value"], shown["max_entries"], shown["frozen"]) == (4, 8, 8, 0)
+    bt = json.loads(subprocess.run([shutil.which("bpftool") or "bpftool", "map", "show", "id", str(counts.id), "-j"],
+                                   check=True, capture_output=True, text=True).stdout)
+    assert shown == bt
+    code, out, _ = run(capsys, "-p", "show", "id", str(counts.id))
+    assert json.loads(out) == bt
     code, out, _ = run(capsys, "show", "name", "cli_counts")
     assert code == 0 and str(counts.id) in out
 

@@ -13,13 +13,17 @@ import argparse
 import errno
 import ipaddress
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .._sys import commands as C
+from .._uapi import MapType, ProgType
 from ..errors import BpfError, KernelError
 from ..maps import Map, MapInfo, as_plain, map_ids
 from ..maps.codec import CharArrayCodec, Codec, IntCodec, PerCpuCodec, StructFormatCodec
 from ..maps.lpm import LpmKeyCodec
+from ._common import bpftool_json
 
 __all__ = ["register"]
 
@@ -36,9 +40,11 @@ def register(subparsers: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's default must not undo 'bpfkit map -j dump ...'
     common.add_argument("-j", "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    common.add_argument("-p", "--pretty", action="store_true", default=argparse.SUPPRESS, help="print indented JSON")
     p = subparsers.add_parser("map", help="inspect and edit the system's BPF maps",
                               description="Inspect and edit any BPF map of the system (by id, pinned path or name).")
     p.add_argument("-j", "--json", action="store_true", default=False, help="print JSON")
+    p.add_argument("-p", "--pretty", action="store_true", default=False, help="print indented JSON")
     sub = p.add_subparsers(dest="map_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda ns: (p.print_help(), 2)[1])
     ref = "MAP is 'id N', 'pinned PATH' or 'name NAME'"
@@ -60,10 +66,21 @@ def register(subparsers: Any) -> None:
         sp.set_defaults(func=_user_errors(func))
 
 
+_PRETTY = [False]
+
+
+def _out(value: Any) -> None:
+    """JSON as bpftool prints it: compact with -j, indented with -p."""
+    print(bpftool_json(value, pretty=_PRETTY[0]))
+
+
 def _user_errors(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Report bad keys and values from the command line as usage errors, not tracebacks."""
 
     def run(ns: argparse.Namespace) -> int:
+        _PRETTY[0] = bool(getattr(ns, "pretty", False))
+        if _PRETTY[0]:
+            ns.json = True
         try:
             return func(ns)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -180,22 +197,38 @@ def _entry_text(m: Map, kraw: bytes, vraw: bytes) -> str:
     return f"key: {_hex(kraw)}  value: {_hex(vraw)}"
 
 
-def _info_json(info: MapInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "type": info.type_name,
-        "name": info.name,
-        "key_size": info.key_size,
-        "value_size": info.value_size,
-        "max_entries": info.max_entries,
-        "flags": int(info.flags),
-        "flag_names": [f.name for f in type(info.flags) if f.value and f in info.flags and f.name],
-        "map_extra": info.map_extra,
-        "btf_id": info.btf_id,
-        "btf_key_type_id": info.btf_key_type_id,
-        "btf_value_type_id": info.btf_value_type_id,
-        "frozen": info.frozen,
-    }
+def _info_json(info: MapInfo, fdinfo: dict[str, str]) -> dict[str, Any]:
+    """One map as ``bpftool map show -j`` prints it (same keys, order and types); fdinfo gives memlock etc."""
+    out: dict[str, Any] = {"id": info.id, "type": info.type_name if isinstance(info.type, MapType) else int(info.type)}
+    if info.name:
+        out["name"] = info.name
+    out.update({"flags": int(info.flags), "bytes_key": info.key_size, "bytes_value": info.value_size,
+                "max_entries": info.max_entries})
+    if "memlock" in fdinfo:
+        out["bytes_memlock"] = int(fdinfo["memlock"])
+    if "owner_prog_type" in fdinfo:
+        owner = int(fdinfo["owner_prog_type"])
+        try:
+            out["owner_prog_type"] = ProgType(owner).name.lower()
+        except ValueError:
+            out["owner_prog_type"] = owner
+        out["owner_jited"] = bool(int(fdinfo.get("owner_jited", "0")))
+    if "frozen" in fdinfo:
+        out["frozen"] = int(fdinfo["frozen"])
+    if info.btf_id:
+        out["btf_id"] = info.btf_id
+    return out
+
+
+def _fdinfo_by_id(map_id: int) -> dict[str, str]:
+    try:
+        fd = C.map_get_fd_by_id(map_id)
+    except KernelError:
+        return {}
+    try:
+        return C.fdinfo(fd)
+    finally:
+        os.close(fd)
 
 
 def _table(rows: list[list[str]], right: set[int]) -> str:
@@ -207,9 +240,10 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
-def _print_infos(infos: list[MapInfo], as_json: bool) -> None:
+def _print_infos(infos: list[MapInfo], as_json: bool, *, single: bool = False) -> None:
     if as_json:
-        print(json.dumps([_info_json(i) for i in infos]))
+        shown = [_info_json(i, _fdinfo_by_id(i.id)) for i in infos]
+        _out(shown[0] if single else shown)
         return
     rows = [["ID", "TYPE", "NAME", "KEY", "VALUE", "MAX_ENTRIES", "FLAGS", "BTF", "FROZEN"]]
     for i in infos:
@@ -312,7 +346,7 @@ def _cmd_show(ns: argparse.Namespace) -> int:
     finally:
         for m in maps:
             m.close()
-    _print_infos(infos, ns.json)
+    _print_infos(infos, ns.json, single=ref[0] != "name")
     return 0
 
 
@@ -339,7 +373,7 @@ def _cmd_dump(ns: argparse.Namespace) -> int:
                 print(_entry_text(m, k, v))
             print(f"Found {len(entries)} element{'s' if len(entries) != 1 else ''}")
         if ns.json:
-            print(json.dumps(out_json))
+            _out(out_json)
     finally:
         for m in maps:
             m.close()
@@ -352,13 +386,16 @@ def _cmd_lookup(ns: argparse.Namespace) -> int:
         key, _, _ = _key_value(m, rest, need_value=False)
         vraw = m.lookup_raw(key)
         kraw = m.key_codec.encode(key)
-        print(json.dumps(_entry_json(m, kraw, vraw)) if ns.json else _entry_text(m, kraw, vraw))
+        if ns.json:
+            _out(_entry_json(m, kraw, vraw))
+        else:
+            print(_entry_text(m, kraw, vraw))
     return 0
 
 
 def _done(ns: argparse.Namespace, m: Map, action: str, **extra: Any) -> None:
     if ns.json:
-        print(json.dumps({"id": m.id, "action": action, "ok": True, **extra}))
+        _out({"id": m.id, "action": action, "ok": True, **extra})
 
 
 def _cmd_update(ns: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from .syscall import bpf, error_for
 
 __all__ = [
     "btf_get_fd_by_id",
+    "fdinfo",
     "btf_info",
     "btf_load",
     "enable_stats",
@@ -484,3 +485,18 @@ def ids_of(cmd: int) -> Sequence[int]:
             return out
         out.append(nxt)
         cur = nxt
+
+
+def fdinfo(fd: int) -> dict[str, str]:
+    """The fields of /proc/self/fdinfo/FD (the kernel's view of a bpf object fd: memlock, owner type ...)."""
+    out: dict[str, str] = {}
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep:
+                    out[key.strip()] = value.strip()
+    except OSError:
+        pass  # no procfs: callers treat the fields as unknown
+    return out
+

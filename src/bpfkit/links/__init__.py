@@ -10,6 +10,7 @@ from .base import Link as Link
 from .base import LinkInfo as LinkInfo
 from .base import close_links as close_links
 from .base import holds_program
+from .base import link_ids as link_ids
 from .tracing import Iterator_ as Iterator_
 from .tracing import attach_iter as attach_iter
 from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
@@ -59,6 +60,7 @@ __all__ = [
     "LinkGroup",
     "LinkInfo",
     "UsdtTarget",
+    "link_ids",
     "attach_cgroup",
     "attach_iter",
     "attach_kprobe",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import struct
 import threading
@@ -36,7 +37,7 @@ def holds_program(attach: _F) -> _F:
 
     return wrapper  # type: ignore[return-value]
 
-__all__ = ["Link", "LinkInfo", "close_links"]
+__all__ = ["Link", "LinkInfo", "close_links", "link_ids"]
 
 
 @record(frozen=True)
@@ -47,6 +48,7 @@ class LinkInfo:
     id: int
     prog_id: int
     raw: bytes
+    name: str = ""  # a raw tracepoint's tracepoint, an iterator's target
 
     def attach_type(self) -> AttachType | int | None:
         """The attach type, for the link kinds whose info carries one."""
@@ -127,11 +129,19 @@ class Link:
         info = A.LinkInfo()
         with self._borrow() as fd:
             C.obj_get_info_by_fd(fd, info, target=str(self))
+            name = ""
+            if info.type in (LinkType.RAW_TRACEPOINT, LinkType.ITER):
+                # the tracepoint / iterator target name: asked for again with a buffer
+                buf = ctypes.create_string_buffer(256)
+                info = A.LinkInfo()
+                struct.pack_into("<QI", info.extra, 0, ctypes.addressof(buf), len(buf))
+                C.obj_get_info_by_fd(fd, info, target=str(self))
+                name = buf.value.decode(errors="replace")
         try:
             lt: LinkType | int = LinkType(info.type)
         except ValueError:
             lt = info.type
-        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=bytes(info.extra))
+        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=bytes(info.extra), name=name)
 
     # ---- lifetime ------------------------------------------------------
 
@@ -247,6 +257,13 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def link_ids() -> list[int]:
+    """Ids of every bpf_link of the system (BPF_LINK_GET_NEXT_ID)."""
+    from .._uapi import Cmd
+
+    return list(C.ids_of(Cmd.LINK_GET_NEXT_ID))
 
 
 def new_link_fd(

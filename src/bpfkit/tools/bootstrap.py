@@ -11,6 +11,7 @@ import bpfkit
 
 from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, milliseconds, now_hms, now_iso, object_path, pid_ns_constants
+from .bootstrap_skel import Bootstrap
 
 __all__ = ["DESCRIPTION", "EPILOG", "EVENT", "Event", "add_arguments", "format_event", "header", "run"]
 
@@ -132,10 +133,11 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         e = Event.decode(data)
         session.record(e.as_json(now_iso()), format_event(e, now_hms()))
 
-    constants = {"min_duration_ns": ns.min_duration * 1_000_000, **pid_ns_constants(ns.pid_ns)}
-    with bpfkit.load(object_path("bootstrap"), constants=constants) as obj:
+    pidns = pid_ns_constants(ns.pid_ns)
+    with Bootstrap.load(object_path("bootstrap"), min_duration_ns=ns.min_duration * 1_000_000,
+                        pidns_dev=pidns.get("pidns_dev"), pidns_ino=pidns.get("pidns_ino")) as obj:
         obj.attach()
-        with bpfkit.RingBuffer(obj.maps["rb"], callback=on_event) as rb:
+        with bpfkit.RingBuffer(obj.maps.rb, callback=on_event) as rb:
             session.ready("Tracing process exec and exit")
             if not session.json:
                 session.line(header())

@@ -6,9 +6,8 @@ import argparse
 import pwd
 from typing import Any
 
-import bpfkit
-
 from ._common import Session, now_hms, now_iso, object_path, seconds
+from .execcount_skel import Execcount
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "format_ids", "run"]
 
@@ -66,9 +65,9 @@ def _print(session: Session, counts: dict[int, int], table: bool) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach execcount.bpf.o, print the per-UID counts until stopped."""
-    with bpfkit.load(object_path("execcount")) as obj:
+    with Execcount.load(object_path("execcount")) as obj:
         obj.attach()
-        table = obj.maps["counter_table"]
+        table = obj.maps.counter_table  # TypedMap[int, int]: uid -> count
         session.ready("Counting execve calls per UID")
         for _ in session.every(ns.interval):
             _print(session, dict(table.items()), ns.table)
