@@ -261,3 +261,32 @@ def test_a_signal_while_the_cli_builds_its_parser_exits_quietly(sig: int, status
     r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert r.returncode == status
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_console_script_signal_while_bpfkit_imports_exits_quietly(sig: int, status: int) -> None:
+    """The console script's handlers come before ``import bpfkit`` (tens of ms): a signal then exits quietly."""
+    code = (
+        "import builtins, os, sys\n"
+        "import bpfkit_entry\n"
+        "assert 'bpfkit' not in sys.modules\n"
+        "real = builtins.__import__\n"
+        "def imp(name, *a, **k):\n"
+        "    if name.startswith('bpfkit.'):\n"
+        "        builtins.__import__ = real\n"
+        f"        os.kill(os.getpid(), {int(sig)})\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = imp\n"
+        "sys.argv = ['bpfkit', '--version']\n"
+        "sys.exit(bpfkit_entry.main())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == status, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_console_script_runs_the_cli() -> None:
+    """The installed ``bpfkit`` script goes through bpfkit_entry to bpfkit.cli.main."""
+    r = subprocess.run([sys.executable, "-c", "import sys, bpfkit_entry; sys.argv = ['bpfkit', '--version']; "
+                        "sys.exit(bpfkit_entry.main())"], check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("bpfkit ")
