@@ -438,18 +438,18 @@ class Program:
             attach_btf_id=info.attach_btf_id,
         )
 
-    def _info_array(self, count_field: str, ptr_field: str, rec_field: str | None = None) -> tuple[bytes, int]:
-        """One variable-length array of bpf_prog_info (code, line/func info) and its record size."""
+    def _info_array(self, count_field: str, ptr_field: str, rec_field: str | int | None = None) -> tuple[bytes, int]:
+        """One variable-length array of bpf_prog_info (code, line/func info) and its record size (a field or fixed)."""
         target = _describe(self.type, self.name)
         info = A.ProgInfo()
         C.obj_get_info_by_fd(self.fd, info, target=target)
         count = int(getattr(info, count_field))
-        rec = int(getattr(info, rec_field)) if rec_field else 1
+        rec = rec_field if isinstance(rec_field, int) else int(getattr(info, rec_field)) if rec_field else 1
         if not count or not rec:
             return b"", rec
         buf = ctypes.create_string_buffer(count * rec)
         fields = {count_field: count, ptr_field: ctypes.addressof(buf)}
-        if rec_field:
+        if isinstance(rec_field, str):
             fields[rec_field] = rec
         again = A.ProgInfo(**fields)
         C.obj_get_info_by_fd(self.fd, again, target=target)
@@ -493,6 +493,19 @@ class Program:
             return []
         pairs = (struct.unpack_from("<II", raw, off) for off in range(0, len(raw) - rec + 1, rec))
         return [(insn_off, btf.name_of(type_id)) for insn_off, type_id in pairs]
+
+    def function_symbols(self) -> list[str]:
+        """Kernel symbol (bpf_prog_TAG_NAME) of each JITed function, by subprogram index; empty if not JITed or hidden."""
+        ksyms, _ = self._info_array("nr_jited_ksyms", "jited_ksyms", 8)
+        if not ksyms or not any(ksyms):  # not JITed, or addresses hidden (kptr_restrict)
+            return []
+        tags, _ = self._info_array("nr_prog_tags", "prog_tags", 8)
+        names = [name for _, name in self.func_info()]
+        out = []
+        for i in range(len(tags) // 8):
+            name = names[i] if i < len(names) else (self.name if i == 0 else "")
+            out.append(f"bpf_prog_{tags[8 * i:8 * i + 8].hex()}" + (f"_{name}" if name else ""))
+        return out
 
     @property
     def id(self) -> int:

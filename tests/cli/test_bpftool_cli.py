@@ -33,6 +33,16 @@ SEC("cgroup_skb/ingress")
 int count_ingress(struct __sk_buff *skb) { seen++; return 1; }
 char LICENSE[] SEC("license") = "GPL";
 """
+SUBPROGS_SRC = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+__u64 total;
+static __noinline int add_one(int x) { total += x; return x + 1; }
+__noinline int twice(int x) { return add_one(x) * 2; }
+SEC("socket")
+int with_subprogs(struct __sk_buff *skb) { return twice(skb->len) + add_one(3); }
+char LICENSE[] SEC("license") = "GPL";
+"""
 
 
 def ours(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
@@ -110,6 +120,24 @@ def test_xlated_matches_bpftool(capsys: pytest.CaptureFixture[str], tailcalls: C
             theirs("prog", "dump", "xlated", "id", pid, *extra, "-j")
         assert ours(capsys, "prog", "dump", "xlated", "id", pid, *extra).strip() == \
             theirs("prog", "dump", "xlated", "id", pid, *extra).strip()
+
+
+@pytest.mark.parametrize("extra", [(), ("linum",), ("opcodes",)])
+def test_xlated_with_subprogram_calls_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                      extra: tuple[str, ...]) -> None:
+    src = tmp_path / "subprogs.bpf.c"
+    src.write_text(SUBPROGS_SRC)
+    with bpfkit.load(compile_bpf(src)) as col:
+        prog = col.programs["with_subprogs"]
+        pid = str(prog.id)
+        mine = ours(capsys, "prog", "dump", "xlated", "id", pid, *extra, "-j")
+        assert mine == theirs("prog", "dump", "xlated", "id", pid, *extra, "-j")
+        assert [r["proto"] for r in mine if "proto" in r] == [
+            "int with_subprogs(struct __sk_buff * skb)", "int twice(int x)", "int add_one(int x)"]
+        assert ours(capsys, "prog", "dump", "xlated", "id", pid, *extra).strip() == \
+            theirs("prog", "dump", "xlated", "id", pid, *extra).strip()
+        syms = prog.function_symbols()
+        assert len(syms) == 3 and syms[1].endswith("_twice") and syms[2].endswith("_add_one")
 
 
 def test_xlated_has_source_lines_and_helper_names(capsys: pytest.CaptureFixture[str], hello: Collection) -> None:

@@ -88,3 +88,32 @@ def test_bad_events_and_object(demo: Path, capsys: pytest.CaptureFixture[str], t
     capsys.readouterr()
     assert cli.main(["run", str(tmp_path / "missing.bpf.o")]) == 1
     assert capsys.readouterr().err.startswith("bpfkit: ")
+
+
+def test_shipped_bootstrap_records_decode_by_name() -> None:
+    """The shipped bootstrap object keeps struct event in its BTF: its records print field by field, not as hex."""
+    import bpfkit.tools
+
+    obj = Path(bpfkit.tools.__file__).parent / "bootstrap.bpf.o"
+    ns = os.stat("/proc/self/ns/pid")  # pids as this process numbers them
+    p = subprocess.Popen([sys.executable, "-m", "bpfkit", "run", str(obj), "--json", "--set",
+                          f"pidns_dev={ns.st_dev}", "--set", f"pidns_ino={ns.st_ino}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    ready = p.stderr.readline()
+    assert ready.startswith("Running bootstrap"), ready + p.stderr.read()
+    sh = subprocess.Popen(["/bin/sh", "-c", "exit 3"])
+    sh.wait()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["event"] for r in records} == {"rb"}
+    mine = [r["data"] for r in records if r["data"]["pid"] == sh.pid]
+    fields = {"pid", "ppid", "exit_code", "duration_ns", "comm", "filename", "exit_event"}
+    assert all(set(d) == fields for d in mine)
+    (exec_,) = [d for d in mine if not d["exit_event"]]
+    assert (exec_["comm"], exec_["ppid"], exec_["filename"]) == ("sh", os.getpid(), "/bin/sh")
+    (exit_,) = [d for d in mine if d["exit_event"]]
+    assert (exit_["comm"], exit_["ppid"], exit_["exit_code"]) == ("sh", os.getpid(), 3)
+    assert exit_["duration_ns"] > 0

@@ -18,7 +18,8 @@ def boot(compile_bpf):  # type: ignore[no-untyped-def]
 def test_bootstrap_maps(boot) -> None:  # type: ignore[no-untyped-def]
     spec = ObjectSpec.from_file(boot)
     assert spec.name == "bootstrap"
-    assert list(spec.maps) == ["exec_start", "rb", "rb_lost", "bootstra.rodata"]
+    # .bss holds only unused_event, the pointer that keeps struct event in the BTF
+    assert list(spec.maps) == ["exec_start", "rb", "rb_lost", "bootstra.rodata", "bootstra.bss"]
     es = spec.maps["exec_start"]
     assert (es.type, es.key_size, es.value_size, es.max_entries) == (MapType.HASH, 4, 8, 8192)
     rb = spec.maps["rb"]
@@ -35,7 +36,10 @@ def test_bootstrap_maps(boot) -> None:  # type: ignore[no-untyped-def]
 def test_bootstrap_variables(boot) -> None:  # type: ignore[no-untyped-def]
     spec = ObjectSpec.from_file(boot)
     syms = objdump_symbols(boot)
-    assert sorted(spec.variables) == ["min_duration_ns", "pidns_dev", "pidns_ino"]  # the last two: tools/pidns.h
+    # pidns_*: tools/pidns.h; unused_event: the pointer that keeps struct event in the BTF
+    assert sorted(spec.variables) == ["min_duration_ns", "pidns_dev", "pidns_ino", "unused_event"]
+    ue = spec.variables["unused_event"]
+    assert (ue.map, ue.readonly, ue.size) == ("bootstra.bss", False, 8)
     v = spec.variables["min_duration_ns"]
     assert v.const_volatile and v.readonly and v.map == "bootstra.rodata"
     assert (v.offset, v.size) == (syms["min_duration_ns"][0], 8)

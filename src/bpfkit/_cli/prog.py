@@ -288,6 +288,7 @@ def xlated_listing(prog: Program, *, linum: bool = False, opcodes: bool = False)
     for li in prog.line_info():
         lines.setdefault(li.insn_off, []).append(li)
     btf = prog.btf() if funcs else None
+    syms = prog.function_symbols()
     out: list[dict[str, Any]] = []
     for slot, insn, second, b in slots:
         rec: dict[str, Any] = {}
@@ -304,6 +305,9 @@ def xlated_listing(prog: Program, *, linum: bool = False, opcodes: bool = False)
                 if li.col:
                     rec["line_col"] = li.col
         text = format_insn(insn, second, helper_names=helpers, map_ref="id")
+        if insn.opcode == 0x85 and insn.src_reg == 1 and syms:
+            # after JIT the kernel keeps the call's pc offset in off and the callee's subprogram index in imm
+            text = f"call pc{insn.off:+d}#{syms[insn.imm]}" if 0 <= insn.imm < len(syms) else f"call pc{insn.imm:+d}"
         if second is not None and insn.src_reg == 0:
             text = text.removesuffix(" ll")  # bpftool prints a 64-bit constant without clang's suffix
         rec["disasm"] = f"({insn.opcode:02x}) {text}"
@@ -319,8 +323,6 @@ def _xlated_text(recs: list[dict[str, Any]], *, linum: bool, opcodes: bool) -> s
     lines: list[str] = []
     for rec in recs:
         if "proto" in rec:
-            if lines:
-                lines.append("")
             lines.append(f"{rec['proto']}:")
         if "src" in rec:
             src = f"; {rec['src']}"

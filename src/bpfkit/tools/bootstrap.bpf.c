@@ -7,6 +7,10 @@
 #include "bootstrap.h"
 #include "pidns.h"
 
+/* Never used: makes clang keep struct event in the object's BTF, so that `bpfkit run`
+ * and `bpfkit gen python` can decode the ring buffer's records by name. */
+const struct event *unused_event __attribute__((unused));
+
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* tgid -> bpf_ktime_get_ns() at its last exec */

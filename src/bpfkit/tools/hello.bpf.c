@@ -21,6 +21,10 @@ struct {
 	__uint(value_size, sizeof(u32));
 } output SEC(".maps");
 
+/* Never used: makes clang keep struct data_t in the object's BTF, so that `bpfkit run`
+ * and `bpfkit gen python` can decode the perf buffer's records by name. */
+const struct data_t *unused_data __attribute__((unused));
+
 SEC("tp/syscalls/sys_enter_execve")
 int hello(void *ctx)
 {

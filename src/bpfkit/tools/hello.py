@@ -10,6 +10,7 @@ import bpfkit
 
 from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
+from .hello_skel import Hello
 
 __all__ = ["DATA", "DESCRIPTION", "EPILOG", "add_arguments", "decode", "run"]
 
@@ -62,9 +63,9 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         lost_total += count
         session.note(f"lost {count} samples on CPU {cpu}")
 
-    with bpfkit.load(object_path("hello"), constants=pid_ns_constants(ns.pid_ns)) as obj:
+    with Hello.load(object_path("hello"), **pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
-        with bpfkit.PerfBuffer(obj.maps["output"], callback=on_sample, lost_callback=on_lost) as pb:
+        with bpfkit.PerfBuffer(obj.maps.output, callback=on_sample, lost_callback=on_lost) as pb:
             session.ready("Saying hello for every execve")
             for wait in session.ticks():
                 pb.poll(timeout=wait)

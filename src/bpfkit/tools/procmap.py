@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import bpfkit
-
 from ._common import Session, add_pid_ns_argument, cstr, now_hms, now_iso, object_path, pid_ns_constants, seconds
+from .procmap_skel import Procmap
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "run", "snapshot"]
 
@@ -58,9 +57,9 @@ def _print(session: Session, procs: list[tuple[int, str]]) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach procmap.bpf.o, print the map every interval until stopped."""
-    with bpfkit.load(object_path("procmap"), constants=pid_ns_constants(ns.pid_ns)) as obj:
+    with Procmap.load(object_path("procmap"), **pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
-        proc_map = obj.maps["proc_map"]
+        proc_map = obj.maps.proc_map  # TypedMap[int, bytes]: pid -> comm
         session.ready("Tracking processes through sched_process_exec/exit")
         for _ in session.every(ns.interval):
             _print(session, snapshot(proc_map))

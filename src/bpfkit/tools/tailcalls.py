@@ -14,6 +14,7 @@ import bpfkit
 from bpfkit.trace_pipe import parse_line
 
 from ._common import Session, ToolError, now_iso, object_path, pid_ns_constants, seconds
+from .tailcalls_skel import Tailcalls
 
 __all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "add_arguments", "read_counts", "run"]
 
@@ -124,9 +125,9 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     if ns.pid < 0 or (ns.pid and not os.path.exists(f"/proc/{ns.pid}")):
         raise ToolError(f"tailcalls: no process with pid {ns.pid}")
     # --pid and this process's PID are numbers of the namespace the tool runs in: the filter compares those
-    constants = {"target_tgid": ns.pid, "ignore_tgid": 0 if ns.pid else os.getpid(), **pid_ns_constants("own")}
-    with bpfkit.load(object_path("tailcalls"), constants=constants) as obj, ExitStack() as stack:
-        counts = obj.maps["counts"]
+    with Tailcalls.load(object_path("tailcalls"), target_tgid=ns.pid, ignore_tgid=0 if ns.pid else os.getpid(),
+                        **pid_ns_constants("own")) as obj, ExitStack() as stack:
+        counts = obj.maps.counts  # TypedMap[int, int]: counter index -> runs
         pipe = None if ns.no_trace else stack.enter_context(bpfkit.TracePipe())
         if pipe is not None:
             _discard_backlog(pipe)
@@ -145,7 +146,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
                 due += ns.interval
                 if due < time.monotonic():  # a slow terminal: skip the missed prints
                     due = time.monotonic() + ns.interval
-        obj.detach()
+        obj.collection.detach()
         if pipe is not None:  # the lines written before the detach, not an endless stream of others' lines
             for _ in range(_DRAIN_MAX):
                 if (line := pipe.readline(timeout=0)) is None:
