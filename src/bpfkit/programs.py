@@ -19,6 +19,7 @@ from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError
 if TYPE_CHECKING:
     from .asm import Instruction
     from .links import Link
+    from .obj.spec import ProgramSpec
     from .token import Token
 
 __all__ = ["Program", "ProgramInfo", "TestRunResult"]
@@ -100,7 +101,7 @@ class Program:
         section: str = "",
         attach_target: str = "",
         log: str = "",
-        spec: Any = None,
+        spec: ProgramSpec | None = None,
     ) -> None:
         self._fd = fd
         self.name = name
@@ -138,7 +139,7 @@ class Program:
         log_level: int = 0,
         section: str = "",
         attach_target: str = "",
-        spec: Any = None,
+        spec: ProgramSpec | None = None,
         token: Token | str | os.PathLike[str] | None = None,
     ) -> Program:
         """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError.
@@ -183,7 +184,7 @@ class Program:
         log_level: int,
         section: str,
         attach_target: str,
-        spec: Any,
+        spec: ProgramSpec | None,
         token_fd: int | None,
     ) -> Program:
         ptype = coerce(ProgType, prog_type)

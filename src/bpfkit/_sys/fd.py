@@ -18,7 +18,7 @@ from types import TracebackType
 
 from ..errors import BpfTypeError, BpfValueError
 
-__all__ = ["Fd", "check_fd"]
+__all__ = ["Fd", "check_fd", "dup_fd"]
 
 _ident = threading.get_ident
 
@@ -116,10 +116,8 @@ class Fd:
 
     def dup(self) -> Fd:
         """A new owned fd to the same kernel object (close-on-exec)."""
-        import fcntl
-
         with self.borrow() as fd:
-            return Fd(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), self.what)
+            return dup_fd(fd, self.what)
 
     def __enter__(self) -> Fd:
         return self
@@ -171,3 +169,10 @@ class _Borrow:
         tb: TracebackType | None,
     ) -> None:
         self._owner._unuse()
+
+
+def dup_fd(fd: int, what: str) -> Fd:
+    """An owned close-on-exec duplicate (at 3 or above) of a raw fd the caller keeps; OSError if ``fd`` is bad."""
+    import fcntl
+
+    return Fd(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), what)
