@@ -164,7 +164,9 @@ def _dup_reused(given: Any, ms: MapSpec) -> Fd:
 
     owned = getattr(given, "_fd", None)
     if isinstance(owned, Fd):
-        return Fd(owned.dup().release(), f"map {ms.name}")
+        mine = owned.dup()
+        mine.what = f"map {ms.name}"
+        return mine
     raw = fd_of(given)
     try:
         return dup_fd(raw, f"map {ms.name}")

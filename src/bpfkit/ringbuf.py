@@ -58,6 +58,7 @@ from ._sys import attrs as A
 from ._sys import commands as C
 from ._sys import ring as R
 from ._sys.epoll import EPOLLET, EPOLLIN, EPOLLOUT, Epoll
+from ._sys.fd import dup_fd, fd_of
 from ._uapi import MapType
 from .errors import BpfTypeError, BpfValueError, KernelError
 
@@ -100,23 +101,6 @@ def _host() -> Any:
     return host
 
 
-def _raw_fd(m: object) -> int:
-    if isinstance(m, bool):
-        raise BpfTypeError("a map is a Map, an object with fileno() or .fd, or an int fd; not a bool")
-    if isinstance(m, int):
-        return m
-    fileno = getattr(m, "fileno", None)
-    if callable(fileno):
-        fd = fileno()
-    elif hasattr(m, "fd"):
-        fd = m.fd
-    else:
-        raise BpfTypeError(f"a map is a Map, an object with fileno() or .fd, or an int fd; not {type(m).__name__}")
-    if not isinstance(fd, int) or isinstance(fd, bool):
-        raise BpfTypeError(f"the fd of {m!r} is not an int")
-    return fd
-
-
 def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.MapInfo]:
     """A private dup of the map's fd and its kernel info; TypeError if the map type is wrong."""
     theirs = getattr(m, "_fd", None)
@@ -124,16 +108,11 @@ def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.
         fd = -1 if theirs.closed else theirs.fd
         owned = theirs.dup()
     else:
-        fd = _raw_fd(m)
-        if fd < 0:
-            raise BpfValueError(f"invalid map fd {fd}")
-        borrowed = Fd(fd, "map")
+        fd = fd_of(m)
         try:
-            owned = borrowed.dup()  # our own reference: the caller may close theirs first
+            owned = dup_fd(fd, "map")  # our own reference: the caller may close theirs first
         except OSError as exc:
             raise KernelError(exc.errno or E.EBADF, command="dup", target=f"map fd {fd}") from None
-        finally:
-            borrowed.release()
     try:
         info = A.MapInfo()
         C.obj_get_info_by_fd(owned.fd, info, target=f"map fd {fd}")

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from ..errors import BpfTypeError, BpfValueError
 
-__all__ = ["Fd", "check_fd", "dup_fd"]
+__all__ = ["Fd", "check_fd", "dup_fd", "fd_of"]
 
 _ident = threading.get_ident
 
@@ -176,3 +176,19 @@ def dup_fd(fd: int, what: str) -> Fd:
     import fcntl
 
     return Fd(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), what)
+
+
+def fd_of(obj: object) -> int:
+    """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd`` (Map, Program, socket).
+
+    The one place an object becomes an fd: a bool, a negative int or anything else is a bpfkit error.
+    """
+    if isinstance(obj, int):
+        return check_fd(obj)
+    fileno = getattr(obj, "fileno", None)
+    if callable(fileno):
+        return check_fd(fileno(), f"{type(obj).__name__}.fileno()")
+    fd = getattr(obj, "fd", None)
+    if isinstance(fd, int) and not isinstance(fd, bool):
+        return fd
+    raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")

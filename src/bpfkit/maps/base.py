@@ -38,7 +38,7 @@ from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
-from .._sys.fd import check_fd, dup_fd
+from .._sys.fd import dup_fd, fd_of
 from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
@@ -71,19 +71,6 @@ _BATCH_BYTES = 1 << 20  # target size of one batch's key+value buffers
 
 class MapIterationError(BpfError, RuntimeError):
     """Iterating a map could not make progress: keys vanished faster than the walk advanced."""
-
-
-def fd_of(obj: SupportsFd) -> int:
-    """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd``."""
-    if isinstance(obj, int):
-        return check_fd(obj)
-    fileno = getattr(obj, "fileno", None)
-    if callable(fileno):
-        return int(fileno())
-    fd = getattr(obj, "fd", None)
-    if isinstance(fd, int):
-        return fd
-    raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
 
 
 def _check_uint(v: Any, bits: int, what: str, desc: str) -> None:

@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from .._sys.fd import fd_of
 from ..btf import Btf
 from ..btf.types import (
     Array,
@@ -478,13 +479,7 @@ class FdCodec(IntCodec):
 
     def _encode(self, value: Any) -> bytes:
         if not isinstance(value, int):
-            fileno = getattr(value, "fileno", None)
-            if callable(fileno):
-                value = fileno()
-            elif isinstance(getattr(value, "fd", None), int):
-                value = value.fd
-            else:
-                raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(value).__name__}")
+            value = fd_of(value)
         return super()._encode(value)
 
 
