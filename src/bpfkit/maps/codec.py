@@ -401,7 +401,7 @@ class StructFormatCodec(Codec):
         return t[0] if self.nfields == 1 else t
 
     def _numpy_dtype(self, np: Any) -> Any:
-        from ..ringbuf import _Codec  # the struct format -> dtype translation of ring records
+        from .._bufreader import _Codec  # the struct format -> dtype translation of ring records
 
         try:
             dt = _Codec(self._st.format, False).payload_dtype(self.size)
