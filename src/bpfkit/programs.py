@@ -13,6 +13,7 @@ from ._record import record
 from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
+from ._sys.fd import adopt_fd
 from ._uapi import AttachType, ProgFlags, ProgType, coerce
 from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, VerifierError
 
@@ -263,15 +264,20 @@ class Program:
         )
 
     @classmethod
-    def from_fd(cls, fd: int, *, dup: bool = True) -> Program:
-        """Wrap an existing program fd (duplicated unless ``dup=False`` hands over ownership)."""
-        owned = Fd(fd, "program")
-        if dup:
-            new = owned.dup()
-            owned.release()
-            owned = new
-        prog = cls(owned)
-        info = prog.info()
+    def from_fd(cls, fd: int | Fd | Any, *, dup: bool = False) -> Program:
+        """Wrap an existing program fd, with the ownership rule of :meth:`Map.from_fd`.
+
+        An int fd or an :class:`~bpfkit._sys.Fd` is taken over (closed by :meth:`close`)
+        unless ``dup=True``; any other object with ``fileno()``/``.fd`` (another Program)
+        is always duplicated. If the fd is not a program, nothing is taken.
+        """
+        owned = adopt_fd(fd, dup=dup, what="program", check=_check_program_fd)
+        try:
+            prog = cls(owned)
+            info = prog.info()
+        except BaseException:
+            owned.close()
+            raise
         prog.name = info.name
         prog.type = info.type
         owned.what = _describe(info.type, info.name)
@@ -279,8 +285,10 @@ class Program:
 
     @classmethod
     def from_pin(cls, path: str) -> Program:
-        """Open a pinned program."""
-        return cls.from_fd(C.obj_get(path, target=f"pinned program {path!r}"), dup=False)
+        """Open a pinned program (:meth:`unpin` then removes that pin)."""
+        prog = cls.from_fd(C.obj_get(path, target=f"pinned program {path!r}"), dup=False)
+        prog._pinned = path
+        return prog
 
     @classmethod
     def from_id(cls, prog_id: int) -> Program:
@@ -441,9 +449,15 @@ class Program:
             C.obj_pin(fd, path, target=_describe(self.type, self.name))
         self._pinned = path
 
-    def unpin(self, path: str | None = None) -> None:
-        """Remove the pin at ``path`` (default: where :meth:`pin` put it)."""
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where :meth:`pin` put it or :meth:`from_pin` opened it);
+        no-op when there is none, as for Map and Link."""
         self._pinned = C.obj_unpin(path, self._pinned, _describe(self.type, self.name))
+
+    @property
+    def pinned_path(self) -> str | None:
+        """Where this program was pinned or opened from (None when neither)."""
+        return self._pinned
 
     def attach(self, *args: Any, **kwargs: Any) -> Link:
         """Attach by the program's section name (or the explicit target given); returns a Link."""
@@ -560,3 +574,10 @@ def _trampoline_refused(ptype: ProgType | int, name: str, exc: KernelError) -> N
         "tp_btf programs instead",
         feature="trampoline",
     )
+
+
+def _check_program_fd(fd: int) -> None:
+    """Refuse an fd that is not a BPF program before Program.from_fd takes it over."""
+    kind = C.obj_kind(fd)
+    if kind != "bpf-prog":
+        raise BpfValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF program")

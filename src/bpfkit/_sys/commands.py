@@ -231,13 +231,21 @@ def obj_pin(fd: int, path: str, *, target: str | None = None) -> None:
     bpf(Cmd.OBJ_PIN, a, target=f"{target or 'object'} at {path!r}")
 
 
-def obj_unpin(path: str | None, pinned: str | None, target: str) -> str | None:
-    """Unlink the pin at ``path`` (default: ``pinned``, where the object was pinned); returns what is
-    still pinned: ``pinned``, or None when that pin was the one removed."""
-    where = path or pinned
+def obj_unpin(path: str | os.PathLike[str] | None, pinned: str | None, target: str) -> str | None:
+    """Unlink the pin at ``path`` (default: ``pinned``, where the object was pinned or opened from);
+    returns what is still pinned: ``pinned``, or None when that pin was the one removed.
+
+    The unpin rule of Map, Program and Link: nothing pinned is a no-op, and so is a pin already gone.
+    """
+    if path is not None:
+        _check_path(path)
+    where = os.fspath(path) if path is not None else pinned
     if where is None:
-        raise BpfValueError(f"{target} is not pinned")
-    os.unlink(where)
+        return None
+    try:
+        os.unlink(where)
+    except FileNotFoundError:
+        pass
     return None if where == pinned else pinned
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from types import TracebackType
 
 from ..errors import BpfTypeError, BpfValueError
 
-__all__ = ["Fd", "check_fd", "dup_fd", "fd_of"]
+__all__ = ["Fd", "adopt_fd", "check_fd", "dup_fd", "fd_of"]
 
 _ident = threading.get_ident
 
@@ -192,3 +193,33 @@ def fd_of(obj: object) -> int:
     if isinstance(fd, int) and not isinstance(fd, bool):
         return fd
     raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+
+
+def adopt_fd(obj: object, *, dup: bool, what: str, check: Callable[[int], object] | None = None) -> Fd:
+    """The owned Fd of ``from_fd(obj, dup=...)``, the same rule for Map, Program and Link.
+
+    An int fd or an :class:`Fd` is taken over (closed with the new object) unless ``dup``; any other
+    object with ``fileno()``/``.fd`` (a Map, a Program) is always duplicated, so its owner keeps its
+    own fd. ``check`` runs on a raw fd before it is taken over: when it raises, nothing was taken.
+    """
+    if isinstance(obj, Fd) and not dup:
+        if check is not None:
+            check(obj.fileno())
+        return Fd(obj.release(), what)
+    if isinstance(obj, int) and not isinstance(obj, bool) and not dup:
+        if check is not None:
+            check(obj)
+        return Fd(obj, what)
+    theirs = obj if isinstance(obj, Fd) else getattr(obj, "_fd", None)
+    if isinstance(theirs, Fd):  # a bpfkit object: dup it borrowed, against a concurrent close of it
+        mine = theirs.dup()
+        mine.what = what
+    else:
+        mine = dup_fd(fd_of(obj), what)
+    if check is not None:
+        try:
+            check(mine.fd)
+        except BaseException:
+            mine.close()
+            raise
+    return mine

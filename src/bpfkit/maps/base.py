@@ -38,7 +38,7 @@ from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
-from .._sys.fd import dup_fd, fd_of
+from .._sys.fd import adopt_fd, fd_of
 from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
@@ -509,18 +509,7 @@ class Map:
         (another Map, say) is always duplicated, so its owner keeps its own fd.
         If the fd is not a map, nothing is taken: the error leaves it open.
         """
-        if isinstance(fd, Fd):
-            if dup:
-                return cls._wrap(fd.dup(), key_type, value_type)
-            _info_of_fd(fd.fd)  # refuse a non-map before taking it over
-            return cls._wrap(Fd(fd.release(), "map"), key_type, value_type)
-        if isinstance(fd, int) and not dup:
-            _info_of_fd(fd)
-            return cls._wrap(Fd(fd, "map"), key_type, value_type)
-        theirs = getattr(fd, "_fd", None)
-        if isinstance(theirs, Fd):  # another bpfkit object: dup it borrowed, against a concurrent close of it
-            return cls._wrap(Fd(theirs.dup().release(), "map"), key_type, value_type)
-        return cls._wrap(dup_fd(fd_of(fd), "map"), key_type, value_type)
+        return cls._wrap(adopt_fd(fd, dup=dup, what="map", check=_info_of_fd), key_type, value_type)
 
     @classmethod
     def from_pin(
@@ -633,16 +622,12 @@ class Map:
             C.obj_pin(fd, os.fspath(path), target=self._desc)
         self.pinned_path = os.fspath(path)
 
-    def unpin(self) -> None:
-        """Remove the pin this map was pinned at or opened from (no-op when not pinned)."""
-        path = self.pinned_path
-        if path is None:
-            return
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        self.pinned_path = None
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where this map was pinned or opened from); no-op when none.
+
+        The same rule for Map, Program and Link: a pin already gone is not an error.
+        """
+        self.pinned_path = C.obj_unpin(path, self.pinned_path, self._desc)
 
     def freeze(self) -> None:
         """BPF_MAP_FREEZE: user space can no longer write the map (programs still can)."""
