@@ -39,7 +39,7 @@ from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
 from .._sys.fd import adopt_fd, fd_of
-from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
+from .._sys.syscall import ENOTSUPP, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
 from ..errors import BpfError, BpfOverflowError, BpfTypeError, BpfValueError, KernelError, MapKeyError, NotSupportedError, retyped
@@ -286,11 +286,11 @@ class Map:
         self._nattr = MapElemAttr(map_fd=fd, key=paddr, value=naddr)
         self._nattr_first = MapElemAttr(map_fd=fd, key=0, value=naddr)
         gil = self.element_ops_hold_gil
-        self._c_lookup = bpf_bound(Cmd.MAP_LOOKUP_ELEM, self._attr, hold_gil=gil)
-        self._c_update = bpf_bound(Cmd.MAP_UPDATE_ELEM, self._attr, hold_gil=gil)
-        self._c_delete = bpf_bound(Cmd.MAP_DELETE_ELEM, self._dattr, hold_gil=gil)
-        self._c_next = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr, hold_gil=gil)
-        self._c_first = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr_first, hold_gil=gil)
+        self._c_lookup = C.map_elem_bound(Cmd.MAP_LOOKUP_ELEM, self._attr, hold_gil=gil)
+        self._c_update = C.map_elem_bound(Cmd.MAP_UPDATE_ELEM, self._attr, hold_gil=gil)
+        self._c_delete = C.map_elem_bound(Cmd.MAP_DELETE_ELEM, self._dattr, hold_gil=gil)
+        self._c_next = C.map_elem_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr, hold_gil=gil)
+        self._c_first = C.map_elem_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr_first, hold_gil=gil)
         # One token guards the shared buffers: list.pop/append are atomic under the GIL and cost
         # far less than a Lock; an empty list sends the caller to the slow path (never blocks).
         tokens = [True]
@@ -877,13 +877,8 @@ class Map:
         has_value = self.value_codec.size and cmd != Cmd.MAP_DELETE_ELEM
         try:
             with self._fd.borrow() as fd:
-                attr = MapElemAttr(
-                    map_fd=fd,
-                    key=ctypes.addressof(kref) if self.key_size else 0,
-                    value=ctypes.addressof(vref) if has_value else 0,
-                    flags=flags,
-                )
-                bpf(cmd, attr, target=self._desc)
+                C.map_elem(cmd, fd, ctypes.addressof(kref) if self.key_size else 0,
+                           ctypes.addressof(vref) if has_value else 0, flags, target=self._desc)
         except KernelError as exc:
             raise self._fail(cmd, key if self.key_size else _NO_KEY, flags, exc.errno) from None
         finally:
@@ -1219,7 +1214,7 @@ class Map:
             attr.values = varr.ctypes.data + pos * vs if vs else 0
             attr.count = count
             try:
-                bpf(Cmd.MAP_LOOKUP_BATCH, attr, target=self._desc)
+                C.map_batch(Cmd.MAP_LOOKUP_BATCH, attr, target=self._desc)
             except KernelError as exc:
                 if exc.errno == E.ENOENT:
                     pos += int(attr.count)
@@ -1284,7 +1279,7 @@ class Map:
             try:
                 with self._fd.borrow() as fd:
                     attr.map_fd = fd
-                    bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
+                    C.map_batch(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
@@ -1315,7 +1310,7 @@ class Map:
             try:
                 with self._fd.borrow() as fd:
                     attr.map_fd = fd
-                    bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
+                    C.map_batch(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
@@ -1353,7 +1348,7 @@ class _BatchBuf:
         """One batch call (the GIL is released during it); the result, or -errno, lands in ``rc``."""
         self.attr.in_batch = 0 if first else self.tok
         self.attr.count = self.n
-        self.rc = bpf_raw(self.cmd, self._addr, self._size)
+        self.rc = C.map_batch_unchecked(self.cmd, self._addr, self._size)
 
     def start(self) -> None:
         """Make the next (not first) call on a helper thread; :meth:`join` waits for it."""
