@@ -399,12 +399,7 @@ class _Loader:
 
         key_type, value_type = self._codec_types(ms)
         if ms.name in self.reuse:
-            dup = _dup_reused(self.reuse[ms.name], ms)
-            try:
-                check_spec_compatible(dup.fd, ms, f"reused map {ms.name!r}")
-            except BaseException:
-                dup.close()
-                raise
+            dup = check_spec_compatible(_dup_reused(self.reuse[ms.name], ms), ms, f"reused map {ms.name!r}")
             m = Map._wrap(dup, key_type, value_type)
         else:
             pin = os.path.join(self.pin_root, ms.name) if ms.pinning == Pinning.BY_NAME else None

@@ -476,12 +476,7 @@ class Map:
             if pin_path is not None and os.path.exists(pin_path):
                 path = os.fspath(pin_path)
                 fd = Fd(C.obj_get(path, target=f"pinned map {path!r}"), f"map {spec.name}")
-                try:
-                    check_spec_compatible(fd.fd, spec, f"pinned map {path!r}")
-                except BaseException:
-                    fd.close()
-                    raise
-                m = cls._wrap(fd, key_type, value_type)
+                m = cls._wrap(check_spec_compatible(fd, spec, f"pinned map {path!r}"), key_type, value_type)
                 m.pinned_path = path
                 return m
             fd = _fd_from_spec(spec, btf_fd, token_fd)
@@ -1613,20 +1608,28 @@ def _populate(fd: int, spec: MapSpec, pin_path: str | os.PathLike[str] | None) -
         C.obj_pin(fd, path, target=desc)
 
 
-def check_spec_compatible(fd: int, spec: MapSpec, where: str) -> None:
-    """Refuse a pinned or reused map that does not match ``spec`` (type, sizes, max_entries), as libbpf does."""
-    kind = C.obj_kind(fd)
-    if kind != "bpf-map":
-        raise BpfValueError(f"{where} for map {spec.name!r} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
-    info = _info_of_fd(fd, where)
-    want = (int(spec.type), spec.key_size, spec.value_size)
-    have = (int(info.type), info.key_size, info.value_size)
-    if have != want or (spec.max_entries and info.max_entries != spec.max_entries and spec.type not in
-                        (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY)):
-        raise BpfError(
-            f"{where} does not match map {spec.name!r} of the object: type/key/value/max_entries "
-            f"{(*have, info.max_entries)} vs {(*want, spec.max_entries)}"
-        )
+def check_spec_compatible(fd: Fd, spec: MapSpec, where: str) -> Fd:
+    """``fd`` when the map it holds matches ``spec`` (type, sizes, max_entries), as libbpf checks a pinned or
+    reused map; else ``fd`` is closed and the mismatch raised."""
+    try:
+        kind = C.obj_kind(fd.fd)
+        if kind != "bpf-map":
+            raise BpfValueError(
+                f"{where} for map {spec.name!r} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map"
+            )
+        info = _info_of_fd(fd.fd, where)
+        want = (int(spec.type), spec.key_size, spec.value_size)
+        have = (int(info.type), info.key_size, info.value_size)
+        if have != want or (spec.max_entries and info.max_entries != spec.max_entries and spec.type not in
+                            (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY)):
+            raise BpfError(
+                f"{where} does not match map {spec.name!r} of the object: type/key/value/max_entries "
+                f"{(*have, info.max_entries)} vs {(*want, spec.max_entries)}"
+            )
+    except BaseException:
+        fd.close()
+        raise
+    return fd
 
 
 def _raise_if_unsupported(t: MapType | int, exc: KernelError) -> None:
