@@ -498,14 +498,11 @@ class _Loader:
                 )
             else:  # the object's own string section was loaded: its offsets hold (checked)
                 line_info = encode_line_info(prog.line_info)
-        kern_version = prog.kernel_version or self.spec.kernel_version or host.kernel_version_code()
         try:
-            return Program.load(
-                prog.type, prog.instructions, license=prog.license or self.spec.license or "GPL", name=prog.name,
-                expected_attach_type=prog.expected_attach_type, attach_btf_id=attach_btf_id, flags=prog.flags,
-                kern_version=kern_version, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
-                func_info=func_info, line_info=line_info, log_level=self.log_level,
-                section=prog.section, attach_target=prog.attach_target, spec=prog, token=self.token,
+            return Program.from_spec(
+                prog, license=prog.license or self.spec.license, kern_version=prog.kernel_version or
+                self.spec.kernel_version, attach_btf_id=attach_btf_id, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
+                func_info=func_info, line_info=line_info, log_level=self.log_level, token=self.token,
             )
         except VerifierError as exc:
             poisoned = self.poisoned.get(prog.name, [])

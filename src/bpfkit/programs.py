@@ -163,6 +163,43 @@ class Program:
                 owned.close()
 
     @classmethod
+    def from_spec(
+        cls,
+        spec: ProgramSpec,
+        *,
+        license: str = "",
+        kern_version: int = 0,
+        btf_fd: int = 0,
+        func_info: bytes = b"",
+        line_info: bytes = b"",
+        attach_btf_id: int = 0,
+        attach_prog_fd: int = 0,
+        fd_array: Sequence[int] = (),
+        log_level: int = 0,
+        token: Token | str | os.PathLike[str] | None = None,
+    ) -> Program:
+        """BPF_PROG_LOAD of a :class:`~bpfkit.ProgramSpec` (what :func:`bpfkit.load` does for each program).
+
+        Type, instructions, name, expected attach type, flags, section and attach target come from the
+        spec; ``license`` and ``kern_version`` default to the spec's (then GPL and the running kernel's).
+        ``btf_fd`` with the encoded ``func_info``/``line_info``, ``attach_btf_id`` (tracing programs)
+        and ``attach_prog_fd`` (freplace) are what the spec cannot hold: kernel objects and ids.
+        """
+        if kern_version == 0:
+            kern_version = spec.kernel_version
+        if kern_version == 0:
+            from . import host
+
+            kern_version = host.kernel_version_code()
+        return cls.load(
+            spec.type, spec.instructions, license=license or spec.license or "GPL", name=spec.name,
+            expected_attach_type=spec.expected_attach_type, attach_btf_id=attach_btf_id,
+            attach_prog_fd=attach_prog_fd, flags=spec.flags, kern_version=kern_version, btf_fd=btf_fd,
+            func_info=func_info, line_info=line_info, fd_array=fd_array, log_level=log_level,
+            section=spec.section, attach_target=spec.attach_target, spec=spec, token=token,
+        )
+
+    @classmethod
     def _load(
         cls,
         prog_type: ProgType | int | str,
