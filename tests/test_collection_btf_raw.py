@@ -43,7 +43,7 @@ def check(path: Path) -> bool:
     fixes = collection._datasec_fixes(btf, spec)
     raw = collection._raw_btf_blob(btf, fixes, wanted)
     extra = [s for p in wanted for li in p.line_info for s in (li.file_name, li.line)]
-    full, _ = encode_with_strings(collection._fix_datasecs(btf, spec), extra)
+    full, _ = encode_with_strings(collection._apply_fixes(btf, fixes), extra)
     if raw is None:
         assert btf._offsets is None, path.name  # only when the reader added types (.ksyms functions)
         return False

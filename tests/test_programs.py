@@ -9,6 +9,7 @@ import struct
 import pytest
 
 from bpfkit import features, host
+from bpfkit._uapi import ProgType
 from bpfkit.btf import BtfKind
 from bpfkit.errors import NotSupportedError, VerifierError
 from bpfkit.programs import Program
@@ -96,3 +97,16 @@ def test_closed_program_refuses_use() -> None:
     p.close()
     with pytest.raises(ValueError, match="closed"):
         p.test_run(data=b"\0" * 64)
+
+
+def test_from_spec_loads_what_the_spec_says() -> None:
+    from bpfkit.asm.instruction import decode
+    from bpfkit.obj import ProgramSpec
+
+    spec = ProgramSpec(name="from_spec", section="xdp", type=ProgType.XDP, instructions=decode(RET(3)))
+    with Program.from_spec(spec) as p:
+        assert p.spec is spec and p.name == "from_spec" and p.section == "xdp" and p.type == ProgType.XDP
+        assert p.test_run(data=b"\0" * 64).retval == 3
+    bad = ProgramSpec(name="bad", section="xdp", type=ProgType.XDP, instructions=decode(ins(0x95)))  # r0 unset
+    with pytest.raises(VerifierError):
+        Program.from_spec(bad)

@@ -20,7 +20,7 @@ from . import host
 from ._record import FrozenRecord
 from ._sys import Fd
 from ._sys import commands as C
-from ._uapi import AttachType, MapFlags, MapType, ProgType, PseudoSrc
+from ._uapi import AttachType, MapType, ProgType, PseudoSrc
 from .btf import Btf, BtfKind, BtfType, Datasec, Var
 from .btf.ext import LineInfo, encode_func_info, encode_line_info
 from .errors import (
@@ -159,14 +159,17 @@ def _reuse_fds(spec: ObjectSpec, reuse_maps: Mapping[str, Any] | None) -> dict[s
 
 def _dup_reused(given: Any, ms: MapSpec) -> Fd:
     """A duplicate of the fd given in ``reuse_maps`` for map ``ms`` (a Map's fd borrowed against its close)."""
-    import fcntl
+    from ._sys.fd import dup_fd
+    from .maps import fd_of
 
     owned = getattr(given, "_fd", None)
     if isinstance(owned, Fd):
-        return Fd(owned.dup().release(), f"map {ms.name}")
-    raw = given if isinstance(given, int) else (given.fileno() if callable(getattr(given, "fileno", None)) else given.fd)
+        mine = owned.dup()
+        mine.what = f"map {ms.name}"
+        return mine
+    raw = fd_of(given)
     try:
-        return Fd(fcntl.fcntl(raw, fcntl.F_DUPFD_CLOEXEC, 3), f"map {ms.name}")
+        return dup_fd(raw, f"map {ms.name}")
     except OSError as exc:
         raise KernelError(exc.errno or E.EBADF, command="F_DUPFD_CLOEXEC",
                           target=f"fd {raw} given for map {ms.name!r} in reuse_maps") from None
@@ -284,14 +287,12 @@ class _Loader:
                 except KernelError:
                     pass
         self._fill_static_contents()
-        from .maps import Map
 
         loaded_btf: Btf | None = None
-        for name, fd in list(self.map_fds.items()):
+        for name in list(self.map_fds):
             ms = spec.maps[name]
-            key_type, value_type = self._codec_types(ms)
-            del self.map_fds[name]
-            m = self.maps[name] = Map.from_fd(fd, key_type=key_type, value_type=value_type)
+            del self.map_fds[name]  # the Map in self.maps owns it
+            m = self.maps[name]
             info = getattr(m, "_info", None)
             if m.btf is None and self.btf_blob is not None and ms.kind in _DATA_KINDS and info is not None \
                     and info.btf_id and info.btf_value_type_id:
@@ -392,89 +393,26 @@ class _Loader:
             self.map_fds[name] = self._create_map(ms)
 
     def _create_map(self, ms: MapSpec) -> Fd:
-        target = f"map {ms.name!r} ({ms.type.name.lower()})"
-        if ms.name in self.reuse:
-            dup = _dup_reused(self.reuse[ms.name], ms)
-            try:
-                _check_pinned_compatible(dup.fd, ms, f"reused map {ms.name!r}")
-            except BaseException:
-                dup.close()
-                raise
-            return dup
-        pin = _pin_file(self.pin_root, ms) if ms.pinning == Pinning.BY_NAME else None
-        if pin is not None and os.path.exists(pin):
-            pinned = Fd(C.obj_get(pin, target=f"pinned map {pin!r}"), f"map {ms.name}")
-            try:
-                _check_pinned_compatible(pinned.fd, ms, pin)
-            except BaseException:
-                pinned.close()
-                raise
-            return pinned
-        max_entries = ms.max_entries
-        if ms.type in (MapType.RINGBUF, MapType.USER_RINGBUF):
-            max_entries = _ringbuf_size(max_entries)
-        elif ms.type == MapType.PERF_EVENT_ARRAY and max_entries == 0:
-            max_entries = host.possible_cpus()
-        elif max_entries == 0 and not _zero_entries_ok(ms.type):
-            raise BpfValueError(
-                f"map {ms.name!r} ({ms.type.name.lower()}) of object {self.spec.name!r} has max_entries 0: the object "
-                f"leaves its size to user space; set it on the ObjectSpec before loading, "
-                f"spec.maps[{ms.name!r}].max_entries = N (spec = bpfkit.ObjectSpec.from_file(...); bpfkit.load(spec))"
-            )
-        inner_fd: Fd | None = None
-        if ms.inner is not None:
-            inner_fd = self._create_map(ms.inner)
-        flags = int(ms.flags)
-        if flags & MapFlags.MMAPABLE and not _mmapable_ok():
-            flags &= ~MapFlags.MMAPABLE
-        kid = ms.key_type_id or 0
-        vid = ms.value_type_id or 0
-        if ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG) and self.spec.btf is not None:
-            kid = 0
-            vid = _datasec_id(self.spec.btf, ms.section) or 0
-        use_btf = self.btf_fd is not None and (kid or vid) and ms.type not in _NO_BTF_TYPES
-        try:
-            try:
-                fd = C.map_create(
-                    ms.type, ms.key_size, ms.value_size, max_entries, map_flags=flags, name=ms.name,
-                    inner_map_fd=inner_fd.fd if inner_fd else 0, numa_node=ms.numa_node, map_extra=ms.map_extra,
-                    btf_fd=self.btf_fd.fd if use_btf and self.btf_fd else 0,
-                    btf_key_type_id=kid if use_btf else 0, btf_value_type_id=vid if use_btf else 0,
-                    target=target, token_fd=self.token_fd,
-                )
-            except KernelError as exc:
-                if exc.errno not in (E.EINVAL, E.ENOTSUP, 524, E.EOPNOTSUPP, E.EPERM):
-                    raise
-                _raise_if_unsupported(ms.type, exc)  # a map type the kernel lacks or refuses: NotSupportedError
-                if exc.errno == E.EPERM:
-                    raise
-                if not use_btf:
-                    raise
-                fd = C.map_create(
-                    ms.type, ms.key_size, ms.value_size, max_entries, map_flags=flags, name=ms.name,
-                    inner_map_fd=inner_fd.fd if inner_fd else 0, numa_node=ms.numa_node, map_extra=ms.map_extra,
-                    target=target, token_fd=self.token_fd,
-                )
-        finally:
-            if inner_fd is not None:
-                inner_fd.close()
-        owned = Fd(fd, f"map {ms.name}")
-        try:
-            if (ms.data is not None and any(ms.data)) or (ms.data is not None and ms.kind is not MapKind.BSS):
-                _write_value0(owned.fd, ms.data, target)
-            if ms.freeze or ms.kind in (MapKind.RODATA, MapKind.KCONFIG):
-                C.map_freeze(owned.fd, target=target)
-            if pin is not None:
-                from ._sys.mounts import ensure_bpffs_for
+        """The map of ``ms`` through Map.from_spec (or the map reused for it); kept in self.maps, its fd returned."""
+        from .maps import Map
+        from .maps.base import check_spec_compatible
 
-                ensure_bpffs_for(pin)
-                os.makedirs(os.path.dirname(pin), exist_ok=True)
-                C.obj_pin(owned.fd, pin, target=target)
+        key_type, value_type = self._codec_types(ms)
+        if ms.name in self.reuse:
+            dup = check_spec_compatible(_dup_reused(self.reuse[ms.name], ms), ms, f"reused map {ms.name!r}")
+            m = Map._wrap(dup, key_type, value_type)
+        else:
+            pin = _pin_file(self.pin_root, ms) if ms.pinning == Pinning.BY_NAME else None
+            existed = pin is not None and os.path.exists(pin)
+            if ms.kind in _DATA_KINDS and self.spec.btf is not None:  # a global data map's value is its DATASEC
+                ms = ms.copy()
+                ms.key_type_id, ms.value_type_id = 0, _datasec_id(self.spec.btf, ms.section) or 0
+            m = Map.from_spec(ms, btf_fd=self.btf_fd, pin_path=pin, key_type=key_type, value_type=value_type,
+                              token=self.token)
+            if pin is not None and not existed:
                 self.pinned_here.append(pin)
-        except BaseException:
-            owned.close()
-            raise
-        return owned
+        self.maps[ms.name] = m
+        return m._fd
 
     # relocation -------------------------------------------------------------------
 
@@ -560,14 +498,11 @@ class _Loader:
                 )
             else:  # the object's own string section was loaded: its offsets hold (checked)
                 line_info = encode_line_info(prog.line_info)
-        kern_version = prog.kernel_version or self.spec.kernel_version or host.kernel_version_code()
         try:
-            return Program.load(
-                prog.type, prog.instructions, license=prog.license or self.spec.license or "GPL", name=prog.name,
-                expected_attach_type=prog.expected_attach_type, attach_btf_id=attach_btf_id, flags=prog.flags,
-                kern_version=kern_version, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
-                func_info=func_info, line_info=line_info, log_level=self.log_level,
-                section=prog.section, attach_target=prog.attach_target, spec=prog, token=self.token,
+            return Program.from_spec(
+                prog, license=prog.license or self.spec.license, kern_version=prog.kernel_version or
+                self.spec.kernel_version, attach_btf_id=attach_btf_id, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
+                func_info=func_info, line_info=line_info, log_level=self.log_level, token=self.token,
             )
         except VerifierError as exc:
             poisoned = self.poisoned.get(prog.name, [])
@@ -628,13 +563,6 @@ _FD_VALUE_TYPES = frozenset({
     MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PERF_EVENT_ARRAY,
     MapType.CGROUP_ARRAY, MapType.SOCKMAP, MapType.SOCKHASH, MapType.DEVMAP, MapType.DEVMAP_HASH,
     MapType.CPUMAP, MapType.XSKMAP,
-})
-
-_NO_BTF_TYPES = frozenset({
-    MapType.PERF_EVENT_ARRAY, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.USER_RINGBUF,
-    MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
-    MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
-    MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
 })
 
 def _reoff(li: LineInfo, file_off: int, line_off: int) -> LineInfo:
@@ -720,11 +648,6 @@ def _apply_fixes(btf: Btf, fixes: Mapping[int, Datasec]) -> Btf:
     return Btf.from_types([fixes.get(tid, btf[tid]) for tid in btf.own_ids()], base=btf.base)
 
 
-def _fix_datasecs(btf: Btf, spec: ObjectSpec) -> Btf:
-    """Fill in DATASEC sizes and variable offsets that clang leaves at zero (as libbpf does)."""
-    return _apply_fixes(btf, _datasec_fixes(btf, spec))
-
-
 def _raw_btf_blob(btf: Btf, fixes: Mapping[int, Datasec], wanted: list[ProgramSpec]) -> bytes | None:
     """The object's .BTF bytes with its fixed-up records patched in, or None when they must be re-encoded.
 
@@ -757,35 +680,6 @@ def _datasec_id(btf: Btf, section: str) -> int | None:
     return ids[0] if ids else None
 
 
-def _zero_entries_ok(t: MapType | int) -> bool:
-    """True for map types whose max_entries must be 0 (cgroup and local storage)."""
-    from .maps.base import _class_for
-
-    return _class_for(int(t)).default_max_entries == 0
-
-
-def _ringbuf_size(n: int) -> int:
-    page = host.page_size()
-    size = page
-    while size < n:
-        size <<= 1
-    return size
-
-
-def _raise_if_unsupported(t: MapType | int, exc: KernelError) -> None:
-    from .maps.base import _raise_if_unsupported as check
-
-    check(t, exc)
-
-
-def _mmapable_ok() -> bool:
-    if host.kernel_version() >= (5, 5):
-        return True  # arrays take BPF_F_MMAPABLE since 5.5: no probe needed
-    from .features import have_mmapable_arrays
-
-    return bool(have_mmapable_arrays())
-
-
 def _pin_file(root: str, ms: MapSpec) -> str:
     """Where a LIBBPF_PIN_BY_NAME map is pinned: a file named after the map right under ``root``.
 
@@ -795,33 +689,6 @@ def _pin_file(root: str, ms: MapSpec) -> str:
     if not ms.name or "/" in ms.name or "\0" in ms.name or ms.name in (".", ".."):
         raise ObjectFormatError(f"map {ms.name!r} is pinned by name, but its name is not a file name", section=ms.section or None)
     return os.path.join(root, ms.name)
-
-
-def _check_pinned_compatible(fd: int, ms: MapSpec, path: str) -> None:
-    """A pinned or reused map must match the object's definition (type, sizes, max_entries)."""
-    from ._sys import attrs as A
-
-    kind = C.obj_kind(fd)
-    if kind != "bpf-map":
-        raise BpfValueError(f"{path} for map {ms.name!r} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map")
-    info = A.MapInfo()
-    C.obj_get_info_by_fd(fd, info, target=f"pinned map {path!r}")
-    want = (int(ms.type), ms.key_size, ms.value_size)
-    have = (info.type, info.key_size, info.value_size)
-    if have != want or (ms.max_entries and info.max_entries != ms.max_entries and ms.type not in
-                        (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY)):
-        raise BpfError(
-            f"pinned map {path!r} does not match map {ms.name!r} of the object: type/key/value/max_entries "
-            f"{(*have, info.max_entries)} vs {(*want, ms.max_entries)}"
-        )
-
-
-def _write_value0(fd: int, data: bytes, target: str) -> None:
-    import ctypes
-
-    key = ctypes.c_uint32(0)
-    buf = ctypes.create_string_buffer(data, len(data))
-    C.map_update_elem(fd, ctypes.addressof(key), ctypes.addressof(buf), target=target)
 
 
 def _update_u32(fd: int, index: int, value: int, target: str) -> None:

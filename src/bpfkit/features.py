@@ -21,14 +21,13 @@ from typing import Any, ParamSpec
 from . import host
 from ._sys import Fd, perf_event
 from ._sys import commands as C
-from ._sys.attrs import LinkCreateAttr, MapBatchAttr, ProgLoadAttr
-from ._sys.syscall import ENOTSUPP, bpf, explain_eperm
+from ._sys.attrs import LinkCreateAttr, ProgLoadAttr
+from ._sys.syscall import ENOTSUPP, explain_eperm
 from ._uapi import (
     MAP_MIN_KERNEL,
     PROG_MIN_KERNEL,
     AttachType,
     BtfKind,
-    Cmd,
     HelperId,
     MapFlags,
     MapType,
@@ -698,12 +697,10 @@ def have_batch_ops() -> bool:
         keys = ctypes.create_string_buffer(4)
         vals = ctypes.create_string_buffer(4)
         out = ctypes.create_string_buffer(8)
-        a = MapBatchAttr(out_batch=ctypes.addressof(out), keys=ctypes.addressof(keys), values=ctypes.addressof(vals),
-                         count=1, map_fd=fd.fd)
-        try:
-            bpf(Cmd.MAP_LOOKUP_BATCH, a)
-        except KernelError as exc:
-            return exc.errno == E.ENOENT  # empty map: the command exists and reached the end
+        try:  # an empty map: the command exists when it reports the end (ENOENT, taken as the end)
+            C.map_lookup_batch(fd.fd, 0, ctypes.addressof(out), ctypes.addressof(keys), ctypes.addressof(vals), 1)
+        except KernelError:
+            return False
         return True
 
 

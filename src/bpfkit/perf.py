@@ -27,6 +27,7 @@ from itertools import repeat
 from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
+from ._bufreader import _BLOCK_BYTES, MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
 from ._sys import Fd
 from ._sys import commands as C
 from ._sys import perf_event as P
@@ -34,7 +35,6 @@ from ._sys import ring as R
 from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import BpfValueError, KernelError
-from .ringbuf import _BLOCK_BYTES, MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
 
 if TYPE_CHECKING:
     import mmap

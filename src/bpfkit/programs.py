@@ -14,6 +14,7 @@ from ._record import record
 from ._sys import Fd
 from ._sys import attrs as A
 from ._sys import commands as C
+from ._sys.fd import adopt_fd
 from ._uapi import AttachType, ProgFlags, ProgType, coerce
 from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, VerifierError
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .btf import Btf
     from .btf.ext import LineInfo
     from .links import Link
+    from .obj.spec import ProgramSpec
     from .token import Token
 
 __all__ = ["Program", "ProgramInfo", "TestRunResult", "program_ids"]
@@ -106,7 +108,7 @@ class Program:
         section: str = "",
         attach_target: str = "",
         log: str = "",
-        spec: Any = None,
+        spec: ProgramSpec | None = None,
     ) -> None:
         self._fd = fd
         self.name = name
@@ -144,7 +146,7 @@ class Program:
         log_level: int = 0,
         section: str = "",
         attach_target: str = "",
-        spec: Any = None,
+        spec: ProgramSpec | None = None,
         token: Token | str | os.PathLike[str] | None = None,
     ) -> Program:
         """BPF_PROG_LOAD; on rejection retry with a verifier log and raise VerifierError.
@@ -165,6 +167,43 @@ class Program:
         finally:
             if owned is not None:
                 owned.close()
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: ProgramSpec,
+        *,
+        license: str = "",
+        kern_version: int = 0,
+        btf_fd: int = 0,
+        func_info: bytes = b"",
+        line_info: bytes = b"",
+        attach_btf_id: int = 0,
+        attach_prog_fd: int = 0,
+        fd_array: Sequence[int] = (),
+        log_level: int = 0,
+        token: Token | str | os.PathLike[str] | None = None,
+    ) -> Program:
+        """BPF_PROG_LOAD of a :class:`~bpfkit.ProgramSpec` (what :func:`bpfkit.load` does for each program).
+
+        Type, instructions, name, expected attach type, flags, section and attach target come from the
+        spec; ``license`` and ``kern_version`` default to the spec's (then GPL and the running kernel's).
+        ``btf_fd`` with the encoded ``func_info``/``line_info``, ``attach_btf_id`` (tracing programs)
+        and ``attach_prog_fd`` (freplace) are what the spec cannot hold: kernel objects and ids.
+        """
+        if kern_version == 0:
+            kern_version = spec.kernel_version
+        if kern_version == 0:
+            from . import host
+
+            kern_version = host.kernel_version_code()
+        return cls.load(
+            spec.type, spec.instructions, license=license or spec.license or "GPL", name=spec.name,
+            expected_attach_type=spec.expected_attach_type, attach_btf_id=attach_btf_id,
+            attach_prog_fd=attach_prog_fd, flags=spec.flags, kern_version=kern_version, btf_fd=btf_fd,
+            func_info=func_info, line_info=line_info, fd_array=fd_array, log_level=log_level,
+            section=spec.section, attach_target=spec.attach_target, spec=spec, token=token,
+        )
 
     @classmethod
     def _load(
@@ -189,7 +228,7 @@ class Program:
         log_level: int,
         section: str,
         attach_target: str,
-        spec: Any,
+        spec: ProgramSpec | None,
         token_fd: int | None,
     ) -> Program:
         ptype = coerce(ProgType, prog_type)
@@ -268,15 +307,20 @@ class Program:
         )
 
     @classmethod
-    def from_fd(cls, fd: int, *, dup: bool = True) -> Program:
-        """Wrap an existing program fd (duplicated unless ``dup=False`` hands over ownership)."""
-        owned = Fd(fd, "program")
-        if dup:
-            new = owned.dup()
-            owned.release()
-            owned = new
-        prog = cls(owned)
-        info = prog.info()
+    def from_fd(cls, fd: int | Fd | Any, *, dup: bool = False) -> Program:
+        """Wrap an existing program fd, with the ownership rule of :meth:`Map.from_fd`.
+
+        An int fd or an :class:`~bpfkit._sys.Fd` is taken over (closed by :meth:`close`)
+        unless ``dup=True``; any other object with ``fileno()``/``.fd`` (another Program)
+        is always duplicated. If the fd is not a program, nothing is taken.
+        """
+        owned = adopt_fd(fd, dup=dup, what="program", check=_check_program_fd)
+        try:
+            prog = cls(owned)
+            info = prog.info()
+        except BaseException:
+            owned.close()
+            raise
         prog.name = info.name
         prog.type = info.type
         owned.what = _describe(info.type, info.name)
@@ -284,8 +328,10 @@ class Program:
 
     @classmethod
     def from_pin(cls, path: str) -> Program:
-        """Open a pinned program."""
-        return cls.from_fd(C.obj_get(path, target=f"pinned program {path!r}"), dup=False)
+        """Open a pinned program (:meth:`unpin` then removes that pin)."""
+        prog = cls.from_fd(C.obj_get(path, target=f"pinned program {path!r}"), dup=False)
+        prog._pinned = path
+        return prog
 
     @classmethod
     def from_id(cls, prog_id: int) -> Program:
@@ -518,9 +564,15 @@ class Program:
             C.obj_pin(fd, path, target=_describe(self.type, self.name))
         self._pinned = path
 
-    def unpin(self, path: str | None = None) -> None:
-        """Remove the pin at ``path`` (default: where :meth:`pin` put it)."""
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where :meth:`pin` put it or :meth:`from_pin` opened it);
+        no-op when there is none, as for Map and Link."""
         self._pinned = C.obj_unpin(path, self._pinned, _describe(self.type, self.name))
+
+    @property
+    def pinned_path(self) -> str | None:
+        """Where this program was pinned or opened from (None when neither)."""
+        return self._pinned
 
     def attach(self, *args: Any, **kwargs: Any) -> Link:
         """Attach by the program's section name (or the explicit target given); returns a Link."""
@@ -644,3 +696,10 @@ def _trampoline_refused(ptype: ProgType | int, name: str, exc: KernelError) -> N
         "tp_btf programs instead",
         feature="trampoline",
     )
+
+
+def _check_program_fd(fd: int) -> None:
+    """Refuse an fd that is not a BPF program before Program.from_fd takes it over."""
+    kind = C.obj_kind(fd)
+    if kind != "bpf-prog":
+        raise BpfValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF program")

@@ -64,7 +64,7 @@ def test_wrong_sizes_are_value_errors_before_any_syscall(counts: Map, monkeypatc
 
     for attr in ("_c_lookup", "_c_update", "_c_delete"):
         monkeypatch.setattr(counts, attr, no_syscall)
-    monkeypatch.setattr("bpfkit.maps.base.bpf", lambda *a, **k: no_syscall())
+    monkeypatch.setattr("bpfkit._sys.commands.bpf", lambda *a, **k: no_syscall())  # every command goes through it
     with pytest.raises(ValueError):
         counts[b"\x01\x02\x03"]
     with pytest.raises(ValueError):

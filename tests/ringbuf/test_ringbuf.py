@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import rb_progs as P
 
+from bpfkit import _bufreader as bufreader
 from bpfkit import features
 from bpfkit import ringbuf as RB
 from bpfkit._sys import Fd
@@ -349,6 +350,7 @@ def test_read_batch_numpy(counters: Fd) -> None:
 
 def test_read_batch_without_numpy(counters: Fd, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RB, "_np", lambda: None)
+    monkeypatch.setattr(bufreader, "_np", lambda: None)  # the reader base shared with perf
     with small_ring() as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog, RingBuffer(m) as rb:
         P.run(prog, 25)
         out = rb.read_batch(max_records=10)
@@ -458,6 +460,7 @@ def test_read_batch_into_out(counters: Fd, monkeypatch: pytest.MonkeyPatch) -> N
         with RingBuffer(m, type=lambda b: b) as rb, pytest.raises(TypeError):
             rb.read_batch(out=np.zeros(8, "V64"))
         monkeypatch.setattr(RB, "_np", lambda: None)
+        monkeypatch.setattr(bufreader, "_np", lambda: None)
         with RingBuffer(m) as rb, pytest.raises(ModuleNotFoundError):
             rb.read_batch(out=np.zeros(8, "V64"))
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._uapi import Cmd, MapFlags
 from ..errors import BpfTypeError, BpfValueError
 from . import attrs as A
 from .mounts import ensure_bpffs_for
-from .syscall import bpf, error_for
+from .syscall import bpf, bpf_bound, bpf_raw, error_for
 
 __all__ = [
     "btf_get_fd_by_id",
@@ -29,9 +29,13 @@ __all__ = [
     "link_detach",
     "link_get_fd_by_id",
     "link_update",
+    "map_batch",
+    "map_batch_unchecked",
     "map_create",
     "map_delete_batch",
     "map_delete_elem",
+    "map_elem",
+    "map_elem_bound",
     "map_freeze",
     "map_get_fd_by_id",
     "map_get_next_key",
@@ -119,24 +123,31 @@ def map_create(
     return bpf(Cmd.MAP_CREATE, a, target=target)
 
 
-def _elem(cmd: int, fd: int, key: int, value: int, flags: int, target: str | None) -> int:
+def map_elem(cmd: int, fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None) -> int:
+    """One element command (BPF_MAP_*_ELEM) with key and value at caller buffer addresses (0: none)."""
     a = A.MapElemAttr(map_fd=fd, key=key, value=value, flags=flags)
     return bpf(cmd, a, target=target)
 
 
+def map_elem_bound(cmd: int, attr: A.MapElemAttr, *, hold_gil: bool = True) -> Callable[[], int]:
+    """A prebuilt element command on the caller's attr for the map hot paths: returns >= 0, or -1 with
+    the errno in :func:`~bpfkit._sys.syscall.last_errno` (see :func:`~bpfkit._sys.syscall.bpf_bound`)."""
+    return bpf_bound(cmd, attr, hold_gil=hold_gil)
+
+
 def map_lookup_elem(fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None) -> None:
     """BPF_MAP_LOOKUP_ELEM: key and value are addresses of caller buffers."""
-    _elem(Cmd.MAP_LOOKUP_ELEM, fd, key, value, flags, target)
+    map_elem(Cmd.MAP_LOOKUP_ELEM, fd, key, value, flags, target=target)
 
 
 def map_update_elem(fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None) -> None:
     """BPF_MAP_UPDATE_ELEM with BPF_ANY/NOEXIST/EXIST/F_LOCK flags."""
-    _elem(Cmd.MAP_UPDATE_ELEM, fd, key, value, flags, target)
+    map_elem(Cmd.MAP_UPDATE_ELEM, fd, key, value, flags, target=target)
 
 
 def map_delete_elem(fd: int, key: int, flags: int = 0, *, target: str | None = None) -> None:
     """BPF_MAP_DELETE_ELEM."""
-    _elem(Cmd.MAP_DELETE_ELEM, fd, key, 0, flags, target)
+    map_elem(Cmd.MAP_DELETE_ELEM, fd, key, 0, flags, target=target)
 
 
 def map_get_next_key(fd: int, key: int, next_key: int, *, target: str | None = None) -> bool:
@@ -155,13 +166,24 @@ def map_lookup_and_delete_elem(
     fd: int, key: int, value: int, flags: int = 0, *, target: str | None = None
 ) -> None:
     """BPF_MAP_LOOKUP_AND_DELETE_ELEM (pop for queue/stack when key is 0)."""
-    _elem(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value, flags, target)
+    map_elem(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, fd, key, value, flags, target=target)
 
 
 def map_freeze(fd: int, *, target: str | None = None) -> None:
     """BPF_MAP_FREEZE: make the map read-only from user space."""
     a = A.MapElemAttr(map_fd=fd)
     bpf(Cmd.MAP_FREEZE, a, target=target)
+
+
+def map_batch(cmd: int, attr: A.MapBatchAttr, *, target: str | None = None) -> None:
+    """A batch command (BPF_MAP_*_BATCH) on the caller's attr: after an error too, ``attr.count`` is how
+    many entries the kernel processed, so the caller can tell which element failed."""
+    bpf(cmd, attr, target=target)
+
+
+def map_batch_unchecked(cmd: int, attr_addr: int, size: int) -> int:
+    """A batch command returning its result or ``-errno`` (the GIL released: for a helper thread's call)."""
+    return bpf_raw(cmd, attr_addr, size)
 
 
 def _batch(
@@ -180,7 +202,7 @@ def _batch(
         in_batch=in_batch, out_batch=out_batch, keys=keys, values=values, count=count, map_fd=fd, elem_flags=elem_flags
     )
     try:
-        bpf(cmd, a, target=target)
+        map_batch(cmd, a, target=target)
     except OSError as exc:
         if exc.errno == E.ENOENT:
             return a.count, True
@@ -193,7 +215,7 @@ def map_lookup_batch(
     *, target: str | None = None,
 ) -> tuple[int, bool]:
     """BPF_MAP_LOOKUP_BATCH; (entries copied, end reached)."""
-    return _batch(Cmd.MAP_LOOKUP_BATCH, fd, in_batch, out_batch, keys, values, count, elem_flags, target)
+    return _batch(Cmd.MAP_LOOKUP_BATCH, fd, in_batch, out_batch, keys, values, count, elem_flags, target=target)
 
 
 def map_lookup_and_delete_batch(
@@ -201,7 +223,7 @@ def map_lookup_and_delete_batch(
     *, target: str | None = None,
 ) -> tuple[int, bool]:
     """BPF_MAP_LOOKUP_AND_DELETE_BATCH; (entries copied, end reached)."""
-    return _batch(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, fd, in_batch, out_batch, keys, values, count, elem_flags, target)
+    return _batch(Cmd.MAP_LOOKUP_AND_DELETE_BATCH, fd, in_batch, out_batch, keys, values, count, elem_flags, target=target)
 
 
 def map_update_batch(
@@ -209,14 +231,14 @@ def map_update_batch(
 ) -> int:
     """BPF_MAP_UPDATE_BATCH; returns the number of entries updated."""
     a = A.MapBatchAttr(keys=keys, values=values, count=count, map_fd=fd, elem_flags=elem_flags)
-    bpf(Cmd.MAP_UPDATE_BATCH, a, target=target)
+    map_batch(Cmd.MAP_UPDATE_BATCH, a, target=target)
     return int(a.count)
 
 
 def map_delete_batch(fd: int, keys: int, count: int, elem_flags: int = 0, *, target: str | None = None) -> int:
     """BPF_MAP_DELETE_BATCH; returns the number of entries deleted."""
     a = A.MapBatchAttr(keys=keys, count=count, map_fd=fd, elem_flags=elem_flags)
-    bpf(Cmd.MAP_DELETE_BATCH, a, target=target)
+    map_batch(Cmd.MAP_DELETE_BATCH, a, target=target)
     return int(a.count)
 
 
@@ -232,13 +254,21 @@ def obj_pin(fd: int, path: str, *, target: str | None = None) -> None:
     bpf(Cmd.OBJ_PIN, a, target=f"{target or 'object'} at {path!r}")
 
 
-def obj_unpin(path: str | None, pinned: str | None, target: str) -> str | None:
-    """Unlink the pin at ``path`` (default: ``pinned``, where the object was pinned); returns what is
-    still pinned: ``pinned``, or None when that pin was the one removed."""
-    where = path or pinned
+def obj_unpin(path: str | os.PathLike[str] | None, pinned: str | None, target: str) -> str | None:
+    """Unlink the pin at ``path`` (default: ``pinned``, where the object was pinned or opened from);
+    returns what is still pinned: ``pinned``, or None when that pin was the one removed.
+
+    The unpin rule of Map, Program and Link: nothing pinned is a no-op, and so is a pin already gone.
+    """
+    if path is not None:
+        _check_path(path)
+    where = os.fspath(path) if path is not None else pinned
     if where is None:
-        raise BpfValueError(f"{target} is not pinned")
-    os.unlink(where)
+        return None
+    try:
+        os.unlink(where)
+    except FileNotFoundError:
+        pass
     return None if where == pinned else pinned
 
 

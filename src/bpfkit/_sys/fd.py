@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from types import TracebackType
 
 from ..errors import BpfTypeError, BpfValueError
 
-__all__ = ["Fd", "check_fd"]
+__all__ = ["Fd", "adopt_fd", "check_fd", "dup_fd", "fd_of"]
 
 _ident = threading.get_ident
 
@@ -116,10 +117,8 @@ class Fd:
 
     def dup(self) -> Fd:
         """A new owned fd to the same kernel object (close-on-exec)."""
-        import fcntl
-
         with self.borrow() as fd:
-            return Fd(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), self.what)
+            return dup_fd(fd, self.what)
 
     def __enter__(self) -> Fd:
         return self
@@ -171,3 +170,56 @@ class _Borrow:
         tb: TracebackType | None,
     ) -> None:
         self._owner._unuse()
+
+
+def dup_fd(fd: int, what: str) -> Fd:
+    """An owned close-on-exec duplicate (at 3 or above) of a raw fd the caller keeps; OSError if ``fd`` is bad."""
+    import fcntl
+
+    return Fd(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3), what)
+
+
+def fd_of(obj: object) -> int:
+    """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd`` (Map, Program, socket).
+
+    The one place an object becomes an fd: a bool, a negative int or anything else is a bpfkit error.
+    """
+    if isinstance(obj, int):
+        return check_fd(obj)
+    fileno = getattr(obj, "fileno", None)
+    if callable(fileno):
+        return check_fd(fileno(), f"{type(obj).__name__}.fileno()")
+    fd = getattr(obj, "fd", None)
+    if isinstance(fd, int) and not isinstance(fd, bool):
+        return fd
+    raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
+
+
+def adopt_fd(obj: object, *, dup: bool, what: str, check: Callable[[int], object] | None = None) -> Fd:
+    """The owned Fd of ``from_fd(obj, dup=...)``, the same rule for Map, Program and Link.
+
+    An int fd or an :class:`Fd` is taken over (closed with the new object) unless ``dup``; any other
+    object with ``fileno()``/``.fd`` (a Map, a Program) is always duplicated, so its owner keeps its
+    own fd. ``check`` runs on a raw fd before it is taken over: when it raises, nothing was taken.
+    """
+    if isinstance(obj, Fd) and not dup:
+        if check is not None:
+            check(obj.fileno())
+        return Fd(obj.release(), what)
+    if isinstance(obj, int) and not isinstance(obj, bool) and not dup:
+        if check is not None:
+            check(obj)
+        return Fd(obj, what)
+    theirs = obj if isinstance(obj, Fd) else getattr(obj, "_fd", None)
+    if isinstance(theirs, Fd):  # a bpfkit object: dup it borrowed, against a concurrent close of it
+        mine = theirs.dup()
+        mine.what = what
+    else:
+        mine = dup_fd(fd_of(obj), what)
+    if check is not None:
+        try:
+            check(mine.fd)
+        except BaseException:
+            mine.close()
+            raise
+    return mine

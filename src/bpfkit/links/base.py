@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import struct
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +15,7 @@ from .._record import record
 from .._sys import Fd
 from .._sys import attrs as A
 from .._sys import commands as C
+from .._sys.fd import adopt_fd
 from .._uapi import AttachType, LinkType
 from ..errors import BpfTypeError, BpfValueError
 
@@ -151,9 +153,15 @@ class Link:
             C.obj_pin(fd, path, target=str(self))
         self._pinned = path
 
-    def unpin(self, path: str | None = None) -> None:
-        """Remove the pin (the attachment ends when nothing else holds the link)."""
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where :meth:`pin` put it or :meth:`from_pin` opened it);
+        no-op when there is none, as for Map and Program. The attachment ends when nothing else holds it."""
         self._pinned = C.obj_unpin(path, self._pinned, str(self))
+
+    @property
+    def pinned_path(self) -> str | None:
+        """Where this link was pinned or opened from (None when neither)."""
+        return self._pinned
 
     def update(self, program: Program) -> None:
         """Atomically replace the attached program (BPF_LINK_UPDATE)."""
@@ -208,10 +216,22 @@ class Link:
         return f"{self.kind} link of program {name!r} to {self.target}"
 
     @classmethod
+    def from_fd(cls, fd: int | Fd | Any, *, dup: bool = False) -> Link:
+        """Wrap an existing bpf_link fd, with the ownership rule of :meth:`Map.from_fd`.
+
+        An int fd or an :class:`~bpfkit._sys.Fd` is taken over unless ``dup=True``; any
+        other object with ``fileno()``/``.fd`` is always duplicated. If the fd is not a
+        bpf_link, nothing is taken.
+        """
+        owned = adopt_fd(fd, dup=dup, what="link", check=_check_link_fd)
+        return cls(owned, program=None, kind="link", target=f"fd {owned.fd}")
+
+    @classmethod
     def from_pin(cls, path: str) -> Link:
-        """Open a pinned bpf_link."""
+        """Open a pinned bpf_link (:meth:`unpin` then removes that pin)."""
         fd = Fd(C.obj_get(path, target=f"pinned link {path!r}"), f"link {path}")
         link = cls(fd, program=None, kind="pinned", target=path)
+        link._pinned = path
         return link
 
     @classmethod
@@ -278,3 +298,8 @@ def new_link_fd(
     return Fd(fd, what)
 
 
+def _check_link_fd(fd: int) -> None:
+    """Refuse an fd that is not a bpf_link before Link.from_fd takes it over."""
+    kind = C.obj_kind(fd)
+    if kind != "bpf_link":
+        raise BpfValueError(f"fd {fd} is {'a ' + kind if kind else 'not a BPF object'}, not a bpf_link")

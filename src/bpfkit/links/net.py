@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._sys import Fd
 from .._sys import commands as C
+from .._sys.fd import fd_of
 from .._uapi import AttachFlags, AttachType, ProgType, XdpFlags
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from .base import Link, holds_program, new_link_fd
@@ -81,10 +82,10 @@ def attach_tcx(prog: Program, interface: str | int, direction: str = "ingress", 
     rel = 0
     if before is not None:
         flags |= AttachFlags.BEFORE
-        rel = _fd_of(before)
+        rel = fd_of(before)
     elif after is not None:
         flags |= AttachFlags.AFTER
-        rel = _fd_of(after)
+        rel = fd_of(after)
     target = f"tcx/{direction} on {interface}"
 
     def fill(a: Any) -> None:
@@ -98,15 +99,6 @@ def attach_tcx(prog: Program, interface: str | int, direction: str = "ingress", 
             raise _unsupported("tcx link", "6.6", exc) from None
         raise
     return Link(fd, program=prog, kind="tcx", target=target)
-
-
-def _fd_of(obj: Any) -> int:
-    if isinstance(obj, int):
-        return obj
-    fileno = getattr(obj, "fileno", None)
-    if callable(fileno):
-        return int(fileno())
-    return int(obj.fd)
 
 
 def _link_create_lacks(at: AttachType) -> bool:
@@ -230,7 +222,7 @@ def attach_sockmap(prog: Program, sockmap: Any, attach_type: AttachType | int | 
         at = _SOCKMAP_TYPES[attach_type]
     else:
         at = coerce(AttachType, attach_type)
-    map_fd = _fd_of(sockmap)
+    map_fd = fd_of(sockmap)
     target = f"{AttachType(at).name.lower()} on sockmap fd {map_fd}"
     C.prog_attach(map_fd, prog.fd, at, target=f"program {prog.name!r} as {target}")
     prog_fd = prog.fd

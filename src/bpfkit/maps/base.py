@@ -22,7 +22,6 @@ from __future__ import annotations
 import builtins
 import ctypes
 import errno as E
-import fcntl
 import os
 import re
 import struct
@@ -39,13 +38,14 @@ from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
-from .._sys.fd import check_fd
-from .._sys.syscall import ENOTSUPP, bpf, bpf_bound, bpf_raw, error_for, last_errno
+from .._sys.fd import adopt_fd, fd_of
+from .._sys.syscall import ENOTSUPP, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
 from ..errors import BpfError, BpfOverflowError, BpfTypeError, BpfValueError, KernelError, MapKeyError, NotSupportedError, retyped
 
 if TYPE_CHECKING:
+    from ..obj.spec import MapSpec
     from ..token import Token
 from .codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
@@ -71,19 +71,6 @@ _BATCH_BYTES = 1 << 20  # target size of one batch's key+value buffers
 
 class MapIterationError(BpfError, RuntimeError):
     """Iterating a map could not make progress: keys vanished faster than the walk advanced."""
-
-
-def fd_of(obj: SupportsFd) -> int:
-    """The raw fd of an int, an object with ``fileno()``, or an object with an int ``.fd``."""
-    if isinstance(obj, int):
-        return check_fd(obj)
-    fileno = getattr(obj, "fileno", None)
-    if callable(fileno):
-        return int(fileno())
-    fd = getattr(obj, "fd", None)
-    if isinstance(fd, int):
-        return fd
-    raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(obj).__name__}")
 
 
 def _check_uint(v: Any, bits: int, what: str, desc: str) -> None:
@@ -264,9 +251,7 @@ class Map:
         self.map_extra = info.map_extra
         self.pinned_path = None
         self.btf = btf
-        self._desc = (
-            f"map {self.name!r} ({_type_name(int(self.type))}, key {self.key_size} B, value {self.value_size} B)"
-        )
+        self._desc = _map_desc(self.name, self.type, self.key_size, self.value_size)
         fd.what = self._desc
         if key_type is None and btf is not None and info.btf_key_type_id:
             key_type = (btf, info.btf_key_type_id)
@@ -301,11 +286,11 @@ class Map:
         self._nattr = MapElemAttr(map_fd=fd, key=paddr, value=naddr)
         self._nattr_first = MapElemAttr(map_fd=fd, key=0, value=naddr)
         gil = self.element_ops_hold_gil
-        self._c_lookup = bpf_bound(Cmd.MAP_LOOKUP_ELEM, self._attr, hold_gil=gil)
-        self._c_update = bpf_bound(Cmd.MAP_UPDATE_ELEM, self._attr, hold_gil=gil)
-        self._c_delete = bpf_bound(Cmd.MAP_DELETE_ELEM, self._dattr, hold_gil=gil)
-        self._c_next = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr, hold_gil=gil)
-        self._c_first = bpf_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr_first, hold_gil=gil)
+        self._c_lookup = C.map_elem_bound(Cmd.MAP_LOOKUP_ELEM, self._attr, hold_gil=gil)
+        self._c_update = C.map_elem_bound(Cmd.MAP_UPDATE_ELEM, self._attr, hold_gil=gil)
+        self._c_delete = C.map_elem_bound(Cmd.MAP_DELETE_ELEM, self._dattr, hold_gil=gil)
+        self._c_next = C.map_elem_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr, hold_gil=gil)
+        self._c_first = C.map_elem_bound(Cmd.MAP_GET_NEXT_KEY, self._nattr_first, hold_gil=gil)
         # One token guards the shared buffers: list.pop/append are atomic under the GIL and cost
         # far less than a Lock; an empty list sends the caller to the slow path (never blocks).
         tokens = [True]
@@ -429,7 +414,6 @@ class Map:
     @classmethod
     def _create(cls, a: _CreateArgs) -> Map:
         assert a.key_size is not None and a.value_size is not None and a.max_entries is not None
-        desc = f"map {a.name!r} ({_type_name(int(a.type))}, key {a.key_size} B, value {a.value_size} B)"
         btf_owned: Fd | None = None
         btf_fd = 0
         if a.btf_fd is not None:
@@ -440,25 +424,16 @@ class Map:
             btf_owned = load_btf(a.btf, token_fd=a.token_fd)
             btf_fd = btf_owned.fd
         try:
-            try:
-                raw = C.map_create(
-                    int(a.type), a.key_size, a.value_size, a.max_entries,
-                    map_flags=int(a.flags), name=a.name,
-                    inner_map_fd=fd_of(a.inner_map) if a.inner_map is not None else 0,
-                    numa_node=a.numa_node or 0, map_ifindex=a.ifindex, btf_fd=btf_fd,
-                    btf_key_type_id=a.btf_key_type_id if btf_fd else 0,
-                    btf_value_type_id=a.btf_value_type_id if btf_fd else 0,
-                    btf_vmlinux_value_type_id=a.btf_vmlinux_value_type_id, map_extra=a.map_extra, target=desc,
-                    token_fd=a.token_fd,
-                )
-            except KernelError as exc:
-                if exc.errno in (E.EINVAL, E.E2BIG, E.EPERM, *_UNSUPPORTED_ERRNOS):
-                    _raise_if_unsupported(a.type, exc)
-                raise
+            fd = _create_fd(
+                a.type, a.key_size, a.value_size, a.max_entries, name=a.name, flags=int(a.flags),
+                inner_map_fd=fd_of(a.inner_map) if a.inner_map is not None else 0, numa_node=a.numa_node or 0,
+                ifindex=a.ifindex, map_extra=a.map_extra, btf_fd=btf_fd, btf_key_type_id=a.btf_key_type_id,
+                btf_value_type_id=a.btf_value_type_id, btf_vmlinux_value_type_id=a.btf_vmlinux_value_type_id,
+                token_fd=a.token_fd,
+            )
         finally:
             if btf_owned is not None:
                 btf_owned.close()
-        fd = Fd(raw, desc)
         info = MapInfo(
             type=a.type, id=0, name=a.name, key_size=a.key_size, value_size=a.value_size,
             max_entries=a.max_entries, flags=a.flags, map_extra=a.map_extra,
@@ -474,6 +449,51 @@ class Map:
             raise
 
     @classmethod
+    def from_spec(
+        cls: builtins.type[_M],
+        spec: MapSpec,
+        *,
+        btf_fd: SupportsFd | None = None,
+        pin_path: str | os.PathLike[str] | None = None,
+        key_type: CodecSpec = None,
+        value_type: CodecSpec = None,
+        token: Token | str | os.PathLike[str] | None = None,
+    ) -> _M:
+        """Create the map a :class:`~bpfkit.MapSpec` describes (what :func:`bpfkit.load` does for each map).
+
+        As libbpf does: a ring buffer's size is rounded up to a power-of-2 multiple of the page size, a
+        perf event array of 0 entries gets one per possible CPU, BPF_F_MMAPABLE is dropped where arrays
+        lack it, and a map the kernel refuses with the spec's BTF is created without it. ``btf_fd`` is
+        the loaded BTF that ``key_type_id``/``value_type_id`` index; an inner map spec is created as the
+        template and closed. ``data`` is written to key 0 and the map frozen when the spec says so. With
+        ``pin_path``, a map already pinned there is opened (and must match the spec) instead of
+        created, else the new map is pinned there.
+        """
+        from ..token import token_fd_of
+
+        token_fd, owned = token_fd_of(token)
+        try:
+            if pin_path is not None and os.path.exists(pin_path):
+                path = os.fspath(pin_path)
+                fd = Fd(C.obj_get(path, target=f"pinned map {path!r}"), f"map {spec.name}")
+                m = cls._wrap(check_spec_compatible(fd, spec, f"pinned map {path!r}"), key_type, value_type)
+                m.pinned_path = path
+                return m
+            fd = _fd_from_spec(spec, btf_fd, token_fd)
+            try:
+                _populate(fd.fd, spec, pin_path)
+            except BaseException:
+                fd.close()
+                raise
+            m = cls._wrap(fd, key_type, value_type)
+            if pin_path is not None:
+                m.pinned_path = os.fspath(pin_path)
+            return m
+        finally:
+            if owned is not None:
+                owned.close()
+
+    @classmethod
     def from_fd(
         cls: builtins.type[_M], fd: SupportsFd, *, dup: bool = False, key_type: CodecSpec = None, value_type: CodecSpec = None
     ) -> _M:
@@ -484,18 +504,7 @@ class Map:
         (another Map, say) is always duplicated, so its owner keeps its own fd.
         If the fd is not a map, nothing is taken: the error leaves it open.
         """
-        if isinstance(fd, Fd):
-            if dup:
-                return cls._wrap(fd.dup(), key_type, value_type)
-            _info_of_fd(fd.fd)  # refuse a non-map before taking it over
-            return cls._wrap(Fd(fd.release(), "map"), key_type, value_type)
-        if isinstance(fd, int) and not dup:
-            _info_of_fd(fd)
-            return cls._wrap(Fd(fd, "map"), key_type, value_type)
-        theirs = getattr(fd, "_fd", None)
-        if isinstance(theirs, Fd):  # another bpfkit object: dup it borrowed, against a concurrent close of it
-            return cls._wrap(Fd(theirs.dup().release(), "map"), key_type, value_type)
-        return cls._wrap(Fd(fcntl.fcntl(fd_of(fd), fcntl.F_DUPFD_CLOEXEC, 3), "map"), key_type, value_type)
+        return cls._wrap(adopt_fd(fd, dup=dup, what="map", check=_info_of_fd), key_type, value_type)
 
     @classmethod
     def from_pin(
@@ -608,16 +617,12 @@ class Map:
             C.obj_pin(fd, os.fspath(path), target=self._desc)
         self.pinned_path = os.fspath(path)
 
-    def unpin(self) -> None:
-        """Remove the pin this map was pinned at or opened from (no-op when not pinned)."""
-        path = self.pinned_path
-        if path is None:
-            return
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        self.pinned_path = None
+    def unpin(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Remove the pin at ``path`` (default: where this map was pinned or opened from); no-op when none.
+
+        The same rule for Map, Program and Link: a pin already gone is not an error.
+        """
+        self.pinned_path = C.obj_unpin(path, self.pinned_path, self._desc)
 
     def freeze(self) -> None:
         """BPF_MAP_FREEZE: user space can no longer write the map (programs still can)."""
@@ -867,13 +872,8 @@ class Map:
         has_value = self.value_codec.size and cmd != Cmd.MAP_DELETE_ELEM
         try:
             with self._fd.borrow() as fd:
-                attr = MapElemAttr(
-                    map_fd=fd,
-                    key=ctypes.addressof(kref) if self.key_size else 0,
-                    value=ctypes.addressof(vref) if has_value else 0,
-                    flags=flags,
-                )
-                bpf(cmd, attr, target=self._desc)
+                C.map_elem(cmd, fd, ctypes.addressof(kref) if self.key_size else 0,
+                           ctypes.addressof(vref) if has_value else 0, flags, target=self._desc)
         except KernelError as exc:
             raise self._fail(cmd, key if self.key_size else _NO_KEY, flags, exc.errno) from None
         finally:
@@ -1209,7 +1209,7 @@ class Map:
             attr.values = varr.ctypes.data + pos * vs if vs else 0
             attr.count = count
             try:
-                bpf(Cmd.MAP_LOOKUP_BATCH, attr, target=self._desc)
+                C.map_batch(Cmd.MAP_LOOKUP_BATCH, attr, target=self._desc)
             except KernelError as exc:
                 if exc.errno == E.ENOENT:
                     pos += int(attr.count)
@@ -1274,7 +1274,7 @@ class Map:
             try:
                 with self._fd.borrow() as fd:
                     attr.map_fd = fd
-                    bpf(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
+                    C.map_batch(Cmd.MAP_UPDATE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
@@ -1305,7 +1305,7 @@ class Map:
             try:
                 with self._fd.borrow() as fd:
                     attr.map_fd = fd
-                    bpf(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
+                    C.map_batch(Cmd.MAP_DELETE_BATCH, attr, target=self._desc)
                 return int(attr.count)
             except KernelError as exc:
                 done = int(attr.count)
@@ -1343,7 +1343,7 @@ class _BatchBuf:
         """One batch call (the GIL is released during it); the result, or -errno, lands in ``rc``."""
         self.attr.in_batch = 0 if first else self.tok
         self.attr.count = self.n
-        self.rc = bpf_raw(self.cmd, self._addr, self._size)
+        self.rc = C.map_batch_unchecked(self.cmd, self._addr, self._size)
 
     def start(self) -> None:
         """Make the next (not first) call on a helper thread; :meth:`join` waits for it."""
@@ -1475,6 +1475,161 @@ def _btf_or_none(map_fd: int, btf_id: int | None = None) -> Btf | None:
         return kernel_btf(int(btf_id)) if btf_id else None
     except (KernelError, BpfError, ValueError):
         return None
+
+
+def _map_desc(name: str, t: MapType | int, key_size: int, value_size: int) -> str:
+    """How errors name a map, whichever path created or opened it."""
+    return f"map {name!r} ({_type_name(int(t))}, key {key_size} B, value {value_size} B)"
+
+
+_CREATE_REFUSALS = (E.EINVAL, E.E2BIG, E.EPERM, *_UNSUPPORTED_ERRNOS)
+_BTF_RETRY_ERRNOS = (E.EINVAL, E.EOPNOTSUPP, *_UNSUPPORTED_ERRNOS)
+
+
+def _create_fd(
+    t: MapType | int,
+    key_size: int,
+    value_size: int,
+    max_entries: int,
+    *,
+    name: str,
+    flags: int,
+    inner_map_fd: int = 0,
+    numa_node: int = 0,
+    ifindex: int = 0,
+    map_extra: int = 0,
+    btf_fd: int = 0,
+    btf_key_type_id: int = 0,
+    btf_value_type_id: int = 0,
+    btf_vmlinux_value_type_id: int = 0,
+    token_fd: int | None = None,
+    btf_optional: bool = False,
+) -> Fd:
+    """BPF_MAP_CREATE, the one call of it behind Map.create and Map.from_spec.
+
+    A refusal the features say means a missing or refused map type is NotSupportedError; with
+    ``btf_optional`` (an object's map, as libbpf does) a map refused with BTF is created without it.
+    """
+    desc = _map_desc(name, t, key_size, value_size)
+    use_btf = bool(btf_fd)
+    while True:
+        try:
+            raw = C.map_create(
+                int(t), key_size, value_size, max_entries, map_flags=flags, name=name, inner_map_fd=inner_map_fd,
+                numa_node=numa_node, map_ifindex=ifindex, btf_fd=btf_fd if use_btf else 0,
+                btf_key_type_id=btf_key_type_id if use_btf else 0,
+                btf_value_type_id=btf_value_type_id if use_btf else 0,
+                btf_vmlinux_value_type_id=btf_vmlinux_value_type_id, map_extra=map_extra, target=desc,
+                token_fd=token_fd,
+            )
+            return Fd(raw, desc)
+        except KernelError as exc:
+            if exc.errno in _CREATE_REFUSALS:
+                _raise_if_unsupported(t, exc)
+            if not (use_btf and btf_optional and exc.errno in _BTF_RETRY_ERRNOS):
+                raise
+            use_btf = False
+
+
+# map types whose BTF the kernel refuses (or ignores): an object's map of these is created without it
+_NO_BTF_TYPES = frozenset({
+    MapType.PERF_EVENT_ARRAY, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.USER_RINGBUF,
+    MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
+    MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
+    MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
+})
+
+
+def _spec_entries_and_flags(spec: MapSpec) -> tuple[int, int]:
+    """max_entries and map_flags to create ``spec`` with: the adjustments libbpf makes, made here only."""
+    n = spec.max_entries
+    if spec.type in (MapType.RINGBUF, MapType.USER_RINGBUF):
+        size = host.page_size()
+        while size < n:
+            size <<= 1
+        n = size
+    elif spec.type == MapType.PERF_EVENT_ARRAY and n == 0:
+        n = host.possible_cpus()
+    elif n == 0 and _class_for(int(spec.type)).default_max_entries != 0:
+        raise BpfValueError(
+            f"{_map_desc(spec.name, spec.type, spec.key_size, spec.value_size)} has max_entries 0: the object leaves "
+            f"its size to user space; set it on the ObjectSpec before loading, spec.maps[{spec.name!r}].max_entries "
+            f"= N (spec = bpfkit.ObjectSpec.from_file(...); bpfkit.load(spec))"
+        )
+    flags = int(spec.flags)
+    if flags & MapFlags.MMAPABLE and not _mmapable_ok():
+        flags &= ~MapFlags.MMAPABLE
+    return n, flags
+
+
+def _mmapable_ok() -> bool:
+    if host.kernel_version() >= (5, 5):
+        return True  # arrays take BPF_F_MMAPABLE since 5.5: no probe needed
+    from ..features import have_mmapable_arrays
+
+    return bool(have_mmapable_arrays())
+
+
+def _fd_from_spec(spec: MapSpec, btf_fd: SupportsFd | None, token_fd: int | None) -> Fd:
+    """A new map for ``spec`` (its inner map spec created as the template, then closed)."""
+    max_entries, flags = _spec_entries_and_flags(spec)
+    inner: Fd | None = _fd_from_spec(spec.inner, btf_fd, token_fd) if spec.inner is not None else None
+    kid, vid = spec.key_type_id or 0, spec.value_type_id or 0
+    use_btf = btf_fd is not None and bool(kid or vid) and spec.type not in _NO_BTF_TYPES
+    try:
+        return _create_fd(
+            spec.type, spec.key_size, spec.value_size, max_entries, name=spec.name, flags=flags,
+            inner_map_fd=inner.fd if inner is not None else 0, numa_node=spec.numa_node, map_extra=spec.map_extra,
+            btf_fd=fd_of(btf_fd) if use_btf else 0, btf_key_type_id=kid, btf_value_type_id=vid,
+            token_fd=token_fd, btf_optional=True,
+        )
+    finally:
+        if inner is not None:
+            inner.close()
+
+
+def _populate(fd: int, spec: MapSpec, pin_path: str | os.PathLike[str] | None) -> None:
+    """Write a new map's initial data (key 0), freeze it and pin it, as its spec says."""
+    from ..obj.spec import MapKind
+
+    desc = _map_desc(spec.name, spec.type, spec.key_size, spec.value_size)
+    if spec.data is not None and (any(spec.data) or spec.kind is not MapKind.BSS):  # a zero .bss is as created
+        key = ctypes.c_uint32(0)
+        buf = ctypes.create_string_buffer(spec.data, len(spec.data))
+        C.map_update_elem(fd, ctypes.addressof(key), ctypes.addressof(buf), target=desc)
+    if spec.freeze or spec.kind in (MapKind.RODATA, MapKind.KCONFIG):
+        C.map_freeze(fd, target=desc)
+    if pin_path is not None:
+        from .._sys.mounts import ensure_bpffs_for
+
+        path = os.fspath(pin_path)
+        ensure_bpffs_for(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        C.obj_pin(fd, path, target=desc)
+
+
+def check_spec_compatible(fd: Fd, spec: MapSpec, where: str) -> Fd:
+    """``fd`` when the map it holds matches ``spec`` (type, sizes, max_entries), as libbpf checks a pinned or
+    reused map; else ``fd`` is closed and the mismatch raised."""
+    try:
+        kind = C.obj_kind(fd.fd)
+        if kind != "bpf-map":
+            raise BpfValueError(
+                f"{where} for map {spec.name!r} is {'a ' + kind if kind else 'not a BPF object'}, not a BPF map"
+            )
+        info = _info_of_fd(fd.fd, where)
+        want = (int(spec.type), spec.key_size, spec.value_size)
+        have = (int(info.type), info.key_size, info.value_size)
+        if have != want or (spec.max_entries and info.max_entries != spec.max_entries and spec.type not in
+                            (MapType.RINGBUF, MapType.PERF_EVENT_ARRAY)):
+            raise BpfError(
+                f"{where} does not match map {spec.name!r} of the object: type/key/value/max_entries "
+                f"{(*have, info.max_entries)} vs {(*want, spec.max_entries)}"
+            )
+    except BaseException:
+        fd.close()
+        raise
+    return fd
 
 
 def _raise_if_unsupported(t: MapType | int, exc: KernelError) -> None:

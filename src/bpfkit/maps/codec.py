@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from .._sys.fd import fd_of
 from ..btf import Btf
 from ..btf.types import (
     Array,
@@ -400,7 +401,7 @@ class StructFormatCodec(Codec):
         return t[0] if self.nfields == 1 else t
 
     def _numpy_dtype(self, np: Any) -> Any:
-        from ..ringbuf import _Codec  # the struct format -> dtype translation of ring records
+        from .._bufreader import _Codec  # the struct format -> dtype translation of ring records
 
         try:
             dt = _Codec(self._st.format, False).payload_dtype(self.size)
@@ -478,13 +479,7 @@ class FdCodec(IntCodec):
 
     def _encode(self, value: Any) -> bytes:
         if not isinstance(value, int):
-            fileno = getattr(value, "fileno", None)
-            if callable(fileno):
-                value = fileno()
-            elif isinstance(getattr(value, "fd", None), int):
-                value = value.fd
-            else:
-                raise BpfTypeError(f"expected a file descriptor (int, .fileno() or .fd), not {type(value).__name__}")
+            value = fd_of(value)
         return super()._encode(value)
 
 
