@@ -2,6 +2,7 @@
 """Run bpfkit's kernel tests on a matrix of Debian kernels under QEMU, and on the host.
 
     python3 matrix/run.py [--kernel X]... [--quick] [--list] [--timeout S] [-- pytest args]
+    python3 matrix/run.py --kernel 6.12 --command 'CMD'   # a shell command instead of pytest
 
 Kernels are fetched once into $BPFKIT_MATRIX_CACHE (default /var/cache/bpfkit-matrix)
 and kept there, so a kernel that leaves the archive stays usable. Each guest chroots
@@ -131,13 +132,15 @@ def features_argv(python: str, out: str) -> str:
             f"2> {shlex.quote(out + '.err')} || echo \"matrix: the feature probes failed\"")
 
 
-def guest_script(label: str, argv: Sequence[str], features: str | None = None) -> str:
+def guest_script(label: str, argv: Sequence[str], features: str | None = None,
+                 command: str | None = None) -> str:
     """run.sh for the guest: cd to the checkout, run the feature probes (``features``, a shell
-    command) and pytest with a clean environment."""
+    command) and pytest (or the shell ``command`` instead) with a clean environment."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-        "BPFKIT_MATRIX_KERNEL": label, **pytest_env(),
+        "BPFKIT_MATRIX_KERNEL": label, "BPFKIT_MATRIX_RESULTS": initramfs.GUEST_RESULTS,
+        "BPFKIT_MATRIX_HOST_TMP": initramfs.HOST_TMP, **pytest_env(),
     }
     if "PYTHONPATH" in os.environ:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
@@ -151,7 +154,10 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None) -
     lines.append("echo \"kernel: $(uname -r)\"")
     if features:
         lines.append(features)
-    lines.append("exec " + shlex.join(argv))
+    if command is not None:
+        lines.append("exec /bin/sh -c " + shlex.quote(command))
+    else:
+        lines.append("exec " + shlex.join(argv))
     return "\n".join(lines) + "\n"
 
 
@@ -173,8 +179,11 @@ def run_guest(k: cache.Kernel, c: cache.Cache, share: str, vfsd: guest.VirtiofsD
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
     argv = _pytest_args(base, f"{initramfs.GUEST_RESULTS}/junit.xml", extra)
-    probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json")
-    (results / "run.sh").write_text(guest_script(k.label, argv, probes))
+    if args.command is not None:  # the command alone: no feature probes, no pytest
+        script = guest_script(k.label, argv, command=args.command)
+    else:
+        script = guest_script(k.label, argv, features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json"))
+    (results / "run.sh").write_text(script)
     log(f"{k.label}: booting {k.release} ({share})")
     retried = []
     for attempt in range(args.boot_retries + 1):
@@ -252,6 +261,17 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     return col
 
 
+def command_report(columns: Sequence[report.Column], runs: Path) -> int:
+    """Print how the ``--command`` run went in each guest; 0 when every guest ran it and it exited 0."""
+    status = 0
+    for col in columns:
+        print(f"{col.label:6} {col.release or '':28} {col.status}, exit {col.exit_code}, "
+              f"run {_fmt(col.run_seconds)}; output in {runs / col.label / 'output.txt'} {col.detail}".rstrip())
+        if col.status != "done" or col.exit_code != 0:
+            status = 1
+    return status
+
+
 def default_jobs() -> int:
     """Guests booted at once: one per host CPU (a TCG guest runs its vCPUs on one host thread)."""
     return max(1, len(os.sched_getaffinity(0)))
@@ -303,6 +323,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")
     ap.add_argument("--out", type=Path, default=HERE / "results.json",
                     help="JSON results (default matrix/results.json)")
+    ap.add_argument("--command", default=None, metavar="CMD",
+                    help="run this shell command in each guest (in the checkout) instead of the feature "
+                         "probes and pytest; $BPFKIT_MATRIX_RESULTS is the writable results share, "
+                         "$BPFKIT_MATRIX_HOST_TMP the host's /tmp; no host column")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="Markdown feature table (default: matrix/kernel-matrix.md, written by full runs only)")
     return ap.parse_args(argv), extra
@@ -310,6 +334,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], bool]:
     """The guest kernels to boot and whether the host column runs."""
+    if args.command is not None:
+        specs = [debian.parse_kernel_arg(name) for name in dict.fromkeys(args.kernel) if name != HOST]
+        if not specs:
+            raise ValueError("--command needs at least one guest kernel (--kernel X; not 'host')")
+        return specs, False
     if not args.kernel:
         if args.quick:
             return [debian.DEFAULT_KERNELS[-1]], False
@@ -341,7 +370,7 @@ def main(argv: Sequence[str]) -> int:
     plugins = importable_plugins(python, [p for p in args.plugins.split(",") if p])
     base = pytest_base(python, args.marker, plugins)
     try:
-        tests = collect(base, extra)
+        tests = collect(base, extra) if args.command is None else [f"command: {args.command}"]
         if args.quick:
             quick = collect(pytest_base(python, f"({args.marker}) and quick", plugins), extra)
             if not quick:
@@ -423,6 +452,8 @@ def main(argv: Sequence[str]) -> int:
     order = {s.label: i for i, s in enumerate(specs)}
     columns.sort(key=lambda col: order.get(col.label, len(order)))
 
+    if args.command is not None:
+        return command_report(columns, runs)
     print(report.render_text(columns), end="")
     fails = report.failures(columns)
     doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "share": share,

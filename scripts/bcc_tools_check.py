@@ -348,8 +348,10 @@ def _one_line(s: str, width: int = 160) -> str:
     return s if len(s) <= width else s[: width - 3] + "..."
 
 
-def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str) -> Run:
-    """Run one tool for ``seconds`` after it is up, Ctrl-C it, and classify what it printed."""
+def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str,
+             startup: float = 60.0) -> Run:
+    """Run one tool for ``seconds`` after it is up (its first output, or ``startup`` seconds), Ctrl-C it,
+    and classify what it printed."""
     spec = TOOLS.get(tool, {"args": []})
     args = [str(a).format(**subst) for a in spec.get("args", [])]  # type: ignore[union-attr]
     cmd = [python, "-m", "bpfkit.bcc", os.path.join(src, "tools", f"{tool}.py"), *args]
@@ -373,7 +375,7 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
             now = time.monotonic()
             if tty_master is not None:
                 _drain(tty_master, out)
-            if ready is None and (os.path.getsize(out_path) or os.path.getsize(err_path) or now - start > 60):
+            if ready is None and (os.path.getsize(out_path) or os.path.getsize(err_path) or now - start > startup):
                 ready = now
             if ready is not None and now - ready >= seconds:
                 interrupted = True
@@ -452,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable, help="the Python that has bpfkit")
     ap.add_argument("--bcc-commit", help="the BCC commit of the tree (default: git rev-parse HEAD)")
     ap.add_argument("--logs", help="keep each tool's stdout/stderr in this directory")
+    ap.add_argument("--startup", type=float, default=60.0,
+                    help="seconds a silent tool may take to start before its tracing time counts (default 60; "
+                         "more in an emulated guest)")
     a = ap.parse_args(argv)
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started in the background: the tools need Ctrl-C
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -466,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             ap.error(f"not in {tools_dir}: {', '.join(unknown)}")
         tools = wanted
-    work = tempfile.mkdtemp(prefix="bcc-tools-check-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
+    # /var/tmp is on a disk (block I/O for the disk tools) where writable; a matrix guest has it read-only
+    work = tempfile.mkdtemp(prefix="bcc-tools-check-", dir="/var/tmp" if os.access("/var/tmp", os.W_OK) else None)
     log_dir = a.logs or os.path.join(work, "logs")
     os.makedirs(log_dir, exist_ok=True)
     act_dir = os.path.join(work, "activity")
@@ -479,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     try:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
-            for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir), tools):
+            for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup), tools):
                 print(f"{r.tool:16} {r.cls:8} {r.seconds:5.1f}s  {r.reason}", flush=True)
                 runs.append(r)
                 while select_readable(tty_master):
