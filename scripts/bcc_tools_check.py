@@ -51,7 +51,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "bashreadline": {"args": []},
     "bindsnoop": {"args": []},
     "biolatency": {"args": []},
-    "biolatpcts": {"args": ["-i", "2", "{disk}"]},
+    "biolatpcts": {"args": ["-i", "2", "{disk}"], "machine": r"No such file or directory: '/dev/"},
     "biopattern": {"args": ["2"]},
     "biosnoop": {"args": []},
     "biotop": {"args": ["-C", "2"]},

@@ -1194,7 +1194,7 @@ class _Rewriter:
         if tk.text(i) == "*":
             prev = tk.prev_sig(i)
             unary = prev < 0 or (tk.t[prev].kind == Kind.PUNCT and tk.text(prev) not in (")", "]")) or \
-                tk.text(prev) == "return"
+                tk.text(prev) == "return" or (tk.text(prev) == ")" and self._is_cast(prev))  # (u8) *(...)
             lp = tk.sig(i + 1)
             if not unary or tk.text(lp) != "(" or lp >= hi:
                 return None
