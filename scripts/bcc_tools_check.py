@@ -165,6 +165,15 @@ libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 lock = threading.Lock()
+try:  # a fresh VM (the kernel matrix's guests) may have the loopback interface down
+    import fcntl, struct
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ctl:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(ctl, 0x8913, req))[1]  # SIOCGIFFLAGS
+        if not flags & 1:
+            fcntl.ioctl(ctl, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))  # SIOCSIFFLAGS |= IFF_UP
+except OSError:
+    pass
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0)); srv.listen(64)
 port = srv.getsockname()[1]
@@ -202,58 +211,64 @@ fcntl.fcntl(bash_master, fcntl.F_SETFL, os.O_NONBLOCK)
 bash = subprocess.Popen(["/bin/bash", "--norc", "--noprofile", "-i"], stdin=bash_slave, stdout=bash_slave,
                         stderr=bash_slave)
 i = 0
-while True:
+while True:  # one failing step (a missing program, a refusing kernel) must not stop the activity
     i += 1
-    os.write(bash_master, b"true bpfkit-check %d\n" % i)
     try:
-        os.read(bash_master, 65536)
-    except OSError:
-        pass
-    subprocess.run(["/bin/true"])
-    p = os.path.join(work, f"f{i % 8}")
-    with open(p, "wb") as f:
-        f.write(os.urandom(64 * 1024)); f.flush(); os.fsync(f.fileno())
-    with open(p, "rb") as f:
-        f.read()
-    fd = os.open(p, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
-    buf = mmap.mmap(-1, 4096)
-    try:
-        os.preadv(fd, [buf], 0)
-    except OSError:
-        pass
-    os.close(fd); buf.close()
-    os.stat(p); os.lstat(work)
-    try:
-        os.stat(os.path.join(work, "missing"))
-    except OSError:
-        pass
-    q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
-    c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
-    if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
-        subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); u.sendto(b"u", u.getsockname()); u.close()
-    a, b = socket.socketpair()
-    a.sendmsg([b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [tty_fd]))]); b.recvmsg(1, 64)
-    a.close(); b.close()
-    try:
-        socket.getaddrinfo("localhost", 80)
-    except OSError:
-        pass
-    threading.Thread(target=lambda: lock.acquire() and lock.release()).start()
-    for _ in range(50):
-        ptr = libc.malloc(4096 + i % 7); libc.free(ptr)
-    os.write(tty_fd, b"tty line %d\r\n" % i)
-    os.kill(os.getpid(), 0)
-    if i % 10 == 0:
-        os.sync()
-        mnt = os.path.join(work, "mnt"); os.makedirs(mnt, exist_ok=True)
-        if libc.mount(b"none", mnt.encode(), b"tmpfs", 0, None) == 0:
-            libc.umount2(mnt.encode(), 0)
-        shm = libc.shmget(0, 4096, 0o1600)
-        if shm >= 0:
-            libc.shmctl(shm, 0, None)
-    time.sleep(0.05)
+        os.write(bash_master, b"true bpfkit-check %d\n" % i)
+        try:
+            os.read(bash_master, 65536)
+        except OSError:
+            pass
+        subprocess.run(["/bin/true"])
+        p = os.path.join(work, f"f{i % 8}")
+        with open(p, "wb") as f:
+            f.write(os.urandom(64 * 1024)); f.flush(); os.fsync(f.fileno())
+        with open(p, "rb") as f:
+            f.read()
+        buf = mmap.mmap(-1, 4096)
+        try:  # a direct read reaches the disk (tmpfs refuses O_DIRECT on older kernels)
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+            try:
+                os.preadv(fd, [buf], 0)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        buf.close()
+        os.stat(p); os.lstat(work)
+        try:
+            os.stat(os.path.join(work, "missing"))
+        except OSError:
+            pass
+        q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
+        c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
+        if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
+            subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); u.sendto(b"u", u.getsockname()); u.close()
+        a, b = socket.socketpair()
+        a.sendmsg([b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [tty_fd]))]); b.recvmsg(1, 64)
+        a.close(); b.close()
+        try:
+            socket.getaddrinfo("localhost", 80)
+        except OSError:
+            pass
+        threading.Thread(target=lambda: lock.acquire() and lock.release()).start()
+        for _ in range(50):
+            ptr = libc.malloc(4096 + i % 7); libc.free(ptr)
+        os.write(tty_fd, b"tty line %d\r\n" % i)
+        os.kill(os.getpid(), 0)
+        if i % 10 == 0:
+            os.sync()
+            mnt = os.path.join(work, "mnt"); os.makedirs(mnt, exist_ok=True)
+            if libc.mount(b"none", mnt.encode(), b"tmpfs", 0, None) == 0:
+                libc.umount2(mnt.encode(), 0)
+            shm = libc.shmget(0, 4096, 0o1600)
+            if shm >= 0:
+                libc.shmctl(shm, 0, None)
+        time.sleep(0.05)
+    except Exception:
+        time.sleep(0.05)
 '''
 
 
@@ -487,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
             for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup), tools):
                 print(f"{r.tool:16} {r.cls:8} {r.seconds:5.1f}s  {r.reason}", flush=True)
+                if activity.poll() is not None:
+                    print(f"warning: the background activity exited ({activity.returncode}); "
+                          "later no-data rows may only mean it is gone", file=sys.stderr, flush=True)
                 runs.append(r)
                 while select_readable(tty_master):
                     os.read(tty_master, 65536)
