@@ -5,10 +5,17 @@ Small BCC-style programs written for these tests; text-only tests use the fake k
 
 from __future__ import annotations
 
+import ctypes as ct
+
+import pytest
+
+from bpfkit._uapi import MapType
+from bpfkit.bcc import table as T
 from bpfkit.bcc._rewriter import rewrite
 
 from .conftest import FakeKernel
 from .test_rewriter import user_part
+from .test_tables import FakeMap
 
 
 def test_a_deref_after_a_cast_of_a_field_address_offset_is_a_probe_read(fake_kernel: FakeKernel) -> None:
@@ -20,3 +27,15 @@ def test_a_deref_after_a_cast_of_a_field_address_offset_is_a_probe_read(fake_ker
     out = user_part(rewrite(text, kernel=fake_kernel).source)
     assert out.count("bpf_probe_read_kernel(&__bcc_kv") == 2
     assert "(u8) ({ __typeof__(*(&sk->__sk_common.skc_family - 2)) __bcc_kv;" in out
+
+
+def test_a_narrower_ctypes_integer_is_widened_into_the_table_type() -> None:
+    """``enabled[c_int(0)] = c_int(1)`` on a u64 array (klockstat): the value, widened; narrowing stays an error."""
+    t = T.Table(None, FakeMap(MapType.ARRAY, 4, 8, 1), "enabled", ct.c_int, ct.c_ulong)
+    t[ct.c_int(0)] = ct.c_int(1)
+    assert t[0].value == 1
+    t[ct.c_int(0)] = ct.c_int(-1)
+    assert t[0].value == 2**64 - 1
+    narrow = T.Table(None, FakeMap(MapType.ARRAY, 4, 4, 1), "n", ct.c_int, ct.c_uint)
+    with pytest.raises(ValueError):
+        narrow[0] = ct.c_uint64(2**40)
