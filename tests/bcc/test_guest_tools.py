@@ -39,3 +39,18 @@ def test_a_narrower_ctypes_integer_is_widened_into_the_table_type() -> None:
     narrow = T.Table(None, FakeMap(MapType.ARRAY, 4, 4, 1), "n", ct.c_int, ct.c_uint)
     with pytest.raises(ValueError):
         narrow[0] = ct.c_uint64(2**40)
+
+
+def test_an_index_into_a_parameter_array_of_kernel_pointers_is_a_probe_read(fake_kernel: FakeKernel) -> None:
+    """``sgs[i]`` with ``struct sock **sgs`` (virtiostat's scatterlist array): the element is read with a helper."""
+    text = ("static u64 total(struct sock **socks, unsigned int n) {\n"
+            "  u64 sum = 0;\n"
+            "  for (unsigned int i = 0; i < 4 && i < n; i++) {\n"
+            "    struct sock *sk = socks[i];\n"
+            "    if (sk) sum += sk->__sk_common.skc_family; }\n"
+            "  return sum; }\n"
+            "int f(struct pt_regs *ctx, struct sock **socks) { return total(socks + 1, 2) + (socks[0] != 0); }\n")
+    out = user_part(rewrite(text, kernel=fake_kernel).source)
+    assert "bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &socks[i])" in out
+    assert "bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &socks[0])" in out
+    assert "total(socks + 1, 2)" in out  # pointer arithmetic stays as it is

@@ -407,6 +407,7 @@ class _Func:
     tracing: bool = True
     kptrs: dict[str, object] = field(default_factory=dict)
     raw_ptrs: set[str] = field(default_factory=set)  # pointers to kernel memory typed with the program's own structs
+    kptr_arrays: set[str] = field(default_factory=set)  # params 'struct <kernel type> **': arrays of kernel pointers
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
     cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
@@ -682,6 +683,7 @@ class _Rewriter:
             if f.tracing:
                 f.kptrs = self._kernel_pointers(f)
                 f.raw_ptrs = self._foreign_layout_pointers(f)
+                f.kptr_arrays = self._kernel_pointer_arrays(f)
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
         regs_in_macros = "PT_REGS_" in self.defines_text
 
@@ -772,6 +774,36 @@ class _Rewriter:
                 continue
             i += 1
         return out
+
+    def _kernel_pointer_arrays(self, f: _Func) -> set[str]:
+        """Parameters typed ``struct <kernel type> **`` (virtiostat's ``struct scatterlist **sgs``): kernel memory."""
+        out: set[str] = set()
+        params = f.params if f.kind == FuncKind.HELPER else f.params[1:]
+        for p in params:
+            t = _strip_text(p.type)
+            if p.name and t.endswith("*"):
+                rec = _record_ptr(t[:-1].rstrip())
+                if rec is not None and t[:-1].rstrip().endswith("*") and self._kernel_record(rec) is not None:
+                    out.add(p.name)
+        return out
+
+    def _index_read(self, v: int, hi: int, ctx: _FnCtx, out: list[str]) -> int | None:
+        """``sgs[i]`` on a parameter of :meth:`_kernel_pointer_arrays`: the element is read with a helper."""
+        tk = self.tk
+        lb = tk.sig(v + 1)
+        if tk.text(lb) != "[" or lb >= hi:
+            return None
+        rb = tk.match(lb)
+        before = tk.text(tk.prev_sig(v))
+        if tk.text(tk.sig(rb + 1)) in _ASSIGN_OPS | {"[", "."} or before in ("&", "++", "--"):
+            return None
+        if before == "(" and tk.text(tk.prev_sig(tk.prev_sig(v))) in ("sizeof", "typeof", "__typeof__"):
+            return None
+        elem = f"{tk.text(v)}[{self.emit(lb + 1, rb, ctx)}]"
+        text = (f"({{ __typeof__({elem}) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &{elem}); "
+                "__bcc_kv; })")
+        out.append(_pad_lines(tk.raw(v, rb + 1), text))
+        return rb + 1
 
     def _foreign_layout_pointers(self, f: _Func) -> set[str]:
         """Locals typed as pointers to the program's own structs that are assigned kernel addresses.
@@ -940,6 +972,8 @@ class _Rewriter:
             return self._deref_chain(i, hi, ctx, out)
         if ctx is not None and name in ctx.func.raw_ptrs and tk.text(tk.sig(i + 1)) == "->":
             return self._raw_read(i, hi, out)
+        if ctx is not None and name in ctx.func.kptr_arrays and tk.text(tk.sig(i + 1)) == "[":
+            return self._index_read(i, hi, ctx, out)
         return None
 
     # ---- table methods -------------------------------------------------------------
