@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 CLASSES = ("data", "no-data", "refusal", "crash")
@@ -364,9 +364,9 @@ def _one_line(s: str, width: int = 160) -> str:
 
 
 def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str,
-             startup: float = 60.0) -> Run:
+             startup: float = 60.0, hold: Callable[[bool], None] | None = None) -> Run:
     """Run one tool for ``seconds`` after it is up (its first output, or ``startup`` seconds), Ctrl-C it,
-    and classify what it printed."""
+    and classify what it printed. ``hold(True)``/``hold(False)`` pause and resume the activity around the start."""
     spec = TOOLS.get(tool, {"args": []})
     args = [str(a).format(**subst) for a in spec.get("args", [])]  # type: ignore[union-attr]
     cmd = [python, "-m", "bpfkit.bcc", os.path.join(src, "tools", f"{tool}.py"), *args]
@@ -380,6 +380,8 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
         if spec.get("tty"):
             tty_master, slave = pty.openpty()
             stdin = stdout = slave
+        if hold is not None:
+            hold(True)
         proc = subprocess.Popen(cmd, cwd=os.path.join(src, "tools"), stdin=stdin, stdout=stdout, stderr=err,
                                 env=env, start_new_session=True)
         if tty_master is not None:
@@ -392,11 +394,15 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
                 _drain(tty_master, out)
             if ready is None and (os.path.getsize(out_path) or os.path.getsize(err_path) or now - start > startup):
                 ready = now
+                if hold is not None:
+                    hold(False)
             if ready is not None and now - ready >= seconds:
                 interrupted = True
                 _stop(proc, tty_master, out)
                 break
             time.sleep(0.1)
+        if hold is not None:
+            hold(False)
         if tty_master is not None:
             _drain(tty_master, out)
             os.close(tty_master)
@@ -498,9 +504,19 @@ def main(argv: list[str] | None = None) -> int:
     subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": _disk_of(act_dir),
              "libc": _libc_of(activity.pid)}
     runs: list[Run] = []
+
+    def hold(stop: bool) -> None:
+        """One tool at a time: the activity waits while a tool starts (compiling and loading are faster in a
+        slow emulated guest), and runs while it traces."""
+        try:
+            os.killpg(activity.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
     try:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
-            for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup), tools):
+            for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup,
+                                                          hold if a.jobs <= 1 else None), tools):
                 print(f"{r.tool:16} {r.cls:8} {r.seconds:5.1f}s  {r.reason}", flush=True)
                 if activity.poll() is not None:
                     print(f"warning: the background activity exited ({activity.returncode}); "
