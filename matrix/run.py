@@ -335,10 +335,14 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], bool]:
     """The guest kernels to boot and whether the host column runs."""
     if args.command is not None:
-        specs = [debian.parse_kernel_arg(name) for name in dict.fromkeys(args.kernel) if name != HOST]
-        if not specs:
+        guests: list[debian.KernelSpec] = []
+        for name in args.kernel:
+            spec = debian.parse_kernel_arg(name) if name != HOST else None
+            if spec is not None and spec not in guests:
+                guests.append(spec)
+        if not guests:
             raise ValueError("--command needs at least one guest kernel (--kernel X; not 'host')")
-        return specs, False
+        return guests, False
     if not args.kernel:
         if args.quick:
             return [debian.DEFAULT_KERNELS[-1]], False
