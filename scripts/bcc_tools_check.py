@@ -91,7 +91,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "inject": {"args": ["kmalloc", "-v", "__x64_sys_mount()"]},
     "killsnoop": {"args": []},
     "klockstat": {"args": [], "usdt": True},
-    "kvmexit": {"args": []},
+    "kvmexit": {"args": [], "machine": r"insmod kvm module"},  # a guest without KVM
     "llcstat": {"args": []},
     "mdflush": {"args": []},
     "memleak": {"args": ["2"]},

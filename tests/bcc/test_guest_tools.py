@@ -6,14 +6,20 @@ Small BCC-style programs written for these tests; text-only tests use the fake k
 from __future__ import annotations
 
 import ctypes as ct
+import errno
+from typing import Any
 
 import pytest
 
+import bpfkit.links as links
+import bpfkit.links.probes as probes
 from bpfkit._uapi import MapType
 from bpfkit.bcc import table as T
 from bpfkit.bcc._rewriter import rewrite
+from bpfkit.errors import KernelError, NotSupportedError
 
 from .conftest import FakeKernel
+from .test_fallback import Recorder, make_bpf, rec  # noqa: F401
 from .test_rewriter import user_part
 from .test_tables import FakeMap
 
@@ -54,3 +60,35 @@ def test_an_index_into_a_parameter_array_of_kernel_pointers_is_a_probe_read(fake
     assert "bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &socks[i])" in out
     assert "bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &socks[0])" in out
     assert "total(socks + 1, 2)" in out  # pointer arithmetic stays as it is
+
+
+def _kprobe_enoent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kprobes exist, and the kernel answers ENOENT for the function (perf_event_open of the kprobe PMU)."""
+    monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
+
+    def enoent(prog: Any, func: str, **kw: Any) -> Any:
+        raise KernelError(errno.ENOENT, command="perf_event_open", target=f"kprobe {func}")
+
+    monkeypatch.setattr(links, "attach_kprobe", enoent)
+
+
+def test_a_kprobe_on_a_function_the_kernel_lacks_is_a_refusal_naming_it(
+        rec: Recorder, monkeypatch: pytest.MonkeyPatch, fake_kernel: FakeKernel) -> None:  # noqa: F811
+    """mdflush on a kernel without the md module: one line naming the missing function, not an errno."""
+    _kprobe_enoent(monkeypatch)
+    b = make_bpf("int probe_flush(struct pt_regs *ctx) { return 0; }\n", fake_kernel, rec)
+    with pytest.raises(NotSupportedError, match="no function 'bpfkit_no_such_function_xyz'") as info:
+        b.attach_kprobe(event="bpfkit_no_such_function_xyz", fn_name="probe_flush")
+    assert info.value.feature == "kprobe"
+    assert not rec.attached
+
+
+def test_a_kprobe_error_on_an_existing_function_stays_the_kernels_error(
+        rec: Recorder, monkeypatch: pytest.MonkeyPatch, fake_kernel: FakeKernel) -> None:  # noqa: F811
+    _kprobe_enoent(monkeypatch)
+    with open("/proc/kallsyms") as f:
+        existing = next(p[2] for p in (ln.split() for ln in f) if len(p) >= 3 and p[1] in ("t", "T"))
+    b = make_bpf("int probe_flush(struct pt_regs *ctx) { return 0; }\n", fake_kernel, rec)
+    with pytest.raises(KernelError) as info:
+        b.attach_kprobe(event=existing, fn_name="probe_flush")
+    assert info.value.errno == errno.ENOENT
