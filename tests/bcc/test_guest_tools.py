@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ctypes as ct
 import errno
+import os
 from typing import Any
 
 import pytest
 
 import bpfkit.links as links
 import bpfkit.links.probes as probes
+from bpfkit._sys.epoll import Epoll
 from bpfkit._uapi import MapType
 from bpfkit.bcc import table as T
 from bpfkit.bcc._rewriter import rewrite
@@ -92,3 +94,18 @@ def test_a_kprobe_error_on_an_existing_function_stays_the_kernels_error(
     with pytest.raises(KernelError) as info:
         b.attach_kprobe(event=existing, fn_name="probe_flush")
     assert info.value.errno == errno.ENOENT
+
+
+def test_a_poll_timeout_beyond_epolls_range_is_a_long_wait_not_an_error() -> None:
+    """offcputime polls with 99999999 s x 1000 ms: epoll takes at most INT_MAX ms; the wait is capped."""
+    r, w = os.pipe()
+    ep = Epoll()
+    try:
+        ep.register(r, 7)
+        os.write(w, b"x")  # ready: the wait returns at once, whatever its timeout
+        assert ep.wait(99999999 * 1000.0) == [7]
+        assert ep.wait(float(2**63)) == [7]
+    finally:
+        ep.close()
+        os.close(r)
+        os.close(w)
