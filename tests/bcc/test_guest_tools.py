@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes as ct
 import errno
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ import bpfkit.links.probes as probes
 from bpfkit._sys.epoll import Epoll
 from bpfkit._uapi import MapType
 from bpfkit.bcc import table as T
+from bpfkit.bcc._compile import compile_c
+from bpfkit.bcc._kernel import HostKernel
 from bpfkit.bcc._rewriter import rewrite
 from bpfkit.errors import KernelError, NotSupportedError
 
@@ -109,3 +112,20 @@ def test_a_poll_timeout_beyond_epolls_range_is_a_long_wait_not_an_error() -> Non
         ep.close()
         os.close(r)
         os.close(w)
+
+
+@pytest.mark.kernel
+def test_a_probe_header_per_branch_of_a_conditional_with_one_body(cache_home: Path) -> None:
+    """Two headers, one per ``#if``/``#else`` branch, sharing one body (opensnoop's fexit path): it compiles, the
+    syscall-wrapper branch chosen from the kernel's BTF, and the scan stays in step after it."""
+    text = ("#if defined(CONFIG_ARCH_HAS_SYSCALL_WRAPPER) && !defined(__s390x__)\n"
+            "KRETFUNC_PROBE(__x64_sys_openat, struct pt_regs *regs, int ret)\n{\n"
+            "    int dfd = PT_REGS_PARM1(regs);\n"
+            "#else\n"
+            "KRETFUNC_PROBE(__x64_sys_openat, int dfd, const char *filename, int flags, int ret)\n{\n"
+            "#endif\n"
+            "    return dfd + ret;\n}\n"
+            "int later(struct pt_regs *ctx) { return 1; }\n")
+    result = rewrite(text, kernel=HostKernel())
+    assert "later" in result.functions and "kretfunc__vmlinux____x64_sys_openat" in result.functions
+    compile_c(result.source)

@@ -300,6 +300,11 @@ class _Toks:
         while j < self.n:
             tx = self.t[j].text
             k = self.t[j].kind
+            if k == Kind.DIRECTIVE and re.match(r"#\s*(elif|else)", tx):
+                # only a conditional's first branch counts: both branches may open the same block
+                # (opensnoop: '#if ... KRETFUNC_PROBE(a) { ... #else KRETFUNC_PROBE(b) { #endif body }')
+                j = self._endif(j)
+                continue
             if k == Kind.PUNCT:
                 if tx in pairs:
                     stack.append(pairs[tx])
@@ -312,6 +317,23 @@ class _Toks:
                         return j
             j += 1
         raise CompileError(f"{opening!r} is never closed", line=self.t[i].line, filename=self.filename)
+
+    def _endif(self, j: int) -> int:
+        """Index of the ``#endif`` closing the conditional whose ``#elif``/``#else`` is at ``j`` (or the end)."""
+        depth = 0
+        j += 1
+        while j < self.n:
+            if self.t[j].kind == Kind.DIRECTIVE:
+                word = re.match(r"#\s*(\w*)", self.t[j].text)
+                w = word.group(1) if word else ""
+                if w in ("if", "ifdef", "ifndef"):
+                    depth += 1
+                elif w == "endif":
+                    if depth == 0:
+                        return j
+                    depth -= 1
+            j += 1
+        return j
 
     def split_args(self, lp: int, rp: int) -> list[tuple[int, int]]:
         """Ranges [lo, hi) of the comma-separated arguments between brackets ``lp`` and ``rp``."""
@@ -495,6 +517,9 @@ class _Rewriter:
                         self._describe_func(f)
                         self.funcs.append(f)
                         self.func_at[f.header_lo] = f
+                        for d in range(k, body_hi):  # conditionals that close inside the body
+                            if t[d].kind == Kind.DIRECTIVE:
+                                self._conditional(t[d].text)
                         i = body_hi + 1
                         stmt_lo = i
                         continue
