@@ -40,16 +40,18 @@ def test_a_deref_after_a_cast_of_a_field_address_offset_is_a_probe_read(fake_ker
     assert "(u8) ({ __typeof__(*(&sk->__sk_common.skc_family - 2)) __bcc_kv;" in out
 
 
-def test_a_narrower_ctypes_integer_is_widened_into_the_table_type() -> None:
-    """``enabled[c_int(0)] = c_int(1)`` on a u64 array (klockstat): the value, widened; narrowing stays an error."""
+def test_a_ctypes_integer_of_another_size_is_stored_by_value_when_it_fits() -> None:
+    """``enabled[c_int(0)] = c_int(1)`` on a u64 array (klockstat): the value, widened; narrowed when it fits."""
     t = T.Table(None, FakeMap(MapType.ARRAY, 4, 8, 1), "enabled", ct.c_int, ct.c_ulong)
     t[ct.c_int(0)] = ct.c_int(1)
     assert t[0].value == 1
     t[ct.c_int(0)] = ct.c_int(-1)
     assert t[0].value == 2**64 - 1
     narrow = T.Table(None, FakeMap(MapType.ARRAY, 4, 4, 1), "n", ct.c_int, ct.c_uint)
+    narrow[ct.c_ulong(0)] = ct.c_uint64(7)  # readahead: a c_ulong key into a u32 array, the value fits
+    assert narrow[ct.c_ulong(0)].value == 7
     with pytest.raises(ValueError):
-        narrow[0] = ct.c_uint64(2**40)
+        narrow[0] = ct.c_uint64(2**40)  # it does not fit: an error, never a truncated value
 
 
 def test_an_index_into_a_parameter_array_of_kernel_pointers_is_a_probe_read(fake_kernel: FakeKernel) -> None:
