@@ -131,3 +131,12 @@ def test_a_probe_header_per_branch_of_a_conditional_with_one_body(cache_home: Pa
     result = rewrite(text, kernel=HostKernel())
     assert "later" in result.functions and "kretfunc__vmlinux____x64_sys_openat" in result.functions
     compile_c(result.source)
+
+
+def test_a_deref_of_a_kprobe_scalar_pointer_argument_is_a_probe_read(fake_kernel: FakeKernel) -> None:
+    """``*ppos`` with ``loff_t *ppos`` a kprobe argument (zfsslower): kernel memory, read with a helper."""
+    text = ("int entry(struct pt_regs *ctx, struct sock *sk, loff_t *ppos) {\n"
+            "  u64 off = *ppos;\n  return off > 0 && sk; }\n")
+    out = user_part(rewrite(text, kernel=fake_kernel).source)
+    assert "bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), ppos)" in out
+    assert "= *ppos" not in out

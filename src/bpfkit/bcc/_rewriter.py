@@ -398,6 +398,11 @@ _RECORD_PTR_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(struct|union)\s+([A-Za
                             r"(?:(?:const|volatile|__user|__rcu|__kernel)\s*)*\*\s*(?:(?:const|volatile)\s*)*$")
 
 
+_SCALAR_PTR_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(?:unsigned\s+|signed\s+)?(?:long\s+long|long|int|short|char|"
+                            r"loff_t|size_t|ssize_t|u8|u16|u32|u64|s8|s16|s32|s64|__u8|__u16|__u32|__u64|__s32|"
+                            r"__s64|umode_t|dev_t|pid_t|uid_t|gid_t)(?:\s+int)?\s*\*$")
+
+
 def _record_ptr(ptype: str) -> tuple[str, str] | None:
     """('struct', 'task_struct') for 'struct task_struct *' (one level of pointer), else None."""
     m = _RECORD_PTR_RE.match(_strip_text(ptype))
@@ -430,6 +435,7 @@ class _Func:
     kptrs: dict[str, object] = field(default_factory=dict)
     raw_ptrs: set[str] = field(default_factory=set)  # pointers to kernel memory typed with the program's own structs
     kptr_arrays: set[str] = field(default_factory=set)  # params 'struct <kernel type> **': arrays of kernel pointers
+    scalar_ptrs: set[str] = field(default_factory=set)  # probe params pointing to kernel scalars ('loff_t *ppos')
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
     cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
@@ -709,6 +715,8 @@ class _Rewriter:
                 f.kptrs = self._kernel_pointers(f)
                 f.raw_ptrs = self._foreign_layout_pointers(f)
                 f.kptr_arrays = self._kernel_pointer_arrays(f)
+                if f.kind == FuncKind.PROGRAM:
+                    f.scalar_ptrs = {p.name for p in f.params[1:] if p.name and _SCALAR_PTR_RE.match(_strip_text(p.type))}
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
         regs_in_macros = "PT_REGS_" in self.defines_text
 
@@ -999,6 +1007,14 @@ class _Rewriter:
             return self._raw_read(i, hi, out)
         if ctx is not None and name in ctx.func.kptr_arrays and tk.text(tk.sig(i + 1)) == "[":
             return self._index_read(i, hi, ctx, out)
+        if ctx is not None and name in ctx.func.scalar_ptrs and tk.text(tk.prev_sig(i)) == "*" \
+                and tk.text(tk.sig(i + 1)) not in _ASSIGN_OPS | {"[", "++", "--"} and out and out[-1] == "*":
+            p = tk.prev_sig(tk.prev_sig(i))
+            if p < 0 or (tk.t[p].kind == Kind.PUNCT and tk.text(p) not in (")", "]")) or tk.text(p) == "return":
+                out.pop()  # the unary '*': '*ppos' of a kprobe's pointer argument is read with a helper
+                out.append(f"({{ __typeof__(*{name}) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), "
+                           f"{name}); __bcc_kv; }})")
+                return i + 1
         return None
 
     # ---- table methods -------------------------------------------------------------
