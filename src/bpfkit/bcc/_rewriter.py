@@ -715,7 +715,7 @@ class _Rewriter:
                 f.kptrs = self._kernel_pointers(f)
                 f.raw_ptrs = self._foreign_layout_pointers(f)
                 f.kptr_arrays = self._kernel_pointer_arrays(f)
-                if f.kind == FuncKind.PROGRAM:
+                if f.kind == FuncKind.PROGRAM and not f.name.startswith("syscall__"):  # a syscall's are user memory
                     f.scalar_ptrs = {p.name for p in f.params[1:] if p.name and _SCALAR_PTR_RE.match(_strip_text(p.type))}
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
         regs_in_macros = "PT_REGS_" in self.defines_text
