@@ -2,6 +2,7 @@
 """Run bpfkit's kernel tests on a matrix of Debian kernels under QEMU, and on the host.
 
     python3 matrix/run.py [--kernel X]... [--quick] [--list] [--timeout S] [-- pytest args]
+    python3 matrix/run.py --kernel 6.12 --command 'CMD'   # a shell command instead of pytest
 
 Kernels are fetched once into $BPFKIT_MATRIX_CACHE (default /var/cache/bpfkit-matrix)
 and kept there, so a kernel that leaves the archive stays usable. Each guest chroots
@@ -138,13 +139,15 @@ ENV_OUT = "/tmp/matrix-out"  # where the tests of another user write their JUnit
 
 
 def guest_script(label: str, argv: Sequence[str], features: str | None = None,
-                 host_env: envs.Env = envs.BY_NAME[envs.PLAIN]) -> str:
+                 host_env: envs.Env = envs.BY_NAME[envs.PLAIN], command: str | None = None) -> str:
     """run.sh for the guest: cd to the checkout, set up the host environment ``host_env``, run the
-    feature probes (``features``, a shell command) and pytest with a clean environment."""
+    feature probes (``features``, a shell command) and pytest (or the shell ``command`` instead)
+    with a clean environment."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-        "BPFKIT_MATRIX_KERNEL": label, **pytest_env(),
+        "BPFKIT_MATRIX_KERNEL": label, "BPFKIT_MATRIX_RESULTS": initramfs.GUEST_RESULTS,
+        "BPFKIT_MATRIX_HOST_TMP": initramfs.HOST_TMP, **pytest_env(),
     }
     if "PYTHONPATH" in os.environ:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
@@ -165,6 +168,8 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
         lines.append(f"{shlex.join([*wrap, 'sh', '-c', check])} || exit {envs.UNAVAILABLE}")
     if features:
         lines.append(features)
+    if command is not None:
+        argv = ["/bin/sh", "-c", command]
     if not wrap:
         lines.append("exec " + shlex.join(argv))
         return "\n".join(lines) + "\n"
@@ -197,8 +202,12 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
         return col
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
     argv = _pytest_args(base, f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml", extra)
-    probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json", wrap)
-    (results / "run.sh").write_text(guest_script(k.label, argv, probes, env))
+    if args.command is not None:  # the command alone: no feature probes, no pytest
+        script = guest_script(k.label, argv, None, env, command=args.command)
+    else:
+        probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json", wrap)
+        script = guest_script(k.label, argv, probes, env)
+    (results / "run.sh").write_text(script)
     log(f"{label}: booting {k.release} ({share})")
     retried = []
     for attempt in range(args.boot_retries + 1):
@@ -282,6 +291,17 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
     return col
 
 
+def command_report(columns: Sequence[report.Column], runs: Path) -> int:
+    """Print how the ``--command`` run went in each guest; 0 when every guest ran it and it exited 0."""
+    status = 0
+    for col in columns:
+        print(f"{col.label:6} {col.release or '':28} {col.status}, exit {col.exit_code}, "
+              f"run {_fmt(col.run_seconds)}; output in {runs / col.label / 'output.txt'} {col.detail}".rstrip())
+        if col.status != "done" or col.exit_code != 0:
+            status = 1
+    return status
+
+
 def default_jobs() -> int:
     """Guests booted at once: one per host CPU (a TCG guest runs its vCPUs on one host thread)."""
     return max(1, len(os.sched_getaffinity(0)))
@@ -339,6 +359,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")
     ap.add_argument("--out", type=Path, default=HERE / "results.json",
                     help="JSON results (default matrix/results.json)")
+    ap.add_argument("--command", default=None, metavar="CMD",
+                    help="run this shell command in each guest (in the checkout) instead of the feature "
+                         "probes and pytest; $BPFKIT_MATRIX_RESULTS is the writable results share, "
+                         "$BPFKIT_MATRIX_HOST_TMP the host's /tmp; no host column")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="Markdown feature table (default: matrix/kernel-matrix.md, written by full runs only)")
     ap.add_argument("--env-markdown", type=Path, default=None,
@@ -349,6 +373,15 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], bool]:
     """The guest kernels to boot and whether the host column runs."""
+    if args.command is not None:
+        guests: list[debian.KernelSpec] = []
+        for name in args.kernel:
+            spec = debian.parse_kernel_arg(name) if name != HOST else None
+            if spec is not None and spec not in guests:
+                guests.append(spec)
+        if not guests:
+            raise ValueError("--command needs at least one guest kernel (--kernel X; not 'host')")
+        return guests, False
     if not args.kernel:
         if args.quick:
             return [debian.DEFAULT_KERNELS[-1]], False
@@ -410,7 +443,7 @@ def main(argv: Sequence[str]) -> int:
     plugins = importable_plugins(python, [p for p in args.plugins.split(",") if p])
     base = pytest_base(python, args.marker, plugins)
     try:
-        tests = collect(base, extra)
+        tests = collect(base, extra) if args.command is None else [f"command: {args.command}"]
         if args.quick:
             quick = collect(pytest_base(python, f"({args.marker}) and quick", plugins), extra)
             if not quick:
@@ -497,6 +530,8 @@ def main(argv: Sequence[str]) -> int:
     order = {envs.column_label(s.label, e): i for i, (s, e) in enumerate(pairs)}
     columns.sort(key=lambda col: order.get(col.label, len(order)))
 
+    if args.command is not None:
+        return command_report(columns, runs)
     print(report.render_text(columns), end="")
     fails = report.failures(columns)
     doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "share": share,

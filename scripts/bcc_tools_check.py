@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 CLASSES = ("data", "no-data", "refusal", "crash")
@@ -51,7 +51,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "bashreadline": {"args": []},
     "bindsnoop": {"args": []},
     "biolatency": {"args": []},
-    "biolatpcts": {"args": ["-i", "2", "{disk}"]},
+    "biolatpcts": {"args": ["-i", "2", "{disk}"], "machine": r"No such file or directory: '/dev/"},
     "biopattern": {"args": ["2"]},
     "biosnoop": {"args": []},
     "biotop": {"args": ["-C", "2"]},
@@ -91,7 +91,7 @@ TOOLS: dict[str, dict[str, object]] = {
     "inject": {"args": ["kmalloc", "-v", "__x64_sys_mount()"]},
     "killsnoop": {"args": []},
     "klockstat": {"args": [], "usdt": True},
-    "kvmexit": {"args": []},
+    "kvmexit": {"args": [], "machine": r"insmod kvm module"},  # a guest without KVM
     "llcstat": {"args": []},
     "mdflush": {"args": []},
     "memleak": {"args": ["2"]},
@@ -165,6 +165,15 @@ libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 lock = threading.Lock()
+try:  # a fresh VM (the kernel matrix's guests) may have the loopback interface down
+    import fcntl, struct
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ctl:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(ctl, 0x8913, req))[1]  # SIOCGIFFLAGS
+        if not flags & 1:
+            fcntl.ioctl(ctl, 0x8914, struct.pack("16sH14x", b"lo", flags | 1))  # SIOCSIFFLAGS |= IFF_UP
+except OSError:
+    pass
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", 0)); srv.listen(64)
 port = srv.getsockname()[1]
@@ -202,58 +211,64 @@ fcntl.fcntl(bash_master, fcntl.F_SETFL, os.O_NONBLOCK)
 bash = subprocess.Popen(["/bin/bash", "--norc", "--noprofile", "-i"], stdin=bash_slave, stdout=bash_slave,
                         stderr=bash_slave)
 i = 0
-while True:
+while True:  # one failing step (a missing program, a refusing kernel) must not stop the activity
     i += 1
-    os.write(bash_master, b"true bpfkit-check %d\n" % i)
     try:
-        os.read(bash_master, 65536)
-    except OSError:
-        pass
-    subprocess.run(["/bin/true"])
-    p = os.path.join(work, f"f{i % 8}")
-    with open(p, "wb") as f:
-        f.write(os.urandom(64 * 1024)); f.flush(); os.fsync(f.fileno())
-    with open(p, "rb") as f:
-        f.read()
-    fd = os.open(p, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
-    buf = mmap.mmap(-1, 4096)
-    try:
-        os.preadv(fd, [buf], 0)
-    except OSError:
-        pass
-    os.close(fd); buf.close()
-    os.stat(p); os.lstat(work)
-    try:
-        os.stat(os.path.join(work, "missing"))
-    except OSError:
-        pass
-    q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
-    c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
-    if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
-        subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); u.sendto(b"u", u.getsockname()); u.close()
-    a, b = socket.socketpair()
-    a.sendmsg([b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [tty_fd]))]); b.recvmsg(1, 64)
-    a.close(); b.close()
-    try:
-        socket.getaddrinfo("localhost", 80)
-    except OSError:
-        pass
-    threading.Thread(target=lambda: lock.acquire() and lock.release()).start()
-    for _ in range(50):
-        ptr = libc.malloc(4096 + i % 7); libc.free(ptr)
-    os.write(tty_fd, b"tty line %d\r\n" % i)
-    os.kill(os.getpid(), 0)
-    if i % 10 == 0:
-        os.sync()
-        mnt = os.path.join(work, "mnt"); os.makedirs(mnt, exist_ok=True)
-        if libc.mount(b"none", mnt.encode(), b"tmpfs", 0, None) == 0:
-            libc.umount2(mnt.encode(), 0)
-        shm = libc.shmget(0, 4096, 0o1600)
-        if shm >= 0:
-            libc.shmctl(shm, 0, None)
-    time.sleep(0.05)
+        os.write(bash_master, b"true bpfkit-check %d\n" % i)
+        try:
+            os.read(bash_master, 65536)
+        except OSError:
+            pass
+        subprocess.run(["/bin/true"])
+        p = os.path.join(work, f"f{i % 8}")
+        with open(p, "wb") as f:
+            f.write(os.urandom(64 * 1024)); f.flush(); os.fsync(f.fileno())
+        with open(p, "rb") as f:
+            f.read()
+        buf = mmap.mmap(-1, 4096)
+        try:  # a direct read reaches the disk (tmpfs refuses O_DIRECT on older kernels)
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+            try:
+                os.preadv(fd, [buf], 0)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        buf.close()
+        os.stat(p); os.lstat(work)
+        try:
+            os.stat(os.path.join(work, "missing"))
+        except OSError:
+            pass
+        q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
+        c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
+        if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
+            subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0)); u.sendto(b"u", u.getsockname()); u.close()
+        a, b = socket.socketpair()
+        a.sendmsg([b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [tty_fd]))]); b.recvmsg(1, 64)
+        a.close(); b.close()
+        try:
+            socket.getaddrinfo("localhost", 80)
+        except OSError:
+            pass
+        threading.Thread(target=lambda: lock.acquire() and lock.release()).start()
+        for _ in range(50):
+            ptr = libc.malloc(4096 + i % 7); libc.free(ptr)
+        os.write(tty_fd, b"tty line %d\r\n" % i)
+        os.kill(os.getpid(), 0)
+        if i % 10 == 0:
+            os.sync()
+            mnt = os.path.join(work, "mnt"); os.makedirs(mnt, exist_ok=True)
+            if libc.mount(b"none", mnt.encode(), b"tmpfs", 0, None) == 0:
+                libc.umount2(mnt.encode(), 0)
+            shm = libc.shmget(0, 4096, 0o1600)
+            if shm >= 0:
+                libc.shmctl(shm, 0, None)
+        time.sleep(0.05)
+    except Exception:
+        time.sleep(0.05)
 '''
 
 
@@ -348,8 +363,10 @@ def _one_line(s: str, width: int = 160) -> str:
     return s if len(s) <= width else s[: width - 3] + "..."
 
 
-def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str) -> Run:
-    """Run one tool for ``seconds`` after it is up, Ctrl-C it, and classify what it printed."""
+def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str,
+             startup: float = 60.0, hold: Callable[[bool], None] | None = None) -> Run:
+    """Run one tool for ``seconds`` after it is up (its first output, or ``startup`` seconds), Ctrl-C it,
+    and classify what it printed. ``hold(True)``/``hold(False)`` pause and resume the activity around the start."""
     spec = TOOLS.get(tool, {"args": []})
     args = [str(a).format(**subst) for a in spec.get("args", [])]  # type: ignore[union-attr]
     cmd = [python, "-m", "bpfkit.bcc", os.path.join(src, "tools", f"{tool}.py"), *args]
@@ -363,6 +380,8 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
         if spec.get("tty"):
             tty_master, slave = pty.openpty()
             stdin = stdout = slave
+        if hold is not None:
+            hold(True)
         proc = subprocess.Popen(cmd, cwd=os.path.join(src, "tools"), stdin=stdin, stdout=stdout, stderr=err,
                                 env=env, start_new_session=True)
         if tty_master is not None:
@@ -373,13 +392,17 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
             now = time.monotonic()
             if tty_master is not None:
                 _drain(tty_master, out)
-            if ready is None and (os.path.getsize(out_path) or os.path.getsize(err_path) or now - start > 60):
+            if ready is None and (os.path.getsize(out_path) or os.path.getsize(err_path) or now - start > startup):
                 ready = now
+                if hold is not None:
+                    hold(False)
             if ready is not None and now - ready >= seconds:
                 interrupted = True
                 _stop(proc, tty_master, out)
                 break
             time.sleep(0.1)
+        if hold is not None:
+            hold(False)
         if tty_master is not None:
             _drain(tty_master, out)
             os.close(tty_master)
@@ -452,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable, help="the Python that has bpfkit")
     ap.add_argument("--bcc-commit", help="the BCC commit of the tree (default: git rev-parse HEAD)")
     ap.add_argument("--logs", help="keep each tool's stdout/stderr in this directory")
+    ap.add_argument("--startup", type=float, default=60.0,
+                    help="seconds a silent tool may take to start before its tracing time counts (default 60; "
+                         "more in an emulated guest)")
     a = ap.parse_args(argv)
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:  # started in the background: the tools need Ctrl-C
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -466,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             ap.error(f"not in {tools_dir}: {', '.join(unknown)}")
         tools = wanted
-    work = tempfile.mkdtemp(prefix="bcc-tools-check-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None)
+    # /var/tmp is on a disk (block I/O for the disk tools) where writable; a matrix guest has it read-only
+    work = tempfile.mkdtemp(prefix="bcc-tools-check-", dir="/var/tmp" if os.access("/var/tmp", os.W_OK) else None)
     log_dir = a.logs or os.path.join(work, "logs")
     os.makedirs(log_dir, exist_ok=True)
     act_dir = os.path.join(work, "activity")
@@ -477,10 +504,23 @@ def main(argv: list[str] | None = None) -> int:
     subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": _disk_of(act_dir),
              "libc": _libc_of(activity.pid)}
     runs: list[Run] = []
+
+    def hold(stop: bool) -> None:
+        """One tool at a time: the activity waits while a tool starts (compiling and loading are faster in a
+        slow emulated guest), and runs while it traces."""
+        try:
+            os.killpg(activity.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
     try:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
-            for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir), tools):
+            for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup,
+                                                          hold if a.jobs <= 1 else None), tools):
                 print(f"{r.tool:16} {r.cls:8} {r.seconds:5.1f}s  {r.reason}", flush=True)
+                if activity.poll() is not None:
+                    print(f"warning: the background activity exited ({activity.returncode}); "
+                          "later no-data rows may only mean it is gone", file=sys.stderr, flush=True)
                 runs.append(r)
                 while select_readable(tty_master):
                     os.read(tty_master, 65536)

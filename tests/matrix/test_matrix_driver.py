@@ -79,6 +79,35 @@ def test_guest_script_probes_features_before_the_tests() -> None:
     assert str(run.PROBE_SCRIPT) in probes and "> /tmp/matrix-results/features.json" in probes
 
 
+def test_guest_script_with_a_command_runs_it_instead_of_pytest() -> None:
+    argv = ["/repo/.venv/bin/python", "-m", "pytest"]
+    cmd = 'echo "$BPFKIT_MATRIX_HOST_TMP" > "$BPFKIT_MATRIX_RESULTS/out"'
+    lines = run.guest_script("6.12", argv, command=cmd).splitlines()
+    assert lines[-1] == "exec /bin/sh -c " + shlex.quote(cmd)
+    assert shlex.split(lines[-1])[-1] == cmd
+    assert f"export BPFKIT_MATRIX_RESULTS={initramfs.GUEST_RESULTS}" in lines
+    assert f"export BPFKIT_MATRIX_HOST_TMP={initramfs.HOST_TMP}" in lines
+    assert not any("pytest" in ln for ln in lines)
+
+
+def test_command_runs_in_the_named_guests_only() -> None:
+    specs, host = run.choose_kernels(run.parse_args(["--command", "true", "--kernel", "6.12",
+                                                     "--kernel", "host"])[0])
+    assert [s.label for s in specs] == ["6.12"] and not host
+    with pytest.raises(ValueError, match="--command needs"):
+        run.choose_kernels(run.parse_args(["--command", "true"])[0])
+
+
+def test_command_report_is_zero_only_when_every_guest_exited_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    ok = report.Column("6.12", "6.12.1", exit_code=0, run_seconds=3.0)
+    assert run.command_report([ok], Path("/runs")) == 0
+    bad = report.Column("6.1", "6.1.1", exit_code=2)
+    hung = report.Column("7.x", "7.2", status="run-timeout", exit_code=None)
+    assert run.command_report([ok, bad], Path("/runs")) == 1
+    assert run.command_report([hung], Path("/runs")) == 1
+    assert "/runs/6.1/output.txt" in capsys.readouterr().out
+
+
 def test_feature_probe_script_reports_every_row(tmp_path: Path) -> None:
     out = tmp_path / "features.json"
     subprocess.run(run.features_argv(sys.executable, str(out)), shell=True, check=True)

@@ -14,6 +14,7 @@ EPOLLOUT = select.EPOLLOUT
 EPOLLERR = select.EPOLLERR
 EPOLLHUP = select.EPOLLHUP
 EPOLLET = select.EPOLLET
+MAX_WAIT = (2**31 - 1) // 1000  # seconds: epoll_wait takes an int of milliseconds (about 24.8 days)
 
 
 class Epoll:
@@ -56,7 +57,8 @@ class Epoll:
         """Tags of the ready fds, waiting up to ``timeout`` seconds (None: forever, 0: not at all)."""
         if self._ep is None:
             raise BpfValueError("epoll instance is closed")
-        t = -1.0 if timeout is None else max(timeout, 0.0)
+        # a longer timeout (BCC's tools poll for 'duration' 99999999 s) waits the longest epoll can; callers loop
+        t = -1.0 if timeout is None else min(max(timeout, 0.0), MAX_WAIT)
         tags = self._tags
         return [tags[fd] for fd, _ in self._ep.poll(t, max_events) if fd in tags]
 

@@ -130,6 +130,8 @@ def btf_defines(btf: Btf) -> dict[str, str]:
         n = _array_len(btf, struct, *members)
         if n is not None:
             out[name] = str(n)
+    if any(btf.find(f"{prefix}_sys_openat") for prefix in ("__x64", "__arm64", "__s390x", "__riscv")):
+        out["CONFIG_ARCH_HAS_SYSCALL_WRAPPER"] = "1"  # syscalls take a pt_regs: their wrappers are in the BTF
     req = _enum_values(btf, "req_flag_bits")
     if "__REQ_FAILFAST_DEV" in req:  # the flag bits start right after the operation bits
         out["REQ_OP_BITS"] = str(req["__REQ_FAILFAST_DEV"])

@@ -300,6 +300,11 @@ class _Toks:
         while j < self.n:
             tx = self.t[j].text
             k = self.t[j].kind
+            if k == Kind.DIRECTIVE and re.match(r"#\s*(elif|else)", tx):
+                # only a conditional's first branch counts: both branches may open the same block
+                # (opensnoop: '#if ... KRETFUNC_PROBE(a) { ... #else KRETFUNC_PROBE(b) { #endif body }')
+                j = self._endif(j)
+                continue
             if k == Kind.PUNCT:
                 if tx in pairs:
                     stack.append(pairs[tx])
@@ -312,6 +317,23 @@ class _Toks:
                         return j
             j += 1
         raise CompileError(f"{opening!r} is never closed", line=self.t[i].line, filename=self.filename)
+
+    def _endif(self, j: int) -> int:
+        """Index of the ``#endif`` closing the conditional whose ``#elif``/``#else`` is at ``j`` (or the end)."""
+        depth = 0
+        j += 1
+        while j < self.n:
+            if self.t[j].kind == Kind.DIRECTIVE:
+                word = re.match(r"#\s*(\w*)", self.t[j].text)
+                w = word.group(1) if word else ""
+                if w in ("if", "ifdef", "ifndef"):
+                    depth += 1
+                elif w == "endif":
+                    if depth == 0:
+                        return j
+                    depth -= 1
+            j += 1
+        return j
 
     def split_args(self, lp: int, rp: int) -> list[tuple[int, int]]:
         """Ranges [lo, hi) of the comma-separated arguments between brackets ``lp`` and ``rp``."""
@@ -376,6 +398,11 @@ _RECORD_PTR_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(struct|union)\s+([A-Za
                             r"(?:(?:const|volatile|__user|__rcu|__kernel)\s*)*\*\s*(?:(?:const|volatile)\s*)*$")
 
 
+_SCALAR_PTR_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(?:unsigned\s+|signed\s+)?(?:long\s+long|long|int|short|char|"
+                            r"loff_t|size_t|ssize_t|u8|u16|u32|u64|s8|s16|s32|s64|__u8|__u16|__u32|__u64|__s32|"
+                            r"__s64|umode_t|dev_t|pid_t|uid_t|gid_t)(?:\s+int)?\s*\*$")
+
+
 def _record_ptr(ptype: str) -> tuple[str, str] | None:
     """('struct', 'task_struct') for 'struct task_struct *' (one level of pointer), else None."""
     m = _RECORD_PTR_RE.match(_strip_text(ptype))
@@ -407,6 +434,8 @@ class _Func:
     tracing: bool = True
     kptrs: dict[str, object] = field(default_factory=dict)
     raw_ptrs: set[str] = field(default_factory=set)  # pointers to kernel memory typed with the program's own structs
+    kptr_arrays: set[str] = field(default_factory=set)  # params 'struct <kernel type> **': arrays of kernel pointers
+    scalar_ptrs: set[str] = field(default_factory=set)  # probe params pointing to kernel scalars ('loff_t *ppos')
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
     cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
@@ -494,6 +523,9 @@ class _Rewriter:
                         self._describe_func(f)
                         self.funcs.append(f)
                         self.func_at[f.header_lo] = f
+                        for d in range(k, body_hi):  # conditionals that close inside the body
+                            if t[d].kind == Kind.DIRECTIVE:
+                                self._conditional(t[d].text)
                         i = body_hi + 1
                         stmt_lo = i
                         continue
@@ -682,6 +714,9 @@ class _Rewriter:
             if f.tracing:
                 f.kptrs = self._kernel_pointers(f)
                 f.raw_ptrs = self._foreign_layout_pointers(f)
+                f.kptr_arrays = self._kernel_pointer_arrays(f)
+                if f.kind == FuncKind.PROGRAM and not f.name.startswith("syscall__"):  # a syscall's are user memory
+                    f.scalar_ptrs = {p.name for p in f.params[1:] if p.name and _SCALAR_PTR_RE.match(_strip_text(p.type))}
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
         regs_in_macros = "PT_REGS_" in self.defines_text
 
@@ -772,6 +807,36 @@ class _Rewriter:
                 continue
             i += 1
         return out
+
+    def _kernel_pointer_arrays(self, f: _Func) -> set[str]:
+        """Parameters typed ``struct <kernel type> **`` (virtiostat's ``struct scatterlist **sgs``): kernel memory."""
+        out: set[str] = set()
+        params = f.params if f.kind == FuncKind.HELPER else f.params[1:]
+        for p in params:
+            t = _strip_text(p.type)
+            if p.name and t.endswith("*"):
+                rec = _record_ptr(t[:-1].rstrip())
+                if rec is not None and t[:-1].rstrip().endswith("*") and self._kernel_record(rec) is not None:
+                    out.add(p.name)
+        return out
+
+    def _index_read(self, v: int, hi: int, ctx: _FnCtx, out: list[str]) -> int | None:
+        """``sgs[i]`` on a parameter of :meth:`_kernel_pointer_arrays`: the element is read with a helper."""
+        tk = self.tk
+        lb = tk.sig(v + 1)
+        if tk.text(lb) != "[" or lb >= hi:
+            return None
+        rb = tk.match(lb)
+        before = tk.text(tk.prev_sig(v))
+        if tk.text(tk.sig(rb + 1)) in _ASSIGN_OPS | {"[", "."} or before in ("&", "++", "--"):
+            return None
+        if before == "(" and tk.text(tk.prev_sig(tk.prev_sig(v))) in ("sizeof", "typeof", "__typeof__"):
+            return None
+        elem = f"{tk.text(v)}[{self.emit(lb + 1, rb, ctx)}]"
+        text = (f"({{ __typeof__({elem}) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), &{elem}); "
+                "__bcc_kv; })")
+        out.append(_pad_lines(tk.raw(v, rb + 1), text))
+        return rb + 1
 
     def _foreign_layout_pointers(self, f: _Func) -> set[str]:
         """Locals typed as pointers to the program's own structs that are assigned kernel addresses.
@@ -940,6 +1005,16 @@ class _Rewriter:
             return self._deref_chain(i, hi, ctx, out)
         if ctx is not None and name in ctx.func.raw_ptrs and tk.text(tk.sig(i + 1)) == "->":
             return self._raw_read(i, hi, out)
+        if ctx is not None and name in ctx.func.kptr_arrays and tk.text(tk.sig(i + 1)) == "[":
+            return self._index_read(i, hi, ctx, out)
+        if ctx is not None and name in ctx.func.scalar_ptrs and tk.text(tk.prev_sig(i)) == "*" \
+                and tk.text(tk.sig(i + 1)) not in _ASSIGN_OPS | {"[", "++", "--"} and out and out[-1] == "*":
+            p = tk.prev_sig(tk.prev_sig(i))
+            if p < 0 or (tk.t[p].kind == Kind.PUNCT and tk.text(p) not in (")", "]")) or tk.text(p) == "return":
+                out.pop()  # the unary '*': '*ppos' of a kprobe's pointer argument is read with a helper
+                out.append(f"({{ __typeof__(*{name}) __bcc_kv; bpf_probe_read_kernel(&__bcc_kv, sizeof(__bcc_kv), "
+                           f"{name}); __bcc_kv; }})")
+                return i + 1
         return None
 
     # ---- table methods -------------------------------------------------------------
@@ -1194,7 +1269,7 @@ class _Rewriter:
         if tk.text(i) == "*":
             prev = tk.prev_sig(i)
             unary = prev < 0 or (tk.t[prev].kind == Kind.PUNCT and tk.text(prev) not in (")", "]")) or \
-                tk.text(prev) == "return"
+                tk.text(prev) == "return" or (tk.text(prev) == ")" and self._is_cast(prev))  # (u8) *(...)
             lp = tk.sig(i + 1)
             if not unary or tk.text(lp) != "(" or lp >= hi:
                 return None

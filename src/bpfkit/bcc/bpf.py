@@ -406,6 +406,13 @@ class BPF:
                 return
             except NotSupportedError as exc:
                 reasons.append(f"kprobe refused ({exc})")
+            except KernelError as exc:
+                if exc.errno in (errno.ENOENT, errno.EINVAL) and not _kernel_has_function(event):
+                    raise NotSupportedError(
+                        f"cannot attach {fn!r} to {kind} {event}: the kernel has no function {event!r} (not in "
+                        "/proc/kallsyms: the module that has it is not loaded, or this kernel lacks it)",
+                        feature="kprobe") from None
+                raise
         else:
             reasons.append(f"no kprobes ({kprobes.reason})")
         tramp = "fexit" if retprobe else "fentry"
@@ -1170,6 +1177,20 @@ def _cleanup_ref(ref: weakref.ref[BPF]) -> None:
     b = ref()
     if b is not None:
         b.cleanup()
+
+
+def _kernel_has_function(name: str) -> bool:
+    """Whether /proc/kallsyms names ``name`` (a text symbol, addresses hidden or not); True when unreadable."""
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                if name in line:
+                    parts = line.split()
+                    if len(parts) >= 3 and parts[2] == name and parts[1] in ("t", "T", "w", "W"):
+                        return True
+    except OSError:
+        return True
+    return False
 
 
 def _short_reason(exc: BaseException) -> str:

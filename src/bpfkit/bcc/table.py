@@ -86,6 +86,12 @@ def _to_bytes(obj: Any, ctype: Any, what: str) -> bytes:
         return b
     if isinstance(obj, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)):
         b = ctypes.string_at(ctypes.addressof(obj), ctypes.sizeof(obj))
+        if len(b) != size and isinstance(obj, ctypes._SimpleCData) and isinstance(obj.value, int) \
+                and not isinstance(obj.value, bool) and size in (1, 2, 4, 8) \
+                and -(1 << (size * 8 - 1)) <= obj.value < (1 << (size * 8)):
+            # BCC copies sizeof(table type) bytes from the object (klockstat stores a c_int in a u64 array,
+            # readahead looks up a c_ulong key in a u32 array): take the integer's value when it fits
+            return _to_bytes(obj.value, ctype, what)
         if len(b) != size:
             raise ValueError(f"{what} is a {type(obj).__name__} of {len(b)} bytes; the table wants {size} bytes "
                              f"({getattr(ctype, '__name__', ctype)})")
