@@ -12,10 +12,31 @@ import ctypes
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["TypedMap", "from_bytes", "to_bytes"]
+__all__ = ["Skeleton", "TypedMap", "from_bytes", "to_bytes"]
 
 K = TypeVar("K")
 V = TypeVar("V")
+S = TypeVar("S", bound="Skeleton")
+
+
+class Skeleton:
+    """Base of the skeleton classes ``bpfkit gen python`` writes: attach, close and ``with`` on the loaded object."""
+
+    collection: Any  # the bpfkit Collection (not imported here: a generated module stays cheap to import)
+
+    def attach(self) -> None:
+        """Attach every program that attaches by its section name."""
+        self.collection.attach()
+
+    def close(self) -> None:
+        """Detach and close everything."""
+        self.collection.close()
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def from_bytes(ctype: Any, data: bytes) -> Any:

@@ -314,7 +314,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
     params = ["cls", "path: str | os.PathLike[str] | None = None", *(["*", *const_params] if const_params else [])]
     out += [
         "", "",
-        f"class {cls}:",
+        f"class {cls}(Skeleton):",
         f'    """The loaded object {spec.name!r}: typed maps, programs and variables; close() releases it."""',
         "",
         "    def __init__(self, col: Collection) -> None:",
@@ -335,24 +335,10 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         "        where = path if path is not None else os.path.join(os.path.dirname(__file__), OBJECT_FILE)",
         "        return cls(bpfkit.load(where, constants=constants))",
         "",
-        "    def attach(self) -> None:",
-        '        """Attach every program that attaches by its section name."""',
-        "        self.collection.attach()",
-        "",
-        "    def close(self) -> None:",
-        '        """Detach and close everything."""',
-        "        self.collection.close()",
-        "",
-        f"    def __enter__(self) -> {cls}:",
-        "        return self",
-        "",
-        "    def __exit__(self, *exc: object) -> None:",
-        "        self.close()",
-        "",
     ]
     head_end = out.index("@MAPIMPORT@")
     body = "\n".join(out[head_end + 1 :])
-    typed = [n for n in ("TypedMap", "from_bytes", "to_bytes") if re.search(rf"\b{n}\b", body)]
+    typed = [n for n in ("Skeleton", "TypedMap", "from_bytes", "to_bytes") if re.search(rf"\b{n}\b", body)]
     out[head_end] = "    from bpfkit.maps import Map" if re.search(r": Map\b", body) else ""
     lines = [line for i, line in enumerate(out) if not (i == head_end and line == "")]
     joined = "\n".join(lines)

@@ -9,7 +9,7 @@ import ctypes
 import os
 from typing import TYPE_CHECKING, Any
 
-from bpfkit.typed import TypedMap, from_bytes, to_bytes
+from bpfkit.typed import Skeleton, TypedMap, from_bytes, to_bytes
 
 if TYPE_CHECKING:
     from bpfkit.collection import Collection
@@ -102,7 +102,7 @@ class Variables:
         self._col.variables['unused_event'] = to_bytes(ctypes.c_uint64, value)
 
 
-class Bootstrap:
+class Bootstrap(Skeleton):
     """The loaded object 'bootstrap': typed maps, programs and variables; close() releases it."""
 
     def __init__(self, col: Collection) -> None:
@@ -132,17 +132,3 @@ class Bootstrap:
             constants['min_duration_ns'] = to_bytes(ctypes.c_uint64, min_duration_ns)
         where = path if path is not None else os.path.join(os.path.dirname(__file__), OBJECT_FILE)
         return cls(bpfkit.load(where, constants=constants))
-
-    def attach(self) -> None:
-        """Attach every program that attaches by its section name."""
-        self.collection.attach()
-
-    def close(self) -> None:
-        """Detach and close everything."""
-        self.collection.close()
-
-    def __enter__(self) -> Bootstrap:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

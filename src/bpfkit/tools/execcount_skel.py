@@ -9,7 +9,7 @@ import ctypes
 import os
 from typing import TYPE_CHECKING, Any
 
-from bpfkit.typed import TypedMap
+from bpfkit.typed import Skeleton, TypedMap
 
 if TYPE_CHECKING:
     from bpfkit.collection import Collection
@@ -43,7 +43,7 @@ class Variables:
         self._col = col
 
 
-class Execcount:
+class Execcount(Skeleton):
     """The loaded object 'execcount': typed maps, programs and variables; close() releases it."""
 
     def __init__(self, col: Collection) -> None:
@@ -63,17 +63,3 @@ class Execcount:
         constants: dict[str, Any] = {}
         where = path if path is not None else os.path.join(os.path.dirname(__file__), OBJECT_FILE)
         return cls(bpfkit.load(where, constants=constants))
-
-    def attach(self) -> None:
-        """Attach every program that attaches by its section name."""
-        self.collection.attach()
-
-    def close(self) -> None:
-        """Detach and close everything."""
-        self.collection.close()
-
-    def __enter__(self) -> Execcount:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -9,7 +9,7 @@ import ctypes
 import os
 from typing import TYPE_CHECKING, Any
 
-from bpfkit.typed import from_bytes, to_bytes
+from bpfkit.typed import Skeleton, from_bytes, to_bytes
 
 if TYPE_CHECKING:
     from bpfkit.collection import Collection
@@ -87,7 +87,7 @@ class Variables:
         self._col.variables['unused_data'] = to_bytes(ctypes.c_uint64, value)
 
 
-class Hello:
+class Hello(Skeleton):
     """The loaded object 'hello': typed maps, programs and variables; close() releases it."""
 
     def __init__(self, col: Collection) -> None:
@@ -114,17 +114,3 @@ class Hello:
             constants['pidns_ino'] = to_bytes(ctypes.c_uint64, pidns_ino)
         where = path if path is not None else os.path.join(os.path.dirname(__file__), OBJECT_FILE)
         return cls(bpfkit.load(where, constants=constants))
-
-    def attach(self) -> None:
-        """Attach every program that attaches by its section name."""
-        self.collection.attach()
-
-    def close(self) -> None:
-        """Detach and close everything."""
-        self.collection.close()
-
-    def __enter__(self) -> Hello:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -9,7 +9,7 @@ import ctypes
 import os
 from typing import TYPE_CHECKING, Any
 
-from bpfkit.typed import TypedMap, from_bytes, to_bytes
+from bpfkit.typed import Skeleton, TypedMap, from_bytes, to_bytes
 
 if TYPE_CHECKING:
     from bpfkit.collection import Collection
@@ -67,7 +67,7 @@ class Variables:
         return from_bytes(ctypes.c_int32, self._col.variables.raw('ignore_tgid'))  # type: ignore[no-any-return]
 
 
-class Tailcalls:
+class Tailcalls(Skeleton):
     """The loaded object 'tailcalls': typed maps, programs and variables; close() releases it."""
 
     def __init__(self, col: Collection) -> None:
@@ -100,17 +100,3 @@ class Tailcalls:
             constants['ignore_tgid'] = to_bytes(ctypes.c_int32, ignore_tgid)
         where = path if path is not None else os.path.join(os.path.dirname(__file__), OBJECT_FILE)
         return cls(bpfkit.load(where, constants=constants))
-
-    def attach(self) -> None:
-        """Attach every program that attaches by its section name."""
-        self.collection.attach()
-
-    def close(self) -> None:
-        """Detach and close everything."""
-        self.collection.close()
-
-    def __enter__(self) -> Tailcalls:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
