@@ -159,6 +159,7 @@ ACTIVITY = r'''
 import ctypes, os, socket, subprocess, sys, threading, time, array, mmap
 work = sys.argv[1]
 tty_fd = int(sys.argv[2])
+extra_dirs = sys.argv[3:]
 libc = ctypes.CDLL(None, use_errno=True)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -241,6 +242,13 @@ while True:  # one failing step (a missing program, a refusing kernel) must not 
         except OSError:
             pass
         q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
+        for d in extra_dirs:  # the scratch file systems (--mkfs): reads, writes, fsyncs, opens on each
+            p = os.path.join(d, f"f{i % 4}")
+            with open(p, "wb") as f:
+                f.write(os.urandom(256 * 1024)); f.flush(); os.fsync(f.fileno())
+            with open(p, "rb") as f:
+                f.read()
+            q = os.path.join(d, f"tmp{i}"); open(q, "w").close(); os.unlink(q)
         c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
         if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
             subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",
@@ -475,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable, help="the Python that has bpfkit")
     ap.add_argument("--bcc-commit", help="the BCC commit of the tree (default: git rev-parse HEAD)")
     ap.add_argument("--logs", help="keep each tool's stdout/stderr in this directory")
+    ap.add_argument("--mkfs", action="append", default=[], metavar="TYPE:DEVICE",
+                    help="make a TYPE file system (ext4, xfs, btrfs, f2fs ...) on DEVICE (erasing it), mount it for "
+                         "the run and make activity on it (repeatable; the first device is the disk tools' disk)")
     ap.add_argument("--startup", type=float, default=60.0,
                     help="seconds a silent tool may take to start before its tracing time counts (default 60; "
                          "more in an emulated guest)")
@@ -498,10 +509,16 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(log_dir, exist_ok=True)
     act_dir = os.path.join(work, "activity")
     os.makedirs(act_dir)
+    try:
+        mounts = [mount_scratch(spec, work) for spec in a.mkfs]
+    except (ValueError, OSError, subprocess.CalledProcessError) as exc:
+        ap.error(f"--mkfs: {exc}")
     tty_master, tty_slave = pty.openpty()
-    activity = subprocess.Popen([sys.executable, "-c", ACTIVITY, act_dir, str(tty_slave)], pass_fds=(tty_slave,),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": _disk_of(act_dir),
+    activity = subprocess.Popen([sys.executable, "-c", ACTIVITY, act_dir, str(tty_slave), *(m for m, _ in mounts)],
+                                pass_fds=(tty_slave,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    disk = os.path.basename(mounts[0][1]) if mounts else _disk_of(act_dir)
+    subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": disk,
              "libc": _libc_of(activity.pid)}
     runs: list[Run] = []
 
@@ -529,6 +546,8 @@ def main(argv: list[str] | None = None) -> int:
         activity.wait()
         os.close(tty_master)
         os.close(tty_slave)
+        for mnt, _ in mounts:
+            subprocess.run(["umount", mnt], check=False)
         if not a.logs:
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -540,6 +559,27 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.out, "w") as f:
             f.write(report)
     return 0
+
+
+_MKFS_FORCE = {"ext2": "-F", "ext3": "-F", "ext4": "-F", "xfs": "-f", "btrfs": "-f", "f2fs": "-f"}
+
+
+def mount_scratch(spec: str, work: str) -> tuple[str, str]:
+    """Make the file system of ``spec`` ('xfs:/dev/vdb') on its device and mount it under ``work``:
+    (mount point, device). The modules these tools trace (ext4, xfs ...) are then loaded and in use."""
+    fstype, sep, dev = spec.partition(":")
+    if not sep or not fstype or not dev:
+        raise ValueError(f"{spec!r} is not TYPE:DEVICE")
+    mkfs = shutil.which(f"mkfs.{fstype}") or shutil.which(f"mkfs.{fstype}", path="/usr/sbin:/sbin")
+    if mkfs is None:
+        raise ValueError(f"no mkfs.{fstype} on this machine (install its Debian package: e2fsprogs, xfsprogs, "
+                         "btrfs-progs, f2fs-tools)")
+    force = [_MKFS_FORCE[fstype]] if fstype in _MKFS_FORCE else []
+    subprocess.run([mkfs, *force, dev], check=True, stdout=subprocess.DEVNULL)
+    mnt = os.path.join(work, f"fs-{fstype}")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", fstype, dev, mnt], check=True)
+    return mnt, dev
 
 
 def _libc_of(pid: int) -> str:

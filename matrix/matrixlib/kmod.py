@@ -20,6 +20,8 @@ OPTIONAL = (
     "veth", "dummy", "tun", "sch_ingress", "cls_bpf", "act_bpf", "sch_fq",
     "ipv6", "xt_bpf", "overlay",
 )
+# The driver of the scratch disks (--disk).
+DISK = ("virtio_blk",)
 # Parameters at load time: no device appears until a test creates one.
 PARAMS = {"dummy": "numdummies=0"}
 
