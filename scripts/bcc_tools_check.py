@@ -206,6 +206,22 @@ try:  # a TLS echo server with a throw-away certificate (sslsniff), when openssl
     threading.Thread(target=tls_serve, daemon=True).start()
 except (OSError, subprocess.CalledProcessError, ImportError):
     pass
+def scratch(d):  # a scratch file system (--mkfs): its own thread, so that a short trace still sees its operations
+    j = 0
+    while True:
+        j += 1
+        try:
+            p = os.path.join(d, f"f{j % 4}")
+            with open(p, "wb") as f:
+                f.write(os.urandom(256 * 1024)); f.flush(); os.fsync(f.fileno())
+            with open(p, "rb") as f:
+                f.read()
+            q = os.path.join(d, f"tmp{j}"); open(q, "w").close(); os.unlink(q)
+        except OSError:
+            pass
+        time.sleep(0.02)
+for d in extra_dirs:
+    threading.Thread(target=scratch, args=(d,), daemon=True).start()
 import fcntl, pty as ptymod
 bash_master, bash_slave = ptymod.openpty()
 fcntl.fcntl(bash_master, fcntl.F_SETFL, os.O_NONBLOCK)
@@ -242,13 +258,6 @@ while True:  # one failing step (a missing program, a refusing kernel) must not 
         except OSError:
             pass
         q = os.path.join(work, f"tmp{i}"); open(q, "w").close(); time.sleep(0.01); os.unlink(q)
-        for d in extra_dirs:  # the scratch file systems (--mkfs): reads, writes, fsyncs, opens on each
-            p = os.path.join(d, f"f{i % 4}")
-            with open(p, "wb") as f:
-                f.write(os.urandom(256 * 1024)); f.flush(); os.fsync(f.fileno())
-            with open(p, "rb") as f:
-                f.read()
-            q = os.path.join(d, f"tmp{i}"); open(q, "w").close(); os.unlink(q)
         c = socket.create_connection(("127.0.0.1", port)); c.sendall(b"x" * 2000); c.recv(65536); c.close()
         if tls_port is not None and i % 5 == 0:  # openssl's client calls SSL_write/SSL_read (Python's, the _ex forms)
             subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{tls_port}", "-quiet"], input=b"GET bpfkit\n",

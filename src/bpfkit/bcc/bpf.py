@@ -392,9 +392,11 @@ class BPF:
         from ..links import attach_kprobe, attach_tracepoint, attach_trampoline
 
         kind = "kretprobe" if retprobe else "kprobe"
-        key = (kind, event, fn)
-        if key in self._ctx.links:
-            raise ValueError(f"{fn!r} is already attached to {kind} {event}")
+        key: tuple[str, ...] = (kind, event, fn)
+        n = 1
+        while key in self._ctx.links:  # attached again (nfsdist does): BCC makes a second probe, so do we
+            n += 1
+            key = (kind, event, fn, f"#{n}")
         decl = self._decl(fn)
         reasons: list[str] = []
         kprobes = _kprobes()
