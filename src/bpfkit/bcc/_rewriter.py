@@ -181,7 +181,7 @@ SOCK_ALIASES = {
 
 # methods: name -> (min args, max args, map types allowed (None: any with key and value))
 _METHODS: dict[str, tuple[int, int, frozenset[str] | None]] = {
-    "lookup": (1, 1, None),
+    "lookup": (1, 1, frozenset(HASH_LIKE | ARRAY_LIKE | {"LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS"})),
     "update": (2, 2, None),
     "insert": (2, 2, None),
     "delete": (1, 1, None),

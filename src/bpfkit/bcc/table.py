@@ -422,6 +422,20 @@ class ProgArray(ArrayBase):
         return iter(())  # the kernel does not read back program fds
 
 
+class MapInMapArray(ArrayBase):
+    """BPF_ARRAY_OF_MAPS: set a slot to an inner map's fd (a ctypes int); reading gives the inner map's id."""
+
+    def __delitem__(self, key: Any) -> None:
+        try:
+            self.map.delete(self._key(key))
+        except MapKeyError:
+            raise KeyError(key) from None
+
+
+class MapInMapHash(HashTable):
+    """BPF_HASH_OF_MAPS: set a key to an inner map's fd (a ctypes int); reading gives the inner map's id."""
+
+
 class DevMap(ArrayBase):
     """BPF_DEVMAP."""
 
@@ -686,6 +700,8 @@ _CLASSES: dict[int, type[TableBase]] = {
     MapType.QUEUE: QueueStack,
     MapType.STACK: QueueStack,
     MapType.RINGBUF: RingBuf,
+    MapType.ARRAY_OF_MAPS: MapInMapArray,
+    MapType.HASH_OF_MAPS: MapInMapHash,
 }
 
 
