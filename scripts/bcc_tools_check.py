@@ -213,13 +213,13 @@ def scratch(d):  # a scratch file system (--mkfs): its own thread, so that a sho
         try:
             p = os.path.join(d, f"f{j % 4}")
             with open(p, "wb") as f:
-                f.write(os.urandom(256 * 1024)); f.flush(); os.fsync(f.fileno())
+                f.write(os.urandom(32 * 1024)); f.flush(); os.fsync(f.fileno())
             with open(p, "rb") as f:
                 f.read()
             q = os.path.join(d, f"tmp{j}"); open(q, "w").close(); os.unlink(q)
         except OSError:
             pass
-        time.sleep(0.02)
+        time.sleep(0.1)  # light: an emulated guest's CPU is shared with the main loop and the tools
 for d in extra_dirs:
     threading.Thread(target=scratch, args=(d,), daemon=True).start()
 import fcntl, pty as ptymod
@@ -495,6 +495,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mkfs", action="append", default=[], metavar="TYPE:DEVICE",
                     help="make a TYPE file system (ext4, xfs, btrfs, f2fs ...) on DEVICE (erasing it), mount it for "
                          "the run and make activity on it (repeatable; the first device is the disk tools' disk)")
+    ap.add_argument("--md", metavar="DEV,DEV",
+                    help="first make a RAID1 array /dev/md0 of these devices (mdadm; erases them), for --mkfs TYPE:/dev/md0")
+    ap.add_argument("--nfs", action="store_true",
+                    help="serve a directory over NFSv4 on loopback (the kernel's nfsd, rpc.mountd) and mount it for the "
+                         "run, for nfsdist and nfsslower (a machine whose root may be read-only: state on a tmpfs)")
     ap.add_argument("--startup", type=float, default=60.0,
                     help="seconds a silent tool may take to start before its tracing time counts (default 60; "
                          "more in an emulated guest)")
@@ -519,14 +524,25 @@ def main(argv: list[str] | None = None) -> int:
     act_dir = os.path.join(work, "activity")
     os.makedirs(act_dir)
     try:
+        if a.md:
+            make_raid1("/dev/md0", a.md.split(","))
         mounts = [mount_scratch(spec, work) for spec in a.mkfs]
     except (ValueError, OSError, subprocess.CalledProcessError) as exc:
         ap.error(f"--mkfs: {exc}")
+    nfs = NfsLoopback(work) if a.nfs else None
+    if nfs is not None:
+        try:
+            mounts.append((nfs.start(), "nfs"))
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            print(f"warning: --nfs: no NFS mount ({exc}); nfsdist and nfsslower will see no NFS activity",
+                  file=sys.stderr, flush=True)
+            nfs.stop()
+            nfs = None
     tty_master, tty_slave = pty.openpty()
     activity = subprocess.Popen([sys.executable, "-c", ACTIVITY, act_dir, str(tty_slave), *(m for m, _ in mounts)],
                                 pass_fds=(tty_slave,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-    disk = os.path.basename(mounts[0][1]) if mounts else _disk_of(act_dir)
+    disk = os.path.basename(mounts[0][1]) if a.mkfs else _disk_of(act_dir)
     subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": disk,
              "libc": _libc_of(activity.pid)}
     runs: list[Run] = []
@@ -555,8 +571,13 @@ def main(argv: list[str] | None = None) -> int:
         activity.wait()
         os.close(tty_master)
         os.close(tty_slave)
-        for mnt, _ in mounts:
-            subprocess.run(["umount", mnt], check=False)
+        if nfs is not None:
+            nfs.stop()
+        for mnt, kind in mounts:
+            if kind != "nfs":
+                subprocess.run(["umount", mnt], check=False)
+        if a.md:
+            subprocess.run(["mdadm", "--stop", "/dev/md0"], check=False, capture_output=True)
         if not a.logs:
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -589,6 +610,79 @@ def mount_scratch(spec: str, work: str) -> tuple[str, str]:
     os.makedirs(mnt)
     subprocess.run(["mount", "-t", fstype, dev, mnt], check=True)
     return mnt, dev
+
+
+class NfsLoopback:
+    """An NFSv4 export of a directory, served by this machine's nfsd to itself and mounted (nfsdist, nfsslower)."""
+
+    def __init__(self, work: str) -> None:
+        self.work = work
+        self.export = os.path.join(work, "nfs-export")
+        self.mnt = os.path.join(work, "fs-nfs")
+        self.undo: list[list[str]] = []
+        self.mountd: subprocess.Popen[bytes] | None = None
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise ValueError(f"{' '.join(argv)}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+
+    def start(self) -> str:
+        """Export, serve and mount; returns the mount point."""
+        for prog in ("exportfs", "rpc.mountd", "rpc.nfsd", "mount.nfs4"):
+            if shutil.which(prog, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+                raise ValueError(f"no {prog} (install Debian's nfs-kernel-server)")
+        try:
+            with open("/proc/fs/nfsd/threads") as f:
+                if int(f.read().strip() or 0):
+                    raise ValueError("an NFS server runs on this machine already: not touching it")
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, ValueError):
+                raise
+        os.makedirs(self.export)
+        os.makedirs(self.mnt)
+        self._run("mount", "-t", "tmpfs", "tmpfs", "/var/lib/nfs")  # exportfs and nfsd keep their state here
+        self.undo.append(["umount", "-l", "/var/lib/nfs"])
+        if not os.path.exists("/proc/fs/nfsd/threads"):
+            self._run("mount", "-t", "nfsd", "nfsd", "/proc/fs/nfsd")
+            self.undo.append(["umount", "/proc/fs/nfsd"])
+        for knob in ("nfsv4gracetime", "nfsv4leasetime"):  # 90 s of grace would refuse the first opens
+            try:
+                with open(f"/proc/fs/nfsd/{knob}", "w") as f:
+                    f.write("10")
+            except OSError:
+                pass
+        self._run("exportfs", "-i", "-o", "rw,no_root_squash,insecure,no_subtree_check,fsid=0", f"127.0.0.1:{self.export}")
+        self.undo.append(["exportfs", "-ua"])
+        self.mountd = subprocess.Popen(["rpc.mountd", "-F", "-N", "2", "-N", "3", "--no-udp"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._run("rpc.nfsd", "-N", "3", "--no-udp", "4")
+        self.undo.append(["rpc.nfsd", "0"])
+        self._run("mount", "-t", "nfs4", "-o", "vers=4.2,soft,timeo=50", "127.0.0.1:/", self.mnt, timeout=180)
+        self.undo.append(["umount", "-f", "-l", self.mnt])
+        return self.mnt
+
+    def stop(self) -> None:
+        """Unmount, stop the server, and drop the state mounts (what start made, in reverse)."""
+        for argv in reversed(self.undo):
+            subprocess.run(argv, capture_output=True, timeout=60, check=False)
+        self.undo.clear()
+        if self.mountd is not None:
+            self.mountd.kill()
+            self.mountd.wait()
+            self.mountd = None
+
+
+def make_raid1(md: str, devices: list[str]) -> None:
+    """Make the RAID1 array ``md`` of ``devices`` with mdadm (mdflush traces the flushes of md devices)."""
+    mdadm = shutil.which("mdadm") or shutil.which("mdadm", path="/usr/sbin:/sbin")
+    if mdadm is None:
+        raise ValueError("no mdadm on this machine (install Debian's mdadm)")
+    if len(devices) < 2:
+        raise ValueError(f"a RAID1 array needs two devices, got {devices}")
+    subprocess.run([mdadm, "--create", md, "--run", "--force", "--assume-clean", "--level=1",
+                    f"--raid-devices={len(devices)}", *devices], check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL)
 
 
 def _libc_of(pid: int) -> str:
