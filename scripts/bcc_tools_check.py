@@ -634,11 +634,11 @@ class NfsLoopback:
                 raise ValueError(f"no {prog} (install Debian's nfs-kernel-server)")
         try:
             with open("/proc/fs/nfsd/threads") as f:
-                if int(f.read().strip() or 0):
-                    raise ValueError("an NFS server runs on this machine already: not touching it")
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, ValueError):
-                raise
+                busy = f.read().strip() not in ("", "0")
+        except OSError:
+            busy = False
+        if busy:
+            raise ValueError("an NFS server runs on this machine already: not touching it")
         os.makedirs(self.export)
         os.makedirs(self.mnt)
         self._run("mount", "-t", "tmpfs", "tmpfs", "/var/lib/nfs")  # exportfs and nfsd keep their state here
