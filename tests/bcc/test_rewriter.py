@@ -110,6 +110,20 @@ def test_bad_map_macros_are_refused(macro: str, args: list[str]) -> None:
         map_decl(macro, args)
 
 
+def test_maps_of_maps_name_their_inner_map() -> None:
+    h = map_decl("BPF_HASH_OF_MAPS", ["outer", "u32", '"ex1"', "8"])
+    assert (h.map_type, h.key_type, h.inner, h.max_entries) == ("HASH_OF_MAPS", "u32", "ex1", "8")
+    assert map_decl("BPF_HASH_OF_MAPS", ["outer", '"ex1"', "8"]).key_type == "int"
+    a = map_decl("BPF_ARRAY_OF_MAPS", ["outer", '"ex2"', "4"])
+    assert (a.map_type, a.key_type, a.inner) == ("ARRAY_OF_MAPS", "int", "ex2")
+    t = map_decl("BPF_TABLE", ['"hash_of_maps$ex1"', "int", "int", "outer", "8"])  # BCC's own expansion
+    assert (t.map_type, t.inner) == ("HASH_OF_MAPS", "ex1")
+    text = map_definition(a)
+    assert text.endswith('__typeof__(ex2) *values[]; } outer SEC(".maps")') and "value_size" not in text
+    with pytest.raises(ValueError, match="string literal"):
+        map_decl("BPF_ARRAY_OF_MAPS", ["outer", "ex2", "4"])
+
+
 def test_map_definitions_are_btf_maps_or_sized() -> None:
     h = map_definition(MapDecl("counts", "BPF_HASH", "HASH", "u32", "u64", "10240"))
     assert "__type(key, __bcc_key_t__counts);" in h and 'counts SEC(".maps")' in h
