@@ -474,3 +474,15 @@ def test_a_map_may_be_defined_once_per_if_branch(fake_kernel: FakeKernel) -> Non
     assert r.maps["data"].leaf_type == "struct d" and r.warnings and "another definition" in r.warnings[0]
     with pytest.raises(CompileError, match="defined twice"):
         rewrite("BPF_HASH(data);\n#ifdef X\nBPF_HASH(data);\n#endif\n", kernel=fake_kernel)
+
+
+def test_kernel_pointers_kept_in_the_programs_own_struct_are_read_with_core(fake_kernel: FakeKernel) -> None:
+    # xfsslower's return probe: the entry probe stored the task in a map value; the chain through it reads kernel memory
+    text = ("struct val_t { u64 ts; struct task_struct *t; };\nBPF_HASH(info, u32, struct val_t);\n"
+            "int f(struct pt_regs *ctx) {\n  u32 k = 0;\n  struct val_t *valp = info.lookup(&k);\n"
+            "  if (!valp) return 0;\n  u64 a = valp->t->real_parent->pid;\n  u64 b = valp->ts;\n"
+            "  struct task_struct *p = valp->t;\n  return a + b + (p != 0);\n}\n")
+    lines = user_part(rewrite(text, kernel=fake_kernel, modes=()).source).splitlines()
+    body = "\n".join(lines)
+    assert "u64 a = ({ __typeof__(valp->t) __bcc_kb = valp->t; BPF_CORE_READ(__bcc_kb, real_parent, pid); });" in body
+    assert "u64 b = valp->ts;" in body and "struct task_struct *p = valp->t;" in body  # the map value itself: plain
