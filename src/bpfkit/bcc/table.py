@@ -409,27 +409,25 @@ class CgroupArray(ArrayBase):
         super().__setitem__(key, leaf)
 
 
-class ProgArray(ArrayBase):
-    """BPF_PROG_ARRAY: values are program fds (a BPF.Function, an fd int, or a ctypes int)."""
+class _FdArray(ArrayBase):
+    """An array whose slots take fds (programs, inner maps): deleting a slot empties it, as the kernel does."""
 
     def __delitem__(self, key: Any) -> None:
         try:
             self.map.delete(self._key(key))
         except MapKeyError:
             raise KeyError(key) from None
+
+
+class ProgArray(_FdArray):
+    """BPF_PROG_ARRAY: values are program fds (a BPF.Function, an fd int, or a ctypes int)."""
 
     def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(())  # the kernel does not read back program fds
 
 
-class MapInMapArray(ArrayBase):
+class MapInMapArray(_FdArray):
     """BPF_ARRAY_OF_MAPS: set a slot to an inner map's fd (a ctypes int); reading gives the inner map's id."""
-
-    def __delitem__(self, key: Any) -> None:
-        try:
-            self.map.delete(self._key(key))
-        except MapKeyError:
-            raise KeyError(key) from None
 
 
 class MapInMapHash(HashTable):
