@@ -334,11 +334,15 @@ _CLEAR_WORDS = re.compile(r"are not supported|kprobe|fentry|fexit|fmod_ret|tramp
 
 def _last_exception(stderr: str) -> tuple[str, str] | None:
     """(exception type, message) of the last traceback in stderr, or None."""
+    # "Exception ignored in ...": Python printed and dropped an exception of a finalizer (a Ctrl-C that landed in
+    # one); the tool went on, so that traceback is not how it ended
+    stderr = re.sub(r"^Exception ignored in: .*\n(Traceback \(most recent call last\):\n([ \t].*\n|\n)*\S.*\n?)?", "",
+                    stderr, flags=re.M)
     if "Traceback (most recent call last)" not in stderr:
         return None
     tail = stderr[stderr.rfind("Traceback (most recent call last)"):].splitlines()
     for line in reversed(tail):
-        m = re.match(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)|[\w.]*Error)(: (.*))?$", line)
+        m = re.match(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)|[\w.]*Error)(:\s*(.*))?$", line)
         if m:
             return m.group(1).rsplit(".", 1)[-1], (m.group(4) or "").strip()
     return "unknown", tail[-1] if tail else ""
@@ -381,7 +385,7 @@ def _one_line(s: str, width: int = 160) -> str:
 
 
 def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str,
-             startup: float = 60.0, hold: Callable[[bool], None] | None = None) -> Run:
+             startup: float = 60.0, hold: Callable[[bool], None] | None = None, grace: float = 20.0) -> Run:
     """Run one tool for ``seconds`` after it is up (its first output, or ``startup`` seconds), Ctrl-C it,
     and classify what it printed. ``hold(True)``/``hold(False)`` pause and resume the activity around the start."""
     spec = TOOLS.get(tool, {"args": []})
@@ -415,7 +419,7 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
                     hold(False)
             if ready is not None and now - ready >= seconds:
                 interrupted = True
-                _stop(proc, tty_master, out)
+                _stop(proc, tty_master, out, grace)
                 break
             time.sleep(0.1)
         if hold is not None:
@@ -451,9 +455,9 @@ def _drain(fd: int, out: object) -> None:
         out.flush()  # type: ignore[attr-defined]
 
 
-def _stop(proc: subprocess.Popen[bytes], tty_master: int | None, out: object) -> None:
+def _stop(proc: subprocess.Popen[bytes], tty_master: int | None, out: object, grace: float = 20.0) -> None:
     """Ctrl-C the tool, give it time to print its summary, then kill its process group."""
-    for sig, wait in ((signal.SIGINT, 20.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -497,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
                          "the run and make activity on it (repeatable; the first device is the disk tools' disk)")
     ap.add_argument("--md", metavar="DEV,DEV",
                     help="first make a RAID1 array /dev/md0 of these devices (mdadm; erases them), for --mkfs TYPE:/dev/md0")
+    ap.add_argument("--grace", type=float, default=20.0,
+                    help="seconds a tool may take to print its summary after Ctrl-C before SIGTERM (default 20; more "
+                         "in an emulated guest)")
     ap.add_argument("--nfs", action="store_true",
                     help="serve a directory over NFSv4 on loopback (the kernel's nfsd, rpc.mountd) and mount it for the "
                          "run, for nfsdist and nfsslower (a machine whose root may be read-only: state on a tmpfs)")
@@ -558,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
             for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup,
-                                                          hold if a.jobs <= 1 else None), tools):
+                                                 hold=hold if a.jobs <= 1 else None, grace=a.grace), tools):
                 print(f"{r.tool:16} {r.cls:8} {r.seconds:5.1f}s  {r.reason}", flush=True)
                 if activity.poll() is not None:
                     print(f"warning: the background activity exited ({activity.returncode}); "
