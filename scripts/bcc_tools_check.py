@@ -613,7 +613,7 @@ def mount_scratch(spec: str, work: str) -> tuple[str, str]:
                          "btrfs-progs, f2fs-tools)")
     force = [_MKFS_FORCE[fstype]] if fstype in _MKFS_FORCE else []
     subprocess.run([mkfs, *force, dev], check=True, stdout=subprocess.DEVNULL)
-    mnt = os.path.join(work, f"fs-{fstype}")
+    mnt = os.path.join(work, f"fs-{fstype}-{os.path.basename(dev)}")
     os.makedirs(mnt)
     subprocess.run(["mount", "-t", fstype, dev, mnt], check=True)
     return mnt, dev

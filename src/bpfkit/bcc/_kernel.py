@@ -33,7 +33,8 @@ def module_defining(kind: str, name: str) -> str | None:
         return None
     for mod in module_btf_names():
         try:
-            if module_btf(mod).find(name, k):
+            btf = module_btf(mod)
+            if any(tid >= btf.first_id for tid in btf.find(name, k)):  # the module's own, not vmlinux's
                 return mod
         except (OSError, BpfError):  # unloaded meanwhile, or BTF bpfkit cannot read: not this one
             continue
