@@ -650,6 +650,8 @@ class NfsLoopback:
         os.makedirs(self.mnt)
         self._run("mount", "-t", "tmpfs", "tmpfs", "/var/lib/nfs")  # exportfs and nfsd keep their state here
         self.undo.append(["umount", "-l", "/var/lib/nfs"])
+        for state in ("etab", "rmtab"):  # exportfs reads them before it writes them
+            open(os.path.join("/var/lib/nfs", state), "a").close()
         if not os.path.exists("/proc/fs/nfsd/threads"):
             self._run("mount", "-t", "nfsd", "nfsd", "/proc/fs/nfsd")
             self.undo.append(["umount", "/proc/fs/nfsd"])
