@@ -363,6 +363,9 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
     lines = data_lines(stdout, data_re)
     notes = [ln for ln in stderr.splitlines() if (ln.strip() and not ln.startswith("bpfkit.bcc: ")) or
              ln.startswith("bpfkit.bcc: error: ")]
+    refusals = [ln for ln in stderr.splitlines() if ln.startswith("bpfkit.bcc: error: ")]
+    if refusals and not lines:  # refused, even when it was still cleaning up as its time ran out (slow guests)
+        return "refusal", _one_line(refusals[-1][len("bpfkit.bcc: error: "):])
     if interrupted or (exits and rc in (0, 130, -signal.SIGINT)):
         if lines:
             return "data", f"{len(lines)} data lines"
@@ -371,9 +374,6 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
         return "no-data", "ran; no data" + (f" ({_one_line(notes[-1])})" if notes else "")
     tail = (notes or stdout.strip().splitlines() or [f"exit status {rc}"])[-3:]
     last = next((ln for ln in tail if _CLEAR_WORDS.search(ln)), tail[-1])
-    refusals = [ln for ln in stderr.splitlines() if ln.startswith("bpfkit.bcc: error: ")]
-    if refusals:
-        return "refusal", _one_line(refusals[-1][len("bpfkit.bcc: error: "):])
     if _CLEAR_WORDS.search(last):
         return "refusal", _one_line(last)
     return "crash", _one_line(f"exit {rc}: {last}")

@@ -33,6 +33,14 @@ def test_classes_of_a_run() -> None:
     refusal = "Traceback (most recent call last):\n  x\nbpfkit.errors.NotSupportedError: no kprobes\n"
     assert check.classify(1, "", refusal, False) == ("refusal", "no kprobes")
     assert check.classify(1, "", "Traceback (most recent call last):\n  x\nKeyError: 'a'\n", False)[0] == "crash"
+    # a refusal printed while its time ran out (the tool was still cleaning up when it got Ctrl-C)
+    late = "bpfkit.bcc: error: zfsdist.py: cannot attach 'trace_entry' to kprobe zpl_read: no such function\n"
+    assert check.classify(-2, "", late, True) == ("refusal", "zfsdist.py: cannot attach 'trace_entry' to kprobe zpl_read: "
+                                                              "no such function")
+    # a Ctrl-C that landed in a finalizer is not how the tool ended
+    ignored = ("Exception ignored in: <function Fd.__del__ at 0x1>\nTraceback (most recent call last):\n"
+               '  File "fd.py", line 1, in __del__\n\nKeyboardInterrupt: \n')
+    assert check.classify(0, "Tracing... Hit Ctrl-C to end.\n3 locks 12\n", ignored, True)[0] == "data"
 
 
 def test_mkfs_spec_errors_name_the_problem(tmp_path: Path) -> None:
