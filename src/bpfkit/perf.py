@@ -32,6 +32,7 @@ from ._sys import Fd
 from ._sys import commands as C
 from ._sys import perf_event as P
 from ._sys import ring as R
+from ._sys.attrs import PerfEventHeader, PerfEventMmapPage
 from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import BpfValueError, KernelError
@@ -43,9 +44,9 @@ __all__ = ["PerfBuffer", "PerfRing"]
 
 _SAMPLE = int(PerfRecordType.SAMPLE)
 _LOST = int(PerfRecordType.LOST)
-_HEAD = 1024 // 8  # u64 index of data_head in struct perf_event_mmap_page
-_TAIL = 1032 // 8  # data_tail
-_RAW_OFF = 12  # sample payload offset: perf_event_header (8) + u32 size
+_HEAD = PerfEventMmapPage.data_head.offset // 8  # u64 index of data_head in the ring's first page
+_TAIL = PerfEventMmapPage.data_tail.offset // 8
+_RAW_OFF = ctypes.sizeof(PerfEventHeader) + 4  # a PERF_SAMPLE_RAW sample's payload: after the header and a u32 size
 _RUN_MAX = 1024
 
 
@@ -364,7 +365,7 @@ class PerfBuffer(_Reader):
         attr = P.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1,
                                sample_type=PerfSampleFormat.RAW)
         if watermark is not None:
-            attr.flags = P.FLAG_WATERMARK
+            attr.watermark = 1
             attr.wakeup_events = watermark
         else:
             attr.wakeup_events = wakeup_events

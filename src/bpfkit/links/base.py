@@ -58,8 +58,9 @@ class LinkInfo:
         if not member or not hasattr(A.LinkInfo, member):
             return {}
         info = A.LinkInfo()
-        raw = self.raw[: ctypes.sizeof(info) - _VARIANTS_AT]
-        ctypes.memmove(ctypes.addressof(info) + _VARIANTS_AT, raw, len(raw))
+        at = _variants_at()
+        raw = self.raw[: ctypes.sizeof(info) - at]
+        ctypes.memmove(ctypes.addressof(info) + at, raw, len(raw))
         return _int_fields(getattr(info, member))
 
     def attach_type(self) -> AttachType | int | None:
@@ -73,8 +74,9 @@ class LinkInfo:
             return v
 
 
-_VARIANTS_AT = A.LinkInfo.raw_tracepoint.offset
-"""Where the per-link-type union starts in struct bpf_link_info (LinkInfo.raw holds the bytes from there)."""
+def _variants_at() -> int:
+    """Where the per-link-type union starts in struct bpf_link_info (LinkInfo.raw holds the bytes from there)."""
+    return int(A.LinkInfo.raw_tracepoint.offset)
 
 
 def _int_fields(obj: ctypes.Structure | ctypes.Union, prefix: str = "") -> dict[str, int]:
@@ -170,7 +172,8 @@ class Link:
             lt: LinkType | int = LinkType(info.type)
         except ValueError:
             lt = info.type
-        raw = ctypes.string_at(ctypes.addressof(info) + _VARIANTS_AT, ctypes.sizeof(info) - _VARIANTS_AT)
+        at = _variants_at()
+        raw = ctypes.string_at(ctypes.addressof(info) + at, ctypes.sizeof(info) - at)
         return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=raw, name=name)
 
     # ---- lifetime ------------------------------------------------------
