@@ -45,7 +45,7 @@ OUT_LAZY = OUT.with_name("_attrs_lazy.py")
 LAZY = frozenset({
     "ProgAttachAttr", "TestRunAttr", "ProgQueryAttr", "TaskFdQueryAttr", "LinkUpdateAttr", "LinkDetachAttr",
     "EnableStatsAttr", "IterCreateAttr", "ProgBindMapAttr", "TokenCreateAttr", "ProgInfo", "LinkInfo",
-    "IterLinkInfo", "NlMsgHdr", "NlAttr", "IfInfoMsg", "TcMsg",
+    "IterLinkInfo", "StackBuildId", "NlMsgHdr", "NlAttr", "IfInfoMsg", "TcMsg",
 })
 
 # (class, where in BTF, docstring). "attr:NAME" = the member NAME of union bpf_attr;
@@ -80,6 +80,7 @@ TOP: list[tuple[str, str, str]] = [
     ("PerfEventAttr", "struct:perf_event_attr", "struct perf_event_attr of perf_event_open(2); ``size`` says which version."),
     ("PerfEventMmapPage", "struct:perf_event_mmap_page", "struct perf_event_mmap_page: the first page of a perf ring."),
     ("PerfEventHeader", "struct:perf_event_header", "struct perf_event_header: the start of each perf ring record."),
+    ("StackBuildId", "struct:bpf_stack_build_id", "struct bpf_stack_build_id: one frame of a BPF_F_STACK_BUILD_ID stack."),
     ("NlMsgHdr", "struct:nlmsghdr", "struct nlmsghdr: the header of a netlink message."),
     ("NlAttr", "struct:nlattr", "struct nlattr: the header of a netlink attribute."),
     ("IfInfoMsg", "struct:ifinfomsg", "struct ifinfomsg: the body of RTM_*LINK messages."),

@@ -13,7 +13,7 @@ from ctypes import c_char, c_int32, c_uint8, c_uint16, c_uint32, c_uint64
 
 GENERATED_FROM = '7.2.13+deb14-amd64'
 
-__all__ = ['ProgAttachAttr', 'TestRunAttr', 'ProgQueryAttr', 'TaskFdQueryAttr', 'LinkUpdateAttr', 'LinkDetachAttr', 'EnableStatsAttr', 'IterCreateAttr', 'ProgBindMapAttr', 'TokenCreateAttr', 'ProgInfo', 'LinkInfoRawTracepoint', 'LinkInfoTracing', 'LinkInfoCgroup', 'LinkInfoIterMap', 'LinkInfoIterCgroup', 'LinkInfoIterTask', 'LinkInfoIter', 'LinkInfoNetns', 'LinkInfoXdp', 'LinkInfoStructOps', 'LinkInfoNetfilter', 'LinkInfoKprobeMulti', 'LinkInfoUprobeMulti', 'LinkInfoPerfEventUprobe', 'LinkInfoPerfEventKprobe', 'LinkInfoPerfEventTracepoint', 'LinkInfoPerfEventEvent', 'LinkInfoPerfEvent', 'LinkInfoTcx', 'LinkInfoNetkit', 'LinkInfoSockmap', 'LinkInfo', 'IterLinkInfoMap', 'IterLinkInfoCgroup', 'IterLinkInfoTask', 'IterLinkInfo', 'NlMsgHdr', 'NlAttr', 'IfInfoMsg', 'TcMsg']
+__all__ = ['ProgAttachAttr', 'TestRunAttr', 'ProgQueryAttr', 'TaskFdQueryAttr', 'LinkUpdateAttr', 'LinkDetachAttr', 'EnableStatsAttr', 'IterCreateAttr', 'ProgBindMapAttr', 'TokenCreateAttr', 'ProgInfo', 'LinkInfoRawTracepoint', 'LinkInfoTracing', 'LinkInfoCgroup', 'LinkInfoIterMap', 'LinkInfoIterCgroup', 'LinkInfoIterTask', 'LinkInfoIter', 'LinkInfoNetns', 'LinkInfoXdp', 'LinkInfoStructOps', 'LinkInfoNetfilter', 'LinkInfoKprobeMulti', 'LinkInfoUprobeMulti', 'LinkInfoPerfEventUprobe', 'LinkInfoPerfEventKprobe', 'LinkInfoPerfEventTracepoint', 'LinkInfoPerfEventEvent', 'LinkInfoPerfEvent', 'LinkInfoTcx', 'LinkInfoNetkit', 'LinkInfoSockmap', 'LinkInfo', 'IterLinkInfoMap', 'IterLinkInfoCgroup', 'IterLinkInfoTask', 'IterLinkInfo', 'StackBuildId', 'NlMsgHdr', 'NlAttr', 'IfInfoMsg', 'TcMsg']
 
 
 class _ProgAttachAttr_0(ctypes.Union):
@@ -598,6 +598,28 @@ class IterLinkInfo(ctypes.Union):
         ('map', IterLinkInfoMap),
         ('cgroup', IterLinkInfoCgroup),
         ('task', IterLinkInfoTask),
+    ]
+
+
+class _StackBuildId_2(ctypes.Union):
+    """An anonymous member of StackBuildId (its fields are reached from there)."""
+
+    __slots__ = ()  # a misspelt field is an AttributeError, not a silent Python attribute
+    _fields_ = [
+        ('offset', c_uint64),
+        ('ip', c_uint64),
+    ]
+
+
+class StackBuildId(ctypes.Structure):
+    """struct bpf_stack_build_id: one frame of a BPF_F_STACK_BUILD_ID stack."""
+
+    __slots__ = ()  # a misspelt field is an AttributeError, not a silent Python attribute
+    _anonymous_ = ('_2',)
+    _fields_ = [
+        ('status', c_int32),
+        ('build_id', c_uint8 * 20),
+        ('_2', _StackBuildId_2),
     ]
 
 

@@ -674,6 +674,7 @@ _LAZY = frozenset({
     'ProgBindMapAttr',
     'ProgInfo',
     'ProgQueryAttr',
+    'StackBuildId',
     'TaskFdQueryAttr',
     'TcMsg',
     'TestRunAttr',
@@ -694,6 +695,7 @@ if TYPE_CHECKING:
     from ._attrs_lazy import ProgBindMapAttr as ProgBindMapAttr
     from ._attrs_lazy import ProgInfo as ProgInfo
     from ._attrs_lazy import ProgQueryAttr as ProgQueryAttr
+    from ._attrs_lazy import StackBuildId as StackBuildId
     from ._attrs_lazy import TaskFdQueryAttr as TaskFdQueryAttr
     from ._attrs_lazy import TcMsg as TcMsg
     from ._attrs_lazy import TestRunAttr as TestRunAttr
