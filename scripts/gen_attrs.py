@@ -147,8 +147,8 @@ def _first_leaf(btf: Btf, t: Struct | Union_) -> str:
     return _first_leaf(btf, inner)
 
 
-def find_tops(btf: Btf) -> dict[str, Struct | Union_]:
-    """The BTF type of each class of TOP."""
+def find_tops(btf: Btf, *, required: bool = True) -> dict[str, Struct | Union_]:
+    """The BTF type of each class of TOP (an older kernel's BTF may lack some: ``required=False`` skips them)."""
     named: dict[tuple[str, str], Struct | Union_] = {}
     for _tid, t in btf.items():
         if isinstance(t, (Struct, Union_)) and t.name:
@@ -171,9 +171,10 @@ def find_tops(btf: Btf) -> dict[str, Struct | Union_]:
         else:
             kind, _, name = where.partition(":")
             found = named.get((kind, name))
-        if found is None:
+        if found is None and required:
             raise SystemExit(f"gen_attrs: {where} not found in BTF (for {cls})")
-        out[cls] = found
+        if found is not None:
+            out[cls] = found
     return out
 
 
@@ -311,7 +312,7 @@ _RESERVED = re.compile(r"(^|\.)__|_res$")
 def compare(btf: Btf, module: Any) -> list[str]:
     """What in ``module`` (the generated attrs) disagrees with the layouts of ``btf``; [] when consistent."""
     problems: list[str] = []
-    for cls, t in find_tops(btf).items():
+    for cls, t in find_tops(btf, required=False).items():
         have = getattr(module, cls, None)
         if have is None:
             problems.append(f"{cls} is missing")
