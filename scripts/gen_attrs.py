@@ -112,13 +112,7 @@ _LAZY = frozenset({{
 if TYPE_CHECKING:
 {imports}
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
-    value = getattr(importlib.import_module("._attrs_lazy", __package__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(globals(), "._attrs_lazy", _LAZY)
 '''
 
 _CTYPES = {(1, False): "c_uint8", (2, False): "c_uint16", (4, False): "c_uint32", (8, False): "c_uint64",
@@ -240,7 +234,7 @@ def _module(release: str, what: str, body: str, imports: list[str], tail: str = 
     names = ", ".join(repr(c) for c in re.findall(r"^class ([A-Z]\w*)\(", body, re.M))
     used = {m for m in re.findall(r"\bc_\w+", body) if hasattr(ctypes, m)}
     natural = sorted(used, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)])
-    lines = "\n".join([*imports, *([""] if imports else []), "import ctypes", f"from ctypes import {', '.join(natural)}"])
+    lines = "\n".join(["import ctypes", f"from ctypes import {', '.join(natural)}", *imports])
     return HEADER.format(release=release, what=what, imports=lines) + f"\n__all__ = [{names}]\n" + body + tail
 
 
@@ -255,7 +249,7 @@ def render(btf: Btf, release: str) -> tuple[str, str]:
     hook = LAZY_HOOK.format(names="\n".join(f"    {c!r}," for c in ordered),
                             imports="\n".join(f"    from ._attrs_lazy import {c} as {c}" for c in ordered))
     main = _module(release, ": bpf_attr members, info structs, perf and rtnetlink", "".join(eager),
-                   ["import importlib", "from typing import TYPE_CHECKING, Any"], hook)
+                   ["from typing import TYPE_CHECKING", "", "from .._uapi._base import lazy_getattr"], hook)
     rest = _module(release, " not needed to load an object (imported on first use by attrs.py)", "".join(lazy), [])
     return main, rest
 
@@ -335,7 +329,8 @@ def _exec(texts: tuple[str, str]) -> Any:
     """A module holding the classes of both generated texts (the lazy hook left out)."""
     import types
 
-    module = types.ModuleType("gen_attrs_check")
+    module = types.ModuleType("bpfkit._sys.gen_attrs_check")
+    module.__package__ = "bpfkit._sys"
     for text, path in zip(texts, (OUT, OUT_LAZY), strict=True):
         code = text.split("\n# the classes of _attrs_lazy", 1)[0]
         exec(compile(code, str(path), "exec"), module.__dict__)

@@ -8,11 +8,11 @@ as long as the fields those kernels lack stay zero.
 # ruff: noqa: E501
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 import ctypes
 from ctypes import c_char, c_int32, c_int64, c_uint8, c_uint16, c_uint32, c_uint64
+from typing import TYPE_CHECKING
+
+from .._uapi._base import lazy_getattr
 
 GENERATED_FROM = '7.2.13+deb14-amd64'
 
@@ -701,10 +701,4 @@ if TYPE_CHECKING:
     from ._attrs_lazy import TestRunAttr as TestRunAttr
     from ._attrs_lazy import TokenCreateAttr as TokenCreateAttr
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("._attrs_lazy", __package__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(globals(), "._attrs_lazy", _LAZY)
