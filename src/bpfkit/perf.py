@@ -46,7 +46,10 @@ _SAMPLE = int(PerfRecordType.SAMPLE)
 _LOST = int(PerfRecordType.LOST)
 _HEAD = PerfEventMmapPage.data_head.offset // 8  # u64 index of data_head in the ring's first page
 _TAIL = PerfEventMmapPage.data_tail.offset // 8
-_RAW_OFF = ctypes.sizeof(PerfEventHeader) + 4  # a PERF_SAMPLE_RAW sample's payload: after the header and a u32 size
+_HDR = ctypes.sizeof(PerfEventHeader)  # 8: u32 type, u16 misc, u16 size, read as one u64
+_SIZE_SHIFT = PerfEventHeader.size.offset * 8  # the record size: the header's top 16 bits
+_TYPE_MASK = (1 << PerfEventHeader.type.size * 8) - 1  # the record type: its low 32 bits
+_RAW_OFF = _HDR + 4  # a PERF_SAMPLE_RAW sample's payload: after the header and a u32 size
 _RUN_MAX = 1024
 
 
@@ -128,16 +131,16 @@ class PerfRing:
         while tail < head:
             off = tail & self._mask
             h = h64[off >> 3]
-            rsize = h >> 48
-            if rsize < 8 or rsize & 7:
+            rsize = h >> _SIZE_SHIFT
+            if rsize < _HDR or rsize & 7:
                 raise KernelError(E.EIO, command="perf ring read", target=str(self),
                                   detail=f"corrupt record header {h:#x} at offset {off}")
-            kind = h & 0xFFFFFFFF
+            kind = h & _TYPE_MASK
             rec = None
             if off + rsize > size:
                 rec = self._wrapped(off, rsize)
                 if kind == _SAMPLE:
-                    return tail, rsize, int.from_bytes(rec[8:12], sys.byteorder), 1, rec
+                    return tail, rsize, int.from_bytes(rec[_HDR:_RAW_OFF], sys.byteorder), 1, rec
             elif kind == _SAMPLE:
                 k = min((head - tail) // rsize, (size - off) // rsize, budget, _RUN_MAX if np is None else budget,
                         max(max_bytes // rsize, 1))
@@ -148,7 +151,7 @@ class PerfRing:
                         heads = h64[off >> 3:(off + k * rsize) >> 3:rsize >> 3].tolist()
                         if heads.count(h) != k:
                             k = next(i for i, x in enumerate(heads) if x != h)
-                return tail, rsize, self._h32[(off + 8) >> 2], max(k, 1), None
+                return tail, rsize, self._h32[(off + _HDR) >> 2], max(k, 1), None
             if hold:
                 if kind == _LOST:
                     break
