@@ -37,12 +37,14 @@ def _gen_attrs() -> Any:
     return gen_attrs
 
 
+@pytest.mark.kernel
 def test_generator_check_passes() -> None:
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_attrs.py"), "--check"],
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.kernel
 def test_layouts_match_the_running_kernel() -> None:
     """Every field of the running kernel's bpf_attr members and info structs is in attrs.py, at its offset."""
     assert _gen_attrs().compare(host.vmlinux_btf(), A) == []

@@ -210,5 +210,13 @@ def attach_iter(prog: Program, *, map_fd: int = 0, cgroup_fd: int = 0, cgroup_or
             a.iter_info_len = ctypes.sizeof(info)
         return info
 
-    lfd = new_link_fd(prog.fd, 0, AttachType.TRACE_ITER, what=f"program {prog.name!r} as {target}", extra=fill)
+    try:
+        lfd = new_link_fd(prog.fd, 0, AttachType.TRACE_ITER, what=f"program {prog.name!r} as {target}", extra=fill)
+    except KernelError as exc:
+        if exc.errno == E.E2BIG and (cgroup_fd or tid or pid or pid_fd):  # the kernel's bpf_iter_link_info is map-only
+            what = "cgroup" if cgroup_fd else "task"
+            raise NotSupportedError(f"cannot attach {target} with a {what} filter: this kernel's iterators take only "
+                                    "a map (task and cgroup filters came in Linux 6.1)",
+                                    feature=f"iter_{what}_filter", min_kernel="6.1") from None
+        raise
     return Link(lfd, program=prog, kind="iter", target=target)
