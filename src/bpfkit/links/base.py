@@ -53,7 +53,12 @@ class LinkInfo:
 
     def details(self) -> dict[str, int]:
         """The integer fields the kernel reports for this link type (its member of bpf_link_info's union),
-        by their kernel names: ``{"attach_type": 2, "cgroup_id": 1}``; nested ones dotted (``"map.map_id"``)."""
+        by their kernel names: ``{"attach_type": 2, "cgroup_id": 1}``; nested ones dotted (``"map.map_id"``).
+
+        Where the member holds a union itself (a perf_event link's uprobe/kprobe/tracepoint/event, an
+        iterator's map/cgroup/task), every alternative is listed; the link's own fields say which applies
+        (perf_event's ``type``, the iterator's :attr:`name`). A field the kernel does not fill reads 0.
+        """
         member = self.type.name.lower() if isinstance(self.type, LinkType) else ""
         if not member or not hasattr(A.LinkInfo, member):
             return {}
