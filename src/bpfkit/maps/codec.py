@@ -5,12 +5,18 @@
 - ``None``: sizes only; 1, 2, 4 and 8 bytes are unsigned ints (range-checked,
   never truncated), other sizes are ``bytes``;
 - a ctypes type (``c_uint32``, a ``Structure``/``Union`` or array class);
-- a struct format string (``"<IQ"``);
+- a struct format (``"<IQ"``, also as bytes or a :class:`struct.Struct`): one
+  field decodes to a scalar, several to a tuple;
 - a name: ``"u32"``, ``"s64"``, ``"int"``, ``"char[16]"``, ``"u8[6]"``, ``"u32[2][3]"``;
 - a BTF type as ``(Btf, type_id)``: structs become ctypes classes built from
   the BTF (members, nested structs/unions, arrays, bitfields; enums as ints),
   cached per (btf, id), with a readable repr and ``_asdict()``;
+- a NumPy dtype (values decode to NumPy scalars);
 - a :class:`Codec` (used as is).
+
+This is the one type grammar of bpfkit: map keys and values, ring buffer and
+perf buffer records (``RingBuffer(type=...)``, ``PerfBuffer(type=...)``, which
+also take a callable decoder) all go through :func:`make_codec`.
 
 Every codec accepts ``bytes``/``bytearray``/``memoryview`` of exactly its size,
 so callers can always bypass decoding. Wrong sizes raise ValueError, wrong
@@ -63,6 +69,7 @@ __all__ = [
     "Codec",
     "CodecSpec",
     "CtypesCodec",
+    "DtypeCodec",
     "FdCodec",
     "FloatCodec",
     "IntCodec",
@@ -366,6 +373,85 @@ class ArrayCodec(Codec):
         return _subarray(np, self.elem.numpy_dtype(), self.n)
 
 
+_FMT_TOKEN = re.compile(r"\s*(\d*)\s*([xcbB?hHiIlLqQnNefdspP])\s*")
+_NP_CODE = {
+    "b": "i1", "B": "u1", "?": "b1", "h": "i2", "H": "u2", "i": "i4", "I": "u4", "l": "i4", "L": "u4",
+    "q": "i8", "Q": "u8", "e": "f2", "f": "f4", "d": "f8",
+}
+_NATIVE_WIDE = {"n": "q", "N": "Q", "P": "Q"}
+
+
+def explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], int]:
+    """A struct format rewritten with an explicit byte order, standard sizes and explicit padding.
+
+    Returns (order, body, fields, size): ``order + body`` has the layout of
+    ``fmt`` (native alignment included) wherever it starts, so the ring readers
+    can repeat it per record; fields are (offset, code, count) of the non-pad items.
+    """
+    order = fmt[:1] if fmt[:1] in "@=<>!" else "@"
+    body = fmt[1:] if fmt[:1] in "@=<>!" else fmt
+    try:
+        size = struct.calcsize(fmt)
+    except struct.error as exc:
+        raise BpfValueError(f"bad struct format {fmt!r}: {exc}") from None
+    out_order = {"@": _ORDER, "=": _ORDER, "<": "<", ">": ">", "!": ">"}[order]
+    pos = 0
+    done = ""
+    out: list[str] = []
+    fields: list[tuple[int, str, int]] = []
+    while pos < len(body):
+        m = _FMT_TOKEN.match(body, pos)
+        if m is None:
+            raise BpfValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
+        pos = m.end()
+        count_text, code = m.group(1), m.group(2)
+        count = int(count_text) if count_text else 1
+        token = count_text + code
+        before = struct.calcsize(order + done)
+        start = struct.calcsize(order + done + token) - struct.calcsize(order + token)
+        done += token
+        if start > before:
+            out.append(f"{start - before}x")
+        if code == "x":
+            out.append(token)
+            continue
+        std = code
+        if order == "@":
+            if code in _NATIVE_WIDE:
+                std = _NATIVE_WIDE[code]
+            elif code in "lL" and struct.calcsize("@l") == 8:
+                std = "q" if code == "l" else "Q"
+        elif code in "nNP":
+            raise BpfValueError(f"struct format {fmt!r}: {code!r} is only valid in native mode")
+        out.append(count_text + std)
+        fields.append((start, std, count))
+    tail = size - struct.calcsize(out_order + "".join(out))
+    if tail > 0:
+        out.append(f"{tail}x")
+    return out_order, "".join(out), fields, size
+
+
+def format_dtype(np: Any, fmt: str) -> Any:
+    """The NumPy dtype of a struct format: fields ``f0``, ``f1``... at the format's offsets."""
+    order, _, fields, size = explicit_format(fmt)
+    names: list[str] = []
+    formats: list[Any] = []
+    offsets: list[int] = []
+    for i, (off, code, count) in enumerate(fields):
+        names.append(f"f{i}")
+        offsets.append(off)
+        if code == "s":
+            formats.append(f"S{count}")
+        elif code == "p":
+            formats.append(f"V{count}")
+        elif code == "c":
+            formats.append("S1" if count == 1 else ("S1", (count,)))
+        else:
+            base = order + _NP_CODE[code]
+            formats.append(base if count == 1 else (base, (count,)))
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
+
+
 class StructFormatCodec(Codec):
     """A :mod:`struct` format: one field decodes to a scalar, several to a tuple."""
 
@@ -401,10 +487,8 @@ class StructFormatCodec(Codec):
         return t[0] if self.nfields == 1 else t
 
     def _numpy_dtype(self, np: Any) -> Any:
-        from .._bufreader import _Codec  # the struct format -> dtype translation of ring records
-
         try:
-            dt = _Codec(self._st.format, False).payload_dtype(self.size)
+            dt = format_dtype(np, self._st.format)
         except (ValueError, KeyError):
             return None
         if self.nfields == 1 and dt.names is not None and len(dt.names) == 1:
@@ -412,6 +496,34 @@ class StructFormatCodec(Codec):
             if off == 0 and sub.itemsize == self.size:
                 return sub  # one field decodes to a scalar: so does the array
         return dt if dt.itemsize == self.size else None
+
+
+class DtypeCodec(Codec):
+    """A NumPy dtype: decodes to a NumPy scalar (a structured record for structured dtypes), encodes
+    anything ``numpy.array(value, dtype)`` takes."""
+
+    def __init__(self, dtype: Any) -> None:
+        super().__init__(int(dtype.itemsize), f"dtype {dtype}")
+        self.dtype = dtype
+
+    def _encode(self, value: Any) -> bytes:
+        np = require_numpy("a NumPy dtype codec")
+        try:
+            arr = np.array(value, dtype=self.dtype)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise BpfTypeError(f"cannot encode {type(value).__name__} as {self.name}: {exc}") from None
+        if arr.shape != ():
+            raise BpfValueError(f"{self.name} needs one value, got an array of shape {arr.shape}")
+        out: bytes = arr.tobytes()
+        return out
+
+    def decode(self, data: Any, offset: int = 0) -> Any:
+        """The NumPy scalar at ``offset`` (a copy)."""
+        np = require_numpy("a NumPy dtype codec")
+        return np.frombuffer(bytes(data[offset : offset + self.size]), self.dtype, count=1)[0]
+
+    def _numpy_dtype(self, np: Any) -> Any:
+        return self.dtype
 
 
 class CtypesCodec(Codec):
@@ -1170,10 +1282,17 @@ def _record_dtype(np: Any, btf: Btf, t: Struct | Union_ | Datasec, depth: int) -
 
 # ---- the entry point ----------------------------------------------------------
 
-CodecSpec = None | str | type | Codec | tuple[Btf, int]
-"""What :func:`make_codec` accepts: None, a type name or struct format, a ctypes type, ``(Btf, type_id)`` or a Codec."""
+CodecSpec = None | str | bytes | struct.Struct | type | Codec | tuple[Btf, int]
+"""What :func:`make_codec` accepts: None, a type name or struct format (str, bytes or struct.Struct), a ctypes
+type, ``(Btf, type_id)``, a NumPy dtype or a Codec."""
 
 _STRUCT_FMT_RE = re.compile(r"^[@=<>!]?[\sxcbB?hHiIlLqQnNefdspP0-9]+$")
+
+
+def _is_dtype(spec: object) -> bool:
+    """True for a NumPy dtype (only an already imported NumPy can have made one)."""
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(spec, np.dtype)
 
 
 def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "value") -> Codec:
@@ -1195,16 +1314,27 @@ def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "v
         except IndexError:
             raise BpfValueError(f"{what}: the BTF has no type id {spec[1]}") from None
         codec.btf_type = (spec[0], int(spec[1]))
-    elif isinstance(spec, str):
-        s = spec.strip()
+    elif isinstance(spec, (str, bytes)):
+        try:
+            s = (spec.decode("ascii") if isinstance(spec, bytes) else spec).strip()
+        except UnicodeDecodeError:
+            raise BpfValueError(f"{what}: {spec!r} is neither a type name nor a struct format") from None
         if s in _NAMED_INTS or s in _NAMED_FLOATS or "[" in s or not _STRUCT_FMT_RE.match(s):
             codec = _named_codec(s)
         else:
             codec = StructFormatCodec(s)
+    elif isinstance(spec, struct.Struct):
+        codec = StructFormatCodec(spec.format)
     elif isinstance(spec, type) and issubclass(spec, (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)):
         codec = _ctypes_codec(spec)
+    elif _is_dtype(spec):
+        codec = DtypeCodec(spec)
     else:
-        raise BpfTypeError(f"{what}: cannot make a codec from {spec!r}")
+        raise BpfTypeError(
+            f"{what}: cannot make a codec from {type(spec).__name__} {spec!r}; a type is a name such as 'u32' or "
+            "'char[16]', a struct format (str, bytes or struct.Struct), a ctypes type, (Btf, type_id), "
+            "a NumPy dtype or a Codec"
+        )
     if size is not None and codec.size != size:
         raise BpfValueError(f"{what} type {codec.name} is {codec.size} bytes but the map's {what} is {size} bytes")
     return codec
