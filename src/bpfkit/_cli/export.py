@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import BpfError
+from ..errors import ExportError
 
 __all__ = ["register"]
 
@@ -25,10 +25,6 @@ examples:
   bpfkit export --ebpf-exporter-config-dir /etc/ebpf_exporter --names timers,biolatency
   OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 bpfkit export --config FILE --interval 15
 """
-
-
-class ExportError(BpfError):
-    """A configuration or set-up problem of ``bpfkit export``: printed as ``bpfkit: ...``, exit status 1."""
 
 
 def _listen(text: str) -> tuple[str, int]:

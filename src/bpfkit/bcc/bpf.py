@@ -29,12 +29,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
-from ..errors import KernelError, NotSupportedError, RelocationError, VerifierError
+from ..errors import CompileError, KernelError, NotSupportedError, RelocationError, VerifierError
 from . import table as _table
 from ._compile import arch as _arch
 from ._compile import compile_c
 from ._ctypes import btf_to_ctype, ctype_from_c_name
-from ._errors import CompileError
 from ._kernel import HostKernel, tracefs_root
 from ._loader import LoadedObject, Reader, perf_reader, ring_reader
 from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from ..errors import USDTException
 from ..links.usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
 from ..obj.usdt import ArgKind, UsdtArg
 
@@ -95,10 +96,6 @@ static __always_inline int __bpfkit_usdt_arg(struct pt_regs *ctx, __u64 n, long 
 	int __bpfkit_e = __bpfkit_usdt_arg((struct pt_regs *)(ctx), (n) - 1, &__bpfkit_p); \
 	__bpfkit_e ? __bpfkit_e : bpf_probe_read_user((buf), (len), (void *)__bpfkit_p); })
 """
-
-
-class USDTException(Exception):
-    """A USDT probe could not be found, enabled or described (BCC's ``USDTException``)."""
 
 
 def _s(v: str | bytes) -> str:

@@ -17,12 +17,11 @@ from typing import Protocol
 
 from .._record import Record, record
 from .._uapi import CoreReloKind
-from ..errors import ObjectFormatError, RelocationError
+from ..errors import CoreError, ObjectFormatError, RelocationError
 from ._core_spec import (
     ENUMVAL_KINDS,
     FIELD_KINDS,
     TYPE_KINDS,
-    CoreError,
     Poison,
     Spec,
     essential_name,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .decoders import DecoderSpec, decoder_spec
 
 __all__ = [
@@ -49,10 +50,6 @@ __all__ = [
 _NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DUR_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-
-
-class ConfigError(ValueError):
-    """The configuration is malformed or does not match its object: the message says where and why."""
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError, DecoderError
+
 __all__ = ["DECODERS", "MISSING_PCI_IDS", "PCI_IDS_PATHS", "TEXT_INPUT", "DecoderError", "DecoderSpec", "SkipLabelSet",
            "cgroup2_root", "cgroup_paths", "chain", "decoder_spec"]
 
 
 class SkipLabelSet(Exception):
     """The entry must not become a series (a ``regexp`` decoder found no match)."""
-
-
-class DecoderError(ValueError):
-    """A decoder could not turn its input into a label."""
 
 
 @dataclass(frozen=True)
@@ -439,24 +437,24 @@ def decoder_spec(item: Any, where: str) -> DecoderSpec:
     if isinstance(item, str):
         item = {"name": item}
     if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-        raise ValueError(f"{where}: a decoder is a name or a mapping with 'name', not {item!r}")
+        raise ConfigError(f"{where}: a decoder is a name or a mapping with 'name', not {item!r}")
     name = item["name"]
     if name not in DECODERS:
-        raise ValueError(f"{where}: unknown decoder {name!r} (known: {', '.join(sorted(DECODERS))})")
+        raise ConfigError(f"{where}: unknown decoder {name!r} (known: {', '.join(sorted(DECODERS))})")
     unknown = set(item) - {"name", "static_map", "regexps", "allow_unknown"}
     if unknown:
-        raise ValueError(f"{where}: decoder {name!r} has unknown option(s) {sorted(unknown)}")
+        raise ConfigError(f"{where}: decoder {name!r} has unknown option(s) {sorted(unknown)}")
     smap = item.get("static_map") or {}
     if not isinstance(smap, Mapping):
-        raise ValueError(f"{where}: static_map must be a mapping")
+        raise ConfigError(f"{where}: static_map must be a mapping")
     regexps = item.get("regexps") or []
     if not isinstance(regexps, list) or not all(isinstance(r, str) for r in regexps):
-        raise ValueError(f"{where}: regexps must be a list of strings")
+        raise ConfigError(f"{where}: regexps must be a list of strings")
     for r in regexps:
         try:
             re.compile(r)
         except re.error as exc:
-            raise ValueError(f"{where}: regexp {r!r} does not compile: {exc}") from None
+            raise ConfigError(f"{where}: regexp {r!r} does not compile: {exc}") from None
     if name == "regexp" and not regexps:
-        raise ValueError(f"{where}: the regexp decoder needs 'regexps'")
+        raise ConfigError(f"{where}: the regexp decoder needs 'regexps'")
     return DecoderSpec(name, {str(k): str(v) for k, v in smap.items()}, tuple(regexps), bool(item.get("allow_unknown", False)))

@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..btf import Array, Btf, Enum, Enum64, Int, Ptr, Struct, Union_
+from ..errors import FieldError
 
 __all__ = ["Field", "FieldError", "Layout", "field_of", "inline_layout", "layout_of", "raw_layout"]
-
-
-class FieldError(ValueError):
-    """A configured field does not exist in the type, or has a shape the metric cannot use."""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,17 @@ from .._sys.fd import adopt_fd, fd_of
 from .._sys.syscall import ENOTSUPP, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
 from ..btf import Btf
-from ..errors import BpfError, BpfOverflowError, BpfTypeError, BpfValueError, KernelError, MapKeyError, NotSupportedError, retyped
+from ..errors import (
+    BpfError,
+    BpfOverflowError,
+    BpfTypeError,
+    BpfValueError,
+    KernelError,
+    MapIterationError,
+    MapKeyError,
+    NotSupportedError,
+    retyped,
+)
 
 if TYPE_CHECKING:
     from ..obj.spec import MapSpec
@@ -67,10 +77,6 @@ _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
 _HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
 _BATCH_MIN_ENTRIES = 256  # items()/values() use batch ops at or above this max_entries
 _BATCH_BYTES = 1 << 20  # target size of one batch's key+value buffers
-
-
-class MapIterationError(BpfError, RuntimeError):
-    """Iterating a map could not make progress: keys vanished faster than the walk advanced."""
 
 
 def _check_uint(v: Any, bits: int, what: str, desc: str) -> None:

@@ -6,17 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._uapi import MapType, UpdateFlags
-from ..errors import MapKeyError
+from ..errors import MapKeyError, QueueEmptyError
 from .base import Map
 
 __all__ = ["QueueEmptyError", "QueueMap", "StackMap"]
-
-
-class QueueEmptyError(MapKeyError, IndexError):
-    """pop/peek on an empty queue or stack; both ``except KeyError`` and ``except IndexError`` catch it."""
-
-    def __str__(self) -> str:
-        return f"{self.map_name or 'queue'!r} is empty" if self.map_name else "the queue is empty"
 
 
 class _Fifo(Map):
