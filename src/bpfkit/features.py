@@ -658,13 +658,11 @@ def have_bpf_lsm() -> bool:
 def have_kprobes() -> bool:
     """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events) and lets this process
     create one: lockdown=confidentiality and kernel.perf_event_paranoid >= 3 without CAP_SYS_ADMIN refuse them."""
-    from .links.probes import kprobe_support, open_kprobe_event
-
-    how = kprobe_support()
+    how = perf_event.kprobe_support()
     if how != "pmu":
         return how is not None
     try:
-        fd = open_kprobe_event(_KPROBE_PROBE_FUNC, retprobe=False)
+        fd = perf_event.open_kprobe_event(_KPROBE_PROBE_FUNC, retprobe=False)
     except BpfPermissionError:
         why = perf_event.paranoid_refusal(perf_event.current_paranoid(), host.has_capability(host.CAP_SYS_ADMIN))
         if why is None:

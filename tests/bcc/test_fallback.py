@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import bpfkit.links as links
-import bpfkit.links.probes as probes
 from bpfkit import features
+from bpfkit._sys import perf_event
 from bpfkit.bcc import bpf as bpfmod
 from bpfkit.bcc._rewriter import Mode, rewrite
 from bpfkit.errors import KernelError, NotSupportedError
@@ -86,7 +86,7 @@ def rec(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 
 def no_kprobes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probes, "kprobe_support", lambda: None)
+    monkeypatch.setattr(perf_event, "kprobe_support", lambda: None)
     monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support(
         "kprobes", False, features.Cause.CONFIG, "this kernel has no kprobes (CONFIG_KPROBES is off)"))
 
@@ -110,7 +110,7 @@ COUNTER = "BPF_HASH(c);\nint hello(void *ctx) { u64 k = 0; c.increment(k); retur
 
 def test_kprobes_first(rec: Recorder, fake_kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
+    monkeypatch.setattr(perf_event, "kprobe_support", lambda: "pmu")
     monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support("kprobes", True))
     b = make_bpf(COUNTER, fake_kernel, rec)
     b.attach_kprobe(event=b"__x64_sys_execve", fn_name=b"hello")

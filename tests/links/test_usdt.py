@@ -16,6 +16,7 @@ import pytest
 
 import bpfkit
 from bpfkit import host
+from bpfkit._sys import perf_event
 from bpfkit.btf import BtfKind
 from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes, probes
 from bpfkit.links import usdt as usdt_mod
@@ -236,8 +237,8 @@ def test_symbol_tables_are_cached_per_file_identity(built: Built, tmp_path: Path
 
 def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     """Kernels before the uprobe PMU (4.17): uprobe_events in tracefs, the semaphore in process memory."""
-    real = probes._pmu_type
-    monkeypatch.setattr(probes, "_pmu_type", lambda name: None if name == "uprobe" else real(name))
+    real = perf_event.pmu_type
+    monkeypatch.setattr(perf_event, "pmu_type", lambda name: None if name == "uprobe" else real(name))
     assert not probes.uprobe_ref_ctr_support()
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         with col.programs["on_hit"].attach_usdt(str(built.exe), "bpfkit_test", "hit", pid=target.pid) as group:

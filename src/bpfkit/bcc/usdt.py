@@ -265,14 +265,12 @@ class USDT:
 
     def attach_uprobes(self, bpf: BPF, attach_usdt_ignore_pid: bool = False) -> None:
         """Attach every enabled probe to its function of ``bpf`` (called by ``BPF(usdt_contexts=)``)."""
-        from .bpf import BPF as _BPF
-
         obj = bpf._obj
         if obj is None:
             raise USDTException("the BPF object was cleaned up")
         specs, ips = obj.maps.get(SPECS_MAP), obj.maps.get(IP_MAP)
         for provider, name, fn in self._enabled:
-            prog = bpf._load(fn, _BPF.KPROBE)
+            prog = bpf._load(fn, type(bpf).KPROBE)
             if self.pid is not None and not attach_usdt_ignore_pid:
                 jobs: list[tuple[str | int, int]] = [(self.path if self.path is not None else self.pid, self.pid)]
             else:  # system-wide: every file holding the probe, by the path the kernel can open

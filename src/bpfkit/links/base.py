@@ -165,9 +165,7 @@ class Link:
 
     def update(self, program: Program) -> None:
         """Atomically replace the attached program (BPF_LINK_UPDATE)."""
-        from ..programs import Program
-
-        if not isinstance(program, Program):
+        if not isinstance(getattr(program, "_fd", None), Fd):  # a Program (links sit below programs: no import)
             raise BpfTypeError(f"update of {self}: expected a bpfkit Program, not {type(program).__name__}")
         with self._borrow() as fd, program._fd.borrow() as pfd:
             C.link_update(fd, pfd)

@@ -34,16 +34,11 @@ __all__ = [
     "binary_path",
     "elf_image",
     "find_library",
-    "kprobe_support",
     "mapped_files",
-    "open_kprobe_event",
     "resolve_symbol",
     "resolve_symbols",
     "uprobe_ref_ctr_support",
 ]
-
-_PMU_DIR = "/sys/bus/event_source/devices"
-
 
 class LinkGroup(Link):
     """Several links that act as one (a perf event on every CPU); closing closes all."""
@@ -57,63 +52,6 @@ class LinkGroup(Link):
         super().__init__(None, program=program, kind=kind, target=target, on_close=close_all)
 
 
-@functools.cache
-def _pmu_type(name: str) -> int | None:
-    try:
-        with open(f"{_PMU_DIR}/{name}/type") as f:
-            return int(f.read().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-@functools.cache
-def _retprobe_bit(name: str) -> int:
-    """The config bit of ``retprobe`` in a PMU's format directory (``config:0``)."""
-    try:
-        with open(f"{_PMU_DIR}/{name}/format/retprobe") as f:
-            text = f.read().strip()
-    except FileNotFoundError:
-        return 0
-    m = re.match(r"config:(\d+)", text)
-    return int(m.group(1)) if m else 0
-
-
-@functools.cache
-def kprobe_support() -> str | None:
-    """How this kernel offers kprobes: 'pmu', 'tracefs', or None when it has none."""
-    if _pmu_type("kprobe") is not None:
-        return "pmu"
-    try:
-        root = ensure_tracefs()
-    except OSError:
-        return None
-    return "tracefs" if os.path.exists(os.path.join(root, "kprobe_events")) else None
-
-
-def open_kprobe_event(func: str, *, retprobe: bool, offset: int = 0) -> int:
-    """A perf event fd of a kprobe (kretprobe) on ``func``+``offset`` from the kprobe PMU."""
-    pmu = _pmu_type("kprobe")
-    if pmu is None:
-        raise _kprobe_missing(func, retprobe)
-    target = f"{'kretprobe' if retprobe else 'kprobe'} {func}" + (f"+{offset}" if offset else "")
-    name = ctypes.create_string_buffer(func.encode())
-    attr = P.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
-    attr.config = (1 << _retprobe_bit("kprobe")) if retprobe else 0
-    attr.config1 = ctypes.addressof(name)
-    attr.config2 = offset
-    return P.perf_event_open(attr, -1, 0, target=target)
-
-
-def _kprobe_missing(func: str, retprobe: bool) -> NotSupportedError:
-    kind = "kretprobe" if retprobe else "kprobe"
-    return NotSupportedError(
-        f"cannot attach {kind} to {func!r}: this kernel has no kprobes (CONFIG_KPROBES / "
-        "CONFIG_KPROBE_EVENTS are off: no kprobe PMU and no tracefs kprobe_events); attach to a "
-        "tracepoint, raw tracepoint or tp_btf instead, or fentry/fexit where trampolines are allowed",
-        feature="kprobe",
-    )
-
-
 _legacy_seq = 0
 
 
@@ -122,13 +60,13 @@ def attach_kprobe(prog: Program, func: str, *, offset: int = 0, retprobe: bool =
     """Attach a kprobe program to kernel function ``func`` (+offset); kretprobe with ``retprobe``."""
     if prog.type != ProgType.KPROBE:
         raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a kprobe program")
-    how = kprobe_support()
+    how = P.kprobe_support()
     kind = "kretprobe" if retprobe else "kprobe"
     target = f"{kind} {func}" + (f"+{offset}" if offset else "")
     if how is None:
-        raise _kprobe_missing(func, retprobe)
+        raise P.kprobe_missing(func, retprobe)
     if how == "pmu":
-        pfd = Fd(open_kprobe_event(func, retprobe=retprobe, offset=offset), f"perf event of {target}")
+        pfd = Fd(P.open_kprobe_event(func, retprobe=retprobe, offset=offset), f"perf event of {target}")
         return attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
     return _attach_legacy_probe(prog, "kprobe", f"{func}+{offset}" if offset else func, retprobe, target, cookie)
 
@@ -363,7 +301,7 @@ def resolve_symbol(path: str, symbol: str) -> ResolvedSymbol:
 def _ref_ctr_shift() -> int | None:
     """The config bit where the uprobe PMU takes ``ref_ctr_offset`` (Linux 4.20), None without it."""
     try:
-        with open(f"{_PMU_DIR}/uprobe/format/ref_ctr_offset") as f:
+        with open(f"{P.PMU_DIR}/uprobe/format/ref_ctr_offset") as f:
             m = re.match(r"config:(\d+)-\d+", f.read().strip())
     except FileNotFoundError:
         return None
@@ -372,7 +310,7 @@ def _ref_ctr_shift() -> int | None:
 
 def uprobe_ref_ctr_support() -> bool:
     """Whether the kernel increments USDT semaphores itself (the uprobe PMU's ``ref_ctr_offset``)."""
-    return _pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
+    return P.pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
 
 
 
@@ -415,13 +353,13 @@ def _open_uprobe(prog: Program, path: str, file_off: int, symbol: str | None, re
                  cookie: int, ref_ctr_offset: int) -> Link:
     kind = "uretprobe" if retprobe else "uprobe"
     target = f"{kind} {path}:{symbol or hex(file_off)}" + (f" pid {pid}" if pid >= 0 else "")
-    pmu = _pmu_type("uprobe")
+    pmu = P.pmu_type("uprobe")
     if pmu is None:
         where = f"{path}:{file_off:#x}" + (f"({ref_ctr_offset:#x})" if ref_ctr_offset else "")
         return _attach_legacy_probe(prog, "uprobe", where, retprobe, target, cookie)
     pbuf = ctypes.create_string_buffer(os.fsencode(path))
     attr = P.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
-    attr.config = (1 << _retprobe_bit("uprobe")) if retprobe else 0
+    attr.config = (1 << P.retprobe_bit("uprobe")) if retprobe else 0
     if ref_ctr_offset:
         shift = _ref_ctr_shift()
         if shift is None:
