@@ -1,18 +1,14 @@
 """Which module holds the class of each map type; a family is imported when its type is first met.
 
-:func:`bpfkit.maps.base._class_for` imports this module, then asks the registry
-of classes; this module makes that registry import a family's module on a miss
-(the module's classes register themselves as it loads), so that a program that
-loads a hash map and a ring buffer imports those two families, not all fifteen.
+:func:`bpfkit.maps.base._class_for` looks a type up in the registry of classes and,
+on a miss, imports the family's module named here (its classes register themselves
+as it loads), so that a program that loads a hash map and a ring buffer imports
+those two families, not all fifteen. A plain table: it imports no map module.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from .._uapi import MapType
-from . import base
 
 __all__ = ["FAMILIES"]
 
@@ -53,18 +49,3 @@ FAMILIES: dict[MapType, str] = {
 """Map type -> module of :mod:`bpfkit.maps` whose class declares it in ``map_types``."""
 
 _MODULE_OF = {int(t): name for t, name in FAMILIES.items()}
-
-
-class _Registry(dict[int, Any]):
-    """Map type -> class, importing the family's module the first time a type is asked for."""
-
-    def get(self, key: int, default: Any = None) -> Any:
-        if key not in self:
-            module = _MODULE_OF.get(key)
-            if module is not None:
-                importlib.import_module(f"{__package__}.{module}")  # its classes register here
-        return dict.get(self, key, default)
-
-
-if not isinstance(base._CLASSES, _Registry):
-    base._CLASSES = _Registry(base._CLASSES)

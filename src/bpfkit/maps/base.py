@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import ctypes
 import errno as E
+import importlib
 import os
 import re
 import struct
@@ -53,6 +54,7 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
+from ._families import _MODULE_OF
 
 if TYPE_CHECKING:
     from ..obj.spec import MapSpec
@@ -190,9 +192,13 @@ _NO_BATCH: set[tuple[int, int]] = set()  # (map type, batch command) the kernel 
 
 
 def _class_for(t: int) -> type[Map]:
-    from . import _families  # noqa: F401  (registers every family's class)
-
-    return _CLASSES.get(int(t), Map)
+    cls = _CLASSES.get(int(t))
+    if cls is None:
+        module = _MODULE_OF.get(int(t))
+        if module is not None:
+            importlib.import_module(f"{__package__}.{module}")  # its classes register in _CLASSES
+            cls = _CLASSES.get(int(t))
+    return cls or Map
 
 
 def _closed_op(desc: str) -> Callable[[], int]:
