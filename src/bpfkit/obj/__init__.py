@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._object import ObjectSpec as ObjectSpec
 from .maps import internal_map_name as internal_map_name
 from .sections import SECTION_DEFS as SECTION_DEFS
 from .sections import ProgramSection as ProgramSection
@@ -22,7 +23,6 @@ from .spec import MapKind as MapKind
 from .spec import MapReference as MapReference
 from .spec import MapRefKind as MapRefKind
 from .spec import MapSpec as MapSpec
-from .spec import ObjectSpec as ObjectSpec
 from .spec import Pinning as Pinning
 from .spec import ProgramSpec as ProgramSpec
 from .spec import VariableSpec as VariableSpec

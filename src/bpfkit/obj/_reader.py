@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
+from typing import TYPE_CHECKING
 
 from .._record import Record
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
@@ -42,7 +43,10 @@ from .elf import (
 )
 from .maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse_legacy_map_def
 from .sections import parse_section
-from .spec import ExternKind, ExternSpec, MapKind, MapSpec, ObjectSpec, ProgramSpec, VariableSpec
+from .spec import ExternKind, ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
+
+if TYPE_CHECKING:
+    from ._object import ObjectSpec
 
 __all__ = ["read_object"]
 
@@ -56,10 +60,10 @@ _DATA_KINDS = {MapKind.DATA, MapKind.RODATA, MapKind.BSS}
 _INPUT_ERRORS = (IndexError, ValueError, struct.error, RecursionError, OverflowError, UnicodeError)
 
 
-def read_object(data: bytes, name: str) -> ObjectSpec:
+def read_object(data: bytes, name: str, cls: type[ObjectSpec]) -> ObjectSpec:
     """Parse and link a BPF ELF object; any malformed input raises ObjectFormatError."""
     try:
-        return _Reader(data, name).read()
+        return _Reader(data, name, cls).read()
     except BpfError:
         raise
     except _INPUT_ERRORS as exc:
@@ -117,14 +121,14 @@ class _State(Record):
 
 
 class _Reader:
-    def __init__(self, data: bytes, name: str) -> None:
+    def __init__(self, data: bytes, name: str, cls: type[ObjectSpec]) -> None:
         self.elf = ElfFile(data)
         self.name = name[: BPF_OBJ_NAME_LEN - 1]
         self.order = self.elf.byteorder
         self.st = _State()
         self.btf: Btf | None = None
         self.ext: BtfExt | None = None
-        self.spec = ObjectSpec(name=self.name, byteorder=self.order)
+        self.spec = cls(name=self.name, byteorder=self.order)
         self.externs_by_sym: dict[int, ExternSpec] = {}
         self.maps_by_offset: dict[tuple[int, int], str] = {}  # (section index, offset) -> map name
         self.functions: dict[int, list[Function]] = {}  # section index -> functions sorted by start

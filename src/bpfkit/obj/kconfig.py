@@ -8,10 +8,14 @@ kernel version in; nothing here touches the running system.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..btf import Array, Btf, Enum, Enum64, Int, IntEncoding
 from ..errors import ObjectFormatError, RelocationError
-from .spec import ExternKind, ExternSpec, KconfigType, ObjectSpec
+from .spec import ExternKind, ExternSpec, KconfigType
+
+if TYPE_CHECKING:
+    from ._object import ObjectSpec
 
 __all__ = ["kconfig_type_of", "parse_kernel_config", "resolve_kconfig"]
 
