@@ -65,6 +65,7 @@ __all__ = [
     "ObjectFormatError",
     "QueueEmptyError",
     "RelocationError",
+    "retyped",
     "ToolError",
     "USDTException",
     "VerifierError",

@@ -110,6 +110,11 @@ class Program:
         log: str = "",
         spec: ProgramSpec | None = None,
     ) -> None:
+        """Wrap an owned program fd: internal, reached only through :meth:`load`, :meth:`from_spec` and the
+        ``from_*`` constructors."""
+        if not isinstance(fd, Fd):
+            raise BpfTypeError("Program(...) is not how a program is made: use Program.load(type, instructions), "
+                               "Program.from_spec(spec), or Program.from_fd/from_pin/from_id")
         self._fd = fd
         self.name = name
         self.type = prog_type

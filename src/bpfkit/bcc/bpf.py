@@ -84,7 +84,7 @@ class Function:
         return f"<BPF.Function {self.name.decode()!r} fd={self.fd}>"
 
 
-def syscall_name(event: str) -> str | None:
+def _syscall_name(event: str) -> str | None:
     """The system call a kernel function name stands for (``__x64_sys_execve`` -> ``execve``), or None."""
     for p in _SYSCALL_PREFIXES:
         if event.startswith(p) and len(event) > len(p):
@@ -434,7 +434,7 @@ class BPF:
                 self._kprobe_count += 1
                 _note(f"{kind} {event} for {fn!r}: {'; '.join(reasons)}; attached as {tramp} instead")
                 return
-        sc = syscall_name(event)
+        sc = _syscall_name(event)
         phase = "exit" if retprobe else "enter"
         if sc is not None:
             sc = self._syscall_event(sc, phase)

@@ -102,7 +102,7 @@ def _s(v: str | bytes) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def arg_ctype(arg: UsdtArg) -> str:
+def _arg_ctype(arg: UsdtArg) -> str:
     """The C type BCC gives an argument: ``int32_t``, ``uint64_t`` ..."""
     return f"{'' if arg.signed else 'u'}int{arg.size * 8}_t"
 
@@ -245,7 +245,7 @@ class USDT:
         args = sites[0].probe.args
         if not 0 <= arg_index < len(args):
             raise USDTException(f"USDT probe {_s(probe_name)!r} has no argument {arg_index}")
-        return arg_ctype(args[arg_index])
+        return _arg_ctype(args[arg_index])
 
     def enumerate_probes(self) -> list[USDTProbe]:
         """Every probe, one per (binary, provider, name) with its sites."""

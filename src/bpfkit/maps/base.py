@@ -209,7 +209,8 @@ def _closed_op(desc: str) -> Callable[[], int]:
 
 
 class Map:
-    """A BPF map owned through its fd. Use :meth:`create`, :meth:`from_fd`, :meth:`from_pin` or :meth:`from_id`.
+    """A BPF map owned through its fd. Use :meth:`create`, :meth:`from_spec`, :meth:`from_fd`, :meth:`from_pin`
+    or :meth:`from_id`; calling ``Map(...)`` itself is internal and refuses anything but an owned fd.
 
     Attributes: ``type`` (MapType), ``name``, ``key_size``, ``value_size``,
     ``max_entries``, ``flags`` (MapFlags), ``map_extra``, ``key_codec``,
@@ -251,7 +252,13 @@ class Map:
         value_type: CodecSpec = None,
         btf: Btf | None = None,
     ) -> None:
-        """Wrap an owned map fd (internal: use :meth:`create` or the ``from_*`` constructors)."""
+        """Wrap an owned map fd: internal, reached only through :meth:`create`, :meth:`from_spec` and the
+        ``from_*`` constructors, which check the map and build the right subclass."""
+        if not isinstance(fd, Fd) or not isinstance(info, MapInfo):
+            raise BpfTypeError(
+                f"{type(self).__name__}(...) is not how a map is made: use {type(self).__name__}.create(type, "
+                "key_size=..., value_size=..., max_entries=...) for a new map, or from_spec/from_fd/from_pin/from_id"
+            )
         self._fd = fd
         self._info = info if info.id else None
         self.type = info.type
