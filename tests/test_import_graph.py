@@ -91,7 +91,7 @@ def import_graph(root: Path = SRC) -> tuple[dict[str, set[str]], int, int]:
 
 
 def _unit(mod: str) -> str:
-    """The package-level unit of a module: ``bpfkit.maps.hash`` -> ``bpfkit.maps``, ``bpfkit.ringbuf`` itself."""
+    """The package-level unit of a module: ``bpfkit.maps._hash`` -> ``bpfkit.maps``, ``bpfkit.ringbuf`` itself."""
     return ".".join(mod.split(".")[:2])
 
 

@@ -138,7 +138,7 @@ class _Codec:
 
     def _use(self, rtype: object) -> None:
         """Decode records as the codec grammar says ``rtype`` is; choose the fastest way to run it."""
-        from .maps import codec as K  # imported when a type is given: it pulls in the BTF types
+        from .maps import _codec as K  # imported when a type is given: it pulls in the BTF types
 
         codec = K.make_codec(rtype, what="record type")
         if codec.size == 0:
@@ -157,7 +157,7 @@ class _Codec:
             self._at = codec.ctype.from_buffer_copy if isinstance(codec, K.CtypesCodec) else codec.decode
 
     def _set_format(self, fmt: str, *, scalar: bool) -> None:
-        from .maps.codec import explicit_format
+        from .maps._codec import explicit_format
 
         self._order, self._body, _, self.size = explicit_format(fmt)
         self.kind = "scalar" if scalar else "struct"

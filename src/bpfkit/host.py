@@ -27,7 +27,7 @@ from ._sys.privilege import (
     lockdown_mode,
 )
 from .btf import Btf
-from .btf.parse import BtfIndex
+from .btf._parse import BtfIndex
 from .errors import BpfTypeError, BpfValueError
 
 if TYPE_CHECKING:

@@ -216,10 +216,10 @@ def test_loader_failures_in_fentry_also_fall_back(rec: Recorder, fake_kernel: Fa
 
 
 def test_syscall_names() -> None:
-    assert bpfmod.syscall_name("__x64_sys_execve") == "execve"
-    assert bpfmod.syscall_name("sys_clone") == "clone"
-    assert bpfmod.syscall_name("__arm64_sys_openat") == "openat"
-    assert bpfmod.syscall_name("vfs_read") is None
+    assert bpfmod._syscall_name("__x64_sys_execve") == "execve"
+    assert bpfmod._syscall_name("sys_clone") == "clone"
+    assert bpfmod._syscall_name("__arm64_sys_openat") == "openat"
+    assert bpfmod._syscall_name("vfs_read") is None
 
 
 class FakePipe:

@@ -14,7 +14,7 @@ from link_progs import counter_prog, read0
 from bpfkit._sys import Fd, perf_event
 from bpfkit._uapi import PerfSwId, PerfType
 from bpfkit.errors import NotSupportedError
-from bpfkit.links import probes
+from bpfkit.links import _probes as probes
 from bpfkit.programs import Program
 from bpfkit.testing import require
 

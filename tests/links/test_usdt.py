@@ -18,9 +18,10 @@ import bpfkit
 from bpfkit import host
 from bpfkit._sys import perf_event
 from bpfkit.btf import BtfKind
-from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes, probes
-from bpfkit.links import usdt as usdt_mod
-from bpfkit.obj.usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
+from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes
+from bpfkit.links import _probes as probes
+from bpfkit.links import _usdt as usdt_mod
+from bpfkit.obj._usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
 from bpfkit.testing import compile_bpf, require
 from usdt_build import Built, Target, build
 

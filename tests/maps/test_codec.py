@@ -25,7 +25,7 @@ from bpfkit.btf import (
     Var,
     VarSecinfo,
 )
-from bpfkit.maps.codec import (
+from bpfkit.maps._codec import (
     ArrayCodec,
     BytesCodec,
     CharArrayCodec,
@@ -39,7 +39,7 @@ from bpfkit.maps.codec import (
     btf_ctype,
     make_codec,
 )
-from bpfkit.maps.lpm import LpmKey, LpmKeyCodec
+from bpfkit.maps._lpm import LpmKey, LpmKeyCodec
 
 
 @pytest.mark.parametrize("size", [1, 2, 4, 8])

@@ -98,7 +98,7 @@ def _run(ns: argparse.Namespace) -> int:
         print(f"configuration ok: {len(lines)} metric(s) in {len(cfg.objects)} object(s)")
         return 0
     try:
-        from ..export.prom import exposition, serve
+        from ..export._prom import exposition, serve
     except ImportError as exc:
         raise ExportError(f"serving metrics needs prometheus_client ({exc.name} is missing): pip install 'bpfkit[export]'") from None
 
@@ -121,11 +121,11 @@ def _run(ns: argparse.Namespace) -> int:
             server, _thread = serve(engine, *ns.listen)
             host, port = server.server_address[:2]
             print(f"bpfkit export: serving http://{host}:{port}/metrics", file=sys.stderr, flush=True)
-            from ..export.otlp import otlp_configured
+            from ..export._otlp import otlp_configured
 
             if otlp_configured(ns.otlp_endpoint):
                 try:
-                    from ..export.otlp import OtlpPusher
+                    from ..export._otlp import OtlpPusher
                 except ImportError as exc:
                     raise ExportError(f"OTLP push needs its optional dependencies ({exc.name} is missing): "
                                       "pip install 'bpfkit[otlp]'") from None

@@ -23,7 +23,7 @@ from typing import Any
 from .. import __version__
 from .._uapi import MapType
 from ..btf import Btf
-from ..btf.types import (
+from ..btf._types import (
     Array,
     Const,
     Enum,
@@ -42,7 +42,7 @@ from ..btf.types import (
     Volatile,
 )
 from ..obj import ObjectSpec
-from ..obj.spec import MapKind
+from ..obj._spec import MapKind
 from ._common import CliError
 from .run import event_type
 

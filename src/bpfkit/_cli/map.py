@@ -21,8 +21,8 @@ from .._sys import commands as C
 from .._uapi import MapType, ProgType
 from ..errors import CliError, KernelError
 from ..maps import Map, MapInfo, as_plain, map_ids
-from ..maps.codec import CharArrayCodec, Codec, IntCodec, PerCpuCodec, StructFormatCodec
-from ..maps.lpm import LpmKeyCodec
+from ..maps._codec import CharArrayCodec, Codec, IntCodec, PerCpuCodec, StructFormatCodec
+from ..maps._lpm import LpmKeyCodec
 from ._common import bpftool_json
 
 __all__ = ["register"]

@@ -690,7 +690,7 @@ class BPF:
     @staticmethod
     def find_library(libname: str | bytes, pid: int = 0) -> bytes | None:
         """Path of shared library ``lib{libname}`` (among those process ``pid`` maps when given), or None."""
-        from ..links.probes import find_library
+        from ..links._probes import find_library
 
         name = _s(libname)
         if pid:

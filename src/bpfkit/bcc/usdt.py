@@ -15,8 +15,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import USDTException
-from ..links.usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
-from ..obj.usdt import ArgKind, UsdtArg
+from ..links._usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
+from ..obj._usdt import ArgKind, UsdtArg
 
 if TYPE_CHECKING:
     from .bpf import BPF

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from .._record import Record
 from .._uapi import CoreReloKind
 from ..errors import CoreError
-from .parse import Btf
-from .types import (
+from ._parse import Btf
+from ._types import (
     Array,
     BtfKind,
     BtfType,

@@ -12,9 +12,9 @@ from .._record import field, record, replace
 from ..btf import Btf, Int, Ptr
 from ..btf import Enum as BtfEnum
 from ..btf import Enum64 as BtfEnum64
-from ..btf.ext import BtfExt
+from ..btf._ext import BtfExt
 from ..errors import BpfKeyError, BpfTypeError, BpfValueError
-from .spec import ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
+from ._spec import ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
 
 __all__ = ["ObjectSpec"]
 

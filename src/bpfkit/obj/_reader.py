@@ -20,10 +20,9 @@ from .._record import Record
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
 from ..asm import decode
 from ..btf import Array, Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
-from ..btf.ext import BtfExt, FuncInfo, parse_ext
+from ..btf._ext import BtfExt, FuncInfo, parse_ext
 from ..errors import BpfError, ObjectFormatError
-from ._link import Function, Reloc, RelocKind, link_program
-from .elf import (
+from ._elf import (
     SHN_LORESERVE,
     SHT_LLVM_ADDRSIG,
     SHT_NOBITS,
@@ -41,9 +40,10 @@ from .elf import (
     ElfSection,
     ElfSymbol,
 )
-from .maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse_legacy_map_def
-from .sections import parse_section
-from .spec import ExternKind, ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
+from ._link import Function, Reloc, RelocKind, link_program
+from ._maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse_legacy_map_def
+from ._sections import parse_section
+from ._spec import ExternKind, ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
 
 if TYPE_CHECKING:
     from ._object import ObjectSpec
@@ -266,7 +266,7 @@ class _Reader:
             essential = t.name.split("___", 1)[0] if "___" in t.name else t.name
             weak = sym.bind == STB_WEAK
             if sec_name == ".kconfig":
-                from .kconfig import alignment_of, kconfig_type_of
+                from ._kconfig import alignment_of, kconfig_type_of
 
                 if isinstance(t, Func):
                     raise ObjectFormatError(f"extern function {t.name!r} cannot be __kconfig", section=".BTF")
