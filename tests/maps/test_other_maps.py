@@ -87,7 +87,7 @@ def test_stack_codec_drops_zero_tail() -> None:
 def test_build_id_stack_codec_reads_struct_bpf_stack_build_id() -> None:
     import struct
 
-    from bpfkit.maps.stack_trace import BuildIdFrame, StackCodec
+    from bpfkit.maps._stack_trace import BuildIdFrame, StackCodec
 
     frame = struct.Struct("<i20sQ")  # struct bpf_stack_build_id: status, build_id[20], offset/ip (32 bytes)
     c = StackCodec(3 * frame.size, build_id=True)
