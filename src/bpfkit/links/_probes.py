@@ -427,7 +427,7 @@ def attach_perf_event(
             attr = P.PerfEventAttr(type=int(type), config=config)
             if sample_freq is not None:
                 attr.sample_period = sample_freq
-                attr.flags = P.FLAG_FREQ
+                attr.freq = 1
             else:
                 attr.sample_period = sample_period or 1
             what = f"{target} on cpu {cpu}"
