@@ -5,38 +5,34 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import fcntl
+import functools
 import mmap
-from ctypes import c_int32, c_uint16, c_uint32, c_uint64
+import os
+import re
 
 from .._uapi import PerfFlags
-from ..errors import BpfPermissionError, KernelError
+from ..errors import BpfPermissionError, KernelError, NotSupportedError
+from . import privilege
+from .attrs import PerfEventAttr
+from .mounts import ensure_tracefs
 from .syscall import NR_PERF_EVENT_OPEN, libc
 
 __all__ = [
-    "PERF_ATTR_SIZE",
     "PerfEventAttr",
     "disable",
     "enable",
+    "kprobe_missing",
+    "kprobe_support",
     "map_pages",
+    "open_kprobe_event",
     "current_paranoid",
     "paranoid_refusal",
     "perf_event_open",
+    "pmu_type",
+    "retprobe_bit",
     "set_bpf",
     "set_output",
 ]
-
-PERF_ATTR_SIZE = 136  # PERF_ATTR_SIZE_VER8
-
-# struct perf_event_attr flag bits (the bitfield word after read_format)
-FLAG_DISABLED = 1 << 0
-FLAG_INHERIT = 1 << 1
-FLAG_EXCLUDE_USER = 1 << 4
-FLAG_EXCLUDE_KERNEL = 1 << 5
-FLAG_EXCLUDE_HV = 1 << 6
-FLAG_EXCLUDE_IDLE = 1 << 7
-FLAG_FREQ = 1 << 10
-FLAG_WATERMARK = 1 << 14
-FLAG_SAMPLE_ID_ALL = 1 << 18
 
 # ioctl numbers of linux/perf_event.h
 IOC_ENABLE = 0x2400
@@ -45,36 +41,6 @@ IOC_RESET = 0x2403
 IOC_SET_OUTPUT = 0x2405
 IOC_SET_BPF = 0x40042408
 IOC_PAUSE_OUTPUT = 0x40042409
-
-
-class PerfEventAttr(ctypes.Structure):
-    """struct perf_event_attr (PERF_ATTR_SIZE_VER8)."""
-
-    _fields_ = [
-        ("type", c_uint32),
-        ("size", c_uint32),
-        ("config", c_uint64),
-        ("sample_period", c_uint64),  # also sample_freq
-        ("sample_type", c_uint64),
-        ("read_format", c_uint64),
-        ("flags", c_uint64),
-        ("wakeup_events", c_uint32),  # also wakeup_watermark
-        ("bp_type", c_uint32),
-        ("config1", c_uint64),  # bp_addr / kprobe_func / uprobe_path
-        ("config2", c_uint64),  # bp_len / kprobe_addr / probe_offset
-        ("branch_sample_type", c_uint64),
-        ("sample_regs_user", c_uint64),
-        ("sample_stack_user", c_uint32),
-        ("clockid", c_int32),
-        ("sample_regs_intr", c_uint64),
-        ("aux_watermark", c_uint32),
-        ("sample_max_stack", c_uint16),
-        ("_reserved_2", c_uint16),
-        ("aux_sample_size", c_uint32),
-        ("aux_action", c_uint32),
-        ("sig_data", c_uint64),
-        ("config3", c_uint64),
-    ]
 
 
 _syscall5 = libc["syscall"]  # a separate function object: argtypes differ from bpf(2)'s
@@ -118,9 +84,7 @@ def _paranoid() -> int | None:
 
 
 def _sys_admin() -> bool:
-    from .. import host
-
-    return host.has_capability(host.CAP_SYS_ADMIN)
+    return privilege.has_capability(privilege.CAP_SYS_ADMIN)
 
 
 def paranoid_refusal(paranoid: int | None, sys_admin: bool) -> str | None:
@@ -182,3 +146,67 @@ def set_cloexec(fd: int) -> None:
     """Mark an fd close-on-exec."""
     flags = fcntl.fcntl(fd, fcntl.F_GETFD)
     fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+
+
+# ---- kprobe and uprobe PMUs ---------------------------------------------------------------
+
+PMU_DIR = "/sys/bus/event_source/devices"
+
+
+@functools.cache
+def pmu_type(name: str) -> int | None:
+    """The type number of PMU ``name`` (``kprobe``, ``uprobe``) for perf_event_open; None without it."""
+    try:
+        with open(f"{PMU_DIR}/{name}/type") as f:
+            return int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+@functools.cache
+def retprobe_bit(name: str) -> int:
+    """The config bit of ``retprobe`` in a PMU's format directory (``config:0``)."""
+    try:
+        with open(f"{PMU_DIR}/{name}/format/retprobe") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return 0
+    m = re.match(r"config:(\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
+@functools.cache
+def kprobe_support() -> str | None:
+    """How this kernel offers kprobes: 'pmu', 'tracefs', or None when it has none."""
+    if pmu_type("kprobe") is not None:
+        return "pmu"
+    try:
+        root = ensure_tracefs()
+    except OSError:
+        return None
+    return "tracefs" if os.path.exists(os.path.join(root, "kprobe_events")) else None
+
+
+def open_kprobe_event(func: str, *, retprobe: bool, offset: int = 0) -> int:
+    """A perf event fd of a kprobe (kretprobe) on ``func``+``offset`` from the kprobe PMU."""
+    pmu = pmu_type("kprobe")
+    if pmu is None:
+        raise kprobe_missing(func, retprobe)
+    target = f"{'kretprobe' if retprobe else 'kprobe'} {func}" + (f"+{offset}" if offset else "")
+    name = ctypes.create_string_buffer(func.encode())
+    attr = PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
+    attr.config = (1 << retprobe_bit("kprobe")) if retprobe else 0
+    attr.config1 = ctypes.addressof(name)
+    attr.config2 = offset
+    return perf_event_open(attr, -1, 0, target=target)
+
+
+def kprobe_missing(func: str, retprobe: bool) -> NotSupportedError:
+    """The error of a kprobe asked of a kernel without kprobes."""
+    kind = "kretprobe" if retprobe else "kprobe"
+    return NotSupportedError(
+        f"cannot attach {kind} to {func!r}: this kernel has no kprobes (CONFIG_KPROBES / "
+        "CONFIG_KPROBE_EVENTS are off: no kprobe PMU and no tracefs kprobe_events); attach to a "
+        "tracepoint, raw tracepoint or tp_btf instead, or fentry/fexit where trampolines are allowed",
+        feature="kprobe",
+    )
