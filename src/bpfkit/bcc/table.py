@@ -32,6 +32,8 @@ __all__ = [
     "LpmTrie",
     "LruHash",
     "LruPerCpuHash",
+    "MapInMapArray",
+    "MapInMapHash",
     "PerCpuArray",
     "PerCpuHash",
     "PerfEventArray",
