@@ -60,9 +60,11 @@ class BtfFacts:
         return kind == "enum" and bool(self.btf.find(name, BtfKind.ENUM64))
 
     def record(self, kind: str, name: str) -> object | None:
-        """The type id of struct/union ``name`` (the first complete one)."""
+        """The type id of struct/union ``name`` (the first complete one; a tag the headers #define to another too)."""
+        from ._kdefs import TAG_ALIASES
+
         k = BtfKind.STRUCT if kind == "struct" else BtfKind.UNION
-        for tid in self.btf.find(name, k):
+        for tid in self.btf.find(name, k) or self.btf.find(TAG_ALIASES.get(name, ""), k):
             return tid
         return None
 
