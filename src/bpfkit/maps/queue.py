@@ -20,7 +20,6 @@ class QueueEmptyError(MapKeyError, IndexError):
 
 
 class _Fifo(Map):
-    default_key_size = 0
 
     def push(self, value: Any, *, overwrite: bool = False) -> None:
         """Add a value; when full, KernelError(E2BIG) unless ``overwrite`` (BPF_EXIST) drops the oldest."""
