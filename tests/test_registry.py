@@ -58,16 +58,14 @@ def test_readers_derive_from_the_registry() -> None:
     assert {k: v for k, v in bpfkit._uapi.MAP_MIN_KERNEL.items()} == {f.name: f.since for f in R.MAP_TYPES}
 
 
-def test_attach_families_cover_the_section_table() -> None:
-    from bpfkit.obj.sections import SECTION_DEFS
-
-    families = {d.attach for d in SECTION_DEFS if d.attach is not None}
-    assert families <= set(R.ATTACH_FAMILIES)
+def test_attach_families_name_existing_functions() -> None:
     assert set(R.PROG_TYPE_FAMILIES.values()) <= set(R.ATTACH_FAMILIES)
     assert all(name in ProgType.__members__ for name in R.PROG_TYPE_FAMILIES)
     for fam in R.ATTACH_FAMILIES.values():
         module = importlib.import_module(f"bpfkit.links.{fam.module}")
         assert callable(getattr(module, fam.function))
+        if fam.probe is not None:
+            assert callable(getattr(module, fam.probe)) and fam.since and fam.label
 
 
 def test_generated_exports_are_current() -> None:

@@ -140,21 +140,28 @@ class AttachFamily(NamedTuple):
     auto: str
     """What the section must name for an attach without arguments: ``"target"`` (any target), ``"always"``,
     ``"path:symbol"``, ``"path:provider:name"`` or ``"never"``."""
+    probe: str | None = None
+    """Name of a ``() -> bool`` in ``module`` telling whether the kernel has this kind of link; features.py
+    offers it as the feature named after the family (``features.check("kprobe_multi")``)."""
+    since: str | None = None
+    """First Linux with the family's link (for a feature with ``probe``)."""
+    label: str = ""
+    """What the feature is called in messages (for a feature with ``probe``)."""
+    config: tuple[str, ...] = ()
+    """Kernel options the link needs, as /proc/config.gz names them (for the hint of a missing feature)."""
 
 
 ATTACH_FAMILIES: dict[str, AttachFamily] = {
     "tracepoint": AttachFamily("_dispatch", "tracepoint", "target"),
     "raw_tracepoint": AttachFamily("_dispatch", "raw_tracepoint", "target"),
     "tracing": AttachFamily("_dispatch", "trampoline", "always"),
+    "ext": AttachFamily("_dispatch", "trampoline", "never"),
     "lsm": AttachFamily("_dispatch", "trampoline", "always"),
     "iter": AttachFamily("_dispatch", "iterator", "always"),
     "kprobe": AttachFamily("_dispatch", "kprobe", "target"),
     "ksyscall": AttachFamily("_dispatch", "ksyscall", "target"),
     "uprobe": AttachFamily("_dispatch", "uprobe", "path:symbol"),
     "usdt": AttachFamily("_dispatch", "usdt", "path:provider:name"),
-    "kprobe_multi": AttachFamily("multi", "attach_kprobe_multi_section", "target"),
-    "kprobe_session": AttachFamily("multi", "attach_kprobe_multi_section", "target"),
-    "uprobe_multi": AttachFamily("multi", "attach_uprobe_multi_section", "path:symbol"),
     "xdp": AttachFamily("_dispatch", "xdp", "never"),
     "tc": AttachFamily("_dispatch", "tcx", "never"),
     "cgroup": AttachFamily("_dispatch", "cgroup", "never"),
@@ -172,7 +179,7 @@ PROG_TYPE_FAMILIES: dict[str, str] = {
     "RAW_TRACEPOINT_WRITABLE": "raw_tracepoint",
     "TRACING": "tracing",
     "LSM": "lsm",
-    "EXT": "tracing",
+    "EXT": "ext",
     "KPROBE": "kprobe",
     "XDP": "xdp",
     "SCHED_CLS": "tc",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 from . import host
-from ._registry import facts_of
+from ._registry import ATTACH_FAMILIES, AttachFamily, facts_of
 from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, ProgLoadAttr
@@ -850,6 +850,28 @@ _DEPENDS = {"fmod_ret": "trampolines"}
 # kernel options a feature needs, as /proc/config.gz names them
 _CONFIG_OPTIONS = {"kprobes": ("CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"), "bpf_lsm": ("CONFIG_BPF_LSM",),
                    "trampolines": ("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",)}
+
+
+def _family_probe(family: str, fam: AttachFamily) -> Callable[[], bool]:
+    """The feature probe of an attach family that names one in the registry (its module's ``fam.probe``)."""
+
+    @functools.cache
+    @_answers(lambda: _FEATURE_LABEL[family], (host.CAP_BPF, host.CAP_PERFMON))
+    def probe() -> bool:
+        import importlib
+
+        return bool(getattr(importlib.import_module(f"bpfkit.links.{fam.module}"), fam.probe or "")())
+
+    probe.__doc__ = f"True when the kernel has {fam.label}."
+    return probe
+
+
+for _family, _fam in ATTACH_FAMILIES.items():  # the links the registry knows a probe for are features too
+    if _fam.probe is not None and _fam.probe not in _BOOL_PROBES:
+        _FEATURE_LABEL[_family] = _fam.label
+        _FEATURE_MIN_KERNEL[_family] = _fam.since or "?"
+        _CONFIG_OPTIONS[_family] = _fam.config
+        _BOOL_PROBES[_family] = _family_probe(_family, _fam)
 
 
 def _config_hint(kind: str, name: str) -> str | None:
