@@ -59,6 +59,9 @@ def test_readers_derive_from_the_registry() -> None:
 
 
 def test_attach_families_name_existing_functions() -> None:
+    from bpfkit.obj.sections import SECTION_DEFS
+
+    assert {d.attach for d in SECTION_DEFS if d.attach is not None} <= set(R.ATTACH_FAMILIES)
     assert set(R.PROG_TYPE_FAMILIES.values()) <= set(R.ATTACH_FAMILIES)
     assert all(name in ProgType.__members__ for name in R.PROG_TYPE_FAMILIES)
     for fam in R.ATTACH_FAMILIES.values():

@@ -290,6 +290,32 @@ class LinkCreateAttr(ctypes.Structure):
         ctypes.c_uint64.from_buffer(self.extra, offset).value = value & 0xFFFFFFFFFFFFFFFF
 
 
+class LinkCreateKprobeMulti(ctypes.Structure):
+    """The ``kprobe_multi`` variant of LinkCreateAttr's union (BPF_TRACE_KPROBE_MULTI/_SESSION)."""
+
+    _fields_ = [
+        ("flags", c_uint32),
+        ("cnt", c_uint32),
+        ("syms", c_uint64),  # const char **
+        ("addrs", c_uint64),  # const unsigned long *
+        ("cookies", c_uint64),  # const __u64 *
+    ]
+
+
+class LinkCreateUprobeMulti(ctypes.Structure):
+    """The ``uprobe_multi`` variant of LinkCreateAttr's union (BPF_TRACE_UPROBE_MULTI/_SESSION)."""
+
+    _fields_ = [
+        ("path", c_uint64),  # const char *
+        ("offsets", c_uint64),  # const unsigned long *
+        ("ref_ctr_offsets", c_uint64),  # const unsigned long *
+        ("cookies", c_uint64),  # const __u64 *
+        ("cnt", c_uint32),
+        ("flags", c_uint32),
+        ("pid", c_uint32),
+    ]
+
+
 class LinkUpdateAttr(ctypes.Structure):
     """BPF_LINK_UPDATE."""
 
