@@ -144,7 +144,7 @@ DEFINES: list[tuple[str, str, str, str, list[tuple[str, int, str]]]] = [
 
 # First Linux release with each map type: from the registry of per-type facts (bpfkit._registry);
 # with each program type: the table below (for docstrings and NotSupportedError).
-MAP_MIN_KERNEL = {f.name: f.since for f in MAP_TYPES}
+MAP_MIN_KERNEL = {f.name: f.since for f in MAP_TYPES if f.since is not None}
 PROG_MIN_KERNEL = {
     "SOCKET_FILTER": "3.19", "KPROBE": "4.1", "SCHED_CLS": "4.1", "SCHED_ACT": "4.1",
     "TRACEPOINT": "4.7", "XDP": "4.8", "PERF_EVENT": "4.9", "CGROUP_SKB": "4.10",
