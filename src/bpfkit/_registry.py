@@ -99,7 +99,7 @@ MAP_TYPES: tuple[MapTypeFacts, ...] = (
     _("CGRP_STORAGE", "6.2", "storage", "CgrpStorageMap", key_size=4, max_entries=0, flags=("NO_PREALLOC",),
       probe=(4, 4, 0), probe_needs="storage_btf"),
     _("ARENA", "6.9", "arena", "ArenaMap", 0, 0, flags=("MMAPABLE",), value="none", probe=(0, 0, 1)),
-    _("INSN_ARRAY", "6.19"),
+    _("INSN_ARRAY", "6.19", "insn_array", "InsnArrayMap", 4, 16, btf=False, probe=(4, 16, 1)),
     _("RHASH", None),
 )
 """Every map type bpfkit knows, in the kernel's order."""

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .cgroup_array import CgroupArrayMap as CgroupArrayMap
     from .hash import HashMap as HashMap
     from .hash import LruHashMap as LruHashMap
+    from .insn_array import InsnArrayMap as InsnArrayMap
     from .lpm import LpmTrieMap as LpmTrieMap
     from .net import CpuMap as CpuMap
     from .net import DevMap as DevMap
@@ -56,6 +57,7 @@ MAP_CLASSES: dict[str, str] = {
     "HashMap": "hash",
     "HashOfMapsMap": "of_maps",
     "InodeStorageMap": "storage",
+    "InsnArrayMap": "insn_array",
     "LpmTrieMap": "lpm",
     "LruHashMap": "hash",
     "LruPerCpuHashMap": "percpu",
@@ -92,6 +94,7 @@ __all__ = [
     "HashMap",
     "HashOfMapsMap",
     "InodeStorageMap",
+    "InsnArrayMap",
     "LpmTrieMap",
     "LruHashMap",
     "LruPerCpuHashMap",
