@@ -240,10 +240,11 @@ class Map:
             _CLASSES[int(t)] = cls
         if len(types) == 1 and (facts := facts_of(types[0])) is not None:
             # the sizes, max_entries and flags the type fixes come from the registry, not the class
-            cls.default_key_size = facts.key_size
-            cls.default_value_size = facts.value_size
-            cls.default_max_entries = facts.max_entries
-            cls.required_flags = functools.reduce(operator.or_, (MapFlags[f] for f in facts.flags), MapFlags(0))
+            flags = functools.reduce(operator.or_, (MapFlags[f] for f in facts.flags), MapFlags(0))
+            for attr, value in (("default_key_size", facts.key_size), ("default_value_size", facts.value_size),
+                                ("default_max_entries", facts.max_entries), ("required_flags", flags)):
+                if getattr(cls, attr) != value:
+                    setattr(cls, attr, value)
 
     # ---- construction ---------------------------------------------------
 
