@@ -119,7 +119,6 @@ def attach_kprobe_multi(
         raise BpfValueError("attach_kprobe_multi needs at least one function")
     _check_cookies(cookies, n, f"kprobe.multi link of {prog.name!r}")
     target = pattern or (f"{n} functions" if n > 1 else str((syms or [hex(a) for a in addrs or ()])[0]))
-    what = f"kprobe.multi link of {prog.name!r} on {target}"
     names = [ctypes.c_char_p(s.encode()) for s in syms] if syms is not None else []
     name_ptrs = (ctypes.c_char_p * len(names))(*names) if names else None
     addr_arr = _u64_array(addrs) if addrs is not None else None
@@ -134,15 +133,20 @@ def attach_kprobe_multi(
         v.cookies = ctypes.addressof(cookie_arr) if cookie_arr is not None else 0
         return (names, name_ptrs, addr_arr, cookie_arr)
 
+    return _link(prog, at, fill, kprobe_multi_support, _kprobe_multi_missing, kind="kprobe.multi", target=target)
+
+
+def _link(prog: Program, at: AttachType, fill: Any, supported: Any, missing: Any, *, kind: str, target: str) -> Link:
+    """BPF_LINK_CREATE of a multi link; a refusal of a kernel without the link type becomes ``missing()``."""
     try:
-        fd = new_link_fd(prog.fd, 0, at, what=what, extra=fill)
+        fd = new_link_fd(prog.fd, 0, at, what=f"{kind} link of {prog.name!r} on {target}", extra=fill)
     except BpfPermissionError:
         raise
     except KernelError as exc:
-        if exc.errno in (E.EOPNOTSUPP, E.EINVAL) and not kprobe_multi_support():
-            raise _kprobe_multi_missing() from exc
+        if exc.errno in (E.EOPNOTSUPP, E.EINVAL) and not supported():
+            raise missing() from exc
         raise
-    return Link(fd, program=prog, kind="kprobe.multi", target=target)
+    return Link(fd, program=prog, kind=kind, target=target)
 
 
 def _kprobe_multi_missing() -> NotSupportedError:
@@ -203,7 +207,6 @@ def attach_uprobe_multi(
     if pid != -1 and (isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0):
         raise BpfValueError(f"pid must be a positive process id or -1 (every process), not {pid!r}")
     target = f"{path}:{label}"
-    what = f"uprobe.multi link of {prog.name!r} on {target}"
     cpath = ctypes.create_string_buffer(path.encode())
     off_arr = _u64_array(offs)
     ref_arr = _u64_array(ref_ctr_offsets) if ref_ctr_offsets is not None else None
@@ -220,17 +223,12 @@ def attach_uprobe_multi(
         v.pid = pid if pid > 0 else 0
         return (cpath, off_arr, ref_arr, cookie_arr)
 
-    try:
-        fd = new_link_fd(prog.fd, 0, at, what=what, extra=fill)
-    except BpfPermissionError:
-        raise
-    except KernelError as exc:
-        if exc.errno in (E.EOPNOTSUPP, E.EINVAL) and not uprobe_multi_support():
-            raise NotSupportedError("uprobe.multi links are not available on this kernel (Linux 6.6, "
-                                    "CONFIG_UPROBES); attach each function with attach_uprobe()",
-                                    feature="uprobe_multi", min_kernel="6.6") from exc
-        raise
-    return Link(fd, program=prog, kind="uprobe.multi", target=target)
+    return _link(prog, at, fill, uprobe_multi_support, _uprobe_multi_missing, kind="uprobe.multi", target=target)
+
+
+def _uprobe_multi_missing() -> NotSupportedError:
+    return NotSupportedError("uprobe.multi links are not available on this kernel (Linux 6.6, CONFIG_UPROBES); "
+                             "attach each function with attach_uprobe()", feature="uprobe_multi", min_kernel="6.6")
 
 
 def attach_kprobe_multi_section(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
