@@ -12,7 +12,7 @@ scripts/gen_exports.py (the public re-exports of the map classes).
 Pure data: no import of the kernel layer, and keyed by the kernel's names (the
 ``BPF_MAP_TYPE_`` suffix) so that the generators can read it before the uapi
 enums exist. Adding a map type: a row here, its class in ``maps/<module>.py``,
-then ``make regen`` (see docs/ARCHITECTURE.md).
+then ``scripts/gen_exports.py`` (see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
