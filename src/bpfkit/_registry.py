@@ -32,7 +32,8 @@ class MapTypeFacts(NamedTuple):
     name: str
     """The kernel's name without ``BPF_MAP_TYPE_`` (``"HASH"``)."""
     since: str | None
-    """First Linux release with the type (None: not established; the enum of 7.2 is the first seen with it)."""
+    """First Linux release with the type (None: not established). RHASH: 7.2 is the oldest release checked to
+    have it (the kernel matrix's 7.x); it may have come a release or two earlier."""
     module: str | None = None
     """Module of :mod:`bpfkit.maps` holding the class (None: no class, a plain :class:`Map`)."""
     cls: str | None = None
@@ -100,7 +101,7 @@ MAP_TYPES: tuple[MapTypeFacts, ...] = (
       probe=(4, 4, 0), probe_needs="storage_btf"),
     _("ARENA", "6.9", "arena", "ArenaMap", 0, 0, flags=("MMAPABLE",), value="none", probe=(0, 0, 1)),
     _("INSN_ARRAY", "6.19", "insn_array", "InsnArrayMap", 4, 16, btf=False, probe=(4, 16, 1)),
-    _("RHASH", None),
+    _("RHASH", "7.2", "hash", "RHashMap", flags=("NO_PREALLOC",)),
 )
 """Every map type bpfkit knows, in the kernel's order."""
 del _

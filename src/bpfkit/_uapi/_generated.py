@@ -97,7 +97,7 @@ class MapType(UapiIntEnum):
     CGRP_STORAGE = 32  # BPF_MAP_TYPE_CGRP_STORAGE, Linux 6.2
     ARENA = 33  # BPF_MAP_TYPE_ARENA, Linux 6.9
     INSN_ARRAY = 34  # BPF_MAP_TYPE_INSN_ARRAY, Linux 6.19
-    RHASH = 35
+    RHASH = 35  # BPF_MAP_TYPE_RHASH, Linux 7.2
 
 
 class ProgType(UapiIntEnum):
@@ -401,6 +401,7 @@ MAP_MIN_KERNEL: dict[str, str] = {
     'CGRP_STORAGE': '6.2',
     'ARENA': '6.9',
     'INSN_ARRAY': '6.19',
+    'RHASH': '7.2',
 }
 
 PROG_MIN_KERNEL: dict[str, str] = {

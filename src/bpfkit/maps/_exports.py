@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .cgroup_array import CgroupArrayMap as CgroupArrayMap
     from .hash import HashMap as HashMap
     from .hash import LruHashMap as LruHashMap
+    from .hash import RHashMap as RHashMap
     from .insn_array import InsnArrayMap as InsnArrayMap
     from .lpm import LpmTrieMap as LpmTrieMap
     from .net import CpuMap as CpuMap
@@ -67,6 +68,7 @@ MAP_CLASSES: dict[str, str] = {
     "PerfEventArrayMap": "perf_event_array",
     "ProgArrayMap": "prog_array",
     "QueueMap": "queue",
+    "RHashMap": "hash",
     "ReuseportSockArray": "net",
     "RingBufMap": "ringbuf",
     "SkStorageMap": "storage",
@@ -104,6 +106,7 @@ __all__ = [
     "PerfEventArrayMap",
     "ProgArrayMap",
     "QueueMap",
+    "RHashMap",
     "ReuseportSockArray",
     "RingBufMap",
     "SkStorageMap",
