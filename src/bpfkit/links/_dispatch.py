@@ -10,7 +10,6 @@ Families attached with a kernel object the section cannot name (xdp, tc, cgroup
 
 from __future__ import annotations
 
-import platform
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType
@@ -94,6 +93,8 @@ def _kprobe(prog: Program, where: str | None, options: dict[str, Any], *, syscal
         raise BpfValueError(f"program {prog.name!r} has no kprobe target (section {prog.section!r})")
     func, _, off = where.partition("+")
     if syscall:
+        import platform
+
         func = ("__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else "__x64_sys_") + func
     d = find_section_def(prog.section)
     from .probes import attach_kprobe
