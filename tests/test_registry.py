@@ -27,7 +27,7 @@ def test_every_kernel_map_type_has_a_row() -> None:
 
 @pytest.mark.parametrize("facts", [f for f in R.MAP_TYPES if f.cls is not None], ids=lambda f: f.name)
 def test_row_names_its_class(facts: R.MapTypeFacts) -> None:
-    from bpfkit.maps.base import _class_for
+    from bpfkit.maps._base import _class_for
 
     module = importlib.import_module(f"bpfkit.maps.{facts.module}")
     cls = getattr(module, facts.cls or "")
@@ -51,7 +51,7 @@ def test_alias_resolves_to_the_row_with_a_class() -> None:
 
 def test_readers_derive_from_the_registry() -> None:
     from bpfkit import collection
-    from bpfkit.maps import base
+    from bpfkit.maps import _base as base
 
     assert {m.name for m in collection._FD_VALUE_TYPES} == {f.name for f in R.MAP_TYPES if f.value == "fd"}
     assert {m.name for m in base._NO_BTF_TYPES} == {f.name for f in R.MAP_TYPES if not f.btf}
@@ -59,7 +59,7 @@ def test_readers_derive_from_the_registry() -> None:
 
 
 def test_attach_families_name_existing_functions() -> None:
-    from bpfkit.obj.sections import SECTION_DEFS
+    from bpfkit.obj._sections import SECTION_DEFS
 
     assert {d.attach for d in SECTION_DEFS if d.attach is not None} <= set(R.ATTACH_FAMILIES)
     assert set(R.PROG_TYPE_FAMILIES.values()) <= set(R.ATTACH_FAMILIES)

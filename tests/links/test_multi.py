@@ -15,7 +15,7 @@ import bpfkit
 from bpfkit import features
 from bpfkit._uapi import LinkType
 from bpfkit.errors import BpfTypeError, BpfValueError, NotSupportedError
-from bpfkit.links import multi
+from bpfkit.links import _multi as multi
 from bpfkit.programs import Program
 from bpfkit.testing import compile_bpf, require
 
@@ -76,7 +76,7 @@ def test_uretprobe_multi_pattern(col: bpfkit.Collection, target: Path) -> None:
 
 def test_uprobe_multi_offsets_and_pid_filter(col: bpfkit.Collection, target: Path) -> None:
     require("uprobe_multi")
-    from bpfkit.links.probes import resolve_symbol
+    from bpfkit.links._probes import resolve_symbol
 
     off = resolve_symbol(str(target), "bpfkit_multi_c").offset
     p = col.programs["umulti"]

@@ -7,7 +7,7 @@ import pytest
 import bpfkit
 from bpfkit import features
 from bpfkit.errors import BpfValueError, KernelError, NotSupportedError
-from bpfkit.maps.insn_array import InsnArrayMap, InsnArrayValue
+from bpfkit.maps._insn_array import InsnArrayMap, InsnArrayValue
 
 pytestmark = pytest.mark.kernel
 

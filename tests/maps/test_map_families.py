@@ -9,7 +9,7 @@ import sys
 
 from bpfkit._registry import MAP_TYPES
 from bpfkit._uapi import MapType
-from bpfkit.maps.base import Map
+from bpfkit.maps._base import Map
 
 FAMILIES = {MapType[f.name]: f.module for f in MAP_TYPES if f.module is not None}
 
@@ -34,7 +34,7 @@ def test_table_matches_what_each_family_declares() -> None:
 def test_each_type_finds_its_class_in_a_fresh_process() -> None:
     out = run(
         "import sys\n"
-        "from bpfkit.maps.base import _class_for\n"
+        "from bpfkit.maps._base import _class_for\n"
         "from bpfkit._registry import MAP_TYPES\n"
         "from bpfkit._uapi import MapType\n"
         "FAMILIES = [MapType[f.name] for f in MAP_TYPES if f.module]\n"
@@ -47,8 +47,8 @@ def test_each_type_finds_its_class_in_a_fresh_process() -> None:
 def test_package_imports_families_on_first_use() -> None:
     out = run(
         "import sys, bpfkit.maps as m\n"
-        "fam = lambda: sorted(k.rsplit('.', 1)[1] for k in sys.modules if k.startswith('bpfkit.maps.') and '._' not in k)\n"
-        "a = fam(); h = m.HashMap; b = fam(); p = m.percpu.PerCpuHashMap\n"
-        "print(a, b, h.__name__, p.__name__, 'HashMap' in dir(m), p is m.PerCpuHashMap)\n"
+        "fam = lambda: sorted(k.rsplit('.', 1)[1] for k in sys.modules if k.startswith('bpfkit.maps.') and k != 'bpfkit.maps._exports')\n"
+        "a = fam(); h = m.HashMap; b = fam(); p = m.PerCpuHashMap; c = fam()\n"
+        "print(a, b, c, h.__name__, p.__name__, 'HashMap' in dir(m))\n"
     )
-    assert out == "[] ['base', 'codec', 'hash'] HashMap PerCpuHashMap True True"
+    assert out == ("[] ['_base', '_codec', '_hash'] ['_array', '_base', '_codec', '_hash', '_percpu'] HashMap PerCpuHashMap True")

@@ -7,7 +7,7 @@ import pytest
 import bpfkit
 from bpfkit import features
 from bpfkit.errors import MapKeyError, NotSupportedError
-from bpfkit.maps.hash import RHashMap
+from bpfkit.maps._hash import RHashMap
 
 pytestmark = pytest.mark.kernel
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType
 from ..errors import BpfTypeError, BpfValueError
-from ..obj.sections import find_section_def
+from ..obj._sections import find_section_def
 
 if TYPE_CHECKING:
     from ..programs import Program
-    from .base import Link
+    from ._base import Link
 
 __all__ = [
     "cgroup", "iterator", "kprobe", "ksyscall", "netfilter", "netns", "perf_event", "raw_tracepoint",
@@ -47,7 +47,7 @@ def tracepoint(prog: Program, where: str | None, options: dict[str, Any]) -> Lin
     """SEC("tracepoint/CATEGORY/NAME")."""
     if not where or "/" not in where:
         raise BpfValueError(f"program {prog.name!r}: a tracepoint target is 'category/name', got {where!r}")
-    from .tracing import attach_tracepoint
+    from ._tracing import attach_tracepoint
 
     cat, _, name = where.partition("/")
     return attach_tracepoint(prog, cat, name, **options)
@@ -57,7 +57,7 @@ def raw_tracepoint(prog: Program, where: str | None, options: dict[str, Any]) ->
     """SEC("raw_tp/NAME")."""
     if not where:
         raise BpfValueError(f"program {prog.name!r} has no raw tracepoint name (section {prog.section!r})")
-    from .tracing import attach_raw_tracepoint
+    from ._tracing import attach_raw_tracepoint
 
     return attach_raw_tracepoint(prog, where, **options)
 
@@ -66,14 +66,14 @@ def trampoline(prog: Program, where: str | None, options: dict[str, Any]) -> Lin
     """fentry/fexit/fmod_ret/tp_btf/lsm/freplace: the target is in the program's attach BTF id."""
     if prog.expected_attach_type == AttachType.TRACE_ITER:
         return iterator(prog, where, options)
-    from .tracing import attach_trampoline
+    from ._tracing import attach_trampoline
 
     return attach_trampoline(prog, **options)
 
 
 def iterator(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """SEC("iter/TARGET")."""
-    from .tracing import attach_iter
+    from ._tracing import attach_iter
 
     return attach_iter(prog, **options)
 
@@ -97,7 +97,7 @@ def _kprobe(prog: Program, where: str | None, options: dict[str, Any], *, syscal
 
         func = ("__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else "__x64_sys_") + func
     d = find_section_def(prog.section)
-    from .probes import attach_kprobe
+    from ._probes import attach_kprobe
 
     return attach_kprobe(prog, func, offset=_offset(prog, off, "kprobe"),
                          retprobe=d is not None and d.is_return_probe, **options)
@@ -110,7 +110,7 @@ def uprobe(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
         raise BpfValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
     sym, _, off = sym.partition("+")
     d = find_section_def(prog.section)
-    from .probes import attach_uprobe
+    from ._probes import attach_uprobe
 
     return attach_uprobe(prog, binary, sym or None, offset=_offset(prog, off, "uprobe"),
                          retprobe=d is not None and d.is_return_probe, **options)
@@ -122,7 +122,7 @@ def usdt(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     if len(parts) != 3 or not all(parts):
         raise BpfValueError(f"program {prog.name!r}: a USDT target is 'path:provider:name', got {where!r}; "
                             "attach with attach_usdt(prog, path_or_pid, provider, name)")
-    from .usdt import attach_usdt
+    from ._usdt import attach_usdt
 
     return attach_usdt(prog, parts[0], parts[1], parts[2], **options)
 
@@ -130,7 +130,7 @@ def usdt(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
 def xdp(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """XDP: needs ``interface=``."""
     _needs(prog, options, "interface")
-    from .net import attach_xdp
+    from ._net import attach_xdp
 
     return attach_xdp(prog, **options)
 
@@ -139,7 +139,7 @@ def tcx(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """tc/tcx: needs ``interface=``; the direction defaults to the section's."""
     _needs(prog, options, "interface")
     direction = options.pop("direction", "egress" if prog.section.endswith("egress") else "ingress")
-    from .net import attach_tcx
+    from ._net import attach_tcx
 
     return attach_tcx(prog, direction=direction, **options)
 
@@ -147,7 +147,7 @@ def tcx(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
 def cgroup(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """cgroup programs and sock_ops: need ``cgroup=``."""
     _needs(prog, options, "cgroup")
-    from .net import attach_cgroup
+    from ._net import attach_cgroup
 
     return attach_cgroup(prog, **options)
 
@@ -155,7 +155,7 @@ def cgroup(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
 def socket_filter(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """SEC("socket"): needs ``sock=``."""
     _needs(prog, options, "sock")
-    from .net import attach_socket_filter
+    from ._net import attach_socket_filter
 
     return attach_socket_filter(prog, **options)
 
@@ -163,21 +163,21 @@ def socket_filter(prog: Program, where: str | None, options: dict[str, Any]) -> 
 def sockmap(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """sk_msg/sk_skb: need ``sockmap=``."""
     _needs(prog, options, "sockmap")
-    from .net import attach_sockmap
+    from ._net import attach_sockmap
 
     return attach_sockmap(prog, **options)
 
 
 def netns(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """sk_lookup/flow_dissector: the caller's network namespace unless ``netns=``."""
-    from .net import attach_netns
+    from ._net import attach_netns
 
     return attach_netns(prog, **options)
 
 
 def perf_event(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """SEC("perf_event"): the perf event is in the options (see attach_perf_event)."""
-    from .probes import attach_perf_event
+    from ._probes import attach_perf_event
 
     return attach_perf_event(prog, **options)
 
@@ -185,6 +185,6 @@ def perf_event(prog: Program, where: str | None, options: dict[str, Any]) -> Lin
 def netfilter(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
     """SEC("netfilter"): needs ``pf=``, ``hooknum=`` and ``priority=``."""
     _needs(prog, options, "pf", "hooknum", "priority")
-    from .net import attach_netfilter
+    from ._net import attach_netfilter
 
     return attach_netfilter(prog, **options)

@@ -16,61 +16,56 @@ from . import _exports
 from ._exports import MAP_CLASSES
 
 if TYPE_CHECKING:
+    from .._kbtf import kernel_btf as kernel_btf
+    from .._kbtf import load_btf as load_btf
+    from ._array import IndexedMap as IndexedMap
+    from ._base import Map as Map
+    from ._base import MapInfo as MapInfo
+    from ._base import MapIterationError as MapIterationError
+    from ._base import fd_of as fd_of
+    from ._base import map_ids as map_ids
+    from ._codec import Codec as Codec
+    from ._codec import CodecSpec as CodecSpec
+    from ._codec import as_plain as as_plain
+    from ._codec import btf_ctype as btf_ctype
+    from ._codec import btf_dtype as btf_dtype
+    from ._codec import make_codec as make_codec
     from ._exports import *  # noqa: F403  (the map class of each registry row)
-    from .array import IndexedMap as IndexedMap
-    from .base import Map as Map
-    from .base import MapInfo as MapInfo
-    from .base import MapIterationError as MapIterationError
-    from .base import fd_of as fd_of
-    from .base import map_ids as map_ids
-    from .btfinfo import kernel_btf as kernel_btf
-    from .btfinfo import load_btf as load_btf
-    from .codec import Codec as Codec
-    from .codec import CodecSpec as CodecSpec
-    from .codec import as_plain as as_plain
-    from .codec import btf_ctype as btf_ctype
-    from .codec import btf_dtype as btf_dtype
-    from .codec import make_codec as make_codec
-    from .lpm import LpmKey as LpmKey
-    from .net import CpumapValue as CpumapValue
-    from .net import DevmapValue as DevmapValue
-    from .queue import QueueEmptyError as QueueEmptyError
-    from .storage import LocalStorageMap as LocalStorageMap
+    from ._lpm import LpmKey as LpmKey
+    from ._net import CpumapValue as CpumapValue
+    from ._net import DevmapValue as DevmapValue
+    from ._queue import QueueEmptyError as QueueEmptyError
+    from ._storage import LocalStorageMap as LocalStorageMap
 
 _WHERE: dict[str, str] = {
     **MAP_CLASSES,
-    "IndexedMap": "array",
-    "Map": "base",
-    "MapInfo": "base",
-    "MapIterationError": "base",
-    "fd_of": "base",
-    "map_ids": "base",
-    "kernel_btf": "btfinfo",
-    "load_btf": "btfinfo",
-    "Codec": "codec",
-    "CodecSpec": "codec",
-    "as_plain": "codec",
-    "btf_ctype": "codec",
-    "btf_dtype": "codec",
-    "make_codec": "codec",
-    "LpmKey": "lpm",
-    "CpumapValue": "net",
-    "DevmapValue": "net",
-    "QueueEmptyError": "queue",
-    "LocalStorageMap": "storage",
+    "IndexedMap": "_array",
+    "Map": "_base",
+    "MapInfo": "_base",
+    "MapIterationError": "_base",
+    "fd_of": "_base",
+    "map_ids": "_base",
+    "kernel_btf": "bpfkit._kbtf",
+    "load_btf": "bpfkit._kbtf",
+    "Codec": "_codec",
+    "CodecSpec": "_codec",
+    "as_plain": "_codec",
+    "btf_ctype": "_codec",
+    "btf_dtype": "_codec",
+    "make_codec": "_codec",
+    "LpmKey": "_lpm",
+    "CpumapValue": "_net",
+    "DevmapValue": "_net",
+    "QueueEmptyError": "_queue",
+    "LocalStorageMap": "_storage",
 }
-
-
-_SUBMODULES = frozenset({"base", "btfgen", "btfinfo", "codec", *MAP_CLASSES.values()})
 
 
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
-        if name in _SUBMODULES:  # ``bpfkit.maps.hash`` as an attribute, as when the package imported them all
-            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(module if module.startswith("bpfkit.") else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

@@ -9,76 +9,76 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .arena import ArenaMap as ArenaMap
-    from .array import ArrayMap as ArrayMap
-    from .bloom import BloomFilterMap as BloomFilterMap
-    from .cgroup_array import CgroupArrayMap as CgroupArrayMap
-    from .hash import HashMap as HashMap
-    from .hash import LruHashMap as LruHashMap
-    from .hash import RHashMap as RHashMap
-    from .insn_array import InsnArrayMap as InsnArrayMap
-    from .lpm import LpmTrieMap as LpmTrieMap
-    from .net import CpuMap as CpuMap
-    from .net import DevMap as DevMap
-    from .net import DevMapHash as DevMapHash
-    from .net import ReuseportSockArray as ReuseportSockArray
-    from .net import SockHash as SockHash
-    from .net import SockMap as SockMap
-    from .net import XskMap as XskMap
-    from .of_maps import ArrayOfMapsMap as ArrayOfMapsMap
-    from .of_maps import HashOfMapsMap as HashOfMapsMap
-    from .percpu import LruPerCpuHashMap as LruPerCpuHashMap
-    from .percpu import PerCpuArrayMap as PerCpuArrayMap
-    from .percpu import PerCpuHashMap as PerCpuHashMap
-    from .perf_event_array import PerfEventArrayMap as PerfEventArrayMap
-    from .prog_array import ProgArrayMap as ProgArrayMap
-    from .queue import QueueMap as QueueMap
-    from .queue import StackMap as StackMap
-    from .ringbuf import RingBufMap as RingBufMap
-    from .ringbuf import UserRingBufMap as UserRingBufMap
-    from .stack_trace import StackTraceMap as StackTraceMap
-    from .storage import CgroupStorageMap as CgroupStorageMap
-    from .storage import CgrpStorageMap as CgrpStorageMap
-    from .storage import InodeStorageMap as InodeStorageMap
-    from .storage import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
-    from .storage import SkStorageMap as SkStorageMap
-    from .storage import TaskStorageMap as TaskStorageMap
+    from ._arena import ArenaMap as ArenaMap
+    from ._array import ArrayMap as ArrayMap
+    from ._bloom import BloomFilterMap as BloomFilterMap
+    from ._cgroup_array import CgroupArrayMap as CgroupArrayMap
+    from ._hash import HashMap as HashMap
+    from ._hash import LruHashMap as LruHashMap
+    from ._hash import RHashMap as RHashMap
+    from ._insn_array import InsnArrayMap as InsnArrayMap
+    from ._lpm import LpmTrieMap as LpmTrieMap
+    from ._net import CpuMap as CpuMap
+    from ._net import DevMap as DevMap
+    from ._net import DevMapHash as DevMapHash
+    from ._net import ReuseportSockArray as ReuseportSockArray
+    from ._net import SockHash as SockHash
+    from ._net import SockMap as SockMap
+    from ._net import XskMap as XskMap
+    from ._of_maps import ArrayOfMapsMap as ArrayOfMapsMap
+    from ._of_maps import HashOfMapsMap as HashOfMapsMap
+    from ._percpu import LruPerCpuHashMap as LruPerCpuHashMap
+    from ._percpu import PerCpuArrayMap as PerCpuArrayMap
+    from ._percpu import PerCpuHashMap as PerCpuHashMap
+    from ._perf_event_array import PerfEventArrayMap as PerfEventArrayMap
+    from ._prog_array import ProgArrayMap as ProgArrayMap
+    from ._queue import QueueMap as QueueMap
+    from ._queue import StackMap as StackMap
+    from ._ringbuf import RingBufMap as RingBufMap
+    from ._ringbuf import UserRingBufMap as UserRingBufMap
+    from ._stack_trace import StackTraceMap as StackTraceMap
+    from ._storage import CgroupStorageMap as CgroupStorageMap
+    from ._storage import CgrpStorageMap as CgrpStorageMap
+    from ._storage import InodeStorageMap as InodeStorageMap
+    from ._storage import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
+    from ._storage import SkStorageMap as SkStorageMap
+    from ._storage import TaskStorageMap as TaskStorageMap
 
 MAP_CLASSES: dict[str, str] = {
-    "ArenaMap": "arena",
-    "ArrayMap": "array",
-    "ArrayOfMapsMap": "of_maps",
-    "BloomFilterMap": "bloom",
-    "CgroupArrayMap": "cgroup_array",
-    "CgroupStorageMap": "storage",
-    "CgrpStorageMap": "storage",
-    "CpuMap": "net",
-    "DevMap": "net",
-    "DevMapHash": "net",
-    "HashMap": "hash",
-    "HashOfMapsMap": "of_maps",
-    "InodeStorageMap": "storage",
-    "InsnArrayMap": "insn_array",
-    "LpmTrieMap": "lpm",
-    "LruHashMap": "hash",
-    "LruPerCpuHashMap": "percpu",
-    "PerCpuArrayMap": "percpu",
-    "PerCpuCgroupStorageMap": "storage",
-    "PerCpuHashMap": "percpu",
-    "PerfEventArrayMap": "perf_event_array",
-    "ProgArrayMap": "prog_array",
-    "QueueMap": "queue",
-    "RHashMap": "hash",
-    "ReuseportSockArray": "net",
-    "RingBufMap": "ringbuf",
-    "SkStorageMap": "storage",
-    "SockHash": "net",
-    "SockMap": "net",
-    "StackMap": "queue",
-    "StackTraceMap": "stack_trace",
-    "TaskStorageMap": "storage",
-    "UserRingBufMap": "ringbuf",
-    "XskMap": "net",
+    "ArenaMap": "_arena",
+    "ArrayMap": "_array",
+    "ArrayOfMapsMap": "_of_maps",
+    "BloomFilterMap": "_bloom",
+    "CgroupArrayMap": "_cgroup_array",
+    "CgroupStorageMap": "_storage",
+    "CgrpStorageMap": "_storage",
+    "CpuMap": "_net",
+    "DevMap": "_net",
+    "DevMapHash": "_net",
+    "HashMap": "_hash",
+    "HashOfMapsMap": "_of_maps",
+    "InodeStorageMap": "_storage",
+    "InsnArrayMap": "_insn_array",
+    "LpmTrieMap": "_lpm",
+    "LruHashMap": "_hash",
+    "LruPerCpuHashMap": "_percpu",
+    "PerCpuArrayMap": "_percpu",
+    "PerCpuCgroupStorageMap": "_storage",
+    "PerCpuHashMap": "_percpu",
+    "PerfEventArrayMap": "_perf_event_array",
+    "ProgArrayMap": "_prog_array",
+    "QueueMap": "_queue",
+    "RHashMap": "_hash",
+    "ReuseportSockArray": "_net",
+    "RingBufMap": "_ringbuf",
+    "SkStorageMap": "_storage",
+    "SockHash": "_net",
+    "SockMap": "_net",
+    "StackMap": "_queue",
+    "StackTraceMap": "_stack_trace",
+    "TaskStorageMap": "_storage",
+    "UserRingBufMap": "_ringbuf",
+    "XskMap": "_net",
 }
 """Class name -> module of bpfkit.maps that defines it."""
 
