@@ -19,7 +19,9 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._sys import Fd
 from .._sys import attrs as A
+from .._sys import commands as C
 from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import AttachType, ProgType
 from ..errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
@@ -249,11 +251,19 @@ def attach_uprobe_multi_section(prog: Program, where: str | None, options: dict[
 
 def _probe_link(attach_type: AttachType, fill: Any, expect: int) -> bool:
     """Load ``r0 = 0; exit`` for ``attach_type`` and create a link that must fail with ``expect`` if supported."""
-    from ..features import _trivial_program
+    from ..features import TRIVIAL_PROGRAM
 
-    prog = _trivial_program(ProgType.KPROBE, expected_attach_type=int(attach_type))
-    if prog is None:
-        return False
+    insns = ctypes.create_string_buffer(TRIVIAL_PROGRAM, len(TRIVIAL_PROGRAM))
+    lic = ctypes.create_string_buffer(b"GPL")
+    a = A.ProgLoadAttr(prog_type=int(ProgType.KPROBE), insn_cnt=len(TRIVIAL_PROGRAM) // 8,
+                       insns=ctypes.addressof(insns), license=ctypes.addressof(lic),
+                       expected_attach_type=int(attach_type))
+    try:
+        prog = Fd(C.prog_load(a, target=f"probe program ({attach_type.name.lower()})"), "probe program")
+    except BpfPermissionError:
+        raise
+    except KernelError:
+        return False  # the kernel does not know the attach type
     with prog:
         try:
             new_link_fd(prog.fd, 0, attach_type, what=f"probe {attach_type.name.lower()} link", extra=fill).close()
