@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import host
 from ._record import FrozenRecord
+from ._registry import MAP_TYPES
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapType, ProgType, PseudoSrc
@@ -559,11 +560,8 @@ class _Loader:
 
 _DATA_KINDS = frozenset({MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG})
 
-_FD_VALUE_TYPES = frozenset({
-    MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PERF_EVENT_ARRAY,
-    MapType.CGROUP_ARRAY, MapType.SOCKMAP, MapType.SOCKHASH, MapType.DEVMAP, MapType.DEVMAP_HASH,
-    MapType.CPUMAP, MapType.XSKMAP,
-})
+# map types whose values are fds/ids of other objects: their BTF value type does not describe what user space reads
+_FD_VALUE_TYPES = frozenset(MapType[f.name] for f in MAP_TYPES if f.value == "fd")
 
 def _reoff(li: LineInfo, file_off: int, line_off: int) -> LineInfo:
     return LineInfo(li.insn_off, li.file_name, li.line, li.line_num, li.col, file_off, line_off)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import builtins
 import ctypes
 import errno as E
+import functools
 import importlib
+import operator
 import os
 import re
 import struct
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
 from .._record import record
+from .._registry import MAP_TYPES, facts_of
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
@@ -54,7 +57,6 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
-from ._families import MODULE_OF
 
 if TYPE_CHECKING:
     from ..obj._spec import MapSpec
@@ -192,13 +194,15 @@ _NO_BATCH: set[tuple[int, int]] = set()  # (map type, batch command) the kernel 
 
 
 def _class_for(t: int) -> type[Map]:
-    cls = _CLASSES.get(int(t))
-    if cls is None:
-        module = MODULE_OF.get(int(t))
-        if module is not None:
-            importlib.import_module(f"{__package__}.{module}")  # its classes register in _CLASSES
-            cls = _CLASSES.get(int(t))
-    return cls or Map
+    """The class of map type ``t``: its family's module (from the registry) is imported on first use."""
+    klass = _CLASSES.get(int(t))
+    if klass is None:
+        facts = facts_of(t)
+        if facts is None or facts.module is None:
+            return Map
+        importlib.import_module(f"{__package__}.{facts.module}")  # its classes register in _CLASSES
+        klass = _CLASSES.get(int(t), Map)
+    return klass
 
 
 def _closed_op(desc: str) -> Callable[[], int]:
@@ -238,8 +242,16 @@ class Map:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for t in cls.__dict__.get("map_types", ()):
+        types = cls.__dict__.get("map_types", ())
+        for t in types:
             _CLASSES[int(t)] = cls
+        if len(types) == 1 and (facts := facts_of(types[0])) is not None:
+            # the sizes, max_entries and flags the type fixes come from the registry, not the class
+            flags = functools.reduce(operator.or_, (MapFlags[f] for f in facts.flags), MapFlags(0))
+            for attr, value in (("default_key_size", facts.key_size), ("default_value_size", facts.value_size),
+                                ("default_max_entries", facts.max_entries), ("required_flags", flags)):
+                if getattr(cls, attr) != value:
+                    setattr(cls, attr, value)
 
     # ---- construction ---------------------------------------------------
 
@@ -1551,12 +1563,7 @@ def _create_fd(
 
 
 # map types whose BTF the kernel refuses (or ignores): an object's map of these is created without it
-_NO_BTF_TYPES = frozenset({
-    MapType.PERF_EVENT_ARRAY, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.USER_RINGBUF,
-    MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
-    MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
-    MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
-})
+_NO_BTF_TYPES = frozenset(MapType[f.name] for f in MAP_TYPES if not f.btf)
 
 
 def _spec_entries_and_flags(spec: MapSpec) -> tuple[int, int]:

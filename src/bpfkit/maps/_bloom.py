@@ -18,7 +18,6 @@ class BloomFilterMap(Map):
     """
 
     map_types = (MapType.BLOOM_FILTER,)
-    default_key_size = 0
 
     @classmethod
     def _prepare_create(cls, a: _CreateArgs) -> None:

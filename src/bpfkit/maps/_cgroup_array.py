@@ -17,7 +17,6 @@ class CgroupArrayMap(IndexedMap):
     """
 
     map_types = (MapType.CGROUP_ARRAY,)
-    default_value_size = 4
 
     def _make_value_codec(self, spec: Any) -> Codec:
         return FdCodec(self.value_size, "cgroup fd")

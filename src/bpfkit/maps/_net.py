@@ -54,7 +54,6 @@ class DevMap(IndexedMap):
     ``m[i] = DevmapValue(ifindex=, prog=)`` / a dict (value_size 8)."""
 
     map_types = (MapType.DEVMAP,)
-    default_value_size = 4
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:
@@ -65,8 +64,6 @@ class DevMapHash(HashMap):
     """BPF_MAP_TYPE_DEVMAP_HASH (Linux 5.4): like DevMap with any u32 keys."""
 
     map_types = (MapType.DEVMAP_HASH,)
-    default_key_size = 4
-    default_value_size = 4
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:
@@ -78,7 +75,6 @@ class CpuMap(IndexedMap):
     ``CpumapValue(qsize=, prog=)`` (value_size 8). max_entries defaults to the possible CPUs."""
 
     map_types = (MapType.CPUMAP,)
-    default_value_size = 4
     element_ops_hold_gil = False  # an update starts a kernel thread
 
     @classmethod
@@ -96,7 +92,6 @@ class XskMap(IndexedMap):
     The kernel cannot read slots back to user space."""
 
     map_types = (MapType.XSKMAP,)
-    default_value_size = 4
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:
@@ -104,7 +99,6 @@ class XskMap(IndexedMap):
 
 
 class _SockValues(Map):
-    default_value_size = 8  # 8 so lookups can return the socket cookie
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:

@@ -15,7 +15,6 @@ __all__ = ["ArrayOfMapsMap", "HashOfMapsMap"]
 
 
 class _OfMaps(Map):
-    default_value_size = 4
     element_ops_hold_gil = False  # updates and deletes wait for an RCU grace period
 
     @classmethod

@@ -19,7 +19,6 @@ class PerfEventArrayMap(IndexedMap):
     """
 
     map_types = (MapType.PERF_EVENT_ARRAY,)
-    default_value_size = 4
     default_max_entries: ClassVar[int | None] = None
 
     @classmethod

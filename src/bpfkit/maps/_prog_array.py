@@ -18,7 +18,6 @@ class ProgArrayMap(IndexedMap):
     """
 
     map_types = (MapType.PROG_ARRAY,)
-    default_value_size = 4
 
     def _make_value_codec(self, spec: Any) -> Codec:
         return FdCodec(self.value_size, "program fd")

@@ -13,7 +13,6 @@ __all__ = ["QueueEmptyError", "QueueMap", "StackMap"]
 
 
 class _Fifo(Map):
-    default_key_size = 0
 
     def push(self, value: Any, *, overwrite: bool = False) -> None:
         """Add a value; when full, KernelError(E2BIG) unless ``overwrite`` (BPF_EXIST) drops the oldest."""

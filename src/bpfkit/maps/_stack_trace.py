@@ -78,8 +78,6 @@ class StackTraceMap(Map):
     """
 
     map_types = (MapType.STACK_TRACE,)
-    default_key_size = 4
-    default_value_size = 8 * PERF_MAX_STACK_DEPTH
 
     def _make_value_codec(self, spec: Any) -> Codec:
         if spec is not None:
