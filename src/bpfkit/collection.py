@@ -733,7 +733,7 @@ class Collection:
 
     def attach(self, *names: str) -> list[Link]:
         """Attach every program that can attach on its own (or the ``names`` given); returns the links."""
-        from .links import attach_program, can_auto_attach
+        from .links import attach_program, can_auto_attach, close_links
 
         chosen = [self.programs[n] for n in names] if names else [
             p for p in self._programs.values() if can_auto_attach(p) and _auto(p)
@@ -743,17 +743,19 @@ class Collection:
             for p in chosen:
                 made.append(attach_program(p))
         except BaseException:
-            for link in made:
-                link.close()
+            close_links(reversed(made))
             raise
         self.links.extend(made)
         return made
 
     def detach(self) -> None:
-        """Close every link made by :meth:`attach`."""
+        """Close every link made by :meth:`attach`, concurrently (:func:`close_links`): each close of a
+        tracepoint or probe link waits in the kernel for an RCU grace period, and those waits overlap."""
         links, self.links = self.links, []
-        for link in reversed(links):
-            link.close()
+        if links:
+            from .links import close_links
+
+            close_links(reversed(links))
 
     def unpin(self) -> None:
         """Remove the pins this load created for LIBBPF_PIN_BY_NAME maps."""
