@@ -170,6 +170,13 @@ def _b8_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
     return [ctx.python, str(Path(__file__).parent / "py" / "b8_export.py"), f"--sizes={sizes}"]
 
 
+def _b9(side: str) -> Callable[[Ctx, dict[str, int]], list[str]]:
+    def argv(ctx: Ctx, p: dict[str, int]) -> list[str]:
+        return [ctx.python, str(HERE / "stopwatch.py"), "--side", side]
+
+    return argv
+
+
 def _no_c(ctx: Ctx, p: dict[str, int]) -> list[str]:
     return []  # a bpfkit-only benchmark: no C counterpart
 
@@ -316,6 +323,28 @@ BENCHES: tuple[Bench, ...] = (
                    "out.attach_ns", NS_MS, Target("<=", 1.5)),
             Metric("detach", "detach every link", "ms", "lower", "out.detach_ns", "out.detach_ns", NS_MS,
                    Target("<=", 1.0)),
+        ),
+    ),
+    Bench(
+        id="B9",
+        title="stop: SIGINT to process exit (links closed), and the bootstrap tool as a user runs it",
+        fresh=True,
+        sizes={"full": Sizes(5), "quick": Sizes(2), "tiny": Sizes(1)},
+        c_argv=_b9("c"),
+        py_argv=_b9("bpfkit"),
+        metrics=(
+            Metric("stop.bootstrap", "SIGINT to exit, bootstrap.bpf.o (2 tracepoints, ring buffer)", "ms", "lower",
+                   "out.bootstrap.stop_ns", "out.bootstrap.stop_ns", NS_MS, Target("<=", 0.5)),
+            Metric("stop.stop16", "SIGINT to exit, 16 tracepoint links", "ms", "lower",
+                   "out.stop16.stop_ns", "out.stop16.stop_ns", NS_MS, Target("<=", 0.5)),
+            Metric("tool.stop", "`bpfkit bootstrap`: SIGINT to exit (C: as above)", "ms", "lower",
+                   "out.tool.stop_ns", "out.bootstrap.stop_ns", NS_MS),
+            Metric("start.bootstrap", "spawn to attached (ready line), bootstrap.bpf.o", "ms", "lower",
+                   "out.bootstrap.start_ns", "out.bootstrap.start_ns", NS_MS),
+            Metric("tool.start", "B1 as a user runs it: `bpfkit bootstrap --duration 0`, spawn to ready (C: b9_stop)",
+                   "ms", "lower", "out.tool_duration0.start_ns", "out.bootstrap.start_ns", NS_MS, Target("<=", 2.5)),
+            Metric("tool.exit", "`bpfkit bootstrap --duration 0`, spawn to exit", "ms", "lower",
+                   "out.tool_duration0.exit_ns", None, NS_MS),
         ),
     ),
     Bench(
