@@ -6,6 +6,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -13,12 +14,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import BpfError, BpfValueError
 
+if TYPE_CHECKING:
+    from _typeshed import HasFileno
+
 __all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "milliseconds", "now_hms", "now_iso",
-           "object_path", "pid_ns_constants", "seconds"]
+           "object_path", "pid_ns_constants", "duration", "seconds"]
 
 # name -> one line saying what it shows (the order of `bpfkit -h` and the README table)
 TOOLS: dict[str, str] = {
@@ -78,6 +82,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def duration(text: str) -> float:
+    """argparse type of a tool's --duration: seconds >= 0 (0: stop as soon as attached, which times start-up)."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return seconds(text)
+
+
 def milliseconds(text: str) -> int:
     """argparse type of a whole number of milliseconds >= 0."""
     try:
@@ -122,9 +133,13 @@ class Session:
         self._stop = False
         self._handle_signals = handle_signals
         self._previous: dict[int, Any] = {}
+        self._wake: tuple[int, int] | None = None  # a pipe a stop writes to, so that a wait ends at once
 
     # -- lifetime ------------------------------------------------------------
     def __enter__(self) -> Session:
+        # A wait in select() on this pipe ends as soon as a signal's handler (or stop()) writes to it:
+        # Python retries a system call a handler interrupted (PEP 475), time.sleep and poll too.
+        self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         if self._handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._on_signal)
@@ -135,6 +150,10 @@ class Session:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
         if self.broken_pipe:
             _silence_stdout(self.out)
 
@@ -142,11 +161,17 @@ class Session:
         if self._stop and self.signal is not None:
             raise KeyboardInterrupt  # a second Ctrl+C: stop waiting for a clean exit
         self.signal = signum
-        self._stop = True
+        self.stop()
 
     def stop(self) -> None:
-        """Ask the tool to stop (what SIGINT and SIGTERM do)."""
+        """Ask the tool to stop (what SIGINT and SIGTERM do); a wait in progress ends at once."""
         self._stop = True
+        wake = self._wake
+        if wake is not None:
+            try:
+                os.write(wake[1], b"\0")
+            except OSError:  # full (a stop is already pending) or closed meanwhile
+                pass
 
     @property
     def stopped(self) -> bool:
@@ -167,8 +192,21 @@ class Session:
             left = when - time.monotonic()
             if left <= 0:
                 return False
-            time.sleep(min(left, self.timeout()))
+            self.wait_readable(None, min(left, self.timeout()))
         return True
+
+    def wait_readable(self, source: HasFileno | None, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``source`` (a ring or perf buffer, any object with ``fileno()``)
+        to be readable, ending early on a stop; True when it is readable."""
+        fds: list[int] = [] if source is None else [source.fileno()]
+        if self._wake is None:  # outside ``with``: no stop can end the wait early
+            if not fds:
+                time.sleep(timeout)
+                return False
+        else:
+            fds.append(self._wake[0])
+        ready, _, _ = select.select(fds, [], [], timeout)
+        return source is not None and fds[0] in ready
 
     def every(self, interval: float) -> Iterator[bool]:
         """Yield every ``interval`` seconds, and once more when the tool should stop (then True)."""

@@ -143,7 +143,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
                 session.line(header())
             reported = 0
             for wait in session.ticks():
-                rb.poll(timeout=wait)
+                if session.wait_readable(rb, wait):  # a stop ends the wait at once (poll's would not)
+                    rb.poll(timeout=0)
                 reported = report_lost(session, rb.lost, reported)
             rb.consume()  # what arrived before the stop
             reported = report_lost(session, rb.lost, reported)

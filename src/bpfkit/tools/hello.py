@@ -68,7 +68,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         with bpfkit.PerfBuffer(obj.maps.output, callback=on_sample, lost_callback=on_lost) as pb:
             session.ready("Saying hello for every execve")
             for wait in session.ticks():
-                pb.poll(timeout=wait)
+                if session.wait_readable(pb, wait):  # a stop ends the wait at once (poll's would not)
+                    pb.poll(timeout=0)
             pb.consume()
     if lost_total:
         session.note(f"{lost_total} samples lost in all")

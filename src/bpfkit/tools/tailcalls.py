@@ -138,7 +138,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         for wait in session.ticks():
             wait = min(wait, max(0.0, due - time.monotonic()))
             if pipe is None:
-                time.sleep(wait)
+                session.wait_readable(None, wait)
             elif (line := pipe.readline(timeout=wait)) is not None:
                 lost += _trace(session, line, ns.pid)
             if time.monotonic() >= due:
