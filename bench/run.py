@@ -199,6 +199,12 @@ _STREAM_METRICS: tuple[Metric, ...] = (
            "out.variants.zero_copy.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
     Metric("raw.drain", "read_batch() untyped (V64), drain", "Mrec/s", "higher",
            "out.variants.raw.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
+    # issue 18: the callback path against the Python floor measured in the same bpfkit process (the "C" columns
+    # hold the floor): a loop handing each record as a bytes slice to the same callback; >= 0.67: at most 1.5x its time per record
+    Metric("callback.drain.floor", "callback, drain [ref: Python floor, same callback]", "Mrec/s", "higher",
+           "out.callback.drain.records_per_s", "py:out.floor.callback.records_per_s", PER_S_M, Target(">=", 0.67)),
+    Metric("floor.trivial", "Python floor, trivial callback [ref: same, checking callback]", "Mrec/s", "higher",
+           "out.floor.trivial.records_per_s", "py:out.floor.callback.records_per_s", PER_S_M),
 )
 
 BENCHES: tuple[Bench, ...] = (
@@ -575,11 +581,12 @@ def _metric_entry(m: Metric, c: Side, py: Side) -> Json:
         "target": None if m.target is None else {"op": m.target.op, "value": m.target.value},
         "c": None, "bpfkit": None, "ratio": None, "verdict": "n/a",
     }
-    cv = _values(c.runs, m.c, m.scale) if m.c else None
+    ref = py if m.c and m.c.startswith("py:") else c  # "py:": the reference is measured by the bpfkit side
+    cv = _values(ref.runs, m.c.removeprefix("py:"), m.scale) if m.c else None
     if cv:
         entry["c"] = _stats(cv, m.better)
-    elif c.error:
-        entry["c_error"] = c.error.splitlines()[0]
+    elif ref.error:
+        entry["c_error"] = ref.error.splitlines()[0]
     head = m.py.split(".")[1] if m.py.startswith("out.") else ""
     reason = py.unavailable or py.unavailable_metrics.get(head)
     pv = None if reason else _values(py.runs, m.py, m.scale)
@@ -748,6 +755,7 @@ def format_table(results: Json) -> str:
     out.append("best = min for times and sizes, max for rates; ratio = bpfkit median / C median; "
                "a '== 0' target is on bpfkit's worst round;")
     out.append("MISS xF: bpfkit would have to get F times better to meet the target.")
+    out.append("[ref: ...] rows: the C columns hold that reference, measured by the bpfkit side in the same process.")
     seen = set()
     for n in notes:
         if n not in seen:
