@@ -34,17 +34,19 @@ if TYPE_CHECKING:
 
 
 
-class _HasFileno(Protocol):
-    def fileno(self) -> int: ...
+if TYPE_CHECKING:
 
+    class _HasFileno(Protocol):
+        def fileno(self) -> int: ...
 
-class _HasFd(Protocol):
-    @property
-    def fd(self) -> int: ...
+    class _HasFd(Protocol):
+        @property
+        def fd(self) -> int: ...
 
-
-# A map: a bpfkit Map, anything with fileno() or .fd, or a raw fd.
-MapLike = int | _HasFileno | _HasFd
+    # A map: a bpfkit Map, anything with fileno() or .fd, or a raw fd.
+    MapLike = int | _HasFileno | _HasFd
+else:
+    MapLike = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
 _RUN_MAX = 1024  # records per run: the consumer position is published at least this often
 _BACKOFF = 0.001  # seconds to pause after a wakeup that brought nothing (e.g. a BUSY record at the head)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Callable
 from types import CodeType, FunctionType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ._typing import cast
 from .errors import BpfTypeError
 
 _F = TypeVar("_F")
@@ -150,7 +151,7 @@ _T = TypeVar("_T")
 
 def field(*, default_factory: Callable[[], _T]) -> _T:
     """A :func:`record` field whose default is ``default_factory()``, called for each instance."""
-    return cast(_T, _Factory(default_factory))
+    return cast("_T", _Factory(default_factory))
 
 
 class _DataclassFields:

@@ -796,7 +796,7 @@ def _auto(p: Program) -> bool:
     return bool(getattr(spec, "auto_attach", True)) if spec is not None else True
 
 
-class _Named(Mapping[str, Any]):
+class _Named(Mapping[str, "Any"]):
     """A read-only mapping whose KeyError names what exists."""
 
     def __init__(self, items: dict[str, Any], what: str, obj: str) -> None:
@@ -832,7 +832,7 @@ class _VarInfo(FrozenRecord):
         self._set(name=name, map=map, offset=offset, size=size, type_id=type_id, readonly=readonly)
 
 
-class Variables(Mapping[str, Any]):
+class Variables(Mapping[str, "Any"]):
     """Global variables of a loaded object, read and written through their data maps by name.
 
     Values decode by their BTF type as map values do (ints, enums as ints,

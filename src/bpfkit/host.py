@@ -12,8 +12,9 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
+from ._typing import overload
 from .btf import Btf
 from .btf.parse import BtfIndex
 from .errors import BpfTypeError, BpfValueError

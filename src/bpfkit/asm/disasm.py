@@ -7,7 +7,7 @@ targets are pc-relative (``goto pc+3``) like the kernel's own log.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import BpfValueError
 from .instruction import Instruction
@@ -35,7 +35,10 @@ from .opcodes import (
 
 __all__ = ["MapRef", "disassemble", "format_insn"]
 
-MapRef = Literal["fd", "id"]
+if TYPE_CHECKING:
+    MapRef = Literal["fd", "id"]
+else:
+    MapRef = str  # what type checkers read is above; typing is not imported at run time (issue 18)
 
 _ALU_SYMBOL: dict[int, str] = {
     AluOp.ADD: "+=",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .._record import record
 from ..errors import BpfTypeError, BpfValueError, ObjectFormatError
@@ -34,7 +34,10 @@ from .opcodes import (
 
 __all__ = ["ByteOrder", "Instruction", "decode", "encode"]
 
-ByteOrder = Literal["little", "big"]
+if TYPE_CHECKING:
+    ByteOrder = Literal["little", "big"]
+else:
+    ByteOrder = str  # what type checkers read is above; typing is not imported at run time (issue 18)
 
 _STRUCTS: dict[str, struct.Struct] = {
     "little": struct.Struct("<BBhi"),

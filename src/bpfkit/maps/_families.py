@@ -55,7 +55,7 @@ FAMILIES: dict[MapType, str] = {
 _MODULE_OF = {int(t): name for t, name in FAMILIES.items()}
 
 
-class _Registry(dict[int, Any]):
+class _Registry(dict[int, "Any"]):
     """Map type -> class, importing the family's module the first time a type is asked for."""
 
     def get(self, key: int, default: Any = None) -> Any:
