@@ -58,8 +58,11 @@ __all__ = [
     "map_ids",
 ]
 
-SupportsFd = Any
-"""An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+if TYPE_CHECKING:
+    SupportsFd = Any
+    """An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+else:
+    SupportsFd = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
 _M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
