@@ -38,7 +38,7 @@ __all__ = ["MapRef", "disassemble", "format_insn"]
 if TYPE_CHECKING:
     MapRef = Literal["fd", "id"]
 else:
-    MapRef = str  # what type checkers read is above; typing is not imported at run time (issue 18)
+    MapRef = 'Literal["fd", "id"]'  # type checkers read the alias above; typing stays unimported (issue 18)
 
 _ALU_SYMBOL: dict[int, str] = {
     AluOp.ADD: "+=",

@@ -37,7 +37,7 @@ __all__ = ["ByteOrder", "Instruction", "decode", "encode"]
 if TYPE_CHECKING:
     ByteOrder = Literal["little", "big"]
 else:
-    ByteOrder = str  # what type checkers read is above; typing is not imported at run time (issue 18)
+    ByteOrder = 'Literal["little", "big"]'  # type checkers read the alias above; typing stays unimported (issue 18)
 
 _STRUCTS: dict[str, struct.Struct] = {
     "little": struct.Struct("<BBhi"),
