@@ -28,7 +28,6 @@ import struct
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
 
 from .._sys.fd import fd_of
 from ..btf import Btf
@@ -52,6 +51,10 @@ from ..btf.types import (
     Volatile,
 )
 from ..errors import BpfOverflowError, BpfTypeError, BpfValueError, ObjectFormatError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 __all__ = [
     "ArrayCodec",

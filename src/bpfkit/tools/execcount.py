@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import pwd
-from typing import Any
 
 from ._common import Session, now_hms, now_iso, object_path, seconds
 from .execcount_skel import Execcount
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "format_ids", "run"]
 
