@@ -9,7 +9,6 @@ import bpfkit
 
 from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
-from .hello_skel import Hello
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -55,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach hello.bpf.o, print the perf buffer's samples until stopped."""
+    from .hello_skel import Hello  # here: `bpfkit hello -h` does not load the skeleton
+
     lost_total = 0
 
     def on_sample(cpu: int, data: Any) -> None:

@@ -13,7 +13,6 @@ import bpfkit
 from bpfkit.trace_pipe import parse_line
 
 from ._common import Session, ToolError, now_iso, object_path, pid_ns_constants, seconds
-from .tailcalls_skel import Tailcalls
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -125,6 +124,8 @@ def _discard_backlog(pipe: Any) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load tailcalls.bpf.o (target_tgid = --pid), attach the dispatcher, print trace lines and counters."""
+    from .tailcalls_skel import Tailcalls  # here: `bpfkit tailcalls -h` does not load the skeleton
+
     if ns.pid < 0 or (ns.pid and not os.path.exists(f"/proc/{ns.pid}")):
         raise ToolError(f"tailcalls: no process with pid {ns.pid}")
     # --pid and this process's PID are numbers of the namespace the tool runs in: the filter compares those
