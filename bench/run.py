@@ -622,6 +622,77 @@ def _verdict(m: Metric, e: Json) -> str:
     return "PASS" if ok else "MISS"
 
 
+# ---- import report (issue 18) ---------------------------------------------------------------------
+
+# The three starts the import report compares: a bare interpreter, `import bpfkit`, and what B1 does.
+_IMPORT_CASES: dict[str, str] = {
+    "python -c pass": "",
+    "import bpfkit": "import bpfkit",
+    "import bpfkit + load + attach bootstrap.bpf.o": (
+        "import bpfkit\n"
+        "with bpfkit.load(sys.argv[1], constants={'min_duration_ns': 0}) as obj:\n"
+        "    obj.attach()\n"
+    ),
+}
+_WATCH = ("typing", "dataclasses", "inspect", "enum", "ctypes", "bpfkit._uapi._generated_lazy")
+
+
+def _importtime(python: str, code: str, env: dict[str, str], obj: Path) -> tuple[dict[str, float], list[str]]:
+    """One ``python -X importtime`` run of ``code``: {module: self µs} and the modules loaded at its end."""
+    prog = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))\n"
+    proc = subprocess.run([python, "-X", "importtime", "-c", prog, str(obj)], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise SideError(f"importtime run failed: {proc.stderr.strip()[-2000:]}")
+    selfs: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _cum, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        selfs[name] = float(own)
+    return selfs, proc.stdout.split()
+
+
+def import_report(ctx: Ctx, env: dict[str, str], rounds: int) -> Json:
+    """``-X importtime`` of the three starts of _IMPORT_CASES, ``rounds`` times each (interleaved): module
+    counts, the summed self time of every import (median over the rounds), the heaviest modules, and which
+    of _WATCH each start imports. A report, not a target: the B1 row is the timed start."""
+    obj = ctx.build / "bootstrap.bpf.o"
+    runs: dict[str, list[tuple[dict[str, float], list[str]]]] = {k: [] for k in _IMPORT_CASES}
+    for _ in range(rounds):
+        for label, code in _IMPORT_CASES.items():
+            runs[label].append(_importtime(ctx.python, code, env, obj))
+    out: Json = {"rounds": rounds, "cases": {}}
+    for label, rs in runs.items():
+        modules = rs[-1][1]
+        names = sorted({n for selfs, _ in rs for n in selfs})
+        per_module = {n: statistics.median([selfs.get(n, 0.0) for selfs, _ in rs]) for n in names}
+        out["cases"][label] = {
+            "modules": len(modules),
+            "imports_ms": statistics.median([sum(selfs.values()) for selfs, _ in rs]) / 1000,
+            "heaviest_ms": {n: round(v / 1000, 3) for n, v in sorted(per_module.items(), key=lambda kv: -kv[1])[:8]},
+            "imported": [w for w in _WATCH if w in modules],
+        }
+    return out
+
+
+def format_import_report(rep: Json) -> str:
+    """The import report as text: one line per start, then the heaviest modules of a load."""
+    lines = [f"imports (python -X importtime, median of {rep['rounds']} runs; 'import time' = the summed self time "
+             "of every module imported):"]
+    base = None
+    for label, c in rep["cases"].items():
+        extra = "" if base is None else f" (+{c['modules'] - base})"
+        base = c["modules"] if base is None else base
+        watched = ", ".join(c["imported"]) or "none"
+        lines.append(f"  {label:<48} {c['modules']:>4} modules{extra:<7} {c['imports_ms']:6.1f} ms   of {', '.join(_WATCH)}: "
+                     f"{watched}")
+    last = list(rep["cases"].values())[-1]
+    lines.append("  heaviest modules of the load (self ms): "
+                 + ", ".join(f"{n} {v:.2f}" for n, v in last["heaviest_ms"].items()))
+    return "\n".join(lines)
+
+
 # ---- machine facts ------------------------------------------------------------------------------
 
 
@@ -855,12 +926,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             log(f"{bench.id}: {bench.title}")
             results["benchmarks"][bench.id] = run_bench(bench, ctx, mode, args.rounds, warmup, env, log)
+        if not args.only or "B1" in args.only:
+            log("imports: python -X importtime of import bpfkit and of a load")
+            try:
+                results["imports"] = import_report(ctx, env, {"full": 5, "quick": 3, "tiny": 1}[mode])
+            except SideError as exc:
+                results["imports"] = {"error": str(exc)}
     results["seconds"] = round(time.monotonic() - t0, 1)
     results["machine"]["loadavg_end"] = os.getloadavg()
     print(format_machine(results["machine"]))
     print(f"command: python {shlex.join(results['command'])}   ({results['seconds']} s)")
     print()
     print(format_table(results))
+    if "imports" in results:
+        print()
+        imp = results["imports"]
+        print(format_import_report(imp) if "error" not in imp else f"imports: {imp['error']}")
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
