@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain, repeat
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._sys import Fd
 from ._sys import attrs as A
@@ -28,30 +29,9 @@ from ._sys.fd import dup_fd, fd_of
 from ._uapi import MapType
 from .errors import BpfTypeError, BpfValueError, KernelError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
     pass
 
-    class _Source(Protocol):
-        """One ring of a reader (a ring buffer map, or one CPU's perf ring): what _Reader relies on."""
-
-        callback: Any
-        codec: _Codec
-
-        @property
-        def pending(self) -> int: ...
-
-        @property
-        def _emit(self) -> Callable[..., object] | None: ...
-
-        def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
-
-        def _records_iter(self) -> Iterator[Any]: ...
-
-        def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
-
-        def _close(self) -> int: ...
 
 
 if TYPE_CHECKING:
@@ -406,6 +386,27 @@ def _release(views: list[memoryview] | None) -> None:
 
 
 # ---- the reader base ------------------------------------------------------------------------
+
+
+class _Source(Protocol):
+    """One ring of a reader (a ring buffer map, or one CPU's perf ring): what _Reader relies on."""
+
+    callback: Any
+    codec: _Codec
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def _emit(self) -> Callable[..., object] | None: ...
+
+    def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
+
+    def _records_iter(self) -> Iterator[Any]: ...
+
+    def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
+
+    def _close(self) -> int: ...
 
 
 def _close_unclosed(what: str, close: Callable[[], None]) -> None:

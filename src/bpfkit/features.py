@@ -16,6 +16,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, ParamSpec
 
 from . import host
 from ._sys import Fd, perf_event
@@ -36,11 +37,6 @@ from ._uapi import (
 )
 from .btf.sanitize import BtfFeatures
 from .errors import BpfError, BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, ParamSpec
-    _P = ParamSpec("_P")
 
 __all__ = [
     "TRIVIAL_PROGRAM",
@@ -173,6 +169,9 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
 def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None:
     """Record why probing ``label`` was refused with ``exc`` (the probe answers no)."""
     _REFUSALS[label] = refusal(label, exc, caps)
+
+
+_P = ParamSpec("_P")
 
 
 def _answers(label: Callable[..., str], caps: tuple[int, ...] = (host.CAP_BPF,)

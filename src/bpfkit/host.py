@@ -12,13 +12,13 @@ import functools
 import os
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ._typing import overload
 from .btf import Btf
 from .btf.parse import BtfIndex
 from .errors import BpfTypeError, BpfValueError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 

@@ -11,12 +11,9 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 
 from ..errors import BpfError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["register"]
 

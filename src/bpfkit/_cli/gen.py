@@ -18,6 +18,7 @@ import hashlib
 import keyword
 import os
 import re
+from typing import Any
 
 from .. import __version__
 from .._uapi import MapType
@@ -44,10 +45,6 @@ from ..obj import ObjectSpec
 from ..obj.spec import MapKind
 from ._common import CliError
 from .run import event_type
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["generate", "register"]
 

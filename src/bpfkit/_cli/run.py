@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from typing import Any
 
 import bpfkit
 
@@ -38,10 +39,6 @@ from ..maps import as_plain
 from ..obj import ObjectSpec
 from ..tools._common import Session, seconds
 from ._common import CliError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["decode_value", "parse_constant", "register"]
 

@@ -6,6 +6,7 @@ Pure: no syscalls, no kernel or /sys access, standard library only.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 from .instruction import ByteOrder, Instruction, decode, encode
 from .opcodes import (
@@ -21,10 +22,7 @@ from .opcodes import (
     Source,
 )
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from .builder import (
         Assembler,
         alu32_imm,

@@ -9,6 +9,7 @@ Invalid operands raise ValueError (TypeError for wrong Python types).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from ..errors import BpfTypeError, BpfValueError
 from .instruction import Instruction
@@ -33,11 +34,6 @@ from .opcodes import (
     Size,
     Source,
 )
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Literal
-    _Field = Literal["off", "imm"]
 
 __all__ = [
     "AluOpLike",
@@ -551,6 +547,7 @@ def exit_insn() -> list[Instruction]:
 # -- assembler with labels ------------------------------------------------------------
 
 Target = str | int
+_Field = Literal["off", "imm"]
 
 
 class Assembler:

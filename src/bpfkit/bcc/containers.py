@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import NotSupportedError
+from typing import Any
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from ..errors import NotSupportedError
 
 __all__ = ["filter_by_containers"]
 

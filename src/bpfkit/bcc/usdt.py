@@ -12,11 +12,11 @@ BPF cookie, so one function may serve several probes.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from ..links.usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
 from ..obj.usdt import ArgKind, UsdtArg
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .bpf import BPF
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..errors import BpfOverflowError, BpfTypeError, BpfValueError
 from .types import (
@@ -31,7 +32,6 @@ from .types import (
     Volatile,
 )
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .parse import Btf
 

@@ -18,6 +18,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import compress
+from typing import TYPE_CHECKING
 
 from ..errors import BpfIndexError, BpfKeyError, BpfTypeError, BpfValueError, ObjectFormatError
 from .types import (
@@ -52,7 +53,6 @@ from .types import (
     Volatile,
 )
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .._uapi import AttachType, ProgType
 from ..errors import BpfTypeError, BpfValueError
 from .base import Link as Link
@@ -15,10 +17,7 @@ from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
 from .tracing import attach_tracepoint as attach_tracepoint
 from .tracing import attach_trampoline as attach_trampoline
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from ..programs import Program
     from .net import attach_cgroup as attach_cgroup
     from .net import attach_netfilter as attach_netfilter

@@ -9,6 +9,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._record import record
 from .._sys import Fd
@@ -18,12 +19,10 @@ from .._sys.fd import adopt_fd
 from .._uapi import AttachType, LinkType
 from ..errors import BpfTypeError, BpfValueError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
-
     from ..programs import Program
-    _F = TypeVar("_F", bound=Callable[..., Any])
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def holds_program(attach: _F) -> _F:

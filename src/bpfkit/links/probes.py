@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .._sys import Fd
 from .._sys import perf_event as P
@@ -20,7 +21,6 @@ from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, Kern
 from .base import Link, close_links, holds_program
 from .tracing import attach_perf_event_fd
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..obj.native import NativeElf
     from ..programs import Program
@@ -373,6 +373,8 @@ def _ref_ctr_shift() -> int | None:
 def uprobe_ref_ctr_support() -> bool:
     """Whether the kernel increments USDT semaphores itself (the uprobe PMU's ``ref_ctr_offset``)."""
     return _pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
+
+
 
 
 @holds_program

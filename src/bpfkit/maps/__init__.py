@@ -10,11 +10,9 @@ families it uses.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from .arena import ArenaMap as ArenaMap
     from .array import ArrayMap as ArrayMap
     from .array import IndexedMap as IndexedMap

@@ -9,13 +9,10 @@ loads a hash map and a ring buffer imports those two families, not all fifteen.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from .._uapi import MapType
 from . import base
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["FAMILIES"]
 

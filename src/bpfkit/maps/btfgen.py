@@ -6,6 +6,7 @@ Pure: returns :class:`Btf` objects and type ids; loading them is :func:`bpfkit.m
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from .._record import replace
 from ..btf import Btf
@@ -27,10 +28,6 @@ from ..btf.types import (
     VarSecinfo,
 )
 from ..errors import BpfValueError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["copy_type", "ctype_to_btf", "int_type", "value_btf"]
 

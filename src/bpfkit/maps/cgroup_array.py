@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._uapi import MapType
 from .array import IndexedMap
 from .codec import Codec, FdCodec
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["CgroupArrayMap"]
 

@@ -28,6 +28,7 @@ import struct
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from .._sys.fd import fd_of
 from ..btf import Btf
@@ -51,10 +52,6 @@ from ..btf.types import (
     Volatile,
 )
 from ..errors import BpfOverflowError, BpfTypeError, BpfValueError, ObjectFormatError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, ClassVar
 
 __all__ = [
     "ArrayCodec",

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .._uapi import MapFlags, MapType
 from ..errors import BpfTypeError, BpfValueError
 from .codec import Codec
 from .hash import HashMap
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["LpmKey", "LpmKeyCodec", "LpmTrieMap"]
 

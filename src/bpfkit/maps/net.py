@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from .. import host
 from .._uapi import MapType
@@ -10,10 +11,6 @@ from .array import IndexedMap
 from .base import Map, _CreateArgs
 from .codec import BtfStruct, Codec, FdCodec, IntCodec, make_codec
 from .hash import HashMap
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = [
     "CpuMap",

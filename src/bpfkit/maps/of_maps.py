@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._uapi import MapType
 from ..errors import BpfValueError
 from .array import IndexedMap
 from .base import Map, _CreateArgs
 from .codec import Codec, FdCodec
 from .hash import HashMap
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["ArrayOfMapsMap", "HashOfMapsMap"]
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import host
 from .._uapi import MapType
 from .array import ArrayMap
 from .base import Map
 from .codec import Codec, PerCpuCodec, make_codec
 from .hash import HashMap
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["LruPerCpuHashMap", "PerCpuArrayMap", "PerCpuHashMap"]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from .. import host
 from .._uapi import MapType
 from .array import IndexedMap
 from .base import _CreateArgs
 from .codec import Codec, FdCodec
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, ClassVar
 
 __all__ = ["PerfEventArrayMap"]
 

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .._uapi import MapFlags, MapType
 from ..errors import BpfTypeError, BpfValueError
 from .base import Map
 from .codec import Codec
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["BuildIdFrame", "StackTraceMap", "StackCodec"]
 

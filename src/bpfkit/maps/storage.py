@@ -8,6 +8,7 @@ copied) or, without one, from the size (an unsigned int or a byte array).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import host
 from .._uapi import MapFlags, MapType
@@ -15,10 +16,6 @@ from ..errors import BpfValueError
 from .base import Map, _CreateArgs
 from .btfgen import value_btf
 from .codec import Codec, FdCodec, PerCpuCodec, make_codec
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = [
     "CgroupStorageMap",

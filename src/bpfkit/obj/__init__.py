@@ -6,6 +6,8 @@ programs and describes its maps; the loader turns the spec into kernel objects.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .maps import internal_map_name as internal_map_name
 from .sections import SECTION_DEFS as SECTION_DEFS
 from .sections import ProgramSection as ProgramSection
@@ -25,10 +27,7 @@ from .spec import Pinning as Pinning
 from .spec import ProgramSpec as ProgramSpec
 from .spec import VariableSpec as VariableSpec
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from .kconfig import parse_kernel_config as parse_kernel_config
     from .kconfig import resolve_kconfig as resolve_kconfig
 

@@ -22,12 +22,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .leaks import bpf_fds, kernel_ids, orphan_ids
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["SoakResult", "main", "soak"]
 
