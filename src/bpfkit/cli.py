@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import BpfError
 
+__all__ = ["COMMANDS", "SUBCOMMANDS", "build_parser", "main"]
+
 # subcommand -> (module under bpfkit._cli whose register(subparsers) adds it, its line in `bpfkit -h`).
-# The lines are those the modules give argparse (tests/test_cli_lazy.py checks that they agree): `bpfkit -h`
+# The lines are those the modules give argparse (tests/test_import_budget.py checks that they agree): `bpfkit -h`
 # prints them without importing any module, and `bpfkit CMD ...` imports only CMD's module.
 COMMANDS: dict[str, tuple[str, str]] = {
     "btf": ("btf", "dump or list BTF"),
