@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain, repeat
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
 
 from ._sys import Fd
 from ._sys import attrs as A
@@ -27,7 +26,9 @@ from ._sys.fd import dup_fd, fd_of
 from ._uapi import MapType
 from .errors import BpfTypeError, BpfValueError, KernelError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Protocol
 
     class _HasFileno(Protocol):
         def fileno(self) -> int: ...
@@ -38,8 +39,28 @@ if TYPE_CHECKING:
 
     # A map: a bpfkit Map, anything with fileno() or .fd, or a raw fd.
     MapLike = int | _HasFileno | _HasFd
+
+    class _Source(Protocol):
+        """One ring of a reader (a ring buffer map, or one CPU's perf ring): what _Reader relies on."""
+
+        callback: Any
+        codec: _Codec
+
+        @property
+        def pending(self) -> int: ...
+
+        @property
+        def _emit(self) -> Callable[..., object] | None: ...
+
+        def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
+
+        def _records_iter(self) -> Iterator[Any]: ...
+
+        def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
+
+        def _close(self) -> int: ...
 else:
-    MapLike = object  # what type checkers read is above; typing is not imported at run time (issue 18)
+    MapLike = "int | _HasFileno | _HasFd"  # type checkers read the alias above; typing stays unimported (issue 18)
 
 _RUN_MAX = 1024  # records per run: the consumer position is published at least this often
 _BACKOFF = 0.001  # seconds to pause after a wakeup that brought nothing (e.g. a BUSY record at the head)
@@ -298,27 +319,6 @@ def _release(views: list[memoryview] | None) -> None:
 
 
 # ---- the reader base ------------------------------------------------------------------------
-
-
-class _Source(Protocol):
-    """One ring of a reader (a ring buffer map, or one CPU's perf ring): what _Reader relies on."""
-
-    callback: Any
-    codec: _Codec
-
-    @property
-    def pending(self) -> int: ...
-
-    @property
-    def _emit(self) -> Callable[..., object] | None: ...
-
-    def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
-
-    def _records_iter(self) -> Iterator[Any]: ...
-
-    def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
-
-    def _close(self) -> int: ...
 
 
 def _close_unclosed(what: str, close: Callable[[], None]) -> None:

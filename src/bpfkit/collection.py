@@ -14,7 +14,6 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from . import host
 from ._record import FrozenRecord
@@ -36,7 +35,10 @@ from .errors import (
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
 from .token import Token, TokenSource, token_for_load
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .links import Link
     from .maps import Map
     from .programs import Program

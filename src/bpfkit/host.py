@@ -12,7 +12,6 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ._sys.privilege import (
     CAP_BPF,
@@ -31,6 +30,7 @@ from .btf import Btf
 from .btf._parse import BtfIndex
 from .errors import BpfTypeError, BpfValueError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 

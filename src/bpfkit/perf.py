@@ -25,7 +25,6 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from operator import length_hint
-from typing import TYPE_CHECKING, Any
 
 from ._bufreader import _BLOCK_BYTES, MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
 from ._sys import Fd
@@ -36,8 +35,10 @@ from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import BpfValueError, KernelError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import mmap
+    from typing import Any
 
 __all__ = ["PerfBuffer", "PerfRing"]
 

@@ -18,7 +18,6 @@ import hashlib
 import keyword
 import os
 import re
-from typing import Any
 
 from .. import __version__
 from .._uapi import MapType
@@ -45,6 +44,10 @@ from ..obj import ObjectSpec
 from ..obj._spec import MapKind
 from ._common import CliError
 from .run import event_type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["generate", "register"]
 

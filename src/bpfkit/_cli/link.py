@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import struct
-from typing import Any
 
 from .._sys import commands as C
 from .._uapi import AttachType, LinkType, ProgType
@@ -23,6 +22,10 @@ from ._common import (
     split_ref,
     wants_json,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["link_json", "register"]
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from typing import Any
 
 import bpfkit
 
@@ -39,6 +38,10 @@ from ..maps import as_plain
 from ..obj import ObjectSpec
 from ..tools._common import Session, seconds
 from ._common import CliError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["decode_value", "parse_constant", "register"]
 

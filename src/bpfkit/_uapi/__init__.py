@@ -6,7 +6,6 @@ The enums of _generated_lazy (not needed to load an object) are imported on firs
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._base import UapiFlag as UapiFlag
 from ._base import UapiIntEnum as UapiIntEnum
@@ -30,7 +29,10 @@ from ._generated import ProgType as ProgType
 from ._generated import PseudoSrc as PseudoSrc
 from ._generated import UpdateFlags as UpdateFlags
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._generated_lazy import AttachFlags as AttachFlags
     from ._generated_lazy import BtfLoadFlags as BtfLoadFlags
     from ._generated_lazy import HelperId as HelperId

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
-from typing import TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+    _E = TypeVar("_E", bound=IntEnum)
 
 _PREFIXES: dict[type, str] = {}
 
@@ -52,9 +56,6 @@ class UapiFlag(IntFlag):
         if isinstance(value, int):
             return super()._missing_(value)  # type: ignore[no-any-return]
         return None
-
-
-_E = TypeVar("_E", bound=IntEnum)
 
 
 def coerce(cls: type[_E], value: _E | int | str) -> _E:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
 
 from .._record import record
 from ..errors import BpfTypeError, BpfValueError, ObjectFormatError
@@ -34,7 +33,9 @@ from ._opcodes import (
 
 __all__ = ["ByteOrder", "Instruction", "decode", "encode"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
     ByteOrder = Literal["little", "big"]
 else:
     ByteOrder = 'Literal["little", "big"]'  # type checkers read the alias above; typing stays unimported (issue 18)

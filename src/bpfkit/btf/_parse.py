@@ -18,7 +18,6 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import compress
-from typing import TYPE_CHECKING
 
 from ..errors import BpfIndexError, BpfKeyError, BpfTypeError, BpfValueError, ObjectFormatError
 from ._types import (
@@ -53,6 +52,7 @@ from ._types import (
     Volatile,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 

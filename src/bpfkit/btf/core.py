@@ -13,7 +13,6 @@ instruction (``call 0xbad2310``) so the program fails only if that path runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
 
 from .._record import Record, record
 from .._uapi import CoreReloKind
@@ -63,7 +62,9 @@ _U32 = 0xFFFFFFFF
 _U64 = 0xFFFFFFFFFFFFFFFF
 
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
 
     class Slot(Protocol):
         """What type checkers read of :class:`Slot` (documented on the run-time class)."""

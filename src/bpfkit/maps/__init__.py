@@ -10,9 +10,11 @@ families it uses.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._kbtf import kernel_btf as kernel_btf
     from .._kbtf import load_btf as load_btf
     from ._arena import ArenaMap as ArenaMap

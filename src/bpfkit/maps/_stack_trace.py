@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .._uapi import MapFlags, MapType
 from ..errors import BpfTypeError, BpfValueError
 from ._base import Map
 from ._codec import Codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BuildIdFrame", "StackTraceMap", "StackCodec"]
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import pwd
-from typing import Any
 
 from ._common import Session, now_hms, now_iso, object_path, seconds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "format_ids", "run"]
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import struct
-from typing import Any
 
 import bpfkit
 
 from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DATA", "DESCRIPTION", "EPILOG", "add_arguments", "decode", "run"]
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ._common import Session, add_pid_ns_argument, cstr, now_hms, now_iso, object_path, pid_ns_constants, seconds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "run", "snapshot"]
 

@@ -8,12 +8,15 @@ import os
 import re
 import time
 from contextlib import ExitStack
-from typing import Any
 
 import bpfkit
 from bpfkit.trace_pipe import parse_line
 
 from ._common import Session, ToolError, now_iso, object_path, pid_ns_constants, seconds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "add_arguments", "read_counts", "run"]
 
