@@ -292,11 +292,13 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         *(["import enum"] if any(b.startswith("class") and "(enum.IntEnum)" in b.split("\n", 1)[0] for b in em.blocks)
           else []),
         "import os",
-        "from typing import TYPE_CHECKING, Any",
         "",
         "from bpfkit.typed import @TYPED@",
         "",
+        "TYPE_CHECKING = False  # typing is for type checkers only: not imported at run time",
         "if TYPE_CHECKING:",
+        "    from typing import Any",
+        "",
         "    from bpfkit.collection import Collection",
         "@MAPIMPORT@",
         "    from bpfkit.programs import Program",
@@ -350,7 +352,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
     joined = "\n".join(lines)
     if typed:
         return joined.replace("@TYPED@", ", ".join(typed))
-    return joined.replace("from bpfkit.typed import @TYPED@\n", "").replace("\n\n\nif TYPE_CHECKING", "\n\nif TYPE_CHECKING")
+    return joined.replace("from bpfkit.typed import @TYPED@\n", "").replace("\n\n\nTYPE_CHECKING = False", "\n\nTYPE_CHECKING = False")
 
 
 def _cmd_gen(ns: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import os
 
 from bpfkit.typed import Skeleton, TypedMap, from_bytes, to_bytes
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # typing is for type checkers only: not imported at run time
 if TYPE_CHECKING:
     from typing import Any
 
