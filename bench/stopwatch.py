@@ -55,21 +55,6 @@ def scenarios(side: str) -> dict[str, tuple[list[str], str]]:
     }
 
 
-def _attached_prog_ids() -> set[int]:
-    """The program ids that some bpf_link of the kernel holds now."""
-    from bpfkit.errors import KernelError
-    from bpfkit.links import Link, link_ids
-
-    held = set()
-    for lid in link_ids():
-        try:
-            with Link.from_id(lid) as link:
-                held.add(link.info().prog_id)
-        except KernelError:  # gone meanwhile
-            continue
-    return held
-
-
 def measure(argv: list[str], ready_on: str, *, kill: bool) -> dict[str, Any]:
     """One run: spawn, wait for the ready line, (SIGINT), wait for the exit; the times and checks."""
     t_spawn = time.monotonic_ns()
@@ -97,7 +82,9 @@ def measure(argv: list[str], ready_on: str, *, kill: bool) -> dict[str, Any]:
     err_tail = proc.stderr.read() if proc.stderr else ""  # type: ignore[union-attr]
     if proc.returncode != 0:
         raise SystemExit(f"stopwatch: {argv} exited with {proc.returncode}\n{err_tail[-2000:]}")
-    left = set(ids) & _attached_prog_ids()
+    from bpfkit.testing import attached_program_ids
+
+    left = set(ids) & attached_program_ids()
     if left:
         raise SystemExit(f"stopwatch: {argv} exited with programs {sorted(left)} still attached")
     result["links"] = json.loads(line[len("ready "):])["links"] if ids else None

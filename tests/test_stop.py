@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 import bpfkit
-from bpfkit.errors import KernelError
-from bpfkit.links import Link, close_links, link_ids
-from bpfkit.testing import require
+from bpfkit.links import close_links
+from bpfkit.testing import attached_program_ids, require
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 BOOTSTRAP = str(Path(SRC) / "bpfkit" / "tools" / "bootstrap.bpf.o")  # two tracepoint programs
@@ -33,28 +32,16 @@ print("closed", flush=True)
 """
 
 
-def _attached_prog_ids() -> set[int]:
-    """Program ids some bpf_link of the system holds now."""
-    held = set()
-    for lid in link_ids():
-        try:
-            with Link.from_id(lid) as link:
-                held.add(link.info().prog_id)
-        except KernelError:  # detached meanwhile
-            continue
-    return held
-
-
 def test_collection_close_closes_every_link() -> None:
     require("tracefs")
     with bpfkit.load(BOOTSTRAP, constants={"min_duration_ns": 0}) as obj:
         links = obj.attach()
         ids = {p.id for p in obj.programs.values()}
         assert len(links) == 2
-        assert ids <= _attached_prog_ids()
+        assert ids <= attached_program_ids()
     assert all(link.closed for link in links)
     assert obj.links == []
-    assert not ids & _attached_prog_ids()
+    assert not ids & attached_program_ids()
 
 
 def test_close_links_closes_all_and_raises_the_first_error() -> None:
@@ -65,7 +52,7 @@ def test_close_links_closes_all_and_raises_the_first_error() -> None:
         obj.links.clear()  # closed here instead of by the collection
         close_links(links)
         assert all(link.closed for link in links)
-        assert not ids & _attached_prog_ids()
+        assert not ids & attached_program_ids()
         close_links(links)  # closed links are skipped
 
 
@@ -80,7 +67,7 @@ def test_nothing_stays_attached_after_the_process_ends(sig: signal.Signals | Non
         ready = json.loads(proc.stdout.readline())
         ids = set(ready["prog_ids"])
         assert ready["links"] == 2
-        assert ids <= _attached_prog_ids()
+        assert ids <= attached_program_ids()
         proc.stdin.write("\n")
         proc.stdin.flush()
         assert proc.stdout.readline().strip() == "closing"
@@ -97,4 +84,4 @@ def test_nothing_stays_attached_after_the_process_ends(sig: signal.Signals | Non
         proc.stderr.close()
     if sig is None:
         assert proc.returncode == 0
-    assert not ids & _attached_prog_ids()
+    assert not ids & attached_program_ids()

@@ -66,14 +66,7 @@ int main(int argc, char **argv)
 
 	obj = open_object(argv[optind]);
 	check_libbpf(bpf_object__load(obj), "bpf_object__load");
-	bpf_object__for_each_program(prog, obj) {
-		if (nlinks == MAX_LINKS)
-			die("more than %d programs", MAX_LINKS);
-		links[nlinks] = bpf_program__attach(prog);
-		if (!links[nlinks])
-			die("attach of %s failed: %s", bpf_program__name(prog), strerror(errno));
-		nlinks++;
-	}
+	nlinks = attach_all(obj, links, MAX_LINKS);
 	if (rb_name) {
 		rb = ring_buffer__new(bpf_map__fd(find_map(obj, rb_name)), on_record, &records, NULL);
 		if (!rb)
