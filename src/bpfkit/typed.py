@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Iterator
-from typing import Generic, TypeVar
 
+from ._typing import Generic, TypeVar
 from .errors import BpfValueError
 
 TYPE_CHECKING = False

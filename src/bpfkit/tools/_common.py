@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import json
 import os
 import select
 import signal
@@ -100,7 +98,9 @@ def milliseconds(text: str) -> int:
 
 def now_iso() -> str:
     """The local wall-clock time, ISO 8601 with microseconds and UTC offset (the JSON ``time``)."""
-    return _dt.datetime.now().astimezone().isoformat(timespec="microseconds")
+    import datetime  # here, not at import: a tool's start pays only for what it uses
+
+    return datetime.datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
 def now_hms() -> str:
@@ -246,6 +246,8 @@ class Session:
     def record(self, obj: dict[str, Any], text: str | None = None) -> None:
         """One record: a JSON object per line with --json, else ``text`` (if given)."""
         if self.json:
+            import json  # here, not at import: text output does not need it
+
             self._write(json.dumps(obj, ensure_ascii=False))
         elif text is not None:
             self._write(text)
