@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
 from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
 from .._record import record
@@ -53,16 +54,12 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
-from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
-from ._families import _MODULE_OF
+from ._families import MODULE_OF
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, ClassVar, TypeVar
-
     from ..obj._spec import MapSpec
     from ..token import Token
-    _M = TypeVar("_M", bound="Map")
+from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
 __all__ = [
     "Map",
@@ -79,6 +76,7 @@ if TYPE_CHECKING:
 else:
     SupportsFd = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
+_M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
 _HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
@@ -199,7 +197,7 @@ _NO_BATCH: set[tuple[int, int]] = set()  # (map type, batch command) the kernel 
 def _class_for(t: int) -> type[Map]:
     cls = _CLASSES.get(int(t))
     if cls is None:
-        module = _MODULE_OF.get(int(t))
+        module = MODULE_OF.get(int(t))
         if module is not None:
             importlib.import_module(f"{__package__}.{module}")  # its classes register in _CLASSES
             cls = _CLASSES.get(int(t))
