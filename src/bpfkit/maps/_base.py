@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
 from .._record import record
@@ -54,12 +53,16 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
+from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 from ._families import MODULE_OF
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
     from ..obj._spec import MapSpec
     from ..token import Token
-from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
+    _M = TypeVar("_M", bound="Map")
 
 __all__ = [
     "Map",
@@ -76,7 +79,6 @@ if TYPE_CHECKING:
 else:
     SupportsFd = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
-_M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
 _HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
