@@ -7,7 +7,6 @@ perf buffers and attach programs, with no libbpf, no BCC and no kernel headers.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._uapi import AttachType as AttachType
 from ._uapi import BtfKind as BtfKind
@@ -34,7 +33,10 @@ from .maps import _exports as _map_exports
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._uapi import HelperId as HelperId
     from .collection import Collection as Collection
     from .collection import Variables as Variables

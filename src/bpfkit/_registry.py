@@ -18,15 +18,20 @@ then ``scripts/gen_exports.py`` (see docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 import functools
-from typing import Literal, NamedTuple
+
+from ._record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+    ValueKind = Literal["data", "percpu", "fd", "none"]
+    ProbeNeeds = Literal["", "inner_map", "storage_btf", "struct_ops"]
 
 __all__ = ["ATTACH_FAMILIES", "MAP_TYPES", "PROG_TYPE_FAMILIES", "AttachFamily", "MapTypeFacts", "facts_of", "map_facts"]
 
-ValueKind = Literal["data", "percpu", "fd", "none"]
-ProbeNeeds = Literal["", "inner_map", "storage_btf", "struct_ops"]
 
-
-class MapTypeFacts(NamedTuple):
+@record(frozen=True, slots=True)
+class MapTypeFacts:
     """What bpfkit knows about one map type (``BPF_MAP_TYPE_<name>``)."""
 
     name: str
@@ -131,7 +136,8 @@ def facts_of(t: int) -> MapTypeFacts | None:
     return _by_value().get(int(t))
 
 
-class AttachFamily(NamedTuple):
+@record(frozen=True, slots=True)
+class AttachFamily:
     """How programs of one section family are attached by :meth:`Program.attach` / ``Collection.attach``."""
 
     module: str

@@ -17,7 +17,6 @@ import operator
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec
 
 from . import host
 from ._registry import ATTACH_FAMILIES, AttachFamily, facts_of
@@ -39,6 +38,11 @@ from ._uapi import (
 )
 from .btf._sanitize import BtfFeatures
 from .errors import BpfError, BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ParamSpec
+    _P = ParamSpec("_P")
 
 __all__ = [
     "TRIVIAL_PROGRAM",
@@ -171,9 +175,6 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
 def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None:
     """Record why probing ``label`` was refused with ``exc`` (the probe answers no)."""
     _REFUSALS[label] = refusal(label, exc, caps)
-
-
-_P = ParamSpec("_P")
 
 
 def _answers(label: Callable[..., str], caps: tuple[int, ...] = (host.CAP_BPF,)

@@ -8,7 +8,6 @@ import os
 import struct
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from ._record import record
 from ._sys import Fd
@@ -18,7 +17,10 @@ from ._sys.fd import adopt_fd
 from ._uapi import AttachType, ProgFlags, ProgType, coerce
 from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, VerifierError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .asm import Instruction
     from .btf import Btf
     from .btf._ext import LineInfo

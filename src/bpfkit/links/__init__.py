@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .._registry import ATTACH_FAMILIES, PROG_TYPE_FAMILIES, AttachFamily
 from ..errors import BpfTypeError
 from ..obj._sections import find_section_def
@@ -18,7 +16,10 @@ from ._tracing import attach_raw_tracepoint as attach_raw_tracepoint
 from ._tracing import attach_tracepoint as attach_tracepoint
 from ._tracing import attach_trampoline as attach_trampoline
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..programs import Program
     from ._net import attach_cgroup as attach_cgroup
     from ._net import attach_netfilter as attach_netfilter

@@ -10,13 +10,14 @@ Families attached with a kernel object the section cannot name (xdp, tc, cgroup
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .._uapi import AttachType
 from ..errors import BpfTypeError, BpfValueError
 from ..obj._sections import find_section_def
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..programs import Program
     from ._base import Link
 

@@ -17,7 +17,6 @@ import fnmatch
 import functools
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from .._sys import Fd
 from .._sys import attrs as A
@@ -29,7 +28,10 @@ from ..obj._sections import find_section_def
 from ._base import Link, holds_program, new_link_fd
 from ._probes import binary_path, elf_image, resolve_symbols
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..programs import Program
 
 __all__ = [

@@ -10,12 +10,14 @@ that loading an object imports only the families it uses.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from . import _exports
 from ._exports import MAP_CLASSES
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._kbtf import kernel_btf as kernel_btf
     from .._kbtf import load_btf as load_btf
     from ._array import IndexedMap as IndexedMap

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
 from .._record import record
@@ -57,11 +56,15 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
+from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
     from ..obj._spec import MapSpec
     from ..token import Token
-from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
+    _M = TypeVar("_M", bound="Map")
 
 __all__ = [
     "Map",
@@ -72,10 +75,12 @@ __all__ = [
     "map_ids",
 ]
 
-SupportsFd = Any
-"""An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+if TYPE_CHECKING:
+    SupportsFd = Any
+    """An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+else:
+    SupportsFd = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
-_M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
 _HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})

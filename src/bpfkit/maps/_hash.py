@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno as E
 from collections.abc import Iterator
-from typing import Any
 
 from .._uapi import Cmd, MapType, UpdateFlags
 from ..errors import KernelError, MapKeyError, NotSupportedError
 from ._base import _NO_KEY, Map
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HashMap", "LruHashMap", "RHashMap"]
 

@@ -4,11 +4,14 @@ verification and JIT, the jump tables of indirect jumps."""
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from .._uapi import MapType
 from ._array import IndexedMap
 from ._codec import BtfStruct, Codec, make_codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["InsnArrayMap", "InsnArrayValue"]
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .._uapi import MapType
 from ..errors import BpfTypeError, BpfValueError
 from ._codec import Codec
 from ._hash import HashMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LpmKey", "LpmKeyCodec", "LpmTrieMap"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from .. import host
 from .._uapi import MapType
@@ -11,6 +10,10 @@ from ._array import IndexedMap
 from ._base import Map, _CreateArgs
 from ._codec import BtfStruct, Codec, FdCodec, IntCodec, make_codec
 from ._hash import HashMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CpuMap",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._uapi import MapType
 from ..errors import BpfValueError
 from ._array import IndexedMap
 from ._base import Map, _CreateArgs
 from ._codec import Codec, FdCodec
 from ._hash import HashMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ArrayOfMapsMap", "HashOfMapsMap"]
 

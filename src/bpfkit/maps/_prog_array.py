@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._uapi import MapType
 from ._array import IndexedMap
 from ._codec import Codec, FdCodec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ProgArrayMap"]
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from .._uapi import MapType, UpdateFlags
 from ..errors import MapKeyError, QueueEmptyError
 from ._base import Map
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["QueueEmptyError", "QueueMap", "StackMap"]
 

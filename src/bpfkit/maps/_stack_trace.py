@@ -5,13 +5,17 @@ from __future__ import annotations
 import ctypes
 import struct
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .._sys import attrs as A
 from .._uapi import MapFlags, MapType
 from ..errors import BpfTypeError, BpfValueError
 from ._base import Map
 from ._codec import Codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BuildIdFrame", "StackTraceMap", "StackCodec"]
 

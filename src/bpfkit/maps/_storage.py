@@ -8,7 +8,6 @@ copied) or, without one, from the size (an unsigned int or a byte array).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from .. import host
 from .._uapi import MapType
@@ -16,6 +15,10 @@ from ..btf._gen import value_btf
 from ..errors import BpfValueError
 from ._base import Map, _CreateArgs
 from ._codec import Codec, FdCodec, PerCpuCodec, make_codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CgroupStorageMap",
