@@ -25,7 +25,6 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from operator import length_hint
-from typing import TYPE_CHECKING, Any
 
 from ._bufreader import BLOCK_BYTES, MapLike, Reader, RecordCodec, lazy_host, map_name, numpy_or_none, open_map, release_views, same_prefix
 from ._sys import Fd
@@ -37,8 +36,10 @@ from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import BpfValueError, KernelError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import mmap
+    from typing import Any
 
 __all__ = ["PerfBuffer", "PerfRing"]
 

@@ -6,7 +6,6 @@ A link is named ``id N`` or ``pinned PATH``. ``-j``/``-p`` print bpftool's JSON.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .._sys import commands as C
 from .._uapi import AttachType, LinkType, ProgType
@@ -22,6 +21,10 @@ from ._common import (
     split_ref,
     wants_json,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["link_json", "register"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 from ctypes import c_char, c_int32, c_int64, c_uint8, c_uint16, c_uint32, c_uint64
-from typing import TYPE_CHECKING
 
 from .._uapi._base import lazy_getattr
 
@@ -681,6 +680,7 @@ _LAZY = frozenset({
     'TokenCreateAttr',
 })
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._attrs_lazy import EnableStatsAttr as EnableStatsAttr
     from ._attrs_lazy import IfInfoMsg as IfInfoMsg

@@ -5,8 +5,6 @@ The enums of _generated_lazy (not needed to load an object) are imported on firs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._base import UapiFlag as UapiFlag
 from ._base import UapiIntEnum as UapiIntEnum
 from ._base import coerce as coerce
@@ -30,6 +28,7 @@ from ._generated import ProgType as ProgType
 from ._generated import PseudoSrc as PseudoSrc
 from ._generated import UpdateFlags as UpdateFlags
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._generated_lazy import AttachFlags as AttachFlags
     from ._generated_lazy import BtfLoadFlags as BtfLoadFlags

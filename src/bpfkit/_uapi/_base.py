@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
-from typing import Any, TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+    _E = TypeVar("_E", bound=IntEnum)
 
 _PREFIXES: dict[type, str] = {}
 
@@ -54,9 +58,6 @@ class UapiFlag(IntFlag):
         if isinstance(value, int):
             return super()._missing_(value)  # type: ignore[no-any-return]
         return None
-
-
-_E = TypeVar("_E", bound=IntEnum)
 
 
 def coerce(cls: type[_E], value: _E | int | str) -> _E:

@@ -8,7 +8,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._record import record
 from .._sys import Fd
@@ -18,10 +17,12 @@ from .._sys.fd import adopt_fd
 from .._uapi import AttachType, LinkType
 from ..errors import BpfTypeError, BpfValueError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..programs import Program
+    from typing import Any, TypeVar
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+    from ..programs import Program
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def holds_program(attach: _F) -> _F:

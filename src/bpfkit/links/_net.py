@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno as E
 import os
 import socket
-from typing import TYPE_CHECKING, Any
 
 from .._sys import Fd
 from .._sys import attrs as A
@@ -15,7 +14,10 @@ from .._uapi import AttachFlags, AttachType, ProgType, XdpFlags
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from ._base import Link, holds_program, new_link_fd
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..programs import Program
 
 __all__ = [

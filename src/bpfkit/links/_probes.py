@@ -11,7 +11,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .._sys import Fd
 from .._sys import perf_event as P
@@ -21,6 +20,7 @@ from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, Kern
 from ._base import Link, close_links, holds_program
 from ._tracing import attach_perf_event_fd
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..obj._native import NativeElf
     from ..programs import Program
@@ -311,8 +311,6 @@ def _ref_ctr_shift() -> int | None:
 def uprobe_ref_ctr_support() -> bool:
     """Whether the kernel increments USDT semaphores itself (the uprobe PMU's ``ref_ctr_offset``)."""
     return P.pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
-
-
 
 
 @holds_program

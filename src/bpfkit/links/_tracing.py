@@ -6,7 +6,6 @@ import ctypes
 import errno as E
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from .._sys import Fd
 from .._sys import attrs as A
@@ -17,6 +16,7 @@ from .._uapi import AttachType, PerfType, ProgType
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from ._base import Link, holds_program, new_link_fd
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..programs import Program
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import ctypes
 import struct
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .._sys import attrs as A
 from .._uapi import MapFlags, MapType
 from ..errors import BpfTypeError, BpfValueError
 from ._base import Map
 from ._codec import Codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BuildIdFrame", "StackTraceMap", "StackCodec"]
 
@@ -78,8 +82,6 @@ class StackTraceMap(Map):
     """
 
     map_types = (MapType.STACK_TRACE,)
-    default_key_size = 4
-    default_value_size = 8 * PERF_MAX_STACK_DEPTH
 
     def _make_value_codec(self, spec: Any) -> Codec:
         if spec is not None:
