@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matrixlib import cache, debian, envs, guest, initramfs, report
+from matrixlib import cache, debian, envs, guest, initramfs, kmod, report
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -195,11 +195,13 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
     if results.exists():
         shutil.rmtree(results)
     results.mkdir(parents=True)
+    modules = [*(kmod.DISK if args.disk else ()), *args.modules]
     try:
-        initrd = c.initramfs(k, share, Path("/bin/busybox"))
+        initrd = c.initramfs(k, share, Path("/bin/busybox"), modules)
     except (LookupError, ValueError, OSError) as exc:
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
+    disks = scratch_disks(results, args.disk)
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
     argv = _pytest_args(base, f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml", extra)
     if args.command is not None:  # the command alone: no feature probes, no pytest
@@ -213,7 +215,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
     for attempt in range(args.boot_retries + 1):
         g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
                        run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
-                       memory_mb=args.memory, cpus=args.cpus, accel=args.accel, append=env.cmdline)
+                       memory_mb=args.memory, cpus=args.cpus, accel=args.accel, append=env.cmdline,
+                       disks=disks)
         if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries:
             break
         # The guest never reached /init: nothing of the tests ran, so booting again is safe.
@@ -223,6 +226,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
             old = results / name
             if old.exists():
                 old.rename(results / f"{name}.attempt{attempt + 1}")
+    for disk in disks:  # sparse, but a guest that wrote much leaves large files: not kept
+        disk.unlink(missing_ok=True)
     col.status, col.exit_code, col.detail = g.status, g.exit_code, g.detail
     if retried:
         col.detail = (col.detail + f" (after {len(retried)} failed boot(s): "
@@ -236,6 +241,17 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
             f"run.sh exited {envs.UNAVAILABLE} (see output.txt)"
     _read_results(col, results)
     return col
+
+
+def scratch_disks(results: Path, sizes_mib: Sequence[int]) -> list[Path]:
+    """Sparse raw image files of the given sizes in ``results``: the guest's /dev/vda, /dev/vdb, ..."""
+    paths = []
+    for i, size in enumerate(sizes_mib):
+        path = results / f"scratch{i}.img"
+        with open(path, "wb") as f:
+            f.truncate(size << 20)
+        paths.append(path)
+    return paths
 
 
 def _read_results(col: report.Column, results: Path) -> None:
@@ -356,6 +372,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--jobs", type=int, default=0,
                     help="guests run at once (default: one per host CPU, since TCG runs each guest's "
                          "vCPUs on one host thread)")
+    ap.add_argument("--disk", action="append", type=int, default=[], metavar="MIB",
+                    help="give each guest a scratch virtio disk of MIB MiB (repeatable: /dev/vda, /dev/vdb, ...), "
+                         "a sparse file in its results directory, deleted after the run")
+    ap.add_argument("--modules", type=lambda v: [m for m in v.split(",") if m], default=[], metavar="A,B",
+                    help="more kernel modules to load at boot when the kernel has them (e.g. ext4,xfs,btrfs)")
     ap.add_argument("--console", action="store_true", help="echo the guests' serial consoles")
     ap.add_argument("--out", type=Path, default=HERE / "results.json",
                     help="JSON results (default matrix/results.json)")

@@ -159,6 +159,7 @@ ACTIVITY = r'''
 import ctypes, os, socket, subprocess, sys, threading, time, array, mmap
 work = sys.argv[1]
 tty_fd = int(sys.argv[2])
+extra_dirs = sys.argv[3:]
 libc = ctypes.CDLL(None, use_errno=True)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -205,6 +206,22 @@ try:  # a TLS echo server with a throw-away certificate (sslsniff), when openssl
     threading.Thread(target=tls_serve, daemon=True).start()
 except (OSError, subprocess.CalledProcessError, ImportError):
     pass
+def scratch(d):  # a scratch file system (--mkfs): its own thread, so that a short trace still sees its operations
+    j = 0
+    while True:
+        j += 1
+        try:
+            p = os.path.join(d, f"f{j % 4}")
+            with open(p, "wb") as f:
+                f.write(os.urandom(32 * 1024)); f.flush(); os.fsync(f.fileno())
+            with open(p, "rb") as f:
+                f.read()
+            q = os.path.join(d, f"tmp{j}"); open(q, "w").close(); os.unlink(q)
+        except OSError:
+            pass
+        time.sleep(0.1)  # light: an emulated guest's CPU is shared with the main loop and the tools
+for d in extra_dirs:
+    threading.Thread(target=scratch, args=(d,), daemon=True).start()
 import fcntl, pty as ptymod
 bash_master, bash_slave = ptymod.openpty()
 fcntl.fcntl(bash_master, fcntl.F_SETFL, os.O_NONBLOCK)
@@ -317,11 +334,15 @@ _CLEAR_WORDS = re.compile(r"are not supported|kprobe|fentry|fexit|fmod_ret|tramp
 
 def _last_exception(stderr: str) -> tuple[str, str] | None:
     """(exception type, message) of the last traceback in stderr, or None."""
+    # "Exception ignored in ...": Python printed and dropped an exception of a finalizer (a Ctrl-C that landed in
+    # one); the tool went on, so that traceback is not how it ended
+    stderr = re.sub(r"^Exception ignored in: .*\n(Traceback \(most recent call last\):\n([ \t].*\n|\n)*\S.*\n?)?", "",
+                    stderr, flags=re.M)
     if "Traceback (most recent call last)" not in stderr:
         return None
     tail = stderr[stderr.rfind("Traceback (most recent call last)"):].splitlines()
     for line in reversed(tail):
-        m = re.match(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)|[\w.]*Error)(: (.*))?$", line)
+        m = re.match(r"^([A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)|[\w.]*Error)(:\s*(.*))?$", line)
         if m:
             return m.group(1).rsplit(".", 1)[-1], (m.group(4) or "").strip()
     return "unknown", tail[-1] if tail else ""
@@ -342,6 +363,9 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
     lines = data_lines(stdout, data_re)
     notes = [ln for ln in stderr.splitlines() if (ln.strip() and not ln.startswith("bpfkit.bcc: ")) or
              ln.startswith("bpfkit.bcc: error: ")]
+    refusals = [ln for ln in stderr.splitlines() if ln.startswith("bpfkit.bcc: error: ")]
+    if refusals and not lines:  # refused, even when it was still cleaning up as its time ran out (slow guests)
+        return "refusal", _one_line(refusals[-1][len("bpfkit.bcc: error: "):])
     if interrupted or (exits and rc in (0, 130, -signal.SIGINT)):
         if lines:
             return "data", f"{len(lines)} data lines"
@@ -350,9 +374,6 @@ def classify(rc: int | None, stdout: str, stderr: str, interrupted: bool, exits:
         return "no-data", "ran; no data" + (f" ({_one_line(notes[-1])})" if notes else "")
     tail = (notes or stdout.strip().splitlines() or [f"exit status {rc}"])[-3:]
     last = next((ln for ln in tail if _CLEAR_WORDS.search(ln)), tail[-1])
-    refusals = [ln for ln in stderr.splitlines() if ln.startswith("bpfkit.bcc: error: ")]
-    if refusals:
-        return "refusal", _one_line(refusals[-1][len("bpfkit.bcc: error: "):])
     if _CLEAR_WORDS.search(last):
         return "refusal", _one_line(last)
     return "crash", _one_line(f"exit {rc}: {last}")
@@ -364,7 +385,7 @@ def _one_line(s: str, width: int = 160) -> str:
 
 
 def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, str], log_dir: str,
-             startup: float = 60.0, hold: Callable[[bool], None] | None = None) -> Run:
+             startup: float = 60.0, hold: Callable[[bool], None] | None = None, grace: float = 20.0) -> Run:
     """Run one tool for ``seconds`` after it is up (its first output, or ``startup`` seconds), Ctrl-C it,
     and classify what it printed. ``hold(True)``/``hold(False)`` pause and resume the activity around the start."""
     spec = TOOLS.get(tool, {"args": []})
@@ -398,7 +419,7 @@ def run_tool(tool: str, src: str, python: str, seconds: float, subst: dict[str, 
                     hold(False)
             if ready is not None and now - ready >= seconds:
                 interrupted = True
-                _stop(proc, tty_master, out)
+                _stop(proc, tty_master, out, grace)
                 break
             time.sleep(0.1)
         if hold is not None:
@@ -434,9 +455,9 @@ def _drain(fd: int, out: object) -> None:
         out.flush()  # type: ignore[attr-defined]
 
 
-def _stop(proc: subprocess.Popen[bytes], tty_master: int | None, out: object) -> None:
+def _stop(proc: subprocess.Popen[bytes], tty_master: int | None, out: object, grace: float = 20.0) -> None:
     """Ctrl-C the tool, give it time to print its summary, then kill its process group."""
-    for sig, wait in ((signal.SIGINT, 20.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -475,6 +496,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable, help="the Python that has bpfkit")
     ap.add_argument("--bcc-commit", help="the BCC commit of the tree (default: git rev-parse HEAD)")
     ap.add_argument("--logs", help="keep each tool's stdout/stderr in this directory")
+    ap.add_argument("--mkfs", action="append", default=[], metavar="TYPE:DEVICE",
+                    help="make a TYPE file system (ext4, xfs, btrfs, f2fs ...) on DEVICE (erasing it), mount it for "
+                         "the run and make activity on it (repeatable; the first device is the disk tools' disk)")
+    ap.add_argument("--md", metavar="DEV,DEV",
+                    help="first make a RAID1 array /dev/md0 of these devices (mdadm; erases them), for --mkfs TYPE:/dev/md0")
+    ap.add_argument("--grace", type=float, default=20.0,
+                    help="seconds a tool may take to print its summary after Ctrl-C before SIGTERM (default 20; more "
+                         "in an emulated guest)")
+    ap.add_argument("--nfs", action="store_true",
+                    help="serve a directory over NFSv4 on loopback (the kernel's nfsd, rpc.mountd) and mount it for the "
+                         "run, for nfsdist and nfsslower (a machine whose root may be read-only: state on a tmpfs)")
     ap.add_argument("--startup", type=float, default=60.0,
                     help="seconds a silent tool may take to start before its tracing time counts (default 60; "
                          "more in an emulated guest)")
@@ -498,10 +530,27 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(log_dir, exist_ok=True)
     act_dir = os.path.join(work, "activity")
     os.makedirs(act_dir)
+    try:
+        if a.md:
+            make_raid1("/dev/md0", a.md.split(","))
+        mounts = [mount_scratch(spec, work) for spec in a.mkfs]
+    except (ValueError, OSError, subprocess.CalledProcessError) as exc:
+        ap.error(f"--mkfs: {exc}")
+    nfs = NfsLoopback(work) if a.nfs else None
+    if nfs is not None:
+        try:
+            mounts.append((nfs.start(), "nfs"))
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            print(f"warning: --nfs: no NFS mount ({exc}); nfsdist and nfsslower will see no NFS activity",
+                  file=sys.stderr, flush=True)
+            nfs.stop()
+            nfs = None
     tty_master, tty_slave = pty.openpty()
-    activity = subprocess.Popen([sys.executable, "-c", ACTIVITY, act_dir, str(tty_slave)], pass_fds=(tty_slave,),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": _disk_of(act_dir),
+    activity = subprocess.Popen([sys.executable, "-c", ACTIVITY, act_dir, str(tty_slave), *(m for m, _ in mounts)],
+                                pass_fds=(tty_slave,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    disk = os.path.basename(mounts[0][1]) if a.mkfs else _disk_of(act_dir)
+    subst = {"pid": str(activity.pid), "tty": os.ttyname(tty_slave), "dir": act_dir, "disk": disk,
              "libc": _libc_of(activity.pid)}
     runs: list[Run] = []
 
@@ -516,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ThreadPoolExecutor(max(1, a.jobs)) as pool:
             for r in pool.map(lambda t: run_tool(t, src, a.python, a.seconds, subst, log_dir, a.startup,
-                                                          hold if a.jobs <= 1 else None), tools):
+                                                 hold=hold if a.jobs <= 1 else None, grace=a.grace), tools):
                 print(f"{r.tool:16} {r.cls:8} {r.seconds:5.1f}s  {r.reason}", flush=True)
                 if activity.poll() is not None:
                     print(f"warning: the background activity exited ({activity.returncode}); "
@@ -529,6 +578,13 @@ def main(argv: list[str] | None = None) -> int:
         activity.wait()
         os.close(tty_master)
         os.close(tty_slave)
+        if nfs is not None:
+            nfs.stop()
+        for mnt, kind in mounts:
+            if kind != "nfs":
+                subprocess.run(["umount", mnt], check=False)
+        if a.md:
+            subprocess.run(["mdadm", "--stop", "/dev/md0"], check=False, capture_output=True)
         if not a.logs:
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -540,6 +596,102 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.out, "w") as f:
             f.write(report)
     return 0
+
+
+_MKFS_FORCE = {"ext2": "-F", "ext3": "-F", "ext4": "-F", "xfs": "-f", "btrfs": "-f", "f2fs": "-f"}
+
+
+def mount_scratch(spec: str, work: str) -> tuple[str, str]:
+    """Make the file system of ``spec`` ('xfs:/dev/vdb') on its device and mount it under ``work``:
+    (mount point, device). The modules these tools trace (ext4, xfs ...) are then loaded and in use."""
+    fstype, sep, dev = spec.partition(":")
+    if not sep or not fstype or not dev:
+        raise ValueError(f"{spec!r} is not TYPE:DEVICE")
+    mkfs = shutil.which(f"mkfs.{fstype}") or shutil.which(f"mkfs.{fstype}", path="/usr/sbin:/sbin")
+    if mkfs is None:
+        raise ValueError(f"no mkfs.{fstype} on this machine (install its Debian package: e2fsprogs, xfsprogs, "
+                         "btrfs-progs, f2fs-tools)")
+    force = [_MKFS_FORCE[fstype]] if fstype in _MKFS_FORCE else []
+    subprocess.run([mkfs, *force, dev], check=True, stdout=subprocess.DEVNULL)
+    mnt = os.path.join(work, f"fs-{fstype}-{os.path.basename(dev)}")
+    os.makedirs(mnt)
+    subprocess.run(["mount", "-t", fstype, dev, mnt], check=True)
+    return mnt, dev
+
+
+class NfsLoopback:
+    """An NFSv4 export of a directory, served by this machine's nfsd to itself and mounted (nfsdist, nfsslower)."""
+
+    def __init__(self, work: str) -> None:
+        self.work = work
+        self.export = os.path.join(work, "nfs-export")
+        self.mnt = os.path.join(work, "fs-nfs")
+        self.undo: list[list[str]] = []
+        self.mountd: subprocess.Popen[bytes] | None = None
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise ValueError(f"{' '.join(argv)}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+
+    def start(self) -> str:
+        """Export, serve and mount; returns the mount point."""
+        for prog in ("exportfs", "rpc.mountd", "rpc.nfsd", "mount.nfs4"):
+            if shutil.which(prog, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+                raise ValueError(f"no {prog} (install Debian's nfs-kernel-server)")
+        try:
+            with open("/proc/fs/nfsd/threads") as f:
+                busy = f.read().strip() not in ("", "0")
+        except OSError:
+            busy = False
+        if busy:
+            raise ValueError("an NFS server runs on this machine already: not touching it")
+        os.makedirs(self.export)
+        os.makedirs(self.mnt)
+        self._run("mount", "-t", "tmpfs", "tmpfs", "/var/lib/nfs")  # exportfs and nfsd keep their state here
+        self.undo.append(["umount", "-l", "/var/lib/nfs"])
+        for state in ("etab", "rmtab"):  # exportfs reads them before it writes them
+            open(os.path.join("/var/lib/nfs", state), "a").close()
+        if not os.path.exists("/proc/fs/nfsd/threads"):
+            self._run("mount", "-t", "nfsd", "nfsd", "/proc/fs/nfsd")
+            self.undo.append(["umount", "/proc/fs/nfsd"])
+        for knob in ("nfsv4gracetime", "nfsv4leasetime"):  # 90 s of grace would refuse the first opens
+            try:
+                with open(f"/proc/fs/nfsd/{knob}", "w") as f:
+                    f.write("10")
+            except OSError:
+                pass
+        self._run("exportfs", "-i", "-o", "rw,no_root_squash,insecure,no_subtree_check,fsid=0", f"127.0.0.1:{self.export}")
+        self.undo.append(["exportfs", "-ua"])
+        self.mountd = subprocess.Popen(["rpc.mountd", "-F", "-N", "2", "-N", "3", "--no-udp"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._run("rpc.nfsd", "-N", "3", "--no-udp", "4")
+        self.undo.append(["rpc.nfsd", "0"])
+        self._run("mount", "-t", "nfs4", "-o", "vers=4.2,soft,timeo=50", "127.0.0.1:/", self.mnt, timeout=180)
+        self.undo.append(["umount", "-f", "-l", self.mnt])
+        return self.mnt
+
+    def stop(self) -> None:
+        """Unmount, stop the server, and drop the state mounts (what start made, in reverse)."""
+        for argv in reversed(self.undo):
+            subprocess.run(argv, capture_output=True, timeout=60, check=False)
+        self.undo.clear()
+        if self.mountd is not None:
+            self.mountd.kill()
+            self.mountd.wait()
+            self.mountd = None
+
+
+def make_raid1(md: str, devices: list[str]) -> None:
+    """Make the RAID1 array ``md`` of ``devices`` with mdadm (mdflush traces the flushes of md devices)."""
+    mdadm = shutil.which("mdadm") or shutil.which("mdadm", path="/usr/sbin:/sbin")
+    if mdadm is None:
+        raise ValueError("no mdadm on this machine (install Debian's mdadm)")
+    if len(devices) < 2:
+        raise ValueError(f"a RAID1 array needs two devices, got {devices}")
+    subprocess.run([mdadm, "--create", md, "--run", "--force", "--assume-clean", "--level=1",
+                    f"--raid-devices={len(devices)}", *devices], check=True, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL)
 
 
 def _libc_of(pid: int) -> str:

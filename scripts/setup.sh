@@ -17,6 +17,10 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # sys/sdt.h: the USDT probes of the test programs (tests/links/usdt)
 [ -n "$(ls /usr/include/sys/sdt.h /usr/include/*/sys/sdt.h 2>/dev/null)" ] || need+=(systemtap-sdt-dev)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# mkfs for the scratch file systems of BCC's file-system tools (scripts/bcc_tools_check.py --mkfs, in matrix guests)
+for fs in ext4:e2fsprogs xfs:xfsprogs btrfs:btrfs-progs f2fs:f2fs-tools; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "mkfs.${fs%%:*}" >/dev/null 2>&1 || need+=("${fs#*:}")
+done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing Debian packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from . import debian, initramfs, kmod
@@ -146,11 +147,14 @@ class Cache:
         ptr.parent.mkdir(parents=True, exist_ok=True)
         ptr.write_text(json.dumps(k.to_json(), indent=1) + "\n")
 
-    def initramfs(self, k: Kernel, share: str, busybox: Path) -> Path:
-        """The initramfs for a kernel and share type (rebuilt when its inputs change)."""
+    def initramfs(self, k: Kernel, share: str, busybox: Path, extra: Sequence[str] = ()) -> Path:
+        """The initramfs for a kernel and share type (rebuilt when its inputs change).
+
+        ``extra`` names more modules to load at boot when the kernel has them (--modules, --disk).
+        """
         tree = kmod.ModuleTree(k.modules)
         required = kmod.REQUIRED_9P + (kmod.REQUIRED_VIRTIOFS if share == "virtiofs" else ())
-        order = tree.load_order(required, kmod.OPTIONAL)
+        order = tree.load_order(required, (*kmod.OPTIONAL, *extra))
         mods = [(n, kmod.read_module(tree.paths[n])) for n in order]
         boot = {}
         for config in (k.vmlinuz.parent / f"config-{k.release}", k.modules / "config"):
@@ -158,7 +162,8 @@ class Cache:
                 boot[f"config-{k.release}"] = config.read_bytes()
                 break
         data = initramfs.build(busybox.read_bytes(), mods, share, kmod.PARAMS, boot)
-        out = self.root / "kernels" / "initramfs" / f"{k.release}-{share}.cpio.gz"
+        suffix = "-" + hashlib.sha256(",".join(extra).encode()).hexdigest()[:8] if extra else ""
+        out = self.root / "kernels" / "initramfs" / f"{k.release}-{share}{suffix}.cpio.gz"
         out.parent.mkdir(parents=True, exist_ok=True)
         if not out.exists() or out.read_bytes() != data:
             out.write_bytes(data)

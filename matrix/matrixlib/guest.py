@@ -42,8 +42,11 @@ class VirtiofsD:
 
 def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
                  memory_mb: int = 2048, cpus: int = 2, socket: Path | None = None,
-                 append: str = "", accel: str = DEFAULT_ACCEL) -> list[str]:
-    """The qemu-system-x86_64 command line for one guest (TCG, no host network)."""
+                 append: str = "", accel: str = DEFAULT_ACCEL, disks: Sequence[Path] = ()) -> list[str]:
+    """The qemu-system-x86_64 command line for one guest (TCG, no host network).
+
+    ``disks`` are raw image files given to the guest as virtio disks (/dev/vda, /dev/vdb, ...).
+    """
     def opt(path: Path) -> str:  # QEMU option values escape ',' as ',,'
         return str(path).replace(",", ",,")
 
@@ -58,6 +61,8 @@ def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
                     "rdinit=/init " + append).strip(),
         "-virtfs", f"local,path={opt(results)},mount_tag=results,{p9}",
     ]
+    for disk in disks:  # scratch disks: the guest may write anything, so no host cache to keep consistent
+        cmd += ["-drive", f"file={opt(disk)},if=virtio,format=raw,cache=unsafe"]
     if share == "virtiofs":
         if socket is None:
             raise ValueError("virtiofs needs a socket path")
@@ -86,12 +91,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout: float,
          run_timeout: float, virtiofsd: VirtiofsD | None = None, echo: bool = False,
-         memory_mb: int = 2048, cpus: int = 2, accel: str = DEFAULT_ACCEL, append: str = "") -> GuestResult:
+         memory_mb: int = 2048, cpus: int = 2, accel: str = DEFAULT_ACCEL, append: str = "",
+         disks: Sequence[Path] = ()) -> GuestResult:
     """Boot, wait for the /init markers, enforce both timeouts, and collect the exit code.
 
     results/ must already hold run.sh; the guest leaves output.txt and exit_code there,
     and the serial console goes to results/console.log. ``append`` is added to the kernel
-    command line (e.g. lockdown=integrity).
+    command line (e.g. lockdown=integrity); ``disks`` become the guest's virtio disks.
     """
     console_path = results / "console.log"
     helpers: list[subprocess.Popen[bytes]] = []
@@ -116,7 +122,7 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                                        f"virtiofsd did not start: {log[-300:]}")
                 time.sleep(0.05)
         cmd = qemu_command(kernel, initrd, results, share, socket=socket,
-                           memory_mb=memory_mb, cpus=cpus, accel=accel, append=append)
+                           memory_mb=memory_mb, cpus=cpus, accel=accel, append=append, disks=disks)
         (results / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

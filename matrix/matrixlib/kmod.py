@@ -20,6 +20,8 @@ OPTIONAL = (
     "veth", "dummy", "tun", "sch_ingress", "cls_bpf", "act_bpf", "sch_fq",
     "ipv6", "xt_bpf", "overlay",
 )
+# The driver of the scratch disks (--disk).
+DISK = ("virtio_blk",)
 # Parameters at load time: no device appears until a test creates one.
 PARAMS = {"dummy": "numdummies=0"}
 
@@ -131,6 +133,20 @@ class ModuleTree:
         """The modules `name` needs loaded first: hard, then 'pre:' soft dependencies."""
         return module_deps(self.modinfo(name))
 
+    def alias_target(self, name: str) -> str:
+        """The module a soft dependency's alias names ('crypto-crc32c', 'crc32c' -> 'crc32c_generic'), else name.
+
+        Crypto soft dependencies name an algorithm, which the '<algorithm>_generic' module provides (checked
+        in its modinfo); the tree has no modules.alias (depmod makes it at install time).
+        """
+        algo = name.replace("_", "-").removeprefix("crypto-")  # module_deps turned '-' into '_'
+        generic = f"{algo.replace('-', '_')}_generic"  # before the name: lib/crc32 is not the crc32 algorithm
+        if generic in self.paths and {algo, f"crypto-{algo}"} & set(self.modinfo(generic).get("alias", [])):
+            return generic
+        if name.startswith("crypto_") and algo.replace("-", "_") in (*self.paths, *self.builtin):
+            return algo.replace("-", "_")
+        return name
+
     def load_order(self, required: Iterable[str], optional: Iterable[str] = ()) -> list[str]:
         """Module names to insmod, dependencies first; built-ins and absent optionals dropped.
 
@@ -141,6 +157,7 @@ class ModuleTree:
 
         def visit(name: str, stack: tuple[str, ...], must: bool) -> bool:
             """Queue name after its dependencies; False if it cannot be loaded."""
+            name = self.alias_target(name)
             if name in done or name in self.builtin or name in stack:
                 return True
             if name not in self.paths:

@@ -110,6 +110,20 @@ def test_bad_map_macros_are_refused(macro: str, args: list[str]) -> None:
         map_decl(macro, args)
 
 
+def test_maps_of_maps_name_their_inner_map() -> None:
+    h = map_decl("BPF_HASH_OF_MAPS", ["outer", "u32", '"ex1"', "8"])
+    assert (h.map_type, h.key_type, h.inner, h.max_entries) == ("HASH_OF_MAPS", "u32", "ex1", "8")
+    assert map_decl("BPF_HASH_OF_MAPS", ["outer", '"ex1"', "8"]).key_type == "int"
+    a = map_decl("BPF_ARRAY_OF_MAPS", ["outer", '"ex2"', "4"])
+    assert (a.map_type, a.key_type, a.inner) == ("ARRAY_OF_MAPS", "int", "ex2")
+    t = map_decl("BPF_TABLE", ['"hash_of_maps$ex1"', "int", "int", "outer", "8"])  # BCC's own expansion
+    assert (t.map_type, t.inner) == ("HASH_OF_MAPS", "ex1")
+    text = map_definition(a)
+    assert text.endswith('__typeof__(ex2) *values[]; } outer SEC(".maps")') and "value_size" not in text
+    with pytest.raises(ValueError, match="string literal"):
+        map_decl("BPF_ARRAY_OF_MAPS", ["outer", "ex2", "4"])
+
+
 def test_map_definitions_are_btf_maps_or_sized() -> None:
     h = map_definition(MapDecl("counts", "BPF_HASH", "HASH", "u32", "u64", "10240"))
     assert "__type(key, __bcc_key_t__counts);" in h and 'counts SEC(".maps")' in h
@@ -460,3 +474,15 @@ def test_a_map_may_be_defined_once_per_if_branch(fake_kernel: FakeKernel) -> Non
     assert r.maps["data"].leaf_type == "struct d" and r.warnings and "another definition" in r.warnings[0]
     with pytest.raises(CompileError, match="defined twice"):
         rewrite("BPF_HASH(data);\n#ifdef X\nBPF_HASH(data);\n#endif\n", kernel=fake_kernel)
+
+
+def test_kernel_pointers_kept_in_the_programs_own_struct_are_read_with_core(fake_kernel: FakeKernel) -> None:
+    # xfsslower's return probe: the entry probe stored the task in a map value; the chain through it reads kernel memory
+    text = ("struct val_t { u64 ts; struct task_struct *t; };\nBPF_HASH(info, u32, struct val_t);\n"
+            "int f(struct pt_regs *ctx) {\n  u32 k = 0;\n  struct val_t *valp = info.lookup(&k);\n"
+            "  if (!valp) return 0;\n  u64 a = valp->t->real_parent->pid;\n  u64 b = valp->ts;\n"
+            "  struct task_struct *p = valp->t;\n  return a + b + (p != 0);\n}\n")
+    lines = user_part(rewrite(text, kernel=fake_kernel, modes=()).source).splitlines()
+    body = "\n".join(lines)
+    assert "u64 a = ({ __typeof__(valp->t) __bcc_kb = valp->t; BPF_CORE_READ(__bcc_kb, real_parent, pid); });" in body
+    assert "u64 b = valp->ts;" in body and "struct task_struct *p = valp->t;" in body  # the map value itself: plain

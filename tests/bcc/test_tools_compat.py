@@ -398,3 +398,13 @@ def test_the_runner_refuses_in_one_line(tmp_path: Path) -> None:
     lines = [ln for ln in p.stderr.splitlines() if ln.startswith("bpfkit.bcc: error:")]
     assert lines == ["bpfkit.bcc: error: tool.py: this kernel has no widgets"]
     assert "Traceback" not in p.stderr
+
+
+def test_sockaddr_storage_is_the_kernels_tag(cache_home: Path) -> None:
+    # rdmaucma: 'struct sockaddr_storage' is '#define sockaddr_storage __kernel_sockaddr_storage' in the kernel
+    text = ("int f(struct pt_regs *ctx, struct sock *sk) {\n"
+            "  struct sockaddr_storage *ss = (struct sockaddr_storage *)sk;\n"
+            "  return ss->ss_family == AF_INET;\n}\n")
+    out = rewrite(text, kernel=HostKernel()).source
+    assert "BPF_CORE_READ(ss, ss_family)" in out  # a kernel struct: read with CO-RE
+    compile_c(out)

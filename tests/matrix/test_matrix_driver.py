@@ -151,6 +151,16 @@ def test_qemu_command_uses_tcg_and_no_host_network(tmp_path: Path) -> None:
     assert "-no-reboot" in cmd
 
 
+def test_qemu_command_gives_scratch_disks_as_virtio_drives(tmp_path: Path) -> None:
+    disks = run.scratch_disks(tmp_path, [16, 8])
+    assert [d.stat().st_size for d in disks] == [16 << 20, 8 << 20]
+    assert all(d.stat().st_blocks == 0 for d in disks)  # sparse
+    cmd = guest.qemu_command(Path("/k"), Path("/i"), tmp_path, "9p", disks=disks)
+    drives = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-drive"]
+    assert drives == [f"file={d},if=virtio,format=raw,cache=unsafe" for d in disks]
+    assert "-drive" not in guest.qemu_command(Path("/k"), Path("/i"), tmp_path, "9p")
+
+
 def test_qemu_command_escapes_commas_in_paths(tmp_path: Path) -> None:
     odd = tmp_path / "a,b"
     cmd = guest.qemu_command(Path("/k"), Path("/i"), odd, "virtiofs", socket=odd / "s")

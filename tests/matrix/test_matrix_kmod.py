@@ -121,6 +121,25 @@ def test_load_order_fails_on_a_missing_required_module(tmp_path: Path) -> None:
     assert tree.load_order([], ["broken"]) == []
 
 
+def test_crypto_soft_dependencies_load_the_generic_module_that_has_the_alias(tmp_path: Path) -> None:
+    mods = _tree(tmp_path)
+
+    def put(rel: str, **fields: str) -> None:
+        (mods / "kernel" / rel).write_bytes(make_elf({".modinfo": modinfo(**fields)}))
+
+    # ext4 names an algorithm (crypto-crc32c), f2fs another (crc32) that lib/crc32, built in, is not
+    put("fs/ext4.ko", depends="", softdep="pre: crypto-crc32c")
+    put("fs/f2fs.ko", depends="", softdep="pre: crc32")
+    put("drivers/crc32c_generic.ko", depends="", alias="crypto-crc32c")
+    put("drivers/crc32_generic.ko", depends="", alias="crc32")
+    (mods / "modules.builtin").write_text("kernel/fs/netfs/netfs.ko\nkernel/lib/crc32.ko\n")
+    tree = kmod.ModuleTree(mods)
+    assert tree.alias_target("crypto_crc32c") == "crc32c_generic"
+    assert tree.alias_target("crc32") == "crc32_generic"
+    assert tree.alias_target("virtio") == "virtio"
+    assert tree.load_order([], ["ext4", "f2fs"]) == ["crc32c_generic", "ext4", "crc32_generic", "f2fs"]
+
+
 def test_read_module_decompresses_by_suffix(tmp_path: Path) -> None:
     tree = kmod.ModuleTree(_tree(tmp_path))
     for name in ("virtio_pci", "virtio_ring", "virtio"):

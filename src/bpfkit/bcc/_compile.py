@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import CompileError, CompilerNotFoundError
 
-__all__ = ["CompileResult", "cache_dir", "clang_path", "compile_c", "kernel_btf_id", "vmlinux_h"]
+__all__ = ["CompileResult", "cache_dir", "clang_path", "compile_c", "kernel_btf_id", "module_h", "vmlinux_h"]
 
 _HERE = Path(__file__).resolve().parent
 COMPAT_HEADER = _HERE / "bcc_compat.h"
@@ -116,6 +116,22 @@ def vmlinux_h() -> Path:
     return path
 
 
+def module_h(module: str) -> Path:
+    """Path of a vmlinux.h with a loaded module's types too (the dump of its split BTF, as bpftool's), cached."""
+    from ..btf.format import format_c
+    from ..host import module_btf
+
+    mod_id = kernel_btf_id(f"/sys/kernel/btf/{module}")
+    path = cache_dir() / f"vmlinux-{kernel_btf_id()}-{module}-{mod_id}" / "vmlinux.h"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".vmlinux.h.{os.getpid()}")
+    tmp.write_text(format_c(module_btf(module)))
+    os.replace(tmp, path)
+    return path
+
+
 def kdefs_h() -> Path:
     """Path of the kernel #defines header for the running kernel and this machine's UAPI headers (cached)."""
     from ..host import vmlinux_btf
@@ -163,16 +179,21 @@ def compile_c(
     include_dirs: list[str] | tuple[str, ...] = (),
     filename: str = "<text>",
     use_cache: bool = True,
+    module: str | None = None,
 ) -> CompileResult:
-    """Compile a generated C file to a BPF object (bytes), reusing the cached object when the key matches."""
+    """Compile a generated C file to a BPF object (bytes), reusing the cached object when the key matches.
+
+    ``module``: a loaded kernel module whose types the program uses too (its vmlinux.h has them).
+    """
     from .. import __version__
 
     clang = clang_path()
     flags = base_flags() + list(cflags)
-    header = vmlinux_h()
+    header = vmlinux_h() if module is None else module_h(module)
     kdefs = kdefs_h()
     key_src = "\0".join([
-        __version__, _clang_version(clang), kernel_btf_id(), COMPAT_HEADER.read_text(), kdefs.name, source, *flags,
+        __version__, _clang_version(clang), kernel_btf_id(), str(header), COMPAT_HEADER.read_text(), kdefs.name,
+        source, *flags,
         *[os.path.abspath(d) for d in include_dirs],
     ])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:32]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from .._uapi import BtfKind
 from ..btf import Array, Btf, Enum, Enum64, Struct, Union_
 
-__all__ = ["TABLE", "UAPI_HEADERS", "btf_defines", "kernel_defines", "read_uapi_headers", "uapi_defines"]
+__all__ = ["TABLE", "TAG_ALIASES", "UAPI_HEADERS", "btf_defines", "kernel_defines", "read_uapi_headers", "uapi_defines"]
 
 # kernel-internal macros (not in BTF, not in UAPI headers): name -> (value, where the kernel defines it)
 TABLE: dict[str, tuple[str, str]] = {
@@ -46,6 +46,9 @@ TABLE: dict[str, tuple[str, str]] = {
     "SG_END": ("0x02UL", "include/linux/scatterlist.h"),
     "SG_CHAIN": ("0x01UL", "include/linux/scatterlist.h"),
 }
+
+# struct tags the kernel's headers rename with a #define (include/linux/socket.h): tag -> the tag BTF has
+TAG_ALIASES: dict[str, str] = {"sockaddr_storage": "__kernel_sockaddr_storage"}
 
 # UAPI headers whose #defines are offered, relative to /usr/include (the first existing of each alternative)
 UAPI_HEADERS: tuple[tuple[str, ...], ...] = (
@@ -177,6 +180,9 @@ def kernel_defines(btf: Btf, uapi_texts: Iterable[str]) -> str:
     for name, (value, _) in TABLE.items():
         defs.setdefault(name, value)
     defs.update(btf_defines(btf))  # the running kernel's own facts win over headers and the table
+    for tag, real in TAG_ALIASES.items():
+        if not btf.find(tag, BtfKind.STRUCT) and btf.find(real, BtfKind.STRUCT):
+            defs[tag] = real
     lines = ["/* kernel #defines for BCC programs (bpfkit.bcc._kdefs): BTF, UAPI headers, table */"]
     for name, value in defs.items():
         lines.append(f"#ifndef {name}\n#define {name} {value}\n#endif")

@@ -9,7 +9,7 @@ from .._uapi import BtfKind
 from ..btf import Array, Btf, Enum, Enum64, Int, Ptr, Struct, Union_
 from ._rewriter import MemberType
 
-__all__ = ["BtfFacts", "HostKernel", "tracefs_root"]
+__all__ = ["BtfFacts", "HostKernel", "module_defining", "tracefs_root"]
 
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -20,6 +20,25 @@ def tracefs_root() -> str:
         if os.path.exists(os.path.join(root, "events")):
             return root
     raise FileNotFoundError("tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing")
+
+
+@functools.lru_cache(maxsize=64)
+def module_defining(kind: str, name: str) -> str | None:
+    """The first loaded module (by name) whose BTF defines struct/union ``name``, or None."""
+    from ..errors import BpfError
+    from ..host import module_btf, module_btf_names
+
+    k = BtfKind.STRUCT if kind == "struct" else BtfKind.UNION if kind == "union" else None
+    if k is None:
+        return None
+    for mod in module_btf_names():
+        try:
+            btf = module_btf(mod)
+            if any(tid >= btf.first_id for tid in btf.find(name, k)):  # the module's own, not vmlinux's
+                return mod
+        except (OSError, BpfError):  # unloaded meanwhile, or BTF bpfkit cannot read: not this one
+            continue
+    return None
 
 
 class BtfFacts:
@@ -41,9 +60,11 @@ class BtfFacts:
         return kind == "enum" and bool(self.btf.find(name, BtfKind.ENUM64))
 
     def record(self, kind: str, name: str) -> object | None:
-        """The type id of struct/union ``name`` (the first complete one)."""
+        """The type id of struct/union ``name`` (the first complete one; a tag the headers #define to another too)."""
+        from ._kdefs import TAG_ALIASES
+
         k = BtfKind.STRUCT if kind == "struct" else BtfKind.UNION
-        for tid in self.btf.find(name, k):
+        for tid in self.btf.find(name, k) or self.btf.find(TAG_ALIASES.get(name, ""), k):
             return tid
         return None
 
@@ -92,14 +113,42 @@ class BtfFacts:
 
 
 class HostKernel(BtfFacts):
-    """The running kernel: vmlinux BTF and tracefs event formats."""
+    """The running kernel: vmlinux BTF and tracefs event formats.
+
+    A struct or union that vmlinux lacks is looked up in the loaded modules' BTF (rdmaucma's rdma_cm_id,
+    nfsslower's nfs_commit_data): the first module that has one becomes :attr:`module`, and from then on
+    the facts are vmlinux's and that module's (its split BTF), as its vmlinux.h is (bpftool's dump of a module).
+    """
 
     def __init__(self, btf: Btf | None = None) -> None:
+        self._host = btf is None
         if btf is None:
             from ..host import vmlinux_btf
 
             btf = vmlinux_btf()
         super().__init__(btf)
+        self.module: str | None = None
+
+    def record(self, kind: str, name: str) -> object | None:
+        """The type id of struct/union ``name``, in vmlinux or, when it lacks it, in a loaded module."""
+        found = super().record(kind, name)
+        if found is not None or not self._host or self.module is not None:
+            return found
+        return self.record(kind, name) if self.use_module_for(kind, name) else None
+
+    def use_module_for(self, kind: str, name: str) -> bool:
+        """Take the BTF of the loaded module that defines ``kind name`` (False when none does, or another is in use)."""
+        if self.module is not None or not self._host:
+            return False
+        mod = module_defining(kind, name)
+        if mod is None:
+            return False
+        from ..host import module_btf
+
+        self.btf = module_btf(mod)  # split BTF: vmlinux's ids stay valid
+        self._members.clear()
+        self.module = mod
+        return True
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance per process in practice
     def tracepoint_format(self, category: str, event: str) -> str | None:

@@ -64,6 +64,7 @@ class MapDecl:
     max_entries: str  # C expression
     flags: str = "0"
     line: int = 0
+    inner: str | None = None  # a map of maps: the name of the map whose definition its inner maps follow
 
     @property
     def sized(self) -> bool:
@@ -157,6 +158,10 @@ def map_decl(macro: str, args: list[str], line: int = 0) -> MapDecl:
             raise MapMacroError(f"{macro}: pinned tables ({tname!r}) are not supported by bpfkit.bcc")
         if tname == "histogram":
             mtype = "ARRAY" if " ".join(a[1].split()) == "int" else "HASH"
+        elif tname.split("$")[0] in ("array_of_maps", "hash_of_maps") and "$" in tname:  # BCC's own expansion
+            mtype = tname.split("$")[0].upper()
+            return MapDecl(a[3], macro, mtype, a[1], "int", a[4], a[5] if flagged else "0", line,
+                           _inner_name(macro, f'"{tname.split("$", 1)[1]}"'))
         elif tname in ("extern", "array_of_maps", "hash_of_maps"):
             raise MapMacroError(f"{macro}: {tname!r} tables are not supported by bpfkit.bcc")
         else:
@@ -166,9 +171,26 @@ def map_decl(macro: str, args: list[str], line: int = 0) -> MapDecl:
                 raise MapMacroError(f"{macro}: unknown table type {tname!r}") from None
         tkey: str | None = None if mtype in NO_KEY_TYPES else a[1]
         return MapDecl(a[3], macro, mtype, tkey, a[2], a[4], a[5] if flagged else "0", line)
+    if macro in ("BPF_ARRAY_OF_MAPS", "BPF_HASH_OF_MAPS"):
+        if macro == "BPF_ARRAY_OF_MAPS":
+            _need(a, 3, 3, macro, '(name, "inner_map_name", max_entries)')
+            key, inner, size = "int", a[1], a[2]
+        else:
+            _need(a, 3, 4, macro, '(name[, key_type], "inner_map_name", max_entries)')
+            key, inner, size = ("int", a[1], a[2]) if len(a) == 3 else (a[1], a[2], a[3])
+        mtype = "ARRAY_OF_MAPS" if macro == "BPF_ARRAY_OF_MAPS" else "HASH_OF_MAPS"
+        return MapDecl(a[0], macro, mtype, key, "int", size, "0", line, _inner_name(macro, inner))
     if macro == "BPF_TABLE_PINNED":
         raise MapMacroError("BPF_TABLE_PINNED is not supported by bpfkit.bcc (pin the map from Python instead)")
     raise MapMacroError(f"{macro} is not supported by bpfkit.bcc")
+
+
+def _inner_name(macro: str, literal: str) -> str:
+    """The inner map's name from its string literal ('"ex1"' -> ex1)."""
+    name = literal.strip()
+    if not (len(name) >= 2 and name[0] == name[-1] == '"' and name[1:-1].isidentifier()):
+        raise MapMacroError(f"{macro}: the inner map must be named by a string literal such as \"inner\", got {literal}")
+    return name[1:-1]
 
 
 def _arg(a: list[str], i: int, default: str) -> str:
@@ -185,6 +207,8 @@ def map_definition(m: MapDecl) -> str:
     body = [f"__uint(type, BPF_MAP_TYPE_{m.map_type});"]
     if m.map_type == "RINGBUF":
         pass
+    elif m.inner is not None:  # value_size 4 (an inner map's fd or id) comes with 'values'
+        body.append(f"__type(key, {m.key_typedef});")
     elif m.sized:
         if m.key_type is not None:
             body.append(f"__uint(key_size, sizeof({m.key_typedef}));")
@@ -195,5 +219,7 @@ def map_definition(m: MapDecl) -> str:
     body.append(f"__uint(max_entries, {m.max_entries});")
     if m.flags.strip() not in ("", "0"):
         body.append(f"__uint(map_flags, {m.flags});")
+    if m.inner is not None:  # the inner maps are made like this one (declared earlier in the program)
+        body.append(f"__typeof__({m.inner}) *values[];")
     parts.append("struct { " + " ".join(body) + f" }} {m.name} SEC(\".maps\")")
     return " ".join(parts)

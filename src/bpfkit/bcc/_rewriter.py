@@ -181,7 +181,7 @@ SOCK_ALIASES = {
 
 # methods: name -> (min args, max args, map types allowed (None: any with key and value))
 _METHODS: dict[str, tuple[int, int, frozenset[str] | None]] = {
-    "lookup": (1, 1, None),
+    "lookup": (1, 1, frozenset(HASH_LIKE | ARRAY_LIKE | {"LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS"})),
     "update": (2, 2, None),
     "insert": (2, 2, None),
     "delete": (1, 1, None),
@@ -436,6 +436,7 @@ class _Func:
     raw_ptrs: set[str] = field(default_factory=set)  # pointers to kernel memory typed with the program's own structs
     kptr_arrays: set[str] = field(default_factory=set)  # params 'struct <kernel type> **': arrays of kernel pointers
     scalar_ptrs: set[str] = field(default_factory=set)  # probe params pointing to kernel scalars ('loff_t *ppos')
+    user_ptrs: dict[str, str] = field(default_factory=dict)  # locals 'struct <program's tag> *': var -> tag
     mode_sensitive: bool = False
     decl: FunctionDecl | None = None
     cond: list[list[str]] = field(default_factory=list)  # the #if/#elif/#else lines the function is under
@@ -464,6 +465,8 @@ class _Rewriter:
         self.directives: list[int] = []
         self.user_tags: set[str] = set()
         self.user_members: dict[str, list[str]] = {}  # members of the user's struct/union definitions
+        # members of the user's structs declared 'struct <kernel type> *name': tag -> {member: (kind, kernel tag)}
+        self.user_kptr_members: dict[str, dict[str, tuple[str, str]]] = {}
         self.user_typedefs: set[str] = set()
         self.tag_renames: dict[str, str] = {}
         self.typedef_renames: dict[str, str] = {}
@@ -504,6 +507,7 @@ class _Rewriter:
                         self.user_tags.add(t[j].text)
                         if tok.text in ("struct", "union"):
                             self.user_members[t[j].text] = self._member_names(k, tk.match(k))
+                            self.user_kptr_members[t[j].text] = self._record_ptr_members(k, tk.match(k))
                 if tok.text == "typedef":
                     self._note_typedef(i)
                 if j < tk.n and t[j].text == "(" and tok.text not in _NOT_FUNCTIONS - MAP_MACROS:
@@ -571,6 +575,39 @@ class _Rewriter:
                 last = ""
             j += 1
         return names
+
+    def _record_ptr_members(self, lb: int, rb: int) -> dict[str, tuple[str, str]]:
+        """Members between braces ``lb`` and ``rb`` declared ``struct X *name;``: {name: (kind, X)}."""
+        tk = self.tk
+        out: dict[str, tuple[str, str]] = {}
+        j = lb + 1
+        while j < rb:
+            if tk.text(j) in ("(", "[", "{"):
+                j = tk.match(j) + 1
+                continue
+            if tk.text(j) in ("struct", "union") and tk.text(tk.prev_sig(j)) in (";", "{", "const"):
+                tag = tk.sig(j + 1)
+                star = tk.sig(tag + 1)
+                name = tk.sig(star + 1)
+                if tk.t[tag].kind == Kind.IDENT and tk.text(star) == "*" and tk.t[name].kind == Kind.IDENT \
+                        and tk.text(tk.sig(name + 1)) == ";":
+                    out[tk.text(name)] = (tk.text(j), tk.text(tag))
+            j += 1
+        return out
+
+    def _user_pointers(self, f: _Func) -> dict[str, str]:
+        """Locals of ``f`` declared ``struct T *v`` with T the program's struct that has kernel-pointer members."""
+        tk = self.tk
+        out: dict[str, str] = {}
+        for x in range(f.body_lo, f.body_hi):
+            if tk.text(x) in ("struct", "union") and tk.text(tk.sig(x + 1)) in self.user_kptr_members:
+                tag = tk.sig(x + 1)
+                star = tk.sig(tag + 1)
+                v = tk.sig(star + 1)
+                if self.user_kptr_members[tk.text(tag)] and tk.text(star) == "*" and tk.t[v].kind == Kind.IDENT \
+                        and tk.text(tk.sig(v + 1)) in ("=", ";", ","):
+                    out[tk.text(v)] = tk.text(tag)
+        return out
 
     def _note_typedef(self, i: int) -> None:
         """Record the name a top-level typedef introduces (the last identifier before its ';')."""
@@ -715,6 +752,8 @@ class _Rewriter:
                 f.kptrs = self._kernel_pointers(f)
                 f.raw_ptrs = self._foreign_layout_pointers(f)
                 f.kptr_arrays = self._kernel_pointer_arrays(f)
+                f.user_ptrs = {v: tag for v, tag in self._user_pointers(f).items()
+                               if v not in f.kptrs and v not in f.raw_ptrs}
                 if f.kind == FuncKind.PROGRAM and not f.name.startswith("syscall__"):  # a syscall's are user memory
                     f.scalar_ptrs = {p.name for p in f.params[1:] if p.name and _SCALAR_PTR_RE.match(_strip_text(p.type))}
         helpers = {f.name: f for f in self.funcs if f.kind == FuncKind.HELPER}
@@ -1007,6 +1046,15 @@ class _Rewriter:
             return self._raw_read(i, hi, out)
         if ctx is not None and name in ctx.func.kptr_arrays and tk.text(tk.sig(i + 1)) == "[":
             return self._index_read(i, hi, ctx, out)
+        if ctx is not None and name in ctx.func.user_ptrs and tk.text(tk.sig(i + 1)) == "->":
+            # 'valp->fp->f_path.dentry': the program's struct (a map value) holds a kernel pointer; reads through
+            # that pointer are kernel reads (xfsslower, zfsslower, ext4slower's return probes)
+            mem = tk.sig(tk.sig(i + 1) + 1)
+            rec = self.user_kptr_members[ctx.func.user_ptrs[name]].get(tk.text(mem))
+            if rec is not None and tk.text(tk.sig(mem + 1)) == "->":
+                ref = self._kernel_record(rec)
+                if ref is not None:
+                    return self._deref_chain(i, hi, ctx, out, start=(mem, ref))
         if ctx is not None and name in ctx.func.scalar_ptrs and tk.text(tk.prev_sig(i)) == "*" \
                 and tk.text(tk.sig(i + 1)) not in _ASSIGN_OPS | {"[", "++", "--"} and out and out[-1] == "*":
             p = tk.prev_sig(tk.prev_sig(i))
@@ -1161,13 +1209,21 @@ class _Rewriter:
         assert cur is not None
         return alias, cur
 
-    def _deref_chain(self, v: int, hi: int, ctx: _FnCtx, out: list[str]) -> int | None:
+    def _deref_chain(self, v: int, hi: int, ctx: _FnCtx, out: list[str],
+                     start: tuple[int, object] | None = None) -> int | None:
+        """A '->' chain from the kernel pointer at token ``v`` rewritten as CO-RE reads; ``start`` (the last token
+        of a plain expression starting at ``v``, the kernel record it points to) starts the chain after it."""
         tk = self.tk
-        var = tk.text(v)
-        ref: object = ctx.func.kptrs[var]
+        if start is None:
+            var = tk.text(v)
+            ref: object = ctx.func.kptrs[var]
+            end = v + 1
+        else:  # evaluated outside BPF_CORE_READ: the program's own struct has no CO-RE relocation to make
+            var = "__bcc_kb"
+            ref = start[1]
+            end = start[0] + 1
         steps: list[tuple[str, MemberType]] = []
-        p = tk.sig(v + 1)
-        end = v + 1
+        p = tk.sig(end)
         while tk.text(p) == "->" and p < hi:
             q = tk.sig(p + 1)
             if tk.t[q].kind != Kind.IDENT:
@@ -1223,6 +1279,8 @@ class _Rewriter:
                 and pre_tok.text not in (")", "]")) or (pre_tok.text == ")" and self._is_cast(pre))
         accs = [a for a, _ in steps]
         last = steps[-1][1]
+        if start is not None and (address or last.kind == "array"):
+            return None  # an address inside the kernel object: plain pointer arithmetic, as written
         if address or last.kind == "array":
             if len(steps) == 1:
                 out.append(_pad_lines(chain, f"{var}->{accs[0]}"))  # member aliases resolved, no read
@@ -1233,6 +1291,9 @@ class _Rewriter:
             text = f"BPF_CORE_READ_BITFIELD_PROBED({base}, {accs[-1]})"
         else:
             text = f"BPF_CORE_READ({var}, {', '.join(accs)})"
+        if start is not None:
+            expr = self.emit(v, start[0] + 1, ctx).strip()
+            text = f"({{ __typeof__({expr}) __bcc_kb = {expr}; {text}; }})"
         out.append(_pad_lines(chain, text))
         return end
 

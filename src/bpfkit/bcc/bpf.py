@@ -186,18 +186,24 @@ class BPF:
         self._finalizer = weakref.finalize(self, _cleanup_ctx, self._ctx, None)
         atexit.register(_cleanup_ref, weakref.ref(self))
         self.kernel = HostKernel()
-        self.rewritten: RewriteResult = rewrite(src_text, filename=filename, kernel=self.kernel, arch=_arch())
-        if debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
-            print(self.rewritten.source, file=sys.stderr)
-        source = self.rewritten.source
-        if usdt_contexts or "bpf_usdt_readarg" in src_text:
-            from .usdt import USDT_C_TEXT  # the spec maps and bpf_usdt_readarg(), before the user's text
+        for attempt in (1, 2):
+            self.rewritten: RewriteResult = rewrite(src_text, filename=filename, kernel=self.kernel, arch=_arch())
+            if debug & (DEBUG_PREPROCESSOR | DEBUG_SOURCE):
+                print(self.rewritten.source, file=sys.stderr)
+            source = self.rewritten.source
+            if usdt_contexts or "bpf_usdt_readarg" in src_text:
+                from .usdt import USDT_C_TEXT  # the spec maps and bpf_usdt_readarg(), before the user's text
 
-            source = source.replace('#include "bcc_compat.h"\n', '#include "bcc_compat.h"\n' + USDT_C_TEXT, 1)
-        try:
-            self.compiled = compile_c(source, cflags=list(cflags), include_dirs=include_dirs, filename=filename)
-        except CompileError as exc:
-            raise _missing_type(exc, self.kernel) or exc from None
+                source = source.replace('#include "bcc_compat.h"\n', '#include "bcc_compat.h"\n' + USDT_C_TEXT, 1)
+            try:
+                self.compiled = compile_c(source, cflags=list(cflags), include_dirs=include_dirs, filename=filename,
+                                          module=self.kernel.module)
+                break
+            except CompileError as exc:
+                # a type only a loaded module's BTF has, which the rewriter did not look up: again with that module
+                m = _INCOMPLETE_RE.search(str(exc))
+                if attempt == 2 or m is None or not self.kernel.use_module_for(m.group(1), m.group(2)):
+                    raise _missing_type(exc, self.kernel) or exc from None
         log_level = 2 if debug & DEBUG_BPF_REGISTER_STATE else (1 if debug & DEBUG_BPF else 0)
         self._obj = LoadedObject(self.compiled.elf, name="bcc", log_level=log_level)
         self.btf = self._obj.btf
@@ -393,9 +399,11 @@ class BPF:
         from ..links import attach_kprobe, attach_tracepoint, attach_trampoline
 
         kind = "kretprobe" if retprobe else "kprobe"
-        key = (kind, event, fn)
-        if key in self._ctx.links:
-            raise ValueError(f"{fn!r} is already attached to {kind} {event}")
+        key: tuple[str, ...] = (kind, event, fn)
+        n = 1
+        while key in self._ctx.links:  # attached again (nfsdist does): BCC makes a second probe, so do we
+            n += 1
+            key = (kind, event, fn, f"#{n}")
         decl = self._decl(fn)
         reasons: list[str] = []
         kprobes = _kprobes()
@@ -1268,9 +1276,12 @@ def _user_syms(pid: int) -> UserSymbols:
     return s
 
 
+_INCOMPLETE_RE = re.compile(r"incomplete (?:definition of )?type '(struct|union) (\w+)'")
+
+
 def _missing_type(exc: CompileError, kernel: HostKernel) -> NotSupportedError | None:
     """A refusal naming the kernel type a program needs when clang says it is incomplete and BTF lacks it."""
-    m = re.search(r"incomplete (?:definition of )?type '(struct|union) (\w+)'", str(exc))
+    m = _INCOMPLETE_RE.search(str(exc))
     if m is None or kernel.has_type(m.group(1), m.group(2)):
         return None
     where = f"{exc.filename}:{exc.line}: " if exc.line is not None else ""

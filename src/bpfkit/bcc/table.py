@@ -33,6 +33,8 @@ __all__ = [
     "LpmTrie",
     "LruHash",
     "LruPerCpuHash",
+    "MapInMapArray",
+    "MapInMapHash",
     "PerCpuArray",
     "PerCpuHash",
     "PerfEventArray",
@@ -411,8 +413,8 @@ class CgroupArray(ArrayBase):
         super().__setitem__(key, leaf)
 
 
-class ProgArray(ArrayBase):
-    """BPF_PROG_ARRAY: values are program fds (a BPF.Function, an fd int, or a ctypes int)."""
+class _FdArray(ArrayBase):
+    """An array whose slots take fds (programs, inner maps): deleting a slot empties it, as the kernel does."""
 
     def __delitem__(self, key: Any) -> None:
         try:
@@ -420,8 +422,20 @@ class ProgArray(ArrayBase):
         except MapKeyError:
             raise KeyError(key) from None
 
+
+class ProgArray(_FdArray):
+    """BPF_PROG_ARRAY: values are program fds (a BPF.Function, an fd int, or a ctypes int)."""
+
     def _raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         return iter(())  # the kernel does not read back program fds
+
+
+class MapInMapArray(_FdArray):
+    """BPF_ARRAY_OF_MAPS: set a slot to an inner map's fd (a ctypes int); reading gives the inner map's id."""
+
+
+class MapInMapHash(HashTable):
+    """BPF_HASH_OF_MAPS: set a key to an inner map's fd (a ctypes int); reading gives the inner map's id."""
 
 
 class DevMap(ArrayBase):
@@ -688,6 +702,8 @@ _CLASSES: dict[int, type[TableBase]] = {
     MapType.QUEUE: QueueStack,
     MapType.STACK: QueueStack,
     MapType.RINGBUF: RingBuf,
+    MapType.ARRAY_OF_MAPS: MapInMapArray,
+    MapType.HASH_OF_MAPS: MapInMapHash,
 }
 
 
