@@ -109,6 +109,7 @@ _LAZY = frozenset({{
 {names}
 }})
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
 {imports}
 
@@ -249,7 +250,7 @@ def render(btf: Btf, release: str) -> tuple[str, str]:
     hook = LAZY_HOOK.format(names="\n".join(f"    {c!r}," for c in ordered),
                             imports="\n".join(f"    from ._attrs_lazy import {c} as {c}" for c in ordered))
     main = _module(release, ": bpf_attr members, info structs, perf and rtnetlink", "".join(eager),
-                   ["from typing import TYPE_CHECKING", "", "from .._uapi._base import lazy_getattr"], hook)
+                   ["", "from .._uapi._base import lazy_getattr"], hook)
     rest = _module(release, " not needed to load an object (imported on first use by attrs.py)", "".join(lazy), [])
     return main, rest
 
