@@ -63,6 +63,9 @@ def test_proc_version_names_the_booted_kernel() -> None:
     assert text.startswith("Linux version ")
     assert platform.release() in text
     want = os.environ.get("BPFKIT_MATRIX_KERNEL", "")
+    if want.endswith("-arm64"):  # an arm64 column: the guest runs that architecture
+        assert platform.machine() == "aarch64", (want, platform.machine())
+        want = want.removesuffix("-arm64")
     if want and want != "host" and not want.endswith(".x") and "@" not in want:
         assert platform.release().startswith(want + "."), (want, platform.release())
 
