@@ -23,6 +23,7 @@ typecheck: setup
 
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check
+	$(PY) scripts/gen_syscalls.py --check
 
 sections-check: setup
 	$(PY) scripts/gen_sections.py --check

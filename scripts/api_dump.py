@@ -20,6 +20,7 @@ OUT = ROOT / "api" / "public_api.txt"
 MODULES = [
     "bpfkit",
     "bpfkit.errors",
+    "bpfkit.arch",
     "bpfkit.asm",
     "bpfkit.btf",
     "bpfkit.btf.core",

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from bpfkit.arch import syscall_number
+
 pytestmark = pytest.mark.kernel
 
-NR_BPF = 321  # x86_64
+NR_BPF = syscall_number("bpf")  # this machine's: 321 on x86_64, 280 on arm64
 BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_TEST_RUN = 0, 5, 15, 10
 MAP_ARRAY, MAP_BLOOM_FILTER, MAP_USER_RINGBUF = 2, 30, 31
 PROG_SOCKET_FILTER = 1

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from ..arch import ARCHES
 from ._errors import CompileError
 from ._lexer import Kind, LexError, Token, tokenize
 from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, MapMacroError, map_decl, map_definition
@@ -224,13 +225,8 @@ _CAST_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(?:(?:struct|union|enum)\s+\w
                       r"__[us](?:8|16|32|64)|__be(?:16|32|64)|__le(?:16|32|64)|\w+_t)(?:\s*(?:const|volatile))?"
                       r"(?:\s*\*\s*(?:const\s*)?)*$")
 
-_ARCH_REGS = {
-    # arch: (parm regs, syscall parm regs, rc, ip, sp, fp, ret)
-    "x86": (("di", "si", "dx", "cx", "r8", "r9"), ("di", "si", "dx", "r10", "r8", "r9"), "ax", "ip", "sp", "bp", "sp"),
-    "arm64": (("regs[0]", "regs[1]", "regs[2]", "regs[3]", "regs[4]", "regs[5]"),
-              ("orig_x0", "regs[1]", "regs[2]", "regs[3]", "regs[4]", "regs[5]"),
-              "regs[0]", "pc", "sp", "regs[29]", "regs[30]"),
-}
+# BCC's arch name (x86, arm64): (parm regs, syscall parm regs, rc, ip, sp, fp, ret), from bpfkit.arch's tables
+_ARCH_REGS = {a.target: (a.func_args, a.syscall_args, a.rc, a.ip, a.sp, a.fp, a.ret) for a in ARCHES.values()}
 # BPF versions of kernel inline functions and function-like macros that BCC programs call (the kernel's own
 # cannot be called from BPF); added when the program calls them without defining them
 KERNEL_INLINES: dict[str, str] = {

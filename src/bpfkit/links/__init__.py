@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
-from ..errors import BpfTypeError, BpfValueError
+from ..errors import BpfTypeError, BpfValueError, NotSupportedError
 from .base import Link as Link
 from .base import LinkInfo as LinkInfo
 from .base import close_links as close_links
@@ -87,9 +87,12 @@ _SYSCALL_PREFIX = "__x64_sys_"
 
 
 def _syscall_prefix() -> str:
-    import platform
+    from ..arch import arch
 
-    return "__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else _SYSCALL_PREFIX
+    try:
+        return arch().syscall_prefix
+    except NotSupportedError:
+        return _SYSCALL_PREFIX
 
 
 def can_auto_attach(prog: Program) -> bool:

@@ -1,0 +1,87 @@
+"""What differs between the CPU architectures bpfkit runs on: system call numbers, names and conventions.
+
+One place for them, so no other module (or test) carries x86-64 constants. The
+system call tables are generated from the Linux uapi headers (scripts/gen_syscalls.py,
+checked against this machine's headers by ``--check`` and against the running
+kernel by the tests). Architectures are named as ``uname -m`` names them on Linux:
+``x86_64`` and ``aarch64`` (``amd64`` and ``arm64`` are accepted as aliases).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+from ..errors import NotSupportedError
+from ._syscalls import SYSCALLS
+
+__all__ = ["ARCHES", "Arch", "arch", "machine", "syscall_name", "syscall_names", "syscall_number"]
+
+_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """The facts of one architecture that BPF programs and their loaders depend on."""
+
+    name: str  # uname -m: x86_64, aarch64
+    target: str  # the kernel's arch directory, as in -D__TARGET_ARCH_<target> and BCC's arch names: x86, arm64
+    syscall_prefix: str  # the kernel's syscall wrappers: __x64_sys_openat, __arm64_sys_openat
+    elf_machine: int  # e_machine of its ELF files: EM_X86_64, EM_AARCH64
+    # struct pt_regs members (as C spells them) holding a function's first six arguments
+    func_args: tuple[str, ...]
+    # ... and a system call's, in the pt_regs the syscall wrapper receives (x86-64 passes the 4th in r10;
+    # arm64's first argument register is overwritten by the return value, orig_x0 keeps it)
+    syscall_args: tuple[str, ...]
+    rc: str  # the return value
+    ip: str  # the instruction pointer
+    sp: str  # the stack pointer
+    fp: str  # the frame pointer
+    ret: str  # where the return address is found (x86-64: on the stack; arm64: the link register)
+
+
+ARCHES: Mapping[str, Arch] = {
+    "x86_64": Arch("x86_64", "x86", "__x64_sys_", 62,
+                   ("di", "si", "dx", "cx", "r8", "r9"), ("di", "si", "dx", "r10", "r8", "r9"),
+                   "ax", "ip", "sp", "bp", "sp"),
+    "aarch64": Arch("aarch64", "arm64", "__arm64_sys_", 183,
+                    tuple(f"regs[{i}]" for i in range(6)), ("orig_x0", *(f"regs[{i}]" for i in range(1, 6))),
+                    "regs[0]", "pc", "sp", "regs[29]", "regs[30]"),
+}
+
+
+def machine(name: str | None = None) -> str:
+    """The architecture ``name`` (default: this machine's, ``uname -m``) as bpfkit names it; NotSupportedError
+    for one bpfkit has no tables of."""
+    raw = os.uname().machine if name is None else name
+    try:
+        return _ALIASES[raw.lower()]
+    except KeyError:
+        raise NotSupportedError(f"bpfkit has no system call or register tables of the {raw} architecture "
+                                f"(it knows {', '.join(ARCHES)})", feature=f"architecture {raw}") from None
+
+
+def arch(name: str | None = None) -> Arch:
+    """The facts of architecture ``name`` (default: this machine's)."""
+    return ARCHES[machine(name)]
+
+
+def syscall_number(name: str, arch_name: str | None = None) -> int:
+    """The number of system call ``name`` on ``arch_name`` (default: this machine); NotSupportedError when that
+    architecture has no such call (arm64 has no ``access`` or ``pipe``, only ``faccessat`` and ``pipe2``)."""
+    m = machine(arch_name)
+    try:
+        return SYSCALLS[m][name]
+    except KeyError:
+        raise NotSupportedError(f"{m} has no system call {name!r}", feature=f"system call {name}") from None
+
+
+def syscall_names(arch_name: str | None = None) -> dict[int, str]:
+    """number -> name of every system call of ``arch_name`` (default: this machine)."""
+    return {nr: n for n, nr in SYSCALLS[machine(arch_name)].items()}
+
+
+def syscall_name(nr: int, arch_name: str | None = None) -> str | None:
+    """The name of system call number ``nr`` on ``arch_name`` (default: this machine), None if unknown."""
+    return syscall_names(arch_name).get(nr)
