@@ -436,6 +436,8 @@ def markdown_outputs(args: argparse.Namespace, extra: Sequence[str],
     done = {(s.label, e.name) for s, e in runs}
     if with_host and all((s.label, envs.PLAIN) in done for s in debian.DEFAULT_KERNELS):
         out["kernels"] = HERE / "kernel-matrix.md"
+    if all((s.label, envs.PLAIN) in done for s in debian.DEFAULT_KERNELS if s.arch == "arm64"):
+        out["arm64"] = HERE / "arm64-matrix.md"  # the arm64 columns alone (make matrix-arm64)
     if all((k, e.name) in done for k in ENV_KERNELS for e in envs.ENVS if not e.plain):
         out["envs"] = HERE / "env-matrix.md"
     return out
@@ -574,6 +576,12 @@ def main(argv: Sequence[str]) -> int:
             targets["kernels"].write_text(report.render_markdown(
                 [col for col in columns if col.env == envs.PLAIN]))
             written.append(targets["kernels"])
+        if "arm64" in targets:
+            arm64 = {s.label for s in debian.DEFAULT_KERNELS if s.arch == "arm64"}
+            targets["arm64"].write_text(report.render_markdown(
+                [col for col in columns if col.env == envs.PLAIN and col.label in arm64]))
+            written.append(targets["arm64"])
+            log("copy its tables into README.md with python3 matrix/readme_table.py")
         if args.env_markdown is not None:
             targets["envs"] = args.env_markdown
         if "envs" in targets:
@@ -586,7 +594,7 @@ def main(argv: Sequence[str]) -> int:
     if written:
         log(f"wrote {args.out} and {', '.join(map(str, written))}; guest logs in {runs}")
     else:
-        log(f"wrote {args.out} (a partial run: kernel-matrix.md and env-matrix.md left as they are); "
+        log(f"wrote {args.out} (a partial run: kernel-matrix.md, arm64-matrix.md and env-matrix.md left as they are); "
             f"guest logs in {runs}")
     if fails:
         print(f"\nFAILED ({len(fails)}):")

@@ -88,7 +88,7 @@ def _pad_len(n: int) -> int:
     return -n % 4
 
 
-HOSTROOT = "/hostroot"  # where the host's root is mounted when the guest's root is a userland of its own
+HOSTROOT = "/host"  # where the host's root is mounted when the guest's root is a userland of its own
 
 
 @dataclasses.dataclass(frozen=True)
