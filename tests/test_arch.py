@@ -8,8 +8,11 @@ import threading
 
 import pytest
 
-from bpfkit import NotSupportedError
+from bpfkit import BtfKind, NotSupportedError
 from bpfkit.arch import ARCHES, arch, machine, syscall_name, syscall_names, syscall_number
+from bpfkit.btf import Btf
+from bpfkit.btf.types import Const, Struct, Typedef, Union_, Volatile
+from bpfkit.host import vmlinux_btf
 
 
 def test_machine_names_and_aliases() -> None:
@@ -53,3 +56,37 @@ def test_numbers_match_the_running_kernel() -> None:
     assert libc.syscall(syscall_number("getgid")) == os.getgid()
     assert libc.syscall(syscall_number("gettid")) == threading.get_native_id()
     assert libc.syscall(syscall_number("getpgid"), 0) == os.getpgid(0)
+
+
+def _member_offsets(btf: Btf, type_id: int, base: int = 0) -> dict[str, int]:
+    """Byte offsets of a struct's members, anonymous unions and structs flattened, as C names them."""
+    out: dict[str, int] = {}
+    t = btf[type_id]
+    for m in getattr(t, "members", []):
+        off = base + m.offset // 8
+        target = btf[m.type]
+        while isinstance(target, (Typedef, Const, Volatile)):
+            target = btf[target.type]
+        if not m.name and isinstance(target, (Struct, Union_)):
+            out.update(_member_offsets(btf, m.type, off))
+        elif m.name:
+            out[m.name] = off
+    return out
+
+
+@pytest.mark.kernel
+def test_pt_regs_table_matches_the_kernel_btf() -> None:
+    """This machine's pt_regs members and offsets are those of the running kernel's struct pt_regs."""
+    a = arch()
+    btf = vmlinux_btf()
+    offsets = _member_offsets(btf, btf.find_one("pt_regs", BtfKind.STRUCT))
+
+    def offset(reg: str) -> int:  # 'di', 'orig_x0', 'regs[5]'
+        name, _, index = reg.partition("[")
+        return offsets[name] + (8 * int(index.rstrip("]")) if index else 0)
+
+    for reg in (*a.func_args, *a.syscall_args, a.rc, a.ip, a.sp, a.fp, a.ret):
+        offset(reg)  # every member the BCC front end names exists
+    for reg, off in a.pt_regs.items():  # the USDT argument table
+        c_name = f"regs[{reg[1:]}]" if a.name == "aarch64" and reg.startswith("x") else reg
+        assert offset(c_name) == off, reg

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from ..errors import NotSupportedError
 from ._syscalls import SYSCALLS
 
-__all__ = ["ARCHES", "Arch", "arch", "machine", "syscall_name", "syscall_names", "syscall_number"]
+__all__ = ["ARCHES", "Arch", "arch", "by_elf_machine", "machine", "syscall_name", "syscall_names", "syscall_number"]
 
 _ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
@@ -39,16 +39,28 @@ class Arch:
     sp: str  # the stack pointer
     fp: str  # the frame pointer
     ret: str  # where the return address is found (x86-64: on the stack; arm64: the link register)
+    # byte offsets in struct pt_regs of the registers USDT arguments name (the kernel's ABI: x86's
+    # arch/x86/include/uapi/asm/ptrace.h, arm64's struct user_pt_regs at the start of its pt_regs)
+    pt_regs: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 ARCHES: Mapping[str, Arch] = {
     "x86_64": Arch("x86_64", "x86", "__x64_sys_", 62,
                    ("di", "si", "dx", "cx", "r8", "r9"), ("di", "si", "dx", "r10", "r8", "r9"),
-                   "ax", "ip", "sp", "bp", "sp"),
+                   "ax", "ip", "sp", "bp", "sp",
+                   {"r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56, "r9": 64,
+                    "r8": 72, "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "orig_ax": 120, "ip": 128,
+                    "cs": 136, "flags": 144, "sp": 152, "ss": 160}),
     "aarch64": Arch("aarch64", "arm64", "__arm64_sys_", 183,
                     tuple(f"regs[{i}]" for i in range(6)), ("orig_x0", *(f"regs[{i}]" for i in range(1, 6))),
-                    "regs[0]", "pc", "sp", "regs[29]", "regs[30]"),
+                    "regs[0]", "pc", "sp", "regs[29]", "regs[30]",
+                    {**{f"x{i}": 8 * i for i in range(31)}, "sp": 248, "pc": 256, "pstate": 264}),
 }
+
+
+def by_elf_machine(e_machine: int) -> Arch | None:
+    """The architecture of ELF files with this ``e_machine``, None when bpfkit has no tables of it."""
+    return next((a for a in ARCHES.values() if a.elf_machine == e_machine), None)
 
 
 def machine(name: str | None = None) -> str:
