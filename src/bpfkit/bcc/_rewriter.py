@@ -32,6 +32,7 @@ clang's diagnostics point at the user's lines.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from enum import Enum
 from typing import Protocol
 
 from ..arch import ARCHES
+from ..arch import arch as this_arch
+from ..errors import NotSupportedError
 from ._errors import CompileError
 from ._lexer import Kind, LexError, Token, tokenize
 from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, MapMacroError, map_decl, map_definition
@@ -1509,16 +1512,22 @@ def rewrite(
     *,
     filename: str = "<text>",
     kernel: KernelFacts | None = None,
-    arch: str = "x86",
+    arch: str | None = None,
     modes: tuple[Mode, ...] = (Mode.SYSCALL_ENTER, Mode.SYSCALL_EXIT, Mode.FENTRY, Mode.FEXIT),
 ) -> RewriteResult:
     """Rewrite BCC C ``text`` into a C file for ``clang -target bpf`` (see the module docstring).
 
     ``kernel`` supplies tracefs formats and BTF facts; without it no tracepoint
     structs are generated and no dereference is rewritten.  ``arch`` is "x86"
-    or "arm64" (register names of BCC's kprobe arguments).  ``modes`` are the
-    kprobe fallbacks to generate copies for (default: all).
+    or "arm64" (register names of BCC's kprobe arguments; default: this machine's, as bpfkit.arch names
+    it, since the program runs on this kernel).  ``modes`` are the kprobe fallbacks to generate copies for
+    (default: all).
     """
+    if arch is None:
+        try:
+            arch = this_arch().target
+        except NotSupportedError:
+            raise ValueError(f"unsupported architecture {os.uname().machine!r} (x86 or arm64)") from None
     if arch not in _ARCH_REGS:
         raise ValueError(f"unsupported architecture {arch!r} (x86 or arm64)")
     rw = _Rewriter(text, filename, kernel, arch)
