@@ -31,13 +31,19 @@ Log = Callable[[str], None]
 SUITE = "bookworm"  # the userland's Debian release (its python3.11 matches the venv's Python)
 PYTHON = "/usr/bin/python3.11"
 PYLIB = "/opt/bpfkit-python"  # where the venv's packages appear in the guest (on PYTHONPATH)
-# what the kernel tests run: Python, the compilers of the BPF C tests and of bench/c, bpftool,
-# libbpf for the comparisons, iproute2 for the network tests, and a shell with coreutils
+# what the kernel tests run (scripts/setup.sh installs the same on a host): Python (with venv for the
+# packaging test), the compilers of the BPF C tests and of bench/c (libelf, zlib), sys/sdt.h for the USDT
+# test programs, bpftool, libbpf for the comparisons, iproute2 for the network tests, Prometheus for the
+# export tests, and a shell with coreutils
 PACKAGES = (
-    "python3.11", "libatomic1", "libc-bin", "libstdc++6", "bpftool", "libbpf1", "libbpf-dev",
-    "iproute2", "clang-14", "llvm-14", "make", "gcc", "libc6-dev", "linux-libc-dev", "binutils",
-    "dash", "bash", "coreutils", "util-linux", "mount", "procps", "findutils", "grep", "sed",
+    "python3.11", "python3.11-venv", "libatomic1", "libc-bin", "libstdc++6", "bpftool", "libbpf1", "libbpf-dev",
+    "libelf-dev", "zlib1g-dev", "systemtap-sdt-dev", "iproute2", "clang-14", "llvm-14", "make", "gcc", "libc6-dev",
+    "linux-libc-dev", "binutils", "prometheus", "dash", "bash", "coreutils", "util-linux", "mount", "procps",
+    "findutils", "grep", "sed",
 )
+# the checkout's Debian programs that scripts/setup.sh unpacks for the host (x86-64 there): the guest sees
+# the userland's directory there instead (checkout path -> userland path)
+CHECKOUT_OVERLAYS = {".cache/prometheus/usr/bin": "usr/bin"}
 # symlinks update-alternatives or a postinst would make: name -> target (relative to usr/bin)
 LINKS = {"sh": "dash", "cc": "gcc", "clang": "clang-14", "llc": "llc-14", "llvm-strip": "llvm-strip-14",
          "llvm-objdump": "llvm-objdump-14", "python3": "python3.11"}
@@ -54,7 +60,7 @@ def wheel_platforms(arch: str) -> list[str]:
     m = WHEEL_MACHINE[arch]
     return [f"manylinux_2_{minor}_{m}" for minor in range(GLIBC_MINOR, 16, -1)] + [f"manylinux2014_{m}"]
 # venv distributions the guest does not need (type checkers, docs, packaging)
-SKIP_DISTS = {"mypy", "mypyc", "ast_serialize", "librt", "pip", "setuptools", "wheel", "sphinx", "ruff", "build"}
+SKIP_DISTS = {"mypy", "mypyc", "ast_serialize", "librt", "pip", "sphinx", "ruff"}
 
 _INST = re.compile(r"^Inst (?P<name>\S+) (?:\[\S+\] )?\((?P<version>\S+) ")
 
@@ -78,8 +84,13 @@ class Userland:
     pylib: Path
 
     def binds(self, repo: Path) -> list[tuple[str, str]]:
-        """(host path, guest path) pairs the guest's new root binds from the host's root."""
-        return [(str(repo), str(repo)), (str(self.pylib), PYLIB)]
+        """(host path, guest path) pairs the guest's new root binds from the host's root: the checkout, the
+        Python packages, and the userland's programs over the host's in the checkout (where it has them)."""
+        out = [(str(repo), str(repo)), (str(self.pylib), PYLIB)]
+        for inside, own in CHECKOUT_OVERLAYS.items():
+            if (repo / inside).is_dir() and (self.root / own).is_dir():
+                out.append((str(self.root / own), str(repo / inside)))
+        return out
 
     def env(self, repo: Path) -> dict[str, str]:
         """Environment the guest's tests need: the packages and the checkout's src on PYTHONPATH."""

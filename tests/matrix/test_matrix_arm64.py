@@ -102,3 +102,13 @@ def test_userland_environment_puts_the_packages_first(tmp_path: Path) -> None:
     assert (str(tmp_path / "pylib"), userland.PYLIB) in u.binds(Path("/repo"))
     assert userland.guest_python(u, "/venv/bin/python") == userland.PYTHON
     assert userland.guest_python(None, "/venv/bin/python") == "/venv/bin/python"
+
+
+def test_the_userland_programs_cover_the_checkouts_host_ones(tmp_path: Path) -> None:
+    """The checkout's unpacked x86-64 Prometheus (scripts/setup.sh) is replaced by the userland's in the guest."""
+    repo, root = tmp_path / "repo", tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    u = userland.Userland("arm64", root, tmp_path / "pylib")
+    assert len(u.binds(repo)) == 2  # no unpacked Prometheus in the checkout: nothing to cover
+    (repo / ".cache/prometheus/usr/bin").mkdir(parents=True)
+    assert (str(root / "usr/bin"), str(repo / ".cache/prometheus/usr/bin")) in u.binds(repo)
