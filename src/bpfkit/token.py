@@ -22,7 +22,14 @@ from ._sys import Fd
 from ._sys import commands as C
 from .errors import BpfError, BpfValueError, KernelError
 
-__all__ = ["DEFAULT_TOKEN_PATH", "ENV_VARS", "Token", "TokenSource", "token_for_load"]
+__all__ = [
+    "DEFAULT_TOKEN_PATH",
+    "ENV_VARS",
+    "Token",
+    "token_fd_of",
+    "token_for_load",
+    "TokenSource",
+]
 
 DEFAULT_TOKEN_PATH = "/sys/fs/bpf"
 ENV_VARS = ("BPFKIT_BPF_TOKEN_PATH", "LIBBPF_BPF_TOKEN_PATH")

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..arch import arch as bpf_arch
-from ..errors import NotSupportedError
-from ._errors import CompileError, CompilerNotFoundError
+from ..errors import CompileError, CompilerNotFoundError, NotSupportedError
 
 __all__ = ["CompileResult", "cache_dir", "clang_path", "compile_c", "kernel_btf_id", "vmlinux_h"]
 

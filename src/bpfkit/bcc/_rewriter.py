@@ -41,10 +41,9 @@ from typing import Protocol
 
 from ..arch import ARCHES
 from ..arch import arch as this_arch
-from ..errors import NotSupportedError
-from ._errors import CompileError
-from ._lexer import Kind, LexError, Token, tokenize
-from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, MapMacroError, map_decl, map_definition
+from ..errors import CompileError, LexError, MapMacroError, NotSupportedError
+from ._lexer import Kind, Token, tokenize
+from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, map_decl, map_definition
 from ._tracepoints import tracepoint_struct, tracepoint_struct_name
 
 __all__ = [

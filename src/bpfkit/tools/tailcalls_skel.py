@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 OBJECT_SHA256 = 'a442af589440defd0b40d731aea4ef98efbb2afb11d6d11266e3be70646d75e0'
 OBJECT_FILE = 'tailcalls.bpf.o'
 
-__all__ = ['Tailcalls', 'OBJECT_SHA256']
+__all__ = ['Tailcalls', 'OBJECT_SHA256', 'Maps', 'Programs', 'Variables']
 
 
 class Maps:
