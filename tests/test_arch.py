@@ -10,8 +10,7 @@ import pytest
 
 from bpfkit import BtfKind, NotSupportedError
 from bpfkit.arch import ARCHES, arch, machine, syscall_name, syscall_names, syscall_number
-from bpfkit.btf import Btf
-from bpfkit.btf.types import Const, Struct, Typedef, Union_, Volatile
+from bpfkit.btf import Btf, Const, Struct, Typedef, Union_, Volatile
 from bpfkit.host import vmlinux_btf
 
 
