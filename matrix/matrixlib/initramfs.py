@@ -118,8 +118,9 @@ def _userland_lines(u: UserlandRoot) -> str:
             src = shlex.quote(f"{h}{u.root}/{name}")
             lines.append(f"mkdir -p {r}/{shlex.quote(name)} && mount --bind {src} {r}/{shlex.quote(name)} "
                          f"|| fail \"bind {name} of the userland\"")
-    lines.append(f"mkdir -p {r}/proc {r}/sys {r}/dev {r}/tmp {r}/run {r}/boot {r}/root {r}/var/tmp {r}/var/lib && "
-                 f"ln -s /run {r}/var/run")
+    # the directories of a Debian root that no package of the userland ships (base-files makes them)
+    lines.append(f"mkdir -p {r}/proc {r}/sys {r}/dev {r}/tmp {r}/run {r}/boot {r}/root {r}/mnt {r}/media {r}/srv "
+                 f"{r}/home {r}/var/tmp {r}/var/lib && ln -s /run {r}/var/run")
     for host, guest in u.binds:
         lines.append(f"mkdir -p {r}{shlex.quote(guest)} && mount --bind {shlex.quote(h + host)} "
                      f"{r}{shlex.quote(guest)} || fail \"bind {host}\"")

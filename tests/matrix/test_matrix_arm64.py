@@ -91,6 +91,7 @@ def test_init_builds_the_root_from_the_userland() -> None:
     assert f"mount --bind {hr}/work/repo {nr}/work/repo" in text
     assert f"mount --bind {hr}/cache/ul/pylib {nr}{userland.PYLIB}" in text
     assert f"mount --bind {hr}/tmp {nr}{initramfs.HOST_TMP}" in text
+    assert f"{nr}/mnt " in text  # tests mount there
     plain = initramfs.init_script(["00-virtiofs.ko"], "virtiofs")
     assert f"mount -t virtiofs -o ro hostroot {nr}" in plain and hr + "/" not in plain
     subprocess.run(["sh", "-n"], input=text, text=True, check=True)  # the shell accepts it
