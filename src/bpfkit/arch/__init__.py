@@ -9,9 +9,9 @@ kernel by the tests). Architectures are named as ``uname -m`` names them on Linu
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from ..errors import NotSupportedError
 from ._syscalls import SYSCALLS
@@ -21,9 +21,9 @@ __all__ = ["ARCHES", "Arch", "arch", "by_elf_machine", "machine", "syscall_name"
 _ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
-@dataclasses.dataclass(frozen=True)
-class Arch:
-    """The facts of one architecture that BPF programs and their loaders depend on."""
+class Arch(NamedTuple):
+    """The facts of one architecture that BPF programs and their loaders depend on (a NamedTuple: loading
+    bpfkit must not import dataclasses, and with it inspect and ast)."""
 
     name: str  # uname -m: x86_64, aarch64
     target: str  # the kernel's arch directory, as in -D__TARGET_ARCH_<target> and BCC's arch names: x86, arm64
@@ -41,7 +41,7 @@ class Arch:
     ret: str  # where the return address is found (x86-64: on the stack; arm64: the link register)
     # byte offsets in struct pt_regs of the registers USDT arguments name (the kernel's ABI: x86's
     # arch/x86/include/uapi/asm/ptrace.h, arm64's struct user_pt_regs at the start of its pt_regs)
-    pt_regs: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    pt_regs: Mapping[str, int] = {}
 
 
 ARCHES: Mapping[str, Arch] = {
