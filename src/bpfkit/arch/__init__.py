@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from ..errors import NotSupportedError
 from ._syscalls import SYSCALLS
@@ -21,27 +20,46 @@ __all__ = ["ARCHES", "Arch", "arch", "by_elf_machine", "machine", "syscall_name"
 _ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
-class Arch(NamedTuple):
-    """The facts of one architecture that BPF programs and their loaders depend on (a NamedTuple: loading
-    bpfkit must not import dataclasses, and with it inspect and ast)."""
+class Arch:
+    """The facts of one architecture that BPF programs and their loaders depend on (a plain class: loading
+    bpfkit imports neither typing nor dataclasses).
 
-    name: str  # uname -m: x86_64, aarch64
-    target: str  # the kernel's arch directory, as in -D__TARGET_ARCH_<target> and BCC's arch names: x86, arm64
-    syscall_prefix: str  # the kernel's syscall wrappers: __x64_sys_openat, __arm64_sys_openat
-    elf_machine: int  # e_machine of its ELF files: EM_X86_64, EM_AARCH64
-    # struct pt_regs members (as C spells them) holding a function's first six arguments
-    func_args: tuple[str, ...]
-    # ... and a system call's, in the pt_regs the syscall wrapper receives (x86-64 passes the 4th in r10;
-    # arm64's first argument register is overwritten by the return value, orig_x0 keeps it)
-    syscall_args: tuple[str, ...]
-    rc: str  # the return value
-    ip: str  # the instruction pointer
-    sp: str  # the stack pointer
-    fp: str  # the frame pointer
-    ret: str  # where the return address is found (x86-64: on the stack; arm64: the link register)
-    # byte offsets in struct pt_regs of the registers USDT arguments name (the kernel's ABI: x86's
-    # arch/x86/include/uapi/asm/ptrace.h, arm64's struct user_pt_regs at the start of its pt_regs)
-    pt_regs: Mapping[str, int] = {}
+    ``name``: uname -m (x86_64, aarch64); ``target``: the kernel's arch directory, as in
+    ``-D__TARGET_ARCH_<target>`` and BCC's arch names (x86, arm64); ``syscall_prefix``: the kernel's
+    syscall wrappers (``__x64_sys_``, ``__arm64_sys_``); ``elf_machine``: e_machine of its ELF files;
+    ``func_args``: the struct pt_regs members (as C spells them) holding a function's first six
+    arguments; ``syscall_args``: a system call's, in the pt_regs the syscall wrapper receives (x86-64
+    passes the 4th in r10; arm64's x0 is overwritten by the result, orig_x0 keeps it); ``rc``, ``ip``,
+    ``sp``, ``fp``: return value, instruction, stack and frame pointer; ``ret``: where the return
+    address is (x86-64: on the stack; arm64: the link register); ``pt_regs``: byte offsets in struct
+    pt_regs of the registers USDT arguments name (x86's uapi ptrace.h, arm64's user_pt_regs).
+    """
+
+    __slots__ = (
+        "elf_machine",
+        "fp",
+        "func_args",
+        "ip",
+        "name",
+        "pt_regs",
+        "rc",
+        "ret",
+        "sp",
+        "syscall_args",
+        "syscall_prefix",
+        "target",
+    )
+
+    def __init__(self, name: str, target: str, syscall_prefix: str, elf_machine: int, func_args: tuple[str, ...],
+                 syscall_args: tuple[str, ...], rc: str, ip: str, sp: str, fp: str, ret: str,
+                 pt_regs: Mapping[str, int]) -> None:
+        self.name, self.target, self.syscall_prefix, self.elf_machine = name, target, syscall_prefix, elf_machine
+        self.func_args, self.syscall_args = func_args, syscall_args
+        self.rc, self.ip, self.sp, self.fp, self.ret = rc, ip, sp, fp, ret
+        self.pt_regs = pt_regs
+
+    def __repr__(self) -> str:
+        return f"Arch({self.name!r}, target={self.target!r})"
 
 
 ARCHES: Mapping[str, Arch] = {
