@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run tools test setup lint typecheck uapi-check sections-check exports-check api-check pytest matrix matrix-quick matrix-envs clean fuzz soak docs dist
+.PHONY: run tools test setup lint typecheck uapi-check sections-check exports-check api-check pytest matrix matrix-arm64 matrix-quick matrix-envs clean fuzz soak docs dist
 
 run: setup
 	.venv/bin/bpfkit bootstrap
@@ -24,6 +24,7 @@ typecheck: setup
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check
 	$(PY) scripts/gen_attrs.py --check
+	$(PY) scripts/gen_syscalls.py --check
 
 sections-check: setup
 	$(PY) scripts/gen_sections.py --check
@@ -50,6 +51,10 @@ dist: setup
 # the kernel tests on a matrix of kernels in QEMU (see matrix/README.md)
 matrix: setup
 	python3 matrix/run.py --python $(CURDIR)/.venv/bin/python
+
+# the arm64 columns alone (qemu-system-aarch64; writes matrix/arm64-matrix.md)
+matrix-arm64: setup
+	python3 matrix/run.py --kernel 6.1-arm64 --kernel 6.12-arm64 --jobs 1 --timeout 3600 --python $(CURDIR)/.venv/bin/python
 
 matrix-quick: setup
 	python3 matrix/run.py --quick --python $(CURDIR)/.venv/bin/python

@@ -5,9 +5,11 @@ The BPF side (src/bpfkit/tools/tailcalls.bpf.c, shipped built) is the
 document's: `hello` on raw_tp/sys_enter calls bpf_tail_call(ctx, &syscall,
 opcode) into the program array "syscall"; hello_execve, hello_timer and
 ignore_opcode are the targets, and bpf_printk writes to the trace pipe.
-The object fills the array statically, but here it is filled from Python as
-the document does with load_func() and prog_array[ct.c_int(59)] = fd:
-`prog_array[59] = program`. The trace pipe is then printed as
+The array is filled from Python as the document does with load_func() and
+prog_array[ct.c_int(59)] = fd: `prog_array[execve] = program`, with this
+machine's syscall numbers from bpfkit.arch (the document's are x86_64's: execve
+is 59 there and 221 on arm64, which has no access or pipe but faccessat and
+pipe2). The trace pipe is then printed as
 BCC's trace_print() does, and the counters the programs keep show how the
 syscalls were dispatched. This script's own syscalls are left out
 (ignore_tgid), or its reads of the trace pipe would fill the pipe by themselves.
@@ -20,10 +22,20 @@ import os
 import time
 
 import bpfkit
+import bpfkit.arch
 from bpfkit.tools import object_path
 
-TIMERS = range(222, 227)  # timer_create, timer_settime, timer_gettime, timer_getoverrun, timer_delete
-NOISY = (21, 22, 25, 29, 291)  # access, pipe, mremap, shmget, epoll_create1
+TIMERS = ("timer_create", "timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete")
+NOISY = ("access", "pipe", "mremap", "shmget", "epoll_create1")
+INSTEAD = {"access": "faccessat", "pipe": "pipe2"}  # what arm64's C library calls instead
+
+
+def nr(name: str) -> int:
+    """The number of system call ``name`` on this machine (or of the call that replaces it here)."""
+    try:
+        return bpfkit.arch.syscall_number(name)
+    except bpfkit.NotSupportedError:
+        return bpfkit.arch.syscall_number(INSTEAD[name])
 
 
 def main() -> None:
@@ -31,16 +43,15 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = ap.parse_args()
 
-    with bpfkit.load(object_path("tailcalls"), constants={"ignore_tgid": os.getpid()}) as b:
+    constants = {"ignore_tgid": os.getpid(), "nr_timer_create": nr("timer_create"), "nr_timer_delete": nr("timer_delete")}
+    with bpfkit.load(object_path("tailcalls"), constants=constants) as b:
         prog_array = b.maps["syscall"]
         assert isinstance(prog_array, bpfkit.ProgArrayMap)
-        for slot in list(prog_array.keys()):  # empty it, then fill it the document's way
-            del prog_array[slot]
-        prog_array[59] = b.programs["hello_execve"]
-        for nr in TIMERS:
-            prog_array[nr] = b.programs["hello_timer"]
-        for nr in NOISY:
-            prog_array[nr] = b.programs["ignore_opcode"]
+        prog_array[nr("execve")] = b.programs["hello_execve"]
+        for name in TIMERS:
+            prog_array[nr(name)] = b.programs["hello_timer"]
+        for name in NOISY:
+            prog_array[nr(name)] = b.programs["ignore_opcode"]
 
         with bpfkit.TracePipe() as pipe:
             b.attach()  # only hello has a target (raw_tp/sys_enter); the others run as tail calls

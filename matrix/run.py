@@ -28,12 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matrixlib import cache, debian, envs, guest, initramfs, kmod, report
+from matrixlib import cache, debian, envs, guest, initramfs, kmod, report, userland
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 HOST = "host"
 APT_NEEDS = {"qemu-system-x86_64": "qemu-system-x86", "busybox": "busybox-static"}
+QEMU_PACKAGES = {"arm64": ("qemu-system-aarch64", "qemu-system-arm")}  # other guest architectures: program, package
 QUICK_TESTS = 5
 ENV_KERNELS = ("6.12", "7.x")  # where the host environments run unless --kernel says otherwise
 
@@ -47,9 +48,10 @@ def log(msg: str) -> None:
     print(f"matrix: {msg}", file=sys.stderr, flush=True)
 
 
-def ensure_host_packages() -> None:
-    """Install QEMU and a static busybox from Debian when they are missing."""
-    missing = [pkg for prog, pkg in APT_NEEDS.items() if shutil.which(prog) is None]
+def ensure_host_packages(arches: Sequence[str] = ()) -> None:
+    """Install QEMU (for each guest architecture) and a static busybox from Debian when they are missing."""
+    needs = dict(APT_NEEDS, **dict(QEMU_PACKAGES[a] for a in arches if a in QEMU_PACKAGES))
+    missing = [pkg for prog, pkg in needs.items() if shutil.which(prog) is None]
     if not _static_busybox():
         missing.append("busybox-static")
     missing = sorted(set(missing))
@@ -139,10 +141,11 @@ ENV_OUT = "/tmp/matrix-out"  # where the tests of another user write their JUnit
 
 
 def guest_script(label: str, argv: Sequence[str], features: str | None = None,
-                 host_env: envs.Env = envs.BY_NAME[envs.PLAIN], command: str | None = None) -> str:
+                 host_env: envs.Env = envs.BY_NAME[envs.PLAIN], command: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> str:
     """run.sh for the guest: cd to the checkout, set up the host environment ``host_env``, run the
     feature probes (``features``, a shell command) and pytest (or the shell ``command`` instead)
-    with a clean environment."""
+    with a clean environment (plus ``extra_env``: a userland's PYTHONPATH)."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -151,6 +154,7 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
     }
     if "PYTHONPATH" in os.environ:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env.update(extra_env or {})
     lines = ["set -u"]
     if REPO.is_relative_to("/tmp"):  # the guest's /tmp is its own tmpfs: show the host's checkout there again
         inner = Path(initramfs.HOST_TMP) / REPO.relative_to("/tmp")
@@ -187,17 +191,25 @@ def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]
 
 def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: guest.VirtiofsD | None,
               base: list[str], extra: Sequence[str], results: Path,
-              args: argparse.Namespace) -> report.Column:
+              args: argparse.Namespace, land: tuple[userland.Userland, Path] | None = None) -> report.Column:
     """Boot one kernel, run the selection inside it in the host environment ``env``, and read back
-    its JUnit report."""
+    its JUnit report. ``land``: the userland (and its static busybox) of a guest whose architecture
+    is not the host's; it becomes the guest's root, with the checkout bound in."""
     label = envs.column_label(k.label, env)
     col = report.Column(label, k.release, env=env.name)
     if results.exists():
         shutil.rmtree(results)
     results.mkdir(parents=True)
     modules = [*(kmod.DISK if args.disk else ()), *args.modules]
+    busybox, root, extra_env = Path("/bin/busybox"), None, None
+    if land is not None:
+        ul, busybox = land
+        root = initramfs.UserlandRoot(str(ul.root), tuple(userland.top_entries(ul.root)),
+                                      tuple(ul.binds(REPO)))
+        base = [userland.PYTHON, *base[1:]]
+        extra_env = ul.env(REPO)
     try:
-        initrd = c.initramfs(k, share, Path("/bin/busybox"), modules)
+        initrd = c.initramfs(k, share, busybox, modules, root)
     except (LookupError, ValueError, OSError) as exc:
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
@@ -205,10 +217,10 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
     argv = _pytest_args(base, f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml", extra)
     if args.command is not None:  # the command alone: no feature probes, no pytest
-        script = guest_script(k.label, argv, None, env, command=args.command)
+        script = guest_script(k.label, argv, None, env, command=args.command, extra_env=extra_env)
     else:
         probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json", wrap)
-        script = guest_script(k.label, argv, probes, env)
+        script = guest_script(k.label, argv, probes, env, extra_env=extra_env)
     (results / "run.sh").write_text(script)
     log(f"{label}: booting {k.release} ({share})")
     retried = []
@@ -216,7 +228,7 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
         g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
                        run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
                        memory_mb=args.memory, cpus=args.cpus, accel=args.accel, append=env.cmdline,
-                       disks=disks)
+                       disks=disks, arch=k.arch)
         if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries:
             break
         # The guest never reached /init: nothing of the tests ran, so booting again is safe.
@@ -337,8 +349,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap = argparse.ArgumentParser(prog="matrix/run.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kernel", action="append", default=[], metavar="X",
-                    help="run only this kernel (repeatable): 5.10, 6.1, 6.12, 7.x (or 7.2), "
-                         "host, or SERIES@SUITE such as 6.12@bookworm-backports")
+                    help="run only this kernel (repeatable): 5.10, 6.1, 6.12, 7.x (or 7.2), 6.1-arm64, "
+                         "6.12-arm64, host, or SERIES@SUITE such as 6.12@bookworm-backports (SERIES-arm64@SUITE "
+                         "for arm64)")
     ap.add_argument("--env", action="append", default=[], metavar="ENV",
                     help="host environment to run the tests in (repeatable, or comma-separated): "
                          + "; ".join(f"{e.name}: {e.about}" for e in envs.ENVS)
@@ -404,8 +417,8 @@ def choose_kernels(args: argparse.Namespace) -> tuple[list[debian.KernelSpec], b
             raise ValueError("--command needs at least one guest kernel (--kernel X; not 'host')")
         return guests, False
     if not args.kernel:
-        if args.quick:
-            return [debian.DEFAULT_KERNELS[-1]], False
+        if args.quick:  # the newest kernel of the host's architecture (--kernel 6.12-arm64 picks another)
+            return [[s for s in debian.DEFAULT_KERNELS if s.arch == "amd64"][-1]], False
         if args.env and envs.parse_env_args(args.env) != [envs.BY_NAME[envs.PLAIN]]:
             return [s for s in debian.DEFAULT_KERNELS if s.label in ENV_KERNELS], False
         return list(debian.DEFAULT_KERNELS), not args.no_host
@@ -443,6 +456,8 @@ def markdown_outputs(args: argparse.Namespace, extra: Sequence[str],
     done = {(s.label, e.name) for s, e in runs}
     if with_host and all((s.label, envs.PLAIN) in done for s in debian.DEFAULT_KERNELS):
         out["kernels"] = HERE / "kernel-matrix.md"
+    if all((s.label, envs.PLAIN) in done for s in debian.DEFAULT_KERNELS if s.arch == "arm64"):
+        out["arm64"] = HERE / "arm64-matrix.md"  # the arm64 columns alone (make matrix-arm64)
     if all((k, e.name) in done for k in ENV_KERNELS for e in envs.ENVS if not e.plain):
         out["envs"] = HERE / "env-matrix.md"
     return out
@@ -476,7 +491,7 @@ def main(argv: Sequence[str]) -> int:
             log(f"no tests selected by -m {args.marker!r} {shlex.join(extra)}")
             return 2
         if specs and not args.list:
-            ensure_host_packages()
+            ensure_host_packages(sorted({s.arch for s in specs}))
     except SetupError as exc:
         log(str(exc))
         return 2
@@ -496,13 +511,24 @@ def main(argv: Sequence[str]) -> int:
     kernels: list[cache.Kernel] = []
     columns: list[report.Column] = []
     if specs:
-        c.update({s.suite for s in specs} | {"trixie"})
+        c.update({s.suite for s in specs} | {"trixie"} | ({userland.SUITE} if any(s.arch != "amd64" for s in specs)
+                                                          else set()), {s.arch for s in specs})
         for spec in specs:
             try:
                 kernels.append(c.kernel(spec))
             except (LookupError, OSError, subprocess.SubprocessError) as exc:
                 columns += [report.Column(envs.column_label(spec.label, e), status="not-run", env=e.name,
                                           detail=f"no kernel: {exc}") for s, e in pairs if s == spec]
+    lands: dict[str, tuple[userland.Userland, Path]] = {}  # Debian architecture -> userland, busybox
+    for arch in sorted({k.arch for k in kernels} - {"amd64"}):
+        builder = userland.Builder(root, c.apts.get(arch), c.online, log)
+        try:
+            lands[arch] = (builder.userland(arch, python), builder.busybox(arch))
+        except (LookupError, OSError, subprocess.SubprocessError, debian.AptError) as exc:
+            for k in [k for k in kernels if k.arch == arch]:
+                kernels.remove(k)
+                columns += [report.Column(envs.column_label(s.label, e), k.release, status="not-run", env=e.name,
+                                          detail=f"no {arch} userland: {exc}") for s, e in pairs if s.label == k.label]
     by_label = {k.label: k for k in kernels}
     guests = [(by_label[s.label], e) for s, e in pairs if s.label in by_label]
 
@@ -539,7 +565,7 @@ def main(argv: Sequence[str]) -> int:
     def one(item: tuple[cache.Kernel, envs.Env]) -> report.Column:
         k, env = item
         col = run_guest(k, env, c, share, vfsd, base, extra, runs / envs.dir_name(envs.column_label(k.label, env)),
-                        args)
+                        args, lands.get(k.arch))
         log(f"{col.label}: {col.status}, exit {col.exit_code}, boot "
             f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
         return col
@@ -570,6 +596,12 @@ def main(argv: Sequence[str]) -> int:
             targets["kernels"].write_text(report.render_markdown(
                 [col for col in columns if col.env == envs.PLAIN]))
             written.append(targets["kernels"])
+        if "arm64" in targets:
+            arm64 = {s.label for s in debian.DEFAULT_KERNELS if s.arch == "arm64"}
+            targets["arm64"].write_text(report.render_markdown(
+                [col for col in columns if col.env == envs.PLAIN and col.label in arm64]))
+            written.append(targets["arm64"])
+            log("copy its tables into README.md with python3 matrix/readme_table.py")
         if args.env_markdown is not None:
             targets["envs"] = args.env_markdown
         if "envs" in targets:
@@ -582,7 +614,7 @@ def main(argv: Sequence[str]) -> int:
     if written:
         log(f"wrote {args.out} and {', '.join(map(str, written))}; guest logs in {runs}")
     else:
-        log(f"wrote {args.out} (a partial run: kernel-matrix.md and env-matrix.md left as they are); "
+        log(f"wrote {args.out} (a partial run: kernel-matrix.md, arm64-matrix.md and env-matrix.md left as they are); "
             f"guest logs in {runs}")
     if fails:
         print(f"\nFAILED ({len(fails)}):")

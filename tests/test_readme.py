@@ -79,7 +79,9 @@ def test_environment_tables_are_those_of_the_last_env_run() -> None:
     finally:
         sys.path.remove(str(ROOT / "matrix"))
     env_matrix = (ROOT / "matrix" / "env-matrix.md").read_text()
-    assert readme_table.updated(README, env_matrix) == README, "run python3 matrix/readme_table.py"
+    arm64 = ROOT / "matrix" / "arm64-matrix.md"
+    assert readme_table.updated(README, env_matrix, arm64.read_text() if arm64.exists() else None) == README, \
+        "run python3 matrix/readme_table.py"
     copied = README[README.index(readme_table.BEGIN):README.index(readme_table.END)]
     assert "| environment | what the tests run as |" in copied and "| passed |" in copied
 
@@ -88,9 +90,23 @@ def test_kernel_tables_are_those_of_the_last_matrix_run() -> None:
     """The feature table and per-kernel summary in README are copied from matrix/kernel-matrix.md (a full run)."""
     matrix = (ROOT / "matrix" / "kernel-matrix.md").read_text()
     section = _section("## Other kernels")
+    section = re.sub(r"<!-- BEGIN arm64 kernel table.*?<!-- END arm64 kernel table -->", "", section, flags=re.S)
     rows = [line for line in section.splitlines() if line.startswith("|")]
     assert len(rows) > 10
     for row in rows:
         assert row in matrix.splitlines(), row
     features = [line for line in matrix.split("### Tests")[0].splitlines() if line.startswith("|")]
     assert features and all(line in rows for line in features)
+
+
+def test_arm64_tables_are_those_of_the_last_arm64_run() -> None:
+    """The arm64 block of README (between its markers) is arm64-matrix.md's feature table and summary."""
+    arm64 = ROOT / "matrix" / "arm64-matrix.md"
+    block = README[README.index("<!-- BEGIN arm64 kernel table"):README.index("<!-- END arm64 kernel table -->")]
+    rows = [line for line in block.splitlines() if line.startswith("|")]
+    if not arm64.exists():
+        assert rows == []
+        return
+    lines = arm64.read_text().splitlines()
+    assert rows and all(row in lines for row in rows)
+    assert any("6.12-arm64" in row for row in rows) and any(row.startswith("| passed |") for row in rows)

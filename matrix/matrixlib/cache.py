@@ -32,12 +32,13 @@ class Kernel:
     packages: tuple[str, ...]  # name=version
     vmlinuz: Path
     modules: Path
+    arch: str = "amd64"  # Debian architecture
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict with paths relative to the kernel's directory."""
         return {"label": self.label, "release": self.release, "suite": self.suite,
                 "packages": list(self.packages), "vmlinuz": str(self.vmlinuz),
-                "modules": str(self.modules)}
+                "modules": str(self.modules), "arch": self.arch}
 
     @classmethod
     def from_json(cls, d: Mapping[str, object]) -> Kernel:
@@ -45,7 +46,8 @@ class Kernel:
         pk = d["packages"]
         assert isinstance(pk, list)
         return cls(str(d["label"]), str(d["release"]), str(d["suite"]),
-                   tuple(str(p) for p in pk), Path(str(d["vmlinuz"])), Path(str(d["modules"])))
+                   tuple(str(p) for p in pk), Path(str(d["vmlinuz"])), Path(str(d["modules"])),
+                   str(d.get("arch", "amd64")))
 
 
 def find_kernel_files(root: Path) -> tuple[Path, Path, str]:
@@ -72,19 +74,25 @@ class Cache:
     def __init__(self, root: Path, log: Log) -> None:
         self.root = root
         self.log = log
-        self.apt: debian.AptCache | None = None
+        self.apt: debian.AptCache | None = None  # amd64's
+        self.apts: dict[str, debian.AptCache] = {}  # by Debian architecture
         self.online = False
 
-    def update(self, suites: Iterable[str]) -> None:
-        """Refresh the private apt indexes; on failure go on with what the cache holds."""
+    def update(self, suites: Iterable[str], arches: Iterable[str] = ("amd64",)) -> None:
+        """Refresh the private apt indexes of each architecture; on failure go on with what the cache holds."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self.apt = debian.AptCache(self.root / "apt", suites)
-        try:
-            self.apt.update()
-            self.online = True
-        except (debian.AptError, OSError, subprocess.SubprocessError) as exc:
-            self.log(f"warning: cannot refresh the Debian indexes ({exc}); using the cache")
-            self.online = False
+        suites = sorted(set(suites))
+        self.online = True
+        for arch in sorted(set(arches) | {"amd64"}):
+            # amd64 keeps the tree it always had; another architecture gets its own
+            apt = debian.AptCache(self.root / ("apt" if arch == "amd64" else f"apt-{arch}"), suites, arch)
+            self.apts[arch] = apt
+            try:
+                apt.update()
+            except (debian.AptError, OSError, subprocess.SubprocessError) as exc:
+                self.log(f"warning: cannot refresh the Debian indexes of {arch} ({exc}); using the cache")
+                self.online = False
+        self.apt = self.apts["amd64"]
 
     def _pointer(self, label: str) -> Path:
         safe = label.replace("/", "_")
@@ -101,9 +109,10 @@ class Cache:
     def kernel(self, spec: debian.KernelSpec) -> Kernel:
         """The newest kernel of spec from the archive (fetched once), else the cached one."""
         pkgs: list[debian.Package] | None = None
-        if self.online and self.apt is not None:
+        apt = self.apts.get(spec.arch)
+        if self.online and apt is not None:
             try:
-                pkgs = debian.select_kernel(self.apt.index(spec.suite), spec)
+                pkgs = debian.select_kernel(apt.index(spec.suite), spec)
             except (LookupError, debian.AptError, subprocess.SubprocessError) as exc:
                 self.log(f"warning: {spec.label}: {exc}")
         if pkgs is None:
@@ -118,15 +127,15 @@ class Cache:
         meta = kdir / "kernel.json"
         wanted = tuple(f"{p.name}={p.version}" for p in pkgs)
         if meta.exists():
-            k = Kernel.from_json(json.loads(meta.read_text()))
+            k = dataclasses.replace(Kernel.from_json(json.loads(meta.read_text())), arch=spec.arch)
             if k.vmlinuz.exists() and k.packages == wanted:
                 self._point(spec.label, k)
                 return k
-        assert self.apt is not None
+        assert apt is not None
         self.log(f"{spec.label}: fetching {', '.join(p.name + '=' + p.version for p in pkgs)}")
         tmp = Path(tempfile.mkdtemp(prefix="fetch-", dir=self.root))
         try:
-            debs = self.apt.download(pkgs, tmp / "debs")
+            debs = apt.download(pkgs, tmp / "debs")
             unpacked = tmp / "root"
             for deb in debs:
                 _dpkg_x(deb, unpacked)
@@ -137,7 +146,7 @@ class Cache:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         vmlinuz, moddir, release = find_kernel_files(kdir / "root")
-        k = Kernel(spec.label, release, spec.suite, wanted, vmlinuz, moddir)
+        k = Kernel(spec.label, release, spec.suite, wanted, vmlinuz, moddir, spec.arch)
         meta.write_text(json.dumps(k.to_json(), indent=1) + "\n")
         self._point(spec.label, k)
         return k
@@ -147,10 +156,12 @@ class Cache:
         ptr.parent.mkdir(parents=True, exist_ok=True)
         ptr.write_text(json.dumps(k.to_json(), indent=1) + "\n")
 
-    def initramfs(self, k: Kernel, share: str, busybox: Path, extra: Sequence[str] = ()) -> Path:
+    def initramfs(self, k: Kernel, share: str, busybox: Path, extra: Sequence[str] = (),
+                  userland: initramfs.UserlandRoot | None = None) -> Path:
         """The initramfs for a kernel and share type (rebuilt when its inputs change).
 
-        ``extra`` names more modules to load at boot when the kernel has them (--modules, --disk).
+        ``extra`` names more modules to load at boot when the kernel has them (--modules, --disk); with
+        ``userland`` the guest's root is built from that userland rather than the host's root.
         """
         tree = kmod.ModuleTree(k.modules)
         required = kmod.REQUIRED_9P + (kmod.REQUIRED_VIRTIOFS if share == "virtiofs" else ())
@@ -161,7 +172,7 @@ class Cache:
             if config.is_file():  # /boot/config-<release>, or the modules directory (sid's packages)
                 boot[f"config-{k.release}"] = config.read_bytes()
                 break
-        data = initramfs.build(busybox.read_bytes(), mods, share, kmod.PARAMS, boot)
+        data = initramfs.build(busybox.read_bytes(), mods, share, kmod.PARAMS, boot, userland)
         suffix = "-" + hashlib.sha256(",".join(extra).encode()).hexdigest()[:8] if extra else ""
         out = self.root / "kernels" / "initramfs" / f"{k.release}-{share}{suffix}.cpio.gz"
         out.parent.mkdir(parents=True, exist_ok=True)

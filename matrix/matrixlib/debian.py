@@ -137,6 +137,11 @@ class KernelSpec:
     series: str
     flavour: str = "amd64"
 
+    @property
+    def arch(self) -> str:
+        """The Debian architecture of the kernel (and of the guest's userland): its flavour's."""
+        return "arm64" if self.flavour == "arm64" else "amd64"
+
     def matches(self, name: str) -> bool:
         """Whether a --kernel argument names this column ('7.2' names '7.x')."""
         if name == self.label:
@@ -152,6 +157,8 @@ DEFAULT_KERNELS: tuple[KernelSpec, ...] = (
     KernelSpec("6.1", "bookworm", "6.1"),
     KernelSpec("6.12", "trixie", "6.12"),
     KernelSpec("7.x", "sid", "7"),
+    KernelSpec("6.1-arm64", "bookworm", "6.1", flavour="arm64"),
+    KernelSpec("6.12-arm64", "trixie", "6.12", flavour="arm64"),
 )
 
 # suite -> (archive URL, component)
@@ -169,15 +176,21 @@ SUITES: Mapping[str, str] = {
 }
 
 
+ARCHES = ("amd64", "arm64")
+
+
 def parse_kernel_arg(arg: str, known: Sequence[KernelSpec] = DEFAULT_KERNELS) -> KernelSpec:
-    """Resolve a --kernel value: a known label, or 'SERIES@SUITE' for any other."""
+    """Resolve a --kernel value: a known label, or 'SERIES@SUITE' (or 'SERIES-arm64@SUITE') for any other."""
     if "@" in arg:
         series, suite = arg.split("@", 1)
+        flavour = "amd64"
+        if series.endswith("-arm64"):
+            series, flavour = series[:-len("-arm64")], "arm64"
         if suite not in SUITES:
             raise ValueError(f"unknown suite {suite!r} (known: {', '.join(sorted(SUITES))})")
         if not re.fullmatch(r"\d+(\.\d+)?", series):
             raise ValueError(f"kernel series must look like 6 or 6.1, not {series!r}")
-        return KernelSpec(f"{series}@{suite}", suite, series)
+        return KernelSpec(arg, suite, series, flavour=flavour)
     for spec in known:
         if spec.matches(arg):
             return spec
@@ -308,9 +321,12 @@ class AptError(RuntimeError):
 class AptCache:
     """apt-get with its own sources, state and cache under `root` (never /etc/apt)."""
 
-    def __init__(self, root: Path, suites: Iterable[str]) -> None:
+    def __init__(self, root: Path, suites: Iterable[str], arch: str = "amd64") -> None:
+        if arch not in ARCHES:
+            raise ValueError(f"unknown Debian architecture {arch!r} (known: {', '.join(ARCHES)})")
         self.root = root
         self.suites = sorted(set(suites))
+        self.arch = arch
 
     def _dirs(self) -> None:
         for sub in ("etc/sources.list.d", "etc/preferences.d", "state/lists/partial",
@@ -335,7 +351,8 @@ class AptCache:
             "Dir::State": r / "state",
             "Dir::State::status": r / "state/status",
             "Dir::Cache": r / "cache",
-            "APT::Architecture": "amd64",
+            "APT::Architecture": self.arch,
+            "APT::Architectures::": self.arch,  # this architecture's indexes only (no multiarch)
             "Debug::NoLocking": "1",
             "APT::Sandbox::User": "root",
         }
@@ -353,6 +370,11 @@ class AptCache:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
             raise AptError(f"apt-get {' '.join(args)} failed: " + " / ".join(tail))
         return proc.stdout
+
+    def run(self, args: Sequence[str]) -> str:
+        """Run apt-get with these arguments in the private tree; its standard output."""
+        self._dirs()
+        return self._run(args)
 
     def update(self) -> None:
         """Fetch the Packages indexes of the configured suites."""

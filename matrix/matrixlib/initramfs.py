@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import shlex
 import stat
@@ -87,21 +88,66 @@ def _pad_len(n: int) -> int:
     return -n % 4
 
 
+HOSTROOT = "/host"  # where the host's root is mounted when the guest's root is a userland of its own
+
+
+@dataclasses.dataclass(frozen=True)
+class UserlandRoot:
+    """A guest root made of a userland directory on the host (another architecture's) and binds of host paths.
+
+    ``root`` is the userland's directory on the host; ``entries`` its top-level
+    entries, (name, symlink target or None for a directory); ``binds`` (host path,
+    guest path) pairs, such as the checkout.
+    """
+
+    root: str
+    entries: tuple[tuple[str, str | None], ...]
+    binds: tuple[tuple[str, str], ...]
+
+
+def _userland_lines(u: UserlandRoot) -> str:
+    """Shell lines that build the new root in a tmpfs from the userland and the binds (host root at HOSTROOT)."""
+    r, h = NEWROOT, HOSTROOT
+    lines = [f"mount -t tmpfs -o mode=755 tmpfs {r} || fail \"tmpfs root\""]
+    for name, target in u.entries:
+        if name in ("var", "tmp", "run", "proc", "sys", "dev", "boot", "root"):
+            continue  # writable or kernel-provided: made below
+        if target is not None:
+            lines.append(f"ln -s {shlex.quote(target)} {r}/{shlex.quote(name)}")
+        else:
+            src = shlex.quote(f"{h}{u.root}/{name}")
+            lines.append(f"mkdir -p {r}/{shlex.quote(name)} && mount --bind {src} {r}/{shlex.quote(name)} "
+                         f"|| fail \"bind {name} of the userland\"")
+    # the directories of a Debian root that no package of the userland ships (base-files makes them)
+    lines.append(f"mkdir -p {r}/proc {r}/sys {r}/dev {r}/tmp {r}/run {r}/boot {r}/root {r}/mnt {r}/media {r}/srv "
+                 f"{r}/home {r}/var/tmp {r}/var/lib && ln -s /run {r}/var/run")
+    for host, guest in u.binds:
+        lines.append(f"mkdir -p {r}{shlex.quote(guest)} && mount --bind {shlex.quote(h + host)} "
+                     f"{r}{shlex.quote(guest)} || fail \"bind {host}\"")
+    return "\n".join(lines)
+
+
 def init_script(modules: Sequence[str], share: str, hostname: str = "matrix",
-                params: Mapping[str, str] | None = None) -> str:
+                params: Mapping[str, str] | None = None, userland: UserlandRoot | None = None) -> str:
     """The guest's /init: mount, load modules, mount the shares, make the host root the root, run, power off.
 
     `modules` are file names under /lib/modules of the initramfs in load order, and
     `params` their module parameters by file name; `share` is 'virtiofs' or '9p' for
-    the host root (results always use 9p).
+    the host root (results always use 9p). With `userland`, the new root is built
+    from it (another architecture's programs) instead of being the host's root.
     """
     if share not in ("virtiofs", "9p"):
         raise ValueError(f"share must be 'virtiofs' or '9p', not {share!r}")
     p9 = "trans=virtio,version=9p2000.L,msize=262144"
+    target = NEWROOT if userland is None else HOSTROOT
     if share == "virtiofs":
-        root_mount = f"mount -t virtiofs -o ro hostroot {NEWROOT}"
+        root_mount = f"mount -t virtiofs -o ro hostroot {target}"
     else:
-        root_mount = f"mount -t 9p -o {p9},ro,cache=loose hostroot {NEWROOT}"
+        root_mount = f"mount -t 9p -o {p9},ro,cache=loose hostroot {target}"
+    host_tmp = f"{NEWROOT}/tmp"  # the host's /tmp, seen from the initramfs
+    if userland is not None:
+        root_mount += f" || fail \"cannot mount the host root ({share})\"\n" + _userland_lines(userland)
+        host_tmp = f"{HOSTROOT}/tmp"
     params = params or {}
     loads = "\n".join(
         f"insmod /lib/modules/{shlex.quote(m)} {params.get(m, '')} 2>/tmp/insmod.err"
@@ -116,7 +162,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo 4 > /proc/sys/kernel/printk
 {loads}
-mkdir -p /results {r}
+mkdir -p /results {r} {HOSTROOT}
 mount -t 9p -o {p9} results /results || fail "cannot mount the results share"
 {root_mount} || fail "cannot mount the host root ({share})"
 mount -t proc proc {r}/proc || fail "proc"
@@ -127,7 +173,7 @@ mount -t devpts devpts {r}/dev/pts
 mount -t tmpfs tmpfs {r}/dev/shm
 mount -t tmpfs tmpfs {r}/run
 mkdir -p {r}{HOST_TMP}
-mount --bind {r}/tmp {r}{HOST_TMP} || fail "bind the host's /tmp"  # for a checkout under /tmp
+mount --bind {host_tmp} {r}{HOST_TMP} || fail "bind the host's /tmp"  # for a checkout under /tmp
 mount -t tmpfs tmpfs {r}/tmp || fail "tmpfs /tmp"
 mount -t bpf bpf {r}/sys/fs/bpf || fail "bpffs"
 mount -t tracefs tracefs {r}/sys/kernel/tracing || echo "matrix: no tracefs"
@@ -157,7 +203,7 @@ poweroff -f
 
 def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
           params: Mapping[str, str] | None = None,
-          boot_files: Mapping[str, bytes] | None = None) -> bytes:
+          boot_files: Mapping[str, bytes] | None = None, userland: UserlandRoot | None = None) -> bytes:
     """A gzip-compressed initramfs with busybox, the (name, ELF bytes) modules and /init.
 
     `params` maps a module name to its parameters ('numdummies=0'); `boot_files`
@@ -165,7 +211,7 @@ def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
     """
     c = Cpio()
     for d in ("bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "results",
-              NEWROOT.lstrip("/")):
+              NEWROOT.lstrip("/"), HOSTROOT.lstrip("/")):
         c.dir(d)
     c.chardev("dev/console", 5, 1)
     c.chardev("dev/null", 1, 3, 0o666)
@@ -183,5 +229,5 @@ def build(busybox: bytes, modules: Sequence[tuple[str, bytes]], share: str,
         names.append(fname)
         if params and name in params:
             by_file[fname] = params[name]
-    c.file("init", init_script(names, share, params=by_file).encode(), 0o755)
+    c.file("init", init_script(names, share, params=by_file, userland=userland).encode(), 0o755)
     return gzip.compress(c.bytes(), compresslevel=1)

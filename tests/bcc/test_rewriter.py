@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bpfkit.arch import arch as this_arch
 from bpfkit.bcc import CompileError
 from bpfkit.bcc._lexer import Kind, tokenize
 from bpfkit.bcc._maps import MapDecl, map_decl, map_definition
@@ -345,17 +346,19 @@ int ret_execve(struct pt_regs *ctx) { return PT_REGS_RC(ctx); }
 """
 
 
-def test_syscall_convention_wrappers(fake_kernel: FakeKernel) -> None:
-    r = rewrite(SYSCALL, kernel=fake_kernel)
+@pytest.mark.parametrize(("arch", "first", "second"), [("x86", "di", "si"), ("arm64", "orig_x0", "regs[1]")])
+def test_syscall_convention_wrappers(fake_kernel: FakeKernel, arch: str, first: str, second: str) -> None:
+    r = rewrite(SYSCALL, kernel=fake_kernel, arch=arch)
     fn = r.functions["syscall__execve"]
     assert fn.syscall_convention and fn.extra_args == 2
     src = r.source
     kprobe = re.search(r'SEC\(__BCC_NOAUTO "kprobe"\) int syscall__execve\(void \*ctx\) \{.*\}', src)
     assert kprobe is not None
-    # on a kprobe of __x64_sys_execve the arguments are in the user pt_regs the first argument points to
+    # on a kprobe of __x64_sys_execve (__arm64_sys_execve) the arguments are in the user pt_regs the first
+    # argument points to, in the registers of the architecture's system call convention
     assert "struct pt_regs *__bcc_sr = (struct pt_regs *)PT_REGS_PARM1((struct pt_regs *)ctx);" in kprobe.group(0)
-    assert "(const char __user *)BPF_CORE_READ(__bcc_sr, di)" in kprobe.group(0)
-    assert "BPF_CORE_READ(__bcc_sr, si)" in kprobe.group(0)
+    assert f"(const char __user *)BPF_CORE_READ(__bcc_sr, {first})" in kprobe.group(0)
+    assert f"BPF_CORE_READ(__bcc_sr, {second})" in kprobe.group(0)
     tpe = re.search(r'int syscall__execve__bcc_tpe\(void \*ctx\) \{.*\}', src)
     assert tpe is not None
     assert "((struct trace_event_raw_sys_enter *)ctx)->args[0]" in tpe.group(0)
@@ -426,6 +429,12 @@ def test_writes_through_kernel_pointers_are_refused(fake_kernel: FakeKernel) -> 
 def test_parameters_of_kprobes_are_kernel_pointers(fake_kernel: FakeKernel) -> None:
     text = "int kprobe__tcp_connect(struct pt_regs *ctx, struct sock *sk) {\n  return sk->__sk_common.skc_dport;\n}\n"
     assert "return BPF_CORE_READ(sk, __sk_common.skc_dport);" in rewrite(text, kernel=fake_kernel).source
+
+
+def test_default_arch_is_this_machines(fake_kernel: FakeKernel) -> None:
+    """Without ``arch`` the rewriter names the registers of the machine it runs on (its programs load here)."""
+    here = rewrite(SYSCALL, kernel=fake_kernel).source
+    assert here == rewrite(SYSCALL, kernel=fake_kernel, arch=this_arch().target).source
 
 
 def test_no_rewrite_of_user_structs_ctx_or_network_programs(fake_kernel: FakeKernel) -> None:

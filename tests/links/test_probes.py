@@ -64,6 +64,22 @@ def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool, m
     assert read0(counter) == 17
 
 
+def test_library_without_the_loader_cache(tmp_path: Path) -> None:
+    """Where ldconfig never ran, the library directories give the soname, not libc6-dev's linker script."""
+    real = probes.find_library("c")
+    assert real is not None
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "libc.so").write_text("/* GNU ld script */\nGROUP ( libc.so.6 )\n")
+    (lib / "libc.so.6").write_bytes(Path(real).read_bytes()[:4096])  # this machine's ELF header
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "libc.so.6").write_bytes(b"\x7fELF\x02\x01\x01" + bytes(11) + (0).to_bytes(2, "little"))  # no machine
+    assert probes.find_in_library_dirs("c", (str(other), str(lib))) == str(lib / "libc.so.6")
+    (lib / "libc.so.6").unlink()
+    assert probes.find_in_library_dirs("c", (str(lib),)) is None  # only the script: not a library
+
+
 def test_uprobe_on_libc_with_pid_filter(counter: Fd) -> None:
     libc = probes.find_library("c")
     assert libc is not None and "libc" in libc

@@ -38,9 +38,9 @@ def test_parse_args_splits_pytest_arguments_after_double_dash() -> None:
 
 def test_choose_kernels_defaults_to_all_plus_host() -> None:
     specs, host = run.choose_kernels(run.parse_args([])[0])
-    assert [s.label for s in specs] == ["5.10", "6.1", "6.12", "7.x"] and host
+    assert [s.label for s in specs] == ["5.10", "6.1", "6.12", "7.x", "6.1-arm64", "6.12-arm64"] and host
     specs, host = run.choose_kernels(run.parse_args(["--no-host"])[0])
-    assert len(specs) == 4 and not host
+    assert len(specs) == 6 and not host
 
 
 def test_choose_kernels_quick_is_one_kernel_without_host() -> None:
@@ -48,6 +48,8 @@ def test_choose_kernels_quick_is_one_kernel_without_host() -> None:
     assert [s.label for s in specs] == ["7.x"] and not host
     specs, host = run.choose_kernels(run.parse_args(["--quick", "--kernel", "5.10"])[0])
     assert [s.label for s in specs] == ["5.10"] and not host
+    specs, host = run.choose_kernels(run.parse_args(["--quick", "--kernel", "6.12-arm64"])[0])
+    assert [(s.label, s.arch) for s in specs] == [("6.12-arm64", "arm64")] and not host
 
 
 def test_choose_kernels_named_ones_and_host() -> None:

@@ -68,13 +68,15 @@ def test_committed_tables_only_from_runs_full_for_them() -> None:
         specs, host = run.choose_kernels(args)
         return set(run.markdown_outputs(args, extra, run.choose_runs(args, specs), host))
 
-    assert outputs([]) == {"kernels", "envs"}
+    assert outputs([]) == {"kernels", "envs", "arm64"}
     assert outputs(["--env", "all"]) == {"envs"}
-    assert outputs(["--env", "plain"]) == {"kernels"}
+    assert outputs(["--env", "plain"]) == {"kernels", "arm64"}
     assert outputs(["--env", "caps"]) == set()
     assert outputs(["--quick", "--env", "all"]) == set()
     assert outputs(["--env", "all", "--", "-k", "maps"]) == set()
-    assert outputs(["--no-host"]) == {"envs"}
+    assert outputs(["--no-host"]) == {"envs", "arm64"}
+    assert outputs(["--kernel", "6.1-arm64", "--kernel", "6.12-arm64"]) == {"arm64"}
+    assert outputs(["--kernel", "6.12-arm64"]) == set()
 
 
 def test_column_labels_and_result_dirs() -> None:

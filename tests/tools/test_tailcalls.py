@@ -11,27 +11,35 @@ from collections.abc import Callable
 import pytest
 from tools_helpers import ToolRun, assert_clean_exit, require_tool
 
+from bpfkit.arch import syscall_number
+from bpfkit.tools.tailcalls import slots
+
 pytestmark = pytest.mark.kernel
 
 ACCESSES = 10
-# The child waits for a line on stdin, then makes raw syscalls (x86_64 numbers): access x10 and pipe
-# (ignore_opcode), the five timer syscalls (hello_timer), then execve of /bin/true (hello_execve).
+NR = {name: nr for calls in slots().values() for name, nr in calls}  # this machine's numbers
+ACCESS, PIPE = (name for name, _ in slots()["ignore_opcode"][:2])  # access and pipe, or faccessat and pipe2
+ACCESS_CALL = (f"libc.syscall({NR['access']}, b'/', 0)" if ACCESS == "access"
+               else f"libc.syscall({NR['faccessat']}, -100, b'/', 0)")  # AT_FDCWD
+PIPE_ARGS = "fds" if PIPE == "pipe" else "fds, 0"
+# The child waits for a line on stdin, then makes raw syscalls (this architecture's numbers): access x10 and
+# pipe (ignore_opcode), the five timer syscalls (hello_timer), then execve of /bin/true (hello_execve).
 CHILD = f"""
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 sys.stdin.readline()
 for _ in range({ACCESSES}):
-    libc.syscall(21, b"/", 0)                                   # access
+    {ACCESS_CALL}
 fds = (ctypes.c_int * 2)()
-assert libc.syscall(22, fds) == 0                               # pipe
+assert libc.syscall({NR[PIPE]}, {PIPE_ARGS}) == 0                             # pipe or pipe2
 timer = ctypes.c_int()
-assert libc.syscall(222, 1, None, ctypes.byref(timer)) == 0     # timer_create(CLOCK_MONOTONIC)
-spec = (ctypes.c_long * 4)()                                    # a zero itimerspec: stays disarmed
-assert libc.syscall(223, timer, 0, spec, None) == 0             # timer_settime
-assert libc.syscall(224, timer, spec) == 0                      # timer_gettime
-libc.syscall(225, timer)                                        # timer_getoverrun
-assert libc.syscall(226, timer) == 0                            # timer_delete
-os.execv("/bin/true", ["true"])                                 # execve
+assert libc.syscall({NR["timer_create"]}, 1, None, ctypes.byref(timer)) == 0  # timer_create(CLOCK_MONOTONIC)
+spec = (ctypes.c_long * 4)()                                                  # a zero itimerspec: stays disarmed
+assert libc.syscall({NR["timer_settime"]}, timer, 0, spec, None) == 0
+assert libc.syscall({NR["timer_gettime"]}, timer, spec) == 0
+libc.syscall({NR["timer_getoverrun"]}, timer)
+assert libc.syscall({NR["timer_delete"]}, timer) == 0
+os.execv("/bin/true", ["true"])                                               # execve
 """
 
 
@@ -69,7 +77,7 @@ def test_counts_and_traces_the_syscalls_of_a_process(run_tool: Callable[..., Too
     else:
         # every program that ran printed its line
         assert messages["Executing a program"] == 1 and timers == (1, 1, 3) and others == c["hello"]
-        assert "Another syscall: 0" in messages  # read(2) of the go line
+        assert f"Another syscall: {syscall_number('read')}" in messages  # read(2) of the go line
     assert_clean_exit(t, rc)
 
 

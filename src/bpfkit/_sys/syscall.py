@@ -16,7 +16,8 @@ import resource
 from collections.abc import Callable
 
 from .._uapi import Cmd
-from ..errors import BpfPermissionError, KernelError
+from ..arch import syscall_number
+from ..errors import BpfPermissionError, KernelError, NotSupportedError
 from . import privilege
 from .libc import libc
 
@@ -36,17 +37,10 @@ __all__ = [
     "syscall",
 ]
 
-_NR = {
-    # machine: (bpf, perf_event_open)
-    "x86_64": (321, 298),
-    "amd64": (321, 298),
-    "aarch64": (280, 241),
-    "arm64": (280, 241),
-}
 try:
-    NR_BPF, NR_PERF_EVENT_OPEN = _NR[os.uname().machine.lower()]  # platform.machine(), without importing platform
-except KeyError:  # pragma: no cover - other architectures
-    raise ImportError(f"bpfkit does not know the bpf(2) syscall number on {os.uname().machine}") from None
+    NR_BPF, NR_PERF_EVENT_OPEN = syscall_number("bpf"), syscall_number("perf_event_open")
+except NotSupportedError as _exc:  # pragma: no cover - other architectures
+    raise ImportError(f"bpfkit does not know the bpf(2) syscall number on {os.uname().machine}: {_exc}") from None
 
 ENOTSUPP = 524  # kernel-internal errno that leaks to user space for unsupported operations
 

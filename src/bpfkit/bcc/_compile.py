@@ -21,7 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CompileError, CompilerNotFoundError
+from ..arch import arch as bpf_arch
+from ..errors import CompileError, CompilerNotFoundError, NotSupportedError
 
 __all__ = ["CompileResult", "cache_dir", "clang_path", "compile_c", "kernel_btf_id", "module_h", "vmlinux_h"]
 
@@ -77,12 +78,10 @@ def _clang_version(clang: str) -> str:
 
 
 def _arch_define() -> str:
-    m = platform.machine()
-    if m in ("x86_64", "amd64", "i686", "i386"):
-        return "x86"
-    if m in ("aarch64", "arm64"):
-        return "arm64"
-    raise CompileError(f"bpfkit.bcc does not know the BPF target name of architecture {m!r}")
+    try:
+        return bpf_arch().target
+    except NotSupportedError:
+        raise CompileError(f"bpfkit.bcc does not know the BPF target name of architecture {platform.machine()!r}") from None
 
 
 def arch() -> str:

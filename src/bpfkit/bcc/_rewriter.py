@@ -32,13 +32,16 @@ clang's diagnostics point at the user's lines.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from ..errors import CompileError, LexError, MapMacroError
+from ..arch import ARCHES
+from ..arch import arch as this_arch
+from ..errors import CompileError, LexError, MapMacroError, NotSupportedError
 from ._lexer import Kind, Token, tokenize
 from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, map_decl, map_definition
 from ._tracepoints import tracepoint_struct, tracepoint_struct_name
@@ -224,13 +227,8 @@ _CAST_RE = re.compile(r"^(?:(?:const|volatile)\s+)*(?:(?:struct|union|enum)\s+\w
                       r"__[us](?:8|16|32|64)|__be(?:16|32|64)|__le(?:16|32|64)|\w+_t)(?:\s*(?:const|volatile))?"
                       r"(?:\s*\*\s*(?:const\s*)?)*$")
 
-_ARCH_REGS = {
-    # arch: (parm regs, syscall parm regs, rc, ip, sp, fp, ret)
-    "x86": (("di", "si", "dx", "cx", "r8", "r9"), ("di", "si", "dx", "r10", "r8", "r9"), "ax", "ip", "sp", "bp", "sp"),
-    "arm64": (("regs[0]", "regs[1]", "regs[2]", "regs[3]", "regs[4]", "regs[5]"),
-              ("orig_x0", "regs[1]", "regs[2]", "regs[3]", "regs[4]", "regs[5]"),
-              "regs[0]", "pc", "sp", "regs[29]", "regs[30]"),
-}
+# BCC's arch name (x86, arm64): (parm regs, syscall parm regs, rc, ip, sp, fp, ret), from bpfkit.arch's tables
+_ARCH_REGS = {a.target: (a.func_args, a.syscall_args, a.rc, a.ip, a.sp, a.fp, a.ret) for a in ARCHES.values()}
 # BPF versions of kernel inline functions and function-like macros that BCC programs call (the kernel's own
 # cannot be called from BPF); added when the program calls them without defining them
 KERNEL_INLINES: dict[str, str] = {
@@ -1574,16 +1572,22 @@ def rewrite(
     *,
     filename: str = "<text>",
     kernel: KernelFacts | None = None,
-    arch: str = "x86",
+    arch: str | None = None,
     modes: tuple[Mode, ...] = (Mode.SYSCALL_ENTER, Mode.SYSCALL_EXIT, Mode.FENTRY, Mode.FEXIT),
 ) -> RewriteResult:
     """Rewrite BCC C ``text`` into a C file for ``clang -target bpf`` (see the module docstring).
 
     ``kernel`` supplies tracefs formats and BTF facts; without it no tracepoint
     structs are generated and no dereference is rewritten.  ``arch`` is "x86"
-    or "arm64" (register names of BCC's kprobe arguments).  ``modes`` are the
-    kprobe fallbacks to generate copies for (default: all).
+    or "arm64" (register names of BCC's kprobe arguments; default: this machine's, as bpfkit.arch names
+    it, since the program runs on this kernel).  ``modes`` are the kprobe fallbacks to generate copies for
+    (default: all).
     """
+    if arch is None:
+        try:
+            arch = this_arch().target
+        except NotSupportedError:
+            raise ValueError(f"unsupported architecture {os.uname().machine!r} (x86 or arm64)") from None
     if arch not in _ARCH_REGS:
         raise ValueError(f"unsupported architecture {arch!r} (x86 or arm64)")
     rw = _Rewriter(text, filename, kernel, arch)

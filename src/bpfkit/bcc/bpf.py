@@ -317,9 +317,9 @@ class BPF:
                     text = f.read()
                 found = next((p for p in ("sys_", *_SYSCALL_PREFIXES) if f" {p}bpf\n" in text), None)
             if found is None:
-                import platform
+                from ..arch import arch
 
-                found = "__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else "__x64_sys_"
+                found = arch().syscall_prefix
             BPF._syscall_prefix = found
         return BPF._syscall_prefix.encode()
 

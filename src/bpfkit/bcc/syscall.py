@@ -1,31 +1,25 @@
-"""``bcc.syscall``: system call numbers and names of this machine (from the C library's <asm/unistd*.h>)."""
+"""``bcc.syscall``: system call numbers and names of this machine (bpfkit.arch's tables of its architecture)."""
 
 from __future__ import annotations
 
 import functools
-import os
-import re
+
+from ..arch import syscall_names
+from ..errors import NotSupportedError
 
 __all__ = ["syscall_name", "syscalls"]
-
-_HEADERS = ("/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/aarch64-linux-gnu/asm/unistd.h",
-            "/usr/include/asm/unistd_64.h", "/usr/include/asm-generic/unistd.h")
 
 
 @functools.cache
 def _table() -> dict[int, bytes]:
-    for path in _HEADERS:
-        if os.path.exists(path):
-            with open(path) as f:
-                text = f.read()
-            found = {int(m.group(2)): m.group(1).encode() for m in re.finditer(r"#define __NR_(\w+)\s+(\d+)\b", text)}
-            if found:
-                return found
-    return {}
+    try:
+        return {nr: name.encode() for nr, name in syscall_names().items()}
+    except NotSupportedError:  # an architecture bpfkit has no table of: every name is unknown
+        return {}
 
 
 def syscall_name(syscall_num: int) -> bytes:
-    """The name of system call ``syscall_num`` (b'[unknown: N]' when the headers do not say)."""
+    """The name of system call ``syscall_num`` (b'[unknown: N]' when this architecture has no such number)."""
     return _table().get(int(syscall_num), f"[unknown: {syscall_num}]".encode())
 
 

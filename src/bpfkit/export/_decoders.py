@@ -14,7 +14,6 @@ import errno as _errno
 import functools
 import ipaddress
 import os
-import platform
 import re
 import socket
 import struct
@@ -426,12 +425,13 @@ _SYSCALLS: dict[int, str] | None = None
 def _syscall_table() -> dict[int, str]:
     global _SYSCALLS
     if _SYSCALLS is None:
-        table: dict[int, str] = {}
-        if platform.machine() in ("x86_64", "AMD64"):
-            from ._syscalls import X86_64
+        from ..arch import syscall_names
+        from ..errors import NotSupportedError
 
-            table = dict(X86_64)
-        _SYSCALLS = table
+        try:
+            _SYSCALLS = syscall_names()
+        except NotSupportedError:  # an architecture without tables: numbers stay numbers
+            _SYSCALLS = {}
     return _SYSCALLS
 
 

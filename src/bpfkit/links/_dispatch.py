@@ -93,10 +93,10 @@ def _kprobe(prog: Program, where: str | None, options: dict[str, Any], *, syscal
     if not where:
         raise BpfValueError(f"program {prog.name!r} has no kprobe target (section {prog.section!r})")
     func, _, off = where.partition("+")
-    if syscall:
-        import platform
+    if syscall:  # the kernel's syscall wrapper of this architecture (bpfkit.arch): __x64_sys_, __arm64_sys_
+        from ..arch import arch
 
-        func = ("__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else "__x64_sys_") + func
+        func = arch().syscall_prefix + func
     d = find_section_def(prog.section)
     from ._probes import attach_kprobe
 

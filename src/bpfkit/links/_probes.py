@@ -144,15 +144,45 @@ def find_library(name: str) -> str | None:
             out = ""
         for line in out.splitlines():
             m = re.match(rf"\s*(lib{re.escape(base)}\.so[.\d]*)\s.*=>\s*(\S+)", line)
-            if m and os.path.exists(m.group(2)):
+            if m and os.path.exists(m.group(2)) and _is_native_elf(m.group(2)):  # not i386's of a multiarch host
                 return m.group(2)
-    for d in _LIB_DIRS:
+    return find_in_library_dirs(base)
+
+
+def find_in_library_dirs(base: str, dirs: tuple[str, ...] = _LIB_DIRS) -> str | None:
+    """Library ``lib<base>.so*`` in ``dirs``, as the loader would find it without its cache (a minimal
+    image where ldconfig never ran): the versioned soname first (libc.so.6), never a linker script
+    (libc.so of libc6-dev is text), and only an ELF file of this machine's architecture."""
+    for d in dirs:
         if not os.path.isdir(d):
             continue
-        for entry in sorted(os.listdir(d)):
-            if re.fullmatch(rf"lib{re.escape(base)}\.so(\.\d+)*", entry):
-                return os.path.join(d, entry)
+        found = [e for e in os.listdir(d) if re.fullmatch(rf"lib{re.escape(base)}\.so(\.\d+)*", e)]
+        for entry in sorted(found, key=lambda e: (e.count("."), e)):  # libc.so.6 before libc.so.6.0.1 ...
+            if entry.endswith(".so") and len(found) > 1:
+                continue  # the development name (a symlink or a linker script) when a soname is there
+            path = os.path.join(d, entry)
+            if _is_native_elf(path):
+                return path
     return None
+
+
+def _is_native_elf(path: str) -> bool:
+    """Whether ``path`` is an ELF file of this machine's architecture (not a linker script, not another arch's)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return False
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    from ..arch import arch
+    from ..errors import NotSupportedError
+
+    try:
+        return machine == arch().elf_machine
+    except NotSupportedError:  # an architecture without tables: any ELF will do
+        return True
 
 
 def _in_root(pid: int, path: str) -> str:

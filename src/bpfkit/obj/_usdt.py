@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from ..arch import by_elf_machine
 from ..errors import BpfValueError, ObjectFormatError
 from ._native import EM_AARCH64, EM_X86_64, NativeElf, parse_notes
 
@@ -91,21 +92,11 @@ class UsdtProbe:
 
 # ---- registers ----------------------------------------------------------------------------
 
-# struct pt_regs of x86_64 (arch/x86/include/uapi/asm/ptrace.h, the kernel ABI) and arm64's user_pt_regs
-_X86_64_PT_REGS = {
-    "r15": 0, "r14": 8, "r13": 16, "r12": 24, "bp": 32, "bx": 40, "r11": 48, "r10": 56, "r9": 64, "r8": 72,
-    "ax": 80, "cx": 88, "dx": 96, "si": 104, "di": 112, "orig_ax": 120, "ip": 128, "cs": 136, "flags": 144,
-    "sp": 152, "ss": 160,
-}
-_AARCH64_PT_REGS = {**{f"x{i}": 8 * i for i in range(31)}, "sp": 248, "pc": 256, "pstate": 264}
-
-
 def pt_regs_offsets(machine: int) -> Mapping[str, int]:
     """Offsets of the registers in ``struct pt_regs`` of ``machine`` (EM_X86_64 or EM_AARCH64)."""
-    if machine == EM_X86_64:
-        return _X86_64_PT_REGS
-    if machine == EM_AARCH64:
-        return _AARCH64_PT_REGS
+    a = by_elf_machine(machine)
+    if a is not None and a.pt_regs:
+        return a.pt_regs
     raise ObjectFormatError(f"USDT arguments of ELF machine {machine} are not supported (x86_64 and aarch64 are)")
 
 

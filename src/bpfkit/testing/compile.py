@@ -12,9 +12,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..arch import arch as bpf_arch
+from ..errors import NotSupportedError
+
 __all__ = ["VMLINUX_H_CFLAGS", "cache_root", "clang_path", "compile_bpf", "vmlinux_header"]
 
-_ARCH = {"x86_64": "x86", "aarch64": "arm64", "arm64": "arm64"}
 
 VMLINUX_H_CFLAGS = ("-fms-extensions", "-Wno-microsoft-anon-tag")
 """What a vmlinux.h of newer kernels needs: tagged anonymous members (``struct ns_tree;`` inside a
@@ -85,7 +87,10 @@ def compile_bpf(
     src = Path(source)
     vdir = Path(vmlinux_dir) if vmlinux_dir is not None else vmlinux_header(cache_dir=cache_dir)
     clang = clang_path()
-    arch = _ARCH.get(platform.machine(), platform.machine())
+    try:
+        arch = bpf_arch().target  # the kernel's name of this architecture: x86, arm64
+    except NotSupportedError:
+        arch = platform.machine()
     incs = [src.parent, *map(Path, include_dirs), vdir]
     args = ["-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", "-Wall", *VMLINUX_H_CFLAGS, *cflags]
     h = hashlib.sha256()

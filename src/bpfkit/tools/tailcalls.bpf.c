@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * tailcalls: a raw tracepoint on sys_enter that dispatches by syscall number
- * through a program array filled statically at load time.
+ * through a program array. System call numbers differ between architectures
+ * (execve is 59 on x86_64, 221 on arm64): the tool fills the array after loading
+ * and sets the two numbers hello_timer tells apart, from bpfkit.arch's tables.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,6 +25,9 @@ const volatile int target_tgid = 0;
  * trace_pipe sets its own: each line it reads and prints costs syscalls that would print more lines.
  */
 const volatile int ignore_tgid = 0;
+/* Set before load: this architecture's numbers of timer_create and timer_delete. */
+const volatile long nr_timer_create = -1;
+const volatile long nr_timer_delete = -1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -55,9 +60,9 @@ int hello_timer(struct bpf_raw_tracepoint_args *ctx)
 	unsigned long opcode = ctx->args[1];
 
 	bump(COUNT_TIMER);
-	if (opcode == 222)
+	if (opcode == nr_timer_create)
 		bpf_printk("Creating a timer");
-	else if (opcode == 226)
+	else if (opcode == nr_timer_delete)
 		bpf_printk("Deleting a timer");
 	else
 		bpf_printk("Some other timer operation");
@@ -71,28 +76,14 @@ int ignore_opcode(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* syscall number (x86_64) -> program; libbpf and bpfkit fill the slots after loading the programs. */
+/* syscall number -> program: filled by the tool after loading, with this architecture's numbers. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 300);
+	__uint(max_entries, 512);
 	/* key_size, not __type(key): the kernel rejects BTF types on program arrays. */
 	__uint(key_size, sizeof(u32));
-	__array(values, int (void *));
-} syscall SEC(".maps") = {
-	.values = {
-		[59] = (void *)&hello_execve,		/* execve */
-		[222] = (void *)&hello_timer,		/* timer_create */
-		[223] = (void *)&hello_timer,		/* timer_settime */
-		[224] = (void *)&hello_timer,		/* timer_gettime */
-		[225] = (void *)&hello_timer,		/* timer_getoverrun */
-		[226] = (void *)&hello_timer,		/* timer_delete */
-		[21] = (void *)&ignore_opcode,		/* access */
-		[22] = (void *)&ignore_opcode,		/* pipe */
-		[25] = (void *)&ignore_opcode,		/* mremap */
-		[29] = (void *)&ignore_opcode,		/* shmget */
-		[291] = (void *)&ignore_opcode,		/* epoll_create1 */
-	},
-};
+	__uint(value_size, sizeof(u32));
+} syscall SEC(".maps");
 
 /* raw_tp/sys_enter arguments: args[0] = struct pt_regs *, args[1] = syscall number. */
 SEC("raw_tp/sys_enter")

@@ -10,6 +10,7 @@ import time
 from contextlib import ExitStack
 
 import bpfkit
+import bpfkit.arch
 from bpfkit.trace_pipe import parse_line
 
 from ._common import Session, ToolError, now_iso, object_path, pid_ns_constants, seconds
@@ -18,15 +19,18 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "add_arguments", "read_counts", "run"]
+__all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "NOISY_CALLS", "TIMER_CALLS", "add_arguments", "read_counts",
+           "run", "slots"]
 
 DESCRIPTION = """\
 The tail call example of the BCC chapter. The program "hello" on the raw
 tracepoint sys_enter tail-calls into the program array "syscall" at the
-syscall's number: execve (59) runs hello_execve, the timer syscalls 222-226
+syscall's number: execve runs hello_execve, the five timer syscalls
 (timer_create .. timer_delete) run hello_timer, and the noisy access, pipe,
-mremap, shmget and epoll_create1 (21, 22, 25, 29, 291) run ignore_opcode. A
-syscall with an empty slot comes back to "hello", which prints "Another
+mremap, shmget and epoll_create1 run ignore_opcode (where the architecture has
+no access or pipe, as arm64, faccessat and pipe2 stand in). The numbers are the
+running machine's (x86_64: execve 59, timers 222-226; arm64: 221 and 107-111).
+A syscall with an empty slot comes back to "hello", which prints "Another
 syscall: N". The programs write with bpf_printk; this command prints those
 trace_pipe lines (those written after it started) as BCC's trace_print does:
 
@@ -41,8 +45,7 @@ except this command's own (ignore_tgid), whose reads of trace_pipe and
 writes of what it read would otherwise keep the pipe busy by themselves.
 --json prints {"time", "kind": "trace", "task", "pid", "cpu", "timestamp",
 "message"} per trace line and {"time", "kind": "counts", "counts":
-{"hello_execve": N, "hello_timer": N, "ignore_opcode": N, "hello": N}}.
-The syscall numbers are x86_64's."""
+{"hello_execve": N, "hello_timer": N, "ignore_opcode": N, "hello": N}}."""
 
 EPILOG = """\
 examples:
@@ -50,11 +53,36 @@ examples:
   bpfkit tailcalls --no-trace --interval 1
   bpfkit tailcalls --json --duration 3"""
 
+TIMER_CALLS = ("timer_create", "timer_settime", "timer_gettime", "timer_getoverrun", "timer_delete")
+# the document's noisy calls; where an architecture lacks one (arm64 has no access or pipe), the call its
+# C library makes instead
+NOISY_CALLS = (("access", "faccessat"), ("pipe", "pipe2"), ("mremap",), ("shmget",), ("epoll_create1",))
+
+
+def slots(machine: str | None = None) -> dict[str, list[tuple[str, int]]]:
+    """Program -> the (syscall name, number) pairs whose slots it fills, on ``machine`` (default: this one)."""
+    def first(names: tuple[str, ...]) -> tuple[str, int]:
+        for name in names:
+            try:
+                return name, bpfkit.arch.syscall_number(name, machine)
+            except bpfkit.NotSupportedError:
+                continue
+        raise bpfkit.NotSupportedError(f"tailcalls: {bpfkit.arch.machine(machine)} has none of the system calls "
+                                       f"{', '.join(names)}", feature=f"system call {names[0]}")
+
+    return {"hello_execve": [first(("execve",))], "hello_timer": [first((n,)) for n in TIMER_CALLS],
+            "ignore_opcode": [first(alts) for alts in NOISY_CALLS]}
+
+
+def _what(program: str) -> str:
+    return ", ".join(f"{name} ({nr})" for name, nr in slots()[program])
+
+
 # index in the "counts" map -> (program that counts there, what makes it run)
 COUNTERS: dict[int, tuple[str, str]] = {
-    1: ("hello_execve", "execve (59)"),
-    2: ("hello_timer", "timer_create .. timer_delete (222-226)"),
-    3: ("ignore_opcode", "access, pipe, mremap, shmget, epoll_create1 (21 22 25 29 291)"),
+    1: ("hello_execve", "execve"),
+    2: ("hello_timer", "timer_create .. timer_delete"),
+    3: ("ignore_opcode", "access, pipe, mremap, shmget, epoll_create1"),
     0: ("hello", "any other syscall: no program in its slot"),
 }
 
@@ -89,7 +117,7 @@ def _print_counts(session: Session, counts: Any) -> None:
         return
     session.line(f"{'PROGRAM':<14} {'RUNS':>10}  RUNS FOR")
     for name, what in COUNTERS.values():
-        session.line(f"{name:<14} {values[name]:>10}  {what}")
+        session.line(f"{name:<14} {values[name]:>10}  {_what(name) if name != 'hello' else what}")
 
 
 _LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
@@ -129,8 +157,16 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     if ns.pid < 0 or (ns.pid and not os.path.exists(f"/proc/{ns.pid}")):
         raise ToolError(f"tailcalls: no process with pid {ns.pid}")
     # --pid and this process's PID are numbers of the namespace the tool runs in: the filter compares those
+    table = slots()
+    timers = dict(table["hello_timer"])
     with Tailcalls.load(object_path("tailcalls"), target_tgid=ns.pid, ignore_tgid=0 if ns.pid else os.getpid(),
+                        nr_timer_create=timers["timer_create"], nr_timer_delete=timers["timer_delete"],
                         **pid_ns_constants("own")) as obj, ExitStack() as stack:
+        prog_array = obj.maps.syscall
+        assert isinstance(prog_array, bpfkit.ProgArrayMap)
+        for program, calls in table.items():  # this architecture's numbers
+            for _name, nr in calls:
+                prog_array[nr] = obj.collection.programs[program]
         counts = obj.maps.counts  # TypedMap[int, int]: counter index -> runs
         pipe = None if ns.no_trace else stack.enter_context(bpfkit.TracePipe())
         if pipe is not None:
