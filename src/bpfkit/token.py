@@ -113,7 +113,7 @@ def _env_path() -> str | None:
 
 
 _INIT_USER_NS_INO = 0xEFFFFFFD  # PROC_USER_INIT_INO: the inode of the initial user namespace's nsfs file
-_ambient: dict[tuple[int, str], Token | None] = {}
+_ambient: dict[tuple[int, str, bool], Token | None] = {}
 
 
 def _user_ns() -> int:
@@ -134,7 +134,7 @@ def ambient_token() -> Token | None:
         return None
     named = path is not None
     userns = _user_ns()
-    key = (userns, path if path is not None else DEFAULT_TOKEN_PATH)
+    key = (userns, path if path is not None else DEFAULT_TOKEN_PATH, named)
     if key in _ambient:
         tok = _ambient[key]
         if tok is None or not tok.closed:
