@@ -70,7 +70,8 @@ def test_a_user_namespace_creates_through_a_delegated_bpffs() -> None:
     assert got["map_without_token"] == "BpfPermissionError:1", got  # no CAP_BPF in the initial namespace
     assert got["prog_without_token"] == "BpfPermissionError:1", got
     assert got["probe_ambient_token"] == "True", got  # the feature probes go through the token too
-    for what in ("map_ambient_token", "prog_ambient_token", "map_with_token_path", "map_with_token", "map_with_btf_and_token", "tracepoint_prog_with_token",
+    for what in ("map_ambient_token", "prog_ambient_token",
+                 "map_with_token_path", "map_with_token", "map_with_btf_and_token", "tracepoint_prog_with_token",
                  "xdp_prog_with_token", "load_with_token", "load_default_path", "load_libbpf_env_path"):
         assert got[what] == "ok", (what, got)
     assert got["load_libbpf_env_empty"].startswith("BpfPermissionError"), got  # "" turns tokens off

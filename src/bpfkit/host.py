@@ -30,7 +30,9 @@ __all__ = [
     "capability_name",
     "debugfs_tracing",
     "effective_capabilities",
+    "bpf_capable",
     "has_capability",
+    "token_in_use",
     "in_initial_user_namespace",
     "lockdown_mode",
     "kernel_release",
@@ -361,6 +363,32 @@ def has_capability(cap: int) -> bool:
         return False
     caps = effective_capabilities()
     return cap in caps or (cap in (CAP_BPF, CAP_PERFMON) and CAP_SYS_ADMIN in caps)
+
+
+TOKEN_CAPS = (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)
+"""The capabilities a BPF token lets a user namespace use for bpf(2) (the kernel's bpf_token_capable)."""
+
+
+def token_in_use() -> bool:
+    """True when this process creates BPF objects through an ambient BPF token (:func:`bpfkit.token.ambient_token`)."""
+    if in_initial_user_namespace():
+        return False
+    from .errors import BpfError
+    from .token import ambient_token
+
+    try:
+        return ambient_token() is not None
+    except BpfError:
+        return False
+
+
+def bpf_capable(cap: int) -> bool:
+    """True when bpf(2) grants this process ``cap``: held in the initial user namespace, or (CAP_BPF, CAP_PERFMON,
+    CAP_NET_ADMIN) held in its own user namespace and used through its BPF token. Checks the kernel makes
+    outside bpf(2) (perf_event_open, CAP_SYS_ADMIN-only helpers, *_GET_NEXT_ID) go by :func:`has_capability`."""
+    if has_capability(cap):
+        return True
+    return cap in TOKEN_CAPS and cap in effective_capabilities() and token_in_use()
 
 
 def capability_name(cap: int) -> str:

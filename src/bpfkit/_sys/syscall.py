@@ -143,9 +143,13 @@ def explain_eperm(what: str, caps: tuple[int, ...]) -> tuple[str, str]:
     """
     from .. import host
 
-    missing = [c for c in caps if not host.has_capability(c)]
+    missing = [c for c in caps if not host.bpf_capable(c)]
     if missing:
         names = " and ".join(host.capability_name(c) for c in missing)
+        if not host.in_initial_user_namespace() and host.token_in_use():
+            return "capability", (f"{what} needs {names} in the initial user namespace, which the BPF token this "
+                                  "process uses does not grant (a token stands in for CAP_BPF, CAP_PERFMON and "
+                                  "CAP_NET_ADMIN only): run it outside the user namespace")
         if not host.in_initial_user_namespace():
             return "capability", (f"{what} needs {names} in the initial user namespace; this process runs in a user "
                                   "namespace, whose capabilities count only through a BPF token from a delegated "
