@@ -181,6 +181,15 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
     return "\n".join(lines) + "\n"
 
 
+def guest_base(base: list[str], test_timeout: float) -> list[str]:
+    """The pytest command in a guest: pytest-timeout's per-test limit raised to ``test_timeout``. The
+    project's 120 s is a hang guard for the host; a TCG guest on a busy machine compiles a BPF object
+    (clang through virtiofs) 10-25x slower and would be cut off in the middle of a working test."""
+    if "pytest_timeout" not in base:
+        return base
+    return [*base, "-o", f"timeout={test_timeout:g}"]
+
+
 def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]:
     return [*base, f"--junitxml={junit}", "-v", "-rs", *extra]
 
@@ -201,7 +210,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
         col.status, col.detail = "boot-failed", f"initramfs: {exc}"
         return col
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
-    argv = _pytest_args(base, f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml", extra)
+    argv = _pytest_args(guest_base(base, args.test_timeout), f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml",
+                        extra)
     if args.command is not None:  # the command alone: no feature probes, no pytest
         script = guest_script(k.label, argv, None, env, command=args.command)
     else:
@@ -336,6 +346,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                     help="show the kernels (resolved, cached) and the selected tests; boot nothing")
     ap.add_argument("--timeout", type=float, default=1800.0,
                     help="seconds a guest (or the host) may run its tests (default 1800)")
+    ap.add_argument("--test-timeout", type=float, default=600.0,
+                    help="seconds one test may run in a guest (pytest-timeout; default 600, the host keeps "
+                         "the project's 120)")
     ap.add_argument("--boot-timeout", type=float, default=120.0,
                     help="seconds from QEMU start to the guest's /init being ready (default 120)")
     ap.add_argument("--share", choices=("auto", "virtiofs", "9p"), default="auto",

@@ -121,6 +121,13 @@ def test_pytest_command_has_marker_no_cache_and_plugins() -> None:
                     "-p", "pytest_timeout"]
 
 
+def test_guests_raise_only_the_per_test_timeout() -> None:
+    base = run.pytest_base("/v/bin/python", "kernel", ["pytest_timeout"])
+    assert run.guest_base(base, 600) == [*base, "-o", "timeout=600"]
+    bare = run.pytest_base("/v/bin/python", "kernel", [])
+    assert run.guest_base(bare, 600) == bare  # no plugin, no option it would not know
+
+
 def _elf_with_phdrs(types: list[int]) -> bytes:
     head = bytearray(64)
     head[:5] = b"\x7fELF\x02"
