@@ -381,6 +381,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--env-markdown", type=Path, default=None,
                     help="Markdown table of the host environments (default: matrix/env-matrix.md, written by "
                          "runs of every environment on 6.12 and 7.x with the whole selection only)")
+    ap.add_argument("--from-results", type=Path, nargs="+", metavar="JSON", default=None,
+                    help="boot nothing: write env-matrix.md (or --env-markdown) from the --out files of earlier "
+                         "runs, e.g. one guest each run one after another on a busy machine")
     return ap.parse_args(argv), extra
 
 
@@ -440,9 +443,45 @@ def markdown_outputs(args: argparse.Namespace, extra: Sequence[str],
     return out
 
 
+def assemble(results: Sequence[Path], target: Path | None) -> int:
+    """env-matrix.md from the JSON results of several runs (their host-environment columns, in
+    kernel-then-environment order); refused unless they cover every environment on 6.12 and 7.x
+    with one selection, or ``target`` names another file."""
+    columns: dict[str, report.Column] = {}
+    selections, dates = set(), set()
+    for path in results:
+        doc = json.loads(path.read_text())
+        _, k, rest = doc["pytest"].partition(" -k ")  # the base command is the same in every run
+        selections.add(f"-k {rest}" if k else "")
+        dates.add(doc["generated"][:10])
+        for d in doc["kernels"]:
+            col = report.Column.from_json(d)
+            if col.env != envs.PLAIN:
+                columns[col.label] = col  # a later file's column replaces an earlier one's
+    order = {envs.column_label(k, e): i for i, (k, e) in
+             enumerate((k, e) for k in reversed(ENV_KERNELS) for e in envs.ENVS if not e.plain)}
+    missing = [label for label in order if label not in columns]
+    if len(selections) != 1 or (missing and target is None):
+        log(f"the results do not make one full table: selections {sorted(selections)}; missing columns "
+            f"{missing} (name --env-markdown to write them anyway)")
+        return 2
+    cols = sorted(columns.values(), key=lambda c: order.get(c.label, len(order)))
+    ran = {t for c in cols for t in c.tests}
+    selection = selections.pop()
+    note = (f"Written from {len(results)} runs (one guest each, one after another) of {len(ran)} tests "
+            f"(`pytest -m kernel {selection}`) on {', '.join(sorted(dates))}"
+            + (f"; not run: {', '.join(missing)}" if missing else "") + ".")
+    out = target or HERE / "env-matrix.md"
+    out.write_text(report.render_env_markdown(cols, {e.name: e.about for e in envs.ENVS}, note=note))
+    log(f"wrote {out}; copy its tables into README.md with python3 matrix/readme_table.py")
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     """Entry point; returns the exit status."""
     args, extra = parse_args(argv)
+    if args.from_results:
+        return assemble(args.from_results, args.env_markdown)
     try:
         specs, with_host = choose_kernels(args)
         pairs = choose_runs(args, specs)

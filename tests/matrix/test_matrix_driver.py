@@ -290,3 +290,29 @@ def test_init_binds_the_host_tmp_before_hiding_it() -> None:
     init = initramfs.init_script(["virtio_blk.ko"], "virtiofs")
     bind = init.index(f"mount --bind /newroot/tmp /newroot{initramfs.HOST_TMP}")
     assert init.index("mount -t tmpfs tmpfs /newroot/run") < bind < init.index("mount -t tmpfs tmpfs /newroot/tmp")
+
+
+def _results_file(path: Path, columns: list[report.Column], selection: str = "-k 'quick'") -> Path:
+    path.write_text(json.dumps({"generated": "2026-12-06T10:00:00+0000", "pytest": f"/v/python -m pytest -m kernel "
+                                f"{selection}", "kernels": [c.to_json() for c in columns]}))
+    return path
+
+
+def test_env_matrix_from_the_results_of_several_runs(tmp_path: Path) -> None:
+    ok = report.Outcome(report.PASSED)
+    files = []
+    for kernel in run.ENV_KERNELS:
+        for e in envs.ENVS:
+            if not e.plain:
+                col = report.Column(envs.column_label(kernel, e), "r", env=e.name, exit_code=0,
+                                    tests={"tests/test_a.py::test_x": ok})
+                files.append(_results_file(tmp_path / f"{kernel}-{e.name}.json", [col]))
+    out = tmp_path / "env-matrix.md"
+    assert run.assemble(files[1:], None) == 2  # a column missing: no committed table from it
+    assert run.assemble(files, out) == 0
+    text = out.read_text()
+    assert text.startswith(f"Written from {len(files)} runs") and "not run" not in text
+    assert text.index("7.x caps") < text.index("6.12 caps")  # the newest kernel first, as a full run writes it
+    assert run.assemble(files[1:], out) == 0 and "; not run: 6.12 lockdown=integrity." in out.read_text()
+    other = _results_file(tmp_path / "other.json", [], selection="-k 'tools'")
+    assert run.assemble([*files, other], out) == 2  # two selections do not make one table
