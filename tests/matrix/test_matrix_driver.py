@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shlex
 import struct
 import subprocess
@@ -316,3 +317,18 @@ def test_env_matrix_from_the_results_of_several_runs(tmp_path: Path) -> None:
     assert run.assemble(files[1:], out) == 0 and "; not run: 6.12 lockdown=integrity." in out.read_text()
     other = _results_file(tmp_path / "other.json", [], selection="-k 'tools'")
     assert run.assemble([*files, other], out) == 2  # two selections do not make one table
+
+
+def test_virtiofsd_shares_the_root_without_the_hosts_sys(tmp_path: Path) -> None:
+    """What virtiofsd serves has an empty /sys: no guest can reach the host's tracefs or bpffs through it."""
+    from bpfkit import host
+    from bpfkit.testing import require_capability
+
+    require_capability(host.CAP_SYS_ADMIN, "a private mount namespace with a tmpfs over /sys")
+    probe = 'ls -A /sys > "$0"; stat -f -c %T /sys >> "$0"'
+    cmd = guest.virtiofsd_command(guest.VirtiofsD(["sh", "-c", probe, str(tmp_path / "seen")]),
+                                  tmp_path / "vfs.sock")
+    assert "--shared-dir=/" in cmd and "--readonly" in cmd
+    subprocess.run(cmd, check=True, timeout=60)
+    assert (tmp_path / "seen").read_text().split() == ["tmpfs"]  # nothing under it
+    assert os.path.isdir("/sys/kernel")  # this process's /sys is the host's still
