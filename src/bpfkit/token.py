@@ -114,6 +114,7 @@ def _env_path() -> str | None:
 
 _INIT_USER_NS_INO = 0xEFFFFFFD  # PROC_USER_INIT_INO: the inode of the initial user namespace's nsfs file
 _ambient: dict[tuple[int, str, bool], Token | None] = {}
+_creating: set[tuple[int, str, bool]] = set()
 
 
 def _user_ns() -> int:
@@ -139,15 +140,17 @@ def ambient_token() -> Token | None:
         tok = _ambient[key]
         if tok is None or not tok.closed:
             return tok
-    if not named and userns == _INIT_USER_NS_INO:
-        _ambient[key] = None
-        return None
+    if key in _creating or (not named and userns == _INIT_USER_NS_INO):
+        return None  # (an EPERM of BPF_TOKEN_CREATE asks, while explaining itself, whether a token is in use)
+    _creating.add(key)
     try:
         tok = Token.create(key[1])
     except BpfError:
         if named:
             raise
         tok = None
+    finally:
+        _creating.discard(key)
     _ambient[key] = tok
     return tok
 
