@@ -58,7 +58,7 @@ def test_btf_kinds_the_kernel_lacks_are_sanitized() -> None:
 
 
 def btf_of_fd(fd: int) -> Btf:
-    from bpfkit.maps.btfinfo import btf_of_fd as parse
+    from bpfkit._kbtf import btf_of_fd as parse
 
     return parse(fd)
 

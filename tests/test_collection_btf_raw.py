@@ -10,8 +10,8 @@ import pytest
 
 from bpfkit import collection
 from bpfkit.btf import Btf
-from bpfkit.btf.marshal import encode_with_strings
-from bpfkit.btf.parse import parse_header
+from bpfkit.btf._marshal import encode_with_strings
+from bpfkit.btf._parse import parse_header
 from bpfkit.obj import ObjectSpec
 from bpfkit.testing import compile_bpf, vmlinux_header
 from bpfkit.tools import TOOLS, object_path

@@ -14,7 +14,7 @@ import pytest
 
 import bpfkit
 from bpfkit import collection
-from bpfkit.btf.sanitize import BtfFeatures
+from bpfkit.btf._sanitize import BtfFeatures
 from bpfkit.errors import KernelError
 
 pytestmark = pytest.mark.kernel
@@ -24,9 +24,9 @@ TOOLS = Path(__file__).resolve().parents[1] / "src" / "bpfkit" / "tools"
 # Modules a load and attach of bootstrap.bpf.o (tracepoints, hash, ring buffer, .rodata, CO-RE) must not need.
 NOT_NEEDED = [
     "elftools", "pathlib", "platform", "subprocess", "shutil", "tempfile", "ipaddress",
-    "bpfkit.features", "bpfkit.btf.sanitize", "bpfkit.btf.format", "bpfkit.obj.kconfig",
-    "bpfkit.asm.builder", "bpfkit.asm.disasm", "bpfkit.maps.btfinfo", "bpfkit.maps.lpm", "bpfkit.maps.storage",
-    "bpfkit.maps.percpu", "bpfkit.maps.net", "bpfkit.links.net", "bpfkit.links.probes", "bpfkit.ringbuf",
+    "bpfkit.features", "bpfkit.btf._sanitize", "bpfkit.btf.format", "bpfkit.obj._kconfig",
+    "bpfkit.asm._builder", "bpfkit.asm._disasm", "bpfkit._kbtf", "bpfkit.maps._lpm", "bpfkit.maps._storage",
+    "bpfkit.maps._percpu", "bpfkit.maps._net", "bpfkit.links._net", "bpfkit.links._probes", "bpfkit.ringbuf",
     "dataclasses", "inspect", "ast", "dis", "tokenize", "bpfkit._uapi._generated_lazy",
 ]
 
@@ -49,8 +49,8 @@ def test_load_and_attach_import_only_what_they_need() -> None:
     )
     assert out[0] == 2
     loaded = set(out[1])
-    used = {"bpfkit.maps.hash", "bpfkit.maps.ringbuf", "bpfkit.maps.array", "bpfkit.maps.percpu",  # rb_lost
-            "bpfkit.links.tracing"}
+    used = {"bpfkit.maps._hash", "bpfkit.maps._ringbuf", "bpfkit.maps._array", "bpfkit.maps._percpu",  # rb_lost
+            "bpfkit.links._tracing"}
     assert [m for m in NOT_NEEDED if m in loaded and m not in used] == []
     assert used <= loaded
 

@@ -32,7 +32,7 @@ def vmlinux_dir() -> Path:
 
 
 def _kconfig_value(name: str) -> Any:
-    from bpfkit.obj.kconfig import parse_kernel_config
+    from bpfkit.obj._kconfig import parse_kernel_config
 
     raw = parse_kernel_config(host.kernel_config_text() or "").get(name)
     if raw is None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bpfkit import features, host
+from bpfkit._sys import perf_event
 from bpfkit._uapi import MAP_MIN_KERNEL, PROG_MIN_KERNEL, MapType, ProgType
 from bpfkit.errors import NotSupportedError
 
@@ -87,7 +88,7 @@ def test_btf_kinds_follow_the_kernel_version() -> None:
 @pytest.mark.quick
 def test_trampoline_lsm_and_kprobe_probes_agree_with_the_kernel() -> None:
     """These depend on the configuration as much as the version; check them against the kernel itself."""
-    from bpfkit.links.probes import kprobe_support
+    from bpfkit._sys.perf_event import kprobe_support
 
     if kprobe_support() is None:
         assert features.have_kprobes() is False
@@ -172,13 +173,12 @@ def test_kprobes_refused_to_this_process_are_no_with_the_reason(
         monkeypatch: pytest.MonkeyPatch, paranoid: int, errno_: int, cause: str | None) -> None:
     """A kernel with a kprobe PMU that refuses this process a kprobe: the probe answers no and says why."""
     from bpfkit.errors import BpfPermissionError
-    from bpfkit.links import probes
 
     def refused(func: str, *, retprobe: bool, offset: int = 0) -> int:
         raise BpfPermissionError(errno_, command="perf_event_open", target=f"kprobe {func}")
 
-    monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
-    monkeypatch.setattr(probes, "open_kprobe_event", refused)
+    monkeypatch.setattr(perf_event, "kprobe_support", lambda: "pmu")
+    monkeypatch.setattr(perf_event, "open_kprobe_event", refused)
     s = _check_without_sys_admin(monkeypatch, "kprobes", features.have_kprobes, paranoid)
     assert not s.available
     if cause is None:

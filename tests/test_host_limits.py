@@ -126,7 +126,7 @@ def test_a_dependent_feature_says_what_it_depends_on() -> None:
 
 
 def test_kprobes_missing_from_the_configuration_say_which_option() -> None:
-    from bpfkit.links.probes import kprobe_support
+    from bpfkit._sys.perf_event import kprobe_support
 
     s = features.check("kprobes")
     if s:

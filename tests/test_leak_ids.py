@@ -34,7 +34,7 @@ def test_created_objects_are_listed_and_go_with_their_fds() -> None:
 def test_a_program_only_a_cgroup_holds_is_an_orphan() -> None:
     """A legacy cgroup attach (no link) keeps the program in the kernel after its fd is closed:
     orphan_ids reports it, and no longer once it is detached."""
-    from bpfkit.links.net import cgroup2_root
+    from bpfkit.links._net import cgroup2_root
 
     cg = os.path.join(cgroup2_root(), f"bpfkit-leakids-{os.getpid()}")
     os.mkdir(cg)

@@ -183,7 +183,7 @@ def test_btf_field_out_of_range_is_a_bpfkit_error() -> None:
 
 
 def test_uprobe_on_a_missing_symbol_is_a_bpfkit_key_error() -> None:
-    from bpfkit.links.probes import resolve_symbol
+    from bpfkit.links._probes import resolve_symbol
 
     with pytest.raises(bpfkit.BpfKeyError):
         resolve_symbol(sys.executable, "no_such_function_in_python_xyz")

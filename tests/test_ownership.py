@@ -14,7 +14,7 @@ import pytest
 import bpfkit
 from bpfkit._sys import commands as C
 from bpfkit.links import Link
-from bpfkit.links.tracing import attach_raw_tracepoint
+from bpfkit.links._tracing import attach_raw_tracepoint
 from bpfkit.maps import Map
 from bpfkit.programs import Program
 

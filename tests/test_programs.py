@@ -100,7 +100,7 @@ def test_closed_program_refuses_use() -> None:
 
 
 def test_from_spec_loads_what_the_spec_says() -> None:
-    from bpfkit.asm.instruction import decode
+    from bpfkit.asm._instruction import decode
     from bpfkit.obj import ProgramSpec
 
     spec = ProgramSpec(name="from_spec", section="xdp", type=ProgType.XDP, instructions=decode(RET(3)))

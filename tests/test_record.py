@@ -12,8 +12,8 @@ import pytest
 
 from bpfkit._record import FrozenRecord, Record, field, record, replace, value_methods
 
-MODULES = ["bpfkit.btf.types", "bpfkit.obj.spec", "bpfkit.btf.ext", "bpfkit.programs", "bpfkit.obj.sections",
-           "bpfkit.btf.core", "bpfkit.links.base", "bpfkit.maps.base", "bpfkit.asm.instruction"]
+MODULES = ["bpfkit.btf._types", "bpfkit.obj._spec", "bpfkit.obj._object", "bpfkit.btf._ext", "bpfkit.programs", "bpfkit.obj._sections",
+           "bpfkit.btf.core", "bpfkit.links._base", "bpfkit.maps._base", "bpfkit.asm._instruction"]
 
 
 def converted() -> list[type]:

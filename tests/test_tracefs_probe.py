@@ -11,7 +11,7 @@ import pytest
 from bpfkit import features, host
 from bpfkit._sys import mounts
 from bpfkit.errors import NotSupportedError
-from bpfkit.links import tracing
+from bpfkit.links import _tracing as tracing
 from bpfkit.testing import require
 from hostenv import CAPS_ONLY, run_as
 

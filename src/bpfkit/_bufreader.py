@@ -9,9 +9,7 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import os
-import re
 import struct
-import sys
 import threading
 import time
 import warnings
@@ -19,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain, repeat
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ._sys import Fd
 from ._sys import attrs as A
@@ -28,10 +26,6 @@ from ._sys.epoll import EPOLLIN, Epoll
 from ._sys.fd import dup_fd, fd_of
 from ._uapi import MapType
 from .errors import BpfTypeError, BpfValueError, KernelError
-
-if TYPE_CHECKING:
-    pass
-
 
 
 class _HasFileno(Protocol):
@@ -100,68 +94,6 @@ def _map_name(info: A.MapInfo) -> str:
 
 # ---- record types -------------------------------------------------------------------
 
-_FMT_TOKEN = re.compile(r"\s*(\d*)\s*([xcbB?hHiIlLqQnNefdspP])\s*")
-_NP_CODE = {
-    "b": "i1", "B": "u1", "?": "b1", "h": "i2", "H": "u2", "i": "i4", "I": "u4", "l": "i4", "L": "u4",
-    "q": "i8", "Q": "u8", "e": "f2", "f": "f4", "d": "f8",
-}
-_NATIVE_WIDE = {"n": "q", "N": "Q", "P": "Q"}
-_NAMED = {
-    "u8": "B", "u16": "H", "u32": "I", "u64": "Q", "s8": "b", "s16": "h", "s32": "i", "s64": "q",
-    "i8": "b", "i16": "h", "i32": "i", "i64": "q", "f32": "f", "f64": "d",
-}
-
-
-def _explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], int]:
-    """A struct format rewritten with an explicit byte order, standard sizes and explicit padding.
-
-    Returns (order, body, fields, size): ``order + body`` has the layout of
-    ``fmt`` (native alignment included) wherever it starts; fields are
-    (offset, code, count) of the non-pad items.
-    """
-    order = fmt[:1] if fmt[:1] in "@=<>!" else "@"
-    body = fmt[1:] if fmt[:1] in "@=<>!" else fmt
-    try:
-        size = struct.calcsize(fmt)
-    except struct.error as exc:
-        raise BpfValueError(f"bad struct format {fmt!r}: {exc}") from None
-    little = sys.byteorder == "little"
-    out_order = {"@": "<" if little else ">", "=": "<" if little else ">", "<": "<", ">": ">", "!": ">"}[order]
-    pos = 0
-    done = ""
-    out: list[str] = []
-    fields: list[tuple[int, str, int]] = []
-    while pos < len(body):
-        m = _FMT_TOKEN.match(body, pos)
-        if m is None:
-            raise BpfValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
-        pos = m.end()
-        count_text, code = m.group(1), m.group(2)
-        count = int(count_text) if count_text else 1
-        token = count_text + code
-        before = struct.calcsize(order + done)
-        start = struct.calcsize(order + done + token) - struct.calcsize(order + token)
-        done += token
-        if start > before:
-            out.append(f"{start - before}x")
-        if code == "x":
-            out.append(token)
-            continue
-        std = code
-        if order == "@":
-            if code in _NATIVE_WIDE:
-                std = _NATIVE_WIDE[code]
-            elif code in "lL" and struct.calcsize("@l") == 8:
-                std = "q" if code == "l" else "Q"
-        elif code in "nNP":
-            raise BpfValueError(f"struct format {fmt!r}: {code!r} is only valid in native mode")
-        out.append(count_text + std)
-        fields.append((start, std, count))
-    tail = size - struct.calcsize(out_order + "".join(out))
-    if tail > 0:
-        out.append(f"{tail}x")
-    return out_order, "".join(out), fields, size
-
 
 def _np() -> Any:
     """NumPy, or None when it is not installed (an optional dependency)."""
@@ -172,99 +104,78 @@ def _np() -> Any:
     return numpy
 
 
-class _Codec:
-    """How one ring's records become Python values (raw bytes, memoryviews or decoded values)."""
+_CTYPES = (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)
 
-    __slots__ = ("_body", "_cls", "_decoder", "_dtype", "_fields", "_order", "_runs", "kind", "size", "zero_copy")
+
+class _Codec:
+    """How one ring's records become Python values: raw bytes or memoryviews, a callable decoder's
+    result, or a value decoded by the codec grammar of maps (:func:`bpfkit.maps.make_codec`), with
+    fast paths (struct runs, NumPy) for the codecs that have them."""
+
+    __slots__ = ("_at", "_body", "_codec", "_decoder", "_dtype", "_order", "_runs", "kind", "size", "zero_copy")
 
     def __init__(self, rtype: object, zero_copy: bool, size: int | None = None) -> None:
         self.zero_copy = zero_copy
         self._decoder: Callable[[Any], Any] | None = None
-        self._cls: Any = None
+        self._codec: Any = None
+        self._at: Callable[[Any, int], Any] | None = None  # decodes the record at (buffer, offset)
         self._dtype: Any = None
         self._order = "<"
         self._body = ""
-        self._fields: list[tuple[int, str, int]] = []
         self._runs: dict[tuple[int, int, int], tuple[struct.Struct, struct.Struct]] = {}
         self.size = 0  # bytes a record must hold (0: any)
-        np = sys.modules.get("numpy")  # a dtype can only come from an already imported NumPy
         if rtype is None:
             self.kind = "raw"
-        elif isinstance(rtype, type) and issubclass(rtype, ctypes._SimpleCData):
-            code = getattr(rtype, "_type_", "")
-            if not isinstance(code, str) or (code not in _NP_CODE and code not in "lLc"):
-                raise BpfTypeError(f"ctypes type {rtype.__name__} cannot decode ring records")
-            self._set_format("@" + code, scalar=True)
-        elif isinstance(rtype, type) and issubclass(rtype, (ctypes.Structure, ctypes.Union, ctypes.Array)):
-            self.kind = "ctypes"
-            self._cls = rtype
-            self.size = ctypes.sizeof(rtype)
-        elif isinstance(rtype, struct.Struct):
-            self._set_format(rtype.format, scalar=False)
-        elif isinstance(rtype, (str, bytes)):
-            text = rtype.decode() if isinstance(rtype, bytes) else rtype
-            named = _NAMED.get(text.strip().lower())
-            if named is not None:
-                self._set_format("<" + named, scalar=True)
-            else:
-                self._set_format(text, scalar=False)
-        elif np is not None and isinstance(rtype, np.dtype):
-            self.kind = "dtype"
-            self._dtype = rtype
-            self.size = rtype.itemsize
-        elif callable(rtype):
-            self.kind = "call"
+        elif callable(rtype) and not (isinstance(rtype, type) and issubclass(rtype, _CTYPES)):
+            self.kind = "call"  # a decoder: a function or a class that is not a ctypes type
             self._decoder = rtype
         else:
-            raise BpfTypeError(
-                "type= takes a ctypes type, a struct format (str or struct.Struct), a name such as 'u32', "
-                f"a numpy dtype or a callable decoder; not {type(rtype).__name__}"
-            )
+            self._use(rtype)
         if size is not None:
             if size < self.size:
                 raise BpfValueError(f"size={size} is smaller than the record type ({self.size} bytes)")
             self.size = size
 
+    def _use(self, rtype: object) -> None:
+        """Decode records as the codec grammar says ``rtype`` is; choose the fastest way to run it."""
+        from .maps import _codec as K  # imported when a type is given: it pulls in the BTF types
+
+        codec = K.make_codec(rtype, what="record type")
+        if codec.size == 0:
+            raise BpfValueError(f"record type {codec.name} has no bytes to decode")
+        self._codec = codec
+        self.size = codec.size
+        if isinstance(codec, (K.IntCodec, K.FloatCodec)):
+            self._set_format(codec._st.format, scalar=True)
+        elif isinstance(codec, K.StructFormatCodec) and codec.nfields:
+            self._set_format(codec._st.format, scalar=codec.nfields == 1)
+        elif isinstance(codec, K.DtypeCodec):
+            self.kind = "dtype"
+            self._dtype = codec.dtype
+        else:
+            self.kind = "codec"
+            self._at = codec.ctype.from_buffer_copy if isinstance(codec, K.CtypesCodec) else codec.decode
+
     def _set_format(self, fmt: str, *, scalar: bool) -> None:
-        self._order, self._body, self._fields, self.size = _explicit_format(fmt)
-        if not self._fields:
-            raise BpfValueError(f"struct format {fmt!r} has no fields")
+        from .maps._codec import explicit_format
+
+        self._order, self._body, _, self.size = explicit_format(fmt)
         self.kind = "scalar" if scalar else "struct"
 
     @property
     def vectorizable(self) -> bool:
         """True when NumPy can decode a run of records in one step."""
-        return self.kind in ("raw", "ctypes", "scalar", "struct", "dtype")
+        return self.kind != "call"
 
     def payload_dtype(self, length: int) -> Any:
         """NumPy dtype of one record payload of ``length`` bytes."""
         np = _np()
         if self.kind == "raw":
             return np.dtype((np.void, self.size or length))
-        if self.kind == "ctypes":
-            return np.dtype(self._cls)
-        if self.kind == "dtype":
-            return self._dtype
-        fields = self._fields
-        if self.kind == "scalar":
-            code = fields[0][1]
-            return np.dtype(self._order + _NP_CODE[code]) if code in _NP_CODE else np.dtype("S1")
-        names: list[str] = []
-        formats: list[Any] = []
-        offsets: list[int] = []
-        for i, (off, code, count) in enumerate(fields):
-            names.append(f"f{i}")
-            offsets.append(off)
-            if code == "s":
-                formats.append(f"S{count}")
-            elif code == "p":
-                formats.append(f"V{count}")
-            elif code == "c":
-                formats.append("S1" if count == 1 else ("S1", (count,)))
-            else:
-                base = self._order + _NP_CODE[code]
-                formats.append(base if count == 1 else (base, (count,)))
-        return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": self.size})
+        dt = self._codec.numpy_dtype()
+        if dt.subdtype is not None:  # an array type: one field f0, so that a record stays one item
+            return np.dtype({"names": ["f0"], "formats": [dt], "offsets": [0], "itemsize": dt.itemsize})
+        return dt
 
     def check(self, length: int, where: str) -> None:
         """ValueError if a record of ``length`` bytes is too short for the type."""
@@ -280,8 +191,9 @@ class _Codec:
             if copy or not self.zero_copy:
                 return bytes(buf[off:off + length])
             return buf[off:off + length]
-        if kind == "ctypes":
-            return self._cls.from_buffer_copy(buf, off)
+        if kind == "codec":
+            assert self._at is not None
+            return self._at(buf, off)
         if kind == "scalar":
             return struct.unpack_from(self._order + self._body, buf, off)[0]
         if kind == "struct":
@@ -309,9 +221,10 @@ class _Codec:
         kind = self.kind
         if self.size and kind in ("raw", "call"):
             length = self.size
-        if kind == "ctypes":
+        if kind == "codec":
+            assert self._at is not None
             src: Iterator[Any] = iter(range(start + po, start + k * stride, stride))
-            return map(self._cls.from_buffer_copy, repeat(view), src), src, None
+            return map(self._at, repeat(view), src), src, None
         if self.zero_copy and not copy and kind in ("raw", "call"):
             first = start + po
             end = start + k * stride

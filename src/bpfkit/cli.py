@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import BpfError
 
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
 # subcommand name -> module under bpfkit._cli exposing register(subparsers)
 SUBCOMMANDS: dict[str, str] = {
     "btf": "btf",

@@ -22,7 +22,7 @@ from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapType, ProgType, PseudoSrc
 from .btf import Btf, BtfKind, BtfType, Datasec, Var
-from .btf.ext import LineInfo, encode_func_info, encode_line_info
+from .btf._ext import LineInfo, encode_func_info, encode_line_info
 from .errors import (
     BpfError,
     BpfKeyError,
@@ -98,7 +98,7 @@ def load(
 
 def _refuse_unknown_section(spec: ObjectSpec, prog: ProgramSpec) -> None:
     """ObjectFormatError for a program whose section name selects no program type (a typo, most often)."""
-    from .obj.sections import close_section_names
+    from .obj._sections import close_section_names
 
     close = close_section_names(prog.section)
     hint = f"; close known names: {', '.join(close)}" if close else ""
@@ -317,7 +317,7 @@ class _Loader:
         if btf is None:
             return None, None
         if ms.kind in (MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG):
-            from .maps.codec import make_codec
+            from .maps._codec import make_codec
 
             vid = _datasec_id(btf, ms.section)
             # the key is the index 0 (the codec the map would make itself): given, so that
@@ -330,7 +330,7 @@ class _Loader:
     # BTF ----------------------------------------------------------------
 
     def _load_btf(self, wanted: list[ProgramSpec]) -> None:
-        from .btf.marshal import encode_with_strings
+        from .btf._marshal import encode_with_strings
 
         spec_btf = self.spec.btf
         if spec_btf is None:
@@ -350,7 +350,7 @@ class _Loader:
             # a kernel that knows every kind the object uses takes it as it is: no feature probes
             fd, _ = C.btf_load(blob, target=f"BTF of object {self.spec.name!r}", token_fd=self.token_fd)
         except KernelError as first:
-            from .btf.sanitize import needs_sanitizing, sanitize
+            from .btf._sanitize import needs_sanitizing, sanitize
             from .features import btf_features
 
             feats = btf_features()
@@ -376,13 +376,13 @@ class _Loader:
         spec = self.spec
         if not spec.kconfig_map:
             return
-        from .obj.kconfig import parse_kernel_config, resolve_kconfig
+        from .obj._kconfig import parse_kernel_config, resolve_kconfig
 
         text = host.kernel_config_text() or ""
         config = parse_kernel_config(text)
         extra = {"LINUX_HAS_SYSCALL_WRAPPER": 1}
         if any(e.name == "LINUX_HAS_BPF_COOKIE" for e in spec.externs):
-            from .links.usdt import bpf_cookie_support  # probed: the USDT spec lookup of usdt.bpf.h depends on it
+            from .links._usdt import bpf_cookie_support  # probed: the USDT spec lookup of usdt.bpf.h depends on it
 
             extra["LINUX_HAS_BPF_COOKIE"] = int(bpf_cookie_support())
         spec.maps[spec.kconfig_map].data = resolve_kconfig(spec, config, host.kernel_version_code(), extra=extra)
@@ -396,7 +396,7 @@ class _Loader:
     def _create_map(self, ms: MapSpec) -> Fd:
         """The map of ``ms`` through Map.from_spec (or the map reused for it); kept in self.maps, its fd returned."""
         from .maps import Map
-        from .maps.base import check_spec_compatible
+        from .maps._base import check_spec_compatible
 
         key_type, value_type = self._codec_types(ms)
         if ms.name in self.reuse:
@@ -876,7 +876,7 @@ class Variables(Mapping[str, Any]):
     def _codec(self, v: _VarInfo) -> Any:
         codec = self._codecs.get(v.name)
         if codec is None:
-            from .maps.codec import make_codec
+            from .maps._codec import make_codec
 
             btf = self._col.spec.btf
             spec = (btf, v.type_id) if v.type_id is not None and btf is not None else None

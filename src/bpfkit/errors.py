@@ -48,11 +48,26 @@ __all__ = [
     "BpfPermissionError",
     "BpfTypeError",
     "BpfValueError",
+    "CliError",
+    "CompileError",
+    "CompilerNotFoundError",
+    "ConfigError",
+    "CoreError",
+    "DecoderError",
+    "ExportError",
+    "FieldError",
     "KernelError",
+    "LexError",
+    "MapIterationError",
     "MapKeyError",
+    "MapMacroError",
     "NotSupportedError",
     "ObjectFormatError",
+    "QueueEmptyError",
     "RelocationError",
+    "retyped",
+    "ToolError",
+    "USDTException",
     "VerifierError",
 ]
 
@@ -297,3 +312,92 @@ def _useful_tail(log: str, n: int) -> str:
         if not ln.startswith(("processed ", "verification time", "stack depth"))
     ]
     return "\n".join(keep[-n:])
+
+
+# ---- errors of particular parts ---------------------------------------------------------
+# Every exception class of bpfkit lives here (tests/test_exports.py checks); the modules that
+# raise them re-export them where users found them before (bpfkit.maps.QueueEmptyError, ...).
+
+
+class MapIterationError(BpfError, RuntimeError):
+    """Iterating a map could not make progress: keys vanished faster than the walk advanced."""
+
+
+class QueueEmptyError(MapKeyError, IndexError):
+    """pop/peek on an empty queue or stack; both ``except KeyError`` and ``except IndexError`` catch it."""
+
+    def __str__(self) -> str:
+        return f"{self.map_name or 'queue'!r} is empty" if self.map_name else "the queue is empty"
+
+
+class CoreError(BpfError):
+    """A CO-RE relocation failed inside btf.core (turned into :class:`RelocationError` or a poisoned
+    instruction before it leaves bpfkit); ``malformed`` means the object's own records are wrong."""
+
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
+        super().__init__(message)
+        self.malformed = malformed
+
+
+class CompileError(BpfError, ValueError):
+    """The BCC C text cannot be rewritten or compiled; ``line`` is the line of the user's text."""
+
+    def __init__(self, message: str, *, line: int | None = None, filename: str = "<text>", log: str = "") -> None:
+        where = f"{filename}:{line}: " if line is not None else ""
+        super().__init__(f"{where}{message}")
+        self.line = line
+        self.filename = filename
+        self.log = log
+
+
+class CompilerNotFoundError(BpfError, FileNotFoundError):
+    """clang (or another tool the BCC front end runs) is not installed."""
+
+    def __init__(self, tool: str, hint: str) -> None:
+        FileNotFoundError.__init__(self, f"{tool} is needed to compile BCC programs but was not found; {hint}")
+        self.tool = tool
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class LexError(BpfValueError):
+    """BCC C text that is not C at the token level (an unterminated string or comment)."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+class MapMacroError(BpfValueError):
+    """A BCC map macro with arguments BCC would not accept either."""
+
+
+class USDTException(BpfError):
+    """A USDT probe could not be found, enabled or described (BCC's ``USDTException``)."""
+
+
+class ConfigError(BpfValueError):
+    """A ``bpfkit export`` configuration is malformed or does not match its object: the message says
+    where and why."""
+
+
+class DecoderError(BpfValueError):
+    """An export label decoder could not turn its input into a label."""
+
+
+class FieldError(BpfValueError):
+    """A configured export field does not exist in the type, or has a shape the metric cannot use."""
+
+
+class ToolError(BpfError):
+    """A problem with what the user asked a tool, found when it starts: ``bpfkit: ...`` and exit status 1."""
+
+
+class CliError(BpfError):
+    """A usage problem on the command line: printed as ``bpfkit: ...`` with exit status 1."""
+
+
+class ExportError(BpfError):
+    """A configuration or set-up problem of ``bpfkit export``: printed as ``bpfkit: ...``, exit status 1."""

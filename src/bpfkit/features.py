@@ -35,7 +35,7 @@ from ._uapi import (
     ProgType,
     coerce,
 )
-from .btf.sanitize import BtfFeatures
+from .btf._sanitize import BtfFeatures
 from .errors import BpfError, BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
 
 __all__ = [
@@ -267,8 +267,8 @@ def have_map_type(t: MapType | str | int) -> bool:
             extra["btf_vmlinux_value_type_id"] = 1
             expect_ok = (0, ENOTSUPP)  # the type exists; id 1 is not a struct_ops type
         elif mt in (T.SK_STORAGE, T.INODE_STORAGE, T.TASK_STORAGE, T.CGRP_STORAGE):
-            from .maps.btfgen import value_btf
-            from .maps.btfinfo import load_btf
+            from ._kbtf import load_btf
+            from .btf._gen import value_btf
 
             btf, kid, vid = value_btf(None, 4)
             try:
@@ -542,8 +542,8 @@ def have_sleepable_spin_lock() -> bool:
     """True when sleepable programs may use maps whose values hold a bpf_spin_lock."""
     if not have_prog_type(ProgType.SYSCALL):
         return False
+    from ._kbtf import load_btf
     from .btf import Btf, Int, IntEncoding, Member, Struct
-    from .maps.btfinfo import load_btf
 
     btf = Btf.from_types([
         Int("int", 4, IntEncoding.SIGNED),  # 1
@@ -658,13 +658,11 @@ def have_bpf_lsm() -> bool:
 def have_kprobes() -> bool:
     """True when the kernel offers kprobes (a kprobe PMU or tracefs kprobe_events) and lets this process
     create one: lockdown=confidentiality and kernel.perf_event_paranoid >= 3 without CAP_SYS_ADMIN refuse them."""
-    from .links.probes import kprobe_support, open_kprobe_event
-
-    how = kprobe_support()
+    how = perf_event.kprobe_support()
     if how != "pmu":
         return how is not None
     try:
-        fd = open_kprobe_event(_KPROBE_PROBE_FUNC, retprobe=False)
+        fd = perf_event.open_kprobe_event(_KPROBE_PROBE_FUNC, retprobe=False)
     except BpfPermissionError:
         why = perf_event.paranoid_refusal(perf_event.current_paranoid(), host.has_capability(host.CAP_SYS_ADMIN))
         if why is None:

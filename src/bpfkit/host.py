@@ -14,34 +14,55 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 
+from ._sys.privilege import (
+    CAP_BPF,
+    CAP_NET_ADMIN,
+    CAP_PERFMON,
+    CAP_SYS_ADMIN,
+    TOKEN_CAPS,
+    active_lsms,
+    bpf_capable,
+    capability_name,
+    effective_capabilities,
+    has_capability,
+    in_initial_user_namespace,
+    lockdown_mode,
+    token_in_use,
+)
 from .btf import Btf
-from .btf.parse import BtfIndex
+from .btf._parse import BtfIndex
 from .errors import BpfTypeError, BpfValueError
 
 if TYPE_CHECKING:
     from mmap import mmap
 
 __all__ = [
+    "active_lsms",
     "CAP_BPF",
     "CAP_NET_ADMIN",
     "CAP_PERFMON",
     "CAP_SYS_ADMIN",
-    "active_lsms",
     "capability_name",
     "debugfs_tracing",
-    "effective_capabilities",
     "bpf_capable",
+    "effective_capabilities",
     "has_capability",
-    "token_in_use",
     "in_initial_user_namespace",
-    "lockdown_mode",
+    "kernel_btfs",
     "kernel_release",
     "kernel_version",
+    "kernel_version_code",
+    "KernelBtfs",
+    "ksym_address",
+    "lockdown_mode",
     "module_btf",
+    "module_btf_names",
     "online_cpus",
     "page_size",
     "parse_cpu_list",
     "possible_cpus",
+    "token_in_use",
+    "TOKEN_CAPS",
     "vmlinux_btf",
     "VMLINUX_BTF_PATH",
 ]
@@ -283,117 +304,6 @@ def debugfs_tracing() -> str:
     from ._sys.mounts import ensure_debugfs_tracing
 
     return ensure_debugfs_tracing()
-
-
-@functools.cache
-def active_lsms() -> tuple[str, ...] | None:
-    """The active Linux security modules (securityfs ``lsm``, mounted when needed); None if unknowable."""
-    from ._sys.mounts import ensure_securityfs
-
-    try:
-        root = ensure_securityfs()
-        with open(os.path.join(root, "lsm")) as f:
-            text = f.read()
-    except OSError:
-        return None
-    return tuple(x for x in text.strip().split(",") if x)
-
-
-@functools.cache
-def lockdown_mode() -> str | None:
-    """The kernel lockdown mode ("none", "integrity" or "confidentiality"); None when unknowable.
-
-    Read from securityfs ``lockdown`` (mounted when needed); a kernel without the
-    lockdown LSM has no such file, which is mode "none".
-    """
-    from ._sys.mounts import ensure_securityfs
-
-    try:
-        root = ensure_securityfs()
-    except OSError:
-        return None
-    try:
-        with open(os.path.join(root, "lockdown")) as f:
-            text = f.read()
-    except FileNotFoundError:
-        return "none"
-    except OSError:
-        return None
-    m = re.search(r"\[(\w+)\]", text)
-    return m.group(1) if m else None
-
-
-CAP_NET_ADMIN = 12
-CAP_SYS_ADMIN = 21
-CAP_PERFMON = 38
-CAP_BPF = 39
-_CAP_NAMES = {CAP_NET_ADMIN: "CAP_NET_ADMIN", CAP_SYS_ADMIN: "CAP_SYS_ADMIN", CAP_PERFMON: "CAP_PERFMON",
-              CAP_BPF: "CAP_BPF"}
-
-
-def effective_capabilities() -> frozenset[int]:
-    """The capability numbers in this process's effective set (``CapEff`` of /proc/self/status)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapEff:"):
-                bits = int(line.split()[1], 16)
-                return frozenset(i for i in range(64) if bits >> i & 1)
-    return frozenset()  # pragma: no cover - every Linux since 2.6 has CapEff
-
-
-def in_initial_user_namespace() -> bool:
-    """True unless this process runs in a user namespace (its uid_map is not the whole identity map)."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            lines = f.read().split("\n")
-    except OSError:
-        return True
-    rows = [line.split() for line in lines if line.strip()]
-    return rows == [["0", "0", "4294967295"]]
-
-
-def has_capability(cap: int) -> bool:
-    """True when this process may use capability ``cap`` as the BPF code checks it (``capable()``).
-
-    CAP_BPF and CAP_PERFMON (Linux 5.8) are implied by CAP_SYS_ADMIN, as the kernel's
-    ``bpf_capable()`` / ``perfmon_capable()`` do. Capabilities held in a user
-    namespace do not count: the kernel checks the initial one (a BPF token is the way around).
-    """
-    if not in_initial_user_namespace():
-        return False
-    caps = effective_capabilities()
-    return cap in caps or (cap in (CAP_BPF, CAP_PERFMON) and CAP_SYS_ADMIN in caps)
-
-
-TOKEN_CAPS = (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)
-"""The capabilities a BPF token lets a user namespace use for bpf(2) (the kernel's bpf_token_capable)."""
-
-
-def token_in_use() -> bool:
-    """True when this process creates BPF objects through an ambient BPF token (:func:`bpfkit.token.ambient_token`)."""
-    if in_initial_user_namespace():
-        return False
-    from .errors import BpfError
-    from .token import ambient_token
-
-    try:
-        return ambient_token() is not None
-    except BpfError:
-        return False
-
-
-def bpf_capable(cap: int) -> bool:
-    """True when bpf(2) grants this process ``cap``: held in the initial user namespace, or (CAP_BPF, CAP_PERFMON,
-    CAP_NET_ADMIN) held in its own user namespace and used through its BPF token. Checks the kernel makes
-    outside bpf(2) (perf_event_open, CAP_SYS_ADMIN-only helpers, *_GET_NEXT_ID) go by :func:`has_capability`."""
-    if has_capability(cap):
-        return True
-    return cap in TOKEN_CAPS and cap in effective_capabilities() and token_in_use()
-
-
-def capability_name(cap: int) -> str:
-    """``CAP_BPF`` for 39 and so on (``CAP_<n>`` for numbers bpfkit does not name)."""
-    return _CAP_NAMES.get(cap, f"CAP_{cap}")
 
 
 class KernelBtfs(Sequence[Btf]):

@@ -307,7 +307,9 @@ class PerfBuffer(_Reader):
 
     ``page_count`` data pages per CPU (a power of two); a wakeup after every
     ``wakeup_events`` samples, or after ``watermark`` bytes when given. Closing
-    removes the CPUs' entries from the map and closes the events.
+    removes the CPUs' entries from the map and closes the events. ``type``
+    decodes samples exactly as for :class:`bpfkit.RingBuffer` (the type grammar
+    of map keys and values, or a callable taking the bytes).
     """
 
     def __init__(

@@ -21,9 +21,9 @@ from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError
 if TYPE_CHECKING:
     from .asm import Instruction
     from .btf import Btf
-    from .btf.ext import LineInfo
+    from .btf._ext import LineInfo
     from .links import Link
-    from .obj.spec import ProgramSpec
+    from .obj._spec import ProgramSpec
     from .token import Token
 
 __all__ = ["Program", "ProgramInfo", "TestRunResult", "program_ids"]
@@ -110,6 +110,11 @@ class Program:
         log: str = "",
         spec: ProgramSpec | None = None,
     ) -> None:
+        """Wrap an owned program fd: internal, reached only through :meth:`load`, :meth:`from_spec` and the
+        ``from_*`` constructors."""
+        if not isinstance(fd, Fd):
+            raise BpfTypeError("Program(...) is not how a program is made: use Program.load(type, instructions), "
+                               "Program.from_spec(spec), or Program.from_fd/from_pin/from_id")
         self._fd = fd
         self.name = name
         self.type = prog_type
@@ -508,14 +513,14 @@ class Program:
 
     def btf(self) -> Btf | None:
         """The program's BTF as loaded in the kernel (function names, source lines); None without."""
-        from .maps.btfinfo import kernel_btf
+        from ._kbtf import kernel_btf
 
         btf_id = self.info().btf_id
         return kernel_btf(btf_id) if btf_id else None
 
     def line_info(self) -> list[LineInfo]:
         """Source lines of the loaded program (``insn_off`` indexes the xlated instructions); empty without BTF."""
-        from .btf.ext import LineInfo
+        from .btf._ext import LineInfo
 
         raw, rec = self._info_array("nr_line_info", "line_info", "line_info_rec_size")
         btf = self.btf() if raw else None
@@ -579,7 +584,7 @@ class Program:
 
     def attach_usdt(self, target: str | int, provider: str, name: str, *, pid: int = -1, cookie: int = 0) -> Link:
         """Attach to USDT probe ``provider:name`` of a binary/library path or of every file a process maps (pid)."""
-        from .links.usdt import attach_usdt
+        from .links._usdt import attach_usdt
 
         return attach_usdt(self, target, provider, name, pid=pid, cookie=cookie)
 

@@ -337,8 +337,10 @@ class RingBuffer(_Reader):
     """Reader of one or more BPF_MAP_TYPE_RINGBUF maps (Linux 5.8) through one epoll fd.
 
     ``callback(record)`` gets each record under :meth:`poll`/:meth:`consume`;
-    ``type`` decodes records (ctypes type, struct format or struct.Struct, a
-    name like ``"u64"``, a NumPy dtype, or a callable taking the bytes).
+    ``type`` decodes records: any type a map key or value takes
+    (:func:`bpfkit.maps.make_codec`: a name like ``"u64"``, ``"u32[4]"`` or
+    ``"char[16]"``, a struct format or struct.Struct, a ctypes type,
+    ``(Btf, type_id)``, a NumPy dtype), or a callable taking the bytes.
 
     Losses: the kernel counts nothing when ``bpf_ringbuf_reserve``/``output``
     fails because the ring is full, so records dropped while the reader falls

@@ -24,11 +24,20 @@ import errno as E
 import os
 from types import TracebackType
 
-from ._sys import Fd
+from ._sys import Fd, privilege
 from ._sys import commands as C
 from .errors import BpfError, BpfValueError, KernelError
 
-__all__ = ["DEFAULT_TOKEN_PATH", "ENV_VARS", "Token", "TokenSource", "ambient_token", "token_for_load"]
+__all__ = [
+    "DEFAULT_TOKEN_PATH",
+    "ENV_VARS",
+    "Token",
+    "ambient_token",
+    "ambient_token_fds",
+    "token_fd_of",
+    "token_for_load",
+    "TokenSource",
+]
 
 DEFAULT_TOKEN_PATH = "/sys/fs/bpf"
 ENV_VARS = ("BPFKIT_BPF_TOKEN_PATH", "LIBBPF_BPF_TOKEN_PATH")
@@ -165,7 +174,7 @@ def _ambient_fd() -> int | None:
     return tok.fd if tok is not None else None
 
 
-C.set_ambient_token(_ambient_fd)
+privilege.set_ambient_token(_ambient_fd)
 
 
 def token_for_load(token: TokenSource) -> tuple[Token | None, bool]:

@@ -12,6 +12,8 @@ import ctypes
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
+from .errors import BpfValueError
+
 __all__ = ["Skeleton", "TypedMap", "from_bytes", "to_bytes"]
 
 K = TypeVar("K")
@@ -54,7 +56,7 @@ def to_bytes(ctype: Any, value: Any) -> bytes:
     size = ctypes.sizeof(ctype)
     if isinstance(value, (bytes, bytearray)):
         if len(value) > size:
-            raise ValueError(f"{len(value)} bytes do not fit in {ctype.__name__} ({size} bytes)")
+            raise BpfValueError(f"{len(value)} bytes do not fit in {ctype.__name__} ({size} bytes)")
         return bytes(value).ljust(size, b"\0")
     if isinstance(value, ctype):
         return bytes(memoryview(value).cast("B"))

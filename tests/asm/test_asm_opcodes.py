@@ -19,7 +19,9 @@ from bpfkit.asm import (
     PseudoLd,
     Size,
     Source,
-    opcodes,
+)
+from bpfkit.asm import (
+    _opcodes as opcodes,
 )
 
 _HEADERS = [Path("/usr/include/linux/bpf_common.h"), Path("/usr/include/linux/bpf.h")]

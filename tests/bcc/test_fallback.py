@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import bpfkit.links as links
-import bpfkit.links.probes as probes
 from bpfkit import features
+from bpfkit._sys import perf_event
 from bpfkit.bcc import bpf as bpfmod
 from bpfkit.bcc._rewriter import Mode, rewrite
 from bpfkit.errors import KernelError, NotSupportedError
@@ -86,7 +86,7 @@ def rec(monkeypatch: pytest.MonkeyPatch) -> Recorder:
 
 
 def no_kprobes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probes, "kprobe_support", lambda: None)
+    monkeypatch.setattr(perf_event, "kprobe_support", lambda: None)
     monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support(
         "kprobes", False, features.Cause.CONFIG, "this kernel has no kprobes (CONFIG_KPROBES is off)"))
 
@@ -110,7 +110,7 @@ COUNTER = "BPF_HASH(c);\nint hello(void *ctx) { u64 k = 0; c.increment(k); retur
 
 def test_kprobes_first(rec: Recorder, fake_kernel: FakeKernel, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
+    monkeypatch.setattr(perf_event, "kprobe_support", lambda: "pmu")
     monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support("kprobes", True))
     b = make_bpf(COUNTER, fake_kernel, rec)
     b.attach_kprobe(event=b"__x64_sys_execve", fn_name=b"hello")
@@ -216,10 +216,10 @@ def test_loader_failures_in_fentry_also_fall_back(rec: Recorder, fake_kernel: Fa
 
 
 def test_syscall_names() -> None:
-    assert bpfmod.syscall_name("__x64_sys_execve") == "execve"
-    assert bpfmod.syscall_name("sys_clone") == "clone"
-    assert bpfmod.syscall_name("__arm64_sys_openat") == "openat"
-    assert bpfmod.syscall_name("vfs_read") is None
+    assert bpfmod._syscall_name("__x64_sys_execve") == "execve"
+    assert bpfmod._syscall_name("sys_clone") == "clone"
+    assert bpfmod._syscall_name("__arm64_sys_openat") == "openat"
+    assert bpfmod._syscall_name("vfs_read") is None
 
 
 class FakePipe:

@@ -15,8 +15,8 @@ import pytest
 
 import bpfkit.bcc.bpf as bpfmod
 import bpfkit.links as links
-import bpfkit.links.probes as probes
 from bpfkit import features
+from bpfkit._sys import perf_event
 from bpfkit._sys.epoll import Epoll
 from bpfkit._uapi import MapType
 from bpfkit.bcc import table as T
@@ -73,7 +73,7 @@ def test_an_index_into_a_parameter_array_of_kernel_pointers_is_a_probe_read(fake
 
 def _kprobe_enoent(monkeypatch: pytest.MonkeyPatch) -> None:
     """kprobes exist, and the kernel answers ENOENT for the function (perf_event_open of the kprobe PMU)."""
-    monkeypatch.setattr(probes, "kprobe_support", lambda: "pmu")
+    monkeypatch.setattr(perf_event, "kprobe_support", lambda: "pmu")
     monkeypatch.setattr(bpfmod, "_kprobes", lambda: features.Support("kprobes", True))  # the features probe too
 
     def enoent(prog: Any, func: str, **kw: Any) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import bpfkit.links.probes as probes
+import bpfkit.links._probes as probes
 from bpfkit.bcc import BPF, CompileError, PerfHWConfig, PerfSWConfig, PerfType, StrcmpRewrite, tcp
 from bpfkit.bcc import bpf as bpfmod
 from bpfkit.bcc._compile import compile_c

@@ -10,7 +10,7 @@ import pytest
 
 from bpfkit.bcc import BPF, USDT, USDTException
 from bpfkit.errors import NotSupportedError
-from bpfkit.links.usdt import bpf_cookie_support
+from bpfkit.links._usdt import bpf_cookie_support
 from usdt_build import Built, Target, build
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("cache_home")]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bpfkit.btf import Btf, BtfKind, Func, FuncLinkage, FuncProto, Int, IntEncoding, Member, Ptr, Struct, Typedef, Union_
 from bpfkit.btf._core_spec import own_candidates
-from bpfkit.btf.parse import BtfIndex
+from bpfkit.btf._parse import BtfIndex
 
 
 def sample_blob() -> bytes:

@@ -40,8 +40,8 @@ from bpfkit.btf import (
     Typedef,
     Union_,
 )
+from bpfkit.btf._ext import CoreRelo, parse_ext
 from bpfkit.btf.core import POISON_IMM, CoreFixup, access_path, apply, describe, relocate, relocation_error
-from bpfkit.btf.ext import CoreRelo, parse_ext
 from bpfkit.errors import ObjectFormatError, RelocationError
 
 PROGS = Path(__file__).parent / "core_progs"

@@ -36,8 +36,8 @@ from bpfkit.btf import (
     Volatile,
 )
 from bpfkit.btf._core_spec import FIELD_KINDS, TYPE_KINDS
+from bpfkit.btf._ext import CoreRelo
 from bpfkit.btf.core import POISON_IMM, apply, describe, essential_name, relocate
-from bpfkit.btf.ext import CoreRelo
 from bpfkit.errors import ObjectFormatError, RelocationError
 
 K = CoreReloKind
@@ -668,7 +668,7 @@ def test_core_is_pure() -> None:
         "def no(*a, **k): raise AssertionError(f'file access {a!r}')\n"
         "from bpfkit.btf import Btf, Int, Struct, Member\n"
         "from bpfkit.btf.core import relocate, apply\n"
-        "from bpfkit.btf.ext import CoreRelo\n"
+        "from bpfkit.btf._ext import CoreRelo\n"
         "from bpfkit._uapi import CoreReloKind\n"
         "builtins.open = io.open = os.open = no\n"
         "class I:\n"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfkit.btf import Btf
-from bpfkit.btf.ext import CoreRelo, FuncInfo, LineInfo, encode_core_relos, encode_func_info, encode_line_info, parse_ext
+from bpfkit.btf._ext import CoreRelo, FuncInfo, LineInfo, encode_core_relos, encode_func_info, encode_line_info, parse_ext
 from bpfkit.errors import ObjectFormatError
 from bpfkit.testing import compile_bpf
 

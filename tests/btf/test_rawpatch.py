@@ -19,9 +19,9 @@ from bpfkit.btf import (
     VarLinkage,
     VarSecinfo,
 )
+from bpfkit.btf._marshal import encode
+from bpfkit.btf._parse import parse_header
 from bpfkit.btf._rawpatch import edited_types, patch_records
-from bpfkit.btf.marshal import encode
-from bpfkit.btf.parse import parse_header
 
 
 def blob() -> bytes:

@@ -22,7 +22,7 @@ from bpfkit.btf import (
     VarLinkage,
     VarSecinfo,
 )
-from bpfkit.btf.sanitize import BtfFeatures, needs_sanitizing, sanitize
+from bpfkit.btf._sanitize import BtfFeatures, needs_sanitizing, sanitize
 
 
 def sample() -> Btf:

@@ -17,7 +17,7 @@ import bpfkit
 from bpfkit import cli
 from bpfkit.collection import Collection
 from bpfkit.links import attach_cgroup, attach_xdp
-from bpfkit.links.net import cgroup2_root
+from bpfkit.links._net import cgroup2_root
 from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bpfkit.export.config import BucketSpec, ConfigError, parse_config, parse_duration, parse_ebpf_exporter
-from bpfkit.export.decoders import DecoderSpec, SkipLabelSet, chain, decoder_spec
-from bpfkit.export.engine import OVERFLOW, _Gate, _Hist, _hist_sample, _merge_values
+from bpfkit.export._config import BucketSpec, ConfigError, parse_config, parse_duration, parse_ebpf_exporter
+from bpfkit.export._decoders import DecoderSpec, SkipLabelSet, chain, decoder_spec
+from bpfkit.export._engine import OVERFLOW, _Gate, _Hist, _hist_sample, _merge_values
 
 BASE = {"objects": [{"object": "execcount", "metrics": [{"name": "x_total", "map": "counter_table"}]}]}
 
@@ -147,7 +147,7 @@ C 03  Display controller
 
 
 def test_pci_decoders_read_pci_ids_as_ebpf_exporter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bpfkit.export import decoders
+    from bpfkit.export import _decoders as decoders
 
     def run(n: int, name: str) -> str:
         return chain([decoder_spec("uint", "t"), decoder_spec(name, "t")])(n.to_bytes(4, "little"))
@@ -174,7 +174,7 @@ def test_cgroup_ids_resolve_to_paths_of_the_cgroup2_hierarchy(tmp_path: Path) ->
     import os
     import subprocess
 
-    from bpfkit.export.decoders import cgroup2_root, cgroup_paths
+    from bpfkit.export._decoders import cgroup2_root, cgroup_paths
 
     root = cgroup2_root()
     mounted = None
@@ -250,7 +250,7 @@ def test_ebpf_exporter_counter_without_total_keeps_its_name() -> None:
     from prometheus_client.exposition import generate_latest
 
     from bpfkit.export import Family
-    from bpfkit.export.prom import _metric, _One
+    from bpfkit.export._prom import _metric, _One
 
     obj = parse_ebpf_exporter({"metrics": {"counters": [
         {"name": "pages_allocated", "help": "h", "labels": [{"name": "x", "size": 8, "decoders": [{"name": "uint"}]}]},

@@ -17,7 +17,7 @@ from prometheus_client.exposition import choose_encoder, generate_latest, make_w
 from prometheus_client.openmetrics import exposition as openmetrics
 
 from bpfkit.export import Engine, parse_config
-from bpfkit.export.prom import Exporter, exposition
+from bpfkit.export._prom import Exporter, exposition
 from conftest import ARG_HIST, EXECS, exporttest_config
 
 pytestmark = [pytest.mark.kernel]

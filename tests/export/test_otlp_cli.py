@@ -157,7 +157,7 @@ sys.exit(main(["export", "--config", {str(cfg)!r}, "--once"]))
                                            ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=edge,zone=a"}, "edge")])
 def test_otlp_service_name_from_the_standard_variables(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], want: str) -> None:
     from bpfkit.export import Family
-    from bpfkit.export.otlp import metrics_data
+    from bpfkit.export._otlp import metrics_data
 
     for k in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
         monkeypatch.delenv(k, raising=False)

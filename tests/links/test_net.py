@@ -20,7 +20,7 @@ from bpfkit._sys import Fd
 from bpfkit._sys import commands as C
 from bpfkit._uapi import LinkType, MapType
 from bpfkit.errors import NotSupportedError
-from bpfkit.links import net
+from bpfkit.links import _net as net
 from bpfkit.programs import Program
 
 pytestmark = pytest.mark.kernel

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from link_progs import counter_prog, read0
 
-from bpfkit._sys import Fd
+from bpfkit._sys import Fd, perf_event
 from bpfkit._uapi import PerfSwId, PerfType
 from bpfkit.errors import NotSupportedError
-from bpfkit.links import probes
+from bpfkit.links import _probes as probes
 from bpfkit.programs import Program
 from bpfkit.testing import require
 
@@ -55,8 +55,8 @@ def test_resolve_symbol_gives_file_offset(target_binary: Path) -> None:
 def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool, method: str,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     if method == "tracefs":  # the legacy uprobe_events path of kernels without the uprobe PMU
-        real = probes._pmu_type
-        monkeypatch.setattr(probes, "_pmu_type", lambda name: None if name == "uprobe" else real(name))
+        real = perf_event.pmu_type
+        monkeypatch.setattr(perf_event, "pmu_type", lambda name: None if name == "uprobe" else real(name))
     with Program.load("kprobe", counter_prog(counter.fd), name="uprobe_cnt") as p:
         with probes.attach_uprobe(p, str(target_binary), "bpfkit_probe_me", retprobe=retprobe):
             subprocess.run([str(target_binary), "17"], check=True)
@@ -81,7 +81,7 @@ def test_uprobe_on_libc_with_pid_filter(counter: Fd) -> None:
 
 def test_kprobe_refused_clearly_or_attaches(counter: Fd) -> None:
     with Program.load("kprobe", counter_prog(counter.fd), name="kp") as p:
-        if probes.kprobe_support() is None:
+        if perf_event.kprobe_support() is None:
             with pytest.raises(NotSupportedError) as ei:
                 probes.attach_kprobe(p, "do_nanosleep")
             assert ei.value.feature == "kprobe"
@@ -100,7 +100,7 @@ def test_kprobe_and_kretprobe_count_calls(counter: Fd, monkeypatch: pytest.Monke
     """A k(ret)probe on do_nanosleep counts our sleeps, through the kprobe PMU or tracefs kprobe_events."""
     require("kprobes")
     if method == "tracefs":
-        monkeypatch.setattr(probes, "kprobe_support", lambda: "tracefs")  # the legacy path of older kernels
+        monkeypatch.setattr(perf_event, "kprobe_support", lambda: "tracefs")  # the legacy path of older kernels
     with Program.load("kprobe", counter_prog(counter.fd), name="kp") as p:
         with probes.attach_kprobe(p, "do_nanosleep", retprobe=retprobe) as link:
             assert link.kind == ("kretprobe" if retprobe else "kprobe")

@@ -16,10 +16,12 @@ import pytest
 
 import bpfkit
 from bpfkit import host
+from bpfkit._sys import perf_event
 from bpfkit.btf import BtfKind
-from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes, probes
-from bpfkit.links import usdt as usdt_mod
-from bpfkit.obj.usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
+from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_probes
+from bpfkit.links import _probes as probes
+from bpfkit.links import _usdt as usdt_mod
+from bpfkit.obj._usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
 from bpfkit.testing import compile_bpf, require
 from usdt_build import Built, Target, build
 
@@ -236,8 +238,8 @@ def test_symbol_tables_are_cached_per_file_identity(built: Built, tmp_path: Path
 
 def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     """Kernels before the uprobe PMU (4.17): uprobe_events in tracefs, the semaphore in process memory."""
-    real = probes._pmu_type
-    monkeypatch.setattr(probes, "_pmu_type", lambda name: None if name == "uprobe" else real(name))
+    real = perf_event.pmu_type
+    monkeypatch.setattr(perf_event, "pmu_type", lambda name: None if name == "uprobe" else real(name))
     assert not probes.uprobe_ref_ctr_support()
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         with col.programs["on_hit"].attach_usdt(str(built.exe), "bpfkit_test", "hit", pid=target.pid) as group:

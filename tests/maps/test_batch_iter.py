@@ -10,7 +10,7 @@ import bpfkit
 from bpfkit import host
 from bpfkit._uapi import Cmd, MapType
 from bpfkit.maps import Map, MapIterationError
-from bpfkit.maps import base as mapbase
+from bpfkit.maps import _base as mapbase
 
 pytestmark = pytest.mark.kernel
 

@@ -67,11 +67,11 @@ def test_spin_locked_values_with_f_lock() -> None:
 
 def test_kernel_btf_of_vmlinux_is_the_hosts() -> None:
     from bpfkit import host
+    from bpfkit._kbtf import load_btf
     from bpfkit._sys import Fd
     from bpfkit._sys import attrs as A
     from bpfkit._sys import commands as C
     from bpfkit._uapi import Cmd
-    from bpfkit.maps.btfinfo import load_btf
 
     with load_btf(Btf.from_types([Int("int", 4, IntEncoding.SIGNED)])) as own:
         known = C.obj_get_info_by_fd(own.fd, A.BtfInfo())

@@ -25,7 +25,7 @@ from bpfkit.btf import (
     Var,
     VarSecinfo,
 )
-from bpfkit.maps.codec import (
+from bpfkit.maps._codec import (
     ArrayCodec,
     BytesCodec,
     CharArrayCodec,
@@ -39,7 +39,7 @@ from bpfkit.maps.codec import (
     btf_ctype,
     make_codec,
 )
-from bpfkit.maps.lpm import LpmKey, LpmKeyCodec
+from bpfkit.maps._lpm import LpmKey, LpmKeyCodec
 
 
 @pytest.mark.parametrize("size", [1, 2, 4, 8])
@@ -285,3 +285,27 @@ def test_btf_struct_round_trip(i: int, name: bytes) -> None:
     v = c.decode(c.encode({"i": i, "name": name}))
     assert (v.i, v.name) == (i, name)
     assert c.decode(c.encode(v)) == v
+
+
+def test_struct_objects_bytes_formats_and_dtypes_are_types() -> None:
+    """The grammar ring and perf buffers share: struct.Struct, a format as bytes, a NumPy dtype."""
+    import struct
+
+    import numpy as np
+
+    for spec in (struct.Struct("<IQ"), b"<IQ", "<IQ"):
+        c = make_codec(spec)
+        assert c.size == 12 and c.decode(c.encode((1, 2))) == (1, 2)
+    one = make_codec(struct.Struct("<Q"))
+    assert one.decode(one.encode(7)) == 7  # one field: a scalar
+    dt = np.dtype([("a", "<u4"), ("b", "<i8")], align=True)
+    c = make_codec(dt, 16)
+    v = c.decode(c.encode((3, -4)))
+    assert isinstance(v, np.void) and (int(v["a"]), int(v["b"])) == (3, -4)
+    assert c.numpy_dtype() == dt
+    with pytest.raises(ValueError):
+        c.encode([(1, 2), (3, 4)])  # one value, not an array
+    with pytest.raises(ValueError):
+        make_codec(b"\xff\xfe")
+    with pytest.raises(TypeError):
+        make_codec(3.5)

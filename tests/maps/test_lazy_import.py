@@ -12,7 +12,7 @@ def test_pure_core_import_does_not_load_sys() -> None:
         "assert not any(m.startswith('bpfkit._sys') for m in sys.modules), 'loaded _sys'\n"
         "bpfkit.Map\n"
         "assert 'bpfkit._sys' in sys.modules\n"
-        "assert 'Map' in dir(bpfkit) and bpfkit.HashMap.__module__ == 'bpfkit.maps.hash'\n"
+        "assert 'Map' in dir(bpfkit) and bpfkit.HashMap.__module__ == 'bpfkit.maps._hash'\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                        env={"PYTHONPATH": ":".join(p for p in sys.path if p)})

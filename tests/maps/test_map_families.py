@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from bpfkit.maps import _families
-from bpfkit.maps.base import Map
+from bpfkit.maps._base import Map
 
 
 def run(code: str) -> str:
@@ -31,7 +31,7 @@ def test_table_matches_what_each_family_declares() -> None:
 def test_each_type_finds_its_class_in_a_fresh_process() -> None:
     out = run(
         "import sys\n"
-        "from bpfkit.maps.base import _class_for\n"
+        "from bpfkit.maps._base import _class_for\n"
         "from bpfkit.maps._families import FAMILIES\n"
         "bad = [t.name for t in FAMILIES if int(t) not in [int(x) for x in _class_for(int(t)).__dict__.get('map_types', ())]]\n"
         "print(bad, _class_for(0x7fff).__name__)\n"
@@ -43,7 +43,7 @@ def test_package_imports_families_on_first_use() -> None:
     out = run(
         "import sys, bpfkit.maps as m\n"
         "fam = lambda: sorted(k.rsplit('.', 1)[1] for k in sys.modules if k.startswith('bpfkit.maps.') and k != 'bpfkit.maps._families')\n"
-        "a = fam(); h = m.HashMap; b = fam(); p = m.percpu.PerCpuHashMap\n"
-        "print(a, b, h.__name__, p.__name__, 'HashMap' in dir(m), p is m.PerCpuHashMap)\n"
+        "a = fam(); h = m.HashMap; b = fam(); p = m.PerCpuHashMap; c = fam()\n"
+        "print(a, b, c, h.__name__, p.__name__, 'HashMap' in dir(m))\n"
     )
-    assert out == "[] ['base', 'codec', 'hash'] HashMap PerCpuHashMap True True"
+    assert out == ("[] ['_base', '_codec', '_hash'] ['_array', '_base', '_codec', '_hash', '_percpu'] HashMap PerCpuHashMap True")

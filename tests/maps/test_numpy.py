@@ -12,7 +12,7 @@ from bpfkit import host
 from bpfkit._uapi import Cmd, MapType
 from bpfkit.btf import Array, Btf, Int, IntEncoding, Member, Struct, Union_
 from bpfkit.maps import Map, btf_dtype, make_codec
-from bpfkit.maps import base as mapbase
+from bpfkit.maps import _base as mapbase
 
 pytestmark = pytest.mark.kernel
 

@@ -77,7 +77,7 @@ def test_stack_trace_map_filled_by_a_program() -> None:
 
 
 def test_stack_codec_drops_zero_tail() -> None:
-    from bpfkit.maps.stack_trace import StackCodec
+    from bpfkit.maps._stack_trace import StackCodec
 
     c = StackCodec(8 * 4, build_id=False)
     raw = c.encode([0xFFFF1, 0xFFFF2])

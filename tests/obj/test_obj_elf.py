@@ -8,7 +8,7 @@ import pytest
 from obj_oracles import objdump_relocs, objdump_sections, objdump_symbols
 
 from bpfkit.errors import ObjectFormatError
-from bpfkit.obj.elf import R_BPF_64_32, R_BPF_64_64, SHT_REL, ElfFile
+from bpfkit.obj._elf import R_BPF_64_32, R_BPF_64_64, SHT_REL, ElfFile
 
 RTYPES = {"R_BPF_64_64": 1, "R_BPF_64_ABS64": 2, "R_BPF_64_ABS32": 3, "R_BPF_64_NODYLD32": 4, "R_BPF_64_32": 10}
 

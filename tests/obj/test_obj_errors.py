@@ -9,7 +9,7 @@ import pytest
 
 from bpfkit.errors import ObjectFormatError
 from bpfkit.obj import ObjectSpec
-from bpfkit.obj.elf import SHT_REL, ElfFile
+from bpfkit.obj._elf import SHT_REL, ElfFile
 
 
 def _rel_section(elf: ElfFile, target: str):  # type: ignore[no-untyped-def]

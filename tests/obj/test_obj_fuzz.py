@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bpfkit.asm import encode
 from bpfkit.errors import ObjectFormatError
 from bpfkit.obj import ObjectSpec
-from bpfkit.obj.elf import SHT_REL, SHT_SYMTAB, ElfFile
+from bpfkit.obj._elf import SHT_REL, SHT_SYMTAB, ElfFile
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 OBJECTS = ["bootstrap.bpf.c", "maps.bpf.c", "calls.bpf.c", "externs.bpf.c", "legacy.bpf.c", "globals.bpf.c"]

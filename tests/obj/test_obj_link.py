@@ -7,7 +7,7 @@ from obj_oracles import objdump_symbols
 from bpfkit.asm import decode
 from bpfkit.btf import Func
 from bpfkit.obj import ObjectSpec
-from bpfkit.obj.elf import ElfFile
+from bpfkit.obj._elf import ElfFile
 
 # The call graph of calls.bpf.c as written in its source (callbacks included).
 CALLS = {

@@ -8,7 +8,7 @@ from obj_oracles import btf_maps, objdump_relocs, objdump_sections, objdump_symb
 from bpfkit._uapi import MapFlags, MapType
 from bpfkit.errors import ObjectFormatError
 from bpfkit.obj import MapKind, ObjectSpec, Pinning
-from bpfkit.obj.maps import internal_map_name, parse_legacy_map_def
+from bpfkit.obj._maps import internal_map_name, parse_legacy_map_def
 
 
 def test_btf_maps_agree_with_bpftool(compile_bpf) -> None:  # type: ignore[no-untyped-def]

@@ -40,8 +40,8 @@ def test_usdt_and_native_elf_parsing_do_not_load_sys() -> None:
                 if Path(p).exists())
     out = run(
         "import sys\n"
-        "from bpfkit.obj.native import NativeElf\n"
-        "from bpfkit.obj.usdt import usdt_probes\n"
+        "from bpfkit.obj._native import NativeElf\n"
+        "from bpfkit.obj._usdt import usdt_probes\n"
         f"e = NativeElf.from_bytes(open({libc!r}, 'rb').read())\n"
         "usdt_probes(e)\n"
         "print('malloc' in e.functions, sorted(m for m in sys.modules if m.startswith(('bpfkit._sys', 'elftools'))))\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bpfkit.errors import ObjectFormatError
-from bpfkit.obj.native import EM_AARCH64, EM_X86_64, NativeElf, parse_notes
-from bpfkit.obj.usdt import (
+from bpfkit.obj._native import EM_AARCH64, EM_X86_64, NativeElf, parse_notes
+from bpfkit.obj._usdt import (
     MAX_ARGS,
     SPEC_SIZE,
     ArgKind,

@@ -269,7 +269,10 @@ def test_options_are_checked(env: tuple[Fd, Fd, Program]) -> None:
 def test_typed_sample_decoding(env: tuple[Fd, Fd, Program]) -> None:
     m, _, prog = env
     for rtype, check in ((Record, lambda v, s: v.seq == s), ("<QQ", lambda v, s: v == (s, (s << 8) | 1)),
-                         ("u64", lambda v, s: v == s), (lambda b: struct.unpack_from("<Q", b)[0], lambda v, s: v == s)):
+                         ("u64", lambda v, s: v == s), (lambda b: struct.unpack_from("<Q", b)[0], lambda v, s: v == s),
+                         # the type grammar of map keys and values (maps/codec.py), nothing less
+                         ("u32[4]", lambda v, s: v == [s, 0, (s << 8) | 1, 0]), ("int", lambda v, s: v == s),
+                         ("char[16]", lambda v, s: v == struct.pack("<QQ", s, (s << 8) | 1).rstrip(b"\0"))):
         got: list[Any] = []
         with PerfBuffer(m, lambda c, v: got.append(v), type=rtype) as pb:
             P.run(prog, 9, cpu=CPUS[0])

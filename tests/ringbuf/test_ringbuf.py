@@ -18,6 +18,7 @@ from bpfkit import features
 from bpfkit import ringbuf as RB
 from bpfkit._sys import Fd
 from bpfkit._uapi import MapType
+from bpfkit.maps import as_plain, make_codec
 from bpfkit.programs import Program
 from bpfkit.ringbuf import RingBuffer
 from bpfkit.testing import require
@@ -249,7 +250,7 @@ def test_typed_records(counters: Fd) -> None:
     with small_ring(1 << 14) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog:
         cases: list[tuple[object, Any]] = [
             (Record, lambda v, s: v.seq == s and list(v.words) == [(s << 8) | k for k in range(1, 8)]),
-            ("<Q56x", lambda v, s: v == (s,)),
+            ("<Q56x", lambda v, s: v == s),  # one field: a scalar, as for map values
             (struct.Struct("<QQ"), lambda v, s: v == (s, (s << 8) | 1)),
             ("u64", lambda v, s: v == s),
             (ctypes.c_uint32, lambda v, s: v == s),
@@ -262,6 +263,30 @@ def test_typed_records(counters: Fd) -> None:
                 P.run(prog, 12)
                 assert rb.consume() == 12
                 assert all(ok(v, s) for s, v in enumerate(got)), rtype
+
+
+def test_record_types_are_the_map_types(counters: Fd) -> None:
+    """RingBuffer(type=X) decodes a record as make_codec(X) decodes a map value (one grammar)."""
+    specs: list[object] = ["u32[4]", "char[16]", "int", "s64", "u64[2][3]", "u8[6]", "double", "<Q56x",
+                           ctypes.c_uint32 * 4, ctypes.c_char * 16, b"<QQ", np.dtype("<u8"), Record]
+    with small_ring(1 << 14) as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog:
+        raw: list[bytes] = []
+        with RingBuffer(m, raw.append) as rb:
+            P.run(prog, 5)
+            assert rb.consume() == 5
+        for spec in specs:
+            codec = make_codec(spec)
+            got: list[Any] = []
+            with RingBuffer(m, got.append, type=spec) as rb:
+                P.run(prog, 5)
+                assert rb.consume() == 5
+                P.run(prog, 5)
+                batch = rb.read_batch()  # the bulk path: records of the codec's size, as its NumPy dtype says
+                assert batch.dtype.itemsize == codec.size, spec
+                assert [bytes(x) for x in batch.view(f"V{codec.size}")] == [r[:codec.size] for r in raw], spec
+            want = [as_plain(codec.decode(r)) for r in raw]
+            assert [as_plain(v) for v in got[:5]] == want, spec
+            assert type(got[0]) is type(codec.decode(raw[0])), spec
 
 
 def test_record_shorter_than_type_is_an_error(counters: Fd) -> None:

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bpfkit import ringbuf as RB
-from bpfkit._bufreader import _Codec, _explicit_format
+from bpfkit._bufreader import _Codec
+from bpfkit.maps._codec import explicit_format as _explicit_format
 from bpfkit.ringbuf import BUSY_BIT, DISCARD_BIT, Ring
 
 

@@ -38,7 +38,7 @@ def test_without_a_counter_lost_is_none() -> None:
 
 
 def test_load_links_the_lost_counter_by_name_and_bootstrap_reports_it() -> None:
-    from bpfkit.tools.bootstrap import report_lost
+    from bpfkit.tools.bootstrap import _report_lost as report_lost
 
     with bpfkit.load(TOOLS / "bootstrap.bpf.o") as obj:
         rb_map = obj.maps["rb"]

@@ -41,8 +41,8 @@ def test_fd_of_refuses_a_negative_fd() -> None:
 
 def test_one_fd_of_everywhere() -> None:
     import bpfkit._bufreader as bufreader
-    import bpfkit.links.net as net
-    import bpfkit.maps.codec as codec
+    import bpfkit.links._net as net
+    import bpfkit.maps._codec as codec
 
     assert bpfkit.maps.fd_of is fd_of
     assert codec.fd_of is fd_of and net.fd_of is fd_of and bufreader.fd_of is fd_of

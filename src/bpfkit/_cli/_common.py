@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..errors import BpfError, KernelError
+from ..errors import BpfError, CliError, KernelError
 
 __all__ = [
     "CliError",
@@ -22,10 +22,6 @@ __all__ = [
     "user_errors",
     "wants_json",
 ]
-
-
-class CliError(BpfError):
-    """A usage problem on the command line: printed as ``bpfkit: ...`` with exit status 1."""
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:

@@ -15,7 +15,7 @@ from .. import host
 from .._sys import commands as C
 from .._uapi import AttachType
 from ..errors import BpfError
-from ..links.net import cgroup2_root
+from ..links._net import cgroup2_root
 from ..programs import Program
 from ._common import CliError, add_output_options, emit_json, user_errors, wants_json
 

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import BpfError
+from ..errors import ExportError
 
 __all__ = ["register"]
 
@@ -25,10 +25,6 @@ examples:
   bpfkit export --ebpf-exporter-config-dir /etc/ebpf_exporter --names timers,biolatency
   OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318 bpfkit export --config FILE --interval 15
 """
-
-
-class ExportError(BpfError):
-    """A configuration or set-up problem of ``bpfkit export``: printed as ``bpfkit: ...``, exit status 1."""
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -102,7 +98,7 @@ def _run(ns: argparse.Namespace) -> int:
         print(f"configuration ok: {len(lines)} metric(s) in {len(cfg.objects)} object(s)")
         return 0
     try:
-        from ..export.prom import exposition, serve
+        from ..export._prom import exposition, serve
     except ImportError as exc:
         raise ExportError(f"serving metrics needs prometheus_client ({exc.name} is missing): pip install 'bpfkit[export]'") from None
 
@@ -125,11 +121,11 @@ def _run(ns: argparse.Namespace) -> int:
             server, _thread = serve(engine, *ns.listen)
             host, port = server.server_address[:2]
             print(f"bpfkit export: serving http://{host}:{port}/metrics", file=sys.stderr, flush=True)
-            from ..export.otlp import otlp_configured
+            from ..export._otlp import otlp_configured
 
             if otlp_configured(ns.otlp_endpoint):
                 try:
-                    from ..export.otlp import OtlpPusher
+                    from ..export._otlp import OtlpPusher
                 except ImportError as exc:
                     raise ExportError(f"OTLP push needs its optional dependencies ({exc.name} is missing): "
                                       "pip install 'bpfkit[otlp]'") from None

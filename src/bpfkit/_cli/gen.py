@@ -23,7 +23,7 @@ from typing import Any
 from .. import __version__
 from .._uapi import MapType
 from ..btf import Btf
-from ..btf.types import (
+from ..btf._types import (
     Array,
     Const,
     Enum,
@@ -42,7 +42,7 @@ from ..btf.types import (
     Volatile,
 )
 from ..obj import ObjectSpec
-from ..obj.spec import MapKind
+from ..obj._spec import MapKind
 from ._common import CliError
 from .run import event_type
 
@@ -233,6 +233,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
             map_lines.append(f"        self.{attr}: Map = col.maps[{mname!r}]")
     # events
     event_lines: list[str] = []
+    decoders: list[str] = []
     for mname, ms in spec.maps.items():
         if ms.type not in _EVENT_MAPS:
             continue
@@ -240,6 +241,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         if tid is None:
             continue
         ct = em.ctype(tid, f"{mname}_event")
+        decoders.append(f"decode_{_ident(mname)}")
         event_lines += [
             "", "",
             f"def decode_{_ident(mname)}(data: bytes | memoryview) -> {em.pytype(tid)}:",
@@ -300,7 +302,8 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         f"OBJECT_FILE = {obj_file!r}",
         "",
         "__all__ = [" + ", ".join(repr(x) for x in
-                                  [cls, "OBJECT_SHA256", *sorted(set(em.names.values()))]) + "]",
+                                  [cls, "OBJECT_SHA256", "Maps", "Programs", "Variables", *decoders,
+                                   *sorted(set(em.names.values()))]) + "]",
     ]
     for block in em.blocks:
         out += ["", "", block]

@@ -19,20 +19,16 @@ from typing import Any
 
 from .._sys import commands as C
 from .._uapi import MapType, ProgType
-from ..errors import BpfError, KernelError
+from ..errors import CliError, KernelError
 from ..maps import Map, MapInfo, as_plain, map_ids
-from ..maps.codec import CharArrayCodec, Codec, IntCodec, PerCpuCodec, StructFormatCodec
-from ..maps.lpm import LpmKeyCodec
+from ..maps._codec import CharArrayCodec, Codec, IntCodec, PerCpuCodec, StructFormatCodec
+from ..maps._lpm import LpmKeyCodec
 from ._common import bpftool_json
 
 __all__ = ["register"]
 
 _FLAG_WORDS = {"any": 0, "noexist": 1, "exist": 2}
 _SELECTORS = ("id", "pinned", "name")
-
-
-class CliError(BpfError):
-    """A usage problem of ``bpfkit map``: printed as ``bpfkit: ...`` with exit status 1."""
 
 
 def register(subparsers: Any) -> None:

@@ -18,10 +18,10 @@ from .. import host
 from .._sys import commands as C
 from .._uapi import HelperId
 from ..asm import Instruction, decode
-from ..asm.disasm import format_insn
-from ..btf.ext import LineInfo
+from ..asm._disasm import format_insn
+from ..btf._ext import LineInfo
+from ..btf._types import Func, FuncProto
 from ..btf.format import type_decl
-from ..btf.types import Func, FuncProto
 from ..programs import Program, ProgramInfo, program_ids
 from ._common import (
     CliError,

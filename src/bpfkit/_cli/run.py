@@ -34,7 +34,7 @@ import bpfkit
 
 from .._uapi import MapType
 from ..btf import Btf
-from ..btf.types import Array, Const, Enum, Enum64, Int, IntEncoding, Struct, Typedef, Volatile
+from ..btf._types import Array, Const, Enum, Enum64, Int, IntEncoding, Struct, Typedef, Volatile
 from ..maps import as_plain
 from ..obj import ObjectSpec
 from ..tools._common import Session, seconds
@@ -158,7 +158,7 @@ def decode_value(btf: Btf | None, type_id: int | None, data: bytes) -> Any:
     """A record decoded by its BTF type (plain dicts, lists, ints, strings); hex when it can't be."""
     if btf is None or type_id is None:
         return data.hex()
-    from ..maps.codec import make_codec
+    from ..maps._codec import make_codec
 
     size = btf.size_of(type_id)
     codec = make_codec((btf, type_id), size, what="event")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from .._uapi import Cmd, MapFlags
 from ..errors import BpfTypeError, BpfValueError
 from . import attrs as A
+from . import privilege
 from .mounts import ensure_bpffs_for
 from .syscall import bpf, bpf_bound, bpf_raw, error_for
 
@@ -64,7 +65,6 @@ __all__ = [
     "token_create",
     "NO_TOKEN",
     "TOKEN_FD",
-    "set_ambient_token",
 ]
 
 TOKEN_FD = int(MapFlags.TOKEN_FD)
@@ -73,21 +73,9 @@ TOKEN_FD = int(MapFlags.TOKEN_FD)
 NO_TOKEN = -1
 """``token_fd`` of the creation commands meaning "no token"; None means the process's ambient token."""
 
-_ambient_token: Callable[[], int | None] | None = None
-
-
-def set_ambient_token(provider: Callable[[], int | None] | None) -> None:
-    """Install what gives the token fd of creations without an explicit one (:mod:`bpfkit.token` installs it):
-    in a user namespace with a delegated bpffs, every map, program and BTF needs the token, probes included."""
-    global _ambient_token
-    _ambient_token = provider
-
-
 def _token(token_fd: int | None) -> int | None:
     if token_fd is None:
-        if _ambient_token is None:
-            from .. import token  # noqa: F401  (importing it installs the provider; a lazy import keeps layering)
-        return _ambient_token() if _ambient_token is not None else None
+        return privilege.ambient_token_fd()
     return None if token_fd < 0 else token_fd
 
 

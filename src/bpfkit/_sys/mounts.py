@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 
 from ..errors import AccessError
-from .syscall import libc
+from .libc import libc
 
 __all__ = [
     "BPFFS", "DEBUGFS", "SECURITYFS", "TRACEFS_DIRS", "TRACEFS_FIX", "ensure_bpffs", "ensure_bpffs_for",

@@ -5,11 +5,16 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import fcntl
+import functools
 import mmap
+import os
+import re
 from ctypes import c_int32, c_uint16, c_uint32, c_uint64
 
 from .._uapi import PerfFlags
-from ..errors import BpfPermissionError, KernelError
+from ..errors import BpfPermissionError, KernelError, NotSupportedError
+from . import privilege
+from .mounts import ensure_tracefs
 from .syscall import NR_PERF_EVENT_OPEN, libc
 
 __all__ = [
@@ -17,10 +22,15 @@ __all__ = [
     "PerfEventAttr",
     "disable",
     "enable",
+    "kprobe_missing",
+    "kprobe_support",
     "map_pages",
+    "open_kprobe_event",
     "current_paranoid",
     "paranoid_refusal",
     "perf_event_open",
+    "pmu_type",
+    "retprobe_bit",
     "set_bpf",
     "set_output",
 ]
@@ -118,9 +128,7 @@ def _paranoid() -> int | None:
 
 
 def _sys_admin() -> bool:
-    from .. import host
-
-    return host.has_capability(host.CAP_SYS_ADMIN)
+    return privilege.has_capability(privilege.CAP_SYS_ADMIN)
 
 
 def paranoid_refusal(paranoid: int | None, sys_admin: bool) -> str | None:
@@ -182,3 +190,67 @@ def set_cloexec(fd: int) -> None:
     """Mark an fd close-on-exec."""
     flags = fcntl.fcntl(fd, fcntl.F_GETFD)
     fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+
+
+# ---- kprobe and uprobe PMUs ---------------------------------------------------------------
+
+PMU_DIR = "/sys/bus/event_source/devices"
+
+
+@functools.cache
+def pmu_type(name: str) -> int | None:
+    """The type number of PMU ``name`` (``kprobe``, ``uprobe``) for perf_event_open; None without it."""
+    try:
+        with open(f"{PMU_DIR}/{name}/type") as f:
+            return int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+@functools.cache
+def retprobe_bit(name: str) -> int:
+    """The config bit of ``retprobe`` in a PMU's format directory (``config:0``)."""
+    try:
+        with open(f"{PMU_DIR}/{name}/format/retprobe") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return 0
+    m = re.match(r"config:(\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
+@functools.cache
+def kprobe_support() -> str | None:
+    """How this kernel offers kprobes: 'pmu', 'tracefs', or None when it has none."""
+    if pmu_type("kprobe") is not None:
+        return "pmu"
+    try:
+        root = ensure_tracefs()
+    except OSError:
+        return None
+    return "tracefs" if os.path.exists(os.path.join(root, "kprobe_events")) else None
+
+
+def open_kprobe_event(func: str, *, retprobe: bool, offset: int = 0) -> int:
+    """A perf event fd of a kprobe (kretprobe) on ``func``+``offset`` from the kprobe PMU."""
+    pmu = pmu_type("kprobe")
+    if pmu is None:
+        raise kprobe_missing(func, retprobe)
+    target = f"{'kretprobe' if retprobe else 'kprobe'} {func}" + (f"+{offset}" if offset else "")
+    name = ctypes.create_string_buffer(func.encode())
+    attr = PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
+    attr.config = (1 << retprobe_bit("kprobe")) if retprobe else 0
+    attr.config1 = ctypes.addressof(name)
+    attr.config2 = offset
+    return perf_event_open(attr, -1, 0, target=target)
+
+
+def kprobe_missing(func: str, retprobe: bool) -> NotSupportedError:
+    """The error of a kprobe asked of a kernel without kprobes."""
+    kind = "kretprobe" if retprobe else "kprobe"
+    return NotSupportedError(
+        f"cannot attach {kind} to {func!r}: this kernel has no kprobes (CONFIG_KPROBES / "
+        "CONFIG_KPROBE_EVENTS are off: no kprobe PMU and no tracefs kprobe_events); attach to a "
+        "tracepoint, raw tracepoint or tp_btf instead, or fentry/fexit where trampolines are allowed",
+        feature="kprobe",
+    )

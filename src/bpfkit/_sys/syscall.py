@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from .._uapi import Cmd
 from ..errors import BpfPermissionError, KernelError
+from . import privilege
+from .libc import libc
 
 __all__ = [
     "ENOTSUPP",
@@ -48,7 +50,6 @@ except KeyError:  # pragma: no cover - other architectures
 
 ENOTSUPP = 524  # kernel-internal errno that leaks to user space for unsupported operations
 
-libc = ctypes.CDLL(None, use_errno=True)
 syscall = libc.syscall
 syscall.restype = ctypes.c_long
 syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_ulong]
@@ -116,9 +117,7 @@ def error_for(err: int, command: int, target: str | None = None, detail: str | N
 
 def _privileged() -> bool:
     """Root of the initial user namespace (whose EPERM is about the object, not a missing privilege)."""
-    from ..host import in_initial_user_namespace
-
-    return os.geteuid() == 0 and in_initial_user_namespace()
+    return os.geteuid() == 0 and privilege.in_initial_user_namespace()
 
 
 _PIN_ACCESS_HINT = ("this process may not use that path of the bpffs (file permissions: /sys/fs/bpf is mode 700, "
@@ -141,23 +140,21 @@ def explain_eperm(what: str, caps: tuple[int, ...]) -> tuple[str, str]:
     the answer; with all of them, kernel lockdown is the likely one; else something
     bpfkit cannot see (an LSM, seccomp, a sysctl).
     """
-    from .. import host
-
-    missing = [c for c in caps if not host.bpf_capable(c)]
+    missing = [c for c in caps if not privilege.bpf_capable(c)]
     if missing:
-        names = " and ".join(host.capability_name(c) for c in missing)
-        if not host.in_initial_user_namespace() and host.token_in_use():
+        names = " and ".join(privilege.capability_name(c) for c in missing)
+        if not privilege.in_initial_user_namespace() and privilege.token_in_use():
             return "capability", (f"{what} needs {names} in the initial user namespace, which the BPF token this "
                                   "process uses does not grant (a token stands in for CAP_BPF, CAP_PERFMON and "
                                   "CAP_NET_ADMIN only): run it outside the user namespace")
-        if not host.in_initial_user_namespace():
+        if not privilege.in_initial_user_namespace():
             return "capability", (f"{what} needs {names} in the initial user namespace; this process runs in a user "
                                   "namespace, whose capabilities count only through a BPF token from a delegated "
                                   "bpffs (token=, $BPFKIT_BPF_TOKEN_PATH)")
         return "capability", (f"{what} needs {names}, which this process lacks: grant it (setcap, systemd "
                               "AmbientCapabilities=, a container's capabilities) or run as root")
-    have = ", ".join(host.capability_name(c) for c in caps)
-    mode = host.lockdown_mode()
+    have = ", ".join(privilege.capability_name(c) for c in caps)
+    mode = privilege.lockdown_mode()
     if mode not in (None, "none"):
         return "lockdown", (f"the kernel refuses {what} to this process, which has {have}: the kernel is locked down "
                             f"(lockdown={mode}, as under Secure Boot), the likely cause; a kernel booted without "

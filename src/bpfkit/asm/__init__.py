@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .instruction import ByteOrder, Instruction, decode, encode
-from .opcodes import (
+from ._instruction import ByteOrder, Instruction, decode, encode
+from ._opcodes import (
     AluOp,
     AtomicOp,
     InsnClass,
@@ -23,7 +23,7 @@ from .opcodes import (
 )
 
 if TYPE_CHECKING:
-    from .builder import (
+    from ._builder import (
         Assembler,
         alu32_imm,
         alu32_reg,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
         st_mem,
         stx_mem,
     )
-    from .disasm import MapRef, disassemble, format_insn
+    from ._disasm import MapRef, disassemble, format_insn
 
 # the builder and the disassembler are imported on first use (loading an object needs neither)
 _BUILDER = (
@@ -73,14 +73,12 @@ _BUILDER = (
     "ldxsx_mem", "may_goto", "mov32_imm", "mov32_reg", "mov64_imm", "mov64_reg", "movsx32_reg", "movsx64_reg",
     "neg32", "neg64", "st_mem", "stx_mem",
 )
-_WHERE: dict[str, str] = {**dict.fromkeys(_BUILDER, "builder"), **dict.fromkeys(("MapRef", "disassemble", "format_insn"), "disasm")}
+_WHERE: dict[str, str] = {**dict.fromkeys(_BUILDER, "_builder"), **dict.fromkeys(("MapRef", "disassemble", "format_insn"), "_disasm")}
 
 
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
-        if name in ("builder", "disasm"):
-            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value

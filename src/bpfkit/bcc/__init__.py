@@ -7,6 +7,8 @@ and loaded with bpfkit.  See :mod:`bpfkit.bcc.bpf` for how programs attach.
 
 from __future__ import annotations
 
+from ..errors import CompileError as CompileError
+from ..errors import CompilerNotFoundError as CompilerNotFoundError
 from . import containers as containers
 from . import syscall as syscall
 from . import table as table
@@ -20,8 +22,6 @@ from ._consts import PerfSWConfig as PerfSWConfig
 from ._consts import PerfType as PerfType
 from ._consts import XDPAction as XDPAction
 from ._consts import XDPFlags as XDPFlags
-from ._errors import CompileError as CompileError
-from ._errors import CompilerNotFoundError as CompilerNotFoundError
 from .bpf import BPF as BPF
 from .bpf import DEBUG_BPF as DEBUG_BPF
 from .bpf import DEBUG_BPF_REGISTER_STATE as DEBUG_BPF_REGISTER_STATE

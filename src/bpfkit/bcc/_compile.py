@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import CompileError, CompilerNotFoundError
+from ..errors import CompileError, CompilerNotFoundError
 
 __all__ = ["CompileResult", "cache_dir", "clang_path", "compile_c", "kernel_btf_id", "vmlinux_h"]
 

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from ..errors import LexError
+
 __all__ = ["Kind", "Token", "tokenize"]
 
 
@@ -43,14 +45,6 @@ _PUNCT2 = ("->", "++", "--", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "+=
 _IDENT_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _NUMBER_RE = re.compile(r"\.?[0-9](?:[eEpP][+-]|[A-Za-z0-9_.'])*")
 _WS_RE = re.compile(r"(?:[ \t\r\f\v\n]|\\\r?\n)+")
-
-
-class LexError(ValueError):
-    """Text that is not C at the token level (an unterminated string or comment)."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
 
 
 def _skip_quoted(text: str, i: int, quote: str, line: int) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import MapMacroError
+
 __all__ = ["MAP_MACROS", "MapDecl", "map_decl", "map_definition"]
 
 # BPF_TABLE type strings -> kernel map type names (MapType members)
@@ -77,10 +79,6 @@ class MapDecl:
     def leaf_typedef(self) -> str:
         """The typedef naming this map's value type in the generated C (and so in BTF)."""
         return f"__bcc_leaf_t__{self.name}"
-
-
-class MapMacroError(ValueError):
-    """A map macro with arguments BCC would not accept either."""
 
 
 def _need(args: list[str], lo: int, hi: int, macro: str, usage: str) -> None:

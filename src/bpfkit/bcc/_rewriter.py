@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from ._errors import CompileError
-from ._lexer import Kind, LexError, Token, tokenize
-from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, MapMacroError, map_decl, map_definition
+from ..errors import CompileError, LexError, MapMacroError
+from ._lexer import Kind, Token, tokenize
+from ._maps import ARRAY_LIKE, HASH_LIKE, MAP_MACROS, MapDecl, map_decl, map_definition
 from ._tracepoints import tracepoint_struct, tracepoint_struct_name
 
 __all__ = [

@@ -29,12 +29,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
-from ..errors import KernelError, NotSupportedError, RelocationError, VerifierError
+from ..errors import CompileError, KernelError, NotSupportedError, RelocationError, VerifierError
 from . import table as _table
 from ._compile import arch as _arch
 from ._compile import compile_c
 from ._ctypes import btf_to_ctype, ctype_from_c_name
-from ._errors import CompileError
 from ._kernel import HostKernel, tracefs_root
 from ._loader import LoadedObject, Reader, perf_reader, ring_reader
 from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite
@@ -85,7 +84,7 @@ class Function:
         return f"<BPF.Function {self.name.decode()!r} fd={self.fd}>"
 
 
-def syscall_name(event: str) -> str | None:
+def _syscall_name(event: str) -> str | None:
     """The system call a kernel function name stands for (``__x64_sys_execve`` -> ``execve``), or None."""
     for p in _SYSCALL_PREFIXES:
         if event.startswith(p) and len(event) > len(p):
@@ -435,7 +434,7 @@ class BPF:
                 self._kprobe_count += 1
                 _note(f"{kind} {event} for {fn!r}: {'; '.join(reasons)}; attached as {tramp} instead")
                 return
-        sc = syscall_name(event)
+        sc = _syscall_name(event)
         phase = "exit" if retprobe else "enter"
         if sc is not None:
             sc = self._syscall_event(sc, phase)
@@ -691,7 +690,7 @@ class BPF:
     @staticmethod
     def find_library(libname: str | bytes, pid: int = 0) -> bytes | None:
         """Path of shared library ``lib{libname}`` (among those process ``pid`` maps when given), or None."""
-        from ..links.probes import find_library
+        from ..links._probes import find_library
 
         name = _s(libname)
         if pid:

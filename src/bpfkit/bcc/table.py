@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Array",
+    "ArrayBase",
     "CgroupArray",
-    "DevMap",
     "CpuMap",
+    "DevMap",
     "HashTable",
     "LpmTrie",
     "LruHash",

@@ -14,8 +14,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from ..links.usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
-from ..obj.usdt import ArgKind, UsdtArg
+from ..errors import USDTException
+from ..links._usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
+from ..obj._usdt import ArgKind, UsdtArg
 
 if TYPE_CHECKING:
     from .bpf import BPF
@@ -97,15 +98,11 @@ static __always_inline int __bpfkit_usdt_arg(struct pt_regs *ctx, __u64 n, long 
 """
 
 
-class USDTException(Exception):
-    """A USDT probe could not be found, enabled or described (BCC's ``USDTException``)."""
-
-
 def _s(v: str | bytes) -> str:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def arg_ctype(arg: UsdtArg) -> str:
+def _arg_ctype(arg: UsdtArg) -> str:
     """The C type BCC gives an argument: ``int32_t``, ``uint64_t`` ..."""
     return f"{'' if arg.signed else 'u'}int{arg.size * 8}_t"
 
@@ -248,7 +245,7 @@ class USDT:
         args = sites[0].probe.args
         if not 0 <= arg_index < len(args):
             raise USDTException(f"USDT probe {_s(probe_name)!r} has no argument {arg_index}")
-        return arg_ctype(args[arg_index])
+        return _arg_ctype(args[arg_index])
 
     def enumerate_probes(self) -> list[USDTProbe]:
         """Every probe, one per (binary, provider, name) with its sites."""
@@ -268,14 +265,12 @@ class USDT:
 
     def attach_uprobes(self, bpf: BPF, attach_usdt_ignore_pid: bool = False) -> None:
         """Attach every enabled probe to its function of ``bpf`` (called by ``BPF(usdt_contexts=)``)."""
-        from .bpf import BPF as _BPF
-
         obj = bpf._obj
         if obj is None:
             raise USDTException("the BPF object was cleaned up")
         specs, ips = obj.maps.get(SPECS_MAP), obj.maps.get(IP_MAP)
         for provider, name, fn in self._enabled:
-            prog = bpf._load(fn, _BPF.KPROBE)
+            prog = bpf._load(fn, type(bpf).KPROBE)
             if self.pid is not None and not attach_usdt_ignore_pid:
                 jobs: list[tuple[str | int, int]] = [(self.path if self.path is not None else self.pid, self.pid)]
             else:  # system-wide: every file holding the probe, by the path the kernel can open

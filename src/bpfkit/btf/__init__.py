@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import types as _types
-from .parse import Btf as Btf
-from .parse import parse_header as parse_header
-from .types import *  # noqa: F403
+from . import _types as _types
+from ._parse import Btf as Btf
+from ._parse import parse_header as parse_header
+from ._types import *  # noqa: F403
 
 __all__ = ["Btf", "parse_header"]
 __all__ += _types.__all__

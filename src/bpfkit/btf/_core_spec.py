@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from .._record import Record
 from .._uapi import CoreReloKind
-from .parse import Btf
-from .types import (
+from ..errors import CoreError
+from ._parse import Btf
+from ._types import (
     Array,
     BtfKind,
     BtfType,
@@ -67,14 +68,6 @@ ENUMVAL_KINDS = frozenset({CoreReloKind.ENUMVAL_EXISTS, CoreReloKind.ENUMVAL_VAL
 
 _ACCESS_RE = re.compile(r"[0-9]{1,10}(?::[0-9]{1,10})*")
 _MODIFIERS = (Typedef, Const, Volatile, Restrict, TypeTag)
-
-
-class CoreError(Exception):
-    """Internal failure; ``malformed`` means the object's own records are wrong."""
-
-    def __init__(self, message: str, *, malformed: bool = False) -> None:
-        super().__init__(message)
-        self.malformed = malformed
 
 
 class Poison(Exception):

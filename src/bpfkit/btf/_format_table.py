@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 
 from ..errors import ObjectFormatError
-from .parse import Btf
+from ._parse import Btf
 
 __all__ = ["FlatBtf", "flatten"]
 

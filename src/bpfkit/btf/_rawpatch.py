@@ -11,9 +11,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
-from .marshal import StringTable, encode_types
-from .parse import Btf, parse_header
-from .types import BtfType
+from ._marshal import StringTable, encode_types
+from ._parse import Btf, parse_header
+from ._types import BtfType
 
 __all__ = ["edited_types", "patch_records"]
 

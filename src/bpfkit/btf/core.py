@@ -17,12 +17,11 @@ from typing import Protocol
 
 from .._record import Record, record
 from .._uapi import CoreReloKind
-from ..errors import ObjectFormatError, RelocationError
+from ..errors import CoreError, ObjectFormatError, RelocationError
 from ._core_spec import (
     ENUMVAL_KINDS,
     FIELD_KINDS,
     TYPE_KINDS,
-    CoreError,
     Poison,
     Spec,
     essential_name,
@@ -33,9 +32,9 @@ from ._core_spec import (
     resolve_size,
     skip_mods,
 )
-from .ext import CoreRelo
-from .parse import Btf
-from .types import BtfType, Enum, Enum64, Int, IntEncoding, Ptr, Struct, Union_
+from ._ext import CoreRelo
+from ._parse import Btf
+from ._types import BtfType, Enum, Enum64, Int, IntEncoding, Ptr, Struct, Union_
 
 __all__ = [
     "POISON_IMM",

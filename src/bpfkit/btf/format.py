@@ -15,7 +15,7 @@ from typing import TextIO
 from ..errors import BpfError, BpfIndexError, ObjectFormatError
 from ._format_c import CDumper
 from ._format_table import FlatBtf, flatten
-from .parse import Btf
+from ._parse import Btf
 
 __all__ = ["format_c", "format_raw", "type_decl", "write_c", "write_raw"]
 

@@ -10,8 +10,8 @@ extras ``bpfkit[export]`` and ``bpfkit[otlp]``, imported only here.
 
 from __future__ import annotations
 
-from .config import ConfigError, ExportConfig, load_config, load_ebpf_exporter, parse_config
-from .engine import Engine, Family, HistSample, check_config
+from ._config import ConfigError, ExportConfig, load_config, load_ebpf_exporter, parse_config
+from ._engine import Engine, Family, HistSample, check_config
 
 __all__ = ["ConfigError", "Engine", "ExportConfig", "Family", "HistSample", "check_config", "load_config",
            "load_ebpf_exporter", "parse_config"]

@@ -6,41 +6,41 @@ from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
 from ..errors import BpfTypeError, BpfValueError
-from .base import Link as Link
-from .base import LinkInfo as LinkInfo
-from .base import close_links as close_links
-from .base import holds_program
-from .base import link_ids as link_ids
-from .tracing import Iterator_ as Iterator_
-from .tracing import attach_iter as attach_iter
-from .tracing import attach_raw_tracepoint as attach_raw_tracepoint
-from .tracing import attach_tracepoint as attach_tracepoint
-from .tracing import attach_trampoline as attach_trampoline
+from ._base import Link as Link
+from ._base import LinkInfo as LinkInfo
+from ._base import close_links as close_links
+from ._base import holds_program
+from ._base import link_ids as link_ids
+from ._tracing import Iterator_ as Iterator_
+from ._tracing import attach_iter as attach_iter
+from ._tracing import attach_raw_tracepoint as attach_raw_tracepoint
+from ._tracing import attach_tracepoint as attach_tracepoint
+from ._tracing import attach_trampoline as attach_trampoline
 
 if TYPE_CHECKING:
     from ..programs import Program
-    from .net import attach_cgroup as attach_cgroup
-    from .net import attach_netfilter as attach_netfilter
-    from .net import attach_netns as attach_netns
-    from .net import attach_socket_filter as attach_socket_filter
-    from .net import attach_sockmap as attach_sockmap
-    from .net import attach_tcx as attach_tcx
-    from .net import attach_xdp as attach_xdp
-    from .probes import LinkGroup as LinkGroup
-    from .probes import attach_kprobe as attach_kprobe
-    from .probes import attach_perf_event as attach_perf_event
-    from .probes import attach_uprobe as attach_uprobe
-    from .probes import attach_uprobes as attach_uprobes
-    from .usdt import UsdtTarget as UsdtTarget
-    from .usdt import attach_usdt as attach_usdt
-    from .usdt import find_usdt_probes as find_usdt_probes
+    from ._net import attach_cgroup as attach_cgroup
+    from ._net import attach_netfilter as attach_netfilter
+    from ._net import attach_netns as attach_netns
+    from ._net import attach_socket_filter as attach_socket_filter
+    from ._net import attach_sockmap as attach_sockmap
+    from ._net import attach_tcx as attach_tcx
+    from ._net import attach_xdp as attach_xdp
+    from ._probes import LinkGroup as LinkGroup
+    from ._probes import attach_kprobe as attach_kprobe
+    from ._probes import attach_perf_event as attach_perf_event
+    from ._probes import attach_uprobe as attach_uprobe
+    from ._probes import attach_uprobes as attach_uprobes
+    from ._usdt import UsdtTarget as UsdtTarget
+    from ._usdt import attach_usdt as attach_usdt
+    from ._usdt import find_usdt_probes as find_usdt_probes
 
 # network and probe attachments are imported on first use: most programs need neither
 _LAZY = {
     **dict.fromkeys(("attach_cgroup", "attach_netfilter", "attach_netns", "attach_socket_filter", "attach_sockmap",
-                     "attach_tcx", "attach_xdp"), "net"),
-    **dict.fromkeys(("LinkGroup", "attach_kprobe", "attach_perf_event", "attach_uprobe", "attach_uprobes"), "probes"),
-    **dict.fromkeys(("UsdtTarget", "attach_usdt", "find_usdt_probes"), "usdt"),
+                     "attach_tcx", "attach_xdp"), "_net"),
+    **dict.fromkeys(("LinkGroup", "attach_kprobe", "attach_perf_event", "attach_uprobe", "attach_uprobes"), "_probes"),
+    **dict.fromkeys(("UsdtTarget", "attach_usdt", "find_usdt_probes"), "_usdt"),
 }
 
 
@@ -143,13 +143,13 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
             if not binary:
                 raise BpfValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
             sym, _, off = sym.partition("+")
-            from .probes import attach_uprobe
+            from ._probes import attach_uprobe
 
             return attach_uprobe(prog, binary, sym or None, offset=int(off, 0) if off else 0,
                                  retprobe=sec.startswith("uretprobe"), **options)
         if sec.startswith("usdt"):
             binary, provider, name = _usdt_target(prog, where)
-            from .usdt import attach_usdt
+            from ._usdt import attach_usdt
 
             return attach_usdt(prog, binary, provider, name, **options)
         if not where:
@@ -158,36 +158,36 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
         retprobe = sec.startswith(("kretprobe", "kretsyscall"))
         if sec.startswith(("ksyscall", "kretsyscall")):
             func = _syscall_prefix() + func
-        from .probes import attach_kprobe
+        from ._probes import attach_kprobe
 
         return attach_kprobe(prog, func, offset=int(off, 0) if off else 0, retprobe=retprobe, **options)
     if t == ProgType.XDP and "interface" in options:
-        from .net import attach_xdp
+        from ._net import attach_xdp
 
         return attach_xdp(prog, **options)
     if t in (ProgType.SCHED_CLS, ProgType.SCHED_ACT) and "interface" in options:
         direction = options.pop("direction", "egress" if sec.endswith("egress") else "ingress")
-        from .net import attach_tcx
+        from ._net import attach_tcx
 
         return attach_tcx(prog, direction=direction, **options)
     if "cgroup" in options and ProgType(t).name.startswith(("CGROUP", "SOCK_OPS")):
-        from .net import attach_cgroup
+        from ._net import attach_cgroup
 
         return attach_cgroup(prog, **options)
     if t == ProgType.SOCKET_FILTER and "sock" in options:
-        from .net import attach_socket_filter
+        from ._net import attach_socket_filter
 
         return attach_socket_filter(prog, **options)
     if t in (ProgType.SK_MSG, ProgType.SK_SKB) and "sockmap" in options:
-        from .net import attach_sockmap
+        from ._net import attach_sockmap
 
         return attach_sockmap(prog, **options)
     if t in (ProgType.SK_LOOKUP, ProgType.FLOW_DISSECTOR):
-        from .net import attach_netns
+        from ._net import attach_netns
 
         return attach_netns(prog, **options)
     if t == ProgType.PERF_EVENT:
-        from .probes import attach_perf_event
+        from ._probes import attach_perf_event
 
         return attach_perf_event(prog, **options)
     raise BpfTypeError(

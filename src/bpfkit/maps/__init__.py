@@ -13,126 +13,118 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .arena import ArenaMap as ArenaMap
-    from .array import ArrayMap as ArrayMap
-    from .array import IndexedMap as IndexedMap
-    from .base import Map as Map
-    from .base import MapInfo as MapInfo
-    from .base import MapIterationError as MapIterationError
-    from .base import fd_of as fd_of
-    from .base import map_ids as map_ids
-    from .bloom import BloomFilterMap as BloomFilterMap
-    from .btfinfo import kernel_btf as kernel_btf
-    from .btfinfo import load_btf as load_btf
-    from .cgroup_array import CgroupArrayMap as CgroupArrayMap
-    from .codec import Codec as Codec
-    from .codec import CodecSpec as CodecSpec
-    from .codec import as_plain as as_plain
-    from .codec import btf_ctype as btf_ctype
-    from .codec import btf_dtype as btf_dtype
-    from .codec import make_codec as make_codec
-    from .hash import HashMap as HashMap
-    from .hash import LruHashMap as LruHashMap
-    from .lpm import LpmKey as LpmKey
-    from .lpm import LpmTrieMap as LpmTrieMap
-    from .net import CpuMap as CpuMap
-    from .net import CpumapValue as CpumapValue
-    from .net import DevMap as DevMap
-    from .net import DevMapHash as DevMapHash
-    from .net import DevmapValue as DevmapValue
-    from .net import ReuseportSockArray as ReuseportSockArray
-    from .net import SockHash as SockHash
-    from .net import SockMap as SockMap
-    from .net import XskMap as XskMap
-    from .of_maps import ArrayOfMapsMap as ArrayOfMapsMap
-    from .of_maps import HashOfMapsMap as HashOfMapsMap
-    from .percpu import LruPerCpuHashMap as LruPerCpuHashMap
-    from .percpu import PerCpuArrayMap as PerCpuArrayMap
-    from .percpu import PerCpuHashMap as PerCpuHashMap
-    from .perf_event_array import PerfEventArrayMap as PerfEventArrayMap
-    from .prog_array import ProgArrayMap as ProgArrayMap
-    from .queue import QueueEmptyError as QueueEmptyError
-    from .queue import QueueMap as QueueMap
-    from .queue import StackMap as StackMap
-    from .ringbuf import RingBufMap as RingBufMap
-    from .ringbuf import UserRingBufMap as UserRingBufMap
-    from .stack_trace import StackTraceMap as StackTraceMap
-    from .storage import CgroupStorageMap as CgroupStorageMap
-    from .storage import CgrpStorageMap as CgrpStorageMap
-    from .storage import InodeStorageMap as InodeStorageMap
-    from .storage import LocalStorageMap as LocalStorageMap
-    from .storage import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
-    from .storage import SkStorageMap as SkStorageMap
-    from .storage import TaskStorageMap as TaskStorageMap
+    from .._kbtf import kernel_btf as kernel_btf
+    from .._kbtf import load_btf as load_btf
+    from ._arena import ArenaMap as ArenaMap
+    from ._array import ArrayMap as ArrayMap
+    from ._array import IndexedMap as IndexedMap
+    from ._base import Map as Map
+    from ._base import MapInfo as MapInfo
+    from ._base import MapIterationError as MapIterationError
+    from ._base import fd_of as fd_of
+    from ._base import map_ids as map_ids
+    from ._bloom import BloomFilterMap as BloomFilterMap
+    from ._cgroup_array import CgroupArrayMap as CgroupArrayMap
+    from ._codec import Codec as Codec
+    from ._codec import CodecSpec as CodecSpec
+    from ._codec import as_plain as as_plain
+    from ._codec import btf_ctype as btf_ctype
+    from ._codec import btf_dtype as btf_dtype
+    from ._codec import make_codec as make_codec
+    from ._hash import HashMap as HashMap
+    from ._hash import LruHashMap as LruHashMap
+    from ._lpm import LpmKey as LpmKey
+    from ._lpm import LpmTrieMap as LpmTrieMap
+    from ._net import CpuMap as CpuMap
+    from ._net import CpumapValue as CpumapValue
+    from ._net import DevMap as DevMap
+    from ._net import DevMapHash as DevMapHash
+    from ._net import DevmapValue as DevmapValue
+    from ._net import ReuseportSockArray as ReuseportSockArray
+    from ._net import SockHash as SockHash
+    from ._net import SockMap as SockMap
+    from ._net import XskMap as XskMap
+    from ._of_maps import ArrayOfMapsMap as ArrayOfMapsMap
+    from ._of_maps import HashOfMapsMap as HashOfMapsMap
+    from ._percpu import LruPerCpuHashMap as LruPerCpuHashMap
+    from ._percpu import PerCpuArrayMap as PerCpuArrayMap
+    from ._percpu import PerCpuHashMap as PerCpuHashMap
+    from ._perf_event_array import PerfEventArrayMap as PerfEventArrayMap
+    from ._prog_array import ProgArrayMap as ProgArrayMap
+    from ._queue import QueueEmptyError as QueueEmptyError
+    from ._queue import QueueMap as QueueMap
+    from ._queue import StackMap as StackMap
+    from ._ringbuf import RingBufMap as RingBufMap
+    from ._ringbuf import UserRingBufMap as UserRingBufMap
+    from ._stack_trace import StackTraceMap as StackTraceMap
+    from ._storage import CgroupStorageMap as CgroupStorageMap
+    from ._storage import CgrpStorageMap as CgrpStorageMap
+    from ._storage import InodeStorageMap as InodeStorageMap
+    from ._storage import LocalStorageMap as LocalStorageMap
+    from ._storage import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
+    from ._storage import SkStorageMap as SkStorageMap
+    from ._storage import TaskStorageMap as TaskStorageMap
 
 _WHERE: dict[str, str] = {
-    "ArenaMap": "arena",
-    "ArrayMap": "array",
-    "IndexedMap": "array",
-    "Map": "base",
-    "MapInfo": "base",
-    "MapIterationError": "base",
-    "fd_of": "base",
-    "map_ids": "base",
-    "BloomFilterMap": "bloom",
-    "kernel_btf": "btfinfo",
-    "load_btf": "btfinfo",
-    "CgroupArrayMap": "cgroup_array",
-    "Codec": "codec",
-    "CodecSpec": "codec",
-    "as_plain": "codec",
-    "btf_ctype": "codec",
-    "btf_dtype": "codec",
-    "make_codec": "codec",
-    "HashMap": "hash",
-    "LruHashMap": "hash",
-    "LpmKey": "lpm",
-    "LpmTrieMap": "lpm",
-    "CpuMap": "net",
-    "CpumapValue": "net",
-    "DevMap": "net",
-    "DevMapHash": "net",
-    "DevmapValue": "net",
-    "ReuseportSockArray": "net",
-    "SockHash": "net",
-    "SockMap": "net",
-    "XskMap": "net",
-    "ArrayOfMapsMap": "of_maps",
-    "HashOfMapsMap": "of_maps",
-    "LruPerCpuHashMap": "percpu",
-    "PerCpuArrayMap": "percpu",
-    "PerCpuHashMap": "percpu",
-    "PerfEventArrayMap": "perf_event_array",
-    "ProgArrayMap": "prog_array",
-    "QueueEmptyError": "queue",
-    "QueueMap": "queue",
-    "StackMap": "queue",
-    "RingBufMap": "ringbuf",
-    "UserRingBufMap": "ringbuf",
-    "StackTraceMap": "stack_trace",
-    "CgroupStorageMap": "storage",
-    "CgrpStorageMap": "storage",
-    "InodeStorageMap": "storage",
-    "LocalStorageMap": "storage",
-    "PerCpuCgroupStorageMap": "storage",
-    "SkStorageMap": "storage",
-    "TaskStorageMap": "storage",
+    "ArenaMap": "_arena",
+    "ArrayMap": "_array",
+    "IndexedMap": "_array",
+    "Map": "_base",
+    "MapInfo": "_base",
+    "MapIterationError": "_base",
+    "fd_of": "_base",
+    "map_ids": "_base",
+    "BloomFilterMap": "_bloom",
+    "kernel_btf": "bpfkit._kbtf",
+    "load_btf": "bpfkit._kbtf",
+    "CgroupArrayMap": "_cgroup_array",
+    "Codec": "_codec",
+    "CodecSpec": "_codec",
+    "as_plain": "_codec",
+    "btf_ctype": "_codec",
+    "btf_dtype": "_codec",
+    "make_codec": "_codec",
+    "HashMap": "_hash",
+    "LruHashMap": "_hash",
+    "LpmKey": "_lpm",
+    "LpmTrieMap": "_lpm",
+    "CpuMap": "_net",
+    "CpumapValue": "_net",
+    "DevMap": "_net",
+    "DevMapHash": "_net",
+    "DevmapValue": "_net",
+    "ReuseportSockArray": "_net",
+    "SockHash": "_net",
+    "SockMap": "_net",
+    "XskMap": "_net",
+    "ArrayOfMapsMap": "_of_maps",
+    "HashOfMapsMap": "_of_maps",
+    "LruPerCpuHashMap": "_percpu",
+    "PerCpuArrayMap": "_percpu",
+    "PerCpuHashMap": "_percpu",
+    "PerfEventArrayMap": "_perf_event_array",
+    "ProgArrayMap": "_prog_array",
+    "QueueEmptyError": "_queue",
+    "QueueMap": "_queue",
+    "StackMap": "_queue",
+    "RingBufMap": "_ringbuf",
+    "UserRingBufMap": "_ringbuf",
+    "StackTraceMap": "_stack_trace",
+    "CgroupStorageMap": "_storage",
+    "CgrpStorageMap": "_storage",
+    "InodeStorageMap": "_storage",
+    "LocalStorageMap": "_storage",
+    "PerCpuCgroupStorageMap": "_storage",
+    "SkStorageMap": "_storage",
+    "TaskStorageMap": "_storage",
 }
-
-
-_SUBMODULES = frozenset({
-    "arena", "array", "base", "bloom", "btfgen", "btfinfo", "cgroup_array", "codec", "hash", "lpm", "net", "of_maps",
-    "percpu", "perf_event_array", "prog_array", "queue", "ringbuf", "stack_trace", "storage",
-})
 
 
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
-        if name in _SUBMODULES:  # ``bpfkit.maps.hash`` as an attribute, as when the package imported them all
-            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(importlib.import_module(module if module.startswith("bpfkit.") else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

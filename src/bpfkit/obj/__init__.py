@@ -8,34 +8,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .maps import internal_map_name as internal_map_name
-from .sections import SECTION_DEFS as SECTION_DEFS
-from .sections import ProgramSection as ProgramSection
-from .sections import SectionDef as SectionDef
-from .sections import find_section_def as find_section_def
-from .sections import parse_section as parse_section
-from .spec import ExternKind as ExternKind
-from .spec import ExternReference as ExternReference
-from .spec import ExternSpec as ExternSpec
-from .spec import KconfigType as KconfigType
-from .spec import MapKind as MapKind
-from .spec import MapReference as MapReference
-from .spec import MapRefKind as MapRefKind
-from .spec import MapSpec as MapSpec
-from .spec import ObjectSpec as ObjectSpec
-from .spec import Pinning as Pinning
-from .spec import ProgramSpec as ProgramSpec
-from .spec import VariableSpec as VariableSpec
+from ._maps import internal_map_name as internal_map_name
+from ._object import ObjectSpec as ObjectSpec
+from ._sections import SECTION_DEFS as SECTION_DEFS
+from ._sections import ProgramSection as ProgramSection
+from ._sections import SectionDef as SectionDef
+from ._sections import find_section_def as find_section_def
+from ._sections import parse_section as parse_section
+from ._spec import ExternKind as ExternKind
+from ._spec import ExternReference as ExternReference
+from ._spec import ExternSpec as ExternSpec
+from ._spec import KconfigType as KconfigType
+from ._spec import MapKind as MapKind
+from ._spec import MapReference as MapReference
+from ._spec import MapRefKind as MapRefKind
+from ._spec import MapSpec as MapSpec
+from ._spec import Pinning as Pinning
+from ._spec import ProgramSpec as ProgramSpec
+from ._spec import VariableSpec as VariableSpec
 
 if TYPE_CHECKING:
-    from .kconfig import parse_kernel_config as parse_kernel_config
-    from .kconfig import resolve_kconfig as resolve_kconfig
+    from ._kconfig import parse_kernel_config as parse_kernel_config
+    from ._kconfig import resolve_kconfig as resolve_kconfig
 
 
 def __getattr__(name: str) -> Any:
     # the kconfig helpers load on first use: an object without __kconfig externs never needs them
     if name in ("parse_kernel_config", "resolve_kconfig"):
-        from . import kconfig
+        from . import _kconfig as kconfig
 
         value = getattr(kconfig, name)
         globals()[name] = value

@@ -14,10 +14,10 @@ from typing import TypeVar
 
 from .._record import Record, replace
 from ..asm import Instruction
-from ..btf.ext import BtfExt, CoreRelo, FuncInfo, LineInfo
+from ..btf._ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ..errors import ObjectFormatError
-from .elf import ElfSymbol
-from .spec import ExternKind, ExternReference, ExternSpec, MapReference, MapRefKind
+from ._elf import ElfSymbol
+from ._spec import ExternKind, ExternReference, ExternSpec, MapReference, MapRefKind
 
 __all__ = ["Function", "LinkResult", "Reloc", "RelocKind", "link_program"]
 

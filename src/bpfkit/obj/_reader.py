@@ -14,15 +14,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
+from typing import TYPE_CHECKING
 
 from .._record import Record
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
 from ..asm import decode
 from ..btf import Array, Btf, Const, Datasec, Func, FuncLinkage, FuncProto, Int, Struct, Var, VarLinkage, Volatile
-from ..btf.ext import BtfExt, FuncInfo, parse_ext
+from ..btf._ext import BtfExt, FuncInfo, parse_ext
 from ..errors import BpfError, ObjectFormatError
-from ._link import Function, Reloc, RelocKind, link_program
-from .elf import (
+from ._elf import (
     SHN_LORESERVE,
     SHT_LLVM_ADDRSIG,
     SHT_NOBITS,
@@ -40,9 +40,13 @@ from .elf import (
     ElfSection,
     ElfSymbol,
 )
-from .maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse_legacy_map_def
-from .sections import parse_section
-from .spec import ExternKind, ExternSpec, MapKind, MapSpec, ObjectSpec, ProgramSpec, VariableSpec
+from ._link import Function, Reloc, RelocKind, link_program
+from ._maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse_legacy_map_def
+from ._sections import parse_section
+from ._spec import ExternKind, ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
+
+if TYPE_CHECKING:
+    from ._object import ObjectSpec
 
 __all__ = ["read_object"]
 
@@ -56,10 +60,10 @@ _DATA_KINDS = {MapKind.DATA, MapKind.RODATA, MapKind.BSS}
 _INPUT_ERRORS = (IndexError, ValueError, struct.error, RecursionError, OverflowError, UnicodeError)
 
 
-def read_object(data: bytes, name: str) -> ObjectSpec:
+def read_object(data: bytes, name: str, cls: type[ObjectSpec]) -> ObjectSpec:
     """Parse and link a BPF ELF object; any malformed input raises ObjectFormatError."""
     try:
-        return _Reader(data, name).read()
+        return _Reader(data, name, cls).read()
     except BpfError:
         raise
     except _INPUT_ERRORS as exc:
@@ -117,14 +121,14 @@ class _State(Record):
 
 
 class _Reader:
-    def __init__(self, data: bytes, name: str) -> None:
+    def __init__(self, data: bytes, name: str, cls: type[ObjectSpec]) -> None:
         self.elf = ElfFile(data)
         self.name = name[: BPF_OBJ_NAME_LEN - 1]
         self.order = self.elf.byteorder
         self.st = _State()
         self.btf: Btf | None = None
         self.ext: BtfExt | None = None
-        self.spec = ObjectSpec(name=self.name, byteorder=self.order)
+        self.spec = cls(name=self.name, byteorder=self.order)
         self.externs_by_sym: dict[int, ExternSpec] = {}
         self.maps_by_offset: dict[tuple[int, int], str] = {}  # (section index, offset) -> map name
         self.functions: dict[int, list[Function]] = {}  # section index -> functions sorted by start
@@ -262,7 +266,7 @@ class _Reader:
             essential = t.name.split("___", 1)[0] if "___" in t.name else t.name
             weak = sym.bind == STB_WEAK
             if sec_name == ".kconfig":
-                from .kconfig import alignment_of, kconfig_type_of
+                from ._kconfig import alignment_of, kconfig_type_of
 
                 if isinstance(t, Func):
                     raise ObjectFormatError(f"extern function {t.name!r} cannot be __kconfig", section=".BTF")

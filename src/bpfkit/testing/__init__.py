@@ -5,18 +5,18 @@ bpfkit.testing.fuzz (the mutation fuzzer) and bpfkit.testing.soak (the soak run)
 
 from __future__ import annotations
 
+from ._leaks import LeakReport as LeakReport
+from ._leaks import bpf_fds as bpf_fds
+from ._leaks import bpf_pins as bpf_pins
+from ._leaks import check_leaks as check_leaks
+from ._leaks import kernel_ids as kernel_ids
+from ._leaks import orphan_ids as orphan_ids
+from ._probes import PROBE_PREFIX as PROBE_PREFIX
+from ._probes import require as require
+from ._probes import require_capability as require_capability
 from .compile import clang_path as clang_path
 from .compile import compile_bpf as compile_bpf
 from .compile import vmlinux_header as vmlinux_header
-from .leaks import LeakReport as LeakReport
-from .leaks import bpf_fds as bpf_fds
-from .leaks import bpf_pins as bpf_pins
-from .leaks import check_leaks as check_leaks
-from .leaks import kernel_ids as kernel_ids
-from .leaks import orphan_ids as orphan_ids
-from .probes import PROBE_PREFIX as PROBE_PREFIX
-from .probes import require as require
-from .probes import require_capability as require_capability
 
 __all__ = [
     "PROBE_PREFIX",

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import BpfError
-from .leaks import bpf_fds, kernel_ids, orphan_ids
+from ._leaks import bpf_fds, kernel_ids, orphan_ids
 
 __all__ = ["Campaign", "Failure", "Field", "Target", "default_corpus", "main", "make_target", "mutate"]
 
@@ -172,7 +172,7 @@ def _ext_fields(data: bytes, base: int, size: int, t: Target) -> None:
 
 def make_target(name: str, data: bytes) -> Target:
     """Index a (valid, little-endian ELF64) BPF object: every field the mutations may touch."""
-    from ..obj.elf import ElfFile
+    from ..obj._elf import ElfFile
 
     elf = ElfFile(data)
     t = Target(name, data, {})

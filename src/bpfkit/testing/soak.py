@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .leaks import bpf_fds, kernel_ids, orphan_ids
+from ._leaks import bpf_fds, kernel_ids, orphan_ids
 
 __all__ = ["SoakResult", "main", "soak"]
 

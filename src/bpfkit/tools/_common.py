@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-from ..errors import BpfError, BpfValueError
+from ..errors import BpfValueError, ToolError
 
 __all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "milliseconds", "now_hms", "now_iso",
            "object_path", "pid_ns_constants", "seconds"]
@@ -28,10 +28,6 @@ TOOLS: dict[str, str] = {
     "tailcalls": "sys_enter dispatched by syscall number through tail calls; trace_pipe and counters",
     "procmap": "the live processes from a PID -> name hash map kept by exec/exit tracepoints",
 }
-
-class ToolError(BpfError):
-    """A problem with what the user asked, found when the tool starts: ``bpfkit: ...`` and exit status 1."""
-
 
 # How often a waiting loop looks at the stop flag: the latency of Ctrl+C and --duration.
 TICK = 0.1
@@ -62,7 +58,7 @@ def pid_ns_constants(mode: str) -> dict[str, int]:
     if mode == "host":
         return {"pidns_dev": 0, "pidns_ino": 0}
     if mode != "own":
-        raise ValueError(f"--pid-ns must be 'host' or 'own', not {mode!r}")
+        raise BpfValueError(f"--pid-ns must be 'host' or 'own', not {mode!r}")
     st = os.stat("/proc/self/ns/pid")
     return {"pidns_dev": st.st_dev, "pidns_ino": st.st_ino}
 

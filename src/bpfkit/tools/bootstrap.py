@@ -119,7 +119,7 @@ def _min_duration(text: str) -> int:
     return value
 
 
-def report_lost(session: Session, lost: int | None, reported: int) -> int:
+def _report_lost(session: Session, lost: int | None, reported: int) -> int:
     """Note events the kernel side could not reserve since the last report; returns the new total."""
     if lost is not None and lost > reported:
         session.note(f"lost {lost - reported} events: the ring buffer was full (the reader fell behind)")
@@ -144,9 +144,9 @@ def run(ns: argparse.Namespace, session: Session) -> int:
             reported = 0
             for wait in session.ticks():
                 rb.poll(timeout=wait)
-                reported = report_lost(session, rb.lost, reported)
+                reported = _report_lost(session, rb.lost, reported)
             rb.consume()  # what arrived before the stop
-            reported = report_lost(session, rb.lost, reported)
+            reported = _report_lost(session, rb.lost, reported)
             if reported:
                 session.note(f"{reported} events lost in all")
     return 0

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 OBJECT_SHA256 = '1537b2ff45062201183766180fa67da3a437fb84f19c85fc2690ac914ecb21b6'
 OBJECT_FILE = 'bootstrap.bpf.o'
 
-__all__ = ['Bootstrap', 'OBJECT_SHA256', 'event']
+__all__ = ['Bootstrap', 'OBJECT_SHA256', 'Maps', 'Programs', 'Variables', 'decode_rb', 'event']
 
 
 class event(ctypes.Structure):

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 OBJECT_SHA256 = '46acc6fdcba6f7489e6ea2633fd5a766b9998792754c353c87d4fad0b67f532c'
 OBJECT_FILE = 'execcount.bpf.o'
 
-__all__ = ['Execcount', 'OBJECT_SHA256']
+__all__ = ['Execcount', 'OBJECT_SHA256', 'Maps', 'Programs', 'Variables']
 
 
 class Maps:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 OBJECT_SHA256 = '509e99e7c35465135cfe811caa850df22d1a31444e9b7b8f1dcf3f06887ddb4e'
 OBJECT_FILE = 'hello.bpf.o'
 
-__all__ = ['Hello', 'OBJECT_SHA256', 'data_t']
+__all__ = ['Hello', 'OBJECT_SHA256', 'Maps', 'Programs', 'Variables', 'decode_output', 'data_t']
 
 
 class data_t(ctypes.Structure):

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 OBJECT_SHA256 = '5b51a80173ce82f4d2bd61b883e7e0bcabf2529b67f07afea36c8d181b702617'
 OBJECT_FILE = 'procmap.bpf.o'
 
-__all__ = ['Procmap', 'OBJECT_SHA256']
+__all__ = ['Procmap', 'OBJECT_SHA256', 'Maps', 'Programs', 'Variables']
 
 
 class Maps:

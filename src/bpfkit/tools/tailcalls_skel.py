@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 OBJECT_SHA256 = 'b557a5bcfc27e92e81fe491b467280c95a19df9ae98f00cb162b2fa7c237f055'
 OBJECT_FILE = 'tailcalls.bpf.o'
 
-__all__ = ['Tailcalls', 'OBJECT_SHA256']
+__all__ = ['Tailcalls', 'OBJECT_SHA256', 'Maps', 'Programs', 'Variables']
 
 
 class Maps:
