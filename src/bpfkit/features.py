@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 from . import host
+from . import token as _token  # noqa: F401  (installs the ambient BPF token: the probes create through it)
 from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, ProgLoadAttr

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from . import token as _token  # noqa: F401  (installs the ambient BPF token for loads without token=)
 from ._record import record
 from ._sys import Fd
 from ._sys import attrs as A

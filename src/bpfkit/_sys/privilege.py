@@ -127,9 +127,8 @@ def set_ambient_token(provider: Callable[[], int | None] | None) -> None:
 
 
 def ambient_token_fd() -> int | None:
-    """The fd of this process's ambient BPF token (:func:`bpfkit.token.ambient_token`), or None."""
-    if _ambient_token is None:
-        from .. import token  # noqa: F401  (importing it installs the provider; a lazy import keeps layering)
+    """The fd of this process's ambient BPF token (:func:`bpfkit.token.ambient_token`), or None. The modules
+    that create BPF objects (maps, programs, features, collection) import bpfkit.token, which installs it."""
     return _ambient_token() if _ambient_token is not None else None
 
 

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
+from .. import token as _token  # noqa: F401  (installs the ambient BPF token for creations without token=)
 from .._record import record
 from .._sys import Fd
 from .._sys import commands as C
