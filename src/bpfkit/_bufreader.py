@@ -1,7 +1,9 @@
 """What the ring buffer and perf buffer readers share: opening a map, record types (codecs), the reader base.
 
-bpfkit.ringbuf and bpfkit.perf build their readers on :class:`_Reader`; both take a map as a
-:data:`MapLike` and decode records with the same record-type grammar. Nothing here is public API.
+bpfkit.ringbuf and bpfkit.perf build their readers on :class:`Reader`; both take a map as a
+:data:`MapLike` and decode records with the type grammar of map keys and values (:class:`RecordCodec`
+over :func:`bpfkit.maps.make_codec`). The module is internal; its names without ``_`` (``__all__``)
+are what the two readers use, the ``_`` ones are its own.
 """
 
 from __future__ import annotations
@@ -27,6 +29,21 @@ from ._sys.fd import dup_fd, fd_of
 from ._uapi import MapType
 from .errors import BpfTypeError, BpfValueError, KernelError
 
+__all__ = [
+    "BLOCK_BYTES",
+    "RUN_MAX",
+    "MapLike",
+    "Reader",
+    "RecordCodec",
+    "close_unclosed",
+    "lazy_host",
+    "map_name",
+    "numpy_or_none",
+    "open_map",
+    "release_views",
+    "same_prefix",
+]
+
 
 class _HasFileno(Protocol):
     def fileno(self) -> int: ...
@@ -40,9 +57,9 @@ class _HasFd(Protocol):
 # A map: a bpfkit Map, anything with fileno() or .fd, or a raw fd.
 MapLike = int | _HasFileno | _HasFd
 
-_RUN_MAX = 1024  # records per run: the consumer position is published at least this often
+RUN_MAX = 1024  # records per run: the consumer position is published at least this often
 _BACKOFF = 0.001  # seconds to pause after a wakeup that brought nothing (e.g. a BUSY record at the head)
-_BLOCK_BYTES = 2 << 20  # read_batch works through the rings in blocks of about this size (fit in the cache)
+BLOCK_BYTES = 2 << 20  # read_batch works through the rings in blocks of about this size (fit in the cache)
 _UNPACK_GROUP = 32  # records decoded per struct call in runs of one-value records
 _MV_RELEASE = memoryview.release
 
@@ -50,7 +67,7 @@ _MV_RELEASE = memoryview.release
 # ---- maps -----------------------------------------------------------------------------
 
 
-def _host() -> Any:
+def lazy_host() -> Any:
     """bpfkit.host, imported on first use (it pulls in the BTF parser)."""
     from . import host
 
@@ -83,19 +100,19 @@ def open_map(m: MapLike, expected: Iterable[MapType], what: str) -> tuple[Fd, A.
         except ValueError:
             got = f"type {info.type}"
         names = " or ".join(t.name.lower() for t in want)
-        raise BpfTypeError(f"{what} needs a {names} map, but map {_map_name(info)!r} (fd {fd}) is {got}")
-    owned.what = f"{what} map {_map_name(info)!r}"
+        raise BpfTypeError(f"{what} needs a {names} map, but map {map_name(info)!r} (fd {fd}) is {got}")
+    owned.what = f"{what} map {map_name(info)!r}"
     return owned, info
 
 
-def _map_name(info: A.MapInfo) -> str:
+def map_name(info: A.MapInfo) -> str:
     return bytes(info.name).split(b"\0", 1)[0].decode(errors="replace") or f"id {info.id}"
 
 
 # ---- record types -------------------------------------------------------------------
 
 
-def _np() -> Any:
+def numpy_or_none() -> Any:
     """NumPy, or None when it is not installed (an optional dependency)."""
     try:
         import numpy
@@ -107,7 +124,7 @@ def _np() -> Any:
 _CTYPES = (ctypes._SimpleCData, ctypes.Structure, ctypes.Union, ctypes.Array)
 
 
-class _Codec:
+class RecordCodec:
     """How one ring's records become Python values: raw bytes or memoryviews, a callable decoder's
     result, or a value decoded by the codec grammar of maps (:func:`bpfkit.maps.make_codec`), with
     fast paths (struct runs, NumPy) for the codecs that have them."""
@@ -169,7 +186,7 @@ class _Codec:
 
     def payload_dtype(self, length: int) -> Any:
         """NumPy dtype of one record payload of ``length`` bytes."""
-        np = _np()
+        np = numpy_or_none()
         if self.kind == "raw":
             return np.dtype((np.void, self.size or length))
         dt = self._codec.numpy_dtype()
@@ -199,7 +216,7 @@ class _Codec:
         if kind == "struct":
             return struct.unpack_from(self._order + self._body, buf, off)
         if kind == "dtype":
-            np = _np()
+            np = numpy_or_none()
             return np.frombuffer(bytes(buf[off:off + self.size]), self._dtype, count=1)[0]
         assert self._decoder is not None
         if copy or not self.zero_copy:
@@ -208,7 +225,7 @@ class _Codec:
         try:
             return self._decoder(view)
         finally:
-            _release([view])
+            release_views([view])
 
     def run(self, view: memoryview, start: int, stride: int, po: int, length: int, k: int,
             copy: bool) -> tuple[Iterator[Any], Iterator[Any], list[memoryview] | None]:
@@ -236,7 +253,7 @@ class _Codec:
                 return map(self._decoder, src), src, views
             return src, src, views
         if kind == "dtype":
-            np = _np()
+            np = numpy_or_none()
             arr = np.ndarray((k,), self._dtype, view, start + po, (stride,)).copy()
             src = iter(arr)
             return src, src, None
@@ -274,7 +291,7 @@ class _Codec:
         return pair
 
 
-def _same_prefix(np: Any, buf: memoryview, off: int, stride: int, k: int, value: int, code: str) -> int:
+def same_prefix(np: Any, buf: memoryview, off: int, stride: int, k: int, value: int, code: str) -> int:
     """How many of ``k`` headers (NumPy type ``code``) ``stride`` bytes apart from ``buf[off]`` equal ``value``."""
     eq = np.ndarray((k,), code, buf, off, (stride,)) == value
     return k if eq.all() else max(int(eq.argmin()), 1)
@@ -284,7 +301,7 @@ def _nothing() -> None:
     pass
 
 
-def _release(views: list[memoryview] | None) -> None:
+def release_views(views: list[memoryview] | None) -> None:
     if views:
         try:
             deque(map(_MV_RELEASE, views), 0)  # at C speed
@@ -300,10 +317,10 @@ def _release(views: list[memoryview] | None) -> None:
 
 
 class _Source(Protocol):
-    """One ring of a reader (a ring buffer map, or one CPU's perf ring): what _Reader relies on."""
+    """One ring of a reader (a ring buffer map, or one CPU's perf ring): what Reader relies on."""
 
     callback: Any
-    codec: _Codec
+    codec: RecordCodec
 
     @property
     def pending(self) -> int: ...
@@ -320,7 +337,7 @@ class _Source(Protocol):
     def _close(self) -> int: ...
 
 
-def _close_unclosed(what: str, close: Callable[[], None]) -> None:
+def close_unclosed(what: str, close: Callable[[], None]) -> None:
     """The __del__ of a reader or writer left open: a ResourceWarning, then ``close``; errors are
     swallowed (interpreter shutdown)."""
     try:
@@ -336,7 +353,7 @@ def _close_unclosed(what: str, close: Callable[[], None]) -> None:
 _WAKE = -1  # the epoll tag of the eventfd close() writes to wake a waiting poll
 
 
-class _Reader:
+class Reader:
     """poll/consume/iteration/asyncio/batch over a set of rings (:class:`_Source`) watched by one epoll fd.
 
     close() from another thread is safe: it wakes a poll or iteration waiting
@@ -383,7 +400,7 @@ class _Reader:
                 self._close_pending = False
             self._cond.notify_all()
         if release:
-            self._release()
+            self.release_views()
 
     def _wait(self, timeout: float | None) -> list[int] | None:
         """The tags of the rings that are ready (waiting up to ``timeout``); None once closing."""
@@ -588,7 +605,7 @@ class _Reader:
         budget = (1 << 62) if max_records is None else int(max_records)
         if budget < 0:
             raise BpfValueError(f"max_records must be >= 0, got {max_records}")
-        np = _np()
+        np = numpy_or_none()
         counts: list[int] = []
         vectorizable = all(s.codec.vectorizable for s in sources)
         if out is not None:
@@ -675,9 +692,9 @@ class _Reader:
                     return
                 while self._users:
                     self._cond.wait()
-        self._release()
+        self.release_views()
 
-    def _release(self) -> None:
+    def release_views(self) -> None:
         """What close() does once no read is in flight."""
         if self._ep.closed:
             return
@@ -706,4 +723,4 @@ class _Reader:
     def __del__(self) -> None:
         ep = getattr(self, "_ep", None)
         if ep is not None and not ep.closed:
-            _close_unclosed(self._what, self.close)
+            close_unclosed(self._what, self.close)

@@ -29,6 +29,14 @@ raises what BCC raises, and the test helpers of ``bpfkit.testing``) is one of
 - ``KeyboardInterrupt`` and other ``BaseException``\ s that are not errors.
 
 Messages say what was attempted, on which object, and why.
+
+Every exception class bpfkit defines lives in this module and derives from
+:class:`BpfError` (re-exported where users import it: ``bpfkit.maps.QueueEmptyError``,
+``bpfkit.bcc.CompileError``, ``bpfkit.export.ConfigError``); the only others are
+signals caught inside the function that raises them. Inside bpfkit a bad argument
+is a :class:`BpfValueError` or :class:`BpfTypeError`, never a bare ``ValueError``
+or ``TypeError``, except in the BCC front end, whose ``BPF``/table API raises what
+BCC raises. tests/test_exports.py enforces both.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from itertools import repeat
 from operator import length_hint
 from typing import TYPE_CHECKING, Any
 
-from ._bufreader import _BLOCK_BYTES, MapLike, _Codec, _host, _map_name, _np, _Reader, _release, _same_prefix, open_map
+from ._bufreader import BLOCK_BYTES, MapLike, Reader, RecordCodec, lazy_host, map_name, numpy_or_none, open_map, release_views, same_prefix
 from ._sys import Fd
 from ._sys import commands as C
 from ._sys import perf_event as P
@@ -46,13 +46,13 @@ _LOST = int(PerfRecordType.LOST)
 _HEAD = 1024 // 8  # u64 index of data_head in struct perf_event_mmap_page
 _TAIL = 1032 // 8  # data_tail
 _RAW_OFF = 12  # sample payload offset: perf_event_header (8) + u32 size
-_RUN_MAX = 1024
+RUN_MAX = 1024
 
 
 class PerfRing:
     """One CPU's perf ring of a :class:`PerfBuffer`, with its counters."""
 
-    def __init__(self, index: int, owner: PerfBuffer, cpu: int, fd: Fd, page_count: int, codec: _Codec) -> None:
+    def __init__(self, index: int, owner: PerfBuffer, cpu: int, fd: Fd, page_count: int, codec: RecordCodec) -> None:
         self.index = index
         self.cpu = cpu
         self.records = 0
@@ -60,7 +60,7 @@ class PerfRing:
         self.codec = codec
         self._owner = owner
         self._fd = fd
-        page = _host().page_size()
+        page = lazy_host().page_size()
         self.size = page * page_count
         self._mask = self.size - 1
         self._map: mmap.mmap | None = R.map_pages(fd.fd, page * (1 + page_count), writable=True,
@@ -138,11 +138,11 @@ class PerfRing:
                 if kind == _SAMPLE:
                     return tail, rsize, int.from_bytes(rec[8:12], sys.byteorder), 1, rec
             elif kind == _SAMPLE:
-                k = min((head - tail) // rsize, (size - off) // rsize, budget, _RUN_MAX if np is None else budget,
+                k = min((head - tail) // rsize, (size - off) // rsize, budget, RUN_MAX if np is None else budget,
                         max(max_bytes // rsize, 1))
                 if k > 1:
                     if np is not None:
-                        k = _same_prefix(np, self._data, off, rsize, k, h, "=u8")
+                        k = same_prefix(np, self._data, off, rsize, k, h, "=u8")
                     else:
                         heads = h64[off >> 3:(off + k * rsize) >> 3:rsize >> 3].tolist()
                         if heads.count(h) != k:
@@ -200,7 +200,7 @@ class PerfRing:
                         assert emit is not None
                         stop = bool(emit(cpu, val))
                         if codec.zero_copy and codec.kind == "raw" and rec is None:
-                            _release([val])
+                            release_views([val])
                 finally:
                     tail += rsize
                     n += 1
@@ -223,7 +223,7 @@ class PerfRing:
                 n += done
                 self.records += done
                 self._publish(tail)
-                _release(views)
+                release_views(views)
             if stop:
                 return n, True
         return n, False
@@ -256,7 +256,7 @@ class PerfRing:
 
     def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]:
         """Hand NumPy views of up to ``budget`` available samples to ``sink`` (see Ring._gather); (count, commit)."""
-        np = _np()
+        np = numpy_or_none()
         start = tail = self._meta[_TAIL]
         head = self._meta[_HEAD]
         if R.ACQUIRE_FENCE is not None:
@@ -264,7 +264,7 @@ class PerfRing:
         codec = self.codec
         n = 0
         while n < budget and tail < head:
-            tail, rsize, raw, k, rec = self._scan(tail, head, budget - n, np, hold=n > 0, max_bytes=_BLOCK_BYTES)
+            tail, rsize, raw, k, rec = self._scan(tail, head, budget - n, np, hold=n > 0, max_bytes=BLOCK_BYTES)
             if k == 0:
                 break
             if raw < codec.size:
@@ -302,7 +302,7 @@ class PerfRing:
         return left
 
 
-class PerfBuffer(_Reader):
+class PerfBuffer(Reader):
     """Reader of a BPF_MAP_TYPE_PERF_EVENT_ARRAY map (Linux 4.3): one perf ring per online CPU.
 
     ``page_count`` data pages per CPU (a power of two); a wakeup after every
@@ -330,14 +330,14 @@ class PerfBuffer(_Reader):
         if isinstance(page_count, bool) or not isinstance(page_count, int) or page_count < 1 \
                 or page_count & (page_count - 1):
             raise BpfValueError(f"page_count must be a power of two >= 1, got {page_count!r}")
-        page = _host().page_size()
+        page = lazy_host().page_size()
         if watermark is not None and not 0 < watermark < page * page_count:
             raise BpfValueError(f"watermark must be between 1 and {page * page_count - 1} bytes, got {watermark}")
         if wakeup_events < 1:
             raise BpfValueError(f"wakeup_events must be >= 1, got {wakeup_events}")
         if size is not None and size < 0:
             raise BpfValueError(f"size must be >= 0, got {size}")
-        codec = _Codec(type, zero_copy, size)
+        codec = RecordCodec(type, zero_copy, size)
         super().__init__("PerfBuffer")
         self.callback = callback
         self.lost_callback = lost_callback
@@ -345,10 +345,10 @@ class PerfBuffer(_Reader):
         self._sources: list[PerfRing] = []
         self._set: list[int] = []
         self._map_fd, info = open_map(map, (MapType.PERF_EVENT_ARRAY,), "PerfBuffer")
-        self.name = _map_name(info)
+        self.name = map_name(info)
         try:
             if cpus is None:
-                chosen = [c for c in _host().online_cpus() if c < info.max_entries]
+                chosen = [c for c in lazy_host().online_cpus() if c < info.max_entries]
             else:
                 chosen = sorted(set(cpus))
                 bad = [c for c in chosen if not 0 <= c < info.max_entries]
@@ -362,7 +362,7 @@ class PerfBuffer(_Reader):
             self.close()
             raise
 
-    def _open_cpu(self, cpu: int, page_count: int, codec: _Codec, wakeup_events: int, watermark: int | None) -> None:
+    def _open_cpu(self, cpu: int, page_count: int, codec: RecordCodec, wakeup_events: int, watermark: int | None) -> None:
         attr = P.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1,
                                sample_type=PerfSampleFormat.RAW)
         if watermark is not None:
@@ -419,7 +419,7 @@ class PerfBuffer(_Reader):
             return [r for _, r in result]
         if not with_cpu:
             return result
-        np = _np()
+        np = numpy_or_none()
         parts = [np.full(n, s.cpu, dtype=np.int32) for s, n in zip(sources, counts, strict=True)]
         cpus = np.concatenate(parts) if parts else np.empty(0, np.int32)
         return cpus, result

@@ -56,18 +56,18 @@ if TYPE_CHECKING:
     import mmap
 
 from ._bufreader import (
-    _BLOCK_BYTES,
-    _RUN_MAX,
+    BLOCK_BYTES,
+    RUN_MAX,
     MapLike,
-    _close_unclosed,
-    _Codec,
-    _host,
-    _map_name,
-    _np,
-    _Reader,
-    _release,
-    _same_prefix,
+    Reader,
+    RecordCodec,
+    close_unclosed,
+    lazy_host,
+    map_name,
+    numpy_or_none,
     open_map,
+    release_views,
+    same_prefix,
 )
 from ._uapi import RingbufHeaderBits
 
@@ -87,9 +87,9 @@ class Ring:
     """One BPF_MAP_TYPE_RINGBUF map of a :class:`RingBuffer`, with its callback and counters."""
 
     def __init__(self, index: int, owner: RingBuffer, fd: Fd, info: A.MapInfo, callback: Callable[[Any], object] | None,
-                 codec: _Codec) -> None:
+                 codec: RecordCodec) -> None:
         self.index = index
-        self.name = _map_name(info)
+        self.name = map_name(info)
         self.map_id = int(info.id)
         self.size = int(info.max_entries)
         self.callback = callback
@@ -100,7 +100,7 @@ class Ring:
         self._owner = owner
         self._fd = fd
         self._mask = self.size - 1
-        page = _host().page_size()
+        page = lazy_host().page_size()
         self._cons_map: mmap.mmap | None = R.map_pages(fd.fd, page, writable=True, offset=0, what=f"ring {self.name!r}")
         try:
             self._data_map: mmap.mmap | None = R.map_pages(
@@ -181,10 +181,10 @@ class Ring:
                     self._publish(cons)
                 continue
             stride = (ln + HDR_SZ + 7) & ~7
-            k = max(min((prod - cons) // stride, budget, _RUN_MAX if np is None else budget, max_bytes // stride), 1)
+            k = max(min((prod - cons) // stride, budget, RUN_MAX if np is None else budget, max_bytes // stride), 1)
             if k > 1:
                 if np is not None:
-                    k = _same_prefix(np, self._data, off, stride, k, ln, "=u4")
+                    k = same_prefix(np, self._data, off, stride, k, ln, "=u4")
                 else:
                     heads = hdr[off >> 2:(off + k * stride) >> 2:stride >> 2].tolist()
                     if heads.count(ln) != k:
@@ -228,7 +228,7 @@ class Ring:
                         assert emit is not None
                         stop = bool(emit(rec))
                         if codec.zero_copy and codec.kind == "raw":
-                            _release([rec])
+                            release_views([rec])
                 finally:
                     cons += stride
                     n += 1
@@ -251,7 +251,7 @@ class Ring:
                 n += done
                 self.records += done
                 self._publish(cons)
-                _release(views)
+                release_views(views)
             if stop:
                 return n, True
         return n, False
@@ -271,7 +271,7 @@ class Ring:
                 return
             if ln < codec.size:
                 self._bad_length(cons, ln)
-            vals, _, _ = codec.run(self._data, cons & self._mask, stride, HDR_SZ, ln, min(k, _RUN_MAX), True)
+            vals, _, _ = codec.run(self._data, cons & self._mask, stride, HDR_SZ, ln, min(k, RUN_MAX), True)
             copies = list(vals)
             del vals
             for v in copies:
@@ -289,14 +289,14 @@ class Ring:
         before it. Returns (count, commit): ``commit()`` publishes the consumer
         position once the views were copied out.
         """
-        np = _np()
+        np = numpy_or_none()
         start = cons = self._cons[0]
         limit = cons + self.size
         codec = self.codec
         data = self._data
         n = 0
         while n < budget and cons < limit:
-            cons, ln, stride, k = self._next_run(cons, budget - n, np, publish=False, max_bytes=_BLOCK_BYTES)
+            cons, ln, stride, k = self._next_run(cons, budget - n, np, publish=False, max_bytes=BLOCK_BYTES)
             if k == 0:
                 break
             if ln < codec.size:
@@ -333,7 +333,7 @@ class Ring:
         return self._owner._read_batch([self], max_records, out)
 
 
-class RingBuffer(_Reader):
+class RingBuffer(Reader):
     """Reader of one or more BPF_MAP_TYPE_RINGBUF maps (Linux 5.8) through one epoll fd.
 
     ``callback(record)`` gets each record under :meth:`poll`/:meth:`consume`;
@@ -378,11 +378,11 @@ class RingBuffer(_Reader):
             lost = getattr(map, "lost_counter", None)
         if lost is not None and not callable(getattr(lost, "lookup", None)):
             raise BpfTypeError(f"RingBuffer: lost= must be a bpfkit Map (an array of one u64), not {lost.__class__.__name__}")
-        codec = _Codec(type, zero_copy)
+        codec = RecordCodec(type, zero_copy)
         fd, info = open_map(map, (MapType.RINGBUF,), "RingBuffer")
         try:
             if any(r.map_id == info.id for r in self._sources):
-                raise BpfValueError(f"map {_map_name(info)!r} is already in this RingBuffer")
+                raise BpfValueError(f"map {map_name(info)!r} is already in this RingBuffer")
             ring = Ring(len(self._sources), self, fd, info, callback, codec)
         except BaseException:
             fd.close()
@@ -443,7 +443,7 @@ class UserRingBuffer:
     def __init__(self, map: MapLike) -> None:
         R.check_ordering("UserRingBuffer")
         fd, info = open_map(map, (MapType.USER_RINGBUF,), "UserRingBuffer")
-        self.name = _map_name(info)
+        self.name = map_name(info)
         self.size = int(info.max_entries)
         self._mask = self.size - 1
         self._fd = fd
@@ -453,7 +453,7 @@ class UserRingBuffer:
         self._pending: OrderedDict[int, tuple[memoryview, int]] = OrderedDict()
         self.submitted = 0
         self.discarded = 0
-        page = _host().page_size()
+        page = lazy_host().page_size()
         try:
             self._cons_map = R.map_pages(fd.fd, page, writable=False, offset=0, what=f"user ring {self.name!r}")
             self._data_map = R.map_pages(fd.fd, page + 2 * self.size, writable=True, offset=page,
@@ -619,7 +619,7 @@ class UserRingBuffer:
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
         if fd is not None and not fd.closed:
-            _close_unclosed(f"UserRingBuffer {self.name!r}", self.close)
+            close_unclosed(f"UserRingBuffer {self.name!r}", self.close)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.size} B, {self.submitted} submitted"

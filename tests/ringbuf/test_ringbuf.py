@@ -374,8 +374,8 @@ def test_read_batch_numpy(counters: Fd) -> None:
 
 
 def test_read_batch_without_numpy(counters: Fd, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(RB, "_np", lambda: None)
-    monkeypatch.setattr(bufreader, "_np", lambda: None)  # the reader base shared with perf
+    monkeypatch.setattr(RB, "numpy_or_none", lambda: None)
+    monkeypatch.setattr(bufreader, "numpy_or_none", lambda: None)  # the reader base shared with perf
     with small_ring() as m, P.ringbuf_output_producer(m.fd, counters.fd) as prog, RingBuffer(m) as rb:
         P.run(prog, 25)
         out = rb.read_batch(max_records=10)
@@ -484,8 +484,8 @@ def test_read_batch_into_out(counters: Fd, monkeypatch: pytest.MonkeyPatch) -> N
             check_records([bytes(x) for x in raw], 150)
         with RingBuffer(m, type=lambda b: b) as rb, pytest.raises(TypeError):
             rb.read_batch(out=np.zeros(8, "V64"))
-        monkeypatch.setattr(RB, "_np", lambda: None)
-        monkeypatch.setattr(bufreader, "_np", lambda: None)
+        monkeypatch.setattr(RB, "numpy_or_none", lambda: None)
+        monkeypatch.setattr(bufreader, "numpy_or_none", lambda: None)
         with RingBuffer(m) as rb, pytest.raises(ModuleNotFoundError):
             rb.read_batch(out=np.zeros(8, "V64"))
 

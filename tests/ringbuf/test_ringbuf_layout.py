@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bpfkit import ringbuf as RB
-from bpfkit._bufreader import _Codec
+from bpfkit._bufreader import RecordCodec
 from bpfkit.maps._codec import explicit_format as _explicit_format
 from bpfkit.ringbuf import BUSY_BIT, DISCARD_BIT, Ring
 
@@ -29,7 +29,7 @@ class FakeRing:
         self.pos = 0
         ring = Ring.__new__(Ring)
         ring.index, ring.name, ring.map_id, ring.size = 0, "fake", 0, size
-        ring.callback, ring.codec, ring.records, ring.discarded = None, _Codec(rtype, False), 0, 0
+        ring.callback, ring.codec, ring.records, ring.discarded = None, RecordCodec(rtype, False), 0, 0
         ring._mask = size - 1
         ring._cons = memoryview(self.cons).cast("Q")
         ring._prod = memoryview(self.prod).cast("Q")
@@ -114,7 +114,7 @@ def test_every_path_agrees(path: str) -> None:
     elif path == "iter":
         got = list(f.ring._records_iter())
     else:
-        assert RB._np() is not None  # numpy is installed in the test environment
+        assert RB.numpy_or_none() is not None  # numpy is installed in the test environment
         got = []
         while True:  # raw batches end where the record size changes
             parts: list[Any] = []
@@ -168,7 +168,7 @@ def test_explicit_format_property(codes: list[str], order: str) -> None:
 
 
 def test_numpy_dtype_matches_struct() -> None:
-    codec = _Codec("@bHiq4s", False)
+    codec = RecordCodec("@bHiq4s", False)
     dt = codec.payload_dtype(0)
     data = bytes(range(dt.itemsize))
     rec = np.frombuffer(data, dt)[0]
@@ -177,10 +177,10 @@ def test_numpy_dtype_matches_struct() -> None:
 
 def test_codec_rejects_unknown_types() -> None:
     with pytest.raises(TypeError):
-        _Codec(1.5, False)
+        RecordCodec(1.5, False)
     with pytest.raises(ValueError):
-        _Codec("<Qz", False)
+        RecordCodec("<Qz", False)
     with pytest.raises(ValueError):
-        _Codec("<", False)
+        RecordCodec("<", False)
     with pytest.raises(ValueError):
-        _Codec(ctypes.c_uint64, False, size=4)
+        RecordCodec(ctypes.c_uint64, False, size=4)

@@ -153,7 +153,7 @@ class Instruction:
 
     @property
     def is_mem_load(self) -> bool:
-        """True for ``LDX | MEM`` and ``LDX | MEMSX`` (load from dst = *(src + off))."""
+        """True for ``LDX | MEM`` and ``LDX | MEMSX`` (load ``dst = *(src + off)``)."""
         if self.opcode & CLASS_MASK != InsnClass.LDX:
             return False
         mode = self.opcode & MODE_MASK
@@ -161,7 +161,7 @@ class Instruction:
 
     @property
     def is_mem_store(self) -> bool:
-        """True for ``ST | MEM`` and ``STX | MEM`` (store to *(dst + off))."""
+        """True for ``ST | MEM`` and ``STX | MEM`` (store to ``*(dst + off)``)."""
         cls = self.opcode & CLASS_MASK
         return (cls == InsnClass.ST or cls == InsnClass.STX) and (
             self.opcode & MODE_MASK == Mode.MEM

@@ -55,7 +55,7 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
-from ._families import _MODULE_OF
+from ._families import MODULE_OF
 
 if TYPE_CHECKING:
     from ..obj._spec import MapSpec
@@ -195,7 +195,7 @@ _NO_BATCH: set[tuple[int, int]] = set()  # (map type, batch command) the kernel 
 def _class_for(t: int) -> type[Map]:
     cls = _CLASSES.get(int(t))
     if cls is None:
-        module = _MODULE_OF.get(int(t))
+        module = MODULE_OF.get(int(t))
         if module is not None:
             importlib.import_module(f"{__package__}.{module}")  # its classes register in _CLASSES
             cls = _CLASSES.get(int(t))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .._uapi import MapType
 
-__all__ = ["FAMILIES"]
+__all__ = ["FAMILIES", "MODULE_OF"]
 
 FAMILIES: dict[MapType, str] = {
     MapType.ARENA: "_arena",
@@ -48,4 +48,4 @@ FAMILIES: dict[MapType, str] = {
 }
 """Map type -> module of :mod:`bpfkit.maps` whose class declares it in ``map_types``."""
 
-_MODULE_OF = {int(t): name for t, name in FAMILIES.items()}
+MODULE_OF = {int(t): name for t, name in FAMILIES.items()}

@@ -64,8 +64,11 @@ def read_object(data: bytes, name: str, cls: type[ObjectSpec]) -> ObjectSpec:
     """Parse and link a BPF ELF object; any malformed input raises ObjectFormatError."""
     try:
         return _Reader(data, name, cls).read()
-    except BpfError:
-        raise
+    except BpfError as exc:
+        # BpfIndexError and its kin also derive from the builtins: from a parser they mean malformed input
+        if isinstance(exc, ObjectFormatError) or not isinstance(exc, _INPUT_ERRORS):
+            raise
+        raise ObjectFormatError(f"malformed object: {exc}") from None
     except _INPUT_ERRORS as exc:
         raise ObjectFormatError(f"malformed object: {type(exc).__name__}: {exc}") from None
 
