@@ -147,7 +147,7 @@ def token_in_use() -> bool:
 def bpf_capable(cap: int) -> bool:
     """True when bpf(2) grants this process ``cap``: held in the initial user namespace, or (CAP_BPF, CAP_PERFMON,
     CAP_NET_ADMIN) held in its own user namespace and used through its BPF token. Checks the kernel makes
-    outside bpf(2) (perf_event_open, CAP_SYS_ADMIN-only helpers, *_GET_NEXT_ID) go by :func:`has_capability`."""
+    outside bpf(2) (perf_event_open, CAP_SYS_ADMIN-only helpers, ``*_GET_NEXT_ID``) go by :func:`has_capability`."""
     if has_capability(cap):
         return True
     return cap in TOKEN_CAPS and cap in effective_capabilities() and token_in_use()
