@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: run tools test setup lint typecheck uapi-check sections-check api-check pytest matrix matrix-quick matrix-envs clean fuzz soak docs dist
+.PHONY: run tools test setup lint typecheck uapi-check sections-check exports-check api-check pytest matrix matrix-quick matrix-envs clean fuzz soak docs dist
 
 run: setup
 	.venv/bin/bpfkit bootstrap
@@ -23,9 +23,13 @@ typecheck: setup
 
 uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check
+	$(PY) scripts/gen_attrs.py --check
 
 sections-check: setup
 	$(PY) scripts/gen_sections.py --check
+
+exports-check: setup
+	$(PY) scripts/gen_exports.py --check
 
 api-check: setup
 	$(PY) scripts/api_dump.py --check
@@ -33,7 +37,7 @@ api-check: setup
 pytest: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: setup lint typecheck uapi-check sections-check api-check docs pytest
+test: setup lint typecheck uapi-check sections-check exports-check api-check docs pytest
 
 # the documentation (docs/: Sphinx, API reference from the docstrings), warnings are errors
 docs: setup

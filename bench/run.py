@@ -170,6 +170,13 @@ def _b8_py(ctx: Ctx, p: dict[str, int]) -> list[str]:
     return [ctx.python, str(Path(__file__).parent / "py" / "b8_export.py"), f"--sizes={sizes}"]
 
 
+def _b9(side: str) -> Callable[[Ctx, dict[str, int]], list[str]]:
+    def argv(ctx: Ctx, p: dict[str, int]) -> list[str]:
+        return [ctx.python, str(HERE / "stopwatch.py"), "--side", side]
+
+    return argv
+
+
 def _no_c(ctx: Ctx, p: dict[str, int]) -> list[str]:
     return []  # a bpfkit-only benchmark: no C counterpart
 
@@ -192,6 +199,12 @@ _STREAM_METRICS: tuple[Metric, ...] = (
            "out.variants.zero_copy.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
     Metric("raw.drain", "read_batch() untyped (V64), drain", "Mrec/s", "higher",
            "out.variants.raw.drain.records_per_s", "out.drain.records_per_s", PER_S_M),
+    # issue 18: the callback path against the Python floor measured in the same bpfkit process (the "C" columns
+    # hold the floor): a loop handing each record as a bytes slice to the same callback; >= 0.67: at most 1.5x its time per record
+    Metric("callback.drain.floor", "callback, drain [ref: Python floor, same callback]", "Mrec/s", "higher",
+           "out.callback.drain.records_per_s", "py:out.floor.callback.records_per_s", PER_S_M, Target(">=", 0.67)),
+    Metric("floor.trivial", "Python floor, trivial callback [ref: same, checking callback]", "Mrec/s", "higher",
+           "out.floor.trivial.records_per_s", "py:out.floor.callback.records_per_s", PER_S_M),
 )
 
 BENCHES: tuple[Bench, ...] = (
@@ -316,6 +329,27 @@ BENCHES: tuple[Bench, ...] = (
                    "out.attach_ns", NS_MS, Target("<=", 1.5)),
             Metric("detach", "detach every link", "ms", "lower", "out.detach_ns", "out.detach_ns", NS_MS,
                    Target("<=", 1.0)),
+        ),
+    ),
+    Bench(
+        id="B9",
+        title="stop: SIGINT to process exit (links closed), and the bootstrap tool as a user runs it",
+        fresh=True,
+        sizes={"full": Sizes(5), "quick": Sizes(2), "tiny": Sizes(1)},
+        c_argv=_b9("c"),
+        py_argv=_b9("bpfkit"),
+        needs=("tracefs",),
+        metrics=(
+            Metric("stop.bootstrap", "SIGINT to exit, bootstrap.bpf.o (2 tracepoints, ring buffer)", "ms", "lower",
+                   "out.bootstrap.stop_ns", "out.bootstrap.stop_ns", NS_MS, Target("<=", 0.5)),
+            Metric("stop.stop16", "SIGINT to exit, 16 tracepoint links", "ms", "lower",
+                   "out.stop16.stop_ns", "out.stop16.stop_ns", NS_MS, Target("<=", 0.5)),
+            Metric("tool.stop", "`bpfkit bootstrap`: SIGINT to exit (C: as above)", "ms", "lower",
+                   "out.tool.stop_ns", "out.bootstrap.stop_ns", NS_MS),
+            Metric("start.bootstrap", "spawn to attached (ready line), bootstrap.bpf.o", "ms", "lower",
+                   "out.bootstrap.start_ns", "out.bootstrap.start_ns", NS_MS),
+            Metric("tool.start", "B1 as a user runs it: `bpfkit bootstrap --duration 0`, spawn to ready (C: b9_stop)",
+                   "ms", "lower", "out.tool_duration0.start_ns", "out.bootstrap.start_ns", NS_MS, Target("<=", 2.5)),
         ),
     ),
     Bench(
@@ -546,11 +580,12 @@ def _metric_entry(m: Metric, c: Side, py: Side) -> Json:
         "target": None if m.target is None else {"op": m.target.op, "value": m.target.value},
         "c": None, "bpfkit": None, "ratio": None, "verdict": "n/a",
     }
-    cv = _values(c.runs, m.c, m.scale) if m.c else None
+    ref = py if m.c and m.c.startswith("py:") else c  # "py:": the reference is measured by the bpfkit side
+    cv = _values(ref.runs, m.c.removeprefix("py:"), m.scale) if m.c else None
     if cv:
         entry["c"] = _stats(cv, m.better)
-    elif c.error:
-        entry["c_error"] = c.error.splitlines()[0]
+    elif ref.error:
+        entry["c_error"] = ref.error.splitlines()[0]
     head = m.py.split(".")[1] if m.py.startswith("out.") else ""
     reason = py.unavailable or py.unavailable_metrics.get(head)
     pv = None if reason else _values(py.runs, m.py, m.scale)
@@ -584,6 +619,77 @@ def _verdict(m: Metric, e: Json) -> str:
         return "n/a"
     ok = e["ratio"] <= t.value if t.op == "<=" else e["ratio"] >= t.value
     return "PASS" if ok else "MISS"
+
+
+# ---- import report (issue 18) ---------------------------------------------------------------------
+
+# The three starts the import report compares: a bare interpreter, `import bpfkit`, and what B1 does.
+_IMPORT_CASES: dict[str, str] = {
+    "python -c pass": "",
+    "import bpfkit": "import bpfkit",
+    "import bpfkit + load + attach bootstrap.bpf.o": (
+        "import bpfkit\n"
+        "with bpfkit.load(sys.argv[1], constants={'min_duration_ns': 0}) as obj:\n"
+        "    obj.attach()\n"
+    ),
+}
+_WATCH = ("typing", "dataclasses", "inspect", "enum", "ctypes", "bpfkit._uapi._generated_lazy")
+
+
+def _importtime(python: str, code: str, env: dict[str, str], obj: Path) -> tuple[dict[str, float], list[str]]:
+    """One ``python -X importtime`` run of ``code``: {module: self µs} and the modules loaded at its end."""
+    prog = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))\n"
+    proc = subprocess.run([python, "-X", "importtime", "-c", prog, str(obj)], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise SideError(f"importtime run failed: {proc.stderr.strip()[-2000:]}")
+    selfs: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _cum, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        selfs[name] = float(own)
+    return selfs, proc.stdout.split()
+
+
+def import_report(ctx: Ctx, env: dict[str, str], rounds: int) -> Json:
+    """``-X importtime`` of the three starts of _IMPORT_CASES, ``rounds`` times each (interleaved): module
+    counts, the summed self time of every import (median over the rounds), the heaviest modules, and which
+    of _WATCH each start imports. A report, not a target: the B1 row is the timed start."""
+    obj = ctx.build / "bootstrap.bpf.o"
+    runs: dict[str, list[tuple[dict[str, float], list[str]]]] = {k: [] for k in _IMPORT_CASES}
+    for _ in range(rounds):
+        for label, code in _IMPORT_CASES.items():
+            runs[label].append(_importtime(ctx.python, code, env, obj))
+    out: Json = {"rounds": rounds, "cases": {}}
+    for label, rs in runs.items():
+        modules = rs[-1][1]
+        names = sorted({n for selfs, _ in rs for n in selfs})
+        per_module = {n: statistics.median([selfs.get(n, 0.0) for selfs, _ in rs]) for n in names}
+        out["cases"][label] = {
+            "modules": len(modules),
+            "imports_ms": statistics.median([sum(selfs.values()) for selfs, _ in rs]) / 1000,
+            "heaviest_ms": {n: round(v / 1000, 3) for n, v in sorted(per_module.items(), key=lambda kv: -kv[1])[:8]},
+            "imported": [w for w in _WATCH if w in modules],
+        }
+    return out
+
+
+def format_import_report(rep: Json) -> str:
+    """The import report as text: one line per start, then the heaviest modules of a load."""
+    lines = [f"imports (python -X importtime, median of {rep['rounds']} runs; 'import time' = the summed self time "
+             "of every module imported):"]
+    base = None
+    for label, c in rep["cases"].items():
+        extra = "" if base is None else f" (+{c['modules'] - base})"
+        base = c["modules"] if base is None else base
+        watched = ", ".join(c["imported"]) or "none"
+        lines.append(f"  {label:<48} {c['modules']:>4} modules{extra:<7} {c['imports_ms']:6.1f} ms   of {', '.join(_WATCH)}: "
+                     f"{watched}")
+    last = list(rep["cases"].values())[-1]
+    lines.append("  heaviest modules of the load (self ms): "
+                 + ", ".join(f"{n} {v:.2f}" for n, v in last["heaviest_ms"].items()))
+    return "\n".join(lines)
 
 
 # ---- machine facts ------------------------------------------------------------------------------
@@ -719,6 +825,7 @@ def format_table(results: Json) -> str:
     out.append("best = min for times and sizes, max for rates; ratio = bpfkit median / C median; "
                "a '== 0' target is on bpfkit's worst round;")
     out.append("MISS xF: bpfkit would have to get F times better to meet the target.")
+    out.append("[ref: ...] rows: the C columns hold that reference, measured by the bpfkit side in the same process.")
     seen = set()
     for n in notes:
         if n not in seen:
@@ -818,12 +925,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             log(f"{bench.id}: {bench.title}")
             results["benchmarks"][bench.id] = run_bench(bench, ctx, mode, args.rounds, warmup, env, log)
+        if not args.only or "B1" in args.only:
+            log("imports: python -X importtime of import bpfkit and of a load")
+            try:
+                results["imports"] = import_report(ctx, env, {"full": 5, "quick": 3, "tiny": 1}[mode])
+            except SideError as exc:
+                results["imports"] = {"error": str(exc)}
     results["seconds"] = round(time.monotonic() - t0, 1)
     results["machine"]["loadavg_end"] = os.getloadavg()
     print(format_machine(results["machine"]))
     print(f"command: python {shlex.join(results['command'])}   ({results['seconds']} s)")
     print()
     print(format_table(results))
+    if "imports" in results:
+        print()
+        imp = results["imports"]
+        print(format_import_report(imp) if "error" not in imp else f"imports: {imp['error']}")
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ TABLE: list[tuple[str, str, str, str | None, tuple[str, ...], str | None]] = [
     ("fentry.s", "plus", "TRACING", "TRACE_FENTRY", BTF_SL, "tracing"),
     ("fmod_ret.s", "plus", "TRACING", "MODIFY_RETURN", BTF_SL, "tracing"),
     ("fexit.s", "plus", "TRACING", "TRACE_FEXIT", BTF_SL, "tracing"),
-    ("freplace", "plus", "EXT", None, BTF, "tracing"),
+    ("freplace", "plus", "EXT", None, BTF, "ext"),
     ("lsm", "plus", "LSM", "LSM_MAC", BTF, "lsm"),
     ("lsm.s", "plus", "LSM", "LSM_MAC", BTF_SL, "lsm"),
     ("lsm_cgroup", "plus", "LSM", "LSM_CGROUP", BTF, None),
@@ -158,6 +158,7 @@ FAMILIES = (
     "tracepoint",
     "raw_tracepoint",
     "tracing",
+    "ext",
     "lsm",
     "iter",
 )

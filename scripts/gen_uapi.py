@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from bpfkit._registry import MAP_TYPES  # noqa: E402
 from bpfkit.btf import Btf, Enum, Enum64  # noqa: E402
 
 OUT = ROOT / "src" / "bpfkit" / "_uapi" / "_generated.py"
@@ -141,19 +142,9 @@ DEFINES: list[tuple[str, str, str, str, list[tuple[str, int, str]]]] = [
     ]),
 ]
 
-# First Linux release with each map and program type (for docstrings and NotSupportedError).
-MAP_MIN_KERNEL = {
-    "HASH": "3.19", "ARRAY": "3.19", "PROG_ARRAY": "4.2", "PERF_EVENT_ARRAY": "4.3",
-    "PERCPU_HASH": "4.6", "PERCPU_ARRAY": "4.6", "STACK_TRACE": "4.6", "CGROUP_ARRAY": "4.8",
-    "LRU_HASH": "4.10", "LRU_PERCPU_HASH": "4.10", "LPM_TRIE": "4.11", "ARRAY_OF_MAPS": "4.12",
-    "HASH_OF_MAPS": "4.12", "DEVMAP": "4.14", "SOCKMAP": "4.14", "CPUMAP": "4.15", "XSKMAP": "4.18",
-    "SOCKHASH": "4.18", "CGROUP_STORAGE_DEPRECATED": "4.19", "CGROUP_STORAGE": "4.19",
-    "REUSEPORT_SOCKARRAY": "4.19", "PERCPU_CGROUP_STORAGE_DEPRECATED": "4.20",
-    "PERCPU_CGROUP_STORAGE": "4.20", "QUEUE": "4.20", "STACK": "4.20", "SK_STORAGE": "5.2",
-    "DEVMAP_HASH": "5.4", "STRUCT_OPS": "5.6", "RINGBUF": "5.8", "INODE_STORAGE": "5.10",
-    "TASK_STORAGE": "5.11", "BLOOM_FILTER": "5.16", "USER_RINGBUF": "6.1", "CGRP_STORAGE": "6.2",
-    "ARENA": "6.9", "INSN_ARRAY": "6.19",
-}
+# First Linux release with each map type: from the registry of per-type facts (bpfkit._registry);
+# with each program type: the table below (for docstrings and NotSupportedError).
+MAP_MIN_KERNEL = {f.name: f.since for f in MAP_TYPES if f.since is not None}
 PROG_MIN_KERNEL = {
     "SOCKET_FILTER": "3.19", "KPROBE": "4.1", "SCHED_CLS": "4.1", "SCHED_ACT": "4.1",
     "TRACEPOINT": "4.7", "XDP": "4.8", "PERF_EVENT": "4.9", "CGROUP_SKB": "4.10",

@@ -254,7 +254,7 @@ def test_a_signal_while_the_cli_builds_its_parser_exits_quietly(sig: int, status
         "import os, signal, sys\n"
         "import bpfkit.cli as cli\n"
         "real = cli.build_parser\n"
-        f"def build():\n    os.kill(os.getpid(), {int(sig)})\n    return real()\n"
+        f"def build(*a, **k):\n    os.kill(os.getpid(), {int(sig)})\n    return real(*a, **k)\n"
         "cli.build_parser = build\n"
         "sys.exit(cli.main(['bootstrap', '--duration', '5']))\n"
     )

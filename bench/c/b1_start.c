@@ -80,7 +80,6 @@ int main(int argc, char **argv)
 {
 	uint64_t t_main = mono_ns(), t_open, t_load, t_attach, t_done;
 	struct bpf_link *links[MAX_LINKS];
-	struct bpf_program *prog;
 	struct bpf_object *obj;
 	char path[PATH_MAX];
 	const char *spawn_env, *min_duration = NULL;
@@ -111,14 +110,7 @@ int main(int argc, char **argv)
 	t_open = mono_ns();
 	check_libbpf(bpf_object__load(obj), "bpf_object__load");
 	t_load = mono_ns();
-	bpf_object__for_each_program(prog, obj) {
-		if (nlinks == MAX_LINKS)
-			die("more than %d programs", MAX_LINKS);
-		links[nlinks] = bpf_program__attach(prog);
-		if (!links[nlinks])
-			die("attach of %s failed: %s", bpf_program__name(prog), strerror(errno));
-		nlinks++;
-	}
+	nlinks = attach_all(obj, links, MAX_LINKS);
 	t_attach = mono_ns();
 	exec_ns = since_exec_ns(&resolution_ns);
 	spawn_env = getenv("BENCH_SPAWN_MONO_NS");

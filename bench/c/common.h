@@ -167,6 +167,23 @@ static inline size_t datasec_var_offset(struct bpf_object *obj, const char *sec,
 }
 
 /* tracepoint attachment reads event ids from tracefs; say so up front instead of failing in libbpf. */
+/* Attach every program of a loaded object (bpf_program__attach, by section) into links[0..max); the count. */
+static inline int attach_all(struct bpf_object *obj, struct bpf_link **links, int max)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, obj) {
+		if (n == max)
+			die("more than %d programs", max);
+		links[n] = bpf_program__attach(prog);
+		if (!links[n])
+			die("attach of %s failed: %s", bpf_program__name(prog), strerror(errno));
+		n++;
+	}
+	return n;
+}
+
 static inline void require_tracefs(void)
 {
 	if (access("/sys/kernel/tracing/events", F_OK) && access("/sys/kernel/debug/tracing/events", F_OK))

@@ -231,3 +231,32 @@ def consume_concurrent(p: Producer, step: Any, emitted: Any) -> tuple[int, int]:
 
 def rate(records: int, elapsed_ns: int) -> float:
     return records * 1e9 / elapsed_ns if elapsed_ns else 0.0
+
+
+def python_floor(n: int, stride: int, deliver: Any, *, cpu: bool = False) -> dict[str, Any]:
+    """The Python floor of a per-record callback path, measured in the same process as the reader.
+
+    A plain loop over a buffer of ``stride``-spaced records hands each one, as a bytes slice of
+    RECORD_SIZE (a copy, as the reader's callback gets), to ``deliver(record)``: the least any
+    pure-Python consumer pays per record. The buffer holds 1024 records (one reader run) and is
+    walked until ``n`` records went through; records_per_s is comparable to the reader's.
+    With ``cpu`` the call is ``deliver(0, record)``, as a perf buffer's callback is called.
+    """
+    per_run = 1024
+    buf = bytes(stride * per_run)
+    starts = range(stride - RECORD_SIZE, stride * per_run, stride)  # the payload after each record's header
+    size = RECORD_SIZE
+    runs = max(1, -(-n // per_run))
+    t0 = mono_ns()
+    if cpu:
+        for _ in range(runs):
+            for s in starts:
+                deliver(0, buf[s:s + size])
+    else:
+        for _ in range(runs):
+            for s in starts:
+                deliver(buf[s:s + size])
+    elapsed = mono_ns() - t0
+    records = runs * per_run
+    return {"records": records, "elapsed_ns": elapsed, "records_per_s": rate(records, elapsed),
+            "ns_per_record": elapsed / records}

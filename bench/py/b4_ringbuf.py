@@ -11,6 +11,9 @@ each in two modes:
             array, checked with one vectorized comparison; buf is one array
             allocated (and touched) before timing and reused by every read, as a
             steady consumer would (a fresh array per read costs its page faults).
+  floor:    the Python floor of the callback path, measured here: a plain loop handing each
+            record of a buffer (72-byte stride) as a 64-byte bytes slice to the same callback
+            (floor.callback), or to one that does nothing (floor.trivial).
   Variants, drain mode only (rows without a target): the callback with
   zero_copy=True (a memoryview into the ring) and an untyped read_batch() (V64).
   concurrent: ring of K KiB; a producer thread repeats test runs while this
@@ -31,7 +34,7 @@ import sys
 from typing import Any
 
 from _common import emit, fail, missing_api, mono_ns, numpy_missing, peak_rss_kib, unavailable
-from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, rate, record_dtype
+from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, python_floor, rate, record_dtype
 
 BENCH = "b4_ringbuf"
 RB_RECORD_BYTES = RECORD_SIZE + 8  # 8-byte ring buffer header
@@ -63,13 +66,22 @@ def make_reader(coll: Any, batch: int, kind: str) -> tuple[Any, list[int]]:
         return bpfkit.RingBuffer(coll.maps["rb"], type=record_dtype()), bad
     if kind == "raw":
         return bpfkit.RingBuffer(coll.maps["rb"]), bad
+    return bpfkit.RingBuffer(coll.maps["rb"], checker(batch, bad), zero_copy=kind == "zero_copy"), bad
+
+
+def checker(batch: int, bad: list[int]) -> Any:
+    """The per-record callback: checks the record's size and seq, as the C callback does."""
     seq_of = struct.Struct("<8xQ").unpack_from
 
     def on_record(rec: Any) -> None:
         if len(rec) != RECORD_SIZE or seq_of(rec)[0] >= batch:
             bad[0] += 1
 
-    return bpfkit.RingBuffer(coll.maps["rb"], on_record, zero_copy=kind == "zero_copy"), bad
+    return on_record
+
+
+def trivial(rec: Any) -> None:
+    """A callback that does nothing: the floor of the floor."""
 
 
 def check_batch(arr: Any, batch: int) -> bool:
@@ -174,6 +186,10 @@ def main() -> int:
     out: dict[str, Any] = {"bench": BENCH, "n": n, "record_size": RECORD_SIZE, "run_batch": batch}
     out["callback"] = {"concurrent": run_concurrent(n, batch, ring_bytes, "callback"), "drain": run_drain(n, batch, "callback")}
     out["variants"] = {"zero_copy": {"drain": run_drain(n, batch, "zero_copy")}}
+    # the Python floor, in this process: the same callback (and a trivial one) on bytes slices of a buffer
+    floor_bad = [0]
+    out["floor"] = {"callback": python_floor(n, RB_RECORD_BYTES, checker(batch, floor_bad)),
+                    "trivial": python_floor(n, RB_RECORD_BYTES, trivial)}
     np_why = numpy_missing() or missing_api("RingBuffer.read_batch")
     if np_why:
         out["unavailable_metrics"] = {"batch": np_why}

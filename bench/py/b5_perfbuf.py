@@ -10,6 +10,7 @@ and wakeup_events (1: what perf_buffer__new asks for).
   concurrent: the producer thread runs where the scheduler puts it; it waits
               while more than half of one CPU buffer's worth is unconsumed.
   drain:      runs on CPU 0 (BPF_F_TEST_RUN_ON_CPU); each CPU buffer holds N records.
+The Python floor (floor.callback, floor.trivial) as in b4_ringbuf.py, with callback(0, record).
 Variants in drain mode as in b4_ringbuf.py (zero_copy callback, untyped
 read_batch). "lost" counts PERF_RECORD_LOST records, "dropped" the producer's
 failed outputs.
@@ -23,7 +24,7 @@ import sys
 from typing import Any
 
 from _common import emit, fail, missing_api, numpy_missing, peak_rss_kib, unavailable
-from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, rate, record_dtype
+from _producer import RECORD_SIZE, Producer, bss_counter, consume_concurrent, load_producer, pow2_ceil, python_floor, rate, record_dtype
 from b4_ringbuf import batch_step, out_buffer, produce_then_drain
 
 BENCH = "b5_perfbuf"
@@ -45,6 +46,11 @@ def make_reader(coll: Any, batch: int, kind: str, pages: int, wakeup: int) -> tu
         return bpfkit.PerfBuffer(coll.maps["pb"], None, on_lost, type=record_dtype(), **common), tally
     if kind == "raw":  # raw samples are padded to 68 bytes: ask for the 64 of the record
         return bpfkit.PerfBuffer(coll.maps["pb"], None, on_lost, size=RECORD_SIZE, **common), tally
+    return bpfkit.PerfBuffer(coll.maps["pb"], checker(batch, tally), on_lost, zero_copy=kind == "zero_copy", **common), tally
+
+
+def checker(batch: int, tally: list[int]) -> Any:
+    """The per-sample callback: checks the record's size and seq, as the C callback does."""
     import struct
 
     seq_of = struct.Struct("<8xQ").unpack_from
@@ -53,7 +59,11 @@ def make_reader(coll: Any, batch: int, kind: str, pages: int, wakeup: int) -> tu
         if len(rec) < RECORD_SIZE or seq_of(rec)[0] >= batch:
             tally[0] += 1
 
-    return bpfkit.PerfBuffer(coll.maps["pb"], on_sample, on_lost, zero_copy=kind == "zero_copy", **common), tally
+    return on_sample
+
+
+def trivial(cpu: int, rec: Any) -> None:
+    """A callback that does nothing: the floor of the floor."""
 
 
 def run_concurrent(n: int, batch: int, pages: int, wakeup: int, kind: str) -> dict[str, Any]:
@@ -111,6 +121,9 @@ def main() -> int:
     out["callback"] = {"concurrent": run_concurrent(n, batch, pages, wakeup, "callback"),
                        "drain": run_drain(n, batch, wakeup, "callback")}
     out["variants"] = {"zero_copy": {"drain": run_drain(n, batch, wakeup, "zero_copy")}}
+    # the Python floor, in this process: the same callback (and a trivial one) on bytes slices of a buffer
+    out["floor"] = {"callback": python_floor(n, PB_RECORD_BYTES, checker(batch, [0, 0]), cpu=True),
+                    "trivial": python_floor(n, PB_RECORD_BYTES, trivial, cpu=True)}
     np_why = numpy_missing() or missing_api("PerfBuffer.read_batch")
     if np_why:
         out["unavailable_metrics"] = {"batch": np_why}

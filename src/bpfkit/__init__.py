@@ -7,7 +7,6 @@ perf buffers and attach programs, with no libbpf, no BCC and no kernel headers.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._uapi import AttachType as AttachType
 from ._uapi import BtfKind as BtfKind
@@ -30,53 +29,26 @@ from .errors import NotSupportedError as NotSupportedError
 from .errors import ObjectFormatError as ObjectFormatError
 from .errors import RelocationError as RelocationError
 from .errors import VerifierError as VerifierError
+from .maps import _exports as _map_exports
 
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._uapi import HelperId as HelperId
     from .collection import Collection as Collection
     from .collection import Variables as Variables
     from .collection import load as load
     from .links import Link as Link
     from .links import LinkInfo as LinkInfo
-    from .maps import ArenaMap as ArenaMap
-    from .maps import ArrayMap as ArrayMap
-    from .maps import ArrayOfMapsMap as ArrayOfMapsMap
-    from .maps import BloomFilterMap as BloomFilterMap
-    from .maps import CgroupArrayMap as CgroupArrayMap
-    from .maps import CgroupStorageMap as CgroupStorageMap
-    from .maps import CgrpStorageMap as CgrpStorageMap
-    from .maps import CpuMap as CpuMap
-    from .maps import DevMap as DevMap
-    from .maps import DevMapHash as DevMapHash
-    from .maps import HashMap as HashMap
-    from .maps import HashOfMapsMap as HashOfMapsMap
-    from .maps import InodeStorageMap as InodeStorageMap
     from .maps import LpmKey as LpmKey
-    from .maps import LpmTrieMap as LpmTrieMap
-    from .maps import LruHashMap as LruHashMap
-    from .maps import LruPerCpuHashMap as LruPerCpuHashMap
     from .maps import Map as Map
     from .maps import MapInfo as MapInfo
     from .maps import MapIterationError as MapIterationError
-    from .maps import PerCpuArrayMap as PerCpuArrayMap
-    from .maps import PerCpuCgroupStorageMap as PerCpuCgroupStorageMap
-    from .maps import PerCpuHashMap as PerCpuHashMap
-    from .maps import PerfEventArrayMap as PerfEventArrayMap
-    from .maps import ProgArrayMap as ProgArrayMap
     from .maps import QueueEmptyError as QueueEmptyError
-    from .maps import QueueMap as QueueMap
-    from .maps import ReuseportSockArray as ReuseportSockArray
-    from .maps import RingBufMap as RingBufMap
-    from .maps import SkStorageMap as SkStorageMap
-    from .maps import SockHash as SockHash
-    from .maps import SockMap as SockMap
-    from .maps import StackMap as StackMap
-    from .maps import StackTraceMap as StackTraceMap
-    from .maps import TaskStorageMap as TaskStorageMap
-    from .maps import UserRingBufMap as UserRingBufMap
-    from .maps import XskMap as XskMap
+    from .maps._exports import *  # noqa: F403  (the map class of each row of the registry, bpfkit._registry)
     from .obj import MapSpec as MapSpec
     from .obj import ObjectSpec as ObjectSpec
     from .obj import ProgramSpec as ProgramSpec
@@ -93,19 +65,10 @@ if TYPE_CHECKING:
 
 # Names whose modules reach the kernel (bpfkit._sys) are imported on first use, so that
 # importing the pure core (bpfkit.btf, bpfkit._uapi, ...) never loads the syscall layer.
-_LAZY: dict[str, str] = {
-    name: "bpfkit.maps"
-    for name in (
-        "ArenaMap", "ArrayMap", "ArrayOfMapsMap", "BloomFilterMap", "CgroupArrayMap", "CgroupStorageMap",
-        "CgrpStorageMap", "CpuMap",
-        "DevMap", "DevMapHash", "HashMap", "HashOfMapsMap", "InodeStorageMap", "LpmKey", "LpmTrieMap",
-        "LruHashMap", "LruPerCpuHashMap", "Map", "MapInfo", "MapIterationError", "PerCpuArrayMap",
-        "PerCpuCgroupStorageMap",
-        "PerCpuHashMap", "PerfEventArrayMap", "ProgArrayMap", "QueueEmptyError", "QueueMap",
-        "ReuseportSockArray", "RingBufMap", "SkStorageMap", "SockHash", "SockMap", "StackMap",
-        "StackTraceMap", "TaskStorageMap", "UserRingBufMap", "XskMap",
-    )
-}
+_LAZY: dict[str, str] = dict.fromkeys(
+    ("LpmKey", "Map", "MapInfo", "MapIterationError", "QueueEmptyError", *_map_exports.__all__),
+    "bpfkit.maps",
+)
 
 
 _LAZY.update({name: module for module, names in {
@@ -142,11 +105,7 @@ F_LOCK = UpdateFlags.F_LOCK
 __all__ = [
     "ANY",
     "AccessError",
-    "ArenaMap",
-    "ArrayMap",
-    "ArrayOfMapsMap",
     "AttachType",
-    "BloomFilterMap",
     "BpfError",
     "BpfIndexError",
     "BpfKeyError",
@@ -155,27 +114,15 @@ __all__ = [
     "BpfTypeError",
     "BpfValueError",
     "BtfKind",
-    "CgroupArrayMap",
-    "CgroupStorageMap",
-    "CgrpStorageMap",
     "Collection",
-    "CpuMap",
-    "DevMap",
-    "DevMapHash",
     "EXIST",
     "F_LOCK",
-    "HashMap",
-    "HashOfMapsMap",
     "HelperId",
-    "InodeStorageMap",
     "KernelError",
     "Link",
     "LinkInfo",
     "LinkType",
     "LpmKey",
-    "LpmTrieMap",
-    "LruHashMap",
-    "LruPerCpuHashMap",
     "Map",
     "MapFlags",
     "MapInfo",
@@ -187,39 +134,24 @@ __all__ = [
     "NotSupportedError",
     "ObjectFormatError",
     "ObjectSpec",
-    "PerCpuArrayMap",
-    "PerCpuCgroupStorageMap",
-    "PerCpuHashMap",
     "PerfBuffer",
-    "PerfEventArrayMap",
-    "ProgArrayMap",
     "ProgType",
     "Program",
     "ProgramInfo",
     "ProgramSpec",
     "QueueEmptyError",
-    "QueueMap",
     "RelocationError",
-    "ReuseportSockArray",
-    "RingBufMap",
     "RingBuffer",
-    "SkStorageMap",
-    "SockHash",
-    "SockMap",
-    "StackMap",
-    "StackTraceMap",
-    "TaskStorageMap",
     "TestRunResult",
     "Token",
     "TraceEvent",
     "TracePipe",
     "UpdateFlags",
-    "UserRingBufMap",
     "UserRingBuffer",
     "VariableSpec",
     "Variables",
     "VerifierError",
-    "XskMap",
     "__version__",
     "load",
 ]
+__all__ += _map_exports.__all__

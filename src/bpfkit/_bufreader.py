@@ -19,7 +19,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain, repeat
 from types import TracebackType
-from typing import Any, Protocol
 
 from ._sys import Fd
 from ._sys import attrs as A
@@ -45,17 +44,41 @@ __all__ = [
 ]
 
 
-class _HasFileno(Protocol):
-    def fileno(self) -> int: ...
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
+    class _HasFileno(Protocol):
+        def fileno(self) -> int: ...
 
-class _HasFd(Protocol):
-    @property
-    def fd(self) -> int: ...
+    class _HasFd(Protocol):
+        @property
+        def fd(self) -> int: ...
 
+    # A map: a bpfkit Map, anything with fileno() or .fd, or a raw fd.
+    MapLike = int | _HasFileno | _HasFd
 
-# A map: a bpfkit Map, anything with fileno() or .fd, or a raw fd.
-MapLike = int | _HasFileno | _HasFd
+    class _Source(Protocol):
+        """One ring of a reader (a ring buffer map, or one CPU's perf ring): what Reader relies on."""
+
+        callback: Any
+        codec: RecordCodec
+
+        @property
+        def pending(self) -> int: ...
+
+        @property
+        def _emit(self) -> Callable[..., object] | None: ...
+
+        def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
+
+        def _records_iter(self) -> Iterator[Any]: ...
+
+        def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
+
+        def _close(self) -> int: ...
+else:
+    MapLike = "int | _HasFileno | _HasFd"  # type checkers read the alias above; typing stays unimported (issue 18)
 
 RUN_MAX = 1024  # records per run: the consumer position is published at least this often
 _BACKOFF = 0.001  # seconds to pause after a wakeup that brought nothing (e.g. a BUSY record at the head)
@@ -314,27 +337,6 @@ def release_views(views: list[memoryview] | None) -> None:
 
 
 # ---- the reader base ------------------------------------------------------------------------
-
-
-class _Source(Protocol):
-    """One ring of a reader (a ring buffer map, or one CPU's perf ring): what Reader relies on."""
-
-    callback: Any
-    codec: RecordCodec
-
-    @property
-    def pending(self) -> int: ...
-
-    @property
-    def _emit(self) -> Callable[..., object] | None: ...
-
-    def _drain(self, emit: Callable[..., object] | None, out: list[Any] | None, budget: int) -> tuple[int, bool]: ...
-
-    def _records_iter(self) -> Iterator[Any]: ...
-
-    def _gather(self, sink: Callable[[Any], bool], budget: int) -> tuple[int, Callable[[], None]]: ...
-
-    def _close(self) -> int: ...
 
 
 def close_unclosed(what: str, close: Callable[[], None]) -> None:

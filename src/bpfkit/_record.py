@@ -15,14 +15,19 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Callable
 from types import CodeType, FunctionType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from ._typing import cast
 from .errors import BpfTypeError
 
-_F = TypeVar("_F")
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
     from typing_extensions import dataclass_transform
+    _F = TypeVar("_F")
+    _C = TypeVar("_C", bound=type)
+    _T = TypeVar("_T")
+    _C2 = TypeVar("_C2", bound=type)
 else:  # only type checkers read it (typing has it from Python 3.11)
 
     def dataclass_transform(**kwargs: Any) -> Callable[[_F], _F]:
@@ -69,9 +74,6 @@ class FrozenRecord(Record):
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(getattr(self, n) for n in self._fields))
-
-
-_C = TypeVar("_C", bound=type)
 
 
 def value_methods(cls: _C) -> _C:
@@ -145,12 +147,9 @@ class _Factory:
         return "<factory>"  # as dataclasses shows it in a signature
 
 
-_T = TypeVar("_T")
-
-
 def field(*, default_factory: Callable[[], _T]) -> _T:
     """A :func:`record` field whose default is ``default_factory()``, called for each instance."""
-    return cast(_T, _Factory(default_factory))
+    return cast("_T", _Factory(default_factory))
 
 
 class _DataclassFields:
@@ -240,9 +239,6 @@ def _make_init(cls: type, fields: tuple[tuple[str, str, Any], ...], frozen: bool
     init.__module__ = cls.__module__
     init.__annotations__ = {**{name: typ for name, typ, _ in fields}, "return": None}
     return init
-
-
-_C2 = TypeVar("_C2", bound=type)
 
 
 @dataclass_transform(field_specifiers=(field,))

@@ -12,32 +12,56 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import BpfError
 
-__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "SUBCOMMANDS", "build_parser", "main"]
 
-# subcommand name -> module under bpfkit._cli exposing register(subparsers)
-SUBCOMMANDS: dict[str, str] = {
-    "btf": "btf",
-    "map": "map",
-    "export": "export",
-    "prog": "prog",
-    "link": "link",
-    "net": "net",
-    "cgroup": "cgroup",
-    "feature": "feature",
-    "run": "run",
-    "gen": "gen",
-    **{tool: "tools" for tool in ("bootstrap", "execcount", "hello", "tailcalls", "procmap")},
+# subcommand -> (module under bpfkit._cli whose register(subparsers) adds it, its line in `bpfkit -h`).
+# The lines are those the modules give argparse (tests/test_import_budget.py checks that they agree): `bpfkit -h`
+# prints them without importing any module, and `bpfkit CMD ...` imports only CMD's module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "btf": ("btf", "dump or list BTF"),
+    "map": ("map", "inspect and edit the system's BPF maps"),
+    "export": ("export", "serve BPF map contents as Prometheus metrics and push them over OTLP"),
+    "prog": ("prog", "inspect, dump, pin and test-run the system's BPF programs"),
+    "link": ("link", "inspect, pin and detach the system's bpf_links"),
+    "net": ("net", "list the XDP, tc and flow dissector programs of each interface"),
+    "cgroup": ("cgroup", "list the programs attached to cgroups"),
+    "feature": ("feature", "what this kernel offers bpfkit, and why not where it does not"),
+    "run": ("run", "load, attach and watch any BPF object: its events and maps"),
+    "gen": ("gen", "generate typed code for a BPF object"),
+    "bootstrap": ("tools", "every process exec and exit, with exit code and lifetime (ring buffer)"),
+    "execcount": ("tools", "execve calls per UID, read from a hash map every few seconds"),
+    "hello": ("tools", "a 'Hello World' record per execve through a perf buffer"),
+    "tailcalls": ("tools", "sys_enter dispatched by syscall number through tail calls; trace_pipe and counters"),
+    "procmap": ("tools", "the live processes from a PID -> name hash map kept by exec/exit tracepoints"),
 }
 
+# subcommand name -> module under bpfkit._cli exposing register(subparsers)
+SUBCOMMANDS: dict[str, str] = {name: module for name, (module, _) in COMMANDS.items()}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered subcommand."""
+
+def build_parser(command: str | None = None, *, lazy: bool = False) -> argparse.ArgumentParser:
+    """The argument parser of ``bpfkit``: every subcommand complete, or with ``lazy`` only ``command``
+    (the others are listed by name and help line alone, so that their modules are not imported)."""
     parser = argparse.ArgumentParser(prog="bpfkit", description="A pure-Python eBPF toolkit.")
     parser.add_argument("--version", action="version", version=f"bpfkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in dict.fromkeys(SUBCOMMANDS.values()):
-        importlib.import_module(f"bpfkit._cli.{module}").register(sub)
+    if not lazy:
+        for module in dict.fromkeys(SUBCOMMANDS.values()):
+            importlib.import_module(f"bpfkit._cli.{module}").register(sub)
+        return parser
+    for name, (module, helptext) in COMMANDS.items():
+        if name != command:
+            sub.add_parser(name, help=helptext, add_help=False)
+        elif module == "tools":
+            importlib.import_module("bpfkit._cli.tools").register(sub, names=(name,))
+        else:
+            importlib.import_module(f"bpfkit._cli.{module}").register(sub)
     return parser
+
+
+def _command(args: Sequence[str]) -> str | None:
+    """The subcommand ``args`` name (their first word, as ``bpfkit`` has no option taking a value), if any."""
+    return args[0] if args and args[0] in COMMANDS else None
 
 
 class _Terminated(BaseException):
@@ -64,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             previous[sig] = signal.signal(sig, _on_early_signal)
     try:
         args = sys.argv[1:] if argv is None else list(argv)
-        parser = build_parser()
+        parser = build_parser(_command(args), lazy=True)
         ns = parser.parse_args(args)
         func = getattr(ns, "func", None)
         if func is None:

@@ -14,10 +14,10 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from . import host
 from ._record import FrozenRecord
+from ._registry import MAP_TYPES
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapType, ProgType, PseudoSrc
@@ -36,7 +36,10 @@ from .errors import (
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
 from .token import Token, TokenSource, token_for_load
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .links import Link
     from .maps import Map
     from .programs import Program
@@ -560,11 +563,8 @@ class _Loader:
 
 _DATA_KINDS = frozenset({MapKind.DATA, MapKind.BSS, MapKind.RODATA, MapKind.KCONFIG})
 
-_FD_VALUE_TYPES = frozenset({
-    MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PERF_EVENT_ARRAY,
-    MapType.CGROUP_ARRAY, MapType.SOCKMAP, MapType.SOCKHASH, MapType.DEVMAP, MapType.DEVMAP_HASH,
-    MapType.CPUMAP, MapType.XSKMAP,
-})
+# map types whose values are fds/ids of other objects: their BTF value type does not describe what user space reads
+_FD_VALUE_TYPES = frozenset(MapType[f.name] for f in MAP_TYPES if f.value == "fd")
 
 def _reoff(li: LineInfo, file_off: int, line_off: int) -> LineInfo:
     return LineInfo(li.insn_off, li.file_name, li.line, li.line_num, li.col, file_off, line_off)
@@ -734,7 +734,7 @@ class Collection:
 
     def attach(self, *names: str) -> list[Link]:
         """Attach every program that can attach on its own (or the ``names`` given); returns the links."""
-        from .links import attach_program, can_auto_attach
+        from .links import attach_program, can_auto_attach, close_links
 
         chosen = [self.programs[n] for n in names] if names else [
             p for p in self._programs.values() if can_auto_attach(p) and _auto(p)
@@ -744,17 +744,19 @@ class Collection:
             for p in chosen:
                 made.append(attach_program(p))
         except BaseException:
-            for link in made:
-                link.close()
+            close_links(reversed(made))
             raise
         self.links.extend(made)
         return made
 
     def detach(self) -> None:
-        """Close every link made by :meth:`attach`."""
+        """Close every link made by :meth:`attach`, concurrently (:func:`close_links`): each close of a
+        tracepoint or probe link waits in the kernel for an RCU grace period, and those waits overlap."""
         links, self.links = self.links, []
-        for link in reversed(links):
-            link.close()
+        if links:
+            from .links import close_links
+
+            close_links(reversed(links))
 
     def unpin(self) -> None:
         """Remove the pins this load created for LIBBPF_PIN_BY_NAME maps."""
@@ -795,7 +797,7 @@ def _auto(p: Program) -> bool:
     return bool(getattr(spec, "auto_attach", True)) if spec is not None else True
 
 
-class _Named(Mapping[str, Any]):
+class _Named(Mapping[str, "Any"]):
     """A read-only mapping whose KeyError names what exists."""
 
     def __init__(self, items: dict[str, Any], what: str, obj: str) -> None:
@@ -831,7 +833,7 @@ class _VarInfo(FrozenRecord):
         self._set(name=name, map=map, offset=offset, size=size, type_id=type_id, readonly=readonly)
 
 
-class Variables(Mapping[str, Any]):
+class Variables(Mapping[str, "Any"]):
     """Global variables of a loaded object, read and written through their data maps by name.
 
     Values decode by their BTF type as map values do (ints, enums as ints,

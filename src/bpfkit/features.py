@@ -13,13 +13,14 @@ import ctypes
 import enum
 import errno as E
 import functools
+import operator
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec
 
 from . import host
 from . import token as _token  # noqa: F401  (installs the ambient BPF token: the probes create through it)
+from ._registry import ATTACH_FAMILIES, AttachFamily, facts_of
 from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, ProgLoadAttr
@@ -38,6 +39,11 @@ from ._uapi import (
 )
 from .btf._sanitize import BtfFeatures
 from .errors import BpfError, BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ParamSpec
+    _P = ParamSpec("_P")
 
 __all__ = [
     "TRIVIAL_PROGRAM",
@@ -172,9 +178,6 @@ def _note_refusal(label: str, exc: BaseException, caps: tuple[int, ...]) -> None
     _REFUSALS[label] = refusal(label, exc, caps)
 
 
-_P = ParamSpec("_P")
-
-
 def _answers(label: Callable[..., str], caps: tuple[int, ...] = (host.CAP_BPF,)
              ) -> Callable[[Callable[_P, bool]], Callable[_P, bool]]:
     """Make a probe answer False instead of raising when the kernel refuses it, recording why under ``label``."""
@@ -235,6 +238,11 @@ def _probe_create(t: int, key: int, value: int, entries: int, flags: int = 0, **
     return 0
 
 
+def _flags_of(names: tuple[str, ...]) -> int:
+    """The MapFlags bits named by a registry row."""
+    return functools.reduce(operator.or_, (int(MapFlags[n]) for n in names), 0)
+
+
 @functools.cache
 @_answers(_map_label)
 def have_map_type(t: MapType | str | int) -> bool:
@@ -242,32 +250,23 @@ def have_map_type(t: MapType | str | int) -> bool:
     mt = _map_type(t)
     if mt is None:
         return False
-    T = MapType
-    key, value, entries, flags = 4, 4, 1, 0
+    facts = facts_of(mt)
+    key, value, entries_of = facts.probe if facts is not None else (4, 4, 1)
+    entries = host.page_size() if entries_of == "page" else entries_of
+    flags = _flags_of(facts.flags) if facts is not None else 0
+    needs = facts.probe_needs if facts is not None else ""
     extra: dict[str, Any] = {}
     expect_ok: tuple[int, ...] = (0,)
     inner: Fd | None = None
     btf_fd: Fd | None = None
     try:
-        if mt == T.STACK_TRACE:
-            value = 8
-        elif mt == T.LPM_TRIE:
-            key, value, flags = 8, 8, int(MapFlags.NO_PREALLOC)
-        elif mt in (T.QUEUE, T.STACK, T.BLOOM_FILTER):
-            key = 0
-        elif mt in (T.RINGBUF, T.USER_RINGBUF):
-            key, value, entries = 0, 0, host.page_size()
-        elif mt == T.ARENA:
-            key, value, flags = 0, 0, int(MapFlags.MMAPABLE)
-        elif mt in (T.CGROUP_STORAGE, T.PERCPU_CGROUP_STORAGE):
-            key, value, entries = 16, 8, 0
-        elif mt in (T.ARRAY_OF_MAPS, T.HASH_OF_MAPS):
-            inner = Fd(C.map_create(T.ARRAY, 4, 4, 1), "probe inner map")
+        if needs == "inner_map":
+            inner = Fd(C.map_create(MapType.ARRAY, 4, 4, 1), "probe inner map")
             extra["inner_map_fd"] = inner.fd
-        elif mt == T.STRUCT_OPS:
+        elif needs == "struct_ops":
             extra["btf_vmlinux_value_type_id"] = 1
             expect_ok = (0, ENOTSUPP)  # the type exists; id 1 is not a struct_ops type
-        elif mt in (T.SK_STORAGE, T.INODE_STORAGE, T.TASK_STORAGE, T.CGRP_STORAGE):
+        elif needs == "storage_btf":
             from ._kbtf import load_btf
             from .btf._gen import value_btf
 
@@ -278,7 +277,6 @@ def have_map_type(t: MapType | str | int) -> bool:
                 raise
             except KernelError:
                 return False
-            entries, flags = 0, int(MapFlags.NO_PREALLOC)
             extra.update(btf_fd=btf_fd.fd, btf_key_type_id=kid, btf_value_type_id=vid)
         return _probe_create(int(mt), key, value, entries, flags, **extra) in expect_ok
     finally:
@@ -852,6 +850,28 @@ _DEPENDS = {"fmod_ret": "trampolines"}
 # kernel options a feature needs, as /proc/config.gz names them
 _CONFIG_OPTIONS = {"kprobes": ("CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"), "bpf_lsm": ("CONFIG_BPF_LSM",),
                    "trampolines": ("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS",)}
+
+
+def _family_probe(family: str, fam: AttachFamily) -> Callable[[], bool]:
+    """The feature probe of an attach family that names one in the registry (its module's ``fam.probe``)."""
+
+    @functools.cache
+    @_answers(lambda: _FEATURE_LABEL[family], (host.CAP_BPF, host.CAP_PERFMON))
+    def probe() -> bool:
+        import importlib
+
+        return bool(getattr(importlib.import_module(f"bpfkit.links.{fam.module}"), fam.probe or "")())
+
+    probe.__doc__ = f"True when the kernel has {fam.label}."
+    return probe
+
+
+for _family, _fam in ATTACH_FAMILIES.items():  # the links the registry knows a probe for are features too
+    if _fam.probe is not None and _fam.probe not in _BOOL_PROBES:
+        _FEATURE_LABEL[_family] = _fam.label
+        _FEATURE_MIN_KERNEL[_family] = _fam.since or "?"
+        _CONFIG_OPTIONS[_family] = _fam.config
+        _BOOL_PROBES[_family] = _family_probe(_family, _fam)
 
 
 def _config_hint(kind: str, name: str) -> str | None:

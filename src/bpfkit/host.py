@@ -12,7 +12,6 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, overload
 
 from ._sys.privilege import (
     CAP_BPF,
@@ -29,10 +28,12 @@ from ._sys.privilege import (
     lockdown_mode,
     token_in_use,
 )
+from ._typing import overload
 from .btf import Btf
 from .btf._parse import BtfIndex
 from .errors import BpfTypeError, BpfValueError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 

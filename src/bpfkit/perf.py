@@ -25,27 +25,32 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from operator import length_hint
-from typing import TYPE_CHECKING, Any
 
 from ._bufreader import BLOCK_BYTES, MapLike, Reader, RecordCodec, lazy_host, map_name, numpy_or_none, open_map, release_views, same_prefix
 from ._sys import Fd
 from ._sys import commands as C
 from ._sys import perf_event as P
 from ._sys import ring as R
+from ._sys.attrs import PerfEventHeader, PerfEventMmapPage
 from ._sys.epoll import EPOLLIN
 from ._uapi import MapType, PerfRecordType, PerfSampleFormat, PerfSwId, PerfType
 from .errors import BpfValueError, KernelError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import mmap
+    from typing import Any
 
 __all__ = ["PerfBuffer", "PerfRing"]
 
 _SAMPLE = int(PerfRecordType.SAMPLE)
 _LOST = int(PerfRecordType.LOST)
-_HEAD = 1024 // 8  # u64 index of data_head in struct perf_event_mmap_page
-_TAIL = 1032 // 8  # data_tail
-_RAW_OFF = 12  # sample payload offset: perf_event_header (8) + u32 size
+_HEAD = PerfEventMmapPage.data_head.offset // 8  # u64 index of data_head in the ring's first page
+_TAIL = PerfEventMmapPage.data_tail.offset // 8
+_HDR = ctypes.sizeof(PerfEventHeader)  # 8: u32 type, u16 misc, u16 size, read as one u64
+_SIZE_SHIFT = PerfEventHeader.size.offset * 8  # the record size: the header's top 16 bits
+_TYPE_MASK = (1 << PerfEventHeader.type.size * 8) - 1  # the record type: its low 32 bits
+_RAW_OFF = _HDR + 4  # a PERF_SAMPLE_RAW sample's payload: after the header and a u32 size
 RUN_MAX = 1024
 
 
@@ -127,16 +132,16 @@ class PerfRing:
         while tail < head:
             off = tail & self._mask
             h = h64[off >> 3]
-            rsize = h >> 48
-            if rsize < 8 or rsize & 7:
+            rsize = h >> _SIZE_SHIFT
+            if rsize < _HDR or rsize & 7:
                 raise KernelError(E.EIO, command="perf ring read", target=str(self),
                                   detail=f"corrupt record header {h:#x} at offset {off}")
-            kind = h & 0xFFFFFFFF
+            kind = h & _TYPE_MASK
             rec = None
             if off + rsize > size:
                 rec = self._wrapped(off, rsize)
                 if kind == _SAMPLE:
-                    return tail, rsize, int.from_bytes(rec[8:12], sys.byteorder), 1, rec
+                    return tail, rsize, int.from_bytes(rec[_HDR:_RAW_OFF], sys.byteorder), 1, rec
             elif kind == _SAMPLE:
                 k = min((head - tail) // rsize, (size - off) // rsize, budget, RUN_MAX if np is None else budget,
                         max(max_bytes // rsize, 1))
@@ -147,7 +152,7 @@ class PerfRing:
                         heads = h64[off >> 3:(off + k * rsize) >> 3:rsize >> 3].tolist()
                         if heads.count(h) != k:
                             k = next(i for i, x in enumerate(heads) if x != h)
-                return tail, rsize, self._h32[(off + 8) >> 2], max(k, 1), None
+                return tail, rsize, self._h32[(off + _HDR) >> 2], max(k, 1), None
             if hold:
                 if kind == _LOST:
                     break
@@ -366,7 +371,7 @@ class PerfBuffer(Reader):
         attr = P.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1,
                                sample_type=PerfSampleFormat.RAW)
         if watermark is not None:
-            attr.flags = P.FLAG_WATERMARK
+            attr.watermark = 1
             attr.wakeup_events = watermark
         else:
             attr.wakeup_events = wakeup_events

@@ -8,7 +8,6 @@ import os
 import struct
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
 from . import token as _token  # noqa: F401  (installs the ambient BPF token for loads without token=)
 from ._record import record
@@ -19,7 +18,10 @@ from ._sys.fd import adopt_fd
 from ._uapi import AttachType, ProgFlags, ProgType, coerce
 from .errors import BpfPermissionError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, VerifierError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .asm import Instruction
     from .btf import Btf
     from .btf._ext import LineInfo
@@ -582,6 +584,23 @@ class Program:
         from .links import attach_program
 
         return attach_program(self, *args, **kwargs)
+
+    def attach_kprobe_multi(self, pattern: str | None = None, *, syms: Sequence[str] | None = None,
+                            addrs: Sequence[int] | None = None, cookies: Sequence[int] | None = None,
+                            retprobe: bool | None = None) -> Link:
+        """One kprobe.multi link on the kernel functions matching ``pattern`` (a glob), or on ``syms``/``addrs``."""
+        from .links._multi import attach_kprobe_multi
+
+        return attach_kprobe_multi(self, pattern, syms=syms, addrs=addrs, cookies=cookies, retprobe=retprobe)
+
+    def attach_uprobe_multi(self, path: str, pattern: str | None = None, *, syms: Sequence[str] | None = None,
+                            offsets: Sequence[int] | None = None, cookies: Sequence[int] | None = None,
+                            pid: int = -1, retprobe: bool | None = None) -> Link:
+        """One uprobe.multi link on the functions of ``path`` matching ``pattern``, or on ``syms``/file ``offsets``."""
+        from .links._multi import attach_uprobe_multi
+
+        return attach_uprobe_multi(self, path, pattern, syms=syms, offsets=offsets, cookies=cookies, pid=pid,
+                                   retprobe=retprobe)
 
     def attach_usdt(self, target: str | int, provider: str, name: str, *, pid: int = -1, cookie: int = 0) -> Link:
         """Attach to USDT probe ``provider:name`` of a binary/library path or of every file a process maps (pid)."""

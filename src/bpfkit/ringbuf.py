@@ -43,17 +43,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from operator import length_hint
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
-
-from ._sys import Fd
-from ._sys import attrs as A
-from ._sys import ring as R
-from ._sys.epoll import EPOLLET, EPOLLIN, EPOLLOUT, Epoll
-from ._uapi import MapType
-from .errors import BpfTypeError, BpfValueError
-
-if TYPE_CHECKING:
-    import mmap
 
 from ._bufreader import (
     BLOCK_BYTES,
@@ -69,7 +58,17 @@ from ._bufreader import (
     release_views,
     same_prefix,
 )
-from ._uapi import RingbufHeaderBits
+from ._sys import Fd
+from ._sys import attrs as A
+from ._sys import ring as R
+from ._sys.epoll import EPOLLET, EPOLLIN, EPOLLOUT, Epoll
+from ._uapi import MapType, RingbufHeaderBits
+from .errors import BpfTypeError, BpfValueError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import mmap
+    from typing import Any
 
 __all__ = ["MapLike", "Ring", "RingBuffer", "UserRingBuffer"]
 

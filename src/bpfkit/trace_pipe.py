@@ -18,11 +18,15 @@ import sys
 import time
 from collections.abc import Iterator
 from types import TracebackType
-from typing import NamedTuple, TextIO
+from typing import NamedTuple
 
 from ._sys.epoll import EPOLLIN, Epoll
 from ._sys.mounts import ensure_tracefs, tracefs_access
 from .errors import BpfValueError, KernelError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["TraceEvent", "TracePipe", "parse_line", "trace_fields", "trace_print"]
 

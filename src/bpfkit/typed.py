@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
 
+from ._typing import Generic, TypeVar
 from .errors import BpfValueError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+    S = TypeVar("S", bound="Skeleton")
 
 __all__ = ["Skeleton", "TypedMap", "from_bytes", "to_bytes"]
 
 K = TypeVar("K")
 V = TypeVar("V")
-S = TypeVar("S", bound="Skeleton")
 
 
 class Skeleton:

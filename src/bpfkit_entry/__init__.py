@@ -8,6 +8,7 @@ signal handlers: only this console script does.
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from types import FrameType
@@ -34,7 +35,9 @@ def main() -> int:
     try:
         from bpfkit.cli import main as cli_main
 
-        return cli_main()
+        status = cli_main()
+        gc.freeze()  # exiting now: the interpreter's last collections would only walk live objects (tens of ms)
+        return status
     except _EarlySignal as sig:  # before bpfkit.cli.main put its own handlers in place
         sys.stderr.flush()
         return sig.status

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import bpfkit.links as links
-from bpfkit import features
+from bpfkit import AttachType, features
 from bpfkit._sys import perf_event
 from bpfkit.bcc import bpf as bpfmod
 from bpfkit.bcc._rewriter import Mode, rewrite
@@ -128,7 +128,7 @@ def test_fentry_second(rec: Recorder, fake_kernel: FakeKernel, monkeypatch: pyte
     b.attach_kretprobe(event="do_sys_openat2", fn_name="ret_execve")
     (p,) = rec.loads
     assert p.symbol == "ret_execve__bcc_fx" and p.prog_type == bpfmod.BPF.TRACING
-    assert p.kw == {"attach_type": links.AttachType.TRACE_FEXIT, "target": "do_sys_openat2"}
+    assert p.kw == {"attach_type": AttachType.TRACE_FEXIT, "target": "do_sys_openat2"}
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "no kprobes" in err[0] and "attached as fexit instead" in err[0]
 

@@ -18,7 +18,7 @@ from link_progs import counter_prog, ins, read0
 from bpfkit import features
 from bpfkit._sys import Fd
 from bpfkit._sys import commands as C
-from bpfkit._uapi import LinkType, MapType
+from bpfkit._uapi import AttachType, LinkType, MapType
 from bpfkit.errors import NotSupportedError
 from bpfkit.links import _net as net
 from bpfkit.programs import Program
@@ -89,7 +89,8 @@ def netns_pair() -> Iterator[NetnsPair]:
 def test_xdp_link_sees_packets(netns_pair: NetnsPair, counter: Fd) -> None:
     with Program.load("xdp", counter_prog(counter.fd, 2), name="xdp_cnt") as p:  # XDP_PASS
         with net.attach_xdp(p, "va") as link:
-            assert link.info().type == LinkType.XDP
+            info = link.info()
+            assert info.type == LinkType.XDP and info.details() == {"ifindex": net.ifindex_of("va")}
             netns_pair.send_from_b(5)
     assert read0(counter) >= 5
 
@@ -103,7 +104,9 @@ def test_tcx_ingress_sees_packets(netns_pair: NetnsPair, counter: Fd) -> None:
         pytest.skip(f"probe: {ei.value}")
     with Program.load("sched_cls", counter_prog(counter.fd, 0), name="tcx_cnt") as p:  # TC_ACT_OK
         with net.attach_tcx(p, "va", "ingress") as link:
-            assert link.info().type == LinkType.TCX
+            info = link.info()
+            assert info.type == LinkType.TCX and info.attach_type() == AttachType.TCX_INGRESS
+            assert info.details()["ifindex"] == net.ifindex_of("va")
             netns_pair.send_from_b(4)
     assert read0(counter) >= 4
 
@@ -130,7 +133,9 @@ def test_cgroup_skb_egress_counts(cgroup_dir: Path, counter: Fd) -> None:
     with Program.load("cgroup_skb", counter_prog(counter.fd, 1), name="cg_cnt",
                       expected_attach_type="cgroup_inet_egress") as p:
         with net.attach_cgroup(p, str(cgroup_dir)) as link:
-            assert link.info().type == LinkType.CGROUP
+            info = link.info()
+            assert info.type == LinkType.CGROUP and info.attach_type() == AttachType.CGROUP_INET_EGRESS
+            assert info.details()["cgroup_id"] == cgroup_dir.stat().st_ino  # a cgroup2 id is its inode number
             code = (
                 f"open('{cgroup_dir}/cgroup.procs', 'w').write('0')\n"
                 "import socket\n"

@@ -6,6 +6,7 @@ does not, loading or attaching them must fail with a clear NotSupportedError.
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -22,6 +23,8 @@ from bpfkit.programs import Program
 from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
+
+_BPF_PERF_EVENT_TRACEPOINT = 5  # enum bpf_perf_event_type
 
 
 
@@ -55,10 +58,15 @@ def func_id(name: str) -> int:
 def test_tracepoint_counts_execs(counter: Fd) -> None:
     require("tracefs")  # the tracepoint id comes from tracefs
     with Program.load("tracepoint", counter_prog(counter.fd), name="cnt_exec") as p:
-        with attach_tracepoint(p, "sched", "sched_process_exec") as link:
+        cookie = 0x1234_5678_9ABC if features.have_bpf_link_perf_event() else 0  # a cookie needs the bpf_link (5.15)
+        with attach_tracepoint(p, "sched", "sched_process_exec", cookie=cookie) as link:
             run_true(5)
             if features.have_bpf_link_perf_event():
-                assert link.is_bpf_link and link.info().type == LinkType.PERF_EVENT
+                info = link.info()
+                assert link.is_bpf_link and info.type == LinkType.PERF_EVENT and info.attach_type() is None
+                if info.details()["type"]:  # the kernel reports what a perf link is on since Linux 6.6 (else zeros)
+                    assert info.details()["type"] == _BPF_PERF_EVENT_TRACEPOINT
+                    assert info.details()["tracepoint.cookie"] == cookie
             else:  # before Linux 5.15: PERF_EVENT_IOC_SET_BPF on the perf event, no bpf_link
                 assert not link.is_bpf_link
                 with pytest.raises(ValueError, match="not a bpf_link"):
@@ -73,7 +81,8 @@ def test_raw_tracepoint_counts_execs(counter: Fd) -> None:
         p.attach_target = "sched_process_exec"
         with attach_program(p) as link:
             run_true(3)
-            assert link.info().type == LinkType.RAW_TRACEPOINT
+            info = link.info()
+            assert (info.type, info.name, info.attach_type()) == (LinkType.RAW_TRACEPOINT, "sched_process_exec", None)
     before = read0(counter)
     assert before >= 3
     run_true(2)
@@ -102,7 +111,23 @@ def test_iterator_link_reads() -> None:
     with Program.load("tracing", RET0, name="it", expected_attach_type="trace_iter", attach_btf_id=fid) as p:
         with Iterator_(attach_iter(p)) as it:
             assert it.read() == b""
-            assert it.link.info().type == LinkType.ITER
+            info = it.link.info()
+            assert (info.type, info.name) == (LinkType.ITER, "task")
+
+
+def test_task_iterator_of_one_process_reports_it() -> None:
+    """iter/task with a pid: LINK_CREATE's iter_info carries it, and the link info reports it back."""
+    fid = host.vmlinux_btf().find("bpf_iter_task", BtfKind.FUNC)[0]
+    with Program.load("tracing", RET0, name="itp", expected_attach_type="trace_iter", attach_btf_id=fid) as p:
+        try:
+            link = attach_iter(p, pid=os.getpid())
+        except NotSupportedError as exc:  # before Linux 6.1 the kernel's iterator info holds a map only: refused clearly
+            assert (exc.feature, exc.min_kernel) == ("iter_task_filter", "6.1")
+            return
+        with link:
+            info = link.info()
+            assert (info.type, info.name) == (LinkType.ITER, "task")
+            assert info.details()["task.pid"] == os.getpid()
 
 
 @pytest.mark.quick

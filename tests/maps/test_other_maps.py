@@ -84,6 +84,19 @@ def test_stack_codec_drops_zero_tail() -> None:
     assert len(raw) == 32 and c.decode(raw) == (0xFFFF1, 0xFFFF2)
 
 
+def test_build_id_stack_codec_reads_struct_bpf_stack_build_id() -> None:
+    import struct
+
+    from bpfkit.maps._stack_trace import BuildIdFrame, StackCodec
+
+    frame = struct.Struct("<i20sQ")  # struct bpf_stack_build_id: status, build_id[20], offset/ip (32 bytes)
+    c = StackCodec(3 * frame.size, build_id=True)
+    raw = frame.pack(1, b"\xab" * 20, 0x1234) + frame.pack(2, bytes(20), 0xFFFF_8000_0000_0001) + bytes(frame.size)
+    assert c.decode(raw) == (BuildIdFrame(1, b"\xab" * 20, 0x1234), BuildIdFrame(2, bytes(20), 0xFFFF_8000_0000_0001))
+    with pytest.raises(ValueError):
+        StackCodec(frame.size + 8, build_id=True)
+
+
 def test_ringbuf_objects() -> None:
     require("map:ringbuf")
     size = 4 * host.page_size()

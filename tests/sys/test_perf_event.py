@@ -17,7 +17,7 @@ pytestmark = pytest.mark.kernel
 
 def test_software_counter_opens_enables_and_maps() -> None:
     attr = P.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1)
-    attr.flags = P.FLAG_DISABLED
+    attr.disabled = 1
     attr.wakeup_events = 1
     with Fd(P.perf_event_open(attr, -1, 0, target="bpf output on cpu 0"), "perf event") as fd:
         P.enable(fd.fd)

@@ -54,6 +54,13 @@ def test_duration_ends_it_cleanly(run_tool: Callable[..., ToolRun], tool: str) -
     assert_clean_exit(t, rc)
 
 
+def test_duration_zero_stops_as_soon_as_attached(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--duration 0``: attach, say so, stop (how the benchmarks time a tool's start)."""
+    require_tool("bootstrap")
+    assert cli.main(["bootstrap", "--duration", "0"]) == 0
+    assert READY.search(capsys.readouterr().err.splitlines()[0])
+
+
 @pytest.mark.parametrize("tool", list(TOOLS))
 def test_in_process_run_closes_everything(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
     require_tool(tool)

@@ -77,3 +77,36 @@ def test_object_path_and_cstr() -> None:
     with pytest.raises(ValueError):
         object_path("nope")
     assert cstr(b"sh\0garbage") == "sh" and cstr(b"\xff\0") == "\ufffd" and cstr("a\0b") == "a"
+
+
+def test_wait_readable_says_whether_the_source_is_readable() -> None:
+    r, w = os.pipe()
+    try:
+        with Session(out=io.StringIO(), err=io.StringIO(), handle_signals=False) as s:
+            assert s.wait_readable(_Fileno(r), 0) is False
+            os.write(w, b"x")
+            assert s.wait_readable(_Fileno(r), 60) is True  # readable: returns at once
+            assert s.wait_readable(None, 0) is False
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_a_stop_ends_a_wait_for_a_source_that_stays_quiet() -> None:
+    r, w = os.pipe()
+    try:
+        with Session(out=io.StringIO(), err=io.StringIO()) as s:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler stops the session and wakes the wait
+            assert s.wait_readable(_Fileno(r), 60) is False
+            assert s.stopped and s.signal == signal.SIGINT
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+class _Fileno:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd

@@ -6,11 +6,14 @@ import argparse
 import io
 import os
 import sys
-from typing import Any, TextIO
 
 from ..btf import Btf
 from ..errors import ObjectFormatError
 from ..host import VMLINUX_BTF_PATH, module_btf_names
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 __all__ = ["load_btf_file", "register"]
 

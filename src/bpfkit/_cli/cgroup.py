@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-from typing import Any
 
 from .. import host
 from .._sys import commands as C
@@ -18,6 +17,10 @@ from ..errors import BpfError
 from ..links._net import cgroup2_root
 from ..programs import Program
 from ._common import CliError, add_output_options, emit_json, user_errors, wants_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["cgroup_programs", "register"]
 

@@ -11,9 +11,12 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
 
 from ..errors import ExportError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["register"]
 

@@ -10,11 +10,14 @@ and a one-line ``reason``.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .. import features
 from .._uapi import HelperId, MapType, ProgType
 from ._common import CliError, add_output_options, emit_json, user_errors, wants_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["feature_report", "register"]
 

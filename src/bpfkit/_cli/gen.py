@@ -18,7 +18,6 @@ import hashlib
 import keyword
 import os
 import re
-from typing import Any
 
 from .. import __version__
 from .._uapi import MapType
@@ -45,6 +44,10 @@ from ..obj import ObjectSpec
 from ..obj._spec import MapKind
 from ._common import CliError
 from .run import event_type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["generate", "register"]
 
@@ -289,11 +292,13 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
         *(["import enum"] if any(b.startswith("class") and "(enum.IntEnum)" in b.split("\n", 1)[0] for b in em.blocks)
           else []),
         "import os",
-        "from typing import TYPE_CHECKING, Any",
         "",
         "from bpfkit.typed import @TYPED@",
         "",
+        "TYPE_CHECKING = False  # typing is for type checkers only: not imported at run time",
         "if TYPE_CHECKING:",
+        "    from typing import Any",
+        "",
         "    from bpfkit.collection import Collection",
         "@MAPIMPORT@",
         "    from bpfkit.programs import Program",
@@ -347,7 +352,7 @@ def generate(spec: ObjectSpec, data: bytes, events: dict[str, str] | None = None
     joined = "\n".join(lines)
     if typed:
         return joined.replace("@TYPED@", ", ".join(typed))
-    return joined.replace("from bpfkit.typed import @TYPED@\n", "").replace("\n\n\nif TYPE_CHECKING", "\n\nif TYPE_CHECKING")
+    return joined.replace("from bpfkit.typed import @TYPED@\n", "").replace("\n\n\nTYPE_CHECKING = False", "\n\nTYPE_CHECKING = False")
 
 
 def _cmd_gen(ns: argparse.Namespace) -> int:

@@ -6,8 +6,6 @@ A link is named ``id N`` or ``pinned PATH``. ``-j``/``-p`` print bpftool's JSON.
 from __future__ import annotations
 
 import argparse
-import struct
-from typing import Any
 
 from .._sys import commands as C
 from .._uapi import AttachType, LinkType, ProgType
@@ -23,6 +21,10 @@ from ._common import (
     split_ref,
     wants_json,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["link_json", "register"]
 
@@ -56,31 +58,27 @@ def _enum_name(value: int, enum: Any) -> Any:
         return value
 
 
-def _u32(raw: bytes, off: int) -> int:
-    return int(struct.unpack_from("<I", raw, off)[0])
-
-
 def link_json(info: LinkInfo, pins: dict[int, list[str]] | None = None) -> dict[str, Any]:
     """One link as ``bpftool link show -j`` prints it (same keys, same order, same types)."""
     lt = int(info.type)
     out: dict[str, Any] = {"id": info.id, "type": _enum_name(lt, LinkType), "prog_id": info.prog_id}
-    raw = info.raw
+    d = info.details()
     if lt == LinkType.RAW_TRACEPOINT:
         out["tp_name"] = info.name
     elif lt == LinkType.TRACING:
         with Program.from_id(info.prog_id) as prog:
             out["prog_type"] = _enum_name(int(prog.info().type), ProgType)
-        out["attach_type"] = _enum_name(_u32(raw, 0), AttachType)
+        out["attach_type"] = _enum_name(d["attach_type"], AttachType)
     elif lt == LinkType.CGROUP:
-        out["cgroup_id"] = int(struct.unpack_from("<Q", raw, 0)[0])
-        out["attach_type"] = _enum_name(_u32(raw, 8), AttachType)
+        out["cgroup_id"] = d["cgroup_id"]
+        out["attach_type"] = _enum_name(d["attach_type"], AttachType)
     elif lt == LinkType.ITER:
         out["target_name"] = info.name
         if info.name in _MAP_ITERS:
-            out["map_id"] = _u32(raw, 12)
+            out["map_id"] = d["map.map_id"]
     elif lt == LinkType.NETNS:
-        out["netns_ino"] = _u32(raw, 0)
-        out["attach_type"] = _enum_name(_u32(raw, 4), AttachType)
+        out["netns_ino"] = d["netns_ino"]
+        out["attach_type"] = _enum_name(d["attach_type"], AttachType)
     if pins is not None:
         out["pinned"] = pins.get(info.id, [])
     return out

@@ -15,7 +15,6 @@ import ipaddress
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from .._sys import commands as C
 from .._uapi import MapType, ProgType
@@ -24,6 +23,10 @@ from ..maps import Map, MapInfo, as_plain, map_ids
 from ..maps._codec import CharArrayCodec, Codec, IntCodec, PerCpuCodec, StructFormatCodec
 from ..maps._lpm import LpmKeyCodec
 from ._common import bpftool_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["register"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
 from .._sys import commands as C
 from .._sys import netlink
@@ -17,6 +16,10 @@ from .._uapi import AttachType
 from ..errors import BpfError
 from ..programs import Program
 from ._common import CliError, add_output_options, emit_json, user_errors, wants_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["net_json", "register"]
 

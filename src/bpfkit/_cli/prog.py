@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from .. import host
 from .._sys import commands as C
@@ -36,6 +35,10 @@ from ._common import (
     split_ref,
     wants_json,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["open_programs", "program_json", "register"]
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from typing import Any
 
 import bpfkit
 
@@ -39,6 +38,10 @@ from ..maps import as_plain
 from ..obj import ObjectSpec
 from ..tools._common import Session, seconds
 from ._common import CliError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["decode_value", "parse_constant", "register"]
 
@@ -329,7 +332,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
                     for poll, _ in readers:
                         poll(share)
                     if not readers:
-                        time.sleep(wait)
+                        session.wait_readable(None, wait)
                     if due is not None and time.monotonic() >= due:
                         print_maps(col, table_maps, session)
                         due = time.monotonic() + (interval or 0)
@@ -358,7 +361,7 @@ def _reader(col: Any, name: str, type_id: int | None, by_size: dict[int, int], b
     m = col.maps[name]
     if m.type == MapType.RINGBUF:
         rb = bpfkit.RingBuffer(m, callback=show)
-        return (lambda t: (rb.poll(timeout=t), None)[1]), rb.close
+        return _poller(session, rb), rb.close
     lost = [0]
 
     def on_lost(cpu: int, count: int) -> None:
@@ -366,7 +369,17 @@ def _reader(col: Any, name: str, type_id: int | None, by_size: dict[int, int], b
         session.note(f"{name}: lost {count} records on CPU {cpu}")
 
     pb = bpfkit.PerfBuffer(m, callback=lambda cpu, data: show(data), lost_callback=on_lost)
-    return (lambda t: (pb.poll(timeout=t), None)[1]), pb.close
+    return _poller(session, pb), pb.close
+
+
+def _poller(session: Session, buf: bpfkit.RingBuffer | bpfkit.PerfBuffer) -> Callable[[float], None]:
+    """poll(timeout) of a ring or perf buffer whose wait a stop ends at once (Session.wait_readable)."""
+
+    def poll(timeout: float) -> None:
+        if session.wait_readable(buf, timeout):
+            buf.poll(timeout=0)
+
+    return poll
 
 
 def _trimmed(raw: bytes, by_size: dict[int, int]) -> int:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Any
+from collections.abc import Sequence
 
-from ..tools._common import TOOLS, Session, seconds
+from ..tools._common import TOOLS, Session, duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["register"]
 
@@ -18,17 +22,20 @@ stops cleanly (everything detached and closed, exit status 0) on Ctrl+C,
 SIGTERM or the end of --duration."""
 
 
-def register(subparsers: Any) -> None:
-    """Add one subcommand per tool."""
+def register(subparsers: Any, names: Sequence[str] | None = None) -> None:
+    """Add one subcommand per tool (or per tool of ``names``: only their modules are imported)."""
     for name, summary in TOOLS.items():
+        if names is not None and name not in names:
+            continue
         module = importlib.import_module(f"bpfkit.tools.{name}")
         p = subparsers.add_parser(
             name, help=summary, description=f"{module.DESCRIPTION}\n\n{_COMMON}", epilog=module.EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.add_argument("--json", action="store_true", help="print one JSON object per line instead of text")
-        p.add_argument("--duration", type=seconds, metavar="SECONDS",
-                       help="stop by itself after this many seconds (default: run until Ctrl+C)")
+        p.add_argument("--duration", type=duration, metavar="SECONDS",
+                       help="stop by itself after this many seconds (default: run until Ctrl+C; 0: stop as soon "
+                            "as attached)")
         module.add_arguments(p)
         p.set_defaults(func=_runner(module))
 

@@ -303,7 +303,7 @@ def obj_get(path: str, flags: int = 0, *, target: str | None = None) -> int:
 
 def next_id(cmd: int, start_id: int) -> int | None:
     """BPF_{MAP,PROG,LINK,BTF}_GET_NEXT_ID; None when there is no further id."""
-    a = A.GetIdAttr(id=start_id)
+    a = A.GetIdAttr(start_id=start_id)
     try:
         bpf(cmd, a)
     except OSError as exc:
@@ -313,29 +313,31 @@ def next_id(cmd: int, start_id: int) -> int | None:
     return int(a.next_id)
 
 
-def _fd_by_id(cmd: int, obj_id: int, flags: int, what: str) -> int:
-    a = A.GetIdAttr(id=obj_id, open_flags=flags)
+def _fd_by_id(cmd: int, field: str, obj_id: int, flags: int, what: str) -> int:
+    """BPF_*_GET_FD_BY_ID; ``field`` is the attr's name of the id (map_id, prog_id ...)."""
+    a = A.GetIdAttr(open_flags=flags)
+    setattr(a, field, obj_id)
     return bpf(cmd, a, target=f"{what} id {obj_id}")
 
 
 def map_get_fd_by_id(map_id: int, flags: int = 0) -> int:
     """BPF_MAP_GET_FD_BY_ID."""
-    return _fd_by_id(Cmd.MAP_GET_FD_BY_ID, map_id, flags, "map")
+    return _fd_by_id(Cmd.MAP_GET_FD_BY_ID, "map_id", map_id, flags, "map")
 
 
 def prog_get_fd_by_id(prog_id: int, flags: int = 0) -> int:
     """BPF_PROG_GET_FD_BY_ID."""
-    return _fd_by_id(Cmd.PROG_GET_FD_BY_ID, prog_id, flags, "program")
+    return _fd_by_id(Cmd.PROG_GET_FD_BY_ID, "prog_id", prog_id, flags, "program")
 
 
 def link_get_fd_by_id(link_id: int, flags: int = 0) -> int:
     """BPF_LINK_GET_FD_BY_ID."""
-    return _fd_by_id(Cmd.LINK_GET_FD_BY_ID, link_id, flags, "link")
+    return _fd_by_id(Cmd.LINK_GET_FD_BY_ID, "link_id", link_id, flags, "link")
 
 
 def btf_get_fd_by_id(btf_id: int, flags: int = 0) -> int:
     """BPF_BTF_GET_FD_BY_ID."""
-    return _fd_by_id(Cmd.BTF_GET_FD_BY_ID, btf_id, flags, "BTF")
+    return _fd_by_id(Cmd.BTF_GET_FD_BY_ID, "btf_id", btf_id, flags, "BTF")
 
 
 def obj_get_info_by_fd(fd: int, info: ctypes.Structure, *, target: str | None = None, length: int | None = None) -> int:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import struct
 from collections.abc import Iterator
+
+from . import attrs as A
 
 __all__ = ["TcFilter", "XdpAttachment", "interfaces", "tc_bpf_filters", "xdp_attachments"]
 
@@ -28,33 +31,36 @@ TcFilter = tuple[str, int]
 
 
 def _attrs(data: bytes, off: int = 0) -> Iterator[tuple[int, bytes]]:
-    while off + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, off)
-        if length < 4:
+    hdr = ctypes.sizeof(A.NlAttr)
+    while off + hdr <= len(data):
+        nla = A.NlAttr.from_buffer_copy(data, off)
+        if nla.nla_len < hdr:
             return
-        yield kind & ~_NLA_F_NESTED, data[off + 4 : off + length]
-        off += (length + 3) & ~3
+        yield nla.nla_type & ~_NLA_F_NESTED, data[off + hdr : off + nla.nla_len]
+        off += (nla.nla_len + 3) & ~3
 
 
-def _dump(msg_type: int, body: bytes) -> Iterator[bytes]:
+def _dump(msg_type: int, body: ctypes.Structure) -> Iterator[bytes]:
     """Send one NLM_F_DUMP request; yield each reply's payload after the netlink header."""
+    hdr = ctypes.sizeof(A.NlMsgHdr)
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE) as s:
         s.bind((0, 0))
-        seq = 1
-        s.send(struct.pack("=IHHII", 16 + len(body), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + body)
+        request = A.NlMsgHdr(nlmsg_len=hdr + ctypes.sizeof(body), nlmsg_type=msg_type,
+                             nlmsg_flags=_NLM_F_REQUEST | _NLM_F_DUMP, nlmsg_seq=1)
+        s.send(bytes(request) + bytes(body))
         while True:
             data = s.recv(1 << 16)
             off = 0
-            while off + 16 <= len(data):
-                length, mtype, _flags, _seq, _pid = struct.unpack_from("=IHHII", data, off)
-                if length < 16:
+            while off + hdr <= len(data):
+                msg = A.NlMsgHdr.from_buffer_copy(data, off)
+                if msg.nlmsg_len < hdr:
                     return
-                payload = data[off + 16 : off + length]
-                off += (length + 3) & ~3
-                if mtype == _NLMSG_DONE:
+                payload = data[off + hdr : off + msg.nlmsg_len]
+                off += (msg.nlmsg_len + 3) & ~3
+                if msg.nlmsg_type == _NLMSG_DONE:
                     return
-                if mtype == _NLMSG_ERROR:
-                    err = -struct.unpack_from("=i", payload)[0]
+                if msg.nlmsg_type == _NLMSG_ERROR:
+                    err = -ctypes.c_int32.from_buffer_copy(payload).value  # struct nlmsgerr starts with the -errno
                     if err:
                         raise OSError(err, f"rtnetlink dump (message type {msg_type}): {os.strerror(err)}")
                     return
@@ -64,10 +70,10 @@ def _dump(msg_type: int, body: bytes) -> Iterator[bytes]:
 def xdp_attachments() -> list[XdpAttachment]:
     """XDP programs attached to the interfaces of this network namespace, as the kernel reports them."""
     out: list[XdpAttachment] = []
-    for payload in _dump(_RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)):
-        ifindex = struct.unpack_from("=i", payload, 4)[0]
+    for payload in _dump(_RTM_GETLINK, A.IfInfoMsg(ifi_family=socket.AF_UNSPEC)):
+        ifindex = int(A.IfInfoMsg.from_buffer_copy(payload).ifi_index)
         name, xdp = "", b""
-        for kind, value in _attrs(payload, 16):
+        for kind, value in _attrs(payload, ctypes.sizeof(A.IfInfoMsg)):
             if kind == _IFLA_IFNAME:
                 name = value.split(b"\0", 1)[0].decode(errors="replace")
             elif kind == _IFLA_XDP:
@@ -94,12 +100,12 @@ def xdp_attachments() -> list[XdpAttachment]:
 
 def tc_bpf_filters(ifindex: int, parent: int) -> list[TcFilter]:
     """BPF filters (cls_bpf) on an interface's clsact hook ``parent`` (TC_INGRESS or TC_EGRESS)."""
-    body = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, 0, parent, 0)
+    body = A.TcMsg(tcm_family=socket.AF_UNSPEC, tcm_ifindex=ifindex, tcm_parent=parent)
     out: list[TcFilter] = []
     try:
         for payload in _dump(_RTM_GETTFILTER, body):
             kind, options = "", b""
-            for atype, value in _attrs(payload, 20):
+            for atype, value in _attrs(payload, ctypes.sizeof(A.TcMsg)):
                 if atype == _TCA_KIND:
                     kind = value.split(b"\0", 1)[0].decode()
                 elif atype == _TCA_OPTIONS:

@@ -9,16 +9,15 @@ import functools
 import mmap
 import os
 import re
-from ctypes import c_int32, c_uint16, c_uint32, c_uint64
 
 from .._uapi import PerfFlags
 from ..errors import BpfPermissionError, KernelError, NotSupportedError
 from . import privilege
+from .attrs import PerfEventAttr
 from .mounts import ensure_tracefs
 from .syscall import NR_PERF_EVENT_OPEN, libc
 
 __all__ = [
-    "PERF_ATTR_SIZE",
     "PerfEventAttr",
     "disable",
     "enable",
@@ -35,19 +34,6 @@ __all__ = [
     "set_output",
 ]
 
-PERF_ATTR_SIZE = 136  # PERF_ATTR_SIZE_VER8
-
-# struct perf_event_attr flag bits (the bitfield word after read_format)
-FLAG_DISABLED = 1 << 0
-FLAG_INHERIT = 1 << 1
-FLAG_EXCLUDE_USER = 1 << 4
-FLAG_EXCLUDE_KERNEL = 1 << 5
-FLAG_EXCLUDE_HV = 1 << 6
-FLAG_EXCLUDE_IDLE = 1 << 7
-FLAG_FREQ = 1 << 10
-FLAG_WATERMARK = 1 << 14
-FLAG_SAMPLE_ID_ALL = 1 << 18
-
 # ioctl numbers of linux/perf_event.h
 IOC_ENABLE = 0x2400
 IOC_DISABLE = 0x2401
@@ -55,36 +41,6 @@ IOC_RESET = 0x2403
 IOC_SET_OUTPUT = 0x2405
 IOC_SET_BPF = 0x40042408
 IOC_PAUSE_OUTPUT = 0x40042409
-
-
-class PerfEventAttr(ctypes.Structure):
-    """struct perf_event_attr (PERF_ATTR_SIZE_VER8)."""
-
-    _fields_ = [
-        ("type", c_uint32),
-        ("size", c_uint32),
-        ("config", c_uint64),
-        ("sample_period", c_uint64),  # also sample_freq
-        ("sample_type", c_uint64),
-        ("read_format", c_uint64),
-        ("flags", c_uint64),
-        ("wakeup_events", c_uint32),  # also wakeup_watermark
-        ("bp_type", c_uint32),
-        ("config1", c_uint64),  # bp_addr / kprobe_func / uprobe_path
-        ("config2", c_uint64),  # bp_len / kprobe_addr / probe_offset
-        ("branch_sample_type", c_uint64),
-        ("sample_regs_user", c_uint64),
-        ("sample_stack_user", c_uint32),
-        ("clockid", c_int32),
-        ("sample_regs_intr", c_uint64),
-        ("aux_watermark", c_uint32),
-        ("sample_max_stack", c_uint16),
-        ("_reserved_2", c_uint16),
-        ("aux_sample_size", c_uint32),
-        ("aux_action", c_uint32),
-        ("sig_data", c_uint64),
-        ("config3", c_uint64),
-    ]
 
 
 _syscall5 = libc["syscall"]  # a separate function object: argtypes differ from bpf(2)'s

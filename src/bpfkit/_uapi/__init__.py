@@ -5,13 +5,11 @@ The enums of _generated_lazy (not needed to load an object) are imported on firs
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from ._base import UapiFlag as UapiFlag
 from ._base import UapiIntEnum as UapiIntEnum
 from ._base import coerce as coerce
 from ._base import kernel_name as kernel_name
+from ._base import lazy_getattr
 from ._generated import *  # noqa: F403
 from ._generated import GENERATED_FROM as GENERATED_FROM
 from ._generated import MAP_MIN_KERNEL as MAP_MIN_KERNEL
@@ -30,6 +28,7 @@ from ._generated import ProgType as ProgType
 from ._generated import PseudoSrc as PseudoSrc
 from ._generated import UpdateFlags as UpdateFlags
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._generated_lazy import AttachFlags as AttachFlags
     from ._generated_lazy import BtfLoadFlags as BtfLoadFlags
@@ -79,9 +78,4 @@ _LAZY = frozenset({
 })
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("._generated_lazy", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(globals(), "._generated_lazy", _LAZY)

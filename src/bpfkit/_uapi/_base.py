@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from enum import IntEnum, IntFlag
-from typing import TypeVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+    _E = TypeVar("_E", bound=IntEnum)
 
 _PREFIXES: dict[type, str] = {}
 
@@ -54,9 +60,6 @@ class UapiFlag(IntFlag):
         return None
 
 
-_E = TypeVar("_E", bound=IntEnum)
-
-
 def coerce(cls: type[_E], value: _E | int | str) -> _E:
     """``cls(value)`` for a member, its int value, or its kernel name as a string."""
     try:
@@ -65,3 +68,21 @@ def coerce(cls: type[_E], value: _E | int | str) -> _E:
         from ..errors import BpfValueError
 
         raise BpfValueError(f"{value!r} is not a {cls.__name__} (a member, its int value or its name)") from None
+
+
+def lazy_getattr(namespace: dict[str, Any], module: str, names: frozenset[str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``names`` from ``module`` (relative to the module) on first use.
+
+    Generated modules keep what loading an object does not need in a second module: building
+    enum and ctypes classes costs import time.
+    """
+    package = namespace["__package__"]
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module, package), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__

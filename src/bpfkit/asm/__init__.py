@@ -6,7 +6,6 @@ Pure: no syscalls, no kernel or /sys access, standard library only.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._instruction import ByteOrder, Instruction, decode, encode
 from ._opcodes import (
@@ -22,7 +21,10 @@ from ._opcodes import (
     Source,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._builder import (
         Assembler,
         alu32_imm,

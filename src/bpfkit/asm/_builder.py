@@ -9,7 +9,6 @@ Invalid operands raise ValueError (TypeError for wrong Python types).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 from ..errors import BpfTypeError, BpfValueError
 from ._instruction import Instruction
@@ -34,6 +33,11 @@ from ._opcodes import (
     Size,
     Source,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+    _Field = Literal["off", "imm"]
 
 __all__ = [
     "AluOpLike",
@@ -547,7 +551,6 @@ def exit_insn() -> list[Instruction]:
 # -- assembler with labels ------------------------------------------------------------
 
 Target = str | int
-_Field = Literal["off", "imm"]
 
 
 class Assembler:

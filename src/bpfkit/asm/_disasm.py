@@ -7,7 +7,6 @@ targets are pc-relative (``goto pc+3``) like the kernel's own log.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 from ..errors import BpfValueError
 from ._instruction import Instruction
@@ -35,7 +34,12 @@ from ._opcodes import (
 
 __all__ = ["MapRef", "disassemble", "format_insn"]
 
-MapRef = Literal["fd", "id"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+    MapRef = Literal["fd", "id"]
+else:
+    MapRef = 'Literal["fd", "id"]'  # type checkers read the alias above; typing stays unimported (issue 18)
 
 _ALU_SYMBOL: dict[int, str] = {
     AluOp.ADD: "+=",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import Literal
 
 from .._record import record
 from ..errors import BpfTypeError, BpfValueError, ObjectFormatError
@@ -34,7 +33,12 @@ from ._opcodes import (
 
 __all__ = ["ByteOrder", "Instruction", "decode", "encode"]
 
-ByteOrder = Literal["little", "big"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+    ByteOrder = Literal["little", "big"]
+else:
+    ByteOrder = 'Literal["little", "big"]'  # type checkers read the alias above; typing stays unimported (issue 18)
 
 _STRUCTS: dict[str, struct.Struct] = {
     "little": struct.Struct("<BBhi"),

@@ -8,7 +8,10 @@ the OR of its fields, e.g. ``InsnClass.LDX | Mode.MEM | Size.W`` (0x61).
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = [
     "ADDR_SPACE_CAST",

@@ -12,9 +12,12 @@ from __future__ import annotations
 import ctypes
 import keyword
 import re
-from typing import Any
 
 from ..btf import Array, Btf, Const, Enum, Enum64, Float, Fwd, Int, IntEncoding, Ptr, Restrict, Struct, Typedef, TypeTag, Union_, Volatile
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["btf_to_ctype", "ctype_from_c_name"]
 

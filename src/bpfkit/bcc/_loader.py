@@ -9,11 +9,14 @@ call), and open perf and ring buffer readers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from .._uapi import AttachType, ProgType
 from ..btf import Btf
 from ..errors import NotSupportedError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LoadedObject", "Reader", "object_btf", "perf_reader", "ring_reader"]
 

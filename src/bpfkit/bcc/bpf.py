@@ -26,7 +26,6 @@ import sys
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from .._uapi import AttachType, ProgType
 from ..errors import CompileError, KernelError, NotSupportedError, RelocationError, VerifierError
@@ -40,7 +39,10 @@ from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite
 from ._syms import UserSymbols, kernel_symbols
 from ._tracepoints import syscall_arg_count
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..features import Support
     from ..trace_pipe import TracePipe
 

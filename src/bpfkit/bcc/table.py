@@ -13,12 +13,13 @@ import json
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from functools import reduce
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .._uapi import MapType
 from ..errors import MapKeyError
 from ._hist import LINEAR_INDEX_MAX, LOG2_INDEX_MAX, format_linear_hist, format_log2_hist, sections
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .bpf import BPF
 

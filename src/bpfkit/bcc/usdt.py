@@ -12,12 +12,12 @@ BPF cookie, so one function may serve several probes.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from ..errors import USDTException
 from ..links._usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
 from ..obj._usdt import ArgKind, UsdtArg
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .bpf import BPF
 

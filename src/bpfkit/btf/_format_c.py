@@ -25,10 +25,13 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable
-from typing import TextIO
 
 from ..errors import ObjectFormatError
 from ._format_table import FlatBtf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["CDumper", "HEADER_PROLOGUE", "HEADER_EPILOGUE"]
 

@@ -6,7 +6,6 @@ Pure: returns :class:`Btf` objects and type ids; loading them is :func:`bpfkit._
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from .._record import replace
 from ..errors import BpfValueError
@@ -28,6 +27,10 @@ from ._types import (
     Union_,
     VarSecinfo,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["copy_type", "ctype_to_btf", "int_type", "value_btf"]
 

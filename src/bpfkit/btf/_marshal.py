@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ..errors import BpfOverflowError, BpfTypeError, BpfValueError
 from ._types import (
@@ -32,6 +31,7 @@ from ._types import (
     Volatile,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._parse import Btf
 

@@ -18,7 +18,6 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from itertools import compress
-from typing import TYPE_CHECKING, Union
 
 from ..errors import BpfIndexError, BpfKeyError, BpfTypeError, BpfValueError, ObjectFormatError
 from ._types import (
@@ -53,13 +52,14 @@ from ._types import (
     Volatile,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
 
 __all__ = ["BTF_MAGIC", "Btf", "BtfHeader", "BtfIndex", "parse_header"]
 
-# an array of u32 of our own, or a cast view of a buffer (a mapped index file)
-_U32s = Union["array[int]", memoryview]
+if TYPE_CHECKING:  # an array of u32 of our own, or a cast view of a buffer (a mapped index file)
+    _U32s = array[int] | memoryview
 
 BTF_MAGIC = 0xEB9F
 _HEADER_MIN = 24

@@ -8,10 +8,13 @@ marshalled without a graph walk; :class:`bpfkit.btf.Btf` resolves ids.
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
-from typing import ClassVar
 
 from .._record import field, record
 from .._uapi import BtfKind
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 __all__ = [
     "Array",

@@ -13,7 +13,6 @@ instruction (``call 0xbad2310``) so the program fails only if that path runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from .._record import Record, record
 from .._uapi import CoreReloKind
@@ -63,16 +62,25 @@ _U32 = 0xFFFFFFFF
 _U64 = 0xFFFFFFFFFFFFFFFF
 
 
-class Slot(Protocol):
-    """One mutable 8-byte instruction slot, as ``bpfkit.asm.Instruction`` provides.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    Only ``opcode``, ``off`` and ``imm`` are required here; the registers are read
-    and cleared under either spelling, ``dst_reg``/``src_reg`` or ``dst``/``src``.
-    """
+    class Slot(Protocol):
+        """What type checkers read of :class:`Slot` (documented on the run-time class)."""
 
-    opcode: int
-    off: int
-    imm: int
+        opcode: int
+        off: int
+        imm: int
+
+else:  # the same name at run time, where typing's Protocol is not imported (issue 18)
+
+    class Slot:
+        """One mutable 8-byte instruction slot, as ``bpfkit.asm.Instruction`` provides.
+
+        Only ``opcode``, ``off`` and ``imm`` are required here; the registers are read
+        and cleared under either spelling, ``dst_reg``/``src_reg`` or ``dst``/``src``.
+        """
 
 
 @record(slots=True)

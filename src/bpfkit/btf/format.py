@@ -10,12 +10,15 @@ whole of vmlinux fast and small.
 from __future__ import annotations
 
 import io
-from typing import TextIO
 
 from ..errors import BpfError, BpfIndexError, ObjectFormatError
 from ._format_c import CDumper
 from ._format_table import FlatBtf, flatten
 from ._parse import Btf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["format_c", "format_raw", "type_decl", "write_c", "write_raw"]
 

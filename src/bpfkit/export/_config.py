@@ -37,10 +37,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 from ._decoders import DecoderSpec, decoder_spec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "BucketSpec", "ConfigError", "ExportConfig", "LabelSpec", "MetricSpec", "ObjectConfig",

@@ -20,9 +20,12 @@ import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import ConfigError, DecoderError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DECODERS", "MISSING_PCI_IDS", "PCI_IDS_PATHS", "TEXT_INPUT", "DecoderError", "DecoderSpec", "SkipLabelSet",
            "cgroup2_root", "cgroup_paths", "chain", "decoder_spec"]

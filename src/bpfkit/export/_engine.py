@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import bpfkit
 from bpfkit import features
@@ -27,6 +26,10 @@ from ..btf import Btf
 from ._config import BucketSpec, ExportConfig, LabelSpec, MetricSpec, ObjectConfig
 from ._decoders import TEXT_INPUT, DecoderSpec, SkipLabelSet, chain
 from ._layout import Field, FieldError, Layout, field_of, inline_layout, layout_of, raw_layout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Engine", "Family", "HistSample", "OVERFLOW", "check_config"]
 

@@ -11,10 +11,13 @@ import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ..btf import Array, Btf, Enum, Enum64, Int, Ptr, Struct, Union_
 from ..errors import FieldError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Field", "FieldError", "Layout", "field_of", "inline_layout", "layout_of", "raw_layout"]
 

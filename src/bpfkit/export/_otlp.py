@@ -13,7 +13,6 @@ import os
 import socket
 import threading
 import time
-from typing import Any
 from urllib.parse import urlparse
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -35,6 +34,10 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from .. import __version__
 from ._engine import Engine, Family
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["OtlpPusher", "metrics_data", "otlp_configured"]
 

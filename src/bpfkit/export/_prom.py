@@ -8,7 +8,6 @@ import gzip
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -27,6 +26,10 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from ._engine import Engine, Family
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["EngineCollector", "Exporter", "exposition", "registry_for", "serve"]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from .._uapi import AttachType, ProgType
-from ..errors import BpfTypeError, BpfValueError
+from .._registry import ATTACH_FAMILIES, PROG_TYPE_FAMILIES, AttachFamily
+from ..errors import BpfTypeError
+from ..obj._sections import find_section_def
 from ._base import Link as Link
 from ._base import LinkInfo as LinkInfo
 from ._base import close_links as close_links
@@ -17,7 +16,10 @@ from ._tracing import attach_raw_tracepoint as attach_raw_tracepoint
 from ._tracing import attach_tracepoint as attach_tracepoint
 from ._tracing import attach_trampoline as attach_trampoline
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..programs import Program
     from ._net import attach_cgroup as attach_cgroup
     from ._net import attach_netfilter as attach_netfilter
@@ -83,114 +85,45 @@ __all__ = [
     "find_usdt_probes",
 ]
 
-_SYSCALL_PREFIX = "__x64_sys_"
-
-
-def _syscall_prefix() -> str:
-    import platform
-
-    return "__arm64_sys_" if platform.machine() in ("aarch64", "arm64") else _SYSCALL_PREFIX
+def _family(prog: Program) -> AttachFamily | None:
+    """The attach family of ``prog``: its section's row of the section table, else its program type's."""
+    d = find_section_def(prog.section) if prog.section else None
+    name = d.attach if d is not None and d.prog_type == prog.type else None
+    if name is None:
+        name = PROG_TYPE_FAMILIES.get(getattr(prog.type, "name", ""))
+    return ATTACH_FAMILIES.get(name) if name is not None else None
 
 
 def can_auto_attach(prog: Program) -> bool:
     """Whether ``attach_program(prog)`` needs nothing beyond what the section says."""
-    t = prog.type
-    sec = prog.section
-    if t in (ProgType.TRACEPOINT, ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-        return bool(prog.attach_target)
-    if t in (ProgType.TRACING, ProgType.LSM):
+    fam = _family(prog)
+    target = prog.attach_target
+    if fam is None or fam.auto == "never":
+        return False
+    if fam.auto == "always":
         return True
-    if t == ProgType.KPROBE:
-        if sec.startswith(("uprobe", "uretprobe")):
-            return ":" in prog.attach_target and prog.attach_target.startswith("/")
-        if sec.startswith("usdt"):
-            return prog.attach_target.count(":") >= 2
-        return bool(prog.attach_target) and not sec.startswith(("kprobe.multi", "kretprobe.multi"))
-    return False
-
-
-def _usdt_target(prog: Program, where: str | None) -> tuple[str, str, str]:
-    """'PATH:PROVIDER:NAME' of a SEC("usdt/...") program (the path may itself hold ':')."""
-    parts = (where or "").rsplit(":", 2)
-    if len(parts) != 3 or not all(parts):
-        raise BpfValueError(f"program {prog.name!r}: a USDT target is 'path:provider:name', got {where!r}; "
-                         "attach with attach_usdt(prog, path_or_pid, provider, name)")
-    return parts[0], parts[1], parts[2]
+    if fam.auto == "path:symbol":
+        return ":" in target and target.startswith("/")
+    if fam.auto == "path:provider:name":
+        return target.count(":") >= 2
+    return bool(target)
 
 
 @holds_program
 def attach_program(prog: Program, target: str | None = None, **options: Any) -> Link:
-    """Attach ``prog`` where its type and section say (or to ``target``); returns the Link."""
-    where = target if target is not None else prog.attach_target
-    t = prog.type
-    if t == ProgType.TRACEPOINT:
-        if not where or "/" not in where:
-            raise BpfValueError(f"program {prog.name!r}: a tracepoint target is 'category/name', got {where!r}")
-        cat, _, name = where.partition("/")
-        return attach_tracepoint(prog, cat, name, **options)
-    if t in (ProgType.RAW_TRACEPOINT, ProgType.RAW_TRACEPOINT_WRITABLE):
-        if not where:
-            raise BpfValueError(f"program {prog.name!r} has no raw tracepoint name (section {prog.section!r})")
-        return attach_raw_tracepoint(prog, where, **options)
-    if t == ProgType.TRACING and prog.expected_attach_type == AttachType.TRACE_ITER:
-        return attach_iter(prog, **options)
-    if t in (ProgType.TRACING, ProgType.LSM, ProgType.EXT):
-        return attach_trampoline(prog, **options)
-    sec = prog.section
-    if t == ProgType.KPROBE:
-        if sec.startswith(("uprobe", "uretprobe")):
-            binary, _, sym = (where or "").rpartition(":")
-            if not binary:
-                raise BpfValueError(f"program {prog.name!r}: a uprobe target is 'path:symbol[+offset]', got {where!r}")
-            sym, _, off = sym.partition("+")
-            from ._probes import attach_uprobe
+    """Attach ``prog`` where its section family says (or to ``target``); returns the Link.
 
-            return attach_uprobe(prog, binary, sym or None, offset=int(off, 0) if off else 0,
-                                 retprobe=sec.startswith("uretprobe"), **options)
-        if sec.startswith("usdt"):
-            binary, provider, name = _usdt_target(prog, where)
-            from ._usdt import attach_usdt
+    The family (the section table's, else the program type's) names the attach function in the
+    registry of per-type facts (:data:`bpfkit._registry.ATTACH_FAMILIES`).
+    """
+    fam = _family(prog)
+    if fam is None:
+        raise BpfTypeError(
+            f"program {prog.name!r} ({prog.type!r}, section {prog.section!r}) cannot be attached without an "
+            "explicit target; use the attach function of its kind in bpfkit.links"
+        )
+    import importlib
 
-            return attach_usdt(prog, binary, provider, name, **options)
-        if not where:
-            raise BpfValueError(f"program {prog.name!r} has no kprobe target (section {sec!r})")
-        func, _, off = where.partition("+")
-        retprobe = sec.startswith(("kretprobe", "kretsyscall"))
-        if sec.startswith(("ksyscall", "kretsyscall")):
-            func = _syscall_prefix() + func
-        from ._probes import attach_kprobe
-
-        return attach_kprobe(prog, func, offset=int(off, 0) if off else 0, retprobe=retprobe, **options)
-    if t == ProgType.XDP and "interface" in options:
-        from ._net import attach_xdp
-
-        return attach_xdp(prog, **options)
-    if t in (ProgType.SCHED_CLS, ProgType.SCHED_ACT) and "interface" in options:
-        direction = options.pop("direction", "egress" if sec.endswith("egress") else "ingress")
-        from ._net import attach_tcx
-
-        return attach_tcx(prog, direction=direction, **options)
-    if "cgroup" in options and ProgType(t).name.startswith(("CGROUP", "SOCK_OPS")):
-        from ._net import attach_cgroup
-
-        return attach_cgroup(prog, **options)
-    if t == ProgType.SOCKET_FILTER and "sock" in options:
-        from ._net import attach_socket_filter
-
-        return attach_socket_filter(prog, **options)
-    if t in (ProgType.SK_MSG, ProgType.SK_SKB) and "sockmap" in options:
-        from ._net import attach_sockmap
-
-        return attach_sockmap(prog, **options)
-    if t in (ProgType.SK_LOOKUP, ProgType.FLOW_DISSECTOR):
-        from ._net import attach_netns
-
-        return attach_netns(prog, **options)
-    if t == ProgType.PERF_EVENT:
-        from ._probes import attach_perf_event
-
-        return attach_perf_event(prog, **options)
-    raise BpfTypeError(
-        f"program {prog.name!r} ({t!r}, section {prog.section!r}) cannot be attached without an explicit "
-        "target; use the attach function of its kind in bpfkit.links"
-    )
+    attach = getattr(importlib.import_module(f"{__name__}.{fam.module}"), fam.function)
+    link: Link = attach(prog, target if target is not None else prog.attach_target, options)
+    return link

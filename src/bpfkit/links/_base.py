@@ -5,11 +5,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import struct
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._record import record
 from .._sys import Fd
@@ -19,10 +17,12 @@ from .._sys.fd import adopt_fd
 from .._uapi import AttachType, LinkType
 from ..errors import BpfTypeError, BpfValueError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..programs import Program
+    from typing import Any, TypeVar
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+    from ..programs import Program
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def holds_program(attach: _F) -> _F:
@@ -52,20 +52,51 @@ class LinkInfo:
     raw: bytes
     name: str = ""  # a raw tracepoint's tracepoint, an iterator's target
 
+    def details(self) -> dict[str, int]:
+        """The integer fields the kernel reports for this link type (its member of bpf_link_info's union),
+        by their kernel names: ``{"attach_type": 2, "cgroup_id": 1}``; nested ones dotted (``"map.map_id"``).
+
+        Where the member holds a union itself (a perf_event link's uprobe/kprobe/tracepoint/event, an
+        iterator's map/cgroup/task), every alternative is listed; the link's own fields say which applies
+        (perf_event's ``type``, the iterator's :attr:`name`). A field the kernel does not fill reads 0.
+        """
+        member = self.type.name.lower() if isinstance(self.type, LinkType) else ""
+        if not member or not hasattr(A.LinkInfo, member):
+            return {}
+        info = A.LinkInfo()
+        at = _variants_at()
+        raw = self.raw[: ctypes.sizeof(info) - at]
+        ctypes.memmove(ctypes.addressof(info) + at, raw, len(raw))
+        return _int_fields(getattr(info, member))
+
     def attach_type(self) -> AttachType | int | None:
         """The attach type, for the link kinds whose info carries one."""
-        t = self.type
-        if t in (LinkType.TRACING, LinkType.CGROUP):
-            off = 0 if t == LinkType.TRACING else 8
-            v: int = struct.unpack_from("<I", self.raw, off)[0]
-        elif t in (LinkType.NETNS, LinkType.TCX, LinkType.NETKIT, LinkType.SOCKMAP):
-            v = struct.unpack_from("<I", self.raw, 4)[0]
-        else:
+        v = self.details().get("attach_type")
+        if v is None:
             return None
         try:
             return AttachType(v)
         except ValueError:
-            return int(v)
+            return v
+
+
+def _variants_at() -> int:
+    """Where the per-link-type union starts in struct bpf_link_info (LinkInfo.raw holds the bytes from there)."""
+    return int(A.LinkInfo.raw_tracepoint.offset)
+
+
+def _int_fields(obj: ctypes.Structure | ctypes.Union, prefix: str = "") -> dict[str, int]:
+    """The integer fields of a generated ctypes struct by name; anonymous unions flattened, named members dotted."""
+    out: dict[str, int] = {}
+    anonymous = getattr(obj, "_anonymous_", ())
+    for f in obj._fields_:
+        name = f[0]
+        value = getattr(obj, name)
+        if isinstance(value, (ctypes.Structure, ctypes.Union)):
+            out.update(_int_fields(value, prefix if name in anonymous else f"{prefix}{name}."))
+        elif isinstance(value, int):
+            out[prefix + name] = value
+    return out
 
 
 class Link:
@@ -135,15 +166,21 @@ class Link:
             if info.type in (LinkType.RAW_TRACEPOINT, LinkType.ITER):
                 # the tracepoint / iterator target name: asked for again with a buffer
                 buf = ctypes.create_string_buffer(256)
+                iterator = info.type == LinkType.ITER
                 info = A.LinkInfo()
-                struct.pack_into("<QI", info.extra, 0, ctypes.addressof(buf), len(buf))
+                if iterator:
+                    info.iter.target_name, info.iter.target_name_len = ctypes.addressof(buf), len(buf)
+                else:
+                    info.raw_tracepoint.tp_name, info.raw_tracepoint.tp_name_len = ctypes.addressof(buf), len(buf)
                 C.obj_get_info_by_fd(fd, info, target=str(self))
                 name = buf.value.decode(errors="replace")
         try:
             lt: LinkType | int = LinkType(info.type)
         except ValueError:
             lt = info.type
-        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=bytes(info.extra), name=name)
+        at = _variants_at()
+        raw = ctypes.string_at(ctypes.addressof(info) + at, ctypes.sizeof(info) - at)
+        return LinkInfo(type=lt, id=info.id, prog_id=info.prog_id, raw=raw, name=name)
 
     # ---- lifetime ------------------------------------------------------
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import errno as E
 import os
 import socket
-from typing import TYPE_CHECKING, Any
 
 from .._sys import Fd
+from .._sys import attrs as A
 from .._sys import commands as C
 from .._sys.fd import fd_of
 from .._uapi import AttachFlags, AttachType, ProgType, XdpFlags
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from ._base import Link, holds_program, new_link_fd
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..programs import Program
 
 __all__ = [
@@ -88,9 +91,8 @@ def attach_tcx(prog: Program, interface: str | int, direction: str = "ingress", 
         rel = fd_of(after)
     target = f"tcx/{direction} on {interface}"
 
-    def fill(a: Any) -> None:
-        if rel:
-            a.set_u32(0, rel)
+    def fill(a: A.LinkCreateAttr) -> None:
+        a.tcx.relative_fd = rel
 
     try:
         fd = new_link_fd(prog.fd, idx, at, flags=flags, what=f"program {prog.name!r} as {target}", extra=fill)
@@ -263,11 +265,11 @@ def attach_netfilter(prog: Program, *, pf: int, hooknum: int, priority: int, fla
     if prog.type != ProgType.NETFILTER:
         raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a netfilter program")
 
-    def fill(a: Any) -> None:
-        a.set_u32(0, pf)
-        a.set_u32(4, hooknum)
-        a.set_u32(8, priority & 0xFFFFFFFF)
-        a.set_u32(12, flags)
+    def fill(a: A.LinkCreateAttr) -> None:
+        a.netfilter.pf = pf
+        a.netfilter.hooknum = hooknum
+        a.netfilter.priority = priority
+        a.netfilter.flags = flags
 
     target = f"netfilter pf {pf} hook {hooknum} prio {priority}"
     fd = new_link_fd(prog.fd, 0, AttachType.NETFILTER, what=f"program {prog.name!r} on {target}", extra=fill)

@@ -11,7 +11,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .._sys import Fd
 from .._sys import perf_event as P
@@ -21,6 +20,7 @@ from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, Kern
 from ._base import Link, close_links, holds_program
 from ._tracing import attach_perf_event_fd
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..obj._native import NativeElf
     from ..programs import Program
@@ -313,8 +313,6 @@ def uprobe_ref_ctr_support() -> bool:
     return P.pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
 
 
-
-
 @holds_program
 def attach_uprobe(
     prog: Program,
@@ -427,7 +425,7 @@ def attach_perf_event(
             attr = P.PerfEventAttr(type=int(type), config=config)
             if sample_freq is not None:
                 attr.sample_period = sample_freq
-                attr.flags = P.FLAG_FREQ
+                attr.freq = 1
             else:
                 attr.sample_period = sample_period or 1
             what = f"{target} on cpu {cpu}"

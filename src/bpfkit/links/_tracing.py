@@ -6,9 +6,9 @@ import ctypes
 import errno as E
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from .._sys import Fd
+from .._sys import attrs as A
 from .._sys import commands as C
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs, tracefs_access
@@ -16,6 +16,7 @@ from .._uapi import AttachType, PerfType, ProgType
 from ..errors import BpfTypeError, BpfValueError, KernelError, NotSupportedError
 from ._base import Link, holds_program, new_link_fd
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..programs import Program
 
@@ -56,9 +57,8 @@ def attach_perf_event_fd(prog: Program, pfd: Fd, *, kind: str, target: str, cook
     """Attach ``prog`` to an open perf event: bpf_link (Linux 5.15) or the SET_BPF ioctl before it."""
     what = f"{kind} link of program {prog.name!r} to {target}"
 
-    def fill(a: object) -> None:
-        if cookie:
-            a.set_u64(0, cookie)  # type: ignore[attr-defined]
+    def fill(a: A.LinkCreateAttr) -> None:
+        a.perf_event.bpf_cookie = cookie
 
     try:
         lfd = new_link_fd(prog.fd, pfd.fd, AttachType.PERF_EVENT, what=what, extra=fill)
@@ -135,8 +135,8 @@ def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
             )
     try:
         if cookie:
-            def fill(a: object) -> None:
-                a.set_u64(8, cookie)  # type: ignore[attr-defined]
+            def fill(a: A.LinkCreateAttr) -> None:
+                a.tracing.cookie = cookie
 
             lfd = new_link_fd(prog.fd, 0, eat or 0, what=f"program {prog.name!r} on {target}", extra=fill)
         else:
@@ -191,25 +191,32 @@ class Iterator_:
 def attach_iter(prog: Program, *, map_fd: int = 0, cgroup_fd: int = 0, cgroup_order: int = 0,
                 tid: int = 0, pid: int = 0, pid_fd: int = 0) -> Link:
     """Create an iterator link (iter/task, iter/bpf_map_elem with ``map_fd``, iter/cgroup ...)."""
-    info = (ctypes.c_uint32 * 4)()
-    # union bpf_iter_link_info: map.map_fd | cgroup.{order, cgroup_fd, cgroup_id} | task.{tid, pid, pid_fd}
+    info = A.IterLinkInfo()
     if map_fd:
-        info[0] = map_fd
+        info.map.map_fd = map_fd
     elif cgroup_fd:
-        info[0] = cgroup_order
-        info[1] = cgroup_fd
+        info.cgroup.order = cgroup_order
+        info.cgroup.cgroup_fd = cgroup_fd
     elif tid or pid or pid_fd:
-        info[0] = tid
-        info[1] = pid
-        info[2] = pid_fd
+        info.task.tid = tid
+        info.task.pid = pid
+        info.task.pid_fd = pid_fd
     use_info = bool(map_fd or cgroup_fd or tid or pid or pid_fd)
     target = f"iter {prog.attach_target or '?'}"
 
-    def fill(a: object) -> object:
+    def fill(a: A.LinkCreateAttr) -> object:
         if use_info:
-            a.set_u64(0, ctypes.addressof(info))  # type: ignore[attr-defined]
-            a.set_u32(8, ctypes.sizeof(info))  # type: ignore[attr-defined]
+            a.iter_info = ctypes.addressof(info)
+            a.iter_info_len = ctypes.sizeof(info)
         return info
 
-    lfd = new_link_fd(prog.fd, 0, AttachType.TRACE_ITER, what=f"program {prog.name!r} as {target}", extra=fill)
+    try:
+        lfd = new_link_fd(prog.fd, 0, AttachType.TRACE_ITER, what=f"program {prog.name!r} as {target}", extra=fill)
+    except KernelError as exc:
+        if exc.errno == E.E2BIG and (cgroup_fd or tid or pid or pid_fd):  # the kernel's bpf_iter_link_info is map-only
+            what = "cgroup" if cgroup_fd else "task"
+            raise NotSupportedError(f"cannot attach {target} with a {what} filter: this kernel's iterators take only "
+                                    "a map (task and cgroup filters came in Linux 6.1)",
+                                    feature=f"iter_{what}_filter", min_kernel="6.1") from None
+        raise
     return Link(lfd, program=prog, kind="iter", target=target)

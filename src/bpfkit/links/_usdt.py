@@ -17,7 +17,6 @@ import struct
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .._uapi import ProgType
 from ..errors import BpfKeyError, BpfTypeError, NotSupportedError, ObjectFormatError
@@ -26,6 +25,7 @@ from ..obj._usdt import SPEC_SIZE, UsdtProbe, encode_spec, pt_regs_offsets, usdt
 from ._base import Link, close_links
 from ._probes import LinkGroup, _open_uprobe, binary_path, elf_image, mapped_files, uprobe_ref_ctr_support
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..maps import Map
     from ..programs import Program

@@ -6,7 +6,7 @@ import mmap as _mmap
 
 from .. import host
 from .._sys.syscall import mmap_fd
-from .._uapi import MapFlags, MapType
+from .._uapi import MapType
 from ..errors import BpfValueError
 from ._base import Map, _CreateArgs
 
@@ -20,9 +20,6 @@ class ArenaMap(Map):
     """
 
     map_types = (MapType.ARENA,)
-    default_key_size = 0
-    default_value_size = 0
-    required_flags = MapFlags.MMAPABLE
 
     @classmethod
     def _prepare_create(cls, a: _CreateArgs) -> None:

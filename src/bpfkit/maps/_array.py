@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno as E
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from .. import host
 from .._sys.syscall import last_errno, mmap_fd
@@ -12,6 +11,10 @@ from .._uapi import Cmd, MapFlags, MapType
 from ..errors import BpfIndexError, BpfTypeError, BpfValueError, MapKeyError
 from ._base import Map
 from ._codec import Codec, IntCodec, make_codec, round_up
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ArrayMap", "IndexedMap"]
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import builtins
 import ctypes
 import errno as E
+import functools
 import importlib
+import operator
 import os
 import re
 import struct
@@ -32,11 +34,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .. import host
 from .. import token as _token  # noqa: F401  (installs the ambient BPF token for creations without token=)
 from .._record import record
+from .._registry import MAP_TYPES, facts_of
 from .._sys import Fd
 from .._sys import commands as C
 from .._sys.attrs import MapBatchAttr, MapElemAttr
@@ -55,12 +57,15 @@ from ..errors import (
     NotSupportedError,
     retyped,
 )
-from ._families import MODULE_OF
+from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeVar
+
     from ..obj._spec import MapSpec
     from ..token import Token
-from ._codec import Codec, CodecSpec, CtypesCodec, FloatCodec, IntCodec, PerCpuCodec, make_codec, require_numpy
+    _M = TypeVar("_M", bound="Map")
 
 __all__ = [
     "Map",
@@ -71,10 +76,12 @@ __all__ = [
     "map_ids",
 ]
 
-SupportsFd = Any
-"""An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+if TYPE_CHECKING:
+    SupportsFd = Any
+    """An int fd, or an object with ``fileno()`` or an int ``.fd`` (Map, Program, socket, file)."""
+else:
+    SupportsFd = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
-_M = TypeVar("_M", bound="Map")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
 _HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
@@ -193,13 +200,15 @@ _NO_BATCH: set[tuple[int, int]] = set()  # (map type, batch command) the kernel 
 
 
 def _class_for(t: int) -> type[Map]:
-    cls = _CLASSES.get(int(t))
-    if cls is None:
-        module = MODULE_OF.get(int(t))
-        if module is not None:
-            importlib.import_module(f"{__package__}.{module}")  # its classes register in _CLASSES
-            cls = _CLASSES.get(int(t))
-    return cls or Map
+    """The class of map type ``t``: its family's module (from the registry) is imported on first use."""
+    klass = _CLASSES.get(int(t))
+    if klass is None:
+        facts = facts_of(t)
+        if facts is None or facts.module is None:
+            return Map
+        importlib.import_module(f"{__package__}.{facts.module}")  # its classes register in _CLASSES
+        klass = _CLASSES.get(int(t), Map)
+    return klass
 
 
 def _closed_op(desc: str) -> Callable[[], int]:
@@ -239,8 +248,16 @@ class Map:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for t in cls.__dict__.get("map_types", ()):
+        types = cls.__dict__.get("map_types", ())
+        for t in types:
             _CLASSES[int(t)] = cls
+        if len(types) == 1 and (facts := facts_of(types[0])) is not None:
+            # the sizes, max_entries and flags the type fixes come from the registry, not the class
+            flags = functools.reduce(operator.or_, (MapFlags[f] for f in facts.flags), MapFlags(0))
+            for attr, value in (("default_key_size", facts.key_size), ("default_value_size", facts.value_size),
+                                ("default_max_entries", facts.max_entries), ("required_flags", flags)):
+                if getattr(cls, attr) != value:
+                    setattr(cls, attr, value)
 
     # ---- construction ---------------------------------------------------
 
@@ -1552,12 +1569,7 @@ def _create_fd(
 
 
 # map types whose BTF the kernel refuses (or ignores): an object's map of these is created without it
-_NO_BTF_TYPES = frozenset({
-    MapType.PERF_EVENT_ARRAY, MapType.PROG_ARRAY, MapType.RINGBUF, MapType.USER_RINGBUF,
-    MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.CGROUP_ARRAY, MapType.STACK_TRACE,
-    MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP, MapType.SOCKHASH,
-    MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER,
-})
+_NO_BTF_TYPES = frozenset(MapType[f.name] for f in MAP_TYPES if not f.btf)
 
 
 def _spec_entries_and_flags(spec: MapSpec) -> tuple[int, int]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._uapi import Cmd, MapType
 from ..errors import BpfValueError
 from ._base import _NO_KEY, Map, _CreateArgs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["BloomFilterMap"]
 
@@ -18,7 +20,6 @@ class BloomFilterMap(Map):
     """
 
     map_types = (MapType.BLOOM_FILTER,)
-    default_key_size = 0
 
     @classmethod
     def _prepare_create(cls, a: _CreateArgs) -> None:

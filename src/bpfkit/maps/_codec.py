@@ -34,7 +34,6 @@ import struct
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
 
 from .._sys.fd import fd_of
 from ..btf import Btf
@@ -58,6 +57,10 @@ from ..btf._types import (
     Volatile,
 )
 from ..errors import BpfOverflowError, BpfTypeError, BpfValueError, ObjectFormatError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 __all__ = [
     "ArrayCodec",

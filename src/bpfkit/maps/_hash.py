@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import errno as E
 from collections.abc import Iterator
-from typing import Any
 
 from .._uapi import Cmd, MapType, UpdateFlags
 from ..errors import KernelError, MapKeyError, NotSupportedError
 from ._base import _NO_KEY, Map
 
-__all__ = ["HashMap", "LruHashMap"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["HashMap", "LruHashMap", "RHashMap"]
 
 _MISSING: Any = object()
 
@@ -111,3 +114,11 @@ class LruHashMap(HashMap):
     """BPF_MAP_TYPE_LRU_HASH: a hash map that evicts the least recently used entry when full (Linux 4.10)."""
 
     map_types = (MapType.LRU_HASH,)
+
+
+class RHashMap(HashMap):
+    """BPF_MAP_TYPE_RHASH: a hash map on the kernel's resizable hash table, which grows and shrinks with its
+    elements instead of preallocating max_entries (created with BPF_F_NO_PREALLOC, which the kernel requires;
+    checked present in Linux 7.2). Tracing programs cannot use it (the verifier refuses)."""
+
+    map_types = (MapType.RHASH,)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from .._uapi import MapFlags, MapType
+from .._uapi import MapType
 from ..errors import BpfTypeError, BpfValueError
 from ._codec import Codec
 from ._hash import HashMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LpmKey", "LpmKeyCodec", "LpmTrieMap"]
 
@@ -87,7 +91,6 @@ class LpmTrieMap(HashMap):
     """
 
     map_types = (MapType.LPM_TRIE,)
-    required_flags = MapFlags.NO_PREALLOC
 
     def _make_key_codec(self, spec: Any) -> Codec:
         if spec is not None and not isinstance(spec, tuple):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any
 
 from .. import host
 from .._uapi import MapType
@@ -11,6 +10,10 @@ from ._array import IndexedMap
 from ._base import Map, _CreateArgs
 from ._codec import BtfStruct, Codec, FdCodec, IntCodec, make_codec
 from ._hash import HashMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CpuMap",
@@ -54,7 +57,6 @@ class DevMap(IndexedMap):
     ``m[i] = DevmapValue(ifindex=, prog=)`` / a dict (value_size 8)."""
 
     map_types = (MapType.DEVMAP,)
-    default_value_size = 4
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:
@@ -65,8 +67,6 @@ class DevMapHash(HashMap):
     """BPF_MAP_TYPE_DEVMAP_HASH (Linux 5.4): like DevMap with any u32 keys."""
 
     map_types = (MapType.DEVMAP_HASH,)
-    default_key_size = 4
-    default_value_size = 4
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:
@@ -78,7 +78,6 @@ class CpuMap(IndexedMap):
     ``CpumapValue(qsize=, prog=)`` (value_size 8). max_entries defaults to the possible CPUs."""
 
     map_types = (MapType.CPUMAP,)
-    default_value_size = 4
     element_ops_hold_gil = False  # an update starts a kernel thread
 
     @classmethod
@@ -96,7 +95,6 @@ class XskMap(IndexedMap):
     The kernel cannot read slots back to user space."""
 
     map_types = (MapType.XSKMAP,)
-    default_value_size = 4
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:
@@ -104,7 +102,6 @@ class XskMap(IndexedMap):
 
 
 class _SockValues(Map):
-    default_value_size = 8  # 8 so lookups can return the socket cookie
     element_ops_hold_gil = False
 
     def _make_value_codec(self, spec: Any) -> Codec:

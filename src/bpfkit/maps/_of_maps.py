@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._uapi import MapType
 from ..errors import BpfValueError
 from ._array import IndexedMap
@@ -11,11 +9,14 @@ from ._base import Map, _CreateArgs
 from ._codec import Codec, FdCodec
 from ._hash import HashMap
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["ArrayOfMapsMap", "HashOfMapsMap"]
 
 
 class _OfMaps(Map):
-    default_value_size = 4
     element_ops_hold_gil = False  # updates and deletes wait for an RCU grace period
 
     @classmethod

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import host
 from .._uapi import MapType
 from ._array import ArrayMap
 from ._base import Map
 from ._codec import Codec, PerCpuCodec, make_codec
 from ._hash import HashMap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LruPerCpuHashMap", "PerCpuArrayMap", "PerCpuHashMap"]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from .. import host
 from .._uapi import MapType
 from ._array import IndexedMap
 from ._base import _CreateArgs
 from ._codec import Codec, FdCodec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 __all__ = ["PerfEventArrayMap"]
 
@@ -19,7 +21,6 @@ class PerfEventArrayMap(IndexedMap):
     """
 
     map_types = (MapType.PERF_EVENT_ARRAY,)
-    default_value_size = 4
     default_max_entries: ClassVar[int | None] = None
 
     @classmethod

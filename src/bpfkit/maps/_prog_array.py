@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._uapi import MapType
 from ._array import IndexedMap
 from ._codec import Codec, FdCodec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ProgArrayMap"]
 
@@ -18,7 +20,6 @@ class ProgArrayMap(IndexedMap):
     """
 
     map_types = (MapType.PROG_ARRAY,)
-    default_value_size = 4
 
     def _make_value_codec(self, spec: Any) -> Codec:
         return FdCodec(self.value_size, "program fd")

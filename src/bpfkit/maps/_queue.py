@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from .._uapi import MapType, UpdateFlags
 from ..errors import MapKeyError, QueueEmptyError
 from ._base import Map
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["QueueEmptyError", "QueueMap", "StackMap"]
 
 
 class _Fifo(Map):
-    default_key_size = 0
 
     def push(self, value: Any, *, overwrite: bool = False) -> None:
         """Add a value; when full, KernelError(E2BIG) unless ``overwrite`` (BPF_EXIST) drops the oldest."""

@@ -11,8 +11,6 @@ __all__ = ["RingBufMap", "UserRingBufMap"]
 
 
 class _Ring(Map):
-    default_key_size = 0
-    default_value_size = 0
 
     @classmethod
     def _prepare_create(cls, a: _CreateArgs) -> None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from .._sys import attrs as A
 from .._uapi import MapFlags, MapType
 from ..errors import BpfTypeError, BpfValueError
 from ._base import Map
 from ._codec import Codec
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["BuildIdFrame", "StackTraceMap", "StackCodec"]
 
 PERF_MAX_STACK_DEPTH = 127
-_FRAME = struct.Struct("=i20sQ")
 
 
 class BuildIdFrame(NamedTuple):
@@ -29,7 +34,7 @@ class StackCodec(Codec):
     """A stack value: a tuple of instruction pointers (the zero tail dropped), or of BuildIdFrame."""
 
     def __init__(self, size: int, build_id: bool) -> None:
-        unit = _FRAME.size if build_id else 8
+        unit = ctypes.sizeof(A.StackBuildId) if build_id else 8
         if size % unit:
             raise BpfValueError(f"stack trace values are a multiple of {unit} bytes, not {size}")
         super().__init__(size, "build-id stack" if build_id else "stack")
@@ -40,7 +45,10 @@ class StackCodec(Codec):
     def decode(self, data: Any, offset: int = 0) -> tuple[Any, ...]:
         """The frames, outermost last, without the unused tail."""
         if self.build_id:
-            frames = [BuildIdFrame(*_FRAME.unpack_from(data, offset + i * _FRAME.size)) for i in range(self.depth)]
+            at = A.StackBuildId.from_buffer_copy
+            unit = ctypes.sizeof(A.StackBuildId)
+            raw = (at(data, offset + i * unit) for i in range(self.depth))
+            frames = [BuildIdFrame(f.status, bytes(f.build_id), f.offset) for f in raw]
             while frames and frames[-1].status == 0:
                 frames.pop()
             return tuple(frames)
@@ -51,8 +59,10 @@ class StackCodec(Codec):
 
     def _numpy_dtype(self, np: Any) -> Any:
         if self.build_id:  # struct bpf_stack_build_id
+            f = A.StackBuildId
             frame = np.dtype({"names": ["status", "build_id", "offset_or_ip"], "formats": ["=i4", ("u1", (20,)), "=u8"],
-                              "offsets": [0, 4, 24], "itemsize": _FRAME.size})
+                              "offsets": [f.status.offset, f.build_id.offset, f.offset.offset],
+                              "itemsize": ctypes.sizeof(f)})
             return np.dtype((frame, (self.depth,)))
         return np.dtype(("=u8", (self.depth,)))
 
@@ -72,8 +82,6 @@ class StackTraceMap(Map):
     """
 
     map_types = (MapType.STACK_TRACE,)
-    default_key_size = 4
-    default_value_size = 8 * PERF_MAX_STACK_DEPTH
 
     def _make_value_codec(self, spec: Any) -> Codec:
         if spec is not None:

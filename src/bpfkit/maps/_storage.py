@@ -8,14 +8,17 @@ copied) or, without one, from the size (an unsigned int or a byte array).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from .. import host
-from .._uapi import MapFlags, MapType
+from .._uapi import MapType
 from ..btf._gen import value_btf
 from ..errors import BpfValueError
 from ._base import Map, _CreateArgs
 from ._codec import Codec, FdCodec, PerCpuCodec, make_codec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "CgroupStorageMap",
@@ -33,9 +36,6 @@ class LocalStorageMap(Map):
     ``get``. Keys are ints or anything with ``fileno()``/``.fd``. No iteration: the kernel has none.
     """
 
-    default_key_size = 4
-    default_max_entries = 0
-    required_flags = MapFlags.NO_PREALLOC
     element_ops_hold_gil = False
 
     @classmethod
@@ -93,8 +93,6 @@ class CgroupStorageMap(Map):
     """
 
     map_types = (MapType.CGROUP_STORAGE,)
-    default_key_size = 16
-    default_max_entries = 0
 
     def _make_key_codec(self, spec: Any) -> Codec:
         if spec is None and self.key_size == 16:

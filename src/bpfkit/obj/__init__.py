@@ -6,8 +6,6 @@ programs and describes its maps; the loader turns the spec into kernel objects.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._maps import internal_map_name as internal_map_name
 from ._object import ObjectSpec as ObjectSpec
 from ._sections import SECTION_DEFS as SECTION_DEFS
@@ -27,7 +25,10 @@ from ._spec import Pinning as Pinning
 from ._spec import ProgramSpec as ProgramSpec
 from ._spec import VariableSpec as VariableSpec
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._kconfig import parse_kernel_config as parse_kernel_config
     from ._kconfig import resolve_kconfig as resolve_kconfig
 

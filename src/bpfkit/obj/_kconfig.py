@@ -8,12 +8,12 @@ kernel version in; nothing here touches the running system.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from ..btf import Array, Btf, Enum, Enum64, Int, IntEncoding
 from ..errors import ObjectFormatError, RelocationError
 from ._spec import ExternKind, ExternSpec, KconfigType
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._object import ObjectSpec
 

@@ -10,7 +10,6 @@ extern references are recorded (and their LD_IMM64s normalized, see spec.py).
 from __future__ import annotations
 
 from enum import Enum
-from typing import TypeVar
 
 from .._record import Record, replace
 from ..asm import Instruction
@@ -18,6 +17,11 @@ from ..btf._ext import BtfExt, CoreRelo, FuncInfo, LineInfo
 from ..errors import ObjectFormatError
 from ._elf import ElfSymbol
 from ._spec import ExternKind, ExternReference, ExternSpec, MapReference, MapRefKind
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+    _R = TypeVar("_R", FuncInfo, LineInfo, CoreRelo)
 
 __all__ = ["Function", "LinkResult", "Reloc", "RelocKind", "link_program"]
 
@@ -85,9 +89,6 @@ class LinkResult(Record):
         self.map_refs: list[MapReference] = []
         self.extern_refs: list[ExternReference] = []
         self.subprograms: list[str] = []
-
-
-_R = TypeVar("_R", FuncInfo, LineInfo, CoreRelo)
 
 
 def _rebase(records: list[_R], f: Function, base: int, what: str) -> list[_R]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from typing import TYPE_CHECKING
 
 from .._record import Record
 from .._uapi import BtfKind, MapFlags, MapType, ProgFlags
@@ -45,6 +44,7 @@ from ._maps import BPF_OBJ_NAME_LEN, internal_map_name, parse_btf_map_def, parse
 from ._sections import parse_section
 from ._spec import ExternKind, ExternSpec, MapKind, MapSpec, ProgramSpec, VariableSpec
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._object import ObjectSpec
 

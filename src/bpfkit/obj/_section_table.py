@@ -56,7 +56,7 @@ SECTION_TABLE: tuple[tuple[str, str, str, str | None, tuple[str, ...], str | Non
     ('fentry.s', 'plus', 'TRACING', 'TRACE_FENTRY', ('attach_btf', 'sleepable'), 'tracing'),
     ('fmod_ret.s', 'plus', 'TRACING', 'MODIFY_RETURN', ('attach_btf', 'sleepable'), 'tracing'),
     ('fexit.s', 'plus', 'TRACING', 'TRACE_FEXIT', ('attach_btf', 'sleepable'), 'tracing'),
-    ('freplace', 'plus', 'EXT', None, ('attach_btf',), 'tracing'),
+    ('freplace', 'plus', 'EXT', None, ('attach_btf',), 'ext'),
     ('lsm', 'plus', 'LSM', 'LSM_MAC', ('attach_btf',), 'lsm'),
     ('lsm.s', 'plus', 'LSM', 'LSM_MAC', ('attach_btf', 'sleepable'), 'lsm'),
     ('lsm_cgroup', 'plus', 'LSM', 'LSM_CGROUP', ('attach_btf',), None),

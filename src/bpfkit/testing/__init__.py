@@ -6,6 +6,7 @@ bpfkit.testing.fuzz (the mutation fuzzer) and bpfkit.testing.soak (the soak run)
 from __future__ import annotations
 
 from ._leaks import LeakReport as LeakReport
+from ._leaks import attached_program_ids as attached_program_ids
 from ._leaks import bpf_fds as bpf_fds
 from ._leaks import bpf_pins as bpf_pins
 from ._leaks import check_leaks as check_leaks
@@ -21,6 +22,7 @@ from .compile import vmlinux_header as vmlinux_header
 __all__ = [
     "PROBE_PREFIX",
     "LeakReport",
+    "attached_program_ids",
     "bpf_fds",
     "bpf_pins",
     "check_leaks",

@@ -98,6 +98,22 @@ def kernel_ids() -> dict[str, set[int]]:
     return {kind: set(C.ids_of(cmd)) for kind, cmd in cmds.items()}
 
 
+def attached_program_ids() -> set[int]:
+    """Ids of the programs some bpf_link of the system holds now: a process that stopped cleanly leaves
+    none of its own among them (links listed by id, each opened only to read its program's id)."""
+    from ..errors import KernelError
+    from ..links import Link, link_ids
+
+    held = set()
+    for lid in link_ids():
+        try:
+            with Link.from_id(lid) as link:
+                held.add(link.info().prog_id)
+        except KernelError:  # detached meanwhile
+            continue
+    return held
+
+
 def _fdinfo_ids(path: str, out: dict[str, set[int]]) -> None:
     try:
         with open(path) as f:

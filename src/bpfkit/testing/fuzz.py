@@ -31,14 +31,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 from ..errors import BpfError
 from ._leaks import bpf_fds, kernel_ids, orphan_ids
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+    T = TypeVar("T")
+
 __all__ = ["Campaign", "Failure", "Field", "Target", "default_corpus", "main", "make_target", "mutate"]
 
-T = TypeVar("T")
 
 BTF_MAGIC = 0xEB9F
 _SHDR = 64

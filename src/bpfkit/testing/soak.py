@@ -22,9 +22,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from ._leaks import bpf_fds, kernel_ids, orphan_ids
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["SoakResult", "main", "soak"]
 

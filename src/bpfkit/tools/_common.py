@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import json
 import os
+import select
 import signal
 import sys
 import threading
@@ -13,12 +12,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, TextIO
 
 from ..errors import BpfValueError, ToolError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from _typeshed import HasFileno
+
 __all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "in_initial_pid_namespace", "milliseconds", "now_hms", "now_iso",
-           "object_path", "pid_ns_constants", "seconds"]
+           "object_path", "pid_ns_constants", "duration", "seconds"]
 
 # name -> one line saying what it shows (the order of `bpfkit -h` and the README table)
 TOOLS: dict[str, str] = {
@@ -83,6 +87,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def duration(text: str) -> float:
+    """argparse type of a tool's --duration: seconds >= 0 (0: stop as soon as attached, which times start-up)."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return seconds(text)
+
+
 def milliseconds(text: str) -> int:
     """argparse type of a whole number of milliseconds >= 0."""
     try:
@@ -96,7 +107,9 @@ def milliseconds(text: str) -> int:
 
 def now_iso() -> str:
     """The local wall-clock time, ISO 8601 with microseconds and UTC offset (the JSON ``time``)."""
-    return _dt.datetime.now().astimezone().isoformat(timespec="microseconds")
+    import datetime  # here, not at import: a tool's start pays only for what it uses
+
+    return datetime.datetime.now().astimezone().isoformat(timespec="microseconds")
 
 
 def now_hms() -> str:
@@ -127,9 +140,13 @@ class Session:
         self._stop = False
         self._handle_signals = handle_signals
         self._previous: dict[int, Any] = {}
+        self._wake: tuple[int, int] | None = None  # a pipe a stop writes to, so that a wait ends at once
 
     # -- lifetime ------------------------------------------------------------
     def __enter__(self) -> Session:
+        # A wait in select() on this pipe ends as soon as a signal's handler (or stop()) writes to it:
+        # Python retries a system call a handler interrupted (PEP 475), time.sleep and poll too.
+        self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         if self._handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._on_signal)
@@ -140,6 +157,10 @@ class Session:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
         if self.broken_pipe:
             _silence_stdout(self.out)
 
@@ -147,11 +168,17 @@ class Session:
         if self._stop and self.signal is not None:
             raise KeyboardInterrupt  # a second Ctrl+C: stop waiting for a clean exit
         self.signal = signum
-        self._stop = True
+        self.stop()
 
     def stop(self) -> None:
-        """Ask the tool to stop (what SIGINT and SIGTERM do)."""
+        """Ask the tool to stop (what SIGINT and SIGTERM do); a wait in progress ends at once."""
         self._stop = True
+        wake = self._wake
+        if wake is not None:
+            try:
+                os.write(wake[1], b"\0")
+            except OSError:  # full (a stop is already pending) or closed meanwhile
+                pass
 
     @property
     def stopped(self) -> bool:
@@ -172,8 +199,21 @@ class Session:
             left = when - time.monotonic()
             if left <= 0:
                 return False
-            time.sleep(min(left, self.timeout()))
+            self.wait_readable(None, min(left, self.timeout()))
         return True
+
+    def wait_readable(self, source: HasFileno | None, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``source`` (a ring or perf buffer, any object with ``fileno()``)
+        to be readable, ending early on a stop; True when it is readable."""
+        fds: list[int] = [] if source is None else [source.fileno()]
+        if self._wake is None:  # outside ``with``: no stop can end the wait early
+            if not fds:
+                time.sleep(timeout)
+                return False
+        else:
+            fds.append(self._wake[0])
+        ready, _, _ = select.select(fds, [], [], timeout)
+        return source is not None and fds[0] in ready
 
     def every(self, interval: float) -> Iterator[bool]:
         """Yield every ``interval`` seconds, and once more when the tool should stop (then True)."""
@@ -215,6 +255,8 @@ class Session:
     def record(self, obj: dict[str, Any], text: str | None = None) -> None:
         """One record: a JSON object per line with --json, else ``text`` (if given)."""
         if self.json:
+            import json  # here, not at import: text output does not need it
+
             self._write(json.dumps(obj, ensure_ascii=False))
         elif text is not None:
             self._write(text)

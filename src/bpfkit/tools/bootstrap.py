@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import struct
-from dataclasses import dataclass
-from typing import Any
 
 import bpfkit
 
 from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, milliseconds, now_hms, now_iso, object_path, pid_ns_constants
-from .bootstrap_skel import Bootstrap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DESCRIPTION", "EPILOG", "EVENT", "Event", "add_arguments", "format_event", "header", "run"]
 
@@ -49,17 +50,34 @@ examples:
 EVENT = struct.Struct("<iiI4xQ16s127s?")
 
 
-@dataclass(frozen=True)
 class Event:
-    """One record of the ring buffer, decoded."""
+    """One record of the ring buffer, decoded (a plain class: ``dataclasses`` would cost the tool's start
+    the import of ``inspect``)."""
 
-    pid: int
-    ppid: int
-    exit_code: int
-    duration_ns: int
-    comm: str
-    filename: str
-    exit_event: bool
+    __slots__ = ("comm", "duration_ns", "exit_code", "exit_event", "filename", "pid", "ppid")
+
+    def __init__(self, pid: int, ppid: int, exit_code: int, duration_ns: int, comm: str, filename: str,
+                 exit_event: bool) -> None:
+        self.pid = pid
+        self.ppid = ppid
+        self.exit_code = exit_code
+        self.duration_ns = duration_ns
+        self.comm = comm
+        self.filename = filename
+        self.exit_event = exit_event
+
+    def _values(self) -> tuple[object, ...]:
+        return (self.pid, self.ppid, self.exit_code, self.duration_ns, self.comm, self.filename, self.exit_event)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return ("Event(pid={!r}, ppid={!r}, exit_code={!r}, duration_ns={!r}, comm={!r}, filename={!r}, "
+                "exit_event={!r})".format(*self._values()))
 
     @classmethod
     def decode(cls, data: bytes | memoryview) -> Event:
@@ -129,6 +147,8 @@ def _report_lost(session: Session, lost: int | None, reported: int) -> int:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load bootstrap.bpf.o with min_duration_ns set, attach, print ring buffer events until stopped."""
+    from .bootstrap_skel import Bootstrap  # here: `bpfkit bootstrap -h` does not load the skeleton
+
     def on_event(data: Any) -> None:
         e = Event.decode(data)
         session.record(e.as_json(now_iso()), format_event(e, now_hms()))
@@ -143,7 +163,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
                 session.line(header())
             reported = 0
             for wait in session.ticks():
-                rb.poll(timeout=wait)
+                if session.wait_readable(rb, wait):  # a stop ends the wait at once (poll's would not)
+                    rb.poll(timeout=0)
                 reported = _report_lost(session, rb.lost, reported)
             rb.consume()  # what arrived before the stop
             reported = _report_lost(session, rb.lost, reported)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import pwd
-from typing import Any
 
 from ._common import Session, now_hms, now_iso, object_path, seconds
-from .execcount_skel import Execcount
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "format_ids", "run"]
 
@@ -65,6 +67,8 @@ def _print(session: Session, counts: dict[int, int], table: bool) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach execcount.bpf.o, print the per-UID counts until stopped."""
+    from .execcount_skel import Execcount  # here: `bpfkit execcount -h` does not load the skeleton
+
     with Execcount.load(object_path("execcount")) as obj:
         obj.attach()
         table = obj.maps.counter_table  # TypedMap[int, int]: uid -> count

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import struct
-from typing import Any
 
 import bpfkit
 
 from ..errors import BpfValueError
 from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
-from .hello_skel import Hello
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DATA", "DESCRIPTION", "EPILOG", "add_arguments", "decode", "run"]
 
@@ -52,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach hello.bpf.o, print the perf buffer's samples until stopped."""
+    from .hello_skel import Hello  # here: `bpfkit hello -h` does not load the skeleton
+
     lost_total = 0
 
     def on_sample(cpu: int, data: Any) -> None:
@@ -68,7 +72,8 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         with bpfkit.PerfBuffer(obj.maps.output, callback=on_sample, lost_callback=on_lost) as pb:
             session.ready("Saying hello for every execve")
             for wait in session.ticks():
-                pb.poll(timeout=wait)
+                if session.wait_readable(pb, wait):  # a stop ends the wait at once (poll's would not)
+                    pb.poll(timeout=0)
             pb.consume()
     if lost_total:
         session.note(f"{lost_total} samples lost in all")

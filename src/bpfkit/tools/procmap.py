@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ._common import Session, add_pid_ns_argument, cstr, now_hms, now_iso, object_path, pid_ns_constants, seconds
-from .procmap_skel import Procmap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DESCRIPTION", "EPILOG", "add_arguments", "run", "snapshot"]
 
@@ -57,6 +59,8 @@ def _print(session: Session, procs: list[tuple[int, str]]) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach procmap.bpf.o, print the map every interval until stopped."""
+    from .procmap_skel import Procmap  # here: `bpfkit procmap -h` does not load the skeleton
+
     with Procmap.load(object_path("procmap"), **pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
         proc_map = obj.maps.proc_map  # TypedMap[int, bytes]: pid -> comm

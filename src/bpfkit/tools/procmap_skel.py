@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import TYPE_CHECKING, Any
 
 from bpfkit.typed import Skeleton, TypedMap, from_bytes, to_bytes
 
+TYPE_CHECKING = False  # typing is for type checkers only: not imported at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from bpfkit.collection import Collection
     from bpfkit.programs import Program
 

@@ -8,13 +8,15 @@ import os
 import re
 import time
 from contextlib import ExitStack
-from typing import Any
 
 import bpfkit
 from bpfkit.trace_pipe import parse_line
 
 from ._common import Session, ToolError, in_initial_pid_namespace, now_iso, object_path, pid_ns_constants, seconds
-from .tailcalls_skel import Tailcalls
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["COUNTERS", "DESCRIPTION", "EPILOG", "MESSAGES", "add_arguments", "read_counts", "run"]
 
@@ -128,6 +130,8 @@ def _discard_backlog(pipe: Any) -> None:
 
 def run(ns: argparse.Namespace, session: Session) -> int:
     """Load tailcalls.bpf.o (target_tgid = --pid), attach the dispatcher, print trace lines and counters."""
+    from .tailcalls_skel import Tailcalls  # here: `bpfkit tailcalls -h` does not load the skeleton
+
     if ns.pid < 0 or (ns.pid and not os.path.exists(f"/proc/{ns.pid}")):
         raise ToolError(f"tailcalls: no process with pid {ns.pid}")
     # --pid and this process's PID are numbers of the namespace the tool runs in: the filter compares those
@@ -144,7 +148,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         for wait in session.ticks():
             wait = min(wait, max(0.0, due - time.monotonic()))
             if pipe is None:
-                time.sleep(wait)
+                session.wait_readable(None, wait)
             elif (line := pipe.readline(timeout=wait)) is not None:
                 lost += _trace(session, line, ns.pid)
             if time.monotonic() >= due:

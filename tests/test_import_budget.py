@@ -1,0 +1,107 @@
+"""Import budget (issue 18): what ``import bpfkit``, a load and ``bpfkit -h`` bring into a fresh interpreter.
+
+No timing here (speed is for ``make bench``, whose B1/B9 rows and ``-X importtime`` report
+measure it): these tests count modules and name the ones a start must not need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bpfkit import cli
+from bpfkit.testing import require
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+BOOTSTRAP = str(Path(SRC) / "bpfkit" / "tools" / "bootstrap.bpf.o")
+
+# Never needed to import bpfkit or to load an object: typing (about 5 ms), dataclasses (inspect, ast,
+# tokenize), the enums of _generated_lazy, pyelftools, the CLI and the tools.
+FORBIDDEN = ("typing", "dataclasses", "inspect", "ast", "bpfkit._uapi._generated_lazy", "elftools", "bpfkit.cli",
+             "bpfkit.tools", "bpfkit.bcc", "bpfkit.export", "json", "argparse")
+# Budgets: modules added to a bare interpreter's. Today: import ~29, load+attach ~89 (on 3.11).
+IMPORT_BUDGET = 40
+LOAD_BUDGET = 110
+
+
+def _fresh(code: str, *args: str) -> dict[str, list[str]]:
+    """Run ``code`` in a fresh interpreter; its modules before and after as {"base": [...], "after": [...]}."""
+    prog = (
+        "import sys\nbase = sorted(sys.modules)\n" + code +
+        "\nafter = sorted(sys.modules)\nimport json\nprint(json.dumps({'base': base, 'after': after}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", prog, *args], check=True, capture_output=True, text=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}).stdout
+    data: dict[str, list[str]] = json.loads(out.splitlines()[-1])
+    return data
+
+
+def _new(mods: dict[str, list[str]]) -> list[str]:
+    return sorted(set(mods["after"]) - set(mods["base"]))
+
+
+def _forbidden(new: list[str]) -> list[str]:
+    return [m for m in new if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)]
+
+
+def test_import_bpfkit_stays_small() -> None:
+    new = _new(_fresh("import bpfkit"))
+    assert "bpfkit" in new
+    assert _forbidden(new) == []
+    assert len(new) <= IMPORT_BUDGET, new
+
+
+def test_a_load_and_attach_import_only_what_they_use() -> None:
+    require("tracefs")
+    code = (
+        "import bpfkit\n"
+        "with bpfkit.load(sys.argv[1], constants={'min_duration_ns': 0}) as obj:\n"
+        "    links = obj.attach()\n"
+        "    assert len(links) == 2, links\n"
+    )
+    new = _new(_fresh(code, BOOTSTRAP))
+    assert {"bpfkit.collection", "bpfkit.programs", "bpfkit.links"} <= set(new)
+    assert _forbidden(new) == []
+    assert len(new) <= LOAD_BUDGET, new
+
+
+def test_bpfkit_help_imports_no_subcommand() -> None:
+    code = "import bpfkit.cli\ntry:\n    bpfkit.cli.main(['-h'])\nexcept SystemExit:\n    pass\n"
+    new = _new(_fresh(code))
+    assert [m for m in new if m.startswith(("bpfkit._cli", "bpfkit.tools"))] == []
+    assert "typing" not in new
+
+
+@pytest.mark.parametrize("command", ["bootstrap", "btf", "map"])
+def test_a_subcommand_help_imports_only_its_module(command: str) -> None:
+    code = f"import bpfkit.cli\ntry:\n    bpfkit.cli.main([{command!r}, '-h'])\nexcept SystemExit:\n    pass\n"
+    new = _new(_fresh(code))
+    module = cli.COMMANDS[command][0]
+    assert f"bpfkit._cli.{module}" in new
+    others = {f"bpfkit._cli.{m}" for m, _ in cli.COMMANDS.values()} - {f"bpfkit._cli.{module}"}
+    assert sorted(others & set(new)) == []
+    tools = [m for m in new if m.startswith("bpfkit.tools.") and not m.startswith("bpfkit.tools._")]
+    assert tools == ([f"bpfkit.tools.{command}"] if module == "tools" else [])
+
+
+def test_the_lazy_parser_lists_what_the_full_one_does() -> None:
+    """`bpfkit -h` (subcommands listed from cli.COMMANDS) prints what the parser with every module does."""
+    assert cli.build_parser(lazy=True).format_help() == cli.build_parser().format_help()
+    for name in cli.COMMANDS:
+        lazy = cli.build_parser(name, lazy=True)
+        full = cli.build_parser()
+        assert _sub(lazy, name).format_help() == _sub(full, name).format_help()
+
+
+def _sub(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices[name]
+            assert isinstance(sub, argparse.ArgumentParser)
+            return sub
+    raise AssertionError("no subcommands")
