@@ -185,6 +185,15 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
     return "\n".join(lines) + "\n"
 
 
+def guest_base(base: list[str], test_timeout: float) -> list[str]:
+    """The pytest command in a guest: pytest-timeout's per-test limit raised to ``test_timeout``. The
+    project's 120 s is a hang guard for the host; a TCG guest on a busy machine compiles a BPF object
+    (clang through virtiofs) 10-25x slower and would be cut off in the middle of a working test."""
+    if "pytest_timeout" not in base:
+        return base
+    return [*base, "-o", f"timeout={test_timeout:g}"]
+
+
 def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]:
     return [*base, f"--junitxml={junit}", "-v", "-rs", *extra]
 
@@ -215,7 +224,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
         return col
     disks = scratch_disks(results, args.disk)
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
-    argv = _pytest_args(base, f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml", extra)
+    argv = _pytest_args(guest_base(base, args.test_timeout), f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml",
+                        extra)
     if args.command is not None:  # the command alone: no feature probes, no pytest
         script = guest_script(k.label, argv, None, env, command=args.command, extra_env=extra_env)
     else:
@@ -365,6 +375,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                     help="show the kernels (resolved, cached) and the selected tests; boot nothing")
     ap.add_argument("--timeout", type=float, default=1800.0,
                     help="seconds a guest (or the host) may run its tests (default 1800)")
+    ap.add_argument("--test-timeout", type=float, default=600.0,
+                    help="seconds one test may run in a guest (pytest-timeout; default 600, the host keeps "
+                         "the project's 120)")
     ap.add_argument("--boot-timeout", type=float, default=120.0,
                     help="seconds from QEMU start to the guest's /init being ready (default 120)")
     ap.add_argument("--share", choices=("auto", "virtiofs", "9p"), default="auto",
@@ -402,6 +415,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--env-markdown", type=Path, default=None,
                     help="Markdown table of the host environments (default: matrix/env-matrix.md, written by "
                          "runs of every environment on 6.12 and 7.x with the whole selection only)")
+    ap.add_argument("--from-results", type=Path, nargs="+", metavar="JSON", default=None,
+                    help="boot nothing: write env-matrix.md (or --env-markdown) from the --out files of earlier "
+                         "runs, e.g. one guest each run one after another on a busy machine")
     return ap.parse_args(argv), extra
 
 
@@ -463,9 +479,45 @@ def markdown_outputs(args: argparse.Namespace, extra: Sequence[str],
     return out
 
 
+def assemble(results: Sequence[Path], target: Path | None) -> int:
+    """env-matrix.md from the JSON results of several runs (their host-environment columns, in
+    kernel-then-environment order); refused unless they cover every environment on 6.12 and 7.x
+    with one selection, or ``target`` names another file."""
+    columns: dict[str, report.Column] = {}
+    selections, dates = set(), set()
+    for path in results:
+        doc = json.loads(path.read_text())
+        _, k, rest = doc["pytest"].partition(" -k ")  # the base command is the same in every run
+        selections.add(f"-k {rest}" if k else "")
+        dates.add(doc["generated"][:10])
+        for d in doc["kernels"]:
+            col = report.Column.from_json(d)
+            if col.env != envs.PLAIN:
+                columns[col.label] = col  # a later file's column replaces an earlier one's
+    order = {envs.column_label(k, e): i for i, (k, e) in
+             enumerate((k, e) for k in reversed(ENV_KERNELS) for e in envs.ENVS if not e.plain)}
+    missing = [label for label in order if label not in columns]
+    if len(selections) != 1 or (missing and target is None):
+        log(f"the results do not make one full table: selections {sorted(selections)}; missing columns "
+            f"{missing} (name --env-markdown to write them anyway)")
+        return 2
+    cols = sorted(columns.values(), key=lambda c: order.get(c.label, len(order)))
+    ran = {t for c in cols for t in c.tests}
+    selection = selections.pop()
+    note = (f"Written from {len(results)} runs (one guest each, one after another) of {len(ran)} tests "
+            f"(`pytest -m kernel {selection}`) on {', '.join(sorted(dates))}"
+            + (f"; not run: {', '.join(missing)}" if missing else "") + ".")
+    out = target or HERE / "env-matrix.md"
+    out.write_text(report.render_env_markdown(cols, {e.name: e.about for e in envs.ENVS}, note=note))
+    log(f"wrote {out}; copy its tables into README.md with python3 matrix/readme_table.py")
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     """Entry point; returns the exit status."""
     args, extra = parse_args(argv)
+    if args.from_results:
+        return assemble(args.from_results, args.env_markdown)
     try:
         specs, with_host = choose_kernels(args)
         pairs = choose_runs(args, specs)

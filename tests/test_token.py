@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,7 +70,9 @@ def test_a_user_namespace_creates_through_a_delegated_bpffs() -> None:
     got = _run_child()
     assert got["map_without_token"] == "BpfPermissionError:1", got  # no CAP_BPF in the initial namespace
     assert got["prog_without_token"] == "BpfPermissionError:1", got
-    for what in ("map_with_token_path", "map_with_token", "map_with_btf_and_token", "tracepoint_prog_with_token",
+    assert got["probe_ambient_token"] == "True", got  # the feature probes go through the token too
+    for what in ("map_ambient_token", "prog_ambient_token",
+                 "map_with_token_path", "map_with_token", "map_with_btf_and_token", "tracepoint_prog_with_token",
                  "xdp_prog_with_token", "load_with_token", "load_default_path", "load_libbpf_env_path"):
         assert got[what] == "ok", (what, got)
     assert got["load_libbpf_env_empty"].startswith("BpfPermissionError"), got  # "" turns tokens off
@@ -96,3 +99,22 @@ def test_no_token_here_by_default_and_a_named_path_must_give_one(monkeypatch: py
     assert token_for_load(None) == (None, False)
     with pytest.raises(bpfkit.BpfError):
         Token.create("/nonexistent/bpffs")
+
+
+def test_a_user_namespace_without_delegation_is_told_about_tokens() -> None:
+    """In a user namespace whose /sys/fs/bpf delegates nothing, a creation fails with the permission error
+    naming the token (the default path is only a guess), not an error of the token lookup itself."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.fail("unshare (util-linux) is needed to make a user namespace")
+    code = ("import json, bpfkit\nfrom bpfkit.token import ambient_token\n"
+            "try:\n    bpfkit.Map.create('array', key_size=4, value_size=4, max_entries=1, name='nodeleg').close()\n"
+            "    out = ['ok', '']\nexcept bpfkit.BpfError as e:\n    out = [type(e).__name__, str(e)]\n"
+            "print(json.dumps([*out, ambient_token() is None]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("BPFKIT_BPF_TOKEN_PATH", "LIBBPF_BPF_TOKEN_PATH")}
+    r = subprocess.run([unshare, "--user", "--map-root-user", sys.executable, "-c", code], capture_output=True,
+                       text=True, env=env, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    kind, text, no_token = json.loads(r.stdout)
+    assert (kind, no_token) == ("BpfPermissionError", True), text
+    assert "BPF token" in text

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import bpfkit
+import bpfkit.features
 from bpfkit._sys import ns
 from bpfkit.token import Token
 
@@ -52,13 +53,16 @@ def main() -> None:
         return bpfkit.Program.load(kind, bytes.fromhex("b700000000000000" "9500000000000000"), name="tok", **kw)
 
     out: dict[str, str] = {}
-    out["map_without_token"] = outcome(array)
+    out["map_without_token"] = outcome(lambda: array(token=""))
+    out["map_ambient_token"] = outcome(array)  # no token=: the default path's token, as load() takes it
+    out["prog_ambient_token"] = outcome(lambda: prog("tracepoint"))
+    out["probe_ambient_token"] = str(bpfkit.features.check("map:ringbuf").available)
     out["map_with_token_path"] = outcome(lambda: array(token="/sys/fs/bpf"))
     with Token.create("/sys/fs/bpf") as tok:
         out["map_with_token"] = outcome(lambda: array(token=tok))
         out["map_with_btf_and_token"] = outcome(lambda: bpfkit.Map.create(
             "hash", name="tokbtf", key_type="u32", value_type="u64", max_entries=4, token=tok))
-        out["prog_without_token"] = outcome(lambda: prog("tracepoint"))
+        out["prog_without_token"] = outcome(lambda: prog("tracepoint", token=""))
         out["tracepoint_prog_with_token"] = outcome(lambda: prog("tracepoint", token=tok))
         out["xdp_prog_with_token"] = outcome(lambda: prog("xdp", token=tok))
         out["load_with_token"] = outcome(lambda: bpfkit.load(obj, token=tok))

@@ -58,6 +58,22 @@ MACHINES = {
 }
 
 
+HIDE_HOST_SYS = 'mount -t tmpfs -o ro,mode=0755,size=4k matrix-no-host-sys /sys && exec "$@"'
+"""Run by virtiofsd's wrapper in a private mount namespace: the host's /sys (tracefs, debugfs, bpffs,
+securityfs ...) becomes an empty read-only directory there. The guest mounts its own sysfs, tracefs and
+bpffs over the shared root; without this, any path walk that reached the share's /sys (a mount the guest
+took away, a process outside the mounts it was given) would read the host's: trace_pipe has one reader,
+and a guest holding the host's would make the host's tests fail with EBUSY."""
+
+
+def virtiofsd_command(v: VirtiofsD, socket: Path) -> list[str]:
+    """virtiofsd sharing the host's root read-only, minus the host's /sys (:data:`HIDE_HOST_SYS`). /proc
+    stays: virtiofsd works through /proc/self/fd, and the guest's own proc covers it."""
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", HIDE_HOST_SYS, "virtiofsd",
+            *v.argv, f"--socket-path={socket}", "--shared-dir=/", "--readonly", "--sandbox=none",
+            "--seccomp=none", "--cache=always", "--announce-submounts", "--thread-pool-size=8"]
+
+
 def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
                  memory_mb: int = 2048, cpus: int = 2, socket: Path | None = None,
                  append: str = "", accel: str = DEFAULT_ACCEL, disks: Sequence[Path] = (),
@@ -128,11 +144,8 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                 raise ValueError("share 'virtiofs' needs a virtiofsd")
             socket.unlink(missing_ok=True)
             vlog = open(results / "virtiofsd.log", "wb")  # noqa: SIM115 - closed with proc
-            helpers.append(subprocess.Popen(
-                [*virtiofsd.argv, f"--socket-path={socket}", "--shared-dir=/", "--readonly",
-                 "--sandbox=none", "--seccomp=none", "--cache=always", "--announce-submounts",
-                 "--thread-pool-size=8"],
-                stdout=vlog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            helpers.append(subprocess.Popen(virtiofsd_command(virtiofsd, socket),
+                                            stdout=vlog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
             vlog.close()
             deadline = time.monotonic() + 10
             while not socket.exists():

@@ -11,6 +11,7 @@ import functools
 import threading
 
 from . import host
+from . import token as _token  # noqa: F401  (installs the ambient BPF token for BTF loads without one)
 from ._sys import Fd
 from ._sys import commands as C
 from .btf import Btf

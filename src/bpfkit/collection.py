@@ -225,7 +225,8 @@ class _Loader:
                  reuse: dict[str, Any], token: Token | None = None) -> None:
         self.reuse = reuse
         self.token = token
-        self.token_fd = token.fd if token is not None else None
+        self.token_fd = token.fd if token is not None else C.NO_TOKEN  # token_for_load did the lookup
+        self.token_arg: Token | str = token if token is not None else ""  # for Map/Program: the same answer
         self.spec = spec
         self.targets = targets
         self.pin_root = pin_root
@@ -411,7 +412,7 @@ class _Loader:
                 ms = ms.copy()
                 ms.key_type_id, ms.value_type_id = 0, _datasec_id(self.spec.btf, ms.section) or 0
             m = Map.from_spec(ms, btf_fd=self.btf_fd, pin_path=pin, key_type=key_type, value_type=value_type,
-                              token=self.token)
+                              token=self.token_arg)
             if pin is not None and not existed:
                 self.pinned_here.append(pin)
         self.maps[ms.name] = m
@@ -505,7 +506,7 @@ class _Loader:
             return Program.from_spec(
                 prog, license=prog.license or self.spec.license, kern_version=prog.kernel_version or
                 self.spec.kernel_version, attach_btf_id=attach_btf_id, btf_fd=self.btf_fd.fd if self.btf_fd else 0,
-                func_info=func_info, line_info=line_info, log_level=self.log_level, token=self.token,
+                func_info=func_info, line_info=line_info, log_level=self.log_level, token=self.token_arg,
             )
         except VerifierError as exc:
             poisoned = self.poisoned.get(prog.name, [])

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import host
+from . import token as _token  # noqa: F401  (installs the ambient BPF token: the probes create through it)
 from ._registry import ATTACH_FAMILIES, AttachFamily, facts_of
 from ._sys import Fd, perf_event
 from ._sys import commands as C
@@ -316,7 +317,7 @@ def _prog_label(t: ProgType | str | int) -> str:
 
 
 def _has_caps(caps: tuple[int, ...]) -> bool:
-    return all(host.has_capability(c) for c in caps)
+    return all(host.bpf_capable(c) for c in caps)
 
 
 def _prog_type(t: ProgType | str | int) -> ProgType | None:
@@ -924,7 +925,7 @@ def _explain(kind: str, name: str, label: str, min_kernel: str | None) -> tuple[
         needs = _LOCKDOWN_HELPERS.get(helper)
         if needs is not None and mode is not None and _LOCKDOWN_RANK.get(mode, 0) >= _LOCKDOWN_RANK[needs]:
             return Cause.LOCKDOWN, _lockdown_helper_reason(helper, mode)
-        if not host.has_capability(host.CAP_PERFMON):
+        if not host.bpf_capable(host.CAP_PERFMON):
             return Cause.CAPABILITY, (f"{label} may need CAP_PERFMON, which this process lacks (the kernel hides "
                                       "tracing helpers without it); grant it or run as root")
         if helper in _SYS_ADMIN_HELPERS and not host.has_capability(host.CAP_SYS_ADMIN):

@@ -18,12 +18,15 @@ from ._sys.privilege import (
     CAP_NET_ADMIN,
     CAP_PERFMON,
     CAP_SYS_ADMIN,
+    TOKEN_CAPS,
     active_lsms,
+    bpf_capable,
     capability_name,
     effective_capabilities,
     has_capability,
     in_initial_user_namespace,
     lockdown_mode,
+    token_in_use,
 )
 from ._typing import overload
 from .btf import Btf
@@ -42,6 +45,7 @@ __all__ = [
     "CAP_SYS_ADMIN",
     "capability_name",
     "debugfs_tracing",
+    "bpf_capable",
     "effective_capabilities",
     "has_capability",
     "in_initial_user_namespace",
@@ -58,6 +62,8 @@ __all__ = [
     "page_size",
     "parse_cpu_list",
     "possible_cpus",
+    "token_in_use",
+    "TOKEN_CAPS",
     "vmlinux_btf",
     "VMLINUX_BTF_PATH",
 ]

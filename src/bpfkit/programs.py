@@ -9,6 +9,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
+from . import token as _token  # noqa: F401  (installs the ambient BPF token for loads without token=)
 from ._record import record
 from ._sys import Fd
 from ._sys import attrs as A
@@ -252,9 +253,6 @@ class Program:
         if ptype == ProgType.SYSCALL:
             flags = int(flags) | ProgFlags.SLEEPABLE  # the kernel only accepts sleepable syscall programs
         a.prog_flags = int(flags)
-        if token_fd is not None:
-            a.prog_token_fd = token_fd
-            a.prog_flags |= C.TOKEN_FD
         a.prog_name = _kernel_name(name)
         a.expected_attach_type = int(eat) if eat is not None else 0
         a.attach_btf_id = attach_btf_id
@@ -283,17 +281,17 @@ class Program:
         fd = -1
         try:
             if log_level:
-                fd, log = _load_with_log(a, log_level, target)
+                fd, log = _load_with_log(a, log_level, target, token_fd)
             else:
                 try:
-                    fd = C.prog_load(a, target=target)
+                    fd = C.prog_load(a, target=target, token_fd=token_fd)
                 except BpfPermissionError:
                     raise
                 except KernelError as exc:
                     if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES:
                         raise _trampoline_refused(ptype, name, exc) from None
                     if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT, E.ENOENT, E.ENOTSUP, 524):
-                        fd, log = _load_with_log(a, 1, target)
+                        fd, log = _load_with_log(a, 1, target, token_fd)
                     else:
                         raise
         except VerifierError as exc:
@@ -631,7 +629,7 @@ def _type_name(t: ProgType | int) -> str:
         return f"type {t}"
 
 
-def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str]:
+def _load_with_log(a: A.ProgLoadAttr, level: int, target: str, token_fd: int | None) -> tuple[int, str]:
     """Load with a verifier log, growing the buffer until the log fits."""
     size = _LOG_MIN
     while True:
@@ -641,7 +639,7 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str) -> tuple[int, str
         a.log_buf = ctypes.addressof(buf)
         a.log_true_size = 0
         try:
-            fd = C.prog_load(a, target=target)
+            fd = C.prog_load(a, target=target, token_fd=token_fd)
         except KernelError as exc:
             log = buf.value.decode(errors="replace")
             if exc.errno == E.ENOSPC and size < _LOG_MAX:

@@ -10,6 +10,12 @@ them in the initial one. :func:`bpfkit.load` finds the token as libbpf does:
 - otherwise ``$BPFKIT_BPF_TOKEN_PATH``, then libbpf's ``$LIBBPF_BPF_TOKEN_PATH``:
   a path is used the same way, an empty value disables tokens;
 - otherwise /sys/fs/bpf, if it is a bpffs with delegation set up (silently none if not).
+
+``Map.create``, ``Program.load``, BTF loads and the feature probes follow the same
+lookup when given no ``token=`` (the process's *ambient* token, opened once per user
+namespace and path and kept open), so a process of a user namespace with a delegated
+bpffs works unchanged. In the initial user namespace only a named path is tried:
+tokens are neither needed nor allowed there.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import errno as E
 import os
 from types import TracebackType
 
-from ._sys import Fd
+from ._sys import Fd, privilege
 from ._sys import commands as C
 from .errors import BpfError, BpfValueError, KernelError
 
@@ -26,6 +32,8 @@ __all__ = [
     "DEFAULT_TOKEN_PATH",
     "ENV_VARS",
     "Token",
+    "ambient_token",
+    "ambient_token_fds",
     "token_fd_of",
     "token_for_load",
     "TokenSource",
@@ -105,34 +113,93 @@ TokenSource = Token | str | os.PathLike[str] | None
 """What ``token=`` takes: a Token, the path of a delegated bpffs, "" for none, or None for the default lookup."""
 
 
+def _env_path() -> str | None:
+    """The token path the environment names ("" disables), or None when no variable is set."""
+    for var in ENV_VARS:
+        if var in os.environ:
+            return os.environ[var]
+    return None
+
+
+_INIT_USER_NS_INO = 0xEFFFFFFD  # PROC_USER_INIT_INO: the inode of the initial user namespace's nsfs file
+_ambient: dict[tuple[int, str, bool], Token | None] = {}
+_creating: set[tuple[int, str, bool]] = set()
+
+
+def _user_ns() -> int:
+    try:
+        return os.stat("/proc/self/ns/user").st_ino
+    except OSError:
+        return _INIT_USER_NS_INO  # no procfs: assume the common case
+
+
+def ambient_token() -> Token | None:
+    """The token of creations given no ``token=`` (see the module): opened once per user namespace and path.
+
+    A path the environment names must give a token (else the error); /sys/fs/bpf is only
+    tried outside the initial user namespace and gives none when it does not delegate.
+    """
+    path = _env_path()
+    if path == "":
+        return None
+    named = path is not None
+    userns = _user_ns()
+    key = (userns, path if path is not None else DEFAULT_TOKEN_PATH, named)
+    if key in _ambient:
+        tok = _ambient[key]
+        if tok is None or not tok.closed:
+            return tok
+    if key in _creating or (not named and userns == _INIT_USER_NS_INO):
+        return None  # (an EPERM of BPF_TOKEN_CREATE asks, while explaining itself, whether a token is in use)
+    _creating.add(key)
+    try:
+        tok = Token.create(key[1])
+    except BpfError:
+        if named:
+            raise
+        tok = None
+    finally:
+        _creating.discard(key)
+    _ambient[key] = tok
+    return tok
+
+
+def ambient_token_fds() -> set[int]:
+    """The fds of the ambient tokens this process holds (kept open on purpose: leak checks leave them out)."""
+    return {t.fd for t in _ambient.values() if t is not None and not t.closed}
+
+
+def _ambient_fd() -> int | None:
+    tok = ambient_token()
+    return tok.fd if tok is not None else None
+
+
+privilege.set_ambient_token(_ambient_fd)
+
+
 def token_for_load(token: TokenSource) -> tuple[Token | None, bool]:
     """The token an object load uses, and whether the caller owns it (must close it).
 
     ``None`` follows the environment and the default path as libbpf does (see the
-    module); a path or an environment variable that names one must give a token.
+    module: the ambient token, which the caller does not own); a path must give a token.
     """
     if isinstance(token, Token):
         return token, False
-    path: str | None = os.fspath(token) if token is not None else None
-    if path is None:
-        for var in ENV_VARS:
-            if var in os.environ:
-                path = os.environ[var]
-                break
+    if token is None:
+        return ambient_token(), False
+    path = os.fspath(token)
     if path == "":
         return None, False  # explicitly disabled
-    if path is not None:
-        return Token.create(path), True
-    try:
-        return Token.create(DEFAULT_TOKEN_PATH), True
-    except BpfError:
-        return None, False  # the default path is only a guess: no delegation there means no token
+    return Token.create(path), True
 
 
 def token_fd_of(token: Token | str | os.PathLike[str] | None) -> tuple[int | None, Token | None]:
-    """(fd, owned token) for an explicit ``token=`` of Map.create / Program.load: no lookup, a path is opened."""
-    if token is None or token == "":
+    """(fd, owned token) for ``token=`` of Map.create / Program.load: None is the ambient token (resolved by
+    the bpf(2) layer), "" none at all (:data:`~bpfkit._sys.commands.NO_TOKEN`), a path is opened."""
+    if token is None:
         return None, None
+    if token == "":
+        return C.NO_TOKEN, None
     if isinstance(token, Token):
         return token.fd, None
     tok = Token.create(token)

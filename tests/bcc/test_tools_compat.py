@@ -26,6 +26,7 @@ from bpfkit.bcc._kdefs import TABLE, btf_defines, kernel_defines, read_uapi_head
 from bpfkit.bcc._kernel import HostKernel
 from bpfkit.bcc._rewriter import KERNEL_INLINES, MemberType, rewrite
 from bpfkit.errors import NotSupportedError
+from bpfkit.testing import require
 
 from .conftest import FakeKernel, make_fake_kernel
 from .test_fallback import Recorder, make_bpf, no_kprobes, rec, refuse_trampolines  # noqa: F401
@@ -172,6 +173,7 @@ def test_fmod_ret_is_refused_in_one_line_without_trampolines(rec: Recorder, monk
 
 @pytest.mark.kernel
 def test_uprobe_on_a_symbol_regex(cache_home: Path) -> None:
+    require("perf_events")  # a uprobe is a perf event (perf_event_paranoid=3 refuses it to some users)
     text = "BPF_ARRAY(calls, u64, 1);\nint on_call(struct pt_regs *ctx) { calls.increment(0); return 0; }\n"
     with BPF(text=text) as b:
         b.attach_uprobe(name="c", sym_re="^getppid$", fn_name="on_call", pid=os.getpid())

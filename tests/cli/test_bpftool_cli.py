@@ -18,7 +18,7 @@ from bpfkit import cli
 from bpfkit.collection import Collection
 from bpfkit.links import attach_cgroup, attach_xdp
 from bpfkit.links._net import cgroup2_root
-from bpfkit.testing import compile_bpf
+from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
 
@@ -70,6 +70,7 @@ def same_show(a: dict[str, Any], b: dict[str, Any]) -> None:
 
 @pytest.fixture
 def hello() -> Iterator[Collection]:
+    require("tracefs")  # its tracepoint attaches through tracefs
     col = bpfkit.load(TOOLS / "hello.bpf.o")
     col.attach()
     yield col

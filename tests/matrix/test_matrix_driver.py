@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shlex
 import struct
 import subprocess
@@ -121,6 +122,13 @@ def test_pytest_command_has_marker_no_cache_and_plugins() -> None:
     base = run.pytest_base("/v/bin/python", "kernel", ["pytest_timeout"])
     assert base == ["/v/bin/python", "-m", "pytest", "-m", "kernel", "-p", "no:cacheprovider",
                     "-p", "pytest_timeout"]
+
+
+def test_guests_raise_only_the_per_test_timeout() -> None:
+    base = run.pytest_base("/v/bin/python", "kernel", ["pytest_timeout"])
+    assert run.guest_base(base, 600) == [*base, "-o", "timeout=600"]
+    bare = run.pytest_base("/v/bin/python", "kernel", [])
+    assert run.guest_base(bare, 600) == bare  # no plugin, no option it would not know
 
 
 def _elf_with_phdrs(types: list[int]) -> bytes:
@@ -295,3 +303,44 @@ def test_init_binds_the_host_tmp_before_hiding_it() -> None:
     init = initramfs.init_script(["virtio_blk.ko"], "virtiofs")
     bind = init.index(f"mount --bind /newroot/tmp /newroot{initramfs.HOST_TMP}")
     assert init.index("mount -t tmpfs tmpfs /newroot/run") < bind < init.index("mount -t tmpfs tmpfs /newroot/tmp")
+
+
+def _results_file(path: Path, columns: list[report.Column], selection: str = "-k 'quick'") -> Path:
+    path.write_text(json.dumps({"generated": "2026-12-06T10:00:00+0000", "pytest": f"/v/python -m pytest -m kernel "
+                                f"{selection}", "kernels": [c.to_json() for c in columns]}))
+    return path
+
+
+def test_env_matrix_from_the_results_of_several_runs(tmp_path: Path) -> None:
+    ok = report.Outcome(report.PASSED)
+    files = []
+    for kernel in run.ENV_KERNELS:
+        for e in envs.ENVS:
+            if not e.plain:
+                col = report.Column(envs.column_label(kernel, e), "r", env=e.name, exit_code=0,
+                                    tests={"tests/test_a.py::test_x": ok})
+                files.append(_results_file(tmp_path / f"{kernel}-{e.name}.json", [col]))
+    out = tmp_path / "env-matrix.md"
+    assert run.assemble(files[1:], None) == 2  # a column missing: no committed table from it
+    assert run.assemble(files, out) == 0
+    text = out.read_text()
+    assert text.startswith(f"Written from {len(files)} runs") and "not run" not in text
+    assert text.index("7.x caps") < text.index("6.12 caps")  # the newest kernel first, as a full run writes it
+    assert run.assemble(files[1:], out) == 0 and "; not run: 6.12 lockdown=integrity." in out.read_text()
+    other = _results_file(tmp_path / "other.json", [], selection="-k 'tools'")
+    assert run.assemble([*files, other], out) == 2  # two selections do not make one table
+
+
+def test_virtiofsd_shares_the_root_without_the_hosts_sys(tmp_path: Path) -> None:
+    """What virtiofsd serves has an empty /sys: no guest can reach the host's tracefs or bpffs through it."""
+    from bpfkit import host
+    from bpfkit.testing import require_capability
+
+    require_capability(host.CAP_SYS_ADMIN, "a private mount namespace with a tmpfs over /sys")
+    probe = 'ls -A /sys > "$0"; stat -f -c %T /sys >> "$0"'
+    cmd = guest.virtiofsd_command(guest.VirtiofsD(["sh", "-c", probe, str(tmp_path / "seen")]),
+                                  tmp_path / "vfs.sock")
+    assert "--shared-dir=/" in cmd and "--readonly" in cmd
+    subprocess.run(cmd, check=True, timeout=60)
+    assert (tmp_path / "seen").read_text().split() == ["tmpfs"]  # nothing under it
+    assert os.path.isdir("/sys/kernel")  # this process's /sys is the host's still

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from .._uapi import Cmd, MapFlags
 from ..errors import BpfTypeError, BpfValueError
 from . import attrs as A
+from . import privilege
 from .mounts import ensure_bpffs_for
 from .syscall import bpf, bpf_bound, bpf_raw, error_for
 
@@ -62,11 +63,20 @@ __all__ = [
     "raw_tracepoint_open",
     "task_fd_query",
     "token_create",
+    "NO_TOKEN",
     "TOKEN_FD",
 ]
 
 TOKEN_FD = int(MapFlags.TOKEN_FD)
 """BPF_F_TOKEN_FD: the flag in map_flags, prog_flags and btf_flags that says the attr carries a token fd."""
+
+NO_TOKEN = -1
+"""``token_fd`` of the creation commands meaning "no token"; None means the process's ambient token."""
+
+def _token(token_fd: int | None) -> int | None:
+    if token_fd is None:
+        return privilege.ambient_token_fd()
+    return None if token_fd < 0 else token_fd
 
 
 def _addr(buf: ctypes.Array[ctypes.c_char] | ctypes.Array[ctypes.c_ubyte] | ctypes._CData | None) -> int:
@@ -100,7 +110,8 @@ def map_create(
     token_fd: int | None = None,
     target: str | None = None,
 ) -> int:
-    """BPF_MAP_CREATE; returns the new map fd. ``token_fd``: create it through that BPF token (Linux 6.9)."""
+    """BPF_MAP_CREATE; returns the new map fd. ``token_fd``: create it through that BPF token (Linux 6.9;
+    None: the ambient one, :data:`NO_TOKEN`: none)."""
     a = A.MapCreateAttr()
     a.map_type = map_type
     a.key_size = key_size
@@ -117,6 +128,7 @@ def map_create(
     a.btf_vmlinux_value_type_id = btf_vmlinux_value_type_id
     a.map_extra = map_extra
     a.value_type_btf_obj_fd = value_type_btf_obj_fd
+    token_fd = _token(token_fd)
     if token_fd is not None:
         a.map_token_fd = token_fd
         a.map_flags |= TOKEN_FD
@@ -390,6 +402,7 @@ def btf_load(data: bytes, *, log_level: int = 0, log_size: int = 0, target: str 
     blob = _cbuf(data)
     log = ctypes.create_string_buffer(log_size) if log_size else None
     a = A.BtfLoadAttr(btf=ctypes.addressof(blob), btf_size=len(data))
+    token_fd = _token(token_fd)
     if token_fd is not None:
         a.btf_token_fd = token_fd
         a.btf_flags |= TOKEN_FD
@@ -401,7 +414,8 @@ def btf_load(data: bytes, *, log_level: int = 0, log_size: int = 0, target: str 
         fd = bpf(Cmd.BTF_LOAD, a, target=target or "BTF")
     except OSError as exc:
         if log is None and exc.errno != E.EPERM:
-            return btf_load(data, log_level=1, log_size=1 << 20, target=target, token_fd=token_fd)
+            return btf_load(data, log_level=1, log_size=1 << 20, target=target,
+                            token_fd=NO_TOKEN if token_fd is None else token_fd)
         text = log.value.decode(errors="replace") if log is not None else ""
         if text:
             raise error_for(exc.errno or 0, Cmd.BTF_LOAD, target or "BTF", detail=text.strip()[-2000:]) from None
@@ -418,8 +432,14 @@ def token_create(bpffs_fd: int, *, target: str | None = None) -> int:
 # ---- programs ----------------------------------------------------------------
 
 
-def prog_load(attr: A.ProgLoadAttr, *, target: str | None = None) -> int:
-    """BPF_PROG_LOAD with a filled attr (the program layer builds it); retries EAGAIN."""
+def prog_load(attr: A.ProgLoadAttr, *, target: str | None = None, token_fd: int | None = None) -> int:
+    """BPF_PROG_LOAD with a filled attr (the program layer builds it); retries EAGAIN. ``token_fd`` as for
+    :func:`map_create`; an attr that already carries a token keeps it."""
+    if not attr.prog_flags & TOKEN_FD:
+        fd = _token(token_fd)
+        if fd is not None:
+            attr.prog_token_fd = fd
+            attr.prog_flags |= TOKEN_FD
     return bpf(Cmd.PROG_LOAD, attr, target=target, retry_eagain=5)
 
 

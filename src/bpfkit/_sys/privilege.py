@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Callable
 
 from .mounts import ensure_securityfs
 
@@ -17,12 +18,17 @@ __all__ = [
     "CAP_NET_ADMIN",
     "CAP_PERFMON",
     "CAP_SYS_ADMIN",
+    "TOKEN_CAPS",
     "active_lsms",
+    "ambient_token_fd",
+    "bpf_capable",
     "capability_name",
     "effective_capabilities",
     "has_capability",
     "in_initial_user_namespace",
     "lockdown_mode",
+    "set_ambient_token",
+    "token_in_use",
 ]
 
 
@@ -105,3 +111,43 @@ def has_capability(cap: int) -> bool:
 def capability_name(cap: int) -> str:
     """``CAP_BPF`` for 39 and so on (``CAP_<n>`` for numbers bpfkit does not name)."""
     return _CAP_NAMES.get(cap, f"CAP_{cap}")
+
+
+TOKEN_CAPS = (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN)
+"""The capabilities a BPF token lets a user namespace use for bpf(2) (the kernel's bpf_token_capable)."""
+
+_ambient_token: Callable[[], int | None] | None = None
+
+
+def set_ambient_token(provider: Callable[[], int | None] | None) -> None:
+    """Install what gives the token fd of creations without an explicit one (:mod:`bpfkit.token` installs it):
+    in a user namespace with a delegated bpffs, every map, program and BTF needs the token, probes included."""
+    global _ambient_token
+    _ambient_token = provider
+
+
+def ambient_token_fd() -> int | None:
+    """The fd of this process's ambient BPF token (:func:`bpfkit.token.ambient_token`), or None. The modules
+    that create BPF objects (maps, programs, features, collection) import bpfkit.token, which installs it."""
+    return _ambient_token() if _ambient_token is not None else None
+
+
+def token_in_use() -> bool:
+    """True when this process creates BPF objects through an ambient BPF token (:func:`bpfkit.token.ambient_token`)."""
+    if in_initial_user_namespace():
+        return False
+    from ..errors import BpfError
+
+    try:
+        return ambient_token_fd() is not None
+    except BpfError:
+        return False
+
+
+def bpf_capable(cap: int) -> bool:
+    """True when bpf(2) grants this process ``cap``: held in the initial user namespace, or (CAP_BPF, CAP_PERFMON,
+    CAP_NET_ADMIN) held in its own user namespace and used through its BPF token. Checks the kernel makes
+    outside bpf(2) (perf_event_open, CAP_SYS_ADMIN-only helpers, ``*_GET_NEXT_ID``) go by :func:`has_capability`."""
+    if has_capability(cap):
+        return True
+    return cap in TOKEN_CAPS and cap in effective_capabilities() and token_in_use()

@@ -134,9 +134,13 @@ def explain_eperm(what: str, caps: tuple[int, ...]) -> tuple[str, str]:
     the answer; with all of them, kernel lockdown is the likely one; else something
     bpfkit cannot see (an LSM, seccomp, a sysctl).
     """
-    missing = [c for c in caps if not privilege.has_capability(c)]
+    missing = [c for c in caps if not privilege.bpf_capable(c)]
     if missing:
         names = " and ".join(privilege.capability_name(c) for c in missing)
+        if not privilege.in_initial_user_namespace() and privilege.token_in_use():
+            return "capability", (f"{what} needs {names} in the initial user namespace, which the BPF token this "
+                                  "process uses does not grant (a token stands in for CAP_BPF, CAP_PERFMON and "
+                                  "CAP_NET_ADMIN only): run it outside the user namespace")
         if not privilege.in_initial_user_namespace():
             return "capability", (f"{what} needs {names} in the initial user namespace; this process runs in a user "
                                   "namespace, whose capabilities count only through a BPF token from a delegated "

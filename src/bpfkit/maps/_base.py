@@ -36,6 +36,7 @@ from operator import itemgetter
 from types import TracebackType
 
 from .. import host
+from .. import token as _token  # noqa: F401  (installs the ambient BPF token for creations without token=)
 from .._record import record
 from .._registry import MAP_TYPES, facts_of
 from .._sys import Fd

@@ -26,9 +26,15 @@ _FDINFO_KEYS = {"prog_id": "prog", "map_id": "map", "link_id": "link", "btf_id":
 
 
 def bpf_fds() -> dict[int, str]:
-    """Open fds of this process that refer to anonymous kernel objects (bpf-map, bpf-prog, bpf_link, perf, epoll)."""
+    """Open fds of this process that refer to anonymous kernel objects (bpf-map, bpf-prog, bpf_link, perf, epoll);
+    not the ambient BPF token, which bpfkit keeps open for the life of the process on purpose."""
+    from ..token import ambient_token_fds
+
+    keep = ambient_token_fds()
     out = {}
     for name in os.listdir("/proc/self/fd"):
+        if int(name) in keep:
+            continue
         try:
             target = os.readlink(f"/proc/self/fd/{name}")
         except OSError:

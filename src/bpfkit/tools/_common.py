@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from _typeshed import HasFileno
 
-__all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "milliseconds", "now_hms", "now_iso",
+__all__ = ["TOOLS", "Session", "ToolError", "add_pid_ns_argument", "cstr", "in_initial_pid_namespace", "milliseconds", "now_hms", "now_iso",
            "object_path", "pid_ns_constants", "duration", "seconds"]
 
 # name -> one line saying what it shows (the order of `bpfkit -h` and the README table)
@@ -55,6 +55,15 @@ PID_NS_HELP = ("whose PIDs to print: 'host' (the initial PID namespace, what the
 def add_pid_ns_argument(p: argparse.ArgumentParser) -> None:
     """The ``--pid-ns host|own`` option of the tools that print PIDs."""
     p.add_argument("--pid-ns", choices=("host", "own"), default="host", help=PID_NS_HELP)
+
+
+PROC_PID_INIT_INO = 0xEFFFFFFC
+"""The inode of the initial PID namespace's nsfs file (include/linux/proc_ns.h)."""
+
+
+def in_initial_pid_namespace() -> bool:
+    """Whether this process sees PIDs as the kernel does (trace_pipe lines, BPF's bpf_get_current_pid_tgid)."""
+    return os.stat("/proc/self/ns/pid").st_ino == PROC_PID_INIT_INO
 
 
 def pid_ns_constants(mode: str) -> dict[str, int]:

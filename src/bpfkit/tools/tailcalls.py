@@ -13,7 +13,7 @@ import bpfkit
 import bpfkit.arch
 from bpfkit.trace_pipe import parse_line
 
-from ._common import Session, ToolError, now_iso, object_path, pid_ns_constants, seconds
+from ._common import Session, ToolError, in_initial_pid_namespace, now_iso, object_path, pid_ns_constants, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ set before load); without it every syscall of the system goes through,
 except this command's own (ignore_tgid), whose reads of trace_pipe and
 writes of what it read would otherwise keep the pipe busy by themselves.
 --json prints {"time", "kind": "trace", "task", "pid", "cpu", "timestamp",
-"message"} per trace line and {"time", "kind": "counts", "counts":
+"message"} per trace line (its pid is the kernel's: in a container, not the
+one --pid names) and {"time", "kind": "counts", "counts":
 {"hello_execve": N, "hello_timer": N, "ignore_opcode": N, "hello": N}}."""
 
 EPILOG = """\
@@ -123,11 +124,16 @@ def _print_counts(session: Session, counts: Any) -> None:
 _LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 
 
+_SAME_PIDS = in_initial_pid_namespace()  # trace_pipe's PIDs are ours: a line can be checked against --pid
+
+
 def _trace(session: Session, line: str, tgid: int) -> int:
     """Print one trace_pipe line if it is one of ours; returns how many lines the kernel reports lost.
 
     Ours: one of the programs' messages and, with --pid, written by a thread of that process (another
-    program, a BCC run of the same example say, may print the same words into the shared pipe).
+    program, a BCC run of the same example say, may print the same words into the shared pipe). In a
+    PID namespace of its own (a container) the lines carry the kernel's PIDs, which name no process
+    there: the programs' own filter (target_tgid) is all that picks the lines then.
     """
     try:
         ev = parse_line(line)
@@ -136,7 +142,7 @@ def _trace(session: Session, line: str, tgid: int) -> int:
         return int(lost.group(1)) if lost else 0
     if not MESSAGES.match(ev.message):
         return 0
-    if tgid and ev.pid != tgid and not os.path.exists(f"/proc/{tgid}/task/{ev.pid}"):
+    if tgid and _SAME_PIDS and ev.pid != tgid and not os.path.exists(f"/proc/{tgid}/task/{ev.pid}"):
         return 0
     session.record({"time": now_iso(), "kind": "trace", "task": ev.task, "pid": ev.pid, "cpu": ev.cpu,
                     "timestamp": ev.timestamp, "message": ev.message}, line)
