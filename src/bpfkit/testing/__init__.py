@@ -15,6 +15,7 @@ from ._leaks import orphan_ids as orphan_ids
 from ._probes import PROBE_PREFIX as PROBE_PREFIX
 from ._probes import require as require
 from ._probes import require_capability as require_capability
+from ._probes import require_libbpf as require_libbpf
 from .compile import clang_path as clang_path
 from .compile import compile_bpf as compile_bpf
 from .compile import vmlinux_header as vmlinux_header
@@ -32,5 +33,6 @@ __all__ = [
     "orphan_ids",
     "require",
     "require_capability",
+    "require_libbpf",
     "vmlinux_header",
 ]
