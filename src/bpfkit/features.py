@@ -72,6 +72,7 @@ __all__ = [
     "have_tcx",
     "have_tracefs",
     "have_trampolines",
+    "have_uprobes",
     "lockdown_refusal",
     "prog_capabilities",
     "refusal",
@@ -98,6 +99,7 @@ _FEATURE_MIN_KERNEL = {
     "perf_events": "4.4",
     "pinning": "4.4",
     "object_ids": "4.13",
+    "uprobes": "4.17",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -114,6 +116,7 @@ _FEATURE_LABEL = {
     "perf_events": "perf events for this process (perf buffers, perf-event attachments)",
     "pinning": "pinning in the bpf filesystem (/sys/fs/bpf)",
     "object_ids": "opening BPF objects by id (BPF_*_GET_NEXT_ID, BPF_*_GET_FD_BY_ID: bpftool's view)",
+    "uprobes": "uprobes for this process (the perf uprobe PMU: uprobe, uretprobe and USDT attachments)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -823,6 +826,40 @@ def have_mmapable_arrays() -> bool:
     return _probe_create(MapType.ARRAY, 4, 4, 1, int(MapFlags.MMAPABLE)) == 0
 
 
+@functools.cache
+def have_uprobes() -> bool:
+    """True when this process may create uprobes through the perf uprobe PMU (what uprobe, uretprobe and USDT
+    attachments open). Since the 2025 fix "perf: Require CAP_SYS_ADMIN for uprobes" (in 6.x and the stable
+    kernels) CAP_PERFMON is not enough: a capabilities-only user gets EACCES."""
+    label = _FEATURE_LABEL["uprobes"]
+    pmu = perf_event.pmu_type("uprobe")
+    if pmu is None:  # no uprobe PMU (before 4.17): the links fall back to tracefs uprobe_events, root only
+        if have_tracefs() and host.has_capability(host.CAP_SYS_ADMIN):
+            return True
+        _REFUSALS[label] = (Cause.CONFIG, "this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe: "
+                                          "Linux 4.17 with CONFIG_UPROBE_EVENTS), and tracefs uprobe_events needs "
+                                          "root")
+        return False
+    # a NULL path: the kernel checks the capability first, then refuses the path (EINVAL) without making a probe
+    attr = perf_event.PerfEventAttr(type=pmu, sample_period=1)
+    try:
+        os.close(perf_event.perf_event_open(attr, 0, -1, target="probe uprobe PMU"))  # pragma: no cover
+    except BpfPermissionError:
+        if not host.in_initial_user_namespace():
+            need = ("CAP_SYS_ADMIN in the initial user namespace (a user namespace's capabilities and a BPF token "
+                    "do not reach perf_event_open)")
+        elif not host.has_capability(host.CAP_PERFMON) and not host.has_capability(host.CAP_SYS_ADMIN):
+            need = "CAP_SYS_ADMIN (CAP_PERFMON on kernels before the 2025 change)"
+        else:
+            need = "CAP_SYS_ADMIN (since 2025 the kernel no longer lets CAP_PERFMON create uprobes)"
+        _REFUSALS[label] = (Cause.CAPABILITY, f"the kernel refuses uprobes to this process (uid {os.getuid()}): "
+                                              f"creating one needs {need}; run as root or grant CAP_SYS_ADMIN")
+        return False
+    except KernelError:
+        return True  # EINVAL for the NULL path: the capability check passed
+    return True  # pragma: no cover
+
+
 _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "batch_ops": have_batch_ops,
     "mmapable_arrays": have_mmapable_arrays,
@@ -838,6 +875,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "perf_events": have_perf_events,
     "pinning": have_pinning,
     "object_ids": have_object_ids,
+    "uprobes": have_uprobes,
 }
 
 
