@@ -71,7 +71,7 @@ CAP_SYS_ADMIN = 21
 CAP_PERFMON = 38
 CAP_BPF = 39
 _CAP_NAMES = {CAP_NET_ADMIN: "CAP_NET_ADMIN", CAP_SYS_ADMIN: "CAP_SYS_ADMIN", CAP_PERFMON: "CAP_PERFMON",
-              CAP_BPF: "CAP_BPF"}
+              CAP_BPF: "CAP_BPF", 6: "CAP_SETGID", 7: "CAP_SETUID", 13: "CAP_NET_RAW", 34: "CAP_SYSLOG"}
 
 
 def effective_capabilities() -> frozenset[int]:

@@ -45,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _tracefs_where_bcc_looks() -> None:
     """BCC tools read /sys/kernel/debug/tracing: make it exist (debugfs mounted) when we may mount it."""
+    from .. import features
     from ..host import debugfs_tracing
 
+    if not features.check("tracefs"):
+        return  # nothing to show there: what needs tracefs says why when it runs
     try:
         debugfs_tracing()
     except OSError as exc:

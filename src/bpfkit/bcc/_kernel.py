@@ -14,12 +14,25 @@ __all__ = ["BtfFacts", "HostKernel", "module_defining", "tracefs_root"]
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
 
-def tracefs_root() -> str:
-    """Where tracefs is mounted."""
+def tracefs_root(what: str = "reading tracefs") -> str:
+    """Where tracefs is (mounted first when missing and this process may mount it).
+
+    When this process cannot use tracefs (unreadable for a non-root user, empty under lockdown=confidentiality,
+    not mountable in a container) NotSupportedError says ``what`` needed it, why, and what works without it.
+    """
+    from .. import features
+    from ..errors import NotSupportedError
+
+    s = features.check("tracefs")
+    if not s:
+        raise NotSupportedError(f"{what} needs tracefs: {s.reason} (in BCC text: RAW_TRACEPOINT_PROBE, "
+                                "attach_raw_tracepoint)", feature=s.feature,
+                                cause=None if s.cause is None else s.cause.value)
     for root in _TRACEFS:
         if os.path.exists(os.path.join(root, "events")):
             return root
-    raise FileNotFoundError("tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing")
+    raise NotSupportedError(f"{what} needs tracefs, which is not mounted at {' or '.join(_TRACEFS)}: mount it "
+                            "(mount -t tracefs tracefs /sys/kernel/tracing)", feature=s.feature)
 
 
 @functools.lru_cache(maxsize=64)
@@ -152,11 +165,16 @@ class HostKernel(BtfFacts):
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one instance per process in practice
     def tracepoint_format(self, category: str, event: str) -> str | None:
-        """The tracefs format text of ``category:event``, or None."""
+        """The tracefs format text of ``category:event``, or None when the kernel has no such tracepoint.
+
+        NotSupportedError when tracefs cannot be read here (so that an unreadable tracefs is not taken
+        for a missing tracepoint).
+        """
         if "/" in category or "/" in event or ".." in category or ".." in event:
             return None
+        root = tracefs_root(f"tracepoint {category}:{event} (its format)")
         try:
-            with open(os.path.join(tracefs_root(), "events", category, event, "format")) as f:
+            with open(os.path.join(root, "events", category, event, "format")) as f:
                 return f.read()
         except OSError:
             return None

@@ -22,17 +22,21 @@ class KernelSymbols:
 
     def __init__(self, text: str) -> None:
         syms: list[_Sym] = []
+        zeros = 0
         for line in text.splitlines():
             parts = line.split()
             if len(parts) < 3 or parts[1] not in ("t", "T", "w", "W"):
                 continue
             addr = int(parts[0], 16)
             if addr == 0:
+                zeros += 1
                 continue
             module = parts[3].strip("[]") if len(parts) > 3 else "kernel"
             syms.append(_Sym(addr, parts[2], module))
         syms.sort(key=lambda s: s.addr)
         self._syms = syms
+        self.hidden = zeros > 0 and not syms
+        """True when the kernel hid every address from the reader (kptr_restrict, no CAP_SYSLOG)."""
         self._addrs = [s.addr for s in syms]
         self._by_name: dict[str, int] = {}
         for s in syms:

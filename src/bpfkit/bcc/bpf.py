@@ -17,6 +17,7 @@ announced in one line on stderr.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import errno
 import os
@@ -28,7 +29,15 @@ import weakref
 from collections.abc import Callable, Iterator
 
 from .._uapi import AttachType, ProgType
-from ..errors import CompileError, KernelError, NotSupportedError, RelocationError, VerifierError
+from ..errors import (
+    AccessError,
+    BpfPermissionError,
+    CompileError,
+    KernelError,
+    NotSupportedError,
+    RelocationError,
+    VerifierError,
+)
 from . import table as _table
 from ._compile import arch as _arch
 from ._compile import compile_c
@@ -348,7 +357,7 @@ class BPF:
         try:
             with open(os.path.join(tracefs_root(), "available_filter_functions"), "rb") as f:
                 avail: set[bytes] | None = {line.split()[0] for line in f if line.strip()}
-        except OSError:
+        except (OSError, NotSupportedError):
             avail = None  # unreadable (lockdown): every text symbol is a candidate
         blacklist: set[bytes] = set()
         for path in ("/sys/kernel/debug/kprobes/blacklist",):
@@ -447,6 +456,12 @@ class BPF:
         sc = _syscall_name(event)
         phase = "exit" if retprobe else "enter"
         if sc is not None:
+            tracefs = _tracefs()
+            if not tracefs:
+                raise NotSupportedError(
+                    f"cannot attach {fn!r} to {kind} {event}: {'; '.join(reasons)}; and the tracepoint "
+                    f"syscalls:sys_{phase}_{sc} cannot stand in: {tracefs.reason}", feature="kprobe",
+                    cause=None if tracefs.cause is None else tracefs.cause.value)
             sc = self._syscall_event(sc, phase)
         fmt = self.kernel.tracepoint_format("syscalls", f"sys_{phase}_{sc}") if sc else None
         if sc is None or fmt is None:
@@ -522,13 +537,14 @@ class BPF:
     @staticmethod
     def tracepoint_exists(category: str | bytes, event: str | bytes) -> bool:
         """Whether tracepoint ``category:event`` exists."""
-        return os.path.exists(os.path.join(tracefs_root(), "events", _s(category), _s(event), "id"))
+        root = tracefs_root(f"tracepoint_exists({_s(category)}:{_s(event)})")
+        return os.path.exists(os.path.join(root, "events", _s(category), _s(event), "id"))
 
     @staticmethod
     def get_tracepoints(tp_re: str | bytes) -> list[bytes]:
         """'category:event' of the tracepoints matching ``tp_re``."""
         rx = re.compile(_s(tp_re))
-        root = os.path.join(tracefs_root(), "events")
+        root = os.path.join(tracefs_root(f"get_tracepoints({_s(tp_re)!r})"), "events")
         out = []
         for cat in sorted(os.listdir(root)):
             d = os.path.join(root, cat)
@@ -814,8 +830,9 @@ class BPF:
         if key in self._ctx.links:
             raise ValueError(f"{fn!r} is already attached to {kind} {binary}:{symbol}")
         prog = self._load(fn, BPF.KPROBE)
-        self._ctx.links[key] = attach_uprobe(prog, binary, symbol, offset=sym_off, address=addr, retprobe=ret,
-                                             pid=pid)
+        with uprobe_refusal(f"{kind} {binary}:{symbol or hex(addr or 0)} for {fn!r}"):
+            self._ctx.links[key] = attach_uprobe(prog, binary, symbol, offset=sym_off, address=addr, retprobe=ret,
+                                                 pid=pid)
         return self
 
     def detach_uprobe(self, name: str | bytes = b"", sym: str | bytes = b"", addr: int | None = None,
@@ -878,7 +895,13 @@ class BPF:
 
         from ..links import attach_socket_filter
 
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.htons(3))
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.htons(3))
+        except PermissionError:
+            raise AccessError(f"attach_raw_socket of {fn.name.decode()!r} on {_s(dev)}: the kernel refuses this "
+                              f"process (uid {os.getuid()}) a raw packet socket (AF_PACKET needs CAP_NET_RAW in the "
+                              "network namespace's user namespace)",
+                              fix="run as root or grant CAP_NET_RAW") from None
         try:
             sock.bind((_s(dev), 0))
             self._ctx.links[("socket", _s(dev), fn.name.decode())] = attach_socket_filter(fn.program, sock)
@@ -1096,8 +1119,19 @@ class BPF:
 
     @staticmethod
     def ksymname(name: str | bytes) -> int:
-        """The address of kernel function ``name`` (-1 if unknown)."""
-        a = kernel_symbols().address(_s(name))
+        """The address of kernel function ``name`` (-1 if unknown).
+
+        AccessError when /proc/kallsyms hides the addresses from this process (rather than a -1 that would say
+        the kernel lacks the function).
+        """
+        syms = kernel_symbols()
+        a = syms.address(_s(name))
+        if a is None and syms.hidden:
+            raise AccessError(f"ksymname({_s(name)!r}): /proc/kallsyms shows this process (uid {os.getuid()}) no "
+                              "kernel addresses (kernel.kptr_restrict, or perf_event_paranoid >= 2 without "
+                              "CAP_SYSLOG)", path="/proc/kallsyms",
+                              fix="run as root or grant CAP_SYSLOG (or set kernel.kptr_restrict=0 and "
+                                  "kernel.perf_event_paranoid=1)")
         return -1 if a is None else a
 
     @staticmethod
@@ -1224,6 +1258,28 @@ def _kprobes() -> Support:
     from .. import features
 
     return features.check("kprobes")
+
+
+@contextlib.contextmanager
+def uprobe_refusal(what: str) -> Iterator[None]:
+    """Turn the kernel's refusal of a uprobe inside the block into NotSupportedError naming the capability it needs."""
+    from .. import features
+
+    try:
+        yield
+    except BpfPermissionError as exc:
+        s = features.check("uprobes")
+        if s:
+            raise
+        raise NotSupportedError(f"cannot attach {what}: {s.reason}", feature=s.feature,
+                                cause=None if s.cause is None else s.cause.value) from exc
+
+
+def _tracefs() -> Support:
+    """Whether this process can use tracefs events here, and if not why (bpfkit.features' cached probe)."""
+    from .. import features
+
+    return features.check("tracefs")
 
 
 def _probe_trampolines() -> bool:

@@ -265,6 +265,8 @@ class USDT:
 
     def attach_uprobes(self, bpf: BPF, attach_usdt_ignore_pid: bool = False) -> None:
         """Attach every enabled probe to its function of ``bpf`` (called by ``BPF(usdt_contexts=)``)."""
+        from .bpf import uprobe_refusal
+
         obj = bpf._obj
         if obj is None:
             raise USDTException("the BPF object was cleaned up")
@@ -279,5 +281,6 @@ class USDT:
             for target, pid in jobs:
                 key = ("uprobe", str(target), f"usdt {provider}:{name}", fn, str(pid))
                 if key not in bpf._ctx.links:
-                    bpf._ctx.links[key] = attach_usdt(prog, target, provider, name, pid=pid, specs_map=specs,
-                                                      ip_map=ips)
+                    with uprobe_refusal(f"USDT probe {provider}:{name} of {target} for {fn!r}"):
+                        bpf._ctx.links[key] = attach_usdt(prog, target, provider, name, pid=pid, specs_map=specs,
+                                                          ip_map=ips)
