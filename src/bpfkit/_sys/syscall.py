@@ -100,7 +100,9 @@ def error_for(err: int, command: int, target: str | None = None, detail: str | N
         cmd_name = f"bpf command {command}"
     if detail is None:
         detail = _MEANING.get((command, err)) or _MEANING.get((None, err))
-    if err in (E.EPERM, E.EACCES) and (not _privileged() or (command, err) not in _MEANING):
+    # PROG_LOAD's EACCES is the verifier's answer whoever asks: a non-root user gets the log like root
+    verifier = (command, err) == (Cmd.PROG_LOAD, E.EACCES)
+    if err in (E.EPERM, E.EACCES) and not verifier and (not _privileged() or (command, err) not in _MEANING):
         if err == E.EACCES and command in (Cmd.OBJ_PIN, Cmd.OBJ_GET):
             hint: str | None = _PIN_ACCESS_HINT  # file permissions on the bpffs, not a capability or lockdown
         else:
