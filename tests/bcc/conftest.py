@@ -149,3 +149,15 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+_PID_OF_BPF = "int current_tgid(void *ctx) { return bpf_get_current_pid_tgid() >> 32; }\n"
+
+
+def kernel_pid() -> int:
+    """This process's PID as BPF helpers see it (the initial PID namespace's): os.getpid() only outside a
+    container, whose own PID namespace numbers it differently (BPF_PROG_TEST_RUN runs in this task)."""
+    from bpfkit.bcc import BPF
+
+    with BPF(text=_PID_OF_BPF) as b:
+        return int(b.load_func("current_tgid", BPF.RAW_TRACEPOINT).program.test_run(ctx=bytes(16)).retval)
