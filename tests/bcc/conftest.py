@@ -151,13 +151,21 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["XDG_CACHE_HOME"] = old
 
 
-_PID_OF_BPF = "int current_tgid(void *ctx) { return bpf_get_current_pid_tgid() >> 32; }\n"
+KERNEL_PID_CODE = """
+import struct as _struct
+from bpfkit import Program as _Program
+def _ins(op, imm=0):
+    return _struct.pack("<BBhi", op, 0, 0, imm)
+# r0 = bpf_get_current_pid_tgid() >> 32; exit -- run by BPF_PROG_TEST_RUN in this task
+with _Program.load("raw_tracepoint", _ins(0x85, 14) + _ins(0x77, 32) + _ins(0x95), name="kernel_pid") as _p:
+    KERNEL_PID = _p.test_run(ctx=bytes(16)).retval
+"""
+"""Python that sets KERNEL_PID: the running process's PID as BPF helpers see it (also for the tests' children)."""
 
 
 def kernel_pid() -> int:
     """This process's PID as BPF helpers see it (the initial PID namespace's): os.getpid() only outside a
-    container, whose own PID namespace numbers it differently (BPF_PROG_TEST_RUN runs in this task)."""
-    from bpfkit.bcc import BPF
-
-    with BPF(text=_PID_OF_BPF) as b:
-        return int(b.load_func("current_tgid", BPF.RAW_TRACEPOINT).program.test_run(ctx=bytes(16)).retval)
+    container, whose own PID namespace numbers it differently."""
+    ns: dict[str, object] = {}
+    exec(KERNEL_PID_CODE, ns)  # noqa: S102 - the constant above
+    return int(ns["KERNEL_PID"])  # type: ignore[call-overload]
