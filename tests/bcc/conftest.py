@@ -169,3 +169,9 @@ def kernel_pid() -> int:
     ns: dict[str, object] = {}
     exec(KERNEL_PID_CODE, ns)  # noqa: S102 - the constant above
     return int(ns["KERNEL_PID"])  # type: ignore[call-overload]
+
+
+def kallsyms_hidden() -> bool:
+    """Whether /proc/kallsyms shows this process only zero addresses (kptr_restrict; no CAP_SYSLOG)."""
+    with open("/proc/kallsyms") as f:
+        return all(int(line.split()[0], 16) == 0 for _, line in zip(range(200), f, strict=False))

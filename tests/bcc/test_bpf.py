@@ -24,7 +24,7 @@ from bpfkit.bcc import BPF, CompileError
 from bpfkit.errors import AccessError, NotSupportedError, VerifierError
 from bpfkit.testing import require, require_capability
 
-from .conftest import kernel_pid
+from .conftest import kallsyms_hidden, kernel_pid
 from .test_rewriter import program_text
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("cache_home")]  # one compile cache for the module
@@ -499,12 +499,6 @@ def test_user_symbols() -> None:
     assert BPF.ksymname("do_sys_openat2") > 0
     assert BPF.ksym(BPF.ksymname("do_sys_openat2")) == b"do_sys_openat2"
     assert BPF.ksym(BPF.ksymname("do_sys_openat2") + 3, show_offset=True) == b"do_sys_openat2+0x3"
-
-
-def kallsyms_hidden() -> bool:
-    """Whether /proc/kallsyms shows this process only zero addresses (kptr_restrict; no CAP_SYSLOG)."""
-    with open("/proc/kallsyms") as f:
-        return all(int(line.split()[0], 16) == 0 for _, line in zip(range(200), f, strict=False))
 
 
 def test_uretprobe_return_values() -> None:
