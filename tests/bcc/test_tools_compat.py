@@ -9,6 +9,7 @@ load and run on the real kernel.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import subprocess
@@ -174,6 +175,7 @@ def test_fmod_ret_is_refused_in_one_line_without_trampolines(rec: Recorder, monk
 @pytest.mark.kernel
 def test_uprobe_on_a_symbol_regex(cache_home: Path) -> None:
     require("perf_events")  # a uprobe is a perf event (perf_event_paranoid=3 refuses it to some users)
+    require("uprobes")  # and creating one needs CAP_SYS_ADMIN since 2025
     text = "BPF_ARRAY(calls, u64, 1);\nint on_call(struct pt_regs *ctx) { calls.increment(0); return 0; }\n"
     with BPF(text=text) as b:
         b.attach_uprobe(name="c", sym_re="^getppid$", fn_name="on_call", pid=os.getpid())
@@ -410,3 +412,65 @@ def test_sockaddr_storage_is_the_kernels_tag(cache_home: Path) -> None:
     out = rewrite(text, kernel=HostKernel()).source
     assert "BPF_CORE_READ(ss, ss_family)" in out  # a kernel struct: read with CO-RE
     compile_c(out)
+
+
+# ---- a capabilities-only user (CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN, no root) -----------------
+
+_REFUSALS = r"""
+import ctypes, ctypes.util, json, os, sys
+from bpfkit import features
+from bpfkit.bcc import BPF
+from bpfkit.errors import AccessError, BpfError, NotSupportedError
+
+def outcome(fn):
+    try:
+        fn()
+    except BpfError as exc:
+        return {"raised": type(exc).__name__, "cause": getattr(exc, "cause", None),
+                "fix": getattr(exc, "fix", None), "message": str(exc)}
+    return {"raised": None}
+
+out = {"tracefs": features.check("tracefs").available, "uprobes": features.check("uprobes").available}
+out["tracepoint"] = outcome(lambda: BPF(text="TRACEPOINT_PROBE(syscalls, sys_enter_getppid) { return 0; }\n"))
+out["ksymname"] = outcome(lambda: BPF.ksymname("do_sys_openat2"))
+with BPF(text="int f(struct __sk_buff *skb) { return 0; }\nint u(struct pt_regs *ctx) { return 0; }\n") as b:
+    out["raw_socket"] = outcome(lambda: b.attach_raw_socket(b.load_func("f", BPF.SOCKET_FILTER), "lo"))
+    out["uprobe"] = outcome(lambda: b.attach_uprobe(name="c", sym="getpid", fn_name="u"))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.kernel
+def test_refusals_of_a_capabilities_only_user_name_the_cause() -> None:
+    from hostenv import CAPS_ONLY, run_as
+
+    r = run_as(CAPS_ONLY, ["-c", _REFUSALS])  # no home: bpfkit.bcc compiles in a private temporary cache
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout)
+    if not out["tracefs"]:  # mode 700 for root: what needs it says so, and names what works without it
+        assert out["tracepoint"]["raised"] == "NotSupportedError" and out["tracepoint"]["cause"] == "access"
+        assert "RAW_TRACEPOINT_PROBE" in out["tracepoint"]["message"]
+    else:
+        assert out["tracepoint"]["raised"] is None
+    hidden = out["ksymname"]["raised"] is not None
+    assert not hidden or (out["ksymname"]["raised"] == "AccessError" and out["ksymname"]["fix"])
+    assert out["raw_socket"]["raised"] == "AccessError" and "CAP_NET_RAW" in out["raw_socket"]["message"]
+    if out["uprobes"]:
+        assert out["uprobe"]["raised"] is None
+    else:
+        assert out["uprobe"]["raised"] == "NotSupportedError" and out["uprobe"]["cause"] == "capability"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("script", ["bcc_syscount.py", "bcc_tailcalls.py"])
+def test_the_runner_refuses_a_capabilities_only_user_in_one_line(script: str) -> None:
+    from bpfkit import features
+    from hostenv import CAPS_ONLY, run_as
+
+    path = Path(__file__).resolve().parents[2] / "examples" / script
+    r = run_as(CAPS_ONLY, ["-m", "bpfkit.bcc", str(path)], timeout=300)
+    if r.returncode == 0 or features.check("tracefs").available and os.stat("/sys/kernel/tracing").st_mode & 0o005:
+        pytest.fail(f"expected a refusal (tracefs is root's here): {r.returncode} {r.stderr[-2000:]}")
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith(f"bpfkit.bcc: error: {script}: "), r.stderr
+    assert "tracefs" in lines[0] and "Traceback" not in r.stderr

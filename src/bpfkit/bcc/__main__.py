@@ -10,7 +10,7 @@ import os
 import runpy
 import sys
 
-from ..errors import NotSupportedError
+from ..errors import AccessError, BpfPermissionError, NotSupportedError
 
 
 def install_bcc_alias() -> None:
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         runpy.run_path(args[0], run_name="__main__")
     except KeyboardInterrupt:
         return 130
-    except NotSupportedError as exc:  # the kernel lacks what the program needs: one line, no traceback
+    except (NotSupportedError, AccessError, BpfPermissionError) as exc:
+        # the kernel lacks what the program needs, or refuses it to this user: one line with the fix, no traceback
         print(f"bpfkit.bcc: error: {os.path.basename(args[0])}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -42,11 +42,35 @@ _WARNINGS_OFF = (
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/bpfkit/bcc`` (default ``~/.cache/bpfkit/bcc``), created on demand."""
+    """``$XDG_CACHE_HOME/bpfkit/bcc`` (default ``~/.cache/bpfkit/bcc``), created on demand.
+
+    A user without a writable home (a service user such as nobody) gets a private directory of its own in the
+    temporary directory instead; AccessError when neither can be made.
+    """
+    import tempfile
+
+    from ..errors import AccessError
+
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     d = Path(base) / "bpfkit" / "bcc"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if os.access(d, os.W_OK | os.X_OK):
+            return d
+    except OSError:
+        pass
+    private = Path(tempfile.gettempdir()) / f"bpfkit-{os.getuid()}"
+    try:
+        private.mkdir(mode=0o700, exist_ok=True)
+        if private.stat().st_uid != os.getuid() or not os.access(private, os.W_OK | os.X_OK):
+            raise PermissionError(f"{private} belongs to another user")
+        fallback = private / "bcc"
+        fallback.mkdir(exist_ok=True)
+        return fallback
+    except OSError as exc:
+        raise AccessError(f"bpfkit.bcc cannot make its compile cache: neither {d} nor {private} is writable by this "
+                          f"process (uid {os.getuid()}): {exc}", path=str(d),
+                          fix="set XDG_CACHE_HOME to a directory this user may write") from None
 
 
 @functools.cache
