@@ -11,6 +11,7 @@ import pytest
 from bpfkit.bcc import BPF, USDT, USDTException
 from bpfkit.errors import NotSupportedError
 from bpfkit.links._usdt import bpf_cookie_support
+from bpfkit.testing import require
 from usdt_build import Built, Target, build
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("cache_home")]
@@ -74,6 +75,7 @@ def slot(b: BPF, k: int) -> object:
 
 
 def test_readarg_by_pid_and_by_path(built: Built, target: Target) -> None:
+    require("uprobes")
     by_pid = USDT(pid=target.pid)
     by_pid.enable_probe("bpfkit_lib:libprobe", "on_lib")
     # without BPF cookies (before 5.15) a PIE's probes are found by address in one process: pid= is needed
@@ -91,6 +93,7 @@ def test_readarg_by_pid_and_by_path(built: Built, target: Target) -> None:
 
 
 def test_pid_and_path_together_and_ignore_pid(built: Built, target: Target) -> None:
+    require("uprobes")
     u = USDT(pid=target.pid, path=str(built.lib))
     u.enable_probe("libprobe", "on_lib")
     assert u.enumerate_active_probes() == [(str(built.lib).encode(), b"on_lib", u.enumerate_probes()[0]
