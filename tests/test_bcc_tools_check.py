@@ -12,6 +12,9 @@ from types import ModuleType
 
 import pytest
 
+from bpfkit import host
+from bpfkit.testing import require_capability
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bcc_tools_check.py"
 
 
@@ -52,8 +55,9 @@ def test_mkfs_spec_errors_name_the_problem(tmp_path: Path) -> None:
 
 @pytest.mark.kernel
 def test_mkfs_makes_and_mounts_a_file_system(tmp_path: Path) -> None:
-    if os.geteuid() != 0 or shutil.which("losetup") is None or shutil.which("mkfs.ext4") is None:
-        pytest.fail("needs root, losetup and mkfs.ext4 (scripts/setup.sh installs e2fsprogs)")
+    require_capability(host.CAP_SYS_ADMIN, "making a loop device and mounting it")
+    if shutil.which("losetup") is None or shutil.which("mkfs.ext4") is None:
+        pytest.fail("needs losetup and mkfs.ext4 (scripts/setup.sh installs e2fsprogs)")
     image = tmp_path / "disk.img"
     with open(image, "wb") as f:
         f.truncate(32 << 20)
