@@ -291,6 +291,7 @@ def test_execsnoop_like_tracer(run: Callable[..., Running]) -> None:
     require_capability(CAP_SETUID, "running execs as another user")
     require_syscall_probe()
     require("perf_events")
+    require("helper:probe_read_kernel@tracepoint")  # task->real_parent->tgid (lockdown=confidentiality refuses)
     me = kernel_pid()
     own_pids = me == os.getpid()  # else a container: BPF reports the initial PID namespace's numbers
     prog = run("bcc_execsnoop.py")
