@@ -435,6 +435,7 @@ out = {"tracefs": tracefs.available, "tracefs_cause": tracefs.cause and tracefs.
        "uprobes": features.check("uprobes").available}
 out["tracepoint"] = outcome(lambda: BPF(text="TRACEPOINT_PROBE(syscalls, sys_enter_getppid) { return 0; }\n"))
 out["ksymname"] = outcome(lambda: BPF.ksymname("do_sys_openat2"))
+out["tracepoint_exists"] = BPF.tracepoint_exists("syscalls", "sys_enter_getppid")
 with BPF(text="int f(struct __sk_buff *skb) { return 0; }\nint u(struct pt_regs *ctx) { return 0; }\n") as b:
     out["raw_socket"] = outcome(lambda: b.attach_raw_socket(b.load_func("f", BPF.SOCKET_FILTER), "lo"))
     out["uprobe"] = outcome(lambda: b.attach_uprobe(name="c", sym="getpid", fn_name="u"))
@@ -455,6 +456,7 @@ def test_refusals_of_a_capabilities_only_user_name_the_cause() -> None:
         assert "RAW_TRACEPOINT_PROBE" in out["tracepoint"]["message"]
     else:
         assert out["tracepoint"]["raised"] is None
+    assert out["tracepoint_exists"] == out["tracefs"]  # BCC's tools then take their kprobe path
     hidden = out["ksymname"]["raised"] is not None
     assert not hidden or (out["ksymname"]["raised"] == "AccessError" and out["ksymname"]["fix"])
     assert out["raw_socket"]["raised"] == "AccessError" and "CAP_NET_RAW" in out["raw_socket"]["message"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 
 from .._uapi import BtfKind
 from ..btf import Array, Btf, Enum, Enum64, Int, Ptr, Struct, Union_
 from ._rewriter import MemberType
 
-__all__ = ["BtfFacts", "HostKernel", "module_defining", "tracefs_root"]
+__all__ = ["BtfFacts", "HostKernel", "module_defining", "tracefs_root", "uprobe_refusal"]
 
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
@@ -33,6 +35,22 @@ def tracefs_root(what: str = "reading tracefs") -> str:
             return root
     raise NotSupportedError(f"{what} needs tracefs, which is not mounted at {' or '.join(_TRACEFS)}: mount it "
                             "(mount -t tracefs tracefs /sys/kernel/tracing)", feature=s.feature)
+
+
+@contextlib.contextmanager
+def uprobe_refusal(what: str) -> Iterator[None]:
+    """Turn the kernel's refusal of a uprobe inside the block into NotSupportedError naming the capability it needs."""
+    from .. import features
+    from ..errors import BpfPermissionError, NotSupportedError
+
+    try:
+        yield
+    except BpfPermissionError as exc:
+        s = features.check("uprobes")
+        if s:
+            raise
+        raise NotSupportedError(f"cannot attach {what}: {s.reason}", feature=s.feature,
+                                cause=None if s.cause is None else s.cause.value) from exc
 
 
 @functools.lru_cache(maxsize=64)

@@ -17,7 +17,6 @@ announced in one line on stderr.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import ctypes
 import errno
 import os
@@ -31,7 +30,6 @@ from collections.abc import Callable, Iterator
 from .._uapi import AttachType, ProgType
 from ..errors import (
     AccessError,
-    BpfPermissionError,
     CompileError,
     KernelError,
     NotSupportedError,
@@ -42,7 +40,7 @@ from . import table as _table
 from ._compile import arch as _arch
 from ._compile import compile_c
 from ._ctypes import btf_to_ctype, ctype_from_c_name
-from ._kernel import HostKernel, tracefs_root
+from ._kernel import HostKernel, tracefs_root, uprobe_refusal
 from ._loader import LoadedObject, Reader, perf_reader, ring_reader
 from ._rewriter import FuncKind, FunctionDecl, Mode, RewriteResult, rewrite
 from ._syms import UserSymbols, kernel_symbols
@@ -536,7 +534,13 @@ class BPF:
 
     @staticmethod
     def tracepoint_exists(category: str | bytes, event: str | bytes) -> bool:
-        """Whether tracepoint ``category:event`` exists."""
+        """Whether tracepoint ``category:event`` exists and this process can attach to it.
+
+        False where this process cannot use tracefs (as in BCC, whose tools then take their kprobe path, which
+        a capabilities-only user may have); attaching to it says why.
+        """
+        if not _tracefs():
+            return False
         root = tracefs_root(f"tracepoint_exists({_s(category)}:{_s(event)})")
         return os.path.exists(os.path.join(root, "events", _s(category), _s(event), "id"))
 
@@ -1258,21 +1262,6 @@ def _kprobes() -> Support:
     from .. import features
 
     return features.check("kprobes")
-
-
-@contextlib.contextmanager
-def uprobe_refusal(what: str) -> Iterator[None]:
-    """Turn the kernel's refusal of a uprobe inside the block into NotSupportedError naming the capability it needs."""
-    from .. import features
-
-    try:
-        yield
-    except BpfPermissionError as exc:
-        s = features.check("uprobes")
-        if s:
-            raise
-        raise NotSupportedError(f"cannot attach {what}: {s.reason}", feature=s.feature,
-                                cause=None if s.cause is None else s.cause.value) from exc
 
 
 def _tracefs() -> Support:

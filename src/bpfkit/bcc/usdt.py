@@ -16,6 +16,7 @@ import sys
 from ..errors import USDTException
 from ..links._usdt import IP_MAP, SPECS_MAP, UsdtTarget, attach_usdt, find_usdt_probes
 from ..obj._usdt import ArgKind, UsdtArg
+from ._kernel import uprobe_refusal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -265,8 +266,6 @@ class USDT:
 
     def attach_uprobes(self, bpf: BPF, attach_usdt_ignore_pid: bool = False) -> None:
         """Attach every enabled probe to its function of ``bpf`` (called by ``BPF(usdt_contexts=)``)."""
-        from .bpf import uprobe_refusal
-
         obj = bpf._obj
         if obj is None:
             raise USDTException("the BPF object was cleaned up")
