@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfkit import NotSupportedError, features
+from bpfkit import NotSupportedError, features, host
 from bpfkit.arch import syscall_names, syscall_number
 from bpfkit.testing import require, require_capability
 
@@ -154,12 +154,28 @@ def require_syscall_probe() -> None:
         require("tracefs")
 
 
-def exec_as_uid(n: int, argv: list[str] | None = None) -> list[int]:
-    """Run ``argv`` as the unused uid ``UID`` ``n`` times (what the tests' probes pick out); the children's pids."""
-    require_capability(CAP_SETUID, "running execs as another user")
+def exec_uid() -> tuple[int, int]:
+    """(uid to exec as, the same uid as BPF sees it): the unused ``UID`` where this process may switch users, else
+    its own (a capabilities-only user, or root of a user namespace: BPF sees the initial namespace's number)."""
+    if host.has_capability(CAP_SETUID):
+        return UID, UID
+    uid = os.getuid()
+    with open("/proc/self/uid_map") as f:
+        for line in f:
+            inside, outside, count = map(int, line.split())
+            if inside <= uid < inside + count:
+                return uid, outside + uid - inside
+    pytest.fail(f"uid {uid} is not in this process's uid_map")
+
+
+def exec_as_uid(n: int, argv: list[str] | None = None, uid: int = UID) -> list[int]:
+    """Run ``argv`` as ``uid`` (default the unused ``UID`` that the tests' probes pick out) ``n`` times; the
+    children's pids."""
+    if uid != os.getuid():
+        require_capability(CAP_SETUID, "running execs as another user")
     pids = []
     for _ in range(n):
-        p = subprocess.Popen(argv or ["/bin/true"], user=UID)
+        p = subprocess.Popen(argv or ["/bin/true"], user=uid if uid != os.getuid() else None)
         p.wait()
         pids.append(p.pid)
     return pids
@@ -191,23 +207,24 @@ def bcchello() -> Iterator[Path]:
 
 def test_perf_buffer_hello_of_document_004(run: Callable[..., Running], bcchello: Path) -> None:
     sh = bcchello  # the comm of the process that calls execve is the name it was run by
-    require_capability(CAP_SETUID, "running execs as another user")
     require_syscall_probe()
     require("perf_events")
+    require("helper:probe_read_kernel@tracepoint")  # the message, a string of the program (confidentiality refuses)
+    uid, kuid = exec_uid()  # the comm picks our execs out; another uid too where this process may switch
     own_pids = kernel_pid() == os.getpid()  # else a container: BPF reports the initial PID namespace's numbers
     prog = run("bcc_perf_hello.py")
     # the program prints nothing before its first event: keep exec'ing until one of ours arrives
     deadline = time.monotonic() + WAIT
     pid = 0
     while time.monotonic() < deadline and prog.proc.poll() is None:
-        (pid,) = exec_as_uid(1, [str(sh), "-c", "exec /bin/true"])
+        (pid,) = exec_as_uid(1, [str(sh), "-c", "exec /bin/true"], uid)
         want = str(pid) if own_pids else r"\d+"
-        if prog.poll_for(lambda ln, w=want: re.fullmatch(rf"{w} {UID} bcchelloHello World", ln) is not None,
+        if prog.poll_for(lambda ln, w=want: re.fullmatch(rf"{w} {kuid} bcchelloHello World", ln) is not None,
                          1.0) is not None:
             break
     else:
         pytest.fail("no Hello World line for our execs:\n" + "\n".join(prog.out[-20:] + prog.err[-20:]))
-    assert not own_pids or f"{pid} {UID} bcchelloHello World" in prog.out
+    assert not own_pids or f"{pid} {kuid} bcchelloHello World" in prog.out
 
 
 NR = {n: syscall_number(n) for n in ("timer_create", "timer_gettime", "timer_delete", "getppid")}
@@ -288,12 +305,12 @@ def test_tail_call_dispatcher_of_document_004(run: Callable[..., Running], env: 
 
 
 def test_execsnoop_like_tracer(run: Callable[..., Running]) -> None:
-    require_capability(CAP_SETUID, "running execs as another user")
     require_syscall_probe()
     require("perf_events")
     require("helper:probe_read_kernel@tracepoint")  # task->real_parent->tgid (lockdown=confidentiality refuses)
     me = kernel_pid()
     own_pids = me == os.getpid()  # else a container: BPF reports the initial PID namespace's numbers
+    uid, kuid = exec_uid()  # the pids (or the parent) pick our execs out; another uid too where we may switch
     prog = run("bcc_execsnoop.py")
     prog.wait_for(lambda ln: ln.startswith("PCOMM"), "the header")
     # the header comes before the perf buffer is open: exec until one of ours is reported
@@ -301,12 +318,12 @@ def test_execsnoop_like_tracer(run: Callable[..., Running]) -> None:
     line = None
     pids: set[int] = set()
     while line is None and time.monotonic() < deadline and prog.proc.poll() is None:
-        pids.update(exec_as_uid(1, ["/bin/true", "bpfkit-arg"]))
+        pids.update(exec_as_uid(1, ["/bin/true", "bpfkit-arg"], uid))
         line = prog.poll_for(lambda ln: (m := re.match(r"\S+\s+(\d+)\s+(\d+)\s", ln)) is not None
                              and (int(m.group(1)) in pids if own_pids else int(m.group(2)) == me), 1.0)
     assert line is not None, "no exec of ours reported:\n" + "\n".join(prog.out[-20:] + prog.err[-20:])
-    comm, lpid, ppid, uid, ret, args = line.split(None, 5)
-    assert (comm, int(ppid), int(uid), int(ret), args) == ("true", me, UID, 0, "/bin/true")
+    comm, lpid, ppid, luid, ret, args = line.split(None, 5)
+    assert (comm, int(ppid), int(luid), int(ret), args) == ("true", me, kuid, 0, "/bin/true")
     assert int(lpid) in pids or not own_pids
     prog.stop()
     fallbacks = [e for e in prog.err if e.startswith("bpfkit.bcc:")]
