@@ -176,8 +176,8 @@ BPF_QUEUE(queue, u32, 8);
 BPF_STACK_TRACE(stacks, 64);
 BPF_HASH(stack_of, u32, int);
 
-TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
-    if ((bpf_get_current_pid_tgid() >> 32) != PID)
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    if ((bpf_get_current_pid_tgid() >> 32) != PID || ctx->args[1] != NR_GETPPID)
         return 0;
     u32 n = 0;
     u64 *t = total.lookup(&n);
@@ -188,16 +188,9 @@ TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
     percpu.increment(1);
     u32 v = 77;
     queue.push(&v, 0);
-    bpf_trace_printk("bpfkit-trace %d\n", args->__syscall_nr);
-    return 0;
-}
-
-/* the stack from a raw tracepoint: in the QEMU matrix, bpf_get_stackid in the syscalls tracepoint
-   program above returned -EFAULT on Debian's 5.10 and 6.1 kernels (6.12 and 7.x unwind it) */
-RAW_TRACEPOINT_PROBE(sys_enter) {
-    if ((bpf_get_current_pid_tgid() >> 32) != PID)
-        return 0;
-    u32 n = 0;
+    bpf_trace_printk("bpfkit-trace %d\n", ctx->args[1]);
+    /* the stack from a raw tracepoint: in the QEMU matrix, bpf_get_stackid in a syscalls tracepoint
+       program returned -EFAULT on Debian's 5.10 and 6.1 kernels (6.12 and 7.x unwind it) */
     int id = stacks.get_stackid(ctx, 0);
     stack_of.update(&n, &id);
     return 0;
@@ -206,9 +199,9 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
 
 
 def test_tables_on_real_maps() -> None:
-    require("tracefs")  # TRACEPOINT_PROBE and trace_pipe
-    with BPF(text=HIST, cflags=[f"-DPID={kernel_pid()}"]) as b:
-        assert BPF.tracepoint_exists("syscalls", "sys_enter_getppid")
+    tracefs = features.check("tracefs")
+    with BPF(text=HIST, cflags=[f"-DPID={kernel_pid()}", f"-DNR_GETPPID={NR_GETPPID}"]) as b:
+        assert BPF.tracepoint_exists("syscalls", "sys_enter_getppid") is tracefs.available
         for _ in range(10):
             os.getppid()
         total = b["total"]
@@ -233,7 +226,16 @@ def test_tables_on_real_maps() -> None:
         frames = list(b["stacks"].walk(sid))
         assert frames and all(isinstance(a, int) for a in frames)
         names = [BPF.ksym(a) for a in frames]
-        assert all(isinstance(n, bytes) for n in names) and any(b"sys" in n or b"syscall" in n for n in names)
+        assert all(isinstance(n, bytes) for n in names)
+        if kallsyms_hidden():  # no addresses to resolve against: every frame is unknown, as in BCC
+            assert set(names) == {b"[unknown]"}
+        else:
+            assert any(b"sys" in n or b"syscall" in n for n in names)
+        if not tracefs:  # trace_pipe unreadable (a non-root user) or absent (lockdown=confidentiality): refused
+            with pytest.raises(OSError) as ei:
+                b.trace_fields(nonblocking=True)
+            assert isinstance(ei.value, AccessError) or tracefs.cause is not features.Cause.ACCESS
+            return
         # bpf_trace_printk output in trace_pipe (shared, maybe with older lines first), as BCC's trace_fields
         idle = 0
         while True:
