@@ -25,7 +25,7 @@ import pytest
 
 from bpfkit import NotSupportedError, features, host
 from bpfkit.arch import syscall_names, syscall_number
-from bpfkit.testing import require, require_capability
+from bpfkit.testing import patience, require, require_capability
 
 from .conftest import KERNEL_PID_CODE, kernel_pid
 
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 UID = 54321
-WAIT = 90.0  # bound of a failing wait (compiles included), not an expectation
+WAIT = patience(90.0)  # bound of a failing wait (compiles included), not an expectation
 
 
 @pytest.fixture(scope="module")
