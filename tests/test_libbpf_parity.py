@@ -16,7 +16,7 @@ import bpfkit
 import corpus_kernel
 from bpfkit.btf import core
 from bpfkit.obj import Pinning
-from bpfkit.testing import compile_bpf
+from bpfkit.testing import compile_bpf, require, require_libbpf
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((ROOT / "tests" / "bpf" / "manifest.json").read_text())
@@ -32,6 +32,9 @@ def bpftool(*args: str) -> Any:
 
 def libbpf_view(obj: Path) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
     """Load with libbpf (bpftool prog loadall) and describe the maps and programs it made."""
+    require("pinning")  # loadall pins the programs, and LIBBPF_PIN_BY_NAME maps, under /sys/fs/bpf
+    require("object_ids")  # bpftool shows the maps by id
+    require_libbpf("bpftool prog loadall")
     pin_dir = Path("/sys/fs/bpf") / f"bpfkit-parity-{uuid.uuid4().hex[:8]}"
     subprocess.run(["bpftool", "prog", "loadall", str(obj), str(pin_dir)], check=True, capture_output=True)
     try:

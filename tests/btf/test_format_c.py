@@ -48,7 +48,7 @@ from bpfkit.btf import (
 )
 from bpfkit.btf.format import format_c, format_raw, type_decl, write_c
 from bpfkit.errors import NotSupportedError, ObjectFormatError
-from bpfkit.testing import vmlinux_header
+from bpfkit.testing import require, require_libbpf, vmlinux_header
 from bpfkit.testing.compile import VMLINUX_H_CFLAGS
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
@@ -815,6 +815,8 @@ def test_bpf_programs_load(bpf_objects: dict[str, Path], name: str) -> None:
     reason = unmet_need(name)
     if reason:
         pytest.skip(reason)
+    require("pinning")  # bpftool pins what it loads under /sys/fs/bpf
+    require_libbpf("bpftool prog loadall")
     bpftool = tool("bpftool")
     obj = bpf_objects[name]
     pin = Path(f"/sys/fs/bpf/bpfkit-btfdump-{os.getpid()}-{name}")
