@@ -87,6 +87,9 @@ def test_corpus_objects(entry: dict[str, object], vmlinux_dir: Path) -> None:
 @pytest.mark.kernel
 def test_the_loader_sends_the_patched_blob(monkeypatch: pytest.MonkeyPatch) -> None:
     import bpfkit
+    from bpfkit.testing import require
+
+    require("tracefs")  # bootstrap attaches to the sched tracepoints by name
 
     real = collection.C.btf_load
     sent: list[bytes] = []

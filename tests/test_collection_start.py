@@ -16,6 +16,7 @@ import bpfkit
 from bpfkit import collection
 from bpfkit.btf._sanitize import BtfFeatures
 from bpfkit.errors import KernelError
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -39,6 +40,7 @@ def run(code: str, **env: str) -> Any:
 
 
 def test_load_and_attach_import_only_what_they_need() -> None:
+    require("tracefs")  # bootstrap attaches to the sched tracepoints by name
     out = run(
         "import json, sys, bpfkit\n"
         f"c = bpfkit.load({str(TOOLS / 'bootstrap.bpf.o')!r}, constants={{'min_duration_ns': 1}})\n"
@@ -102,6 +104,7 @@ def test_btf_sanitized_when_the_kernel_refuses_it(monkeypatch: pytest.MonkeyPatc
             raise KernelError(errno.EINVAL, command="BTF_LOAD", target=kw.get("target"))
         return real(blob, **kw)
 
+    require("tracefs")  # bootstrap attaches to the sched tracepoints by name
     monkeypatch.setattr(collection.C, "btf_load", refuse_first)
     monkeypatch.setattr(features, "btf_features", lambda: BtfFeatures(global_func=False))
     with bpfkit.load(TOOLS / "bootstrap.bpf.o", constants={"min_duration_ns": 3}) as obj:
