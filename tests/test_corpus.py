@@ -426,6 +426,10 @@ QUICK = {"core_read_task.bpf.c", "global_data.bpf.c", "map_bloom_filter.bpf.c", 
 def test_corpus_object(entry: dict[str, Any], vmlinux_dir: Path) -> None:
     if any(step.get("op") == "open_perf_buffer" for step in entry.get("steps", [])):
         bpfkit.testing.require("perf_events")  # refused to some users (perf_event_paranoid=3)
+    if any(step.get("op") == "expect_trace" for step in entry.get("steps", [])):
+        bpfkit.testing.require("tracefs")  # the trace buffer is read from tracefs
+    if entry.get("pins"):
+        bpfkit.testing.require("pinning")
     gaps = corpus_kernel.source_gaps(entry)
     if gaps:  # the source needs types this kernel's vmlinux.h does not have
         pytest.skip(gaps[0])

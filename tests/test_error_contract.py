@@ -5,7 +5,9 @@ or OSError from opening a path the caller named (issue 13, "must exist" 4)."""
 from __future__ import annotations
 
 import enum
+import errno
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -139,19 +141,24 @@ def test_map_methods_raise_only_contract_errors(kind: str) -> None:
 
 def _instances() -> list[tuple[str, Any]]:
     """One instance of each public class that owns or describes a kernel object (closed by the caller)."""
+    from contextlib import ExitStack
     from pathlib import Path
 
     from bpfkit.asm import exit_insn, mov64_imm
+    from bpfkit.links import attach_raw_tracepoint
 
     boot = Path(__file__).resolve().parents[1] / "src" / "bpfkit" / "tools" / "bootstrap.bpf.o"
     spec = bpfkit.ObjectSpec.from_file(boot)
-    col = bpfkit.load(boot)
-    rb_map = bpfkit.Map.create("ringbuf", 0, 0, 4096)
-    perf_map = bpfkit.Map.create("perf_event_array", 4, 4)
-    link = col.programs["handle_exit"].attach()  # a tracepoint bpf_link
+    with ExitStack() as made:  # closed here only if making one of them fails
+        col = made.enter_context(bpfkit.load(boot))
+        rb_map = made.enter_context(bpfkit.Map.create("ringbuf", 0, 0, 4096))
+        perf_map = made.enter_context(bpfkit.Map.create("perf_event_array", 4, 4))
+        raw = made.enter_context(bpfkit.Program.load("raw_tracepoint", [*mov64_imm(0, 0), *exit_insn()]))
+        link = made.enter_context(attach_raw_tracepoint(raw, "sched_process_exit"))  # a bpf_link without tracefs
+        made.pop_all()
     return [
         ("Link", link),
-        ("Program", bpfkit.Program.load("socket_filter", [*mov64_imm(0, 0), *exit_insn()])),
+        ("Program", raw),
         ("ObjectSpec", spec),
         ("ProgramSpec", spec.programs["handle_exec"]),
         ("MapSpec", spec.maps["exec_start"]),
@@ -189,3 +196,18 @@ def test_public_objects_methods_raise_only_contract_errors() -> None:
             if callable(close):
                 close()
     assert bad == []
+
+
+def test_a_verifier_rejection_is_a_verifier_error_for_a_capabilities_only_user() -> None:
+    """The verifier's EACCES is its verdict for any user, with the log (a missing capability is EPERM)."""
+    from hostenv import CAPS_ONLY, run_as
+
+    code = ("import errno, json, bpfkit\n"
+            "from bpfkit.asm import exit_insn, ldx_mem\n"
+            "try:\n"
+            "    bpfkit.Program.load('socket_filter', [*ldx_mem(8, 0, 2, 0), *exit_insn()], name='bad')\n"
+            "except bpfkit.BpfError as exc:\n"
+            "    print(json.dumps([type(exc).__name__, exc.errno, 'R2' in getattr(exc, 'log', '')]))\n")
+    r = run_as(CAPS_ONLY, ["-c", code])
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    assert json.loads(r.stdout) == ["VerifierError", errno.EACCES, True]

@@ -747,7 +747,7 @@ def have_perf_events() -> bool:
 def have_tracefs() -> bool:
     """True when this process can use tracefs events: tracepoints by name (their ids), kprobe/uprobe_events and
     trace_pipe. Unreadable (mode 700, not root) or empty (lockdown=confidentiality) tracefs is "no", with the reason."""
-    from ._sys.mounts import TRACEFS_FIX, ensure_tracefs
+    from ._sys.mounts import TRACEFS_FIX, ensure_tracefs, tracefs_user
 
     label = _FEATURE_LABEL["tracefs"]
     try:
@@ -755,7 +755,7 @@ def have_tracefs() -> bool:
         os.listdir(os.path.join(root, "events"))
     except PermissionError as exc:
         _REFUSALS[label] = (Cause.ACCESS, f"tracefs ({exc.filename}) is readable only by root here (this process is "
-                                          f"uid {os.getuid()}): {TRACEFS_FIX}")
+                                          f"{tracefs_user()}): {TRACEFS_FIX}")
         return False
     except FileNotFoundError:
         if host.lockdown_mode() == "confidentiality":

@@ -64,6 +64,15 @@ def _do_mount(source: str, target: str, fstype: str) -> None:
         raise OSError(err, f"mount -t {fstype} {source} {target}: {os.strerror(err)}")
 
 
+def tracefs_user() -> str:
+    """Who this process is to tracefs, for a refusal: a uid, and whether it is root only of a user namespace."""
+    from .privilege import in_initial_user_namespace
+
+    if in_initial_user_namespace():
+        return f"uid {os.getuid()}"
+    return f"uid {os.getuid()} of a user namespace, which tracefs does not count as root"
+
+
 @contextlib.contextmanager
 def tracefs_access(what: str) -> Iterator[None]:
     """Turn a PermissionError on a tracefs file inside the block into an AccessError naming ``what`` and the fix."""
@@ -73,7 +82,7 @@ def tracefs_access(what: str) -> Iterator[None]:
         raise
     except PermissionError as exc:
         raise AccessError(f"{what}: cannot open {exc.filename}: tracefs is readable only by root here "
-                          f"(this process is uid {os.getuid()})", path=exc.filename, fix=TRACEFS_FIX) from None
+                          f"(this process is {tracefs_user()})", path=exc.filename, fix=TRACEFS_FIX) from None
 
 
 def ensure_bpffs(path: str = BPFFS) -> str:
