@@ -172,6 +172,9 @@ def _instances() -> list[tuple[str, Any]]:
 
 
 def test_public_objects_methods_raise_only_contract_errors() -> None:
+    from bpfkit.testing import require
+
+    require("helper:probe_read_kernel@tracepoint")  # bootstrap's BPF_CORE_READ: lockdown=confidentiality refuses it
     bad: list[str] = []
     objs = _instances()
     try:
