@@ -59,6 +59,7 @@ __all__ = [
     "have_fmod_ret",
     "have_hash_lookup_and_delete",
     "have_helper",
+    "have_kallsyms",
     "have_kfunc",
     "have_kprobes",
     "have_map_type",
@@ -98,6 +99,7 @@ _FEATURE_MIN_KERNEL = {
     "perf_events": "4.4",
     "pinning": "4.4",
     "object_ids": "4.13",
+    "kallsyms": "2.6",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -114,6 +116,7 @@ _FEATURE_LABEL = {
     "perf_events": "perf events for this process (perf buffers, perf-event attachments)",
     "pinning": "pinning in the bpf filesystem (/sys/fs/bpf)",
     "object_ids": "opening BPF objects by id (BPF_*_GET_NEXT_ID, BPF_*_GET_FD_BY_ID: bpftool's view)",
+    "kallsyms": "kernel symbol addresses in /proc/kallsyms (untyped __ksym externs, symbolized stacks)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -806,6 +809,22 @@ def have_object_ids() -> bool:
 
 
 @functools.cache
+def have_kallsyms() -> bool:
+    """True when /proc/kallsyms shows this process kernel addresses: a process without CAP_SYSLOG sees zeros
+    (kernel.kptr_restrict), so an untyped ``__ksym`` cannot be resolved, by bpfkit or libbpf."""
+    label = _FEATURE_LABEL["kallsyms"]
+    try:
+        hidden = host.kallsyms_hidden()
+    except OSError as exc:
+        _REFUSALS[label] = refusal(label, exc)
+        return False
+    if hidden is not None:
+        _REFUSALS[label] = (Cause.CAPABILITY, hidden)
+        return False
+    return True
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["bpf_token"])
 def have_bpf_token() -> bool:
     """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
@@ -838,6 +857,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "perf_events": have_perf_events,
     "pinning": have_pinning,
     "object_ids": have_object_ids,
+    "kallsyms": have_kallsyms,
 }
 
 
