@@ -32,9 +32,6 @@ def bpftool(*args: str) -> Any:
 
 def libbpf_view(obj: Path) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
     """Load with libbpf (bpftool prog loadall) and describe the maps and programs it made."""
-    require("pinning")  # loadall pins the programs, and LIBBPF_PIN_BY_NAME maps, under /sys/fs/bpf
-    require("object_ids")  # bpftool shows the maps by id
-    require_libbpf("bpftool prog loadall")
     pin_dir = Path("/sys/fs/bpf") / f"bpfkit-parity-{uuid.uuid4().hex[:8]}"
     subprocess.run(["bpftool", "prog", "loadall", str(obj), str(pin_dir)], check=True, capture_output=True)
     try:
@@ -84,6 +81,9 @@ def test_same_maps_and_programs_as_libbpf(source: Path) -> None:
         gaps = [str(g) for g in corpus_kernel.type_gaps(entry)] + corpus_kernel.other_gaps(entry)
         if gaps:
             pytest.skip(gaps[0] if gaps[0].startswith(corpus_kernel.PREFIX) else f"{corpus_kernel.PREFIX} {gaps[0]}")
+    require("pinning")  # loadall pins the programs, and LIBBPF_PIN_BY_NAME maps, under /sys/fs/bpf
+    require("object_ids")  # bpftool shows the maps by id
+    require_libbpf("bpftool prog loadall")
     obj = compile_bpf(source, cflags=["-Werror"])
     spec = bpfkit.ObjectSpec.from_file(obj)
     by_name = [Path("/sys/fs/bpf") / m.name for m in spec.maps.values() if m.pinning == Pinning.BY_NAME]
