@@ -23,6 +23,9 @@ MANIFEST = json.loads((ROOT / "tests" / "bpf" / "manifest.json").read_text())
 SOURCES = [ROOT / "tests" / "bpf" / o["file"] for o in MANIFEST["objects"] if o.get("libbpf") == "same"
            and o["load"]["expect"] == "ok" and not o.get("requires")]
 SOURCES += sorted((ROOT / "src" / "bpfkit" / "tools").glob("*.bpf.c"))
+# what the shipped tools need beyond loading (the corpus says it in its manifest)
+TOOL_NEEDS = {"bootstrap.bpf.c": ("helper:probe_read_kernel@tracepoint",  # lockdown=confidentiality refuses both
+                                  "helper:probe_read_kernel_str@tracepoint")}
 
 
 def bpftool(*args: str) -> Any:
@@ -81,6 +84,8 @@ def test_same_maps_and_programs_as_libbpf(source: Path) -> None:
         gaps = [str(g) for g in corpus_kernel.type_gaps(entry)] + corpus_kernel.other_gaps(entry)
         if gaps:
             pytest.skip(gaps[0] if gaps[0].startswith(corpus_kernel.PREFIX) else f"{corpus_kernel.PREFIX} {gaps[0]}")
+    for need in TOOL_NEEDS.get(source.name, ()):
+        require(need)
     require("pinning")  # loadall pins the programs, and LIBBPF_PIN_BY_NAME maps, under /sys/fs/bpf
     require("object_ids")  # bpftool shows the maps by id
     require_libbpf("bpftool prog loadall")

@@ -738,6 +738,8 @@ int probe(struct args *ctx)
 
 # what the programs need beyond the basics of a BTF kernel (their source needs the kfunc in vmlinux.h)
 BPF_NEEDS = {
+    # BPF_CORE_READ and bpf_probe_read_str read kernel memory: lockdown=confidentiality refuses them
+    "bootstrap": ("helper:probe_read_kernel@tracepoint", "helper:probe_read_str@tracepoint"),
     "syscall": ("prog:syscall", "kfunc:bpf_task_from_pid", "kfunc:bpf_task_release"),
     "tp_btf": ("helper:get_current_task_btf@tracing",),
 }
