@@ -49,6 +49,7 @@ __all__ = [
     "effective_capabilities",
     "has_capability",
     "in_initial_user_namespace",
+    "kallsyms_hidden",
     "kernel_btfs",
     "kernel_release",
     "kernel_version",
