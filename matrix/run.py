@@ -214,6 +214,14 @@ def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]
     return [*base, f"--junitxml={junit}", "-v", "-rs", *extra]
 
 
+def slowdown(arch: str, accel: str | None) -> int:
+    """How many times slower than the host a guest runs, for the tests' hang guards: a KVM guest
+    about as fast, a TCG guest of the host's architecture ~2x, of another architecture ~8x."""
+    if accel and accel.startswith("kvm"):
+        return 1
+    return 2 if arch == "amd64" else 8  # the matrix runs on amd64 hosts (arm64 guests get their own userland)
+
+
 def keep_cache(returned: Path, store: Path) -> None:
     """Move what a guest compiled (``returned``, its objcache/) into the kernel's ``store``: new files
     only (names carry content hashes), then drop the copy from the results."""
@@ -257,6 +265,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
     argv = _pytest_args(guest_base(base, args.test_timeout), f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml",
                         extra)
+    # hang guards of the tests stretch (bpfkit.testing.patience): TCG emulates; another architecture, slower again
+    extra_env = {**(extra_env or {}), "BPFKIT_TEST_SLOWDOWN": str(slowdown(k.arch, args.accel))}
     store = c.root / SEED / f"{k.arch}-{k.release}"  # compiled objects of earlier guests of this kernel
     if store.is_dir():
         shutil.copytree(store, results / SEED)

@@ -372,3 +372,9 @@ def test_keep_cache_adds_only_new_files_and_drops_the_copy(tmp_path: Path) -> No
     assert (store / "bpfkit" / "objects" / "b-2.o").read_bytes() == b"kept"
     assert not returned.exists() and not list(store.rglob(".*.part"))
     run.keep_cache(returned, store)  # nothing returned: nothing to do
+
+
+def test_guests_stretch_the_tests_hang_guards_by_how_much_slower_they_run() -> None:
+    assert run.slowdown("amd64", "tcg,thread=single") == 2
+    assert run.slowdown("arm64", "tcg,thread=single") == 8
+    assert run.slowdown("amd64", "kvm") == 1
