@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bpfkit import cli
+from bpfkit.arch import syscall_number
 from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
@@ -45,10 +46,9 @@ def wait_until_running(p: subprocess.Popen[str], name: str) -> str:
 
 def run_until_interrupt(obj: Path, *args: str, calls: int = 5) -> tuple[int, str, str]:
     """Start ``bpfkit run``, make ``calls`` getppid() calls once it says it is attached, then Ctrl+C it."""
-    require("tracefs")  # the demo attaches to a tracepoint by name
     p = subprocess.Popen([sys.executable, "-m", "bpfkit", "run", str(obj), "--set", f"target_tgid={os.getpid()}",
-                          *pid_namespace_settings(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                          "--set", f"getppid_nr={syscall_number('getppid')}", *pid_namespace_settings(), *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = wait_until_running(p, "demo")
     for _ in range(calls):
         os.getppid()
