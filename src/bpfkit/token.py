@@ -175,6 +175,10 @@ def ambient_token() -> Token | None:
         tok = None
     finally:
         _creating.discard(key)
+    if tok is not None:
+        import atexit
+
+        atexit.register(tok.close)  # kept for the process's life on purpose: closed, not warned about, at exit
     _ambient[key] = tok
     return tok
 
