@@ -217,3 +217,29 @@ def test_a_verifier_rejection_is_a_verifier_error_for_a_capabilities_only_user()
     r = run_as(CAPS_ONLY, ["-c", code])
     assert r.returncode == 0 and r.stdout.strip(), r.stderr
     assert json.loads(r.stdout) == ["VerifierError", errno.EACCES, True]
+
+
+def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> None:
+    """Kernels with the fix that took uprobe perf events back from CAP_PERFMON refuse them with EACCES: the
+    error names CAP_SYS_ADMIN, not the capabilities the user already has; an older kernel attaches."""
+    from hostenv import CAPS_ONLY, run_as
+
+    code = ("import json, os, bpfkit\n"
+            "from bpfkit.asm import exit_insn, mov64_imm\n"
+            "from bpfkit.links import attach_uprobe\n"
+            "from bpfkit._sys.perf_event import current_paranoid\n"
+            "with bpfkit.Program.load('kprobe', [*mov64_imm(0, 0), *exit_insn()], name='u') as p:\n"
+            "    try:\n"
+            "        attach_uprobe(p, '/proc/self/exe', address=0x1000, pid=os.getpid()).close()\n"
+            "        got = None\n"
+            "    except bpfkit.BpfError as exc:\n"
+            "        got = [type(exc).__name__, getattr(exc, 'errno', None), str(exc)]\n"
+            "print(json.dumps([got, current_paranoid()]))\n")
+    r = run_as(CAPS_ONLY, ["-c", code])
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    got, paranoid = json.loads(r.stdout)
+    if got is None:
+        return  # a kernel from before the fix: CAP_PERFMON attaches uprobes
+    assert got[0] == "BpfPermissionError" and "CAP_SYS_ADMIN" in got[2], got
+    if got[1] == errno.EACCES and (paranoid is None or paranoid <= 2):
+        assert "uprobe perf events only for CAP_SYS_ADMIN" in got[2], got
