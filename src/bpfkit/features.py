@@ -73,6 +73,7 @@ __all__ = [
     "have_tcx",
     "have_tracefs",
     "have_trampolines",
+    "have_uprobes",
     "lockdown_refusal",
     "prog_capabilities",
     "refusal",
@@ -100,6 +101,7 @@ _FEATURE_MIN_KERNEL = {
     "pinning": "4.4",
     "object_ids": "4.13",
     "kallsyms": "2.6",
+    "uprobes": "3.5",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -117,6 +119,7 @@ _FEATURE_LABEL = {
     "pinning": "pinning in the bpf filesystem (/sys/fs/bpf)",
     "object_ids": "opening BPF objects by id (BPF_*_GET_NEXT_ID, BPF_*_GET_FD_BY_ID: bpftool's view)",
     "kallsyms": "kernel symbol addresses in /proc/kallsyms (untyped __ksym externs, symbolized stacks)",
+    "uprobes": "uprobes for this process (uprobe and USDT attachments)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -686,6 +689,46 @@ def have_kprobes() -> bool:
 _KPROBE_PROBE_FUNC = "vfs_read"  # in every kernel, never inlined, kprobes allowed
 
 
+@functools.cache
+def have_uprobes() -> bool:
+    """True when this process may create uprobes: through the uprobe PMU (current kernels ask CAP_SYS_ADMIN for
+    it, CAP_PERFMON is not enough) or, without the PMU, tracefs uprobe_events."""
+    import sys
+
+    label = _FEATURE_LABEL["uprobes"]
+    pmu = perf_event.pmu_type("uprobe")
+    if pmu is None:  # the legacy way: a uprobe_events entry in tracefs
+        if not have_tracefs():
+            _REFUSALS[label] = _REFUSALS.get(_FEATURE_LABEL["tracefs"], (Cause.ACCESS, "tracefs is unusable"))
+            return False
+        if not os.path.exists(os.path.join(_tracefs_root(), "uprobe_events")):
+            _REFUSALS[label] = (Cause.CONFIG, "this kernel has no uprobes (no uprobe PMU, no tracefs uprobe_events): "
+                                              "it was built without CONFIG_UPROBE_EVENTS")
+            return False
+        return True
+    path = ctypes.create_string_buffer(os.fsencode(os.path.realpath(sys.executable)))
+    attr = perf_event.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
+    attr.config1 = ctypes.addressof(path)
+    attr.config2 = 0  # offset 0 of this process's own interpreter: nothing runs there, the event is closed at once
+    try:
+        fd = perf_event.perf_event_open(attr, os.getpid(), -1, target=f"probe {label}")
+    except BpfPermissionError as exc:
+        _REFUSALS[label] = (Cause.CAPABILITY if not host.has_capability(host.CAP_SYS_ADMIN) else Cause.REFUSED,
+                            f"the kernel refuses uprobes to this process: {exc}")
+        return False
+    except KernelError as exc:
+        _REFUSALS[label] = (Cause.UNKNOWN, f"probing {label} failed: {exc}")
+        return False
+    os.close(fd)
+    return True
+
+
+def _tracefs_root() -> str:
+    from ._sys.mounts import ensure_tracefs
+
+    return ensure_tracefs()
+
+
 def have_btf_kind(kind: BtfKind | str) -> bool:
     """True when the kernel's BTF loader accepts ``kind`` in a program's BTF (else bpfkit sanitizes it)."""
     k = coerce(BtfKind, kind)
@@ -858,6 +901,7 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "pinning": have_pinning,
     "object_ids": have_object_ids,
     "kallsyms": have_kallsyms,
+    "uprobes": have_uprobes,
 }
 
 
