@@ -234,10 +234,11 @@ def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> N
             "        got = None\n"
             "    except bpfkit.BpfError as exc:\n"
             "        got = [type(exc).__name__, getattr(exc, 'errno', None), str(exc)]\n"
-            "print(json.dumps([got, current_paranoid()]))\n")
+            "print(json.dumps([got, current_paranoid(), bpfkit.features.check('uprobes').available]))\n")
     r = run_as(CAPS_ONLY, ["-c", code])
     assert r.returncode == 0 and r.stdout.strip(), r.stderr
-    got, paranoid = json.loads(r.stdout)
+    got, paranoid, probe = json.loads(r.stdout)
+    assert probe is (got is None)  # the uprobes probe answers what the attach found
     if got is None:
         return  # a kernel from before the fix: CAP_PERFMON attaches uprobes
     assert got[0] == "BpfPermissionError" and "CAP_SYS_ADMIN" in got[2], got
