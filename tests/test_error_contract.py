@@ -226,6 +226,7 @@ def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> N
 
     code = ("import json, os, bpfkit\n"
             "from bpfkit.asm import exit_insn, mov64_imm\n"
+            "from bpfkit import features\n"
             "from bpfkit.links import attach_uprobe\n"
             "from bpfkit._sys.perf_event import current_paranoid\n"
             "with bpfkit.Program.load('kprobe', [*mov64_imm(0, 0), *exit_insn()], name='u') as p:\n"
@@ -234,7 +235,7 @@ def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> N
             "        got = None\n"
             "    except bpfkit.BpfError as exc:\n"
             "        got = [type(exc).__name__, getattr(exc, 'errno', None), str(exc)]\n"
-            "print(json.dumps([got, current_paranoid(), bpfkit.features.check('uprobes').available]))\n")
+            "print(json.dumps([got, current_paranoid(), features.check('uprobes').available]))\n")
     r = run_as(CAPS_ONLY, ["-c", code])
     assert r.returncode == 0 and r.stdout.strip(), r.stderr
     got, paranoid, probe = json.loads(r.stdout)
