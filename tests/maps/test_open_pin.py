@@ -94,6 +94,11 @@ def test_from_fd_refuses_non_maps() -> None:
 
 
 def test_leaked_map_warns() -> None:
+    import warnings
+
+    with warnings.catch_warnings():  # garbage earlier tests left (a socket, say) is not this test's to judge
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
     m = Map.create("hash", key_size=4, value_size=4, max_entries=1, name="leaky")
     fd = m.fd
     with pytest.warns(ResourceWarning, match="leaky"):
