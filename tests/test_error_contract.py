@@ -204,26 +204,29 @@ def test_public_objects_methods_raise_only_contract_errors() -> None:
     assert bad == []
 
 
-def test_a_verifier_rejection_is_a_verifier_error_for_a_capabilities_only_user() -> None:
-    """The verifier's EACCES is its verdict for any user, with the log (a missing capability is EPERM)."""
+def _as_capabilities_only_user(code: str) -> Any:
+    """What ``code`` printed as JSON, run as uid 65534 with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only."""
     from hostenv import CAPS_ONLY, run_as
 
+    r = run_as(CAPS_ONLY, ["-c", code])
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    return json.loads(r.stdout)
+
+
+def test_a_verifier_rejection_is_a_verifier_error_for_a_capabilities_only_user() -> None:
+    """The verifier's EACCES is its verdict for any user, with the log (a missing capability is EPERM)."""
     code = ("import errno, json, bpfkit\n"
             "from bpfkit.asm import exit_insn, ldx_mem\n"
             "try:\n"
             "    bpfkit.Program.load('socket_filter', [*ldx_mem(8, 0, 2, 0), *exit_insn()], name='bad')\n"
             "except bpfkit.BpfError as exc:\n"
             "    print(json.dumps([type(exc).__name__, exc.errno, 'R2' in getattr(exc, 'log', '')]))\n")
-    r = run_as(CAPS_ONLY, ["-c", code])
-    assert r.returncode == 0 and r.stdout.strip(), r.stderr
-    assert json.loads(r.stdout) == ["VerifierError", errno.EACCES, True]
+    assert _as_capabilities_only_user(code) == ["VerifierError", errno.EACCES, True]
 
 
 def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> None:
     """Kernels with the fix that took uprobe perf events back from CAP_PERFMON refuse them with EACCES: the
     error names CAP_SYS_ADMIN, not the capabilities the user already has; an older kernel attaches."""
-    from hostenv import CAPS_ONLY, run_as
-
     code = ("import json, os, bpfkit\n"
             "from bpfkit.asm import exit_insn, mov64_imm\n"
             "from bpfkit import features\n"
@@ -236,9 +239,7 @@ def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> N
             "    except bpfkit.BpfError as exc:\n"
             "        got = [type(exc).__name__, getattr(exc, 'errno', None), str(exc)]\n"
             "print(json.dumps([got, current_paranoid(), features.check('uprobes').available]))\n")
-    r = run_as(CAPS_ONLY, ["-c", code])
-    assert r.returncode == 0 and r.stdout.strip(), r.stderr
-    got, paranoid, probe = json.loads(r.stdout)
+    got, paranoid, probe = _as_capabilities_only_user(code)
     assert probe is (got is None)  # the uprobes probe answers what the attach found
     if got is None:
         return  # a kernel from before the fix: CAP_PERFMON attaches uprobes
