@@ -172,6 +172,8 @@ def kernel_pid() -> int:
 
 
 def kallsyms_hidden() -> bool:
-    """Whether /proc/kallsyms shows this process only zero addresses (kptr_restrict; no CAP_SYSLOG)."""
-    with open("/proc/kallsyms") as f:
-        return all(int(line.split()[0], 16) == 0 for _, line in zip(range(200), f, strict=False))
+    """Whether /proc/kallsyms hides kernel addresses from this process (the 'kallsyms' probe: kptr_restrict,
+    no CAP_SYSLOG)."""
+    from bpfkit import features
+
+    return not features.check("kallsyms")

@@ -1131,9 +1131,10 @@ class BPF:
         syms = kernel_symbols()
         a = syms.address(_s(name))
         if a is None and syms.hidden:
-            raise AccessError(f"ksymname({_s(name)!r}): /proc/kallsyms shows this process (uid {os.getuid()}) no "
-                              "kernel addresses (kernel.kptr_restrict, or perf_event_paranoid >= 2 without "
-                              "CAP_SYSLOG)", path="/proc/kallsyms",
+            from ..host import kallsyms_hidden
+
+            why = kallsyms_hidden() or f"/proc/kallsyms shows this process (uid {os.getuid()}) no kernel addresses"
+            raise AccessError(f"ksymname({_s(name)!r}): {why}", path="/proc/kallsyms",
                               fix="run as root or grant CAP_SYSLOG (or set kernel.kptr_restrict=0 and "
                                   "kernel.perf_event_paranoid=1)")
         return -1 if a is None else a
