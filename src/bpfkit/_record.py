@@ -241,6 +241,24 @@ def _make_init(cls: type, fields: tuple[tuple[str, str, Any], ...], frozen: bool
     return init
 
 
+class _DeferredInit:
+    """The ``__init__`` of a :func:`record` class until first looked up: then :func:`_make_init` builds it
+    (it compiles code) and replaces this placeholder in the class, so a module defining many records
+    pays only for the ones a program instantiates or inspects."""
+
+    __slots__ = ("cls", "fields", "frozen")
+
+    def __init__(self, cls: type, fields: tuple[tuple[str, str, Any], ...], frozen: bool) -> None:
+        self.cls, self.fields, self.frozen = cls, fields, frozen
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        init = self.cls.__dict__.get("__init__")
+        if init is self:
+            init = _make_init(self.cls, self.fields, self.frozen)
+            type.__setattr__(self.cls, "__init__", init)
+        return init if obj is None else init.__get__(obj, owner)
+
+
 @dataclass_transform(field_specifiers=(field,))
 def record(*, frozen: bool = False, slots: bool = False) -> Callable[[_C2], _C2]:
     """Make ``cls`` what ``@dataclass(frozen=frozen, slots=slots)`` would, without importing dataclasses.
@@ -275,7 +293,7 @@ def record(*, frozen: bool = False, slots: bool = False) -> Callable[[_C2], _C2]
             "__dataclass_params__": _DataclassFields("__dataclass_params__"),
         }
         if "__init__" not in own:
-            extra["__init__"] = _make_init(cls, fields, frozen)
+            extra["__init__"] = _DeferredInit(cls, fields, frozen)
         if frozen:
             extra["__setattr__"] = _frozen_setattr
             extra["__delattr__"] = _frozen_delattr
