@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno as E
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 
@@ -596,11 +595,10 @@ def _source_of_failure(log: str, prog: ProgramSpec) -> str | None:
     return _line_lookup(prog.line_info)(idx)  # type: ignore[no-any-return]
 
 
-_POISON_RE = re.compile(r"^(\d+): \(85\) call unknown#195896080", re.M)
-
-
 def _poisoned_insn(log: str) -> int | None:
-    m = _POISON_RE.search(log)
+    import re  # only when a load failed: a load needs no regex (issue 18)
+
+    m = re.search(r"^(\d+): \(85\) call unknown#195896080", log, re.M)
     if m:
         return int(m.group(1))
     m = re.search(r"invalid func unknown#195896080", log)

@@ -43,9 +43,6 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-import re
-
-_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
 
 __all__ = [
     "AccessError",
@@ -269,9 +266,11 @@ class VerifierError(KernelError):
 
 def _failing_insn(log: str) -> int | None:
     """Index of the last instruction the verifier printed before it gave up (None if the log shows none)."""
+    import re  # not at import: loading bpfkit needs no regex (issue 18)
+
     last = None
     for line in log.splitlines():
-        m = _INSN_LINE.match(line)
+        m = re.match(r"^(\d+): \([0-9a-f]{2}\)", line)
         if m:
             last = int(m.group(1))
     return last

@@ -8,7 +8,6 @@ import fcntl
 import functools
 import mmap
 import os
-import re
 
 from .._uapi import PerfFlags
 from ..errors import BpfPermissionError, KernelError, NotSupportedError
@@ -171,6 +170,8 @@ def retprobe_bit(name: str) -> int:
             text = f.read().strip()
     except FileNotFoundError:
         return 0
+    import re  # not at import: loading bpfkit needs no regex (issue 18)
+
     m = re.match(r"config:(\d+)", text)
     return int(m.group(1)) if m else 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable
 
 from .mounts import ensure_securityfs
@@ -62,6 +61,8 @@ def lockdown_mode() -> str | None:
         return "none"
     except OSError:
         return None
+    import re  # not at import: loading bpfkit needs no regex (issue 18)
+
     m = re.search(r"\[(\w+)\]", text)
     return m.group(1) if m else None
 

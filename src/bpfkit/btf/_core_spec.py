@@ -9,7 +9,6 @@ target type must match by name, skipping anonymous structs/unions.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Sequence
 
@@ -66,7 +65,9 @@ TYPE_KINDS = frozenset(
 )
 ENUMVAL_KINDS = frozenset({CoreReloKind.ENUMVAL_EXISTS, CoreReloKind.ENUMVAL_VALUE})
 
-_ACCESS_RE = re.compile(r"[0-9]{1,10}(?::[0-9]{1,10})*")
+def _is_access_string(access: str) -> bool:
+    """Whether ``access`` is indexes of 1 to 10 ASCII digits separated by ':' (``0:1:3``)."""
+    return all(0 < len(part) <= 10 and part.isascii() and part.isdigit() for part in access.split(":"))
 _MODIFIERS = (Typedef, Const, Volatile, Restrict, TypeTag)
 
 
@@ -194,7 +195,7 @@ def parse_spec(btf: Btf, type_id: int, access: str, kind: CoreReloKind) -> Spec:
     def bad(why: str) -> CoreError:
         return CoreError(f"access string {access!r} of type id {type_id}: {why}", malformed=True)
 
-    if not _ACCESS_RE.fullmatch(access):
+    if not _is_access_string(access):
         raise bad("not a list of indexes separated by ':'")
     spec = Spec(btf, type_id, kind)
     if kind in TYPE_KINDS:
