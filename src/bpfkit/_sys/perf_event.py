@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
-import fcntl
 import functools
 import mmap
 import os
@@ -143,8 +142,7 @@ def map_pages(fd: int, length: int, *, writable: bool = True, offset: int = 0, w
 
 def set_cloexec(fd: int) -> None:
     """Mark an fd close-on-exec."""
-    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+    os.set_inheritable(fd, False)  # FD_CLOEXEC, without importing fcntl
 
 
 # ---- kprobe and uprobe PMUs ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
 
@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     _E = TypeVar("_E", bound=IntEnum)
 
 _PREFIXES: dict[type, str] = {}
+
+
+def import_module(name: str) -> Any:
+    """The module ``name`` (absolute), imported if needed: ``importlib.import_module`` without importing
+    importlib and warnings into every start (issue 18)."""
+    module = sys.modules.get(name)
+    if module is None:
+        __import__(name)
+        module = sys.modules[name]
+    return module
 
 
 def register_prefix(cls: type, prefix: str) -> None:
@@ -81,7 +91,7 @@ def lazy_getattr(namespace: dict[str, Any], module: str, names: frozenset[str]) 
     def __getattr__(name: str) -> Any:
         if name not in names:
             raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        value = getattr(import_module(package + module if module.startswith(".") else module), name)
         namespace[name] = value
         return value
 

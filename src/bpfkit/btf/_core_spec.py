@@ -9,7 +9,6 @@ target type must match by name, skipping anonymous structs/unions.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 
 from .._record import Record
@@ -517,9 +516,6 @@ class _NameIndex:
         self.entries: dict[tuple[str, int], tuple[int, ...]] = {}
 
 
-_CACHE: weakref.WeakKeyDictionary[Btf, _NameIndex] = weakref.WeakKeyDictionary()
-
-
 def _string_tables(btf: Btf) -> list[bytes]:
     """The string sections a lazily indexed Btf's own type names may live in (its own and its bases')."""
     out: list[bytes] = []
@@ -553,10 +549,10 @@ def _flavored_names(btf: Btf, ess: str) -> set[str]:
 
 def own_candidates(btf: Btf, ess: str, kind: BtfKind) -> tuple[int, ...]:
     """Ids of this Btf's own types whose essential name is ``ess`` and whose kind is compatible."""
-    idx = _CACHE.get(btf)
+    cache = btf._cache("core_names")
+    idx = cache.get(None)
     if idx is None or idx.count != btf.count:
-        idx = _NameIndex(btf.count)
-        _CACHE[btf] = idx
+        idx = cache[None] = _NameIndex(btf.count)
     key = (ess, _kind_class(kind))
     hit = idx.entries.get(key)
     if hit is not None:

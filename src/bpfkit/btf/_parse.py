@@ -55,6 +55,7 @@ from ._types import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
+    from typing import Any
 
 __all__ = ["BTF_MAGIC", "Btf", "BtfHeader", "BtfIndex", "parse_header"]
 
@@ -221,6 +222,15 @@ class Btf:
         self._str_base = base._str_end if base is not None else 0
         self._raw: bytes | mmap | None = None
         self._name_cache: dict[str, list[int]] = {}
+        self._derived: dict[str, Any] = {}
+
+    def _cache(self, key: str) -> dict[Any, Any]:
+        """A dict of this Btf for what other modules derive from it (CO-RE name index, map codecs), kept as
+        long as this Btf (a WeakKeyDictionary would import weakref into every start, issue 18)."""
+        d = self._derived.get(key)
+        if d is None:
+            d = self._derived[key] = {}
+        return d
 
     # ---- construction -------------------------------------------------
 

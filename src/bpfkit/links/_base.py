@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 
@@ -287,6 +286,8 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
             link.close()
         except Exception as exc:
             errors.append(exc)
+
+    import threading  # at stop, not at start (issue 18)
 
     queue = list(reversed(todo))  # pop() takes them in the given order
     lock = threading.Lock()

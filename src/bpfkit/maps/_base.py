@@ -23,7 +23,6 @@ import builtins
 import ctypes
 import errno as E
 import functools
-import importlib
 import operator
 import os
 import struct
@@ -44,6 +43,7 @@ from .._sys.attrs import MapBatchAttr, MapElemAttr
 from .._sys.fd import adopt_fd, fd_of
 from .._sys.syscall import ENOTSUPP, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
+from .._uapi._base import import_module
 from ..btf import Btf
 from ..errors import (
     BpfError,
@@ -210,7 +210,7 @@ def _class_for(t: int) -> type[Map]:
         facts = facts_of(t)
         if facts is None or facts.module is None:
             return Map
-        importlib.import_module(f"{__package__}.{facts.module}")  # its classes register in _CLASSES
+        import_module(f"{__package__}.{facts.module}")  # its classes register in _CLASSES
         klass = _CLASSES.get(int(t), Map)
     return klass
 

@@ -31,7 +31,6 @@ import ctypes
 import functools
 import struct
 import sys
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 from .._sys.fd import fd_of
@@ -884,7 +883,6 @@ class BtfUnion(_BtfMixin, ctypes.Union):
     _fields_: ClassVar[list[tuple[str, Any]]] = []
 
 
-_CTYPE_CACHE: weakref.WeakKeyDictionary[Btf, dict[int, type[Any]]] = weakref.WeakKeyDictionary()
 _UINTS: dict[int, type[Any]] = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SINTS: dict[int, type[Any]] = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
 _MODIFIERS = (Typedef, Const, Volatile, Restrict, TypeTag)
@@ -911,10 +909,7 @@ def btf_ctype(btf: Btf, type_id: int) -> type[Any]:
     :class:`BtfStruct`/:class:`BtfUnion` laid out exactly as the BTF says
     (bitfields and odd-sized ints as properties, char arrays as bytes).
     """
-    per = _CTYPE_CACHE.get(btf)
-    if per is None:
-        per = {}
-        _CTYPE_CACHE[btf] = per
+    per: dict[int, type[Any]] = btf._cache("ctypes")
     ct = per.get(type_id)
     if ct is None:
         ct = _build_ctype(btf, type_id, per, 0)
@@ -1189,7 +1184,6 @@ def require_numpy(what: str) -> Any:
     return numpy
 
 
-_DTYPE_CACHE: weakref.WeakKeyDictionary[Btf, dict[int, Any]] = weakref.WeakKeyDictionary()
 
 
 def btf_dtype(btf: Btf, type_id: int) -> Any:
@@ -1203,10 +1197,7 @@ def btf_dtype(btf: Btf, type_id: int) -> Any:
     are left out; their bytes stay in the itemsize. Ints of odd sizes are ``V<n>``.
     """
     np = require_numpy("a NumPy dtype")
-    per = _DTYPE_CACHE.get(btf)
-    if per is None:
-        per = {}
-        _DTYPE_CACHE[btf] = per
+    per: dict[int, Any] = btf._cache("dtypes")
     dt = per.get(type_id)
     if dt is None:
         dt = _build_dtype(np, btf, type_id, 0)
