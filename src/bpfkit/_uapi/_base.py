@@ -118,6 +118,12 @@ class EnumBodyFlag(metaclass=_EnumBody):
     _enum_base_ = UapiFlag
 
 
+class EnumBodyPlainInt(metaclass=_EnumBody):
+    """As :class:`EnumBodyInt`, for a plain :class:`enum.IntEnum` (the opcode fields of bpfkit.asm)."""
+
+    _enum_base_ = IntEnum
+
+
 def coerce(cls: type[_E], value: _E | int | str) -> _E:
     """``cls(value)`` for a member, its int value, or its kernel name as a string."""
     try:
