@@ -31,6 +31,7 @@ from .errors import (
     ObjectFormatError,
     RelocationError,
     VerifierError,
+    _insn_line,
 )
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
 from .token import Token, TokenSource, token_for_load
@@ -596,18 +597,16 @@ def _source_of_failure(log: str, prog: ProgramSpec) -> str | None:
 
 
 def _poisoned_insn(log: str) -> int | None:
-    import re  # only when a load failed: a load needs no regex (issue 18)
-
-    m = re.search(r"^(\d+): \(85\) call unknown#195896080", log, re.M)
-    if m:
-        return int(m.group(1))
-    m = re.search(r"invalid func unknown#195896080", log)
-    if m:
-        before = log[: m.start()].rstrip().splitlines()
-        for line in reversed(before):
-            mm = re.match(r"^(\d+): ", line)
-            if mm:
-                return int(mm.group(1))
+    for line in log.splitlines():
+        insn = _insn_line(line)
+        if insn is not None and insn[1].startswith("(85) call unknown#195896080"):
+            return insn[0]
+    at = log.find("invalid func unknown#195896080")
+    if at >= 0:
+        for line in reversed(log[:at].rstrip().splitlines()):
+            insn = _insn_line(line)
+            if insn is not None:
+                return insn[0]
     return None
 
 

@@ -168,10 +168,14 @@ def retprobe_bit(name: str) -> int:
             text = f.read().strip()
     except FileNotFoundError:
         return 0
-    import re  # not at import: loading bpfkit needs no regex (issue 18)
-
-    m = re.match(r"config:(\d+)", text)
-    return int(m.group(1)) if m else 0
+    if not text.startswith("config:"):
+        return 0
+    digits = ""
+    for c in text[len("config:"):]:  # the bit, maybe followed by "-last": "config:0"
+        if not ("0" <= c <= "9"):
+            break
+        digits += c
+    return int(digits) if digits else 0
 
 
 @functools.cache

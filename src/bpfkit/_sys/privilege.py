@@ -61,10 +61,10 @@ def lockdown_mode() -> str | None:
         return "none"
     except OSError:
         return None
-    import re  # not at import: loading bpfkit needs no regex (issue 18)
-
-    m = re.search(r"\[(\w+)\]", text)
-    return m.group(1) if m else None
+    start = text.find("[")  # the mode in force is in brackets: "none [integrity] confidentiality"
+    end = text.find("]", start + 1)
+    mode = text[start + 1 : end] if start >= 0 and end > start else ""
+    return mode if mode and all(c.isalnum() or c == "_" for c in mode) else None
 
 
 CAP_NET_ADMIN = 12

@@ -12,6 +12,7 @@ import errno as E
 import functools
 import mmap
 import os
+import resource  # not lazily: an EPERM may come after the process dropped the rights to read it
 from collections.abc import Callable
 
 from .._uapi import Cmd
@@ -207,8 +208,6 @@ def _raise_memlock() -> bool:
     if _memlock_raised:
         return False
     _memlock_raised = True
-    import resource  # only on an EPERM of an old kernel (issue 18)
-
     soft, hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
     if soft == resource.RLIM_INFINITY:
         return False

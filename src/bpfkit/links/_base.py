@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+from _thread import allocate_lock
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 
@@ -287,10 +288,8 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
         except Exception as exc:
             errors.append(exc)
 
-    import threading  # at stop, not at start (issue 18)
-
     queue = list(reversed(todo))  # pop() takes them in the given order
-    lock = threading.Lock()
+    lock = allocate_lock()
 
     def worker() -> None:
         while True:
@@ -301,6 +300,10 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
             close_one(link)
 
     threads: list[threading.Thread] = []
+    try:
+        import threading  # at stop, not at start (issue 18)
+    except ImportError:  # the rights to read it were dropped since start: this thread closes them all
+        todo = []
     for _ in range(min(max_workers, len(todo)) if len(todo) > 1 else 0):
         t = threading.Thread(target=worker, name="bpfkit-detach", daemon=True)
         try:
