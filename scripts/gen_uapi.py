@@ -34,9 +34,10 @@ OUT = ROOT / "src" / "bpfkit" / "_uapi" / "_generated.py"
 OUT_LAZY = OUT.with_name("_generated_lazy.py")
 
 # classes written to OUT_LAZY; bpfkit._uapi lists the same names in _LAZY (a test checks they agree)
+# (RingbufHeaderBits is not: a RingBuffer reader, what most tools start, reads records with it)
 LAZY = frozenset({
     "HelperId", "StatsType", "PerfSwId", "PerfHwId", "PerfRecordType", "PerfSampleFormat", "XdpAction",
-    "RingbufFlags", "RingbufHeaderBits", "PerfEventOutputFlags", "StackIdFlags", "LocalStorageFlags",
+    "RingbufFlags", "PerfEventOutputFlags", "StackIdFlags", "LocalStorageFlags",
     "LinkCreateFlags", "UprobeMultiFlags", "AttachFlags", "TestRunFlags", "QueryFlags", "ObjFlags",
     "BtfLoadFlags", "TcAction", "XdpFlags",
 })

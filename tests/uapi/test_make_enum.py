@@ -46,6 +46,7 @@ def _observe(cls: Any) -> dict[str, Any]:
         "all": [(n, m.name, m.value) for n, m in cls.__members__.items()],
         "names": list(cls._member_names_),
         "doc": cls.__doc__,
+        "class_dict": {n: type(cls.__dict__.get(n)).__name__ for n in cls.__members__},
         "text": [(str(m), repr(m), format(m), f"{m:>6}", int(m), hash(m)) for m in members],
         "by_value": [repr(cls(v)) for v in values],
         "by_name": [repr(cls(n.lower())) for n in cls.__members__] if issubclass(cls, (UapiIntEnum, UapiFlag)) else None,

@@ -82,7 +82,15 @@ def make_enum(base: type[_E], name: str, body: dict[str, Any]) -> type[_E]:
     simple = getattr(enum, "_simple_enum", None)
     if simple is None:
         return enum_by_class_statement(base, name, body)
-    return simple(base)(type(name, (), dict(body)))  # type: ignore[no-any-return]
+    cls: Any = simple(base)(type(name, (), dict(body)))
+    # _simple_enum reaches every member through a descriptor; a class statement stores the member itself
+    # in the class (a plain attribute lookup, what the hot paths do with Cmd.MAP_LOOKUP_ELEM) unless a base
+    # has that name: do as the class statement does.
+    inherited = {attr for b in cls.__mro__[1:] for attr in b.__dict__}
+    for member_name, member in cls._member_map_.items():
+        if member_name not in inherited:
+            type.__setattr__(cls, member_name, member)
+    return cls  # type: ignore[no-any-return]
 
 
 def enum_by_class_statement(base: type[_E], name: str, body: dict[str, Any]) -> type[_E]:

@@ -323,6 +323,14 @@ class UpdateFlags(UapiFlag):
     F_ALL_CPUS = 16
 
 
+class RingbufHeaderBits(UapiFlag):
+    """Ring buffer record header bits and size."""
+
+    BUSY_BIT = 2147483648
+    DISCARD_BIT = 1073741824
+    HDR_SZ = 8
+
+
 class ProgFlags(UapiFlag):
     """BPF_PROG_LOAD prog_flags."""
 
@@ -366,6 +374,7 @@ register_prefix(BtfKind, 'BTF_KIND_')
 register_prefix(PerfType, 'PERF_TYPE_')
 register_prefix(MapFlags, 'BPF_F_')
 register_prefix(UpdateFlags, 'BPF_')
+register_prefix(RingbufHeaderBits, 'BPF_RINGBUF_')
 register_prefix(ProgFlags, 'BPF_F_')
 register_prefix(PseudoSrc, 'BPF_PSEUDO_')
 register_prefix(PerfFlags, 'PERF_FLAG_')

@@ -347,14 +347,6 @@ class RingbufFlags(UapiFlag):
     FORCE_WAKEUP = 2
 
 
-class RingbufHeaderBits(UapiFlag):
-    """Ring buffer record header bits and size."""
-
-    BUSY_BIT = 2147483648
-    DISCARD_BIT = 1073741824
-    HDR_SZ = 8
-
-
 class PerfEventOutputFlags(UapiFlag):
     """bpf_perf_event_output flags."""
 
@@ -465,7 +457,6 @@ register_prefix(PerfRecordType, 'PERF_RECORD_')
 register_prefix(PerfSampleFormat, 'PERF_SAMPLE_')
 register_prefix(XdpAction, 'XDP_')
 register_prefix(RingbufFlags, 'BPF_RB_')
-register_prefix(RingbufHeaderBits, 'BPF_RINGBUF_')
 register_prefix(PerfEventOutputFlags, 'BPF_F_')
 register_prefix(StackIdFlags, 'BPF_F_')
 register_prefix(LocalStorageFlags, 'BPF_LOCAL_STORAGE_GET_F_')
