@@ -20,6 +20,7 @@ from ._registry import MAP_TYPES
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapType, ProgType, PseudoSrc
+from ._verifier_log import insn_line
 from .btf import Btf, BtfKind, BtfType, Datasec, Var
 from .btf._ext import LineInfo, encode_func_info, encode_line_info
 from .errors import (
@@ -31,7 +32,6 @@ from .errors import (
     ObjectFormatError,
     RelocationError,
     VerifierError,
-    _insn_line,
 )
 from .obj import ExternKind, MapKind, MapRefKind, MapSpec, ObjectSpec, Pinning, ProgramSpec
 from .token import Token, TokenSource, token_for_load
@@ -598,13 +598,13 @@ def _source_of_failure(log: str, prog: ProgramSpec) -> str | None:
 
 def _poisoned_insn(log: str) -> int | None:
     for line in log.splitlines():
-        insn = _insn_line(line)
+        insn = insn_line(line)
         if insn is not None and insn[1].startswith("(85) call unknown#195896080"):
             return insn[0]
     at = log.find("invalid func unknown#195896080")
     if at >= 0:
         for line in reversed(log[:at].rstrip().splitlines()):
-            insn = _insn_line(line)
+            insn = insn_line(line)
             if insn is not None:
                 return insn[0]
     return None

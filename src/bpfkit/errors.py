@@ -44,6 +44,8 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+from ._verifier_log import insn_line
+
 __all__ = [
     "AccessError",
     "BpfError",
@@ -264,23 +266,11 @@ class VerifierError(KernelError):
         super().__init__(err, command=command, target=target, detail=detail or None)
 
 
-def _insn_line(line: str) -> tuple[int, str] | None:
-    """(N, rest) of a verifier log line ``N: rest`` (N in decimal digits), else None.
-
-    String code, not a regex: error paths run after a process may have dropped the privileges
-    to read the re module's files, and a load imports no regex (issue 18).
-    """
-    head, sep, rest = line.partition(": ")
-    if sep and head.isascii() and head.isdigit():
-        return int(head), rest
-    return None
-
-
 def _failing_insn(log: str) -> int | None:
     """Index of the last instruction the verifier printed before it gave up (None if the log shows none)."""
     last = None
     for line in log.splitlines():
-        insn = _insn_line(line)  # an instruction line: ``N: (op) ...``, op in two lowercase hex digits
+        insn = insn_line(line)  # an instruction line: ``N: (op) ...``, op in two lowercase hex digits
         if insn is not None and insn[1][:1] == "(" and insn[1][3:4] == ")" and \
                 all(c in "0123456789abcdef" for c in insn[1][1:3]) and len(insn[1]) >= 4:
             last = insn[0]
