@@ -203,7 +203,7 @@ Shape = tuple[int, tuple[int, ...], bool, bool]
 _INIT_CODE: dict[Shape, CodeType] = {}
 
 
-def init_source(shape: Shape, name: str = "__init__") -> str:
+def init_source(shape: Shape) -> str:
     """The source of the ``__init__`` of ``shape``, with parameters ``a0``... (renamed per class afterwards)."""
     n, factories, frozen, post_init = shape
     body = []
@@ -213,7 +213,7 @@ def init_source(shape: Shape, name: str = "__init__") -> str:
     if post_init:
         body.append("self.__post_init__()")
     params = "".join(f", a{i}" for i in range(n))
-    return f"def {name}(self{params}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
+    return f"def __init__(self{params}):\n    " + "\n    ".join(body or ["pass"]) + "\n"
 
 
 def _init_code(shape: Shape) -> CodeType:
@@ -264,8 +264,8 @@ def _make_init(cls: type, fields: tuple[tuple[str, str, Any], ...], frozen: bool
 
 class _DeferredInit:
     """The ``__init__`` of a :func:`record` class until first looked up: then :func:`_make_init` builds it
-    (it compiles code) and replaces this placeholder in the class, so a module defining many records
-    pays only for the ones a program instantiates or inspects."""
+    (renaming the code of its shape) and replaces this placeholder in the class, so a module defining many
+    records pays only for the ones a program instantiates or inspects (issue 18)."""
 
     __slots__ = ("cls", "fields", "frozen")
 
