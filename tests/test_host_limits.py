@@ -251,3 +251,19 @@ def test_pinning_where_the_user_may_not_write_names_the_bpffs_permissions() -> N
     for what in ("pin", "get"):
         errno_, text = got[what]
         assert errno_ == 13 and "mode 700" in text and "lockdown" not in text, got
+
+
+def test_pinning_and_object_id_probes_answer_for_a_capabilities_only_user() -> None:
+    from bpfkit._sys.mounts import ensure_bpffs
+
+    ensure_bpffs()
+    root = features.check("pinning"), features.check("object_ids")
+    assert all(s.available for s in root) == host.has_capability(host.CAP_SYS_ADMIN), root
+    got = _check_as(CAPS_ONLY, "pinning", "object_ids")
+    ids = got["object_ids"]
+    assert ids["available"] is False and ids["cause"] == "capability" and "CAP_SYS_ADMIN" in str(ids["reason"]), got
+    pin = got["pinning"]
+    if os.stat("/sys/fs/bpf").st_mode & stat.S_IWOTH:
+        assert pin["available"] is True, got  # a bpffs open to everyone
+    else:
+        assert pin["available"] is False and pin["cause"] == "access" and "/sys/fs/bpf" in str(pin["reason"]), got

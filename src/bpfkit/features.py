@@ -63,7 +63,9 @@ __all__ = [
     "have_kprobes",
     "have_map_type",
     "have_mmapable_arrays",
+    "have_object_ids",
     "have_perf_events",
+    "have_pinning",
     "have_prog_type",
     "have_sleepable_map",
     "have_sleepable_spin_lock",
@@ -94,6 +96,8 @@ _FEATURE_MIN_KERNEL = {
     "bpf_token": "6.9",
     "tracefs": "4.1",
     "perf_events": "4.4",
+    "pinning": "4.4",
+    "object_ids": "4.13",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -108,6 +112,8 @@ _FEATURE_LABEL = {
     "bpf_token": "BPF tokens (delegated bpffs)",
     "tracefs": "tracefs events (tracepoints by name, kprobe/uprobe_events, trace_pipe)",
     "perf_events": "perf events for this process (perf buffers, perf-event attachments)",
+    "pinning": "pinning in the bpf filesystem (/sys/fs/bpf)",
+    "object_ids": "opening BPF objects by id (BPF_*_GET_NEXT_ID, BPF_*_GET_FD_BY_ID: bpftool's view)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -767,6 +773,39 @@ def have_tracefs() -> bool:
 
 
 @functools.cache
+def have_pinning() -> bool:
+    """True when this process may pin objects under /sys/fs/bpf: a bpffs is (or can be) mounted there and this
+    process may write it. The default bpffs is mode 0700 for root: a capabilities-only user cannot pin."""
+    from ._sys.mounts import BPFFS, ensure_bpffs
+
+    label = _FEATURE_LABEL["pinning"]
+    try:
+        root = ensure_bpffs(BPFFS)
+    except OSError as exc:  # not mounted and not mountable here (AccessError carries the fix)
+        _REFUSALS[label] = (Cause.ACCESS, f"{exc}")
+        return False
+    if not os.access(root, os.W_OK | os.X_OK):
+        mode = os.stat(root).st_mode & 0o7777
+        _REFUSALS[label] = (Cause.ACCESS, f"the bpf filesystem at {root} (mode {mode:04o}, owner uid "
+                                          f"{os.stat(root).st_uid}) is not writable by this process (uid "
+                                          f"{os.getuid()}): run as root, or mount a bpffs this user owns "
+                                          f"(mount -t bpf -o uid=UID,gid=GID,mode=0700 bpffs DIR) and pin there")
+        return False
+    return True
+
+
+@functools.cache
+@_answers(lambda: _FEATURE_LABEL["object_ids"], (host.CAP_SYS_ADMIN,))
+def have_object_ids() -> bool:
+    """True when this process may walk and open BPF objects by id, as bpftool does: the kernel asks for
+    CAP_SYS_ADMIN in the initial user namespace (neither CAP_BPF nor a BPF token is enough)."""
+    from ._uapi import Cmd
+
+    C.next_id(int(Cmd.PROG_GET_NEXT_ID), 0)  # EPERM without CAP_SYS_ADMIN; None (ENOENT) or an id with it
+    return True
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["bpf_token"])
 def have_bpf_token() -> bool:
     """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
@@ -797,6 +836,8 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "bpf_token": have_bpf_token,
     "tracefs": have_tracefs,
     "perf_events": have_perf_events,
+    "pinning": have_pinning,
+    "object_ids": have_object_ids,
 }
 
 
