@@ -55,8 +55,7 @@ def _observe(cls: Any) -> dict[str, Any]:
     }
     if issubclass(cls, enum.Flag):
         top = max(values, default=0)
-        seen["boundary"] = cls._boundary_
-        seen["masks"] = (cls._flag_mask_, cls._all_bits_, cls._singles_mask_)
+        seen["masks"] = [getattr(cls, a, None) for a in ("_boundary_", "_flag_mask_", "_all_bits_", "_singles_mask_")]
         seen["combos"] = [repr(cls(v)) for v in range(min(top * 2 + 2, 70))]
         seen["ops"] = [repr(a | b) + repr(a & b) + repr(a ^ b) + repr(~a) for a in members for b in members[:3]]
         seen["unknown"] = repr(cls(1 << 40))
