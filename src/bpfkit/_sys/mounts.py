@@ -62,6 +62,24 @@ def _do_mount(source: str, target: str, fstype: str) -> None:
         raise OSError(err, f"mount -t {fstype} {source} {target}: {os.strerror(err)}")
 
 
+def in_initial_user_namespace() -> bool:
+    """True unless this process runs in a user namespace (its uid_map is not the whole identity map)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return True
+    rows = [line.split() for line in lines if line.strip()]
+    return rows == [["0", "0", "4294967295"]]
+
+
+def tracefs_user() -> str:
+    """Who this process is to tracefs, for a refusal: a uid, and whether it is root only of a user namespace."""
+    if in_initial_user_namespace():
+        return f"uid {os.getuid()}"
+    return f"uid {os.getuid()} of a user namespace, which tracefs does not count as root"
+
+
 class tracefs_access:  # named as the function it replaces: ``with tracefs_access(what):``
     """Turn a PermissionError on a tracefs file inside the block into an AccessError naming ``what`` and the fix.
 
@@ -79,7 +97,7 @@ class tracefs_access:  # named as the function it replaces: ``with tracefs_acces
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, PermissionError) and not isinstance(exc, AccessError):
             raise AccessError(f"{self.what}: cannot open {exc.filename}: tracefs is readable only by root here "
-                              f"(this process is uid {os.getuid()})", path=exc.filename, fix=TRACEFS_FIX) from None
+                              f"(this process is {tracefs_user()})", path=exc.filename, fix=TRACEFS_FIX) from None
 
 
 def ensure_bpffs(path: str = BPFFS) -> str:

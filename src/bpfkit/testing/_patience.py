@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..errors import BpfValueError
+
 __all__ = ["SLOWDOWN_VAR", "patience", "slowdown"]
 
 SLOWDOWN_VAR = "BPFKIT_TEST_SLOWDOWN"
@@ -11,16 +13,16 @@ SLOWDOWN_VAR = "BPFKIT_TEST_SLOWDOWN"
 
 
 def slowdown() -> float:
-    """The factor of $BPFKIT_TEST_SLOWDOWN (1 when unset; a bad value is an error, not silently 1)."""
+    """The factor of $BPFKIT_TEST_SLOWDOWN (1 when unset; a bad value is a BpfValueError, not silently 1)."""
     raw = os.environ.get(SLOWDOWN_VAR, "").strip()
     if not raw:
         return 1.0
     try:
         factor = float(raw)
     except ValueError:
-        raise ValueError(f"{SLOWDOWN_VAR}={raw!r} is not a number") from None
+        raise BpfValueError(f"{SLOWDOWN_VAR}={raw!r} is not a number") from None
     if not factor >= 1.0:
-        raise ValueError(f"{SLOWDOWN_VAR}={raw!r} must be at least 1")
+        raise BpfValueError(f"{SLOWDOWN_VAR}={raw!r} must be at least 1")
     return factor
 
 
