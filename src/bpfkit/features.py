@@ -897,7 +897,7 @@ def _family_probe(family: str, fam: AttachFamily) -> Callable[[], bool]:
     """The feature probe of an attach family that names one in the registry (its module's ``fam.probe``)."""
 
     @functools.cache
-    @_answers(lambda: _FEATURE_LABEL[family], (host.CAP_BPF, host.CAP_PERFMON))
+    @_answers(lambda: _FEATURE_LABEL[family], tuple(getattr(host, f"CAP_{c}") for c in fam.caps))
     def probe() -> bool:
         import importlib
 
