@@ -12,6 +12,7 @@ import pytest
 from bpfkit._uapi import HelperId
 from bpfkit.asm import Assembler
 from bpfkit.programs import Program
+from bpfkit.testing import require
 from bpfkit.trace_pipe import TraceEvent, TracePipe, parse_line, trace_print
 
 LINES = [
@@ -55,6 +56,7 @@ def printk_program(message: str) -> Program:
 
 @pytest.mark.kernel
 def test_printk_message_is_read_from_the_pipe() -> None:
+    require("tracefs")
     token = f"bpfkit-trace-{os.getpid()}-{os.urandom(4).hex()}"
     with printk_program(token) as prog, TracePipe() as pipe:
         for _ in pipe.lines(timeout=0.05):  # drop what earlier writers left
@@ -75,6 +77,7 @@ def test_printk_message_is_read_from_the_pipe() -> None:
 
 @pytest.mark.kernel
 def test_waiting_reader_wakes_on_printk() -> None:
+    require("tracefs")
     token = f"bpfkit-wake-{os.getpid()}-{os.urandom(4).hex()}"
     with printk_program(token) as prog, TracePipe() as pipe:
         for _ in pipe.lines(timeout=0.05):
@@ -92,6 +95,7 @@ def test_waiting_reader_wakes_on_printk() -> None:
 
 @pytest.mark.kernel
 def test_trace_print_formats_events() -> None:
+    require("tracefs")
     token = f"bpfkit-print-{os.getpid()}-{os.urandom(4).hex()}"
     with printk_program(token) as prog:
         with TracePipe() as pipe:
