@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from hostenv import kernel_tgid
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / ".cache" / "prometheus" / "usr" / "bin" / "prometheus"
@@ -175,7 +176,7 @@ def exporttest_config(metrics: str, pid: int | None = None) -> str:
     from bpfkit.testing.compile import compile_bpf
 
     obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
-    head = f"objects:\n  - object: {obj}\n    name: exporttest\n    constants: {{target_tgid: {pid or os.getpid()}}}\n    metrics:"
+    head = f"objects:\n  - object: {obj}\n    name: exporttest\n    constants: {{target_tgid: {pid or kernel_tgid()}}}\n    metrics:"
     return head + metrics
 
 

@@ -13,6 +13,7 @@ import yaml
 from bpfkit.export import Engine, Family, load_config, parse_config
 from bpfkit.testing.compile import compile_bpf
 from conftest import exporttest_config
+from hostenv import kernel_tgid
 
 pytestmark = [pytest.mark.kernel]
 
@@ -150,7 +151,7 @@ def test_ring_buffer_records_lost_from_its_lost_map() -> None:
     text = f"""objects:
   - object: {obj}
     name: ringloss
-    constants: {{target_tgid: {os.getpid()}}}
+    constants: {{target_tgid: {kernel_tgid()}}}
     metrics:
       - name: ring_records_total
         type: counter
