@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from bpfkit.export import Engine, Family, load_config, parse_config
+from bpfkit.testing import require
 from bpfkit.testing.compile import compile_bpf
 from conftest import exporttest_config
 from hostenv import kernel_tgid
@@ -30,6 +31,7 @@ def _engine(metrics: str, **kw: float) -> Engine:
 
 
 def test_per_cpu_values_summed_or_by_cpu_and_ttl() -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     text = """
       - {name: by_cpu_total, map: arg_slots, labels: [{name: slot, field: slot}], per_cpu: cpu}
       - {name: summed_total, map: arg_slots, labels: [{name: slot, field: slot}], ttl: 0.3}
@@ -60,6 +62,7 @@ def test_per_cpu_values_summed_or_by_cpu_and_ttl() -> None:
 
 
 def test_ring_buffer_records_counted_and_observed() -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = load_config(str(ROOT / "examples" / "export" / "bootstrap.yaml"))
     with Engine(cfg, cache_seconds=0) as e:
         e.start()
@@ -83,6 +86,7 @@ def test_ring_buffer_records_counted_and_observed() -> None:
 
 
 def test_self_metrics_and_fullness() -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     text = """
       - {name: sids_total, map: sids, labels: [{name: arg}]}
 """
@@ -124,6 +128,7 @@ def test_runqlat_example_on_tp_btf() -> None:
 
 
 def test_perf_buffer_records_counted() -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = load_config(str(ROOT / "examples" / "export" / "hello.yaml"))
     with Engine(cfg, cache_seconds=0) as e:
         e.start()
@@ -147,6 +152,7 @@ def test_ring_buffer_records_lost_from_its_lost_map() -> None:
     """A ring of one page and two 2 KiB records per getppid(): the second cannot be reserved, the object
     counts it in events_lost, and the self-metric reports it; every record is either read or lost. The ring
     without a NAME_lost map has no loss series (unknown, not 0)."""
+    require("tracefs")  # its objects attach tracepoints by name
     obj = compile_bpf(HERE / "bpf" / "ringloss.bpf.c")
     text = f"""objects:
   - object: {obj}

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
+from bpfkit.testing import require
 from conftest import ARG_HIST, EXECS, exporttest_config, write
 
 HERE = Path(__file__).parent
@@ -51,6 +52,7 @@ def _points(req: Any) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_otlp_push_decoded_by_a_receiver(tmp_path: Path, start_exporter, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = write(tmp_path / "export.yaml", exporttest_config(EXECS + ARG_HIST))
     _Receiver.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
@@ -107,6 +109,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.kernel
 def test_once_prints_the_exposition(tmp_path: Path) -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = write(tmp_path / "x.yaml", (Path(__file__).parents[2] / "examples" / "export" / "execcount.yaml").read_text())
     r = _cli("--config", str(cfg), "--once")
     assert r.returncode == 0, r.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bpfkit.testing import require
 from conftest import ARG_HIST, EXECS, exporttest_config, free_port, write
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
@@ -32,6 +33,7 @@ ARGS = [1, 2, 3, 5, 100, 100, 1000, 70000]  # log2 slots 0, 1, 1, 2, 6, 6, 7 (cl
 
 
 def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, start_exporter, start_prometheus) -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = write(tmp_path / "export.yaml", exporttest_config(METRICS))
     port = free_port()
     prom = start_prometheus([port])  # before the exporter: its exec must not count
