@@ -13,7 +13,7 @@ from .libc import libc
 
 __all__ = [
     "BPFFS", "DEBUGFS", "SECURITYFS", "TRACEFS_DIRS", "TRACEFS_FIX", "ensure_bpffs", "ensure_bpffs_for",
-    "ensure_debugfs_tracing", "ensure_securityfs", "ensure_tracefs", "mount_points", "tracefs_access",
+    "ensure_debugfs_tracing", "ensure_securityfs", "ensure_tracefs", "mount_points", "tracefs_access", "uid_text",
 ]
 
 BPFFS = "/sys/fs/bpf"
@@ -64,6 +64,21 @@ def _do_mount(source: str, target: str, fstype: str) -> None:
         raise OSError(err, f"mount -t {fstype} {source} {target}: {os.strerror(err)}")
 
 
+def uid_text() -> str:
+    """This process's uid as messages name it; in a user namespace also the uid it has outside (which is what
+    file permissions on tracefs or the host's bpffs go by): ``uid 0 of a user namespace (uid 65534 outside)``."""
+    uid = os.getuid()
+    try:
+        with open("/proc/self/uid_map") as f:
+            rows = [[int(x) for x in line.split()] for line in f if line.strip()]
+    except (OSError, ValueError):
+        return f"uid {uid}"
+    if rows == [[0, 0, 4294967295]]:  # the initial user namespace
+        return f"uid {uid}"
+    outside = next((out + uid - inside for inside, out, count in rows if inside <= uid < inside + count), None)
+    return f"uid {uid} of a user namespace" + (f" (uid {outside} outside)" if outside is not None else "")
+
+
 @contextlib.contextmanager
 def tracefs_access(what: str) -> Iterator[None]:
     """Turn a PermissionError on a tracefs file inside the block into an AccessError naming ``what`` and the fix."""
@@ -73,7 +88,7 @@ def tracefs_access(what: str) -> Iterator[None]:
         raise
     except PermissionError as exc:
         raise AccessError(f"{what}: cannot open {exc.filename}: tracefs is readable only by root here "
-                          f"(this process is uid {os.getuid()})", path=exc.filename, fix=TRACEFS_FIX) from None
+                          f"(this process is {uid_text()})", path=exc.filename, fix=TRACEFS_FIX) from None
 
 
 def ensure_bpffs(path: str = BPFFS) -> str:

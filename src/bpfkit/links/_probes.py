@@ -390,7 +390,8 @@ def _uprobe_refused(kind: str, exc: BpfPermissionError) -> BpfPermissionError:
     """The EACCES/EPERM of a uprobe's perf_event_open, naming the capability the kernel asks for and the way out."""
     from .._sys.syscall import permission_hint
 
-    hint = permission_hint(f"creating a {kind} through perf_event_open (the uprobe PMU)", UPROBE_CAPS)
+    hint = permission_hint(f"creating a {kind} through perf_event_open (the uprobe PMU)", UPROBE_CAPS,
+                           token_applies=False)
     if hint is None:
         return exc
     return BpfPermissionError(exc.errno or E.EACCES, command=exc.command, target=exc.target,
