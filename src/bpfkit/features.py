@@ -24,6 +24,7 @@ from ._registry import ATTACH_FAMILIES, AttachFamily, facts_of
 from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, ProgLoadAttr
+from ._sys.mounts import uid_text
 from ._sys.syscall import ENOTSUPP, explain_eperm
 from ._uapi import (
     MAP_MIN_KERNEL,
@@ -171,11 +172,11 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
     """
     if not isinstance(exc, KernelError) and isinstance(exc, PermissionError):
         path = exc.filename or "a file"
-        return Cause.ACCESS, (f"{what} needs {path}, which this process (uid {os.getuid()}) may not open: "
+        return Cause.ACCESS, (f"{what} needs {path}, which this process ({uid_text()}) may not open: "
                               "run as root or make it readable")
     command = getattr(exc, "command", None) or "the kernel"
     err = getattr(exc, "errno_name", None) or E.errorcode.get(getattr(exc, "errno", 0) or 0, "EPERM")
-    cause, why = explain_eperm(what, caps)
+    cause, why = explain_eperm(what, caps, token_applies=command != "perf_event_open")  # perf: no token
     return Cause(cause), f"{why} ({command}: {err})"
 
 
@@ -755,7 +756,7 @@ def have_tracefs() -> bool:
         os.listdir(os.path.join(root, "events"))
     except PermissionError as exc:
         _REFUSALS[label] = (Cause.ACCESS, f"tracefs ({exc.filename}) is readable only by root here (this process is "
-                                          f"uid {os.getuid()}): {TRACEFS_FIX}")
+                                          f"{uid_text()}): {TRACEFS_FIX}")
         return False
     except FileNotFoundError:
         if host.lockdown_mode() == "confidentiality":
