@@ -140,12 +140,18 @@ TOKEN_LAUNCHER = HERE / "token_launcher.py"
 ENV_OUT = "/tmp/matrix-out"  # where the tests of another user write their JUnit report (copied to the results)
 
 
+GUEST_CACHE = "/tmp/matrix-cache"  # the guest's compile caches (bpfkit's objects, the BCC front end's), seeded
+SEED = "objcache"  # ... from and returned through this directory of the results share (see run_guest)
+
+
 def guest_script(label: str, argv: Sequence[str], features: str | None = None,
                  host_env: envs.Env = envs.BY_NAME[envs.PLAIN], command: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> str:
+                 extra_env: dict[str, str] | None = None, cache: bool = False) -> str:
     """run.sh for the guest: cd to the checkout, set up the host environment ``host_env``, run the
     feature probes (``features``, a shell command) and pytest (or the shell ``command`` instead)
-    with a clean environment (plus ``extra_env``: a userland's PYTHONPATH)."""
+    with a clean environment (plus ``extra_env``: a userland's PYTHONPATH). ``cache``: start the
+    compile caches from the results share's objcache/ and leave them there afterwards, so that the
+    next guest of the same kernel compiles nothing it compiled already (clang under TCG is slow)."""
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
@@ -154,8 +160,15 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
     }
     if "PYTHONPATH" in os.environ:
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    if cache:
+        env.update(XDG_CACHE_HOME=GUEST_CACHE, BPFKIT_CACHE=f"{GUEST_CACHE}/bpfkit")
     env.update(extra_env or {})
     lines = ["set -u"]
+    seed, save = f"{initramfs.GUEST_RESULTS}/{SEED}", []
+    if cache:  # writable by every user the tests may run as; timestamps kept (vmlinux.h's is in the object key)
+        lines.append(f"mkdir -p {GUEST_CACHE} && {{ [ ! -d {seed} ] || cp -r --preserve=timestamps "
+                     f"{seed}/. {GUEST_CACHE}/; }}; chmod -R a+rwX {GUEST_CACHE}")
+        save = [f"rm -rf {seed} && cp -r --preserve=timestamps {GUEST_CACHE} {seed}"]
     if REPO.is_relative_to("/tmp"):  # the guest's /tmp is its own tmpfs: show the host's checkout there again
         inner = Path(initramfs.HOST_TMP) / REPO.relative_to("/tmp")
         lines.append(f"mkdir -p {shlex.quote(str(REPO))} && mount --bind {shlex.quote(str(inner))} "
@@ -174,13 +187,16 @@ def guest_script(label: str, argv: Sequence[str], features: str | None = None,
         lines.append(features)
     if command is not None:
         argv = ["/bin/sh", "-c", command]
-    if not wrap:
+    if not wrap and not save:
         lines.append("exec " + shlex.join(argv))
         return "\n".join(lines) + "\n"
-    lines.append(f"mkdir -p -m 1777 {ENV_OUT}")
+    if wrap:
+        lines.append(f"mkdir -p -m 1777 {ENV_OUT}")
     lines.append(shlex.join([*wrap, *argv]))
     lines.append("rc=$?")
-    lines.append(f"cp {ENV_OUT}/junit.xml {initramfs.GUEST_RESULTS}/ 2>/dev/null")
+    if wrap:
+        lines.append(f"cp {ENV_OUT}/junit.xml {initramfs.GUEST_RESULTS}/ 2>/dev/null")
+    lines += save
     lines.append("exit $rc")
     return "\n".join(lines) + "\n"
 
@@ -196,6 +212,29 @@ def guest_base(base: list[str], test_timeout: float) -> list[str]:
 
 def _pytest_args(base: list[str], junit: str, extra: Sequence[str]) -> list[str]:
     return [*base, f"--junitxml={junit}", "-v", "-rs", *extra]
+
+
+def slowdown(arch: str, accel: str | None) -> int:
+    """How many times slower than the host a guest runs, for the tests' hang guards: a KVM guest
+    about as fast, a TCG guest of the host's architecture ~2x, of another architecture ~8x."""
+    if accel and accel.startswith("kvm"):
+        return 1
+    return 2 if arch == "amd64" else 8  # the matrix runs on amd64 hosts (arm64 guests get their own userland)
+
+
+def keep_cache(returned: Path, store: Path) -> None:
+    """Move what a guest compiled (``returned``, its objcache/) into the kernel's ``store``: new files
+    only (names carry content hashes), then drop the copy from the results."""
+    if not returned.is_dir():
+        return
+    for src in returned.rglob("*"):
+        dst = store / src.relative_to(returned)
+        if src.is_file() and not src.is_symlink() and not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.part")
+            shutil.copy2(src, tmp)
+            tmp.replace(dst)
+    shutil.rmtree(returned, ignore_errors=True)
 
 
 def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: guest.VirtiofsD | None,
@@ -226,11 +265,16 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
     argv = _pytest_args(guest_base(base, args.test_timeout), f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml",
                         extra)
+    # hang guards of the tests stretch (bpfkit.testing.patience): TCG emulates; another architecture, slower again
+    extra_env = {**(extra_env or {}), "BPFKIT_TEST_SLOWDOWN": str(slowdown(k.arch, args.accel))}
+    store = c.root / SEED / f"{k.arch}-{k.release}"  # compiled objects of earlier guests of this kernel
+    if store.is_dir():
+        shutil.copytree(store, results / SEED)
     if args.command is not None:  # the command alone: no feature probes, no pytest
-        script = guest_script(k.label, argv, None, env, command=args.command, extra_env=extra_env)
+        script = guest_script(k.label, argv, None, env, command=args.command, extra_env=extra_env, cache=True)
     else:
         probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json", wrap)
-        script = guest_script(k.label, argv, probes, env, extra_env=extra_env)
+        script = guest_script(k.label, argv, probes, env, extra_env=extra_env, cache=True)
     (results / "run.sh").write_text(script)
     log(f"{label}: booting {k.release} ({share})")
     retried = []
@@ -250,6 +294,7 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
                 old.rename(results / f"{name}.attempt{attempt + 1}")
     for disk in disks:  # sparse, but a guest that wrote much leaves large files: not kept
         disk.unlink(missing_ok=True)
+    keep_cache(results / SEED, store)
     col.status, col.exit_code, col.detail = g.status, g.exit_code, g.detail
     if retried:
         col.detail = (col.detail + f" (after {len(retried)} failed boot(s): "

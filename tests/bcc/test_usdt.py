@@ -4,6 +4,8 @@ reading the arguments of a PIE executable's and a shared library's probes; tplis
 from __future__ import annotations
 
 import ctypes as ct
+import os
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -112,7 +114,12 @@ def test_listing_and_arg_types(built: Built, target: Target) -> None:
     assert hit.num_locations == 1 and hit.num_arguments == 6 and hit.semaphore != 0
     loc = hit.get_location(0)
     assert str(loc).startswith(str(built.exe)) and loc.num_arguments == 6
-    assert [str(loc.get_argument(i)) for i in (0, 3)] == ["1 signed   bytes @ *(bp - 1)", "8 unsigned bytes @ *(bp - 16)"]
+    got = [str(loc.get_argument(i)) for i in (0, 3)]
+    if os.uname().machine == "x86_64":
+        assert got == ["1 signed   bytes @ *(bp - 1)", "8 unsigned bytes @ *(bp - 16)"]
+    else:  # the compiler picks the frame register and offsets: BCC names aarch64's xN regs[N], x31 sp
+        reg = r"\((?:regs\[\d+\]|sp) [+-] \d+\)"
+        assert re.fullmatch(r"1 signed   bytes @ \*" + reg, got[0]) and re.fullmatch(r"8 unsigned bytes @ \*" + reg, got[1]), got
     u = USDT(path=str(built.lib))
     assert [u.get_probe_arg_ctype("libprobe", i) for i in range(6)] == [
         "int8_t", "uint16_t", "int32_t", "uint64_t", "uint64_t", "int32_t"]
@@ -130,3 +137,19 @@ def test_errors(built: Built) -> None:
         u.enable_probe("no_such_probe", "on_hit")
     with pytest.raises(SystemExit):
         u.enable_probe_or_bail("other:hit", "on_hit")
+
+
+def test_argument_registers_are_named_as_bcc_names_them() -> None:
+    from bpfkit.bcc.usdt import USDTProbeArgument
+    from bpfkit.obj._native import EM_AARCH64, EM_X86_64
+    from bpfkit.obj._usdt import parse_arg
+
+    def show(spec: str, machine: int) -> tuple[str, bytes]:
+        a = USDTProbeArgument(parse_arg(spec, machine))
+        return str(a), a.base_register_name
+
+    assert show("-4@-20(%rbp)", EM_X86_64) == ("4 signed   bytes @ *(bp - 20)", b"bp")
+    assert show("8@%rdi", EM_X86_64) == ("8 unsigned bytes @ di", b"di")
+    assert show("-4@[x29, -20]", EM_AARCH64) == ("4 signed   bytes @ *(regs[29] - 20)", b"regs[29]")
+    assert show("8@[sp, 16]", EM_AARCH64) == ("8 unsigned bytes @ *(sp + 16)", b"sp")
+    assert show("-2@w3", EM_AARCH64) == ("2 signed   bytes @ regs[3]", b"regs[3]")

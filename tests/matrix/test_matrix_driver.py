@@ -344,3 +344,37 @@ def test_virtiofsd_shares_the_root_without_the_hosts_sys(tmp_path: Path) -> None
     subprocess.run(cmd, check=True, timeout=60)
     assert (tmp_path / "seen").read_text().split() == ["tmpfs"]  # nothing under it
     assert os.path.isdir("/sys/kernel")  # this process's /sys is the host's still
+
+
+def test_guest_script_with_a_cache_seeds_it_and_returns_it() -> None:
+    argv = ["/repo/.venv/bin/python", "-m", "pytest"]
+    lines = run.guest_script("6.12", argv, cache=True).splitlines()
+    seed = f"{initramfs.GUEST_RESULTS}/{run.SEED}"
+    assert f"export BPFKIT_CACHE={run.GUEST_CACHE}/bpfkit" in lines and f"export XDG_CACHE_HOME={run.GUEST_CACHE}" in lines
+    first = next(i for i, ln in enumerate(lines) if ln.startswith(f"mkdir -p {run.GUEST_CACHE}"))
+    assert seed in lines[first] and "chmod -R a+rwX" in lines[first]
+    run_at = lines.index(shlex.join(argv))
+    assert first < run_at and lines[run_at + 1] == "rc=$?" and lines[-1] == "exit $rc"
+    assert any(ln.startswith(f"rm -rf {seed} && cp -r") for ln in lines[run_at:])
+
+
+def test_keep_cache_adds_only_new_files_and_drops_the_copy(tmp_path: Path) -> None:
+    returned, store = tmp_path / "results" / run.SEED, tmp_path / "store"
+    (returned / "bpfkit" / "objects").mkdir(parents=True)
+    (store / "bpfkit" / "objects").mkdir(parents=True)
+    (returned / "bpfkit" / "objects" / "a-1.o").write_bytes(b"new")
+    (returned / "bpfkit" / "objects" / "b-2.o").write_bytes(b"guest")
+    (store / "bpfkit" / "objects" / "b-2.o").write_bytes(b"kept")
+    os.utime(returned / "bpfkit" / "objects" / "a-1.o", ns=(1, 123456789))
+    run.keep_cache(returned, store)
+    assert (store / "bpfkit" / "objects" / "a-1.o").read_bytes() == b"new"
+    assert (store / "bpfkit" / "objects" / "a-1.o").stat().st_mtime_ns == 123456789
+    assert (store / "bpfkit" / "objects" / "b-2.o").read_bytes() == b"kept"
+    assert not returned.exists() and not list(store.rglob(".*.part"))
+    run.keep_cache(returned, store)  # nothing returned: nothing to do
+
+
+def test_guests_stretch_the_tests_hang_guards_by_how_much_slower_they_run() -> None:
+    assert run.slowdown("amd64", "tcg,thread=single") == 2
+    assert run.slowdown("arm64", "tcg,thread=single") == 8
+    assert run.slowdown("amd64", "kvm") == 1

@@ -107,6 +107,13 @@ def _arg_ctype(arg: UsdtArg) -> str:
     return f"{'' if arg.signed else 'u'}int{arg.size * 8}_t"
 
 
+def _bcc_reg_name(reg: str) -> str:
+    """A register as BCC names it: x86_64's pt_regs field (``di``, ``bp``), aarch64's ``regs[N]`` or ``sp``."""
+    if len(reg) > 1 and reg[0] == "x" and reg[1:].isdigit():  # aarch64's xN (bpfkit's slot names)
+        return f"regs[{reg[1:]}]"
+    return reg
+
+
 class USDTProbeArgument:
     """One argument of a probe location, described as BCC does (``4 signed   bytes @ di``)."""
 
@@ -117,18 +124,19 @@ class USDTProbeArgument:
         if arg.kind == ArgKind.CONST:
             self.constant = arg.value
         if arg.reg is not None:
-            self.base_register_name = arg.reg.encode()
+            self.base_register_name = _bcc_reg_name(arg.reg).encode()
         if arg.kind == ArgKind.REG_DEREF:
             self.deref_offset = arg.value
 
     def __str__(self) -> str:
         a = self.arg
+        reg = _bcc_reg_name(a.reg) if a.reg is not None else ""
         if a.kind == ArgKind.CONST:
             where = str(a.value)
         elif a.kind == ArgKind.REG:
-            where = str(a.reg)
+            where = reg
         else:
-            where = f"*({a.reg} {'+' if a.value >= 0 else '-'} {abs(a.value)})"
+            where = f"*({reg} {'+' if a.value >= 0 else '-'} {abs(a.value)})"
         return f"{self.size} {'signed  ' if self.signed else 'unsigned'} bytes @ {where}"
 
 

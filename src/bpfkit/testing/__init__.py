@@ -12,6 +12,8 @@ from ._leaks import bpf_pins as bpf_pins
 from ._leaks import check_leaks as check_leaks
 from ._leaks import kernel_ids as kernel_ids
 from ._leaks import orphan_ids as orphan_ids
+from ._patience import patience as patience
+from ._patience import slowdown as slowdown
 from ._probes import PROBE_PREFIX as PROBE_PREFIX
 from ._probes import require as require
 from ._probes import require_capability as require_capability
@@ -31,8 +33,10 @@ __all__ = [
     "compile_bpf",
     "kernel_ids",
     "orphan_ids",
+    "patience",
     "require",
     "require_capability",
     "require_libbpf",
+    "slowdown",
     "vmlinux_header",
 ]
