@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..errors import BpfValueError
+
 __all__ = ["SLOWDOWN_VAR", "patience", "slowdown"]
 
 SLOWDOWN_VAR = "BPFKIT_TEST_SLOWDOWN"
@@ -18,9 +20,9 @@ def slowdown() -> float:
     try:
         factor = float(raw)
     except ValueError:
-        raise ValueError(f"{SLOWDOWN_VAR}={raw!r} is not a number") from None
+        raise BpfValueError(f"{SLOWDOWN_VAR}={raw!r} is not a number") from None
     if not factor >= 1.0:
-        raise ValueError(f"{SLOWDOWN_VAR}={raw!r} must be at least 1")
+        raise BpfValueError(f"{SLOWDOWN_VAR}={raw!r} must be at least 1")
     return factor
 
 
