@@ -38,6 +38,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 def usdt_object(exe: str) -> Path:
+    require("helper:probe_read_kernel@kprobe")  # usdt.bpf.h reads registers with it (lockdown=confidentiality: no)
     multiarch = f"/usr/include/{platform.machine()}-linux-gnu"
     return compile_bpf(PROG, cflags=[f'-DUSDT_EXE="{exe}"', f"-I{multiarch}"])
 
