@@ -96,3 +96,15 @@ def kernel_ids() -> tuple[int, int]:
 def kernel_tgid() -> int:
     """This process's id as BPF programs see it (see :func:`kernel_ids`)."""
     return kernel_ids()[0]
+
+
+def kernel_uid() -> int:
+    """This process's uid as BPF programs see it (bpf_get_current_uid_gid): the initial user namespace's, which
+    differs from os.getuid() in a user namespace (the BPF token environment: 0 inside, 65534 outside)."""
+    uid = os.getuid()
+    with open("/proc/self/uid_map") as f:
+        for line in f:
+            inside, outside, count = (int(x) for x in line.split())
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+    return uid

@@ -173,10 +173,13 @@ ARG_HIST = """
 
 def exporttest_config(metrics: str, pid: int | None = None) -> str:
     """A configuration of tests/export/bpf/exporttest.bpf.c (built now) counting for ``pid``, with ``metrics``."""
+    from bpfkit.arch import syscall_number
     from bpfkit.testing.compile import compile_bpf
 
     obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
-    head = f"objects:\n  - object: {obj}\n    name: exporttest\n    constants: {{target_tgid: {pid or kernel_tgid()}}}\n    metrics:"
+    nrs = ", ".join(f"nr_{c}: {syscall_number(c)}" for c in ("execve", "getpgid", "getsid"))
+    head = (f"objects:\n  - object: {obj}\n    name: exporttest\n"
+            f"    constants: {{target_tgid: {pid or kernel_tgid()}, {nrs}}}\n    metrics:")
     return head + metrics
 
 

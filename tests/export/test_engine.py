@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bpfkit.arch import syscall_number
 from bpfkit.export import Engine, Family, load_config, parse_config
 from bpfkit.testing import require
 from bpfkit.testing.compile import compile_bpf
 from conftest import exporttest_config
-from hostenv import kernel_tgid
+from hostenv import kernel_tgid, kernel_uid
 
 pytestmark = [pytest.mark.kernel]
 
@@ -31,7 +32,6 @@ def _engine(metrics: str, **kw: float) -> Engine:
 
 
 def test_per_cpu_values_summed_or_by_cpu_and_ttl() -> None:
-    require("tracefs")  # its objects attach tracepoints by name
     text = """
       - {name: by_cpu_total, map: arg_slots, labels: [{name: slot, field: slot}], per_cpu: cpu}
       - {name: summed_total, map: arg_slots, labels: [{name: slot, field: slot}], ttl: 0.3}
@@ -86,7 +86,6 @@ def test_ring_buffer_records_counted_and_observed() -> None:
 
 
 def test_self_metrics_and_fullness() -> None:
-    require("tracefs")  # its objects attach tracepoints by name
     text = """
       - {name: sids_total, map: sids, labels: [{name: arg}]}
 """
@@ -101,7 +100,7 @@ def test_self_metrics_and_fullness() -> None:
         assert dict(_family(fams, "bpfkit_export_map_entries").samples)[("exporttest", "sids")] == 4
         assert dict(_family(fams, "bpfkit_export_map_fullness_ratio").samples)[("exporttest", "sids")] == 4 / 1024
         attached = dict(_family(fams, "bpfkit_export_program_attached").samples)
-        assert attached == {("exporttest", p): 1.0 for p in ("on_execve", "on_getpgid", "on_getsid")}
+        assert attached == {("exporttest", p): 1.0 for p in ("on_fork", "on_execve", "on_getpgid", "on_getsid")}
         assert _family(fams, "bpfkit_export_scrape_duration_seconds").samples[0][1] > 0
     assert e.loaded == []  # closed: detached, nothing left (the leak fixture checks the fds)
 
@@ -142,7 +141,7 @@ def test_perf_buffer_records_counted() -> None:
                 break
             time.sleep(0.1)
         # execve runs in the forked child, still named as this process (python...)
-        assert sum(v for (uid, comm), v in execs.items() if comm.startswith("python") and uid == str(os.getuid())) >= 3
+        assert sum(v for (uid, comm), v in execs.items() if comm.startswith("python") and uid == str(kernel_uid())) >= 3
         recs = dict(_family(fams, "bpfkit_export_records_total").samples)
         assert recs[("hello", "output")] >= 3
         assert dict(_family(fams, "bpfkit_export_records_lost_total").samples)[("hello", "output")] == 0
@@ -152,12 +151,11 @@ def test_ring_buffer_records_lost_from_its_lost_map() -> None:
     """A ring of one page and two 2 KiB records per getppid(): the second cannot be reserved, the object
     counts it in events_lost, and the self-metric reports it; every record is either read or lost. The ring
     without a NAME_lost map has no loss series (unknown, not 0)."""
-    require("tracefs")  # its objects attach tracepoints by name
     obj = compile_bpf(HERE / "bpf" / "ringloss.bpf.c")
     text = f"""objects:
   - object: {obj}
     name: ringloss
-    constants: {{target_tgid: {kernel_tgid()}}}
+    constants: {{target_tgid: {kernel_tgid()}, nr_getppid: {syscall_number("getppid")}}}
     metrics:
       - name: ring_records_total
         type: counter

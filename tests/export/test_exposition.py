@@ -18,7 +18,6 @@ from prometheus_client.openmetrics import exposition as openmetrics
 
 from bpfkit.export import Engine, parse_config
 from bpfkit.export._prom import Exporter, exposition
-from bpfkit.testing import require
 from conftest import ARG_HIST, EXECS, exporttest_config
 
 pytestmark = [pytest.mark.kernel]
@@ -78,7 +77,6 @@ def _encoders() -> list[Callable[..., bytes]]:
 
 
 def test_rendering_matches_prometheus_client_byte_for_byte() -> None:
-    require("tracefs")  # its objects attach tracepoints by name
     with _engine() as e:
         e.start()
         ex = Exporter(e, process=False)
@@ -111,7 +109,6 @@ def _call(app: Callable[..., list[bytes]], accept: str, encoding: str = "", quer
 
 
 def test_wsgi_app_answers_as_prometheus_clients_app() -> None:
-    require("tracefs")  # its objects attach tracepoints by name
     with _engine() as e:
         e.start()
         _syscalls([1, 2, 100], [7, 8])

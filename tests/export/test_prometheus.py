@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfkit.testing import require
 from conftest import ARG_HIST, EXECS, exporttest_config, free_port, write
+from hostenv import kernel_uid
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -33,7 +33,6 @@ ARGS = [1, 2, 3, 5, 100, 100, 1000, 70000]  # log2 slots 0, 1, 1, 2, 6, 6, 7 (cl
 
 
 def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, start_exporter, start_prometheus) -> None:
-    require("tracefs")  # its objects attach tracepoints by name
     cfg = write(tmp_path / "export.yaml", exporttest_config(METRICS))
     port = free_port()
     prom = start_prometheus([port])  # before the exporter: its exec must not count
@@ -53,7 +52,7 @@ def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, star
         except ProcessLookupError:
             pass
 
-    uid = os.getuid()
+    uid = kernel_uid()  # as BPF sees it (a user namespace maps it)
     assert prom.settle(f'test_execs_total{{uid="{uid}"}}', execs) == execs
 
     n = len(ARGS)
@@ -77,7 +76,7 @@ def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, star
     assert prom.value('bpfkit_export_series_folded{metric="test_sids_total"}') == 15
 
     # self-metrics: every program attached, map fullness
-    assert prom.value('sum(bpfkit_export_program_attached{object="exporttest"})') == 3
+    assert prom.value('sum(bpfkit_export_program_attached{object="exporttest"})') == 4  # on_fork, on_execve, on_getpgid, on_getsid
     assert prom.value('bpfkit_export_map_entries{object="exporttest",map="sids"}') == 20
 
     text = exp.metrics()
