@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import fcntl
+import hashlib
 import json
 import os
 import shlex
@@ -222,6 +223,34 @@ def slowdown(arch: str, accel: str | None) -> int:
     return 2 if arch == "amd64" else 8  # the matrix runs on amd64 hosts (arm64 guests get their own userland)
 
 
+WHEELHOUSE = "wheelhouse"  # the package's runtime dependencies as wheels, for pip in guests (they have no network)
+
+
+def ensure_wheelhouse(root: Path, python: str) -> Path | None:
+    """Download the wheels of the package's runtime dependencies (pyproject's [project].dependencies) once
+    into ``root``/wheelhouse, so that a guest's ``pip install`` of bpfkit's wheel (tests/test_packaging.py)
+    works offline; None (and a log line) when they cannot be fetched."""
+    import ast
+    import re
+
+    m = re.search(r"^dependencies\s*=\s*(\[[^\]]*\])", (REPO / "pyproject.toml").read_text(), re.M)
+    deps: list[str] = ast.literal_eval(m.group(1)) if m else []  # [project]'s: the first such key in the file
+    dest = root / WHEELHOUSE / hashlib.sha256("\n".join(sorted(deps)).encode()).hexdigest()[:12]
+    if dest.is_dir() and any(dest.glob("*.whl")):
+        return dest
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    r = subprocess.run([python, "-m", "pip", "download", "-q", "--only-binary=:all:", "--dest", str(tmp), *deps],
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0 or not any(tmp.glob("*.whl")):
+        log(f"no wheelhouse for the guests (pip download {' '.join(deps)}: {r.stderr.strip()[-300:]}); "
+            "tests that pip-install bpfkit need a network there")
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    tmp.replace(dest)
+    return dest
+
+
 def keep_cache(returned: Path, store: Path) -> None:
     """Move what a guest compiled (``returned``, its objcache/) into the kernel's ``store``: new files
     only (names carry content hashes), then drop the copy from the results."""
@@ -239,10 +268,12 @@ def keep_cache(returned: Path, store: Path) -> None:
 
 def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: guest.VirtiofsD | None,
               base: list[str], extra: Sequence[str], results: Path,
-              args: argparse.Namespace, land: tuple[userland.Userland, Path] | None = None) -> report.Column:
+              args: argparse.Namespace, land: tuple[userland.Userland, Path] | None = None,
+              wheels: Path | None = None) -> report.Column:
     """Boot one kernel, run the selection inside it in the host environment ``env``, and read back
     its JUnit report. ``land``: the userland (and its static busybox) of a guest whose architecture
-    is not the host's; it becomes the guest's root, with the checkout bound in."""
+    is not the host's; it becomes the guest's root, with the checkout bound in. ``wheels``: a
+    wheelhouse that pip in the guest installs from."""
     label = envs.column_label(k.label, env)
     col = report.Column(label, k.release, env=env.name)
     if results.exists():
@@ -267,6 +298,9 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
                         extra)
     # hang guards of the tests stretch (bpfkit.testing.patience): TCG emulates; another architecture, slower again
     extra_env = {**(extra_env or {}), "BPFKIT_TEST_SLOWDOWN": str(slowdown(k.arch, args.accel))}
+    if wheels is not None:  # pip in the guest installs from these, offline
+        shutil.copytree(wheels, results / WHEELHOUSE)
+        extra_env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=f"{initramfs.GUEST_RESULTS}/{WHEELHOUSE}")
     store = c.root / SEED / f"{k.arch}-{k.release}"  # compiled objects of earlier guests of this kernel
     if store.is_dir():
         shutil.copytree(store, results / SEED)
@@ -659,10 +693,12 @@ def main(argv: Sequence[str]) -> int:
     if len(guests) > 1:
         log(f"{len(guests)} guests, {jobs} at a time")
 
+    wheels = ensure_wheelhouse(root, python) if guests else None
+
     def one(item: tuple[cache.Kernel, envs.Env]) -> report.Column:
         k, env = item
         col = run_guest(k, env, c, share, vfsd, base, extra, runs / envs.dir_name(envs.column_label(k.label, env)),
-                        args, lands.get(k.arch))
+                        args, lands.get(k.arch), wheels)
         log(f"{col.label}: {col.status}, exit {col.exit_code}, boot "
             f"{_fmt(col.boot_seconds)}, tests {_fmt(col.run_seconds)}")
         return col

@@ -17,7 +17,7 @@ import pytest
 
 import bpfkit
 from bpfkit import features
-from bpfkit.testing import require
+from bpfkit.testing import patience, require
 
 pytestmark = pytest.mark.kernel
 
@@ -48,7 +48,7 @@ class Script:
             self._cond.notify_all()
 
     def wait_line(self, pred: Callable[[str], bool], timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patience(timeout)
         with self._cond:
             while True:
                 for line in self.lines:
@@ -67,7 +67,7 @@ class Script:
         if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(patience(timeout))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise

@@ -25,13 +25,14 @@ import pytest
 
 from bpfkit import NotSupportedError, features
 from bpfkit.arch import syscall_names, syscall_number
+from bpfkit.testing import patience
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 UID = 54321
-WAIT = 90.0  # bound of a failing wait (compiles included), not an expectation
+WAIT = patience(90.0)  # bound of a failing wait (compiles included), not an expectation
 
 
 @pytest.fixture(scope="module")

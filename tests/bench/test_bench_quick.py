@@ -18,6 +18,7 @@ import bpfkit
 import bpfkit.links  # so that has("links.x") sees the submodule
 from bpfkit import features
 from bpfkit.errors import NotSupportedError
+from bpfkit.testing import patience
 from bpfkit.testing.compile import cache_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,14 +92,14 @@ def check_stats(stats: Any, rounds: int, where: str) -> None:
 
 @pytest.mark.kernel
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(patience(300))
 def test_tiny_run_produces_every_available_number(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     # C references built in the test cache, per kernel: the checkout may be read-only (kernel matrix guests)
     build = cache_root() / "bench" / os.uname().release
     proc = subprocess.run(
         [sys.executable, str(RUNNER), "--tiny", "--quiet", "--json", str(out), "--build-dir", str(build)],
-        cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=patience(280), check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(out.read_text())

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bpfkit.testing import patience
 from hostenv import kernel_tgid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ class Exporter:
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=30)
+            return self.proc.wait(timeout=patience(30))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -83,7 +84,7 @@ class Prometheus:
         self.wait_for(lambda: _get(f"http://127.0.0.1:{self.port}/-/ready") is not None, "Prometheus ready")
 
     def wait_for(self, cond: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patience(timeout)
         last: Any = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -115,7 +116,7 @@ class Prometheus:
     def stop(self) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=patience(30))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

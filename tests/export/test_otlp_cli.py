@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
-from bpfkit.testing import require
+from bpfkit.testing import patience, require
 from conftest import ARG_HIST, EXECS, exporttest_config, write
 from hostenv import kernel_uid
 
@@ -104,7 +104,7 @@ def test_otlp_push_decoded_by_a_receiver(tmp_path: Path, start_exporter, monkeyp
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bpfkit", "export", *args], check=False, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=patience(120))
 
 
 @pytest.mark.kernel

@@ -378,3 +378,30 @@ def test_guests_stretch_the_tests_hang_guards_by_how_much_slower_they_run() -> N
     assert run.slowdown("amd64", "tcg,thread=single") == 2
     assert run.slowdown("arm64", "tcg,thread=single") == 8
     assert run.slowdown("amd64", "kvm") == 1
+
+
+def test_wheelhouse_holds_the_runtime_dependencies_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def fake_run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        dest = Path(argv[argv.index("--dest") + 1])
+        dest.mkdir(parents=True)
+        (dest / "pyelftools-0.33-py3-none-any.whl").write_bytes(b"PK")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    got = run.ensure_wheelhouse(tmp_path, "/venv/bin/python")
+    assert got is not None and [p.name for p in got.glob("*.whl")] == ["pyelftools-0.33-py3-none-any.whl"]
+    (argv,) = calls
+    assert argv[:4] == ["/venv/bin/python", "-m", "pip", "download"] and any(a.startswith("pyelftools") for a in argv)
+    assert run.ensure_wheelhouse(tmp_path, "/venv/bin/python") == got and len(calls) == 1  # kept
+
+
+def test_no_wheelhouse_without_a_network_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(run.subprocess, "run",
+                        lambda argv, **kw: subprocess.CompletedProcess(argv, 1, "", "no network"))
+    assert run.ensure_wheelhouse(tmp_path, "/venv/bin/python") is None
+    assert "no wheelhouse" in capsys.readouterr().err
+    assert not list((tmp_path / run.WHEELHOUSE).glob("*/*.whl"))
