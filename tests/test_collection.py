@@ -176,8 +176,9 @@ def test_pinned_map_name_must_be_a_file_name(name: str, tmp_path: Path) -> None:
     import os
 
     from bpfkit.obj import ObjectSpec, Pinning
-    from bpfkit.testing import bpf_pins
+    from bpfkit.testing import bpf_pins, require
 
+    require("pinning")  # the pin directory is made under /sys/fs/bpf
     spec = ObjectSpec.from_file(compile_bpf(CORPUS / "map_pinning.bpf.c", cflags=["-Werror"]))
     old = next(n for n, m in spec.maps.items() if m.pinning == Pinning.BY_NAME)
     spec.maps[name] = spec.maps.pop(old)
@@ -193,3 +194,46 @@ def test_pinned_map_name_must_be_a_file_name(name: str, tmp_path: Path) -> None:
         assert not os.path.exists("/tmp/abs")
     finally:
         os.rmdir(root)
+
+
+UNTYPED_KSYM = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+extern const void bpf_prog_put __ksym;
+__u64 where;
+SEC("raw_tracepoint/sys_enter")
+int uses_an_address(void *ctx) { where = (__u64)&bpf_prog_put; return 0; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_an_untyped_ksym_hidden_by_kallsyms_names_cap_syslog(tmp_path: Path) -> None:
+    """A user without CAP_SYSLOG reads every /proc/kallsyms address as 0: the relocation error says so
+    (not that the symbol is missing), and the kallsyms probe agrees."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    from hostenv import CAPS_ONLY, run_as
+
+    src = tmp_path / "ksym.bpf.c"
+    src.write_text(UNTYPED_KSYM)
+    shared = tempfile.mkdtemp(prefix="bpfkit-ksym-")  # a directory uid 65534 may read
+    try:
+        os.chmod(shared, 0o755)
+        obj = shutil.copy(compile_bpf(src), os.path.join(shared, "ksym.bpf.o"))
+        os.chmod(obj, 0o644)
+        code = ("import json, bpfkit\nfrom bpfkit import features\n"
+                f"try:\n    bpfkit.load({obj!r}).close()\n    got = None\n"
+                "except bpfkit.BpfError as exc:\n    got = [type(exc).__name__, str(exc)]\n"
+                "print(json.dumps([got, features.check('kallsyms').available]))\n")
+        r = run_as(CAPS_ONLY, ["-c", code])
+    finally:
+        shutil.rmtree(shared)
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    got, probe = json.loads(r.stdout)
+    if probe:  # this host shows addresses to everyone (kernel.perf_event_paranoid <= 1): the load works
+        assert got is None
+        return
+    assert got is not None and got[0] == "RelocationError" and "CAP_SYSLOG" in got[1], got

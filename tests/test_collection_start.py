@@ -16,10 +16,13 @@ import bpfkit
 from bpfkit import collection
 from bpfkit.btf._sanitize import BtfFeatures
 from bpfkit.errors import KernelError
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
 TOOLS = Path(__file__).resolve().parents[1] / "src" / "bpfkit" / "tools"
+READS_KERNEL_MEMORY = "helper:probe_read_kernel@tracepoint"
+"""bootstrap reads task_struct (BPF_CORE_READ): lockdown=confidentiality refuses its load."""
 
 # Modules a load and attach of bootstrap.bpf.o (tracepoints, hash, ring buffer, .rodata, CO-RE) must not need.
 NOT_NEEDED = [
@@ -39,6 +42,8 @@ def run(code: str, **env: str) -> Any:
 
 
 def test_load_and_attach_import_only_what_they_need() -> None:
+    require(READS_KERNEL_MEMORY)
+    require("tracefs")  # bootstrap attaches to the sched tracepoints by name
     out = run(
         "import json, sys, bpfkit\n"
         f"c = bpfkit.load({str(TOOLS / 'bootstrap.bpf.o')!r}, constants={{'min_duration_ns': 1}})\n"
@@ -68,6 +73,7 @@ def test_object_without_core_does_not_read_kernel_btf() -> None:
 
 
 def test_object_with_core_reads_kernel_btf() -> None:
+    require(READS_KERNEL_MEMORY)
     out = run(
         "import json, bpfkit\n"
         "from bpfkit import host\n"
@@ -85,6 +91,7 @@ def test_btf_loads_without_probes_when_the_kernel_takes_it(monkeypatch: pytest.M
     def no_probes() -> BtfFeatures:
         raise AssertionError("BTF features probed although the kernel took the object's BTF")
 
+    require(READS_KERNEL_MEMORY)
     monkeypatch.setattr(features, "btf_features", no_probes)
     with bpfkit.load(TOOLS / "bootstrap.bpf.o") as obj:
         assert obj.btf_fd is not None
@@ -102,6 +109,8 @@ def test_btf_sanitized_when_the_kernel_refuses_it(monkeypatch: pytest.MonkeyPatc
             raise KernelError(errno.EINVAL, command="BTF_LOAD", target=kw.get("target"))
         return real(blob, **kw)
 
+    require(READS_KERNEL_MEMORY)
+    require("tracefs")  # bootstrap attaches to the sched tracepoints by name
     monkeypatch.setattr(collection.C, "btf_load", refuse_first)
     monkeypatch.setattr(features, "btf_features", lambda: BtfFeatures(global_func=False))
     with bpfkit.load(TOOLS / "bootstrap.bpf.o", constants={"min_duration_ns": 3}) as obj:

@@ -393,6 +393,15 @@ class Runner:
         os.unlink(op["path"].replace("{pin_root}", PIN_ROOT))
 
 
+def _uses_host_value(node: Any, kind: str) -> bool:
+    """Whether a manifest value anywhere in ``node`` is ``{"host": kind}`` (a fact of the running host)."""
+    if isinstance(node, dict):
+        return node.get("host") == kind or any(_uses_host_value(v, kind) for v in node.values())
+    if isinstance(node, list):
+        return any(_uses_host_value(v, kind) for v in node)
+    return False
+
+
 def _clear_pins(entry: dict[str, Any]) -> None:
     for p in entry.get("pins", []):
         try:
@@ -426,6 +435,12 @@ QUICK = {"core_read_task.bpf.c", "global_data.bpf.c", "map_bloom_filter.bpf.c", 
 def test_corpus_object(entry: dict[str, Any], vmlinux_dir: Path) -> None:
     if any(step.get("op") == "open_perf_buffer" for step in entry.get("steps", [])):
         bpfkit.testing.require("perf_events")  # refused to some users (perf_event_paranoid=3)
+    if any(step.get("op") == "expect_trace" for step in entry.get("steps", [])):
+        bpfkit.testing.require("tracefs")  # the trace buffer is read from tracefs
+    if entry.get("pins"):
+        bpfkit.testing.require("pinning")
+    if _uses_host_value(entry.get("steps", []), "kallsyms"):
+        bpfkit.testing.require("kallsyms")  # an untyped __ksym resolves through kernel addresses
     gaps = corpus_kernel.source_gaps(entry)
     if gaps:  # the source needs types this kernel's vmlinux.h does not have
         pytest.skip(gaps[0])

@@ -5,7 +5,9 @@ or OSError from opening a path the caller named (issue 13, "must exist" 4)."""
 from __future__ import annotations
 
 import enum
+import errno
 import inspect
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -139,32 +141,43 @@ def test_map_methods_raise_only_contract_errors(kind: str) -> None:
 
 def _instances() -> list[tuple[str, Any]]:
     """One instance of each public class that owns or describes a kernel object (closed by the caller)."""
+    from contextlib import ExitStack
     from pathlib import Path
 
     from bpfkit.asm import exit_insn, mov64_imm
+    from bpfkit.links import attach_raw_tracepoint
 
     boot = Path(__file__).resolve().parents[1] / "src" / "bpfkit" / "tools" / "bootstrap.bpf.o"
     spec = bpfkit.ObjectSpec.from_file(boot)
-    col = bpfkit.load(boot)
-    rb_map = bpfkit.Map.create("ringbuf", 0, 0, 4096)
-    perf_map = bpfkit.Map.create("perf_event_array", 4, 4)
-    link = col.programs["handle_exit"].attach()  # a tracepoint bpf_link
+    with ExitStack() as made:  # closed here only if making one of them fails
+        col = made.enter_context(bpfkit.load(boot))
+        rb_map = made.enter_context(bpfkit.Map.create("ringbuf", 0, 0, 4096))
+        perf_map = made.enter_context(bpfkit.Map.create("perf_event_array", 4, 4))
+        raw = made.enter_context(bpfkit.Program.load("raw_tracepoint", [*mov64_imm(0, 0), *exit_insn()]))
+        link = made.enter_context(attach_raw_tracepoint(raw, "sched_process_exit"))  # a bpf_link without tracefs
+        ring = made.enter_context(bpfkit.RingBuffer(rb_map, lambda rec: None))
+        perf = made.enter_context(bpfkit.PerfBuffer(perf_map, lambda cpu, rec: None))
+        made.pop_all()
     return [
         ("Link", link),
-        ("Program", bpfkit.Program.load("socket_filter", [*mov64_imm(0, 0), *exit_insn()])),
+        ("Program", raw),
         ("ObjectSpec", spec),
         ("ProgramSpec", spec.programs["handle_exec"]),
         ("MapSpec", spec.maps["exec_start"]),
         ("Btf", spec.btf),
         ("Collection", col),
-        ("RingBuffer", bpfkit.RingBuffer(rb_map, lambda rec: None)),
-        ("PerfBuffer", bpfkit.PerfBuffer(perf_map, lambda cpu, rec: None)),
+        ("RingBuffer", ring),
+        ("PerfBuffer", perf),
         ("ringbuf map", rb_map),
         ("perf map", perf_map),
     ]
 
 
 def test_public_objects_methods_raise_only_contract_errors() -> None:
+    from bpfkit.testing import require
+
+    require("helper:probe_read_kernel@tracepoint")  # bootstrap's BPF_CORE_READ: lockdown=confidentiality refuses it
+    require("perf_events")  # a PerfBuffer opens one perf event per CPU
     bad: list[str] = []
     objs = _instances()
     try:
@@ -189,3 +202,47 @@ def test_public_objects_methods_raise_only_contract_errors() -> None:
             if callable(close):
                 close()
     assert bad == []
+
+
+def _as_capabilities_only_user(code: str) -> Any:
+    """What ``code`` printed as JSON, run as uid 65534 with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only."""
+    from hostenv import CAPS_ONLY, run_as
+
+    r = run_as(CAPS_ONLY, ["-c", code])
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    return json.loads(r.stdout)
+
+
+def test_a_verifier_rejection_is_a_verifier_error_for_a_capabilities_only_user() -> None:
+    """The verifier's EACCES is its verdict for any user, with the log (a missing capability is EPERM)."""
+    code = ("import errno, json, bpfkit\n"
+            "from bpfkit.asm import exit_insn, ldx_mem\n"
+            "try:\n"
+            "    bpfkit.Program.load('socket_filter', [*ldx_mem(8, 0, 2, 0), *exit_insn()], name='bad')\n"
+            "except bpfkit.BpfError as exc:\n"
+            "    print(json.dumps([type(exc).__name__, exc.errno, 'R2' in getattr(exc, 'log', '')]))\n")
+    assert _as_capabilities_only_user(code) == ["VerifierError", errno.EACCES, True]
+
+
+def test_a_uprobe_refused_to_a_capabilities_only_user_names_cap_sys_admin() -> None:
+    """Kernels with the fix that took uprobe perf events back from CAP_PERFMON refuse them with EACCES: the
+    error names CAP_SYS_ADMIN, not the capabilities the user already has; an older kernel attaches."""
+    code = ("import json, os, bpfkit\n"
+            "from bpfkit.asm import exit_insn, mov64_imm\n"
+            "from bpfkit import features\n"
+            "from bpfkit.links import attach_uprobe\n"
+            "from bpfkit._sys.perf_event import current_paranoid\n"
+            "with bpfkit.Program.load('kprobe', [*mov64_imm(0, 0), *exit_insn()], name='u') as p:\n"
+            "    try:\n"
+            "        attach_uprobe(p, '/proc/self/exe', address=0x1000, pid=os.getpid()).close()\n"
+            "        got = None\n"
+            "    except bpfkit.BpfError as exc:\n"
+            "        got = [type(exc).__name__, getattr(exc, 'errno', None), str(exc)]\n"
+            "print(json.dumps([got, current_paranoid(), features.check('uprobes').available]))\n")
+    got, paranoid, probe = _as_capabilities_only_user(code)
+    assert probe is (got is None)  # the uprobes probe answers what the attach found
+    if got is None:
+        return  # a kernel from before the fix: CAP_PERFMON attaches uprobes
+    assert got[0] == "BpfPermissionError" and "CAP_SYS_ADMIN" in got[2], got
+    if got[1] == errno.EACCES and (paranoid is None or paranoid <= 2):
+        assert "uprobe perf events only for CAP_SYS_ADMIN" in got[2], got

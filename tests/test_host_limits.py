@@ -278,7 +278,7 @@ from bpfkit.links import attach_uprobe
 from bpfkit.programs import Program
 
 RET0 = bytes.fromhex("b700000000000000") + bytes.fromhex("9500000000000000")
-out = {"uprobe": features.check("uprobe").available}
+out = {"uprobe": features.check("uprobes").available}
 with Program.load("kprobe", RET0, name="up") as p:
     try:
         attach_uprobe(p, "c", "getpid").close()

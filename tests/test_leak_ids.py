@@ -11,7 +11,7 @@ import bpfkit
 from bpfkit._sys import commands as C
 from bpfkit._uapi import AttachType
 from bpfkit.programs import Program
-from bpfkit.testing import kernel_ids, orphan_ids
+from bpfkit.testing import kernel_ids, orphan_ids, require
 
 pytestmark = pytest.mark.kernel
 
@@ -19,6 +19,7 @@ RET1 = struct.pack("<BBhi", 0xB7, 0, 0, 1) + struct.pack("<BBhi", 0x95, 0, 0, 0)
 
 
 def test_created_objects_are_listed_and_go_with_their_fds() -> None:
+    require("object_ids")
     before = kernel_ids()
     m = bpfkit.Map.create("array", key_size=4, value_size=4, max_entries=1, name="leakids_m")
     p = Program.load("socket_filter", RET1, name="leakids_p")
@@ -36,6 +37,7 @@ def test_a_program_only_a_cgroup_holds_is_an_orphan() -> None:
     orphan_ids reports it, and no longer once it is detached."""
     from bpfkit.links._net import cgroup2_root
 
+    require("object_ids")  # and making a cgroup, which the same privilege allows
     cg = os.path.join(cgroup2_root(), f"bpfkit-leakids-{os.getpid()}")
     os.mkdir(cg)
     cg_fd = os.open(cg, os.O_RDONLY | os.O_DIRECTORY)

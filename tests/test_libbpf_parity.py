@@ -16,13 +16,16 @@ import bpfkit
 import corpus_kernel
 from bpfkit.btf import core
 from bpfkit.obj import Pinning
-from bpfkit.testing import compile_bpf
+from bpfkit.testing import compile_bpf, require, require_libbpf
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((ROOT / "tests" / "bpf" / "manifest.json").read_text())
 SOURCES = [ROOT / "tests" / "bpf" / o["file"] for o in MANIFEST["objects"] if o.get("libbpf") == "same"
            and o["load"]["expect"] == "ok" and not o.get("requires")]
 SOURCES += sorted((ROOT / "src" / "bpfkit" / "tools").glob("*.bpf.c"))
+# what the shipped tools need beyond loading (the corpus says it in its manifest)
+TOOL_NEEDS = {"bootstrap.bpf.c": ("helper:probe_read_kernel@tracepoint",  # lockdown=confidentiality refuses both
+                                  "helper:probe_read_kernel_str@tracepoint")}
 
 
 def bpftool(*args: str) -> Any:
@@ -81,6 +84,11 @@ def test_same_maps_and_programs_as_libbpf(source: Path) -> None:
         gaps = [str(g) for g in corpus_kernel.type_gaps(entry)] + corpus_kernel.other_gaps(entry)
         if gaps:
             pytest.skip(gaps[0] if gaps[0].startswith(corpus_kernel.PREFIX) else f"{corpus_kernel.PREFIX} {gaps[0]}")
+    for need in TOOL_NEEDS.get(source.name, ()):
+        require(need)
+    require("pinning")  # loadall pins the programs, and LIBBPF_PIN_BY_NAME maps, under /sys/fs/bpf
+    require("object_ids")  # bpftool shows the maps by id
+    require_libbpf("bpftool prog loadall")
     obj = compile_bpf(source, cflags=["-Werror"])
     spec = bpfkit.ObjectSpec.from_file(obj)
     by_name = [Path("/sys/fs/bpf") / m.name for m in spec.maps.values() if m.pinning == Pinning.BY_NAME]

@@ -17,6 +17,7 @@ from bpfkit.links import Link
 from bpfkit.links._tracing import attach_raw_tracepoint
 from bpfkit.maps import Map
 from bpfkit.programs import Program
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -83,6 +84,7 @@ def test_from_fd_refuses_a_wrong_fd_without_taking_it(cls: Any) -> None:
 
 @pytest.mark.parametrize(("cls", "make"), KINDS, ids=IDS)
 def test_unpin_is_the_same_everywhere(cls: Any, make: Callable[[], Any]) -> None:
+    require("pinning")
     path = f"/sys/fs/bpf/bpfkit-test-own-{cls.__name__}-{os.getpid()}"
     with make() as obj:
         obj.unpin()  # nothing pinned: no-op

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from bpfkit.testing import soak
+from bpfkit.testing import require, soak
 
 pytestmark = pytest.mark.kernel
 
 
 @pytest.mark.timeout(300)
 def test_short_soak_leaves_nothing() -> None:
+    require("object_ids")  # the soak counts the kernel objects left by walking their ids
+    require("pinning")  # each cycle pins a map
+    require("tracefs")  # and attaches bootstrap to the sched tracepoints
     res = soak.soak(cycles=10, warmup=3, sample_every=5)
     print(res.report())
     assert res.cycles == 10

@@ -157,9 +157,6 @@ class AttachFamily:
     """What the feature is called in messages (for a feature with ``probe``)."""
     config: tuple[str, ...] = ()
     """Kernel options the link needs, as /proc/config.gz names them (for the hint of a missing feature)."""
-    caps: tuple[str, ...] = ("BPF", "PERFMON")
-    """Capabilities the kernel checks to create the link (``CAP_`` names without the prefix), which a refused
-    probe names when this process lacks one."""
 
 
 ATTACH_FAMILIES: dict[str, AttachFamily] = {
@@ -171,9 +168,7 @@ ATTACH_FAMILIES: dict[str, AttachFamily] = {
     "iter": AttachFamily("_dispatch", "iterator", "always"),
     "kprobe": AttachFamily("_dispatch", "kprobe", "target"),
     "ksyscall": AttachFamily("_dispatch", "ksyscall", "target"),
-    "uprobe": AttachFamily("_dispatch", "uprobe", "path:symbol", "uprobe_support", "3.5",
-                           "uprobes (the uprobe PMU of perf_event_open, or tracefs uprobe_events)", ("CONFIG_UPROBES",),
-                           ("PERFMON", "SYS_ADMIN")),
+    "uprobe": AttachFamily("_dispatch", "uprobe", "path:symbol"),
     "usdt": AttachFamily("_dispatch", "usdt", "path:provider:name"),
     "kprobe_multi": AttachFamily("_multi", "attach_kprobe_multi_section", "target", "kprobe_multi_support", "5.18",
                                  "kprobe.multi links", ("CONFIG_FPROBE",)),

@@ -479,7 +479,9 @@ class _Loader:
         else:
             addr = host.ksym_address(ext.essential_name) or 0
             if not addr and not ext.weak:
-                raise RelocationError(f"__ksym {name!r} is not in /proc/kallsyms", program=prog.name, insn=idx)
+                hidden = host.kallsyms_hidden() if ext.essential_name in host.kallsyms() else None
+                where = f"has no address for this process: {hidden}" if hidden else "is not in /proc/kallsyms"
+                raise RelocationError(f"__ksym {name!r} {where}", program=prog.name, insn=idx)
         insns[idx].src_reg = 0
         insns[idx].set_imm64(insns[idx + 1], addr)
 

@@ -24,7 +24,6 @@ from ._registry import ATTACH_FAMILIES, AttachFamily, facts_of
 from ._sys import Fd, perf_event
 from ._sys import commands as C
 from ._sys.attrs import LinkCreateAttr, ProgLoadAttr
-from ._sys.mounts import uid_text
 from ._sys.syscall import ENOTSUPP, explain_eperm
 from ._uapi import (
     MAP_MIN_KERNEL,
@@ -60,6 +59,7 @@ __all__ = [
     "have_fmod_ret",
     "have_hash_lookup_and_delete",
     "have_helper",
+    "have_kallsyms",
     "have_kfunc",
     "have_kprobes",
     "have_map_type",
@@ -73,6 +73,7 @@ __all__ = [
     "have_tcx",
     "have_tracefs",
     "have_trampolines",
+    "have_uprobes",
     "lockdown_refusal",
     "prog_capabilities",
     "refusal",
@@ -99,6 +100,8 @@ _FEATURE_MIN_KERNEL = {
     "perf_events": "4.4",
     "pinning": "4.4",
     "object_ids": "4.13",
+    "kallsyms": "2.6",
+    "uprobes": "3.5",
 }
 _FEATURE_LABEL = {
     "batch_ops": "batch map operations",
@@ -115,6 +118,8 @@ _FEATURE_LABEL = {
     "perf_events": "perf events for this process (perf buffers, perf-event attachments)",
     "pinning": "pinning in the bpf filesystem (/sys/fs/bpf)",
     "object_ids": "opening BPF objects by id (BPF_*_GET_NEXT_ID, BPF_*_GET_FD_BY_ID: bpftool's view)",
+    "kallsyms": "kernel symbol addresses in /proc/kallsyms (untyped __ksym externs, symbolized stacks)",
+    "uprobes": "uprobes for this process (uprobe and USDT attachments)",
 }
 # BPF_BTF_KIND_* -> the Linux version whose BTF loader accepts it
 BTF_KIND_MIN_KERNEL = {"FUNC": "5.0", "FUNC_PROTO": "5.0", "VAR": "5.2", "DATASEC": "5.2", "FLOAT": "5.13",
@@ -172,7 +177,7 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
     """
     if not isinstance(exc, KernelError) and isinstance(exc, PermissionError):
         path = exc.filename or "a file"
-        return Cause.ACCESS, (f"{what} needs {path}, which this process ({uid_text()}) may not open: "
+        return Cause.ACCESS, (f"{what} needs {path}, which this process (uid {os.getuid()}) may not open: "
                               "run as root or make it readable")
     command = getattr(exc, "command", None) or "the kernel"
     err = getattr(exc, "errno_name", None) or E.errorcode.get(getattr(exc, "errno", 0) or 0, "EPERM")
@@ -684,6 +689,46 @@ def have_kprobes() -> bool:
 _KPROBE_PROBE_FUNC = "vfs_read"  # in every kernel, never inlined, kprobes allowed
 
 
+@functools.cache
+def have_uprobes() -> bool:
+    """True when this process may create uprobes: through the uprobe PMU (current kernels ask CAP_SYS_ADMIN for
+    it, CAP_PERFMON is not enough) or, without the PMU, tracefs uprobe_events."""
+    import sys
+
+    label = _FEATURE_LABEL["uprobes"]
+    pmu = perf_event.pmu_type("uprobe")
+    if pmu is None:  # the legacy way: a uprobe_events entry in tracefs
+        if not have_tracefs():
+            _REFUSALS[label] = _REFUSALS.get(_FEATURE_LABEL["tracefs"], (Cause.ACCESS, "tracefs is unusable"))
+            return False
+        if not os.path.exists(os.path.join(_tracefs_root(), "uprobe_events")):
+            _REFUSALS[label] = (Cause.CONFIG, "this kernel has no uprobes (no uprobe PMU, no tracefs uprobe_events): "
+                                              "it was built without CONFIG_UPROBE_EVENTS")
+            return False
+        return True
+    path = ctypes.create_string_buffer(os.fsencode(os.path.realpath(sys.executable)))
+    attr = perf_event.PerfEventAttr(type=pmu, sample_period=1, wakeup_events=1)
+    attr.config1 = ctypes.addressof(path)
+    attr.config2 = 0  # offset 0 of this process's own interpreter: nothing runs there, the event is closed at once
+    try:
+        fd = perf_event.perf_event_open(attr, os.getpid(), -1, target=f"probe {label}")
+    except BpfPermissionError as exc:
+        _REFUSALS[label] = (Cause.CAPABILITY if not host.has_capability(host.CAP_SYS_ADMIN) else Cause.REFUSED,
+                            f"the kernel refuses uprobes to this process: {exc}")
+        return False
+    except KernelError as exc:
+        _REFUSALS[label] = (Cause.UNKNOWN, f"probing {label} failed: {exc}")
+        return False
+    os.close(fd)
+    return True
+
+
+def _tracefs_root() -> str:
+    from ._sys.mounts import ensure_tracefs
+
+    return ensure_tracefs()
+
+
 def have_btf_kind(kind: BtfKind | str) -> bool:
     """True when the kernel's BTF loader accepts ``kind`` in a program's BTF (else bpfkit sanitizes it)."""
     k = coerce(BtfKind, kind)
@@ -748,7 +793,7 @@ def have_perf_events() -> bool:
 def have_tracefs() -> bool:
     """True when this process can use tracefs events: tracepoints by name (their ids), kprobe/uprobe_events and
     trace_pipe. Unreadable (mode 700, not root) or empty (lockdown=confidentiality) tracefs is "no", with the reason."""
-    from ._sys.mounts import TRACEFS_FIX, ensure_tracefs
+    from ._sys.mounts import TRACEFS_FIX, ensure_tracefs, tracefs_user
 
     label = _FEATURE_LABEL["tracefs"]
     try:
@@ -756,7 +801,7 @@ def have_tracefs() -> bool:
         os.listdir(os.path.join(root, "events"))
     except PermissionError as exc:
         _REFUSALS[label] = (Cause.ACCESS, f"tracefs ({exc.filename}) is readable only by root here (this process is "
-                                          f"{uid_text()}): {TRACEFS_FIX}")
+                                          f"{tracefs_user()}): {TRACEFS_FIX}")
         return False
     except FileNotFoundError:
         if host.lockdown_mode() == "confidentiality":
@@ -807,6 +852,22 @@ def have_object_ids() -> bool:
 
 
 @functools.cache
+def have_kallsyms() -> bool:
+    """True when /proc/kallsyms shows this process kernel addresses: a process without CAP_SYSLOG sees zeros
+    (kernel.kptr_restrict), so an untyped ``__ksym`` cannot be resolved, by bpfkit or libbpf."""
+    label = _FEATURE_LABEL["kallsyms"]
+    try:
+        hidden = host.kallsyms_hidden()
+    except OSError as exc:
+        _REFUSALS[label] = refusal(label, exc)
+        return False
+    if hidden is not None:
+        _REFUSALS[label] = (Cause.CAPABILITY, hidden)
+        return False
+    return True
+
+
+@functools.cache
 @_answers(lambda: _FEATURE_LABEL["bpf_token"])
 def have_bpf_token() -> bool:
     """True when the kernel has BPF_TOKEN_CREATE (Linux 6.9): an unknown command is EINVAL, a bad bpffs fd EBADF."""
@@ -839,6 +900,8 @@ _BOOL_PROBES: dict[str, Callable[[], bool]] = {
     "perf_events": have_perf_events,
     "pinning": have_pinning,
     "object_ids": have_object_ids,
+    "kallsyms": have_kallsyms,
+    "uprobes": have_uprobes,
 }
 
 
@@ -898,7 +961,7 @@ def _family_probe(family: str, fam: AttachFamily) -> Callable[[], bool]:
     """The feature probe of an attach family that names one in the registry (its module's ``fam.probe``)."""
 
     @functools.cache
-    @_answers(lambda: _FEATURE_LABEL[family], tuple(getattr(host, f"CAP_{c}") for c in fam.caps))
+    @_answers(lambda: _FEATURE_LABEL[family], (host.CAP_BPF, host.CAP_PERFMON))
     def probe() -> bool:
         import importlib
 

@@ -49,6 +49,7 @@ __all__ = [
     "effective_capabilities",
     "has_capability",
     "in_initial_user_namespace",
+    "kallsyms_hidden",
     "kernel_btfs",
     "kernel_release",
     "kernel_version",
@@ -298,6 +299,22 @@ def kallsyms() -> dict[str, int]:
 def ksym_address(name: str) -> int | None:
     """Address of kernel symbol ``name``, or None."""
     return kallsyms().get(name)
+
+
+def kallsyms_hidden() -> str | None:
+    """Why /proc/kallsyms shows this process every address as 0 (the kernel hides them), None when it shows them."""
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            if int(line.split(maxsplit=1)[0], 16):
+                return None
+    try:
+        with open("/proc/sys/kernel/kptr_restrict") as f:
+            restrict = f"kernel.kptr_restrict={f.read().strip()}"
+    except OSError:
+        restrict = "kernel.kptr_restrict"
+    return (f"/proc/kallsyms shows this process (uid {os.getuid()}) every kernel address as 0: {restrict} hides "
+            "them from a process without CAP_SYSLOG (kernel.perf_event_paranoid <= 1 shows them to all at "
+            "kptr_restrict=0); grant CAP_SYSLOG or run as root")
 
 
 def debugfs_tracing() -> str:

@@ -288,9 +288,8 @@ class Program:
                 except KernelError as exc:
                     if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES and _has_load_caps(ptype):
                         raise _trampoline_refused(ptype, name, exc) from None
-                    if exc.errno == E.EPERM and isinstance(exc, BpfPermissionError):
+                    if isinstance(exc, BpfPermissionError):
                         raise
-                    # EACCES is the verifier's "no" (to root and to a CAP_BPF holder alike): its log says why
                     if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT, E.ENOENT, E.ENOTSUP, 524):
                         fd, log = _load_with_log(a, 1, target, token_fd)
                     else:
@@ -646,8 +645,8 @@ def _load_with_log(a: A.ProgLoadAttr, level: int, target: str, token_fd: int | N
             if exc.errno == E.ENOSPC and size < _LOG_MAX:
                 size = min(max(size * 4, a.log_true_size + 1), _LOG_MAX)
                 continue
-            if exc.errno in (E.EPERM, E.EACCES) and not log and isinstance(exc, BpfPermissionError):
-                raise  # refused before the verifier ran (a capability, lockdown, an LSM): not a verifier error
+            if exc.errno in (E.EPERM,) and not log:
+                raise
             a.log_buf = 0
             a.log_size = 0
             a.log_level = 0

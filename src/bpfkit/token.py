@@ -26,7 +26,7 @@ from types import TracebackType
 
 from ._sys import Fd, privilege
 from ._sys import commands as C
-from .errors import BpfError, BpfValueError, KernelError
+from .errors import AccessError, BpfError, BpfValueError, KernelError
 
 __all__ = [
     "DEFAULT_TOKEN_PATH",
@@ -52,6 +52,15 @@ _WHY = {
 }
 
 
+def _owner(path: str) -> str:
+    """``mode 0700, owner uid 0`` of ``path`` for a refusal (or why it cannot be told)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return exc.strerror or "cannot stat it"
+    return f"mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}"
+
+
 class Token:
     """An open BPF token (its fd); close it when done (a context manager). Objects created with it outlive it."""
 
@@ -65,6 +74,12 @@ class Token:
         where = os.fspath(path)
         try:
             dfd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except PermissionError as exc:
+            raise AccessError(f"cannot create a BPF token from {where!r}: this process (uid {os.getuid()}) may not "
+                              f"open it ({_owner(where)})", path=where,
+                              fix="a token comes from a bpffs mounted with delegate_* options for this process's user "
+                                  "namespace (which its root owns); outside a user namespace no token is needed: "
+                                  "grant CAP_BPF and friends") from exc
         except OSError as exc:
             raise BpfError(f"cannot create a BPF token from {where!r}: {exc.strerror}") from exc
         except ValueError as exc:  # a NUL in the path
@@ -160,6 +175,10 @@ def ambient_token() -> Token | None:
         tok = None
     finally:
         _creating.discard(key)
+    if tok is not None:
+        import atexit
+
+        atexit.register(tok.close)  # kept for the process's life on purpose: closed, not warned about, at exit
     _ambient[key] = tok
     return tok
 

@@ -11,7 +11,6 @@ import copy
 import difflib
 import io
 import json
-import os
 import re
 import shutil
 import struct
@@ -43,6 +42,7 @@ from bpfkit.btf import (
 from bpfkit.btf._ext import CoreRelo, parse_ext
 from bpfkit.btf.core import POISON_IMM, CoreFixup, access_path, apply, describe, relocate, relocation_error
 from bpfkit.errors import ObjectFormatError, RelocationError
+from bpfkit.testing import require, require_libbpf
 
 PROGS = Path(__file__).parent / "core_progs"
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
@@ -495,8 +495,8 @@ def test_same_offsets_as_libbpf(objs: dict[str, Obj], vmlinux: Btf) -> None:
     bpftool = shutil.which("bpftool")
     if bpftool is None:
         pytest.skip("bpftool is not installed")
-    if not os.path.ismount("/sys/fs/bpf"):
-        pytest.skip("bpffs is not mounted at /sys/fs/bpf")
+    require("pinning")  # bpftool pins what it loads under /sys/fs/bpf
+    require_libbpf("bpftool prog loadall")
     obj = objs["task"]
     (tid,) = vmlinux.find("task_struct")
     task = vmlinux[tid]

@@ -48,7 +48,7 @@ from bpfkit.btf import (
 )
 from bpfkit.btf.format import format_c, format_raw, type_decl, write_c
 from bpfkit.errors import NotSupportedError, ObjectFormatError
-from bpfkit.testing import vmlinux_header
+from bpfkit.testing import require, require_libbpf, vmlinux_header
 from bpfkit.testing.compile import VMLINUX_H_CFLAGS
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
@@ -738,6 +738,8 @@ int probe(struct args *ctx)
 
 # what the programs need beyond the basics of a BTF kernel (their source needs the kfunc in vmlinux.h)
 BPF_NEEDS = {
+    # BPF_CORE_READ and bpf_probe_read_str read kernel memory: lockdown=confidentiality refuses them
+    "bootstrap": ("helper:probe_read_kernel@tracepoint", "helper:probe_read_str@tracepoint"),
     "syscall": ("prog:syscall", "kfunc:bpf_task_from_pid", "kfunc:bpf_task_release"),
     "tp_btf": ("helper:get_current_task_btf@tracing",),
 }
@@ -815,6 +817,8 @@ def test_bpf_programs_load(bpf_objects: dict[str, Path], name: str) -> None:
     reason = unmet_need(name)
     if reason:
         pytest.skip(reason)
+    require("pinning")  # bpftool pins what it loads under /sys/fs/bpf
+    require_libbpf("bpftool prog loadall")
     bpftool = tool("bpftool")
     obj = bpf_objects[name]
     pin = Path(f"/sys/fs/bpf/bpfkit-btfdump-{os.getpid()}-{name}")

@@ -57,6 +57,12 @@ def theirs(*args: str) -> Any:
     return json.loads(out) if ("-j" in args or "-p" in args) else out
 
 
+def by_id() -> None:
+    """These commands find programs, links and maps by id, as bpftool does: CAP_SYS_ADMIN (test_host_limits
+    checks the one-line refusal a capabilities-only user gets)."""
+    require("object_ids")
+
+
 def same_show(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Equal records, except a load time that may straddle a second between the two clock readings."""
     assert a.keys() == b.keys()
@@ -70,6 +76,7 @@ def same_show(a: dict[str, Any], b: dict[str, Any]) -> None:
 
 @pytest.fixture
 def hello() -> Iterator[Collection]:
+    by_id()
     require("tracefs")  # its tracepoint attaches through tracefs
     col = bpfkit.load(TOOLS / "hello.bpf.o")
     col.attach()
@@ -79,6 +86,7 @@ def hello() -> Iterator[Collection]:
 
 @pytest.fixture
 def tailcalls() -> Iterator[Collection]:
+    by_id()
     col = bpfkit.load(TOOLS / "tailcalls.bpf.o")
     col.attach()
     yield col
@@ -126,6 +134,7 @@ def test_xlated_matches_bpftool(capsys: pytest.CaptureFixture[str], tailcalls: C
 @pytest.mark.parametrize("extra", [(), ("linum",), ("opcodes",)])
 def test_xlated_with_subprogram_calls_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                       extra: tuple[str, ...]) -> None:
+    by_id()
     src = tmp_path / "subprogs.bpf.c"
     src.write_text(SUBPROGS_SRC)
     with bpfkit.load(compile_bpf(src)) as col:
@@ -159,6 +168,7 @@ def test_jited_and_file_dump(capsys: pytest.CaptureFixture[str], hello: Collecti
 
 
 def test_prog_pin_and_pinned(capsys: pytest.CaptureFixture[str], hello: Collection) -> None:
+    require("pinning")
     prog = hello.programs["hello"]
     path = f"/sys/fs/bpf/bpfkit_cli_{uuid.uuid4().hex[:8]}"
     ours(capsys, "prog", "pin", "id", str(prog.id), path)
@@ -172,6 +182,7 @@ def test_prog_pin_and_pinned(capsys: pytest.CaptureFixture[str], hello: Collecti
 
 
 def test_prog_run_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    by_id()
     col = bpfkit.load(compile_bpf(XDP_FILTER))
     try:
         pid = str(col.programs["xdp_filter"].id)
@@ -190,6 +201,7 @@ def test_prog_run_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_path: 
 
 
 def test_link_show_pin_detach(capsys: pytest.CaptureFixture[str], tailcalls: Collection) -> None:
+    require("pinning")
     for link in tailcalls.links:
         lid = str(link.info().id)
         assert ours(capsys, "link", "show", "id", lid, "-j") == theirs("link", "show", "id", lid, "-j")
@@ -210,6 +222,7 @@ def test_link_show_pin_detach(capsys: pytest.CaptureFixture[str], tailcalls: Col
 
 
 def test_net_matches_bpftool(capsys: pytest.CaptureFixture[str]) -> None:
+    by_id()
     col = bpfkit.load(compile_bpf(XDP_FILTER))
     try:
         with attach_xdp(col.programs["xdp_filter"], "lo"):
@@ -228,19 +241,18 @@ def test_net_matches_bpftool(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cgroup_tree_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    by_id()  # and making a cgroup, which the same privilege allows
     src = tmp_path / "cg.bpf.c"
     src.write_text(CGROUP_SRC)
-    col = bpfkit.load(compile_bpf(src))
     cg = os.path.join(cgroup2_root(), f"bpfkit_cli_{uuid.uuid4().hex[:8]}")
     os.mkdir(cg)
     try:
-        with attach_cgroup(col.programs["count_ingress"], cg):
+        with bpfkit.load(compile_bpf(src)) as col, attach_cgroup(col.programs["count_ingress"], cg):
             mine = ours(capsys, "cgroup", "tree", cg, "-j")
             assert mine == theirs("cgroup", "tree", cg, "-j")
             assert mine[0]["programs"][0]["name"] == "count_ingress"
             assert ours(capsys, "cgroup", "show", cg, "-j") == theirs("cgroup", "show", cg, "-j")
     finally:
-        col.close()
         os.rmdir(cg)
 
 

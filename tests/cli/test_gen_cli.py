@@ -13,6 +13,7 @@ import pytest
 
 import bpfkit
 from bpfkit import cli
+from bpfkit.arch import syscall_number
 from bpfkit.testing import compile_bpf
 
 TOOLS = Path(bpfkit.__file__).parent / "tools"
@@ -64,8 +65,8 @@ def test_modules_pass_mypy_strict(demo_obj: Path, tmp_path: Path) -> None:
 def test_generated_module_loads_and_reads_typed(demo_obj: Path, tmp_path: Path) -> None:
     mod = load_module(Path(gen(demo_obj, tmp_path / "demo.py") and tmp_path / "demo.py"))
     assert [m.name for m in mod.mode] == ["MODE_QUIET", "MODE_LOUD"]
-    with mod.Demo.load(demo_obj, target_tgid=os.getpid(), mode=mod.mode.MODE_LOUD, tag=b"abc",
-                       verbose=True) as d:
+    with mod.Demo.load(demo_obj, target_tgid=os.getpid(), getppid_nr=syscall_number("getppid"),
+                       mode=mod.mode.MODE_LOUD, tag=b"abc", verbose=True) as d:
         assert (d.variables.target_tgid, d.variables.mode, d.variables.tag, d.variables.verbose) == \
             (os.getpid(), 7, b"abc", True)
         d.attach()

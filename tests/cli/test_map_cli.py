@@ -13,8 +13,16 @@ import pytest
 from bpfkit import cli, host
 from bpfkit.btf import Array, Btf, Int, IntEncoding, Member, Struct
 from bpfkit.maps import Map
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(autouse=True)
+def _object_ids() -> None:
+    """``bpfkit map`` selects maps by id or name, walking the kernel's ids as bpftool does (CAP_SYS_ADMIN);
+    test_host_limits checks the one-line refusal a capabilities-only user gets."""
+    require("object_ids")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -128,6 +136,7 @@ def test_lookup_update_delete(capsys: pytest.CaptureFixture[str], counts: Map) -
 
 
 def test_pin_and_freeze(capsys: pytest.CaptureFixture[str], counts: Map) -> None:
+    require("pinning")
     path = f"/sys/fs/bpf/bpfkit-test-cli-{os.getpid()}"
     try:
         code, _, _ = run(capsys, "pin", "id", str(counts.id), path)

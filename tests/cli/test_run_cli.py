@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bpfkit import cli
-from bpfkit.testing import compile_bpf
+from bpfkit.arch import syscall_number
+from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
 
@@ -26,13 +27,29 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(compile_bpf(src))
 
 
+def pid_namespace_settings() -> list[str]:
+    """``--set`` options naming the PID namespace this process numbers pids in (a container's, or the host's)."""
+    ns = os.stat("/proc/self/ns/pid")
+    return ["--set", f"pidns_dev={ns.st_dev}", "--set", f"pidns_ino={ns.st_ino}"]
+
+
+def wait_until_running(p: subprocess.Popen[str], name: str) -> str:
+    """The ``Running NAME`` line ``bpfkit run`` prints once attached; else reap it and fail with its error."""
+    assert p.stderr is not None
+    ready = p.stderr.readline()
+    if not ready.startswith(f"Running {name}"):
+        p.kill()
+        _, err = p.communicate(timeout=120)
+        pytest.fail(f"bpfkit run did not start: {ready}{err}")
+    return ready
+
+
 def run_until_interrupt(obj: Path, *args: str, calls: int = 5) -> tuple[int, str, str]:
     """Start ``bpfkit run``, make ``calls`` getppid() calls once it says it is attached, then Ctrl+C it."""
     p = subprocess.Popen([sys.executable, "-m", "bpfkit", "run", str(obj), "--set", f"target_tgid={os.getpid()}",
-                          *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert p.stderr is not None
-    ready = p.stderr.readline()
-    assert ready.startswith("Running demo"), ready + p.stderr.read()
+                          "--set", f"getppid_nr={syscall_number('getppid')}", *pid_namespace_settings(), *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = wait_until_running(p, "demo")
     for _ in range(calls):
         os.getppid()
     p.send_signal(signal.SIGINT)
@@ -94,14 +111,11 @@ def test_shipped_bootstrap_records_decode_by_name() -> None:
     """The shipped bootstrap object keeps struct event in its BTF: its records print field by field, not as hex."""
     import bpfkit.tools
 
+    require("tracefs")  # bootstrap attaches to the sched tracepoints by name
     obj = Path(bpfkit.tools.__file__).parent / "bootstrap.bpf.o"
-    ns = os.stat("/proc/self/ns/pid")  # pids as this process numbers them
-    p = subprocess.Popen([sys.executable, "-m", "bpfkit", "run", str(obj), "--json", "--set",
-                          f"pidns_dev={ns.st_dev}", "--set", f"pidns_ino={ns.st_ino}"],
+    p = subprocess.Popen([sys.executable, "-m", "bpfkit", "run", str(obj), "--json", *pid_namespace_settings()],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert p.stderr is not None
-    ready = p.stderr.readline()
-    assert ready.startswith("Running bootstrap"), ready + p.stderr.read()
+    wait_until_running(p, "bootstrap")
     sh = subprocess.Popen(["/bin/sh", "-c", "exit 3"])
     sh.wait()
     p.send_signal(signal.SIGINT)

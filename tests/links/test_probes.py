@@ -50,7 +50,7 @@ def test_resolve_symbol_gives_file_offset(target_binary: Path) -> None:
 @pytest.mark.parametrize("retprobe", [False, True])
 def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool, method: str,
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    require("tracefs" if method == "tracefs" else "uprobe")
+    require("tracefs" if method == "tracefs" else "uprobes")
     if method == "tracefs":  # the legacy uprobe_events path of kernels without the uprobe PMU
         real = perf_event.pmu_type
         monkeypatch.setattr(perf_event, "pmu_type", lambda name: None if name == "uprobe" else real(name))
@@ -78,7 +78,7 @@ def test_library_without_the_loader_cache(tmp_path: Path) -> None:
 
 
 def test_uprobe_on_libc_with_pid_filter(counter: Fd) -> None:
-    require("uprobe")
+    require("uprobes")
     libc = probes.find_library("c")
     assert libc is not None and "libc" in libc
     child = subprocess.Popen(["sleep", "0.5"])

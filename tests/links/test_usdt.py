@@ -102,7 +102,7 @@ def test_pt_regs_offsets_match_the_kernel() -> None:
 
 def test_library_attach_reads_arguments(built: Built, target: Target, cookies: bool) -> None:
     """With BPF cookies (5.15) or, as before them, by probe address: then a PIE's probes need pid=."""
-    require("uprobe")
+    require("uprobes")
     pid = -1 if cookies else target.pid
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         if cookies:
@@ -132,7 +132,7 @@ def test_library_attach_reads_arguments(built: Built, target: Target, cookies: b
 
 def test_semaphore_through_process_memory(built: Built, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the kernel's ref_ctr_offset, the semaphore is counted in /proc/PID/mem for the pid given."""
-    require("uprobe")
+    require("uprobes")
     monkeypatch.setattr(usdt_mod, "uprobe_ref_ctr_support", lambda: False)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         with pytest.raises(bpfkit.NotSupportedError):
@@ -146,7 +146,7 @@ def test_semaphore_through_process_memory(built: Built, target: Target, monkeypa
 def test_without_cookies_the_ip_map_finds_the_spec(built: Built, target: Target,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Kernels before 5.15: LINUX_HAS_BPF_COOKIE is 0 and usdt.bpf.h looks the spec up by address."""
-    require("uprobe")
+    require("uprobes")
     monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         with pytest.raises(bpfkit.NotSupportedError):
@@ -180,7 +180,7 @@ def test_missing_probe_and_bad_target(built: Built) -> None:
 
 
 def test_spec_ids_are_released(built: Built) -> None:
-    require("uprobe")
+    require("uprobes")
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         specs = col.maps[usdt_mod.SPECS_MAP]
         for _ in range(3):
@@ -192,7 +192,7 @@ def test_spec_ids_are_released(built: Built) -> None:
 @pytest.fixture
 def namespaced(built: Built, tmp_path: Path) -> Iterator[Target]:
     """The executable run from a tmpfs that exists only in its own mount namespace (a container's view)."""
-    require("uprobe")
+    require("uprobes")
     require_capability(host.CAP_SYS_ADMIN, "making a mount namespace with a tmpfs for the traced process")
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is missing: scripts/setup.sh installs it")
@@ -258,7 +258,7 @@ def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypat
 
 def test_close_links_closes_many_and_works_at_interpreter_exit(built: Built) -> None:
     """Links closed concurrently; in an atexit handler (BCC's cleanup) no thread may start, and all still close."""
-    require("uprobe")
+    require("uprobes")
     code = (
         "import atexit, bpfkit\n"
         "from bpfkit.links import attach_uprobe, close_links\n"
@@ -296,7 +296,7 @@ def test_close_links_raises_the_first_error_after_closing_all() -> None:
 
 def test_uprobe_at_a_virtual_address_is_translated_to_its_file_offset(built: Built) -> None:
     """BCC's attach_uprobe(addr=) gives a virtual address: in a fixed-address executable it differs from the offset."""
-    require("uprobe")
+    require("uprobes")
     (site,) = find_usdt_probes(str(built.exe_fixed), "bpfkit_test", "nosema")
     assert site.probe.address != site.probe.offset
     with bpfkit.load(usdt_object(str(built.exe))) as col, Target([str(built.exe_fixed)]) as fixed:

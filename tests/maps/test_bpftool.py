@@ -12,6 +12,7 @@ import pytest
 from bpfkit import host
 from bpfkit.btf import Btf, Int, IntEncoding, Member, Struct
 from bpfkit.maps import HashMap, Map
+from bpfkit.testing import require, require_libbpf
 
 pytestmark = pytest.mark.kernel
 
@@ -29,6 +30,7 @@ def hexbytes(b: bytes) -> list[str]:
 
 
 def test_bpftool_dumps_what_bpfkit_wrote() -> None:
+    require("object_ids")  # bpftool opens the map by id
     with Map.create("hash", key_size=4, value_size=8, max_entries=16, name="fromkit") as m:
         data = {i: i * 1000 + 7 for i in range(10)}
         m.update_batch(data)
@@ -42,6 +44,7 @@ def test_bpftool_dumps_what_bpfkit_wrote() -> None:
 
 
 def test_bpftool_reads_percpu_values_and_btf_from_bpfkit() -> None:
+    require("object_ids")  # bpftool opens the maps by id
     n = host.possible_cpus()
     with Map.create("percpu_array", key_size=4, value_size=4, max_entries=2, name="kitpc") as a:
         a[1] = list(range(100, 100 + n))
@@ -58,6 +61,8 @@ def test_bpftool_reads_percpu_values_and_btf_from_bpfkit() -> None:
 
 
 def test_bpfkit_reads_what_bpftool_wrote() -> None:
+    require("pinning")  # bpftool hands its map over by a pin
+    require_libbpf("bpftool map create")
     path = f"/sys/fs/bpf/bpfkit-test-bpftool-{os.getpid()}"
     bpftool("map", "create", path, "type", "hash", "key", "4", "value", "8", "entries", "8", "name", "m")
     try:

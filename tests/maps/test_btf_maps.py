@@ -7,6 +7,7 @@ import pytest
 import bpfkit
 from bpfkit.btf import Array, Btf, Enum, EnumValue, Int, IntEncoding, Member, Struct, Typedef
 from bpfkit.maps import Map, kernel_btf
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -36,6 +37,15 @@ def test_values_decode_from_the_maps_btf() -> None:
         assert (ev.pid, ev.comm, ev.flags, ev.st) == (42, b"bash", 3, 1)
         assert repr(ev) == "event(pid=42, comm=b'bash', flags=3, st=1)"
         assert ev._asdict() == {"pid": 42, "comm": b"bash", "flags": 3, "st": 1}
+
+
+def test_a_map_opened_by_id_decodes_with_the_btf_the_kernel_holds() -> None:
+    require("object_ids")  # BPF_MAP_GET_FD_BY_ID, BPF_BTF_GET_FD_BY_ID
+    with Map.create("hash", key_size=4, value_size=32, max_entries=4, name="evs", btf=_event_btf(),
+                    btf_key_type_id=1, btf_value_type_id=7) as m:
+        info = m.info()
+        m[-1] = {"pid": 42, "comm": "bash", "flags": 3, "st": 1}
+        ev = m[-1]
         with Map.from_id(m.id) as again:  # BTF fetched from the kernel by id
             assert again.btf is not None
             assert again[-1]._asdict() == ev._asdict()
@@ -66,6 +76,7 @@ def test_spin_locked_values_with_f_lock() -> None:
 
 
 def test_kernel_btf_of_vmlinux_is_the_hosts() -> None:
+    require("object_ids")
     from bpfkit import host
     from bpfkit._kbtf import load_btf
     from bpfkit._sys import Fd

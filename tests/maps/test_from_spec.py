@@ -11,6 +11,7 @@ from bpfkit import host
 from bpfkit._uapi import MapType
 from bpfkit.maps import ArrayMap, HashMap, Map, PerfEventArrayMap, RingBufMap
 from bpfkit.obj import MapKind, MapSpec, Pinning
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
@@ -57,6 +58,7 @@ def test_from_spec_writes_and_freezes_data() -> None:
 
 
 def test_from_spec_pins_then_reopens_and_checks_the_pin() -> None:
+    require("pinning")
     path = _path("pin")
     spec = MapSpec(name="shared", type=MapType.ARRAY, key_size=4, value_size=8, max_entries=4, pinning=Pinning.BY_NAME)
     first = Map.from_spec(spec, pin_path=path)

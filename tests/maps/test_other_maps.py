@@ -154,6 +154,16 @@ def test_storage_with_ctypes_value_gets_btf() -> None:
         m[s] = {"a": 1, "b": -2}
         got = m[s]
         assert (got.a, got.b) == (1, -2)
+
+
+def test_storage_reopened_by_id_decodes_with_the_btf_bpfkit_built() -> None:
+    require("object_ids")  # BPF_MAP_GET_FD_BY_ID, BPF_BTF_GET_FD_BY_ID
+
+    class Val(ctypes.Structure):
+        _fields_ = [("a", ctypes.c_uint32), ("b", ctypes.c_int64)]
+
+    with Map.create("sk_storage", value_type=Val, name="skv") as m, socket.socket() as s:
+        m[s] = {"a": 1, "b": -2}
         with Map.from_id(m.id) as again:  # decoded from the BTF bpfkit built
             v = again[s]
             assert v.a == 1 and v.b == -2 and v._asdict() == {"a": 1, "b": -2}

@@ -13,7 +13,7 @@ from .libc import libc
 
 __all__ = [
     "BPFFS", "DEBUGFS", "SECURITYFS", "TRACEFS_DIRS", "TRACEFS_FIX", "ensure_bpffs", "ensure_bpffs_for",
-    "ensure_debugfs_tracing", "ensure_securityfs", "ensure_tracefs", "mount_points", "tracefs_access", "uid_text",
+    "ensure_debugfs_tracing", "ensure_securityfs", "ensure_tracefs", "mount_points", "tracefs_access",
 ]
 
 BPFFS = "/sys/fs/bpf"
@@ -64,19 +64,22 @@ def _do_mount(source: str, target: str, fstype: str) -> None:
         raise OSError(err, f"mount -t {fstype} {source} {target}: {os.strerror(err)}")
 
 
-def uid_text() -> str:
-    """This process's uid as messages name it; in a user namespace also the uid it has outside (which is what
-    file permissions on tracefs or the host's bpffs go by): ``uid 0 of a user namespace (uid 65534 outside)``."""
-    uid = os.getuid()
+def in_initial_user_namespace() -> bool:
+    """True unless this process runs in a user namespace (its uid_map is not the whole identity map)."""
     try:
         with open("/proc/self/uid_map") as f:
-            rows = [[int(x) for x in line.split()] for line in f if line.strip()]
-    except (OSError, ValueError):
-        return f"uid {uid}"
-    if rows == [[0, 0, 4294967295]]:  # the initial user namespace
-        return f"uid {uid}"
-    outside = next((out + uid - inside for inside, out, count in rows if inside <= uid < inside + count), None)
-    return f"uid {uid} of a user namespace" + (f" (uid {outside} outside)" if outside is not None else "")
+            lines = f.read().split("\n")
+    except OSError:
+        return True
+    rows = [line.split() for line in lines if line.strip()]
+    return rows == [["0", "0", "4294967295"]]
+
+
+def tracefs_user() -> str:
+    """Who this process is to tracefs, for a refusal: a uid, and whether it is root only of a user namespace."""
+    if in_initial_user_namespace():
+        return f"uid {os.getuid()}"
+    return f"uid {os.getuid()} of a user namespace, which tracefs does not count as root"
 
 
 @contextlib.contextmanager
@@ -88,7 +91,7 @@ def tracefs_access(what: str) -> Iterator[None]:
         raise
     except PermissionError as exc:
         raise AccessError(f"{what}: cannot open {exc.filename}: tracefs is readable only by root here "
-                          f"(this process is {uid_text()})", path=exc.filename, fix=TRACEFS_FIX) from None
+                          f"(this process is {tracefs_user()})", path=exc.filename, fix=TRACEFS_FIX) from None
 
 
 def ensure_bpffs(path: str = BPFFS) -> str:

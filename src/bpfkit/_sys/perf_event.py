@@ -61,8 +61,10 @@ def perf_event_open(
     if r < 0:
         err = ctypes.get_errno()
         if err in (E.EPERM, E.EACCES):
-            raise BpfPermissionError(err, command="perf_event_open", target=target,
-                                     detail=paranoid_refusal(_paranoid(), _sys_admin()))
+            detail = paranoid_refusal(_paranoid(), _sys_admin())
+            if detail is None and err == E.EACCES and not _sys_admin() and attr.type == pmu_type("uprobe"):
+                raise BpfPermissionError(err, command="perf_event_open", target=target, hint=_UPROBE_REFUSAL)
+            raise BpfPermissionError(err, command="perf_event_open", target=target, detail=detail)
         raise KernelError(err, command="perf_event_open", target=target)
     return int(r)
 
@@ -85,6 +87,12 @@ def _paranoid() -> int | None:
 
 def _sys_admin() -> bool:
     return privilege.has_capability(privilege.CAP_SYS_ADMIN)
+
+
+_UPROBE_REFUSAL = ("the kernel creates uprobe perf events only for CAP_SYS_ADMIN (CAP_PERFMON allowed it from Linux 5.8 "
+                  "until a security fix took that back; current and stable kernels carry the fix): grant "
+                  "CAP_SYS_ADMIN or run as root to attach uprobes and USDT probes; a uprobe.multi link "
+                  "(SEC(\"uprobe.multi/...\"), Linux 6.6) needs only CAP_BPF and CAP_PERFMON")
 
 
 def paranoid_refusal(paranoid: int | None, sys_admin: bool) -> str | None:

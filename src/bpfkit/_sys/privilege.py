@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable
 
-from .mounts import ensure_securityfs
+from .mounts import ensure_securityfs, in_initial_user_namespace
 
 __all__ = [
     "CAP_BPF",
@@ -82,17 +82,6 @@ def effective_capabilities() -> frozenset[int]:
                 bits = int(line.split()[1], 16)
                 return frozenset(i for i in range(64) if bits >> i & 1)
     return frozenset()  # pragma: no cover - every Linux since 2.6 has CapEff
-
-
-def in_initial_user_namespace() -> bool:
-    """True unless this process runs in a user namespace (its uid_map is not the whole identity map)."""
-    try:
-        with open("/proc/self/uid_map") as f:
-            lines = f.read().split("\n")
-    except OSError:
-        return True
-    rows = [line.split() for line in lines if line.strip()]
-    return rows == [["0", "0", "4294967295"]]
 
 
 def has_capability(cap: int) -> bool:

@@ -100,7 +100,10 @@ def error_for(err: int, command: int, target: str | None = None, detail: str | N
         cmd_name = f"bpf command {command}"
     if detail is None:
         detail = _MEANING.get((command, err)) or _MEANING.get((None, err))
-    if err in (E.EPERM, E.EACCES) and (not _privileged() or (command, err) not in _MEANING):
+    # EACCES from BPF_PROG_LOAD is the verifier's verdict whoever loads (the kernel refuses a missing capability,
+    # lockdown or a token's scope with EPERM): the loader retries it with a log, for any user
+    verdict = (command, err) == (Cmd.PROG_LOAD, E.EACCES)
+    if err in (E.EPERM, E.EACCES) and not verdict and (not _privileged() or (command, err) not in _MEANING):
         if err == E.EACCES and command in (Cmd.OBJ_PIN, Cmd.OBJ_GET):
             hint: str | None = _PIN_ACCESS_HINT  # file permissions on the bpffs, not a capability or lockdown
         else:

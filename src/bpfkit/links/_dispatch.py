@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cgroup", "iterator", "kprobe", "ksyscall", "netfilter", "netns", "perf_event", "raw_tracepoint",
-    "socket_filter", "sockmap", "tcx", "tracepoint", "trampoline", "uprobe", "uprobe_support", "usdt", "xdp",
+    "socket_filter", "sockmap", "tcx", "tracepoint", "trampoline", "uprobe", "usdt", "xdp",
 ]
 
 
@@ -115,13 +115,6 @@ def uprobe(prog: Program, where: str | None, options: dict[str, Any]) -> Link:
 
     return attach_uprobe(prog, binary, sym or None, offset=_offset(prog, off, "uprobe"),
                          retprobe=d is not None and d.is_return_probe, **options)
-
-
-def uprobe_support() -> bool:
-    """The probe of the uprobe family (features.check("uprobe")): may this process create uprobes?"""
-    from ._probes import uprobe_support as probe
-
-    return probe()
 
 
 def usdt(prog: Program, where: str | None, options: dict[str, Any]) -> Link:

@@ -12,20 +12,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .._sys import Fd, privilege
+from .._sys import Fd
 from .._sys import perf_event as P
 from .._sys.mounts import ensure_tracefs, tracefs_access
 from .._uapi import PerfType, ProgType
-from ..errors import (
-    AccessError,
-    BpfKeyError,
-    BpfPermissionError,
-    BpfTypeError,
-    BpfValueError,
-    KernelError,
-    NotSupportedError,
-    ObjectFormatError,
-)
+from ..errors import AccessError, BpfKeyError, BpfTypeError, BpfValueError, KernelError, NotSupportedError, ObjectFormatError
 from ._base import Link, close_links, holds_program
 from ._tracing import attach_perf_event_fd
 
@@ -47,7 +38,6 @@ __all__ = [
     "resolve_symbol",
     "resolve_symbols",
     "uprobe_ref_ctr_support",
-    "uprobe_support",
 ]
 
 class LinkGroup(Link):
@@ -353,51 +343,6 @@ def uprobe_ref_ctr_support() -> bool:
     return P.pmu_type("uprobe") is not None and _ref_ctr_shift() is not None
 
 
-UPROBE_CAPS = (privilege.CAP_PERFMON, privilege.CAP_SYS_ADMIN)
-"""What perf_event_open asks of a process creating a uprobe: CAP_SYS_ADMIN since Linux 6.16 (and the stable
-kernels that took "perf: Require CAP_SYS_ADMIN for uprobes", mid-2025); CAP_PERFMON was enough before."""
-
-_UPROBE_MULTI_WAY = ("or attach through a uprobe.multi link (SEC(\"uprobe.multi/...\"), Linux 6.6), which needs "
-                     "only CAP_BPF and CAP_PERFMON")
-
-
-def uprobe_support() -> bool:
-    """Whether this process may create uprobes: through the uprobe PMU (perf_event_open, which the kernel offers
-    to CAP_PERFMON or, since Linux 6.16, CAP_SYS_ADMIN only) or tracefs ``uprobe_events``. A refusal raises the
-    BpfPermissionError (the feature probe records why)."""
-    pmu = P.pmu_type("uprobe")
-    if pmu is None:
-        try:
-            root = ensure_tracefs()
-        except OSError:
-            return False
-        events = os.path.join(root, "uprobe_events")
-        if not os.path.exists(events):
-            return False
-        with open(events, "a"):  # PermissionError when tracefs is not this user's
-            return True
-    attr = P.PerfEventAttr(type=pmu, sample_period=1)  # no path: EINVAL once the capability check passed
-    try:
-        os.close(P.perf_event_open(attr, 0, -1, target="probe uprobe PMU"))  # pragma: no cover - no path is EINVAL
-    except BpfPermissionError:
-        raise
-    except KernelError:
-        return True
-    return True  # pragma: no cover
-
-
-def _uprobe_refused(kind: str, exc: BpfPermissionError) -> BpfPermissionError:
-    """The EACCES/EPERM of a uprobe's perf_event_open, naming the capability the kernel asks for and the way out."""
-    from .._sys.syscall import permission_hint
-
-    hint = permission_hint(f"creating a {kind} through perf_event_open (the uprobe PMU)", UPROBE_CAPS,
-                           token_applies=False)
-    if hint is None:
-        return exc
-    return BpfPermissionError(exc.errno or E.EACCES, command=exc.command, target=exc.target,
-                              hint=f"{hint}, {_UPROBE_MULTI_WAY}")
-
-
 @holds_program
 def attach_uprobe(
     prog: Program,
@@ -451,13 +396,10 @@ def _open_uprobe(prog: Program, path: str, file_off: int, symbol: str | None, re
         attr.config |= ref_ctr_offset << shift
     attr.config1 = ctypes.addressof(pbuf)
     attr.config2 = file_off
-    try:
-        pfd = Fd(
-            P.perf_event_open(attr, pid if pid >= 0 else -1, 0 if pid < 0 else -1, target=target),
-            f"perf event of {target}",
-        )
-    except BpfPermissionError as exc:
-        raise _uprobe_refused(kind, exc) from None
+    pfd = Fd(
+        P.perf_event_open(attr, pid if pid >= 0 else -1, 0 if pid < 0 else -1, target=target),
+        f"perf event of {target}",
+    )
     return attach_perf_event_fd(prog, pfd, kind=kind, target=target, cookie=cookie)
 
 

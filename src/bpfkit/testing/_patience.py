@@ -13,7 +13,7 @@ SLOWDOWN_VAR = "BPFKIT_TEST_SLOWDOWN"
 
 
 def slowdown() -> float:
-    """The factor of $BPFKIT_TEST_SLOWDOWN (1 when unset; a bad value is an error, not silently 1)."""
+    """The factor of $BPFKIT_TEST_SLOWDOWN (1 when unset; a bad value is a BpfValueError, not silently 1)."""
     raw = os.environ.get(SLOWDOWN_VAR, "").strip()
     if not raw:
         return 1.0

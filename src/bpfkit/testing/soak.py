@@ -240,11 +240,11 @@ def soak(
 
     from .._sys.mounts import ensure_bpffs_for
 
+    start_ids = kernel_ids()  # first: a process that may not walk ids (no CAP_SYS_ADMIN) leaves no pin directory
     ensure_bpffs_for("/sys/fs/bpf")
     pin_dir = tempfile.mkdtemp(prefix="bpfkit-soak-", dir="/sys/fs/bpf")
     res = SoakResult(warmup=warmup, sample_every=sample_every)
     work = _Cycle(pin_dir)
-    start_ids = kernel_ids()
     t0 = time.monotonic()
     end = None if seconds is None else t0 + seconds
     try:
