@@ -25,6 +25,7 @@ uapi-check: setup
 	$(PY) scripts/gen_uapi.py --check
 	$(PY) scripts/gen_attrs.py --check
 	$(PY) scripts/gen_syscalls.py --check
+	$(PY) scripts/gen_records.py --check
 
 sections-check: setup
 	$(PY) scripts/gen_sections.py --check

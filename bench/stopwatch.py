@@ -11,7 +11,8 @@ from the kill() to the end of waitpid(): stop_ns. It also times the spawn to the
 ready line (start_ns) and, for ``bpfkit bootstrap --duration 0``, spawn to exit.
 After each exit it checks that no bpf_link of the kernel still holds one of the
 process's programs (the ids its ready line gave): a stop that leaves a program
-attached fails the run instead of giving a number. Prints one JSON object.
+attached fails the run instead of giving a number. The bpfkit side also measures the kernel's floor
+(b9_floor.py: 2 and 16 tracepoint perf events without BPF, closed at once). Prints one JSON object.
 The same harness runs both sides, so its own costs cancel out in the ratios.
 """
 
@@ -98,6 +99,14 @@ def main() -> int:
     out: dict[str, Any] = {"bench": "b9_stop", "side": args.side}
     for name, (argv, ready_on) in scenarios(args.side).items():
         out[name] = measure(argv, ready_on, kill=name != "tool_duration0")
+    if args.side == "bpfkit":  # the kernel's floor, in the same run (see b9_floor.py)
+        from b9_floor import close_concurrent, open_events
+
+        for n in (2, 16):
+            fds = open_events(n)
+            t0 = time.monotonic_ns()
+            close_concurrent(fds)
+            out[f"floor{n}"] = {"close_ns": time.monotonic_ns() - t0}
     print(json.dumps(out))
     return 0
 

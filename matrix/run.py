@@ -496,7 +496,8 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                          "runs of every environment on 6.12 and 7.x with the whole selection only)")
     ap.add_argument("--from-results", type=Path, nargs="+", metavar="JSON", default=None,
                     help="boot nothing: write env-matrix.md (or --env-markdown) from the --out files of earlier "
-                         "runs, e.g. one guest each run one after another on a busy machine")
+                         "runs, e.g. one guest each run one after another on a busy machine; from runs of "
+                         "the arm64 kernels alone (whole selection), arm64-matrix.md")
     return ap.parse_args(argv), extra
 
 
@@ -561,8 +562,11 @@ def markdown_outputs(args: argparse.Namespace, extra: Sequence[str],
 def assemble(results: Sequence[Path], target: Path | None) -> int:
     """env-matrix.md from the JSON results of several runs (their host-environment columns, in
     kernel-then-environment order); refused unless they cover every environment on 6.12 and 7.x
-    with one selection, or ``target`` names another file."""
+    with one selection, or ``target`` names another file. Results that hold every arm64 kernel's
+    plain column (run one guest at a time) write arm64-matrix.md instead."""
     columns: dict[str, report.Column] = {}
+    arm64: dict[str, report.Column] = {}
+    arm64_labels = [s.label for s in debian.DEFAULT_KERNELS if s.arch == "arm64"]
     selections, dates = set(), set()
     for path in results:
         doc = json.loads(path.read_text())
@@ -573,6 +577,17 @@ def assemble(results: Sequence[Path], target: Path | None) -> int:
             col = report.Column.from_json(d)
             if col.env != envs.PLAIN:
                 columns[col.label] = col  # a later file's column replaces an earlier one's
+            elif col.label in arm64_labels:
+                arm64[col.label] = col
+    if arm64 and not columns:
+        missing_arm = [label for label in arm64_labels if label not in arm64]
+        if len(selections) != 1 or selections != {""} or missing_arm:
+            log(f"the results do not make the arm64 table: selections {sorted(selections)}; missing {missing_arm}")
+            return 2
+        out = target or HERE / "arm64-matrix.md"
+        out.write_text(report.render_markdown([arm64[label] for label in arm64_labels]))
+        log(f"wrote {out}; copy its tables into README.md with python3 matrix/readme_table.py")
+        return 0
     order = {envs.column_label(k, e): i for i, (k, e) in
              enumerate((k, e) for k in reversed(ENV_KERNELS) for e in envs.ENVS if not e.plain)}
     missing = [label for label in order if label not in columns]

@@ -54,6 +54,8 @@ def _describe_class(name: str, cls: type) -> list[str]:
                                                  "__enter__", "__exit__", "__aiter__"):
             continue
         value = inspect.getattr_static(cls, attr)
+        if type(value).__name__ == "_DeferredInit":  # a record's __init__, built on first lookup (bpfkit._record)
+            value = getattr(cls, attr)
         if isinstance(value, (staticmethod, classmethod)):
             kind = "staticmethod" if isinstance(value, staticmethod) else "classmethod"
             lines.append(f"    {kind} {attr}{_sig(getattr(cls, attr))}")

@@ -40,11 +40,12 @@ from bpfkit.btf import Array, Btf, Const, Enum, Enum64, Int, Struct, Typedef, Un
 OUT = ROOT / "src" / "bpfkit" / "_sys" / "attrs.py"
 OUT_LAZY = OUT.with_name("_attrs_lazy.py")
 
-# classes written to OUT_LAZY (not needed to load and attach an object), imported on first use:
+# classes written to OUT_LAZY (not needed to load and attach an object), imported on first use
+# (ProgBindMapAttr stays eager: a load binds .rodata to its programs):
 # building a ctypes class costs about 30 us, and bpf_link_info alone has 30 of them.
 LAZY = frozenset({
     "ProgAttachAttr", "TestRunAttr", "ProgQueryAttr", "TaskFdQueryAttr", "LinkUpdateAttr", "LinkDetachAttr",
-    "EnableStatsAttr", "IterCreateAttr", "ProgBindMapAttr", "TokenCreateAttr", "ProgInfo", "LinkInfo",
+    "EnableStatsAttr", "IterCreateAttr", "TokenCreateAttr", "ProgInfo", "LinkInfo",
     "IterLinkInfo", "StackBuildId", "NlMsgHdr", "NlAttr", "IfInfoMsg", "TcMsg",
 })
 

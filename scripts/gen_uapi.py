@@ -34,9 +34,10 @@ OUT = ROOT / "src" / "bpfkit" / "_uapi" / "_generated.py"
 OUT_LAZY = OUT.with_name("_generated_lazy.py")
 
 # classes written to OUT_LAZY; bpfkit._uapi lists the same names in _LAZY (a test checks they agree)
+# (RingbufHeaderBits is not: a RingBuffer reader, what most tools start, reads records with it)
 LAZY = frozenset({
     "HelperId", "StatsType", "PerfSwId", "PerfHwId", "PerfRecordType", "PerfSampleFormat", "XdpAction",
-    "RingbufFlags", "RingbufHeaderBits", "PerfEventOutputFlags", "StackIdFlags", "LocalStorageFlags",
+    "RingbufFlags", "PerfEventOutputFlags", "StackIdFlags", "LocalStorageFlags",
     "LinkCreateFlags", "UprobeMultiFlags", "AttachFlags", "TestRunFlags", "QueryFlags", "ObjFlags",
     "BtfLoadFlags", "TcAction", "XdpFlags",
 })
@@ -165,7 +166,14 @@ Source: BTF of Linux {release} plus the uapi #define table of the generator.
 # ruff: noqa: E501
 from __future__ import annotations
 
-from ._base import UapiFlag, UapiIntEnum, register_prefix
+from ._base import register_prefix
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._base import UapiFlag, UapiIntEnum
+else:  # stand-ins whose class statements return the enum make_enum builds: half the import time (issue 18)
+    from ._base import EnumBodyFlag as UapiFlag
+    from ._base import EnumBodyInt as UapiIntEnum
 
 GENERATED_FROM = {release!r}
 '''

@@ -18,7 +18,7 @@ REQUIRED_9P = ("virtio_pci", "9pnet_virtio", "9p")
 REQUIRED_VIRTIOFS = ("virtio_pci", "virtiofs")
 OPTIONAL = (
     "veth", "dummy", "tun", "sch_ingress", "cls_bpf", "act_bpf", "sch_fq",
-    "ipv6", "xt_bpf", "overlay",
+    "ipv6", "xt_bpf", "overlay", "loop", "ext4",  # loop + ext4: tests that make a file system on an image
 )
 # The driver of the scratch disks (--disk).
 DISK = ("virtio_blk",)

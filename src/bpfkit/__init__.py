@@ -6,8 +6,6 @@ perf buffers and attach programs, with no libbpf, no BCC and no kernel headers.
 
 from __future__ import annotations
 
-import importlib
-
 from ._uapi import AttachType as AttachType
 from ._uapi import BtfKind as BtfKind
 from ._uapi import LinkType as LinkType
@@ -15,6 +13,7 @@ from ._uapi import MapFlags as MapFlags
 from ._uapi import MapType as MapType
 from ._uapi import ProgType as ProgType
 from ._uapi import UpdateFlags as UpdateFlags
+from ._uapi._base import import_module as _import_module
 from .errors import AccessError as AccessError
 from .errors import BpfError as BpfError
 from .errors import BpfIndexError as BpfIndexError
@@ -88,7 +87,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'bpfkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_import_module(module), name)
     globals()[name] = value
     return value
 

@@ -14,7 +14,6 @@ import os
 import struct
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain, repeat
@@ -343,6 +342,8 @@ def close_unclosed(what: str, close: Callable[[], None]) -> None:
     """The __del__ of a reader or writer left open: a ResourceWarning, then ``close``; errors are
     swallowed (interpreter shutdown)."""
     try:
+        import warnings  # here, not at import (issue 18); at shutdown it is in sys.modules or skipped
+
         warnings.warn(f"unclosed {what}", ResourceWarning, stacklevel=3)
     except Exception:
         pass
@@ -707,6 +708,8 @@ class Reader:
         self._ep.close()
         self._wake.close()
         if leftovers:
+            import warnings
+
             warnings.warn(
                 f"{self._what}: {leftovers} ring mapping(s) still have exported views (a zero-copy record kept?); "
                 "they are unmapped when those views are freed",

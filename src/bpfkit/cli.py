@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
 from . import __version__
+from ._uapi._base import import_module
 from .errors import BpfError
 
 __all__ = ["COMMANDS", "SUBCOMMANDS", "build_parser", "main"]
@@ -47,15 +47,15 @@ def build_parser(command: str | None = None, *, lazy: bool = False) -> argparse.
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     if not lazy:
         for module in dict.fromkeys(SUBCOMMANDS.values()):
-            importlib.import_module(f"bpfkit._cli.{module}").register(sub)
+            import_module(f"bpfkit._cli.{module}").register(sub)
         return parser
     for name, (module, helptext) in COMMANDS.items():
         if name != command:
             sub.add_parser(name, help=helptext, add_help=False)
         elif module == "tools":
-            importlib.import_module("bpfkit._cli.tools").register(sub, names=(name,))
+            import_module("bpfkit._cli.tools").register(sub, names=(name,))
         else:
-            importlib.import_module(f"bpfkit._cli.{module}").register(sub)
+            import_module(f"bpfkit._cli.{module}").register(sub)
     return parser
 
 

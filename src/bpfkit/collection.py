@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno as E
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 
@@ -21,6 +20,7 @@ from ._registry import MAP_TYPES
 from ._sys import Fd
 from ._sys import commands as C
 from ._uapi import AttachType, MapType, ProgType, PseudoSrc
+from ._verifier_log import insn_line
 from .btf import Btf, BtfKind, BtfType, Datasec, Var
 from .btf._ext import LineInfo, encode_func_info, encode_line_info
 from .errors import (
@@ -598,20 +598,17 @@ def _source_of_failure(log: str, prog: ProgramSpec) -> str | None:
     return _line_lookup(prog.line_info)(idx)  # type: ignore[no-any-return]
 
 
-_POISON_RE = re.compile(r"^(\d+): \(85\) call unknown#195896080", re.M)
-
-
 def _poisoned_insn(log: str) -> int | None:
-    m = _POISON_RE.search(log)
-    if m:
-        return int(m.group(1))
-    m = re.search(r"invalid func unknown#195896080", log)
-    if m:
-        before = log[: m.start()].rstrip().splitlines()
-        for line in reversed(before):
-            mm = re.match(r"^(\d+): ", line)
-            if mm:
-                return int(mm.group(1))
+    for line in log.splitlines():
+        insn = insn_line(line)
+        if insn is not None and insn[1].startswith("(85) call unknown#195896080"):
+            return insn[0]
+    at = log.find("invalid func unknown#195896080")
+    if at >= 0:
+        for line in reversed(log[:at].rstrip().splitlines()):
+            insn = insn_line(line)
+            if insn is not None:
+                return insn[0]
     return None
 
 

@@ -43,9 +43,8 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-import re
 
-_INSN_LINE = re.compile(r"^(\d+): \([0-9a-f]{2}\)")
+from ._verifier_log import insn_line
 
 __all__ = [
     "AccessError",
@@ -271,9 +270,10 @@ def _failing_insn(log: str) -> int | None:
     """Index of the last instruction the verifier printed before it gave up (None if the log shows none)."""
     last = None
     for line in log.splitlines():
-        m = _INSN_LINE.match(line)
-        if m:
-            last = int(m.group(1))
+        insn = insn_line(line)  # an instruction line: ``N: (op) ...``, op in two lowercase hex digits
+        if insn is not None and insn[1][:1] == "(" and insn[1][3:4] == ")" and \
+                all(c in "0123456789abcdef" for c in insn[1][1:3]) and len(insn[1]) >= 4:
+            last = insn[0]
     return last
 
 

@@ -963,9 +963,9 @@ def _family_probe(family: str, fam: AttachFamily) -> Callable[[], bool]:
     @functools.cache
     @_answers(lambda: _FEATURE_LABEL[family], (host.CAP_BPF, host.CAP_PERFMON))
     def probe() -> bool:
-        import importlib
+        from ._uapi._base import import_module
 
-        return bool(getattr(importlib.import_module(f"bpfkit.links.{fam.module}"), fam.probe or "")())
+        return bool(getattr(import_module(f"bpfkit.links.{fam.module}"), fam.probe or "")())
 
     probe.__doc__ = f"True when the kernel has {fam.label}."
     return probe

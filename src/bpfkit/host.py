@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Sequence
 
 from ._sys.privilege import (
@@ -81,10 +80,26 @@ def kernel_release() -> str:
 @functools.cache
 def kernel_version() -> tuple[int, int, int]:
     """(major, minor, patch) of the running kernel."""
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", kernel_release())
-    if not m:
+    return _parse_release(kernel_release())
+
+
+def _parse_release(release: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a release string (``6.18.44-fc``, ``7.2``); (0, 0, 0) when it starts otherwise."""
+    nums: list[int] = []
+    for part in release.split(".", 2):
+        digits = ""
+        for ch in part:
+            if not ("0" <= ch <= "9"):
+                break
+            digits += ch
+        if not digits:
+            break
+        nums.append(int(digits))
+        if len(digits) != len(part):
+            break
+    if len(nums) < 2:
         return (0, 0, 0)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+    return (nums[0], nums[1], nums[2] if len(nums) > 2 else 0)
 
 
 def kernel_version_code() -> int:

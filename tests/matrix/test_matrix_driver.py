@@ -405,3 +405,18 @@ def test_no_wheelhouse_without_a_network_is_said(tmp_path: Path, monkeypatch: py
     assert run.ensure_wheelhouse(tmp_path, "/venv/bin/python") is None
     assert "no wheelhouse" in capsys.readouterr().err
     assert not list((tmp_path / run.WHEELHOUSE).glob("*/*.whl"))
+
+
+def test_arm64_matrix_from_the_runs_of_its_kernels_one_at_a_time(tmp_path: Path) -> None:
+    ok = report.Outcome(report.PASSED)
+    labels = [s.label for s in debian.DEFAULT_KERNELS if s.arch == "arm64"]
+    files = [_results_file(tmp_path / f"{label}.json", [report.Column(label, f"r-{label}", exit_code=0,
+                                                                       tests={"tests/test_a.py::test_x": ok})],
+                           selection="") for label in labels]
+    out = tmp_path / "arm64-matrix.md"
+    assert run.assemble(files[1:], out) == 2  # a kernel missing
+    assert run.assemble(list(reversed(files)), out) == 0
+    text = out.read_text()
+    assert all(label in text for label in labels) and text.index(labels[0]) < text.index(labels[-1])
+    quick = _results_file(tmp_path / "quick.json", [report.Column(labels[0], "r", exit_code=0)])
+    assert run.assemble([*files, quick], out) == 2  # a subset is no table

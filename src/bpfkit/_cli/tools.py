@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Sequence
 
+from .._uapi._base import import_module
 from ..tools._common import TOOLS, Session, duration
 
 TYPE_CHECKING = False
@@ -27,7 +27,7 @@ def register(subparsers: Any, names: Sequence[str] | None = None) -> None:
     for name, summary in TOOLS.items():
         if names is not None and name not in names:
             continue
-        module = importlib.import_module(f"bpfkit.tools.{name}")
+        module = import_module(f"bpfkit.tools.{name}")
         p = subparsers.add_parser(
             name, help=summary, description=f"{module.DESCRIPTION}\n\n{_COMMON}", epilog=module.EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -13,7 +13,7 @@ from ctypes import c_char, c_int32, c_uint8, c_uint16, c_uint32, c_uint64
 
 GENERATED_FROM = '7.2.13+deb14-amd64'
 
-__all__ = ['ProgAttachAttr', 'TestRunAttr', 'ProgQueryAttr', 'TaskFdQueryAttr', 'LinkUpdateAttr', 'LinkDetachAttr', 'EnableStatsAttr', 'IterCreateAttr', 'ProgBindMapAttr', 'TokenCreateAttr', 'ProgInfo', 'LinkInfoRawTracepoint', 'LinkInfoTracing', 'LinkInfoCgroup', 'LinkInfoIterMap', 'LinkInfoIterCgroup', 'LinkInfoIterTask', 'LinkInfoIter', 'LinkInfoNetns', 'LinkInfoXdp', 'LinkInfoStructOps', 'LinkInfoNetfilter', 'LinkInfoKprobeMulti', 'LinkInfoUprobeMulti', 'LinkInfoPerfEventUprobe', 'LinkInfoPerfEventKprobe', 'LinkInfoPerfEventTracepoint', 'LinkInfoPerfEventEvent', 'LinkInfoPerfEvent', 'LinkInfoTcx', 'LinkInfoNetkit', 'LinkInfoSockmap', 'LinkInfo', 'IterLinkInfoMap', 'IterLinkInfoCgroup', 'IterLinkInfoTask', 'IterLinkInfo', 'StackBuildId', 'NlMsgHdr', 'NlAttr', 'IfInfoMsg', 'TcMsg']
+__all__ = ['ProgAttachAttr', 'TestRunAttr', 'ProgQueryAttr', 'TaskFdQueryAttr', 'LinkUpdateAttr', 'LinkDetachAttr', 'EnableStatsAttr', 'IterCreateAttr', 'TokenCreateAttr', 'ProgInfo', 'LinkInfoRawTracepoint', 'LinkInfoTracing', 'LinkInfoCgroup', 'LinkInfoIterMap', 'LinkInfoIterCgroup', 'LinkInfoIterTask', 'LinkInfoIter', 'LinkInfoNetns', 'LinkInfoXdp', 'LinkInfoStructOps', 'LinkInfoNetfilter', 'LinkInfoKprobeMulti', 'LinkInfoUprobeMulti', 'LinkInfoPerfEventUprobe', 'LinkInfoPerfEventKprobe', 'LinkInfoPerfEventTracepoint', 'LinkInfoPerfEventEvent', 'LinkInfoPerfEvent', 'LinkInfoTcx', 'LinkInfoNetkit', 'LinkInfoSockmap', 'LinkInfo', 'IterLinkInfoMap', 'IterLinkInfoCgroup', 'IterLinkInfoTask', 'IterLinkInfo', 'StackBuildId', 'NlMsgHdr', 'NlAttr', 'IfInfoMsg', 'TcMsg']
 
 
 class _ProgAttachAttr_0(ctypes.Union):
@@ -188,17 +188,6 @@ class IterCreateAttr(ctypes.Structure):
     __slots__ = ()  # a misspelt field is an AttributeError, not a silent Python attribute
     _fields_ = [
         ('link_fd', c_uint32),
-        ('flags', c_uint32),
-    ]
-
-
-class ProgBindMapAttr(ctypes.Structure):
-    """BPF_PROG_BIND_MAP."""
-
-    __slots__ = ()  # a misspelt field is an AttributeError, not a silent Python attribute
-    _fields_ = [
-        ('prog_fd', c_uint32),
-        ('map_fd', c_uint32),
         ('flags', c_uint32),
     ]
 

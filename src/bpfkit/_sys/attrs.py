@@ -15,7 +15,7 @@ from .._uapi._base import lazy_getattr
 
 GENERATED_FROM = '7.2.13+deb14-amd64'
 
-__all__ = ['MapCreateAttr', 'MapElemAttr', 'MapBatchAttr', 'ProgLoadAttr', 'ObjPinAttr', 'GetIdAttr', 'InfoAttr', 'RawTracepointOpenAttr', 'BtfLoadAttr', 'LinkCreatePerfEvent', 'LinkCreateKprobeMulti', 'LinkCreateTracing', 'LinkCreateNetfilter', 'LinkCreateTcx', 'LinkCreateUprobeMulti', 'LinkCreateNetkit', 'LinkCreateCgroup', 'LinkCreateTracingMulti', 'LinkCreateAttr', 'MapInfo', 'BtfInfo', 'PerfEventAttr', 'PerfEventMmapPage', 'PerfEventHeader']
+__all__ = ['MapCreateAttr', 'MapElemAttr', 'MapBatchAttr', 'ProgLoadAttr', 'ObjPinAttr', 'GetIdAttr', 'InfoAttr', 'RawTracepointOpenAttr', 'BtfLoadAttr', 'LinkCreatePerfEvent', 'LinkCreateKprobeMulti', 'LinkCreateTracing', 'LinkCreateNetfilter', 'LinkCreateTcx', 'LinkCreateUprobeMulti', 'LinkCreateNetkit', 'LinkCreateCgroup', 'LinkCreateTracingMulti', 'LinkCreateAttr', 'ProgBindMapAttr', 'MapInfo', 'BtfInfo', 'PerfEventAttr', 'PerfEventMmapPage', 'PerfEventHeader']
 
 
 class MapCreateAttr(ctypes.Structure):
@@ -407,6 +407,17 @@ class LinkCreateAttr(ctypes.Structure):
     ]
 
 
+class ProgBindMapAttr(ctypes.Structure):
+    """BPF_PROG_BIND_MAP."""
+
+    __slots__ = ()  # a misspelt field is an AttributeError, not a silent Python attribute
+    _fields_ = [
+        ('prog_fd', c_uint32),
+        ('map_fd', c_uint32),
+        ('flags', c_uint32),
+    ]
+
+
 class MapInfo(ctypes.Structure):
     """struct bpf_map_info."""
 
@@ -670,7 +681,6 @@ _LAZY = frozenset({
     'NlAttr',
     'NlMsgHdr',
     'ProgAttachAttr',
-    'ProgBindMapAttr',
     'ProgInfo',
     'ProgQueryAttr',
     'StackBuildId',
@@ -692,7 +702,6 @@ if TYPE_CHECKING:
     from ._attrs_lazy import NlAttr as NlAttr
     from ._attrs_lazy import NlMsgHdr as NlMsgHdr
     from ._attrs_lazy import ProgAttachAttr as ProgAttachAttr
-    from ._attrs_lazy import ProgBindMapAttr as ProgBindMapAttr
     from ._attrs_lazy import ProgInfo as ProgInfo
     from ._attrs_lazy import ProgQueryAttr as ProgQueryAttr
     from ._attrs_lazy import StackBuildId as StackBuildId

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import select
-import warnings
 
 from ..errors import BpfValueError
 
@@ -75,6 +74,8 @@ class Epoll:
         if ep is not None:
             self._ep = None
             try:
+                import warnings  # here, not at import (issue 18); at shutdown it is in sys.modules or skipped
+
                 warnings.warn("unclosed epoll instance", ResourceWarning, stacklevel=2)
             except Exception:
                 pass

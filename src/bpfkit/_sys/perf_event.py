@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
-import fcntl
 import functools
 import mmap
 import os
-import re
 
 from .._uapi import PerfFlags
 from ..errors import BpfPermissionError, KernelError, NotSupportedError
@@ -152,8 +150,7 @@ def map_pages(fd: int, length: int, *, writable: bool = True, offset: int = 0, w
 
 def set_cloexec(fd: int) -> None:
     """Mark an fd close-on-exec."""
-    flags = fcntl.fcntl(fd, fcntl.F_GETFD)
-    fcntl.fcntl(fd, fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+    os.set_inheritable(fd, False)  # FD_CLOEXEC, without importing fcntl
 
 
 # ---- kprobe and uprobe PMUs ---------------------------------------------------------------
@@ -179,8 +176,14 @@ def retprobe_bit(name: str) -> int:
             text = f.read().strip()
     except FileNotFoundError:
         return 0
-    m = re.match(r"config:(\d+)", text)
-    return int(m.group(1)) if m else 0
+    if not text.startswith("config:"):
+        return 0
+    digits = ""
+    for c in text[len("config:"):]:  # the bit, maybe followed by "-last": "config:0"
+        if not ("0" <= c <= "9"):
+            break
+        digits += c
+    return int(digits) if digits else 0
 
 
 @functools.cache

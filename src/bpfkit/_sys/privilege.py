@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable
 
 from .mounts import ensure_securityfs, in_initial_user_namespace
@@ -62,8 +61,10 @@ def lockdown_mode() -> str | None:
         return "none"
     except OSError:
         return None
-    m = re.search(r"\[(\w+)\]", text)
-    return m.group(1) if m else None
+    start = text.find("[")  # the mode in force is in brackets: "none [integrity] confidentiality"
+    end = text.find("]", start + 1)
+    mode = text[start + 1 : end] if start >= 0 and end > start else ""
+    return mode if mode and all(c.isalnum() or c == "_" for c in mode) else None
 
 
 CAP_NET_ADMIN = 12

@@ -17,11 +17,8 @@ half-written records.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import os
-import platform
-import sysconfig
 from collections.abc import Callable
 
 from ..errors import NotSupportedError
@@ -29,7 +26,10 @@ from .perf_event import map_pages
 
 __all__ = ["ACQUIRE_FENCE", "FENCE_SOURCE", "RELEASE_FENCE", "TSO", "check_ordering", "map_pages", "unmap"]
 
-TSO = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+# os.uname().machine is platform.machine() without importing platform (and ctypes.util, sysconfig: ~5 ms of a
+# tool's start, issue 18); they are imported only on the weakly ordered machines that look for libatomic.
+_MACHINE = os.uname().machine
+TSO = _MACHINE.lower() in ("x86_64", "amd64", "i386", "i686")
 
 _MEMORY_ORDER_ACQUIRE = 2
 _MEMORY_ORDER_RELEASE = 3
@@ -47,7 +47,9 @@ Fence = Callable[[], None]
 
 def _library_dirs() -> list[str]:
     """Where this machine's shared libraries live when the loader's cache cannot say (multiarch first)."""
-    triplet = sysconfig.get_config_var("MULTIARCH") or f"{platform.machine()}-linux-gnu"
+    import sysconfig
+
+    triplet = sysconfig.get_config_var("MULTIARCH") or f"{_MACHINE}-linux-gnu"
     return [f"/lib/{triplet}", f"/usr/lib/{triplet}", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
 
 
@@ -62,7 +64,11 @@ def open_libatomic(find_library: Callable[[str], str | None] | None = None) -> c
             return ctypes.CDLL(name)
         except OSError:
             continue
-    found = (find_library or ctypes.util.find_library)("atomic")
+    if find_library is None:
+        from ctypes import util
+
+        find_library = util.find_library
+    found = find_library("atomic")
     if found:
         try:
             return ctypes.CDLL(found)
@@ -93,7 +99,7 @@ def code_fences() -> tuple[Fence, Fence] | None:
     """(acquire, release) fences of bpfkit's own machine code for this machine in a page mapped executable;
     None when there is no code for it or the kernel refuses executable memory (SELinux execmem, systemd's
     MemoryDenyWriteExecute)."""
-    code = _CODE.get(platform.machine().lower().replace("arm64", "aarch64").replace("amd64", "x86_64"))
+    code = _CODE.get(_MACHINE.lower().replace("arm64", "aarch64").replace("amd64", "x86_64"))
     if code is None:
         return None
     libc = ctypes.CDLL(None, use_errno=True)
@@ -136,7 +142,7 @@ def check_ordering(what: str) -> None:
     """Raise NotSupportedError when this CPU needs fences and none is available."""
     if not TSO and (ACQUIRE_FENCE is None or RELEASE_FENCE is None):
         raise NotSupportedError(
-            f"{what} needs memory fences on {platform.machine()}: libatomic (atomic_thread_fence) was not "
+            f"{what} needs memory fences on {_MACHINE}: libatomic (atomic_thread_fence) was not "
             "found and this process may not map executable memory for bpfkit's own barrier; install libatomic1",
             feature="ring memory ordering",
         )

@@ -12,7 +12,7 @@ import errno as E
 import functools
 import mmap
 import os
-import resource
+import resource  # not lazily: an EPERM may come after the process dropped the rights to read it
 from collections.abc import Callable
 
 from .._uapi import Cmd

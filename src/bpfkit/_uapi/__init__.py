@@ -26,6 +26,7 @@ from ._generated import PerfType as PerfType
 from ._generated import ProgFlags as ProgFlags
 from ._generated import ProgType as ProgType
 from ._generated import PseudoSrc as PseudoSrc
+from ._generated import RingbufHeaderBits as RingbufHeaderBits
 from ._generated import UpdateFlags as UpdateFlags
 
 TYPE_CHECKING = False
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from ._generated_lazy import PerfSwId as PerfSwId
     from ._generated_lazy import QueryFlags as QueryFlags
     from ._generated_lazy import RingbufFlags as RingbufFlags
-    from ._generated_lazy import RingbufHeaderBits as RingbufHeaderBits
     from ._generated_lazy import StackIdFlags as StackIdFlags
     from ._generated_lazy import StatsType as StatsType
     from ._generated_lazy import TcAction as TcAction
@@ -67,7 +67,6 @@ _LAZY = frozenset({
     "PerfSwId",
     "QueryFlags",
     "RingbufFlags",
-    "RingbufHeaderBits",
     "StackIdFlags",
     "StatsType",
     "TcAction",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
+import enum
+import sys
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
 
@@ -12,6 +13,16 @@ if TYPE_CHECKING:
     _E = TypeVar("_E", bound=IntEnum)
 
 _PREFIXES: dict[type, str] = {}
+
+
+def import_module(name: str) -> Any:
+    """The module ``name`` (absolute), imported if needed: ``importlib.import_module`` without importing
+    importlib and warnings into every start (issue 18)."""
+    module = sys.modules.get(name)
+    if module is None:
+        __import__(name)
+        module = sys.modules[name]
+    return module
 
 
 def register_prefix(cls: type, prefix: str) -> None:
@@ -60,6 +71,67 @@ class UapiFlag(IntFlag):
         return None
 
 
+def make_enum(base: type[_E], name: str, body: dict[str, Any]) -> type[_E]:
+    """The enum class ``class <name>(<base>): <body>`` would make, made the fast way where Python has one.
+
+    ``body`` is a class namespace (``__module__``, ``__qualname__``, ``__doc__``, then the members in order).
+    A class statement builds a member in ~10 us (enum's checks run for each); ``enum._simple_enum``
+    (Python 3.11+, what the standard library's own enums use) builds the same class in less than half of that,
+    and the generated modules hold about 300 members (issue 18). Python 3.10: the class statement's way.
+    """
+    simple = getattr(enum, "_simple_enum", None)
+    if simple is None:
+        return enum_by_class_statement(base, name, body)
+    cls: Any = simple(base)(type(name, (), dict(body)))
+    # _simple_enum reaches every member through a descriptor; a class statement stores the member itself
+    # in the class (a plain attribute lookup, what the hot paths do with Cmd.MAP_LOOKUP_ELEM) unless a base
+    # has that name: do as the class statement does.
+    inherited = {attr for b in cls.__mro__[1:] for attr in b.__dict__}
+    for member_name, member in cls._member_map_.items():
+        if member_name not in inherited:
+            type.__setattr__(cls, member_name, member)
+    return cls  # type: ignore[no-any-return]
+
+
+def enum_by_class_statement(base: type[_E], name: str, body: dict[str, Any]) -> type[_E]:
+    """What ``class <name>(<base>): <body>`` makes, the ordinary (slower) way: the reference of make_enum."""
+    meta: Any = type(base)
+    ns = meta.__prepare__(name, (base,))
+    for key, value in body.items():
+        ns[key] = value
+    return meta(name, (base,), ns)  # type: ignore[no-any-return]
+
+
+class _EnumBody(type):
+    """Metaclass of :class:`EnumBodyInt` and :class:`EnumBodyFlag`: a class statement with one of them as
+    its base returns the enum :func:`make_enum` builds from its body (an instance of enum's metaclass)."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> Any:
+        target = bases[0].__dict__.get("_enum_base_") if bases else None
+        if target is None:
+            return super().__new__(mcs, name, bases, ns)
+        return make_enum(target, name, ns)
+
+
+class EnumBodyInt(metaclass=_EnumBody):
+    """What the generated modules subclass at run time in place of :class:`UapiIntEnum` (type checkers see
+    UapiIntEnum): ``class MapType(EnumBodyInt): HASH = 1`` binds MapType to a UapiIntEnum built by make_enum."""
+
+    _enum_base_ = UapiIntEnum
+
+
+class EnumBodyFlag(metaclass=_EnumBody):
+    """As :class:`EnumBodyInt`, for :class:`UapiFlag`."""
+
+    _enum_base_ = UapiFlag
+
+
+class EnumBodyPlainInt(metaclass=_EnumBody):
+    """As :class:`EnumBodyInt`, for a plain :class:`enum.IntEnum` (the opcode fields of bpfkit.asm)."""
+
+    _enum_base_ = IntEnum
+
+
 def coerce(cls: type[_E], value: _E | int | str) -> _E:
     """``cls(value)`` for a member, its int value, or its kernel name as a string."""
     try:
@@ -81,7 +153,7 @@ def lazy_getattr(namespace: dict[str, Any], module: str, names: frozenset[str]) 
     def __getattr__(name: str) -> Any:
         if name not in names:
             raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        value = getattr(import_module(package + module if module.startswith(".") else module), name)
         namespace[name] = value
         return value
 

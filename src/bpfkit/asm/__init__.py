@@ -5,8 +5,7 @@ Pure: no syscalls, no kernel or /sys access, standard library only.
 
 from __future__ import annotations
 
-import importlib
-
+from .._uapi._base import import_module
 from ._instruction import ByteOrder, Instruction, decode, encode
 from ._opcodes import (
     AluOp,
@@ -82,7 +81,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

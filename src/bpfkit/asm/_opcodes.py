@@ -7,11 +7,12 @@ the OR of its fields, e.g. ``InsnClass.LDX | Mode.MEM | Size.W`` (0x61).
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from enum import IntEnum
     from typing import Final
+else:  # the class statements below return IntEnums built by make_enum, at half the import time (issue 18)
+    from .._uapi._base import EnumBodyPlainInt as IntEnum
 
 __all__ = [
     "ADDR_SPACE_CAST",

@@ -9,8 +9,6 @@ target type must match by name, skipping anonymous structs/unions.
 
 from __future__ import annotations
 
-import re
-import weakref
 from collections.abc import Sequence
 
 from .._record import Record
@@ -66,7 +64,9 @@ TYPE_KINDS = frozenset(
 )
 ENUMVAL_KINDS = frozenset({CoreReloKind.ENUMVAL_EXISTS, CoreReloKind.ENUMVAL_VALUE})
 
-_ACCESS_RE = re.compile(r"[0-9]{1,10}(?::[0-9]{1,10})*")
+def _is_access_string(access: str) -> bool:
+    """Whether ``access`` is indexes of 1 to 10 ASCII digits separated by ':' (``0:1:3``)."""
+    return all(0 < len(part) <= 10 and part.isascii() and part.isdigit() for part in access.split(":"))
 _MODIFIERS = (Typedef, Const, Volatile, Restrict, TypeTag)
 
 
@@ -194,7 +194,7 @@ def parse_spec(btf: Btf, type_id: int, access: str, kind: CoreReloKind) -> Spec:
     def bad(why: str) -> CoreError:
         return CoreError(f"access string {access!r} of type id {type_id}: {why}", malformed=True)
 
-    if not _ACCESS_RE.fullmatch(access):
+    if not _is_access_string(access):
         raise bad("not a list of indexes separated by ':'")
     spec = Spec(btf, type_id, kind)
     if kind in TYPE_KINDS:
@@ -516,9 +516,6 @@ class _NameIndex:
         self.entries: dict[tuple[str, int], tuple[int, ...]] = {}
 
 
-_CACHE: weakref.WeakKeyDictionary[Btf, _NameIndex] = weakref.WeakKeyDictionary()
-
-
 def _string_tables(btf: Btf) -> list[bytes]:
     """The string sections a lazily indexed Btf's own type names may live in (its own and its bases')."""
     out: list[bytes] = []
@@ -552,10 +549,10 @@ def _flavored_names(btf: Btf, ess: str) -> set[str]:
 
 def own_candidates(btf: Btf, ess: str, kind: BtfKind) -> tuple[int, ...]:
     """Ids of this Btf's own types whose essential name is ``ess`` and whose kind is compatible."""
-    idx = _CACHE.get(btf)
+    cache = btf._cache("core_names")
+    idx = cache.get(None)
     if idx is None or idx.count != btf.count:
-        idx = _NameIndex(btf.count)
-        _CACHE[btf] = idx
+        idx = cache[None] = _NameIndex(btf.count)
     key = (ess, _kind_class(kind))
     hit = idx.entries.get(key)
     if hit is not None:

@@ -55,8 +55,11 @@ from ._types import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mmap import mmap
+    from typing import Any
 
 __all__ = ["BTF_MAGIC", "Btf", "BtfHeader", "BtfIndex", "parse_header"]
+
+_KINDS: dict[int, BtfKind] = {int(k): k for k in BtfKind}
 
 if TYPE_CHECKING:  # an array of u32 of our own, or a cast view of a buffer (a mapped index file)
     _U32s = array[int] | memoryview
@@ -221,6 +224,15 @@ class Btf:
         self._str_base = base._str_end if base is not None else 0
         self._raw: bytes | mmap | None = None
         self._name_cache: dict[str, list[int]] = {}
+        self._derived: dict[str, Any] = {}
+
+    def _cache(self, key: str) -> dict[Any, Any]:
+        """A dict of this Btf for what other modules derive from it (CO-RE name index, map codecs), kept as
+        long as this Btf (a WeakKeyDictionary would import weakref into every start, issue 18)."""
+        d = self._derived.get(key)
+        if d is None:
+            d = self._derived[key] = {}
+        return d
 
     # ---- construction -------------------------------------------------
 
@@ -515,7 +527,9 @@ class Btf:
             raise BpfIndexError(f"BTF type id {type_id} out of range (count {self.count})")
         if self._offsets is not None and self._types[idx] is None:
             assert self._words is not None
-            return BtfKind((self._words[self._offsets[idx] + 1] >> 24) & 0x1F)
+            k = (self._words[self._offsets[idx] + 1] >> 24) & 0x1F
+            kind = _KINDS.get(k)  # a dict lookup: BtfKind(k) costs ~1 us, and a load asks ~1000 times
+            return kind if kind is not None else BtfKind(k)
         return self[type_id].kind
 
     def string(self, offset: int) -> str:

@@ -50,9 +50,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'bpfkit.links' has no attribute {name!r}")
-    import importlib
+    from .._uapi._base import import_module
 
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 
@@ -122,8 +122,8 @@ def attach_program(prog: Program, target: str | None = None, **options: Any) -> 
             f"program {prog.name!r} ({prog.type!r}, section {prog.section!r}) cannot be attached without an "
             "explicit target; use the attach function of its kind in bpfkit.links"
         )
-    import importlib
+    from .._uapi._base import import_module
 
-    attach = getattr(importlib.import_module(f"{__name__}.{fam.module}"), fam.function)
+    attach = getattr(import_module(f"{__name__}.{fam.module}"), fam.function)
     link: Link = attach(prog, target if target is not None else prog.attach_target, options)
     return link

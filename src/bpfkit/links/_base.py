@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import threading
+from _thread import allocate_lock
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 
@@ -289,7 +289,7 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
             errors.append(exc)
 
     queue = list(reversed(todo))  # pop() takes them in the given order
-    lock = threading.Lock()
+    lock = allocate_lock()
 
     def worker() -> None:
         while True:
@@ -300,6 +300,10 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
             close_one(link)
 
     threads: list[threading.Thread] = []
+    try:
+        import threading  # at stop, not at start (issue 18)
+    except ImportError:  # the rights to read it were dropped since start: this thread closes them all
+        todo = []
     for _ in range(min(max_workers, len(todo)) if len(todo) > 1 else 0):
         t = threading.Thread(target=worker, name="bpfkit-detach", daemon=True)
         try:

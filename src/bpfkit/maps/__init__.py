@@ -9,8 +9,7 @@ that loading an object imports only the families it uses.
 
 from __future__ import annotations
 
-import importlib
-
+from .._uapi._base import import_module
 from . import _exports
 from ._exports import MAP_CLASSES
 
@@ -67,7 +66,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module if module.startswith("bpfkit.") else f"{__name__}.{module}"), name)
+    value = getattr(import_module(module if module.startswith("bpfkit.") else f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

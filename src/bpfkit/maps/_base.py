@@ -23,10 +23,8 @@ import builtins
 import ctypes
 import errno as E
 import functools
-import importlib
 import operator
 import os
-import re
 import struct
 import sys
 import time
@@ -45,6 +43,7 @@ from .._sys.attrs import MapBatchAttr, MapElemAttr
 from .._sys.fd import adopt_fd, fd_of
 from .._sys.syscall import ENOTSUPP, error_for, last_errno
 from .._uapi import MAP_MIN_KERNEL, Cmd, MapFlags, MapType, UpdateFlags
+from .._uapi._base import import_module
 from ..btf import Btf
 from ..errors import (
     BpfError,
@@ -82,7 +81,12 @@ if TYPE_CHECKING:
 else:
     SupportsFd = object  # what type checkers read is above; typing is not imported at run time (issue 18)
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.]{0,15}$")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
+
+
+def _valid_name(name: object) -> bool:
+    """Whether ``name`` is a kernel object name: at most 15 of A-Z, a-z, 0-9, '_' and '.'."""
+    return isinstance(name, str) and len(name) <= 15 and _NAME_CHARS.issuperset(name)
 _UNSUPPORTED_ERRNOS = (ENOTSUPP, E.EOPNOTSUPP)
 _HASH_TYPES = frozenset({int(MapType.HASH), int(MapType.PERCPU_HASH), int(MapType.LRU_HASH), int(MapType.LRU_PERCPU_HASH)})
 _BATCH_MIN_ENTRIES = 256  # items()/values() use batch ops at or above this max_entries
@@ -206,7 +210,7 @@ def _class_for(t: int) -> type[Map]:
         facts = facts_of(t)
         if facts is None or facts.module is None:
             return Map
-        importlib.import_module(f"{__package__}.{facts.module}")  # its classes register in _CLASSES
+        import_module(f"{__package__}.{facts.module}")  # its classes register in _CLASSES
         klass = _CLASSES.get(int(t), Map)
     return klass
 
@@ -395,7 +399,7 @@ class Map:
         klass = _class_for(int(t))
         if not issubclass(klass, cls):
             raise BpfTypeError(f"{_type_name(int(t))} maps are {klass.__name__}, not {cls.__name__}")
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not _valid_name(name):
             raise BpfValueError(f"map name {name!r} must be at most 15 characters of A-Z, a-z, 0-9, '_' and '.'")
         desc = f"map {name!r} ({_type_name(int(t))})"
         _check_uint(flags, 32, "flags (map_flags)", desc)

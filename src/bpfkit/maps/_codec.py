@@ -29,10 +29,8 @@ from __future__ import annotations
 import abc
 import ctypes
 import functools
-import re
 import struct
 import sys
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 from .._sys.fd import fd_of
@@ -376,7 +374,7 @@ class ArrayCodec(Codec):
         return _subarray(np, self.elem.numpy_dtype(), self.n)
 
 
-_FMT_TOKEN = re.compile(r"\s*(\d*)\s*([xcbB?hHiIlLqQnNefdspP])\s*")
+_FMT_TOKEN = r"\s*(\d*)\s*([xcbB?hHiIlLqQnNefdspP])\s*"
 _NP_CODE = {
     "b": "i1", "B": "u1", "?": "b1", "h": "i2", "H": "u2", "i": "i4", "I": "u4", "l": "i4", "L": "u4",
     "q": "i8", "Q": "u8", "e": "f2", "f": "f4", "d": "f8",
@@ -391,6 +389,8 @@ def explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], int
     ``fmt`` (native alignment included) wherever it starts, so the ring readers
     can repeat it per record; fields are (offset, code, count) of the non-pad items.
     """
+    import re  # not at import: a load needs no regex (issue 18)
+
     order = fmt[:1] if fmt[:1] in "@=<>!" else "@"
     body = fmt[1:] if fmt[:1] in "@=<>!" else fmt
     try:
@@ -403,7 +403,7 @@ def explicit_format(fmt: str) -> tuple[str, str, list[tuple[int, str, int]], int
     out: list[str] = []
     fields: list[tuple[int, str, int]] = []
     while pos < len(body):
-        m = _FMT_TOKEN.match(body, pos)
+        m = re.compile(_FMT_TOKEN).match(body, pos)
         if m is None:
             raise BpfValueError(f"bad struct format {fmt!r} at {body[pos:]!r}")
         pos = m.end()
@@ -690,11 +690,13 @@ _NAMED_INTS.update(
 )
 _NAMED_FLOATS = {"float": 4, "f32": 4, "double": 8, "f64": 8}
 _BYTE_ELEMS = {"u8", "__u8", "uint8_t", "unsigned char", "byte"}
-_NAME_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*((?:\[\s*\d+\s*\]\s*)*)$")
+_NAME_RE = r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*((?:\[\s*\d+\s*\]\s*)*)$"
 
 
 def _named_codec(spec: str) -> Codec:
-    m = _NAME_RE.match(spec)
+    import re
+
+    m = re.match(_NAME_RE, spec)
     if not m:
         raise BpfValueError(f"unknown type name {spec!r}")
     base = " ".join(m.group(1).split())
@@ -881,7 +883,6 @@ class BtfUnion(_BtfMixin, ctypes.Union):
     _fields_: ClassVar[list[tuple[str, Any]]] = []
 
 
-_CTYPE_CACHE: weakref.WeakKeyDictionary[Btf, dict[int, type[Any]]] = weakref.WeakKeyDictionary()
 _UINTS: dict[int, type[Any]] = {1: ctypes.c_uint8, 2: ctypes.c_uint16, 4: ctypes.c_uint32, 8: ctypes.c_uint64}
 _SINTS: dict[int, type[Any]] = {1: ctypes.c_int8, 2: ctypes.c_int16, 4: ctypes.c_int32, 8: ctypes.c_int64}
 _MODIFIERS = (Typedef, Const, Volatile, Restrict, TypeTag)
@@ -908,10 +909,7 @@ def btf_ctype(btf: Btf, type_id: int) -> type[Any]:
     :class:`BtfStruct`/:class:`BtfUnion` laid out exactly as the BTF says
     (bitfields and odd-sized ints as properties, char arrays as bytes).
     """
-    per = _CTYPE_CACHE.get(btf)
-    if per is None:
-        per = {}
-        _CTYPE_CACHE[btf] = per
+    per: dict[int, type[Any]] = btf._cache("ctypes")
     ct = per.get(type_id)
     if ct is None:
         ct = _build_ctype(btf, type_id, per, 0)
@@ -1106,7 +1104,7 @@ def _build_record(btf: Btf, tid: int, t: Struct | Union_ | Datasec, cache: dict[
         fields.append((f"_pad{pos}", ctypes.c_uint8 * (total - pos)))
     base = BtfUnion if is_union else BtfStruct
     kind = "union" if is_union else ("datasec" if isinstance(t, Datasec) else "struct")
-    pyname = re.sub(r"\W", "_", t.name) if t.name else f"anon_{kind}_{tid}"
+    pyname = "".join(c if c.isalnum() or c == "_" else "_" for c in t.name) if t.name else f"anon_{kind}_{tid}"
     ns: dict[str, Any] = {
         "_fields_": fields,
         "_field_order": tuple(order),
@@ -1186,7 +1184,6 @@ def require_numpy(what: str) -> Any:
     return numpy
 
 
-_DTYPE_CACHE: weakref.WeakKeyDictionary[Btf, dict[int, Any]] = weakref.WeakKeyDictionary()
 
 
 def btf_dtype(btf: Btf, type_id: int) -> Any:
@@ -1200,10 +1197,7 @@ def btf_dtype(btf: Btf, type_id: int) -> Any:
     are left out; their bytes stay in the itemsize. Ints of odd sizes are ``V<n>``.
     """
     np = require_numpy("a NumPy dtype")
-    per = _DTYPE_CACHE.get(btf)
-    if per is None:
-        per = {}
-        _DTYPE_CACHE[btf] = per
+    per: dict[int, Any] = btf._cache("dtypes")
     dt = per.get(type_id)
     if dt is None:
         dt = _build_dtype(np, btf, type_id, 0)
@@ -1289,7 +1283,7 @@ CodecSpec = None | str | bytes | struct.Struct | type | Codec | tuple[Btf, int]
 """What :func:`make_codec` accepts: None, a type name or struct format (str, bytes or struct.Struct), a ctypes
 type, ``(Btf, type_id)``, a NumPy dtype or a Codec."""
 
-_STRUCT_FMT_RE = re.compile(r"^[@=<>!]?[\sxcbB?hHiIlLqQnNefdspP0-9]+$")
+_STRUCT_FMT_RE = r"^[@=<>!]?[\sxcbB?hHiIlLqQnNefdspP0-9]+$"  # compiled on first use: a load needs no regex
 
 
 def _is_dtype(spec: object) -> bool:
@@ -1322,7 +1316,9 @@ def make_codec(spec: CodecSpec | Any, size: int | None = None, *, what: str = "v
             s = (spec.decode("ascii") if isinstance(spec, bytes) else spec).strip()
         except UnicodeDecodeError:
             raise BpfValueError(f"{what}: {spec!r} is neither a type name nor a struct format") from None
-        if s in _NAMED_INTS or s in _NAMED_FLOATS or "[" in s or not _STRUCT_FMT_RE.match(s):
+        import re
+
+        if s in _NAMED_INTS or s in _NAMED_FLOATS or "[" in s or not re.match(_STRUCT_FMT_RE, s):
             codec = _named_codec(s)
         else:
             codec = StructFormatCodec(s)

@@ -8,7 +8,7 @@ import struct
 import bpfkit
 
 from ..errors import BpfValueError
-from ._common import Session, add_pid_ns_argument, cstr, milliseconds, now_hms, now_iso, object_path, pid_ns_constants
+from ._common import Session, add_pid_ns_argument, cstr, milliseconds, now_hms, now_iso, object_file, pid_ns_constants
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         session.record(e.as_json(now_iso()), format_event(e, now_hms()))
 
     pidns = pid_ns_constants(ns.pid_ns)
-    with Bootstrap.load(object_path("bootstrap"), min_duration_ns=ns.min_duration * 1_000_000,
+    with Bootstrap.load(object_file("bootstrap"), min_duration_ns=ns.min_duration * 1_000_000,
                         pidns_dev=pidns.get("pidns_dev"), pidns_ino=pidns.get("pidns_ino")) as obj:
         obj.attach()
         with bpfkit.RingBuffer(obj.maps.rb, callback=on_event) as rb:

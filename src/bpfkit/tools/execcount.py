@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pwd
 
-from ._common import Session, now_hms, now_iso, object_path, seconds
+from ._common import Session, now_hms, now_iso, object_file, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach execcount.bpf.o, print the per-UID counts until stopped."""
     from .execcount_skel import Execcount  # here: `bpfkit execcount -h` does not load the skeleton
 
-    with Execcount.load(object_path("execcount")) as obj:
+    with Execcount.load(object_file("execcount")) as obj:
         obj.attach()
         table = obj.maps.counter_table  # TypedMap[int, int]: uid -> count
         session.ready("Counting execve calls per UID")

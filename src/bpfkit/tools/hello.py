@@ -8,7 +8,7 @@ import struct
 import bpfkit
 
 from ..errors import BpfValueError
-from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_path, pid_ns_constants
+from ._common import Session, add_pid_ns_argument, cstr, now_iso, object_file, pid_ns_constants
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
         lost_total += count
         session.note(f"lost {count} samples on CPU {cpu}")
 
-    with Hello.load(object_path("hello"), **pid_ns_constants(ns.pid_ns)) as obj:
+    with Hello.load(object_file("hello"), **pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
         with bpfkit.PerfBuffer(obj.maps.output, callback=on_sample, lost_callback=on_lost) as pb:
             session.ready("Saying hello for every execve")

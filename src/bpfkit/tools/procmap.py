@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import Session, add_pid_ns_argument, cstr, now_hms, now_iso, object_path, pid_ns_constants, seconds
+from ._common import Session, add_pid_ns_argument, cstr, now_hms, now_iso, object_file, pid_ns_constants, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     """Load and attach procmap.bpf.o, print the map every interval until stopped."""
     from .procmap_skel import Procmap  # here: `bpfkit procmap -h` does not load the skeleton
 
-    with Procmap.load(object_path("procmap"), **pid_ns_constants(ns.pid_ns)) as obj:
+    with Procmap.load(object_file("procmap"), **pid_ns_constants(ns.pid_ns)) as obj:
         obj.attach()
         proc_map = obj.maps.proc_map  # TypedMap[int, bytes]: pid -> comm
         session.ready("Tracking processes through sched_process_exec/exit")

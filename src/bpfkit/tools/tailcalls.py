@@ -13,7 +13,7 @@ import bpfkit
 import bpfkit.arch
 from bpfkit.trace_pipe import parse_line
 
-from ._common import Session, ToolError, in_initial_pid_namespace, now_iso, object_path, pid_ns_constants, seconds
+from ._common import Session, ToolError, in_initial_pid_namespace, now_iso, object_file, pid_ns_constants, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def run(ns: argparse.Namespace, session: Session) -> int:
     # --pid and this process's PID are numbers of the namespace the tool runs in: the filter compares those
     table = slots()
     timers = dict(table["hello_timer"])
-    with Tailcalls.load(object_path("tailcalls"), target_tgid=ns.pid, ignore_tgid=0 if ns.pid else os.getpid(),
+    with Tailcalls.load(object_file("tailcalls"), target_tgid=ns.pid, ignore_tgid=0 if ns.pid else os.getpid(),
                         nr_timer_create=timers["timer_create"], nr_timer_delete=timers["timer_delete"],
                         **pid_ns_constants("own")) as obj, ExitStack() as stack:
         prog_array = obj.maps.syscall
