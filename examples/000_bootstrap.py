@@ -12,6 +12,7 @@ bpfkit.RingBuffer(map, callback) / poll(timeout) / close.
 """
 
 import argparse
+import os
 import struct
 import time
 
@@ -38,13 +39,19 @@ def handle_event(data: bytes) -> None:
     print(line, flush=True)
 
 
+def own_pid_namespace() -> dict[str, int]:
+    """Constants that make the tool's BPF side report PIDs as this process's PID namespace numbers them."""
+    st = os.stat("/proc/self/ns/pid")  # in a container: its own numbers, as ps and Popen.pid show them
+    return {"pidns_dev": st.st_dev, "pidns_ino": st.st_ino}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-d", "--min-duration", type=int, default=0, metavar="MS", help="only exits of processes older than MS")
     ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = ap.parse_args()
 
-    constants = {"min_duration_ns": args.min_duration * 1_000_000}
+    constants = {"min_duration_ns": args.min_duration * 1_000_000, **own_pid_namespace()}
     with bpfkit.load(object_path("bootstrap"), constants=constants) as obj:
         obj.attach()  # tp/sched/sched_process_exec and tp/sched/sched_process_exit
         with bpfkit.RingBuffer(obj.maps["rb"], callback=handle_event) as rb:

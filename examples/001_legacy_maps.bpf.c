@@ -35,6 +35,20 @@ struct bpf_map_def SEC("maps") write_stats = {
 	.map_flags = BPF_F_NO_PREALLOC,
 };
 
+/* One entry, key {0, 0}, set by the loader before attaching: st_dev and st_ino of its /proc/self/ns/pid, so
+ * that pids are counted as its PID namespace numbers them (a container's own, as its os.getpid() shows). */
+struct ns_id {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct bpf_map_def SEC("maps") pid_ns = {
+	.type = BPF_MAP_TYPE_HASH,
+	.key_size = sizeof(struct pair),
+	.value_size = sizeof(struct ns_id),
+	.max_entries = 1,
+};
+
 /* The record of syscalls/sys_enter_write, as its tracefs format file lays it out. */
 struct sys_enter_write_args {
 	__u64 common;
@@ -47,9 +61,18 @@ struct sys_enter_write_args {
 SEC("tp/syscalls/sys_enter_write")
 int count_writes(struct sys_enter_write_args *ctx)
 {
-	struct pair key = { .pid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->fd };
+	struct pair key = { .pid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->fd }, zero = {};
 	struct stats init = { .calls = 1, .bytes = ctx->count };
+	struct bpf_pidns_info ids;
+	struct ns_id *ns;
 	struct stats *st;
+
+	ns = bpf_map_lookup_elem(&pid_ns, &zero);
+	if (ns) {
+		if (bpf_get_ns_current_pid_tgid(ns->dev, ns->ino, &ids, sizeof(ids)))
+			return 0; /* a process outside the loader's PID namespace */
+		key.pid = ids.tgid;
+	}
 
 	st = bpf_map_lookup_elem(&write_stats, &key);
 	if (st) {

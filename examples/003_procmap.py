@@ -14,6 +14,7 @@ BPF_ANY / BPF_NOEXIST / BPF_EXIST, lookup, lookup_and_delete, delete.
 
 import argparse
 import errno
+import os
 import time
 
 import bpfkit
@@ -41,6 +42,12 @@ def map_api_tour() -> None:
         print("after delete:", dict(m.items()))
 
 
+def own_pid_namespace() -> dict[str, int]:
+    """Constants that make the tool's BPF side report PIDs as this process's PID namespace numbers them."""
+    st = os.stat("/proc/self/ns/pid")  # in a container: its own numbers, as ps and Popen.pid show them
+    return {"pidns_dev": st.st_dev, "pidns_ino": st.st_ino}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--interval", type=float, default=2.0, help="seconds between reads (default 2)")
@@ -48,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
 
     map_api_tour()
-    with bpfkit.load(object_path("procmap")) as obj:
+    with bpfkit.load(object_path("procmap"), constants=own_pid_namespace()) as obj:
         obj.attach()
         proc_map = obj.maps["proc_map"]  # pid_t -> char[16]
         print("reading the process map; Ctrl+C to stop", flush=True)

@@ -11,6 +11,7 @@ perf_buffer_poll() loop: bpfkit.PerfBuffer(map, callback(cpu, data)) and poll().
 """
 
 import argparse
+import os
 import struct
 import time
 
@@ -27,12 +28,18 @@ def print_event(cpu: int, data: bytes) -> None:
     print(f"{pid} {uid} {command} {message}", flush=True)
 
 
+def own_pid_namespace() -> dict[str, int]:
+    """Constants that make the tool's BPF side report PIDs as this process's PID namespace numbers them."""
+    st = os.stat("/proc/self/ns/pid")  # in a container: its own numbers, as ps and Popen.pid show them
+    return {"pidns_dev": st.st_dev, "pidns_ino": st.st_ino}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     args = ap.parse_args()
 
-    with bpfkit.load(object_path("hello")) as b:
+    with bpfkit.load(object_path("hello"), constants=own_pid_namespace()) as b:
         b.attach()  # tp/syscalls/sys_enter_execve (BCC: attach_kprobe on the execve syscall)
         with bpfkit.PerfBuffer(b.maps["output"], callback=print_event) as perf:
             print("saying hello for every execve; Ctrl+C to stop", flush=True)

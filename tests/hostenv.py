@@ -73,3 +73,38 @@ def run_as(caps: Sequence[str], args: Sequence[str], *, timeout: float = 120) ->
     """``python ARGS`` as uid 65534 holding only ``caps`` (names as setpriv spells them: bpf, perfmon ...)."""
     return subprocess.run([*_setpriv(caps), python_for_nobody(), *args], check=False, env=_env(), capture_output=True,
                           text=True, timeout=timeout)
+
+
+def kernel_ids() -> tuple[int, int]:
+    """(tgid, tid) of the calling thread as the kernel numbers them (bpf_get_current_pid_tgid, trace_pipe): the
+    initial PID namespace's, which differ from os.getpid() and threading.get_native_id() in a container."""
+    from bpfkit._uapi import HelperId
+    from bpfkit.asm import Assembler
+    from bpfkit.programs import Program
+
+    ids = []
+    for shift in (32, 0):  # test_run's retval is 32 bits: the tgid (high half), then the tid (low half)
+        a = Assembler().call_helper(HelperId.get_current_pid_tgid)
+        if shift:
+            a.alu64_imm(">>", 0, shift)
+        with Program.load("raw_tracepoint", a.exit_insn().program(), name="pid_tgid") as prog:
+            ids.append(prog.test_run(ctx=b"\0" * 8, ctx_out_size=0).retval)
+    return ids[0], ids[1]
+
+
+@functools.cache
+def kernel_tgid() -> int:
+    """This process's id as BPF programs see it (see :func:`kernel_ids`)."""
+    return kernel_ids()[0]
+
+
+def kernel_uid() -> int:
+    """This process's uid as BPF programs see it (bpf_get_current_uid_gid): the initial user namespace's, which
+    differs from os.getuid() in a user namespace (the BPF token environment: 0 inside, 65534 outside)."""
+    uid = os.getuid()
+    with open("/proc/self/uid_map") as f:
+        for line in f:
+            inside, outside, count = (int(x) for x in line.split())
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+    return uid

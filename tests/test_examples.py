@@ -17,7 +17,7 @@ import pytest
 
 import bpfkit
 from bpfkit import features
-from bpfkit.testing import patience
+from bpfkit.testing import patience, require
 
 pytestmark = pytest.mark.kernel
 
@@ -101,6 +101,7 @@ def run() -> Iterator[Callable[..., Script]]:
 
 
 def test_000_bootstrap(run: Callable[..., Script]) -> None:
+    require("tracefs")  # the example attaches tracepoints by name
     s = run("000_bootstrap.py", "--duration", "30")
     s.wait_line(lambda line: line.startswith("TIME "))
     sh = subprocess.Popen(["/bin/sh", "-c", "exit 3"])
@@ -111,6 +112,7 @@ def test_000_bootstrap(run: Callable[..., Script]) -> None:
 
 
 def test_001_legacy_maps(run: Callable[..., Script]) -> None:
+    require("tracefs")  # the example attaches tracepoints by name
     s = run("001_legacy_maps.py", "--duration", "0.3")
     s.finish()
     walked = next(line for line in s.lines if line.startswith("get_next_key walked"))
@@ -119,6 +121,7 @@ def test_001_legacy_maps(run: Callable[..., Script]) -> None:
 
 
 def test_002_execcount(run: Callable[..., Script]) -> None:
+    require("tracefs")  # the example attaches tracepoints by name
     uid = random.randrange(200_000, 300_000)
     s = run("002_execcount.py", "--interval", "30", "--duration", "60")
     s.wait_line(lambda line: line.startswith("counting execve"))
@@ -128,6 +131,7 @@ def test_002_execcount(run: Callable[..., Script]) -> None:
 
 
 def test_003_procmap(run: Callable[..., Script]) -> None:
+    require("tracefs")  # the example attaches tracepoints by name
     s = run("003_procmap.py", "--interval", "0.2", "--duration", "60")
     s.wait_line(lambda line: line.startswith("reading the process map"))
     sleeper = subprocess.Popen(["sleep", "60"])
@@ -146,6 +150,7 @@ def test_003_procmap(run: Callable[..., Script]) -> None:
 
 
 def test_004_hello_perf(run: Callable[..., Script]) -> None:
+    require("tracefs")  # the example attaches tracepoints by name
     s = run("004_hello_perf.py", "--duration", "60")
     s.wait_line(lambda line: line.startswith("saying hello"))
     child = subprocess.Popen(["/bin/true"])
@@ -156,6 +161,7 @@ def test_004_hello_perf(run: Callable[..., Script]) -> None:
 
 
 def test_004_tailcalls(run: Callable[..., Script]) -> None:
+    require("tracefs")  # the example attaches tracepoints by name
     s = run("004_tailcalls.py", "--duration", "1")
     subprocess.run(["/bin/true"], check=True)
     s.finish()

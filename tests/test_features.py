@@ -156,10 +156,11 @@ def test_require_names_the_minimum_version_of_what_is_missing() -> None:
 def _check_without_sys_admin(monkeypatch: pytest.MonkeyPatch, name: str, probe: Any, paranoid: int) -> features.Support:
     """features.check(name) afresh for a process with every capability but CAP_SYS_ADMIN, at perf_event_paranoid
     ``paranoid``; the cached probe and its reason are forgotten afterwards."""
-    from bpfkit._sys import perf_event
+    from bpfkit._sys import perf_event, privilege
 
     monkeypatch.setattr(perf_event, "current_paranoid", lambda: paranoid)
     monkeypatch.setattr(host, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)
+    monkeypatch.setattr(privilege, "has_capability", lambda cap: cap != host.CAP_SYS_ADMIN)  # perf_event_open's view
     probe.cache_clear()
     try:
         return features.check(name)

@@ -267,3 +267,53 @@ def test_pinning_and_object_id_probes_answer_for_a_capabilities_only_user() -> N
         assert pin["available"] is True, got  # a bpffs open to everyone
     else:
         assert pin["available"] is False and pin["cause"] == "access" and "/sys/fs/bpf" in str(pin["reason"]), got
+
+
+_REFUSALS_AS_CAPS_ONLY = r"""
+import json, sys
+import bpfkit
+from bpfkit import features, host
+from bpfkit.btf import BtfKind
+from bpfkit.links import attach_uprobe
+from bpfkit.programs import Program
+
+RET0 = bytes.fromhex("b700000000000000") + bytes.fromhex("9500000000000000")
+out = {"uprobe": features.check("uprobes").available}
+with Program.load("kprobe", RET0, name="up") as p:
+    try:
+        attach_uprobe(p, "c", "getpid").close()
+        out["attach"] = "ok"
+    except bpfkit.BpfPermissionError as e:
+        out["attach"] = [type(e).__name__, str(e)]
+try:  # r0 = *(u64 *)(r2 + 0): r2 is not initialized
+    Program.load("socket_filter", bytes.fromhex("7920000000000000") + RET0[8:], name="bad")
+except bpfkit.BpfError as e:
+    out["verifier"] = [type(e).__name__, e.errno, "R2" in getattr(e, "log", "")]
+fid = host.vmlinux_btf().find("do_nanosleep", BtfKind.FUNC)[0]
+try:
+    Program.load("tracing", RET0, name="fent", expected_attach_type="trace_fentry", attach_btf_id=fid).close()
+    out["fentry"] = "ok"
+except bpfkit.BpfError as e:
+    out["fentry"] = [type(e).__name__, getattr(e, "feature", None), getattr(e, "cause", None)]
+print(json.dumps(out))
+"""
+
+
+def test_refusals_a_capabilities_only_user_meets_name_their_cause() -> None:
+    """uprobes (CAP_SYS_ADMIN since Linux 6.16: the error says so and names uprobe.multi), a verifier refusal
+    (a VerifierError, not a permission error) and trampolines under lockdown (NotSupportedError)."""
+    r = run_as(CAPS_ONLY, ["-c", _REFUSALS_AS_CAPS_ONLY])
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    if got["uprobe"]:
+        assert got["attach"] == "ok", got
+    else:
+        kind, text = got["attach"]
+        assert kind == "BpfPermissionError" and "CAP_SYS_ADMIN" in text and "uprobe.multi" in text, got
+    assert got["verifier"] == ["VerifierError", 13, True], got
+    if features.have_trampolines():
+        assert got["fentry"] == "ok", got
+    else:
+        kind, feature, cause = got["fentry"]
+        assert kind == "NotSupportedError" and feature == "trampoline", got
+        assert (cause == "lockdown") == _LOCKED, got

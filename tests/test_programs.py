@@ -79,6 +79,7 @@ def test_trampoline_refusal_is_reported_as_not_supported() -> None:
 
 
 def test_pin_and_reopen(tmp_path: object) -> None:
+    require("pinning")
     path = f"/sys/fs/bpf/bpfkit_test_prog_{os.getpid()}"
     with Program.load("xdp", RET(7), name="pinme") as p:
         p.pin(path)

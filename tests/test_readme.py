@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bpfkit import cli
+from bpfkit.testing import require
 from bpfkit.tools import TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ def test_links_exist() -> None:
 @pytest.mark.kernel
 def test_tour_runs() -> None:
     """The Python blocks, in order, in one namespace: what the reader types (the leak fixture checks they close all)."""
+    require("tracefs")  # the tour attaches tracepoints by name (syscalls/sys_enter_execve, sched/...)
     code = [body for lang, body in BLOCKS if lang == "python"]
     assert len(code) == 4
     namespace: dict[str, object] = {"__name__": "readme"}

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /* Run queue latency for bpfkit export (examples/export/runqlat.yaml): the time from a task's wakeup
  * (or preemption) to its running on a CPU, as a log2 histogram of microseconds in one array entry.
+ * tp_btf arguments are BTF-typed: their fields are read directly (CO-RE relocated), not through
+ * bpf_probe_read_kernel, which kernel lockdown=confidentiality refuses.
  * Build: clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I DIR_OF_VMLINUX_H -c runqlat.bpf.c -o runqlat.bpf.o
  * (bpfkit btf dump --format c > vmlinux.h writes the header). */
 #include "vmlinux.h"
@@ -54,26 +56,26 @@ static __always_inline u32 log2l(u64 v)
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(runq_wakeup, struct task_struct *p)
 {
-	enqueue(BPF_CORE_READ(p, pid));
+	enqueue(p->pid);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(runq_wakeup_new, struct task_struct *p)
 {
-	enqueue(BPF_CORE_READ(p, pid));
+	enqueue(p->pid);
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(runq_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	u32 zero = 0, pid = BPF_CORE_READ(next, pid), slot;
+	u32 zero = 0, pid = next->pid, slot;
 	u64 *start, delta_us;
 	struct hist *h;
 
-	if (BPF_CORE_READ(prev, __state) == TASK_RUNNING)
-		enqueue(BPF_CORE_READ(prev, pid)); /* preempted: back in the run queue */
+	if (prev->__state == TASK_RUNNING)
+		enqueue(prev->pid); /* preempted: back in the run queue */
 	start = bpf_map_lookup_elem(&enqueued, &pid);
 	if (!start)
 		return 0;

@@ -181,7 +181,7 @@ def refusal(what: str, exc: BaseException, caps: tuple[int, ...] = (host.CAP_BPF
                               "run as root or make it readable")
     command = getattr(exc, "command", None) or "the kernel"
     err = getattr(exc, "errno_name", None) or E.errorcode.get(getattr(exc, "errno", 0) or 0, "EPERM")
-    cause, why = explain_eperm(what, caps)
+    cause, why = explain_eperm(what, caps, token_applies=command != "perf_event_open")  # perf: no token
     return Cause(cause), f"{why} ({command}: {err})"
 
 

@@ -285,11 +285,11 @@ class Program:
             else:
                 try:
                     fd = C.prog_load(a, target=target, token_fd=token_fd)
-                except BpfPermissionError:
-                    raise
                 except KernelError as exc:
-                    if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES:
+                    if exc.errno == E.EPERM and int(ptype) in _TRAMPOLINE_TYPES and _has_load_caps(ptype):
                         raise _trampoline_refused(ptype, name, exc) from None
+                    if isinstance(exc, BpfPermissionError):
+                        raise
                     if exc.errno in (E.EACCES, E.EINVAL, E.E2BIG, E.ENOSPC, E.EFAULT, E.ENOENT, E.ENOTSUP, 524):
                         fd, log = _load_with_log(a, 1, target, token_fd)
                     else:
@@ -709,14 +709,33 @@ def _refuse_unknown_type(ptype: ProgType | int, exc: BaseException | None = None
         ) from exc
 
 
+def _has_load_caps(ptype: ProgType | int) -> bool:
+    """Whether this process holds every capability the kernel checks to load ``ptype`` (its EPERM is then no
+    missing privilege: a kernel without trampolines, or lockdown)."""
+    from ._sys import privilege
+    from .features import prog_capabilities
+
+    return all(privilege.bpf_capable(c) for c in prog_capabilities(ptype))
+
+
 def _trampoline_refused(ptype: ProgType | int, name: str, exc: KernelError) -> NotSupportedError:
+    from ._sys import privilege
+
     kind = {ProgType.TRACING: "fentry/fexit/fmod_ret (tracing)", ProgType.LSM: "lsm", ProgType.EXT: "freplace"}
     what = kind.get(ProgType(ptype), _type_name(ptype))
+    mode = privilege.lockdown_mode()
+    if mode not in (None, "none"):
+        why = (f"the kernel is locked down (lockdown={mode}, as under Secure Boot), the likely cause (a kernel "
+               "booted without lockdown allows BPF trampolines);")
+        cause: str | None = "lockdown"
+    else:
+        why = "BPF trampolines are unavailable on this kernel (not built in, or blocked);"
+        cause = None
     return NotSupportedError(
-        f"the kernel refused to load {what} program {name!r} ({exc.errno_name}): BPF trampolines are "
-        "unavailable on this kernel (not built in, or blocked); use tracepoints, raw tracepoints or "
-        "tp_btf programs instead",
+        f"the kernel refused to load {what} program {name!r} ({exc.errno_name}): {why} use tracepoints, raw "
+        "tracepoints or tp_btf programs instead",
         feature="trampoline",
+        cause=cause,
     )
 
 

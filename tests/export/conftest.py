@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from bpfkit.testing import patience
+from hostenv import kernel_tgid
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / ".cache" / "prometheus" / "usr" / "bin" / "prometheus"
@@ -174,10 +174,13 @@ ARG_HIST = """
 
 def exporttest_config(metrics: str, pid: int | None = None) -> str:
     """A configuration of tests/export/bpf/exporttest.bpf.c (built now) counting for ``pid``, with ``metrics``."""
+    from bpfkit.arch import syscall_number
     from bpfkit.testing.compile import compile_bpf
 
     obj = compile_bpf(HERE / "bpf" / "exporttest.bpf.c")
-    head = f"objects:\n  - object: {obj}\n    name: exporttest\n    constants: {{target_tgid: {pid or os.getpid()}}}\n    metrics:"
+    nrs = ", ".join(f"nr_{c}: {syscall_number(c)}" for c in ("execve", "getpgid", "getsid"))
+    head = (f"objects:\n  - object: {obj}\n    name: exporttest\n"
+            f"    constants: {{target_tgid: {pid or kernel_tgid()}, {nrs}}}\n    metrics:")
     return head + metrics
 
 

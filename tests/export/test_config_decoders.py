@@ -186,7 +186,8 @@ def test_cgroup_ids_resolve_to_paths_of_the_cgroup2_hierarchy(tmp_path: Path) ->
     try:
         paths = cgroup_paths(root)
         assert paths[os.stat(root).st_ino] == "/"
-        sub = next((d for d in os.scandir(root) if d.is_dir()), None)
+        with os.scandir(root) as entries:  # closed: an unclosed iterator is a ResourceWarning (an error here)
+            sub = next((d for d in entries if d.is_dir()), None)
         if sub is not None:
             assert paths[os.stat(sub.path).st_ino] == "/" + sub.name
         assert chain([DecoderSpec("uint"), DecoderSpec("cgroup")])((2**63).to_bytes(8, "little")) == f"unknown_cgroup_id:{2**63}"

@@ -12,6 +12,7 @@ import pytest
 import bpfkit
 from bpfkit import features
 from bpfkit.export import Engine, load_ebpf_exporter
+from bpfkit.testing import require
 from bpfkit.testing.compile import compile_bpf
 from conftest import free_port
 
@@ -32,6 +33,7 @@ def _config_dir(tmp: Path, *names: str) -> Path:
 
 @pytest.mark.slow
 def test_ebpf_exporter_config_scraped_by_prometheus(tmp_path: Path, start_exporter, start_prometheus) -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     d = _config_dir(tmp_path, "commhist")
     port = free_port()
     prom = start_prometheus([port])
@@ -96,6 +98,7 @@ def test_ebpf_exporter_config_errors_as_ebpf_exporter_words_them(tmp_path: Path)
 
 
 def test_ebpf_exporter_per_cpu_counter_labelled_by_cpu(tmp_path: Path) -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     import os
 
     d = _config_dir(tmp_path, "cpucount")

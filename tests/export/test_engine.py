@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bpfkit.arch import syscall_number
 from bpfkit.export import Engine, Family, load_config, parse_config
+from bpfkit.testing import require
 from bpfkit.testing.compile import compile_bpf
 from conftest import exporttest_config
+from hostenv import kernel_tgid, kernel_uid
 
 pytestmark = [pytest.mark.kernel]
 
@@ -59,6 +62,7 @@ def test_per_cpu_values_summed_or_by_cpu_and_ttl() -> None:
 
 
 def test_ring_buffer_records_counted_and_observed() -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = load_config(str(ROOT / "examples" / "export" / "bootstrap.yaml"))
     with Engine(cfg, cache_seconds=0) as e:
         e.start()
@@ -96,7 +100,7 @@ def test_self_metrics_and_fullness() -> None:
         assert dict(_family(fams, "bpfkit_export_map_entries").samples)[("exporttest", "sids")] == 4
         assert dict(_family(fams, "bpfkit_export_map_fullness_ratio").samples)[("exporttest", "sids")] == 4 / 1024
         attached = dict(_family(fams, "bpfkit_export_program_attached").samples)
-        assert attached == {("exporttest", p): 1.0 for p in ("on_execve", "on_getpgid", "on_getsid")}
+        assert attached == {("exporttest", p): 1.0 for p in ("on_fork", "on_execve", "on_getpgid", "on_getsid")}
         assert _family(fams, "bpfkit_export_scrape_duration_seconds").samples[0][1] > 0
     assert e.loaded == []  # closed: detached, nothing left (the leak fixture checks the fds)
 
@@ -123,6 +127,7 @@ def test_runqlat_example_on_tp_btf() -> None:
 
 
 def test_perf_buffer_records_counted() -> None:
+    require("tracefs")  # its objects attach tracepoints by name
     cfg = load_config(str(ROOT / "examples" / "export" / "hello.yaml"))
     with Engine(cfg, cache_seconds=0) as e:
         e.start()
@@ -136,7 +141,7 @@ def test_perf_buffer_records_counted() -> None:
                 break
             time.sleep(0.1)
         # execve runs in the forked child, still named as this process (python...)
-        assert sum(v for (uid, comm), v in execs.items() if comm.startswith("python") and uid == str(os.getuid())) >= 3
+        assert sum(v for (uid, comm), v in execs.items() if comm.startswith("python") and uid == str(kernel_uid())) >= 3
         recs = dict(_family(fams, "bpfkit_export_records_total").samples)
         assert recs[("hello", "output")] >= 3
         assert dict(_family(fams, "bpfkit_export_records_lost_total").samples)[("hello", "output")] == 0
@@ -150,7 +155,7 @@ def test_ring_buffer_records_lost_from_its_lost_map() -> None:
     text = f"""objects:
   - object: {obj}
     name: ringloss
-    constants: {{target_tgid: {os.getpid()}}}
+    constants: {{target_tgid: {kernel_tgid()}, nr_getppid: {syscall_number("getppid")}}}
     metrics:
       - name: ring_records_total
         type: counter

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ARG_HIST, EXECS, exporttest_config, free_port, write
+from hostenv import kernel_uid
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -51,7 +52,7 @@ def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, star
         except ProcessLookupError:
             pass
 
-    uid = os.getuid()
+    uid = kernel_uid()  # as BPF sees it (a user namespace maps it)
     assert prom.settle(f'test_execs_total{{uid="{uid}"}}', execs) == execs
 
     n = len(ARGS)
@@ -75,7 +76,7 @@ def test_prometheus_scrapes_counters_histograms_and_folding(tmp_path: Path, star
     assert prom.value('bpfkit_export_series_folded{metric="test_sids_total"}') == 15
 
     # self-metrics: every program attached, map fullness
-    assert prom.value('sum(bpfkit_export_program_attached{object="exporttest"})') == 3
+    assert prom.value('sum(bpfkit_export_program_attached{object="exporttest"})') == 4  # on_fork, on_execve, on_getpgid, on_getsid
     assert prom.value('bpfkit_export_map_entries{object="exporttest",map="sids"}') == 20
 
     text = exp.metrics()

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from link_progs import counter_prog, ins, read0
 
-from bpfkit import features
+from bpfkit import features, host
 from bpfkit._sys import Fd
 from bpfkit._sys import commands as C
 from bpfkit._uapi import AttachType, LinkType, MapType
 from bpfkit.errors import NotSupportedError
 from bpfkit.links import _net as net
 from bpfkit.programs import Program
+from bpfkit.testing import require_capability
 
 pytestmark = pytest.mark.kernel
 
@@ -79,6 +80,7 @@ class NetnsPair:
 
 @pytest.fixture
 def netns_pair() -> Iterator[NetnsPair]:
+    require_capability(host.CAP_SYS_ADMIN, "creating network namespaces (ip netns add: unshare and a bind mount)")
     pair = NetnsPair()
     try:
         yield pair
@@ -120,6 +122,8 @@ def test_bad_interface_is_clear() -> None:
 
 @pytest.fixture
 def cgroup_dir() -> Iterator[Path]:
+    require_capability(host.CAP_SYS_ADMIN, "creating a cgroup in the cgroup2 hierarchy (root's; delegating a "
+                       "subtree to a user is the administrator's part)")
     root = Path(net.cgroup2_root())
     d = root / f"bpfkit-test-{uuid.uuid4().hex[:8]}"
     d.mkdir()

@@ -21,10 +21,6 @@ from bpfkit.testing import require
 pytestmark = pytest.mark.kernel
 
 
-
-
-
-
 @pytest.fixture(scope="module")
 def target_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("uprobe")
@@ -54,6 +50,7 @@ def test_resolve_symbol_gives_file_offset(target_binary: Path) -> None:
 @pytest.mark.parametrize("retprobe", [False, True])
 def test_uprobe_counts_calls(counter: Fd, target_binary: Path, retprobe: bool, method: str,
                              monkeypatch: pytest.MonkeyPatch) -> None:
+    require("tracefs" if method == "tracefs" else "uprobes")
     if method == "tracefs":  # the legacy uprobe_events path of kernels without the uprobe PMU
         real = perf_event.pmu_type
         monkeypatch.setattr(perf_event, "pmu_type", lambda name: None if name == "uprobe" else real(name))
@@ -81,6 +78,7 @@ def test_library_without_the_loader_cache(tmp_path: Path) -> None:
 
 
 def test_uprobe_on_libc_with_pid_filter(counter: Fd) -> None:
+    require("uprobes")
     libc = probes.find_library("c")
     assert libc is not None and "libc" in libc
     child = subprocess.Popen(["sleep", "0.5"])
@@ -134,6 +132,7 @@ def test_kprobe_and_kretprobe_count_calls(counter: Fd, monkeypatch: pytest.Monke
 
 
 def test_perf_event_sampling_on_every_cpu(counter: Fd) -> None:
+    require("perf_events")
     with Program.load("perf_event", counter_prog(counter.fd), name="sample") as p:
         with probes.attach_perf_event(p, type=PerfType.SOFTWARE, config=PerfSwId.CPU_CLOCK, sample_freq=1000) as grp:
             assert len(grp.links) == os.cpu_count()

@@ -22,7 +22,7 @@ from bpfkit.links import Link, LinkGroup, attach_usdt, close_links, find_usdt_pr
 from bpfkit.links import _probes as probes
 from bpfkit.links import _usdt as usdt_mod
 from bpfkit.obj._usdt import MAX_ARGS, SPEC_SIZE, pt_regs_offsets
-from bpfkit.testing import compile_bpf, require
+from bpfkit.testing import compile_bpf, require, require_capability
 from usdt_build import Built, Target, build
 
 pytestmark = pytest.mark.kernel
@@ -38,6 +38,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 def usdt_object(exe: str) -> Path:
+    require("helper:probe_read_kernel@kprobe")  # usdt.bpf.h reads registers with it (lockdown=confidentiality: no)
     multiarch = f"/usr/include/{platform.machine()}-linux-gnu"
     return compile_bpf(PROG, cflags=[f'-DUSDT_EXE="{exe}"', f"-I{multiarch}"])
 
@@ -101,6 +102,7 @@ def test_pt_regs_offsets_match_the_kernel() -> None:
 
 def test_library_attach_reads_arguments(built: Built, target: Target, cookies: bool) -> None:
     """With BPF cookies (5.15) or, as before them, by probe address: then a PIE's probes need pid=."""
+    require("uprobes")
     pid = -1 if cookies else target.pid
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         if cookies:
@@ -130,6 +132,7 @@ def test_library_attach_reads_arguments(built: Built, target: Target, cookies: b
 
 def test_semaphore_through_process_memory(built: Built, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the kernel's ref_ctr_offset, the semaphore is counted in /proc/PID/mem for the pid given."""
+    require("uprobes")
     monkeypatch.setattr(usdt_mod, "uprobe_ref_ctr_support", lambda: False)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         with pytest.raises(bpfkit.NotSupportedError):
@@ -143,6 +146,7 @@ def test_semaphore_through_process_memory(built: Built, target: Target, monkeypa
 def test_without_cookies_the_ip_map_finds_the_spec(built: Built, target: Target,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Kernels before 5.15: LINUX_HAS_BPF_COOKIE is 0 and usdt.bpf.h looks the spec up by address."""
+    require("uprobes")
     monkeypatch.setattr(usdt_mod, "bpf_cookie_support", lambda: False)
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         with pytest.raises(bpfkit.NotSupportedError):
@@ -176,6 +180,7 @@ def test_missing_probe_and_bad_target(built: Built) -> None:
 
 
 def test_spec_ids_are_released(built: Built) -> None:
+    require("uprobes")
     with bpfkit.load(usdt_object(str(built.exe))) as col:
         specs = col.maps[usdt_mod.SPECS_MAP]
         for _ in range(3):
@@ -187,6 +192,8 @@ def test_spec_ids_are_released(built: Built) -> None:
 @pytest.fixture
 def namespaced(built: Built, tmp_path: Path) -> Iterator[Target]:
     """The executable run from a tmpfs that exists only in its own mount namespace (a container's view)."""
+    require("uprobes")
+    require_capability(host.CAP_SYS_ADMIN, "making a mount namespace with a tmpfs for the traced process")
     if shutil.which("unshare") is None:
         pytest.fail("unshare (util-linux) is missing: scripts/setup.sh installs it")
     script = (f"mount -t tmpfs bpfkit-usdt /mnt && cp {built.exe} {built.lib} /mnt/ && "
@@ -238,6 +245,7 @@ def test_symbol_tables_are_cached_per_file_identity(built: Built, tmp_path: Path
 
 def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
     """Kernels before the uprobe PMU (4.17): uprobe_events in tracefs, the semaphore in process memory."""
+    require("tracefs")
     real = perf_event.pmu_type
     monkeypatch.setattr(perf_event, "pmu_type", lambda name: None if name == "uprobe" else real(name))
     assert not probes.uprobe_ref_ctr_support()
@@ -250,6 +258,7 @@ def test_tracefs_uprobes_without_the_pmu(built: Built, target: Target, monkeypat
 
 def test_close_links_closes_many_and_works_at_interpreter_exit(built: Built) -> None:
     """Links closed concurrently; in an atexit handler (BCC's cleanup) no thread may start, and all still close."""
+    require("uprobes")
     code = (
         "import atexit, bpfkit\n"
         "from bpfkit.links import attach_uprobe, close_links\n"
@@ -287,6 +296,7 @@ def test_close_links_raises_the_first_error_after_closing_all() -> None:
 
 def test_uprobe_at_a_virtual_address_is_translated_to_its_file_offset(built: Built) -> None:
     """BCC's attach_uprobe(addr=) gives a virtual address: in a fixed-address executable it differs from the offset."""
+    require("uprobes")
     (site,) = find_usdt_probes(str(built.exe_fixed), "bpfkit_test", "nosema")
     assert site.probe.address != site.probe.offset
     with bpfkit.load(usdt_object(str(built.exe))) as col, Target([str(built.exe_fixed)]) as fixed:

@@ -25,7 +25,9 @@ NR_BPF = syscall_number("bpf")  # this machine's: 321 on x86_64, 280 on arm64
 BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_TEST_RUN = 0, 5, 15, 10
 MAP_ARRAY, MAP_BLOOM_FILTER, MAP_USER_RINGBUF = 2, 30, 31
 PROG_SOCKET_FILTER = 1
-ATTR_SIZE = 128
+ATTR_SIZE = 168  # through prog_token_fd; the kernel takes a longer attr whose tail is zero
+BPF_F_TOKEN_FD = 1 << 16  # map_flags / prog_flags: the *_token_fd field holds a BPF token (Linux 6.9)
+MAP_FLAGS_OFF, MAP_TOKEN_FD_OFF, PROG_FLAGS_OFF, PROG_TOKEN_FD_OFF = 16, 76, 44, 144
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -40,6 +42,22 @@ def bpf(cmd: int, attr: ctypes.Array[ctypes.c_char]) -> int:
     return int(ret)
 
 
+def token_fd() -> int | None:
+    """The BPF token this process must pass to bpf(2) (a user namespace with a delegated bpffs), else None."""
+    from bpfkit.token import ambient_token
+
+    token = ambient_token()
+    return None if token is None else token.fd
+
+
+def with_token(attr: ctypes.Array[ctypes.c_char], flags_off: int, fd_off: int) -> None:
+    """Pass the ambient BPF token in ``attr`` (BPF_F_TOKEN_FD in its flags), when there is one."""
+    fd = token_fd()
+    if fd is not None:
+        struct.pack_into("<I", attr, flags_off, struct.unpack_from("<I", attr, flags_off)[0] | BPF_F_TOKEN_FD)
+        struct.pack_into("<i", attr, fd_off, fd)
+
+
 def map_create(map_type: int, key: int, value: int, entries: int, name: bytes = b"",
                extra: int = 0) -> int:
     """BPF_MAP_CREATE with the given shape; returns the map fd."""
@@ -47,6 +65,7 @@ def map_create(map_type: int, key: int, value: int, entries: int, name: bytes = 
     struct.pack_into("<IIIII", attr, 0, map_type, key, value, entries, 0)
     struct.pack_into("16s", attr, 28, name)
     struct.pack_into("<Q", attr, 64, extra)
+    with_token(attr, MAP_FLAGS_OFF, MAP_TOKEN_FD_OFF)
     return bpf(BPF_MAP_CREATE, attr)
 
 
@@ -93,6 +112,7 @@ def test_socket_filter_load_and_test_run() -> None:
     attr = ctypes.create_string_buffer(ATTR_SIZE)
     struct.pack_into("<IIQQ", attr, 0, PROG_SOCKET_FILTER, 2, ctypes.addressof(ibuf),
                      ctypes.addressof(lic))
+    with_token(attr, PROG_FLAGS_OFF, PROG_TOKEN_FD_OFF)
     prog = bpf(BPF_PROG_LOAD, attr)
     try:
         data = ctypes.create_string_buffer(b"\x00" * 64, 64)

@@ -49,6 +49,7 @@ def test_ring_buffer_closed_under_a_blocked_poll() -> None:
 
 
 def test_perf_buffer_closed_under_a_blocked_poll() -> None:
+    require("perf_events")
     with Map.create("perf_event_array", 4, 4) as m:
         _closed_under_a_poll(bpfkit.PerfBuffer(m, lambda cpu, rec: None))
 

@@ -11,11 +11,13 @@ from bpfkit._sys import Fd
 from bpfkit._sys import perf_event as P
 from bpfkit._uapi import PerfSwId, PerfType
 from bpfkit.errors import BpfPermissionError
+from bpfkit.testing import require
 
 pytestmark = pytest.mark.kernel
 
 
 def test_software_counter_opens_enables_and_maps() -> None:
+    require("perf_events")
     attr = P.PerfEventAttr(type=PerfType.SOFTWARE, config=PerfSwId.BPF_OUTPUT, sample_period=1)
     attr.disabled = 1
     attr.wakeup_events = 1

@@ -89,7 +89,8 @@ def _sys_admin() -> bool:
 
 _UPROBE_REFUSAL = ("the kernel creates uprobe perf events only for CAP_SYS_ADMIN (CAP_PERFMON allowed it from Linux 5.8 "
                   "until a security fix took that back; current and stable kernels carry the fix): grant "
-                  "CAP_SYS_ADMIN or run as root to attach uprobes and USDT probes")
+                  "CAP_SYS_ADMIN or run as root to attach uprobes and USDT probes; a uprobe.multi link "
+                  "(SEC(\"uprobe.multi/...\"), Linux 6.6) needs only CAP_BPF and CAP_PERFMON")
 
 
 def paranoid_refusal(paranoid: int | None, sys_admin: bool) -> str | None:

@@ -130,16 +130,23 @@ _CMD_CAPS: dict[int, tuple[int, ...]] = {
 }
 
 
-def explain_eperm(what: str, caps: tuple[int, ...]) -> tuple[str, str]:
+def explain_eperm(what: str, caps: tuple[int, ...], *, token_applies: bool = True) -> tuple[str, str]:
     """Why ``what`` was refused with EPERM: ("capability" | "lockdown" | "refused", the reason as a sentence).
 
     A capability in ``caps`` (those the kernel checks for it) this process lacks is
     the answer; with all of them, kernel lockdown is the likely one; else something
-    bpfkit cannot see (an LSM, seccomp, a sysctl).
+    bpfkit cannot see (an LSM, seccomp, a sysctl). ``token_applies=False``: the check
+    is not bpf(2)'s (perf_event_open), so a BPF token grants nothing.
     """
-    missing = [c for c in caps if not privilege.bpf_capable(c)]
+    held = privilege.bpf_capable if token_applies else privilege.has_capability
+    missing = [c for c in caps if not held(c)]
     if missing:
         names = " and ".join(privilege.capability_name(c) for c in missing)
+        if not token_applies and not privilege.in_initial_user_namespace():
+            return "capability", (f"{what} needs {names} in the initial user namespace, which a BPF token does not "
+                                  "stand in for (the kernel checks it outside bpf(2)): run it outside the user "
+                                  "namespace; BPF ring buffers and raw_tp, tp_btf and uprobe.multi attachments do "
+                                  "without perf_event_open")
         if not privilege.in_initial_user_namespace() and privilege.token_in_use():
             return "capability", (f"{what} needs {names} in the initial user namespace, which the BPF token this "
                                   "process uses does not grant (a token stands in for CAP_BPF, CAP_PERFMON and "
@@ -161,10 +168,10 @@ def explain_eperm(what: str, caps: tuple[int, ...]) -> tuple[str, str]:
                        "refuses it")
 
 
-def permission_hint(what: str, caps: tuple[int, ...]) -> str | None:
+def permission_hint(what: str, caps: tuple[int, ...], *, token_applies: bool = True) -> str | None:
     """The fix to name in an EPERM error of ``what``: a missing capability or lockdown (None: no better guess)."""
     try:
-        cause, why = explain_eperm(what, caps)
+        cause, why = explain_eperm(what, caps, token_applies=token_applies)
     except OSError:
         return None
     return None if cause == "refused" else why

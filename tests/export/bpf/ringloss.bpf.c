@@ -4,10 +4,12 @@
  * The ring 'plain' has no such counter. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile u32 target_tgid = 0;
+const volatile long nr_getppid = -1; /* this architecture's, set before load */
 
 struct event {
 	u32 seq;
@@ -47,12 +49,12 @@ static __always_inline void emit(u32 seq)
 	bpf_ringbuf_submit(e, 0);
 }
 
-SEC("tp/syscalls/sys_enter_getppid")
-int on_getppid(void *ctx)
+SEC("tp_btf/sys_enter") /* (not tracefs's syscalls/sys_enter_getppid: attaches without tracefs) */
+int BPF_PROG(on_getppid, struct pt_regs *regs, long id)
 {
 	u32 zero = 0;
 
-	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if (id != nr_getppid || (bpf_get_current_pid_tgid() >> 32) != target_tgid)
 		return 0;
 	emit(0);
 	emit(1);
