@@ -166,9 +166,9 @@ with _Program.load("raw_tracepoint", _ins(0x85, 14) + _ins(0x77, 32) + _ins(0x95
 def kernel_pid() -> int:
     """This process's PID as BPF helpers see it (the initial PID namespace's): os.getpid() only outside a
     container, whose own PID namespace numbers it differently."""
-    ns: dict[str, object] = {}
-    exec(KERNEL_PID_CODE, ns)  # noqa: S102 - the constant above
-    return int(ns["KERNEL_PID"])  # type: ignore[call-overload]
+    from hostenv import kernel_tgid
+
+    return kernel_tgid()
 
 
 def kallsyms_hidden() -> bool:
