@@ -491,6 +491,7 @@ def run_bench(bench: Bench, ctx: Ctx, mode: Mode, rounds: int | None, warmup: in
     if not c.argv:
         c.unavailable = "no C counterpart (bpfkit-only benchmark)"
     timeout = {"full": 900.0, "quick": 180.0, "tiny": 120.0}[mode]
+    timeout *= float(os.environ.get("BPFKIT_TEST_SLOWDOWN") or 1)  # an emulated guest (the kernel matrix sets it)
     t0 = time.monotonic()
     lacking = _kernel_lacks(ctx, bench.needs)
     if lacking:  # neither side can run here: say why instead of failing on both
@@ -681,6 +682,14 @@ def import_report(ctx: Ctx, env: dict[str, str], rounds: int) -> Json:
     return out
 
 
+def _error_gist(error: str) -> str:
+    """A side's failure in one line: what ran and how it ended, and the last line it printed (its reason)."""
+    lines = [ln.strip() for ln in error.splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else error
+    return f"{lines[0]} ... {lines[-1]}"
+
+
 def format_import_report(rep: Json) -> str:
     """The import report as text: one line per start, then the heaviest modules of a load."""
     lines = [f"imports (python -X importtime, median of {rep['rounds']} runs; 'import time' = the summed self time "
@@ -802,7 +811,7 @@ def format_table(results: Json) -> str:
                 if b["bpfkit"].get("not_available"):
                     notes.append(f"{bid}: bpfkit side not available: {b['bpfkit']['not_available']}")
                 elif b["bpfkit"].get("error"):
-                    notes.append(f"{bid}: bpfkit side failed: {b['bpfkit']['error'].splitlines()[0]}")
+                    notes.append(f"{bid}: bpfkit side failed: {_error_gist(b['bpfkit']['error'])}")
                 elif m.get("not_available"):
                     notes.append(f"{bid} {m['label']}: not available: {m['not_available']}")
             else:
@@ -813,7 +822,7 @@ def format_table(results: Json) -> str:
             rows.append((bid, m["label"], m["unit"], _fmt(c and c["best"]), _fmt(c and c["median"]),
                          _fmt(p and p["best"]), _fmt(p and p["median"]), ratio, tgt, verdict))
         if b["c"].get("error"):
-            notes.append(f"{bid} C side failed: {b['c']['error'].splitlines()[0]}")
+            notes.append(f"{bid} C side failed: {_error_gist(b['c']['error'])}")
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
     right = {3, 4, 5, 6, 7}
 

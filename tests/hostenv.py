@@ -50,7 +50,10 @@ def _setpriv(caps: Sequence[str]) -> list[str]:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BPFKIT_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(SRC), sysconfig.get_paths()["purelib"]])
+    # the checkout, the venv's packages, and what PYTHONPATH already names (an arm64 guest's userland keeps its
+    # packages there)
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(SRC), sysconfig.get_paths()["purelib"], *extra]))
     env["HOME"] = "/nonexistent"  # nobody's home: bpfkit must do without a cache
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env

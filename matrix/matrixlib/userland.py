@@ -39,7 +39,7 @@ PACKAGES = (
     "python3.11", "python3.11-venv", "libatomic1", "libc-bin", "libstdc++6", "bpftool", "libbpf1", "libbpf-dev",
     "libelf-dev", "zlib1g-dev", "systemtap-sdt-dev", "iproute2", "clang-14", "llvm-14", "make", "gcc", "libc6-dev",
     "linux-libc-dev", "binutils", "prometheus", "dash", "bash", "coreutils", "util-linux", "mount", "procps",
-    "findutils", "grep", "sed",
+    "findutils", "grep", "sed", "e2fsprogs",  # e2fsprogs: mkfs.ext4 for the mkfs test of bcc_tools_check
 )
 # the checkout's Debian programs that scripts/setup.sh unpacks for the host (x86-64 there): the guest sees
 # the userland's directory there instead (checkout path -> userland path)

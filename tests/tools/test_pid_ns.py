@@ -4,6 +4,7 @@ the tools print that namespace's PIDs with ``own`` and the initial namespace's w
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from tools_helpers import require_tool
 
 from bpfkit import host
-from bpfkit.testing import require_capability
+from bpfkit.testing import patience, require_capability, slowdown
 from bpfkit.tools._common import pid_ns_constants
 
 pytestmark = pytest.mark.kernel
@@ -26,7 +27,7 @@ tool=$!
 sleep 120 &
 sleeper=$!
 i=0
-while [ $i -lt 600 ] && ! grep -q "$MARK" "$OUT/events"; do /bin/true; sleep 0.05; i=$((i + 1)); done
+while [ $i -lt "$LIMIT" ] && ! grep -q "$MARK" "$OUT/events"; do /bin/true; sleep 0.05; i=$((i + 1)); done
 kill -TERM $tool
 wait $tool
 echo $? > "$OUT/status"
@@ -35,14 +36,24 @@ sh -c 'echo $$' > "$OUT/last_pid"
 """
 
 
+def _env() -> dict[str, str]:
+    """PATH, the wait loops' bound (30 s, stretched on slow guests) and the PYTHONPATH that finds bpfkit (an arm64
+    guest's userland has its packages there)."""
+    env = {"PATH": "/usr/bin:/bin", "LIMIT": str(int(600 * slowdown()))}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
 def _run(tool: str, mode: str, mark: str, tmp_path: Path) -> tuple[list[dict[str, object]], int]:
     require_tool(tool)
     require_capability(host.CAP_SYS_ADMIN, "making a PID namespace (unshare --pid --mount-proc)")
     unshare = shutil.which("unshare")
     if unshare is None:
         pytest.fail("unshare (util-linux) is needed to run a tool in a new PID namespace")
-    env = {"PY": sys.executable, "TOOL": tool, "MODE": mode, "OUT": str(tmp_path), "MARK": mark, "PATH": "/usr/bin:/bin"}
-    subprocess.run([unshare, "--pid", "--fork", "--mount-proc", "sh", "-c", SCRIPT], env=env, check=True, timeout=120)
+    env = {"PY": sys.executable, "TOOL": tool, "MODE": mode, "OUT": str(tmp_path), "MARK": mark, **_env()}
+    subprocess.run([unshare, "--pid", "--fork", "--mount-proc", "sh", "-c", SCRIPT], env=env, check=True,
+                   timeout=patience(120))
     assert (tmp_path / "status").read_text().strip() == "0", (tmp_path / "err").read_text()
     events = [json.loads(line) for line in (tmp_path / "events").read_text().splitlines() if line.strip()]
     assert any(mark.strip('"') in json.dumps(e) for e in events), (tmp_path / "err").read_text()
@@ -92,12 +103,12 @@ def test_tailcalls_pid_is_a_pid_of_its_own_namespace(tmp_path: Path) -> None:
         'sh "$OUT/reexec.sh" 0 &\ntarget=$!\n'
         '"$PY" -m bpfkit tailcalls --pid $target --no-trace --json --interval 0.2 > "$OUT/events" 2> "$OUT/err" &\n'
         "tool=$!\ni=0\n"
-        'while [ $i -lt 600 ] && ! grep -q \'"hello_execve": [1-9]\' "$OUT/events"; do sleep 0.05; i=$((i + 1)); done\n'
+        'while [ $i -lt "$LIMIT" ] && ! grep -q \'"hello_execve": [1-9]\' "$OUT/events"; do sleep 0.05; i=$((i + 1)); done\n'
         'kill -TERM $tool\nwait $tool\necho $? > "$OUT/status"\nkill $target\n'
     )
-    env = {"PY": sys.executable, "OUT": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"PY": sys.executable, "OUT": str(tmp_path), **_env()}
     subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], env=env, check=True,
-                   timeout=120)
+                   timeout=patience(120))
     assert (tmp_path / "status").read_text().strip() == "0", (tmp_path / "err").read_text()
     counts = [json.loads(line)["counts"] for line in (tmp_path / "events").read_text().splitlines() if line.strip()]
     assert counts and counts[-1]["hello_execve"] > 0, counts
