@@ -1273,30 +1273,14 @@ def _tracefs() -> Support:
 
 
 def _probe_trampolines() -> bool:
-    """Whether the kernel loads fentry programs (probed once per process with a two-instruction program)."""
+    """Whether fentry programs load and attach here: bpfkit.features' probe (a load alone is not enough: an
+    arm64 kernel without ftrace direct calls loads them and refuses the attach), asked once per process."""
     if not _TRAMPOLINES:
-        from ..programs import Program
+        from ..features import check
 
-        code = bytes([0xB7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0])  # r0 = 0; exit
-        try:
-            from ..host import vmlinux_btf
-
-            btf_id = vmlinux_btf().find_one("bpf_fentry_test1", _btf_func_kind())
-            p = Program.load(ProgType.TRACING, code, expected_attach_type=AttachType.TRACE_FENTRY,
-                             attach_btf_id=btf_id, name="bcc_probe")
-            p.close()
-            _TRAMPOLINES[:] = [True, ""]
-        except KeyError:
-            _TRAMPOLINES[:] = [True, ""]  # no probe target in this kernel's BTF: try the real thing
-        except (NotSupportedError, KernelError) as exc:
-            _TRAMPOLINES[:] = [False, _short_reason(exc)]
+        s = check("trampolines")
+        _TRAMPOLINES[:] = [s.available, s.reason]
     return bool(_TRAMPOLINES[0])
-
-
-def _btf_func_kind() -> Any:
-    from .._uapi import BtfKind
-
-    return BtfKind.FUNC
 
 
 _USER_SYMS: dict[int, UserSymbols] = {}

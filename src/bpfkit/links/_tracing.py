@@ -122,7 +122,7 @@ def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
         raise BpfTypeError(f"program {prog.name!r} is {prog.type!r}, not a tracing/lsm program")
     eat = prog.expected_attach_type
     kind = _TRAMPOLINE_KINDS.get(AttachType(eat), "tracing") if eat is not None else "tracing"
-    target = f"{kind} {prog.attach_target or '?'}"
+    target = f"{kind} {prog.attach_target}" if prog.attach_target else f"{kind} of program {prog.name!r}"
     if prog.type == ProgType.LSM and eat != AttachType.LSM_CGROUP:
         from ..host import active_lsms
 
