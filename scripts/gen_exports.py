@@ -17,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _generated import write_or_check  # noqa: E402
+
 from bpfkit._registry import MAP_TYPES  # noqa: E402
 
 OUT = ROOT / "src" / "bpfkit" / "maps" / "_exports.py"
@@ -50,16 +52,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--check", action="store_true", help="fail when the checked-in file differs")
     args = ap.parse_args()
-    text = render()
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"gen_exports --check: {OUT.relative_to(ROOT)} is stale; run scripts/gen_exports.py", file=sys.stderr)
-            return 1
-        print("gen_exports --check: up to date")
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUT, render(), check=args.check, tool="gen_exports")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _generated import write_or_check  # noqa: E402
+
 import bpfkit  # noqa: E402
 from bpfkit._record import Shape, init_source, shape_of  # noqa: E402
 
@@ -70,17 +72,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="compare with the checked-in file instead of writing it")
     args = ap.parse_args()
-    text = render(shapes())
-    rel = OUT.relative_to(ROOT)
-    if args.check:
-        if OUT.exists() and OUT.read_text() == text:
-            print(f"gen_records --check: {rel} is up to date")
-            return 0
-        print(f"gen_records --check: {rel} differs from the records' shapes; rerun scripts/gen_records.py")
-        return 1
-    OUT.write_text(text)
-    print(f"wrote {rel}")
-    return 0
+    return write_or_check(OUT, render(shapes()), check=args.check, tool="gen_records")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from _generated import write_or_check
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "bpfkit" / "obj" / "_section_table.py"
 
@@ -215,17 +217,8 @@ def main() -> int:
     if problems:
         print("gen_sections: the table is inconsistent:\n  " + "\n  ".join(problems))
         return 1
-    text = render()
-    if not args.check:
-        OUT.write_text(text)
-        print(f"wrote {OUT.relative_to(ROOT)} ({len(TABLE)} section definitions)")
-        return 0
-    current = OUT.read_text() if OUT.exists() else ""
-    if current != text:
-        print(f"gen_sections --check: {OUT.relative_to(ROOT)} is out of date; rerun scripts/gen_sections.py")
-        return 1
-    print(f"gen_sections --check: {OUT.relative_to(ROOT)} is up to date ({len(TABLE)} section definitions)")
-    return 0
+    return write_or_check(OUT, render(), check=args.check, tool="gen_sections",
+                          detail=f"{len(TABLE)} section definitions")
 
 
 if __name__ == "__main__":
