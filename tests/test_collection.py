@@ -120,6 +120,7 @@ def test_constant_out_of_range(bootstrap_obj: Path) -> None:
 
 
 def test_only_some_programs(bootstrap_obj: Path) -> None:
+    require("helper:probe_read_kernel@tracepoint")  # loading bootstrap: its BPF_CORE_READ (lockdown=confidentiality)
     with bpfkit.load(bootstrap_obj, programs=["handle_exit"]) as obj:
         assert list(obj.programs) == ["handle_exit"]
     with pytest.raises(KeyError):
@@ -127,6 +128,7 @@ def test_only_some_programs(bootstrap_obj: Path) -> None:
 
 
 def test_unknown_map_name_lists_what_exists(bootstrap_obj: Path) -> None:
+    require("helper:probe_read_kernel@tracepoint")  # loading bootstrap: its BPF_CORE_READ (lockdown=confidentiality)
     with bpfkit.load(bootstrap_obj) as obj:
         with pytest.raises(KeyError, match="exec_start"):
             obj.maps["missing"]
@@ -140,6 +142,7 @@ def test_malformed_object_is_object_format_error(tmp_path: Path) -> None:
 
 
 def test_reuse_maps_shares_state_between_loads(bootstrap_obj: Path) -> None:
+    require("helper:probe_read_kernel@tracepoint")  # loading bootstrap: its BPF_CORE_READ (lockdown=confidentiality)
     with bpfkit.load(bootstrap_obj) as first:
         first.maps["exec_start"][4242] = 77
         with bpfkit.load(bootstrap_obj, reuse_maps={"exec_start": first.maps["exec_start"]}) as second:

@@ -497,6 +497,7 @@ def test_same_offsets_as_libbpf(objs: dict[str, Obj], vmlinux: Btf) -> None:
         pytest.skip("bpftool is not installed")
     require("pinning")  # bpftool pins what it loads under /sys/fs/bpf
     require_libbpf("bpftool prog loadall")
+    require("helper:probe_read_kernel@tracepoint")  # the task object's CO-RE reads (lockdown=confidentiality)
     obj = objs["task"]
     (tid,) = vmlinux.find("task_struct")
     task = vmlinux[tid]

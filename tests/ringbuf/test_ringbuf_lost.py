@@ -40,6 +40,8 @@ def test_without_a_counter_lost_is_none() -> None:
 def test_load_links_the_lost_counter_by_name_and_bootstrap_reports_it() -> None:
     from bpfkit.tools.bootstrap import _report_lost as report_lost
 
+    require("helper:probe_read_kernel@tracepoint")  # bootstrap's BPF_CORE_READ (lockdown=confidentiality refuses it)
+
     with bpfkit.load(TOOLS / "bootstrap.bpf.o") as obj:
         rb_map = obj.maps["rb"]
         assert rb_map.lost_counter is obj.maps["rb_lost"]  # type: ignore[attr-defined]
