@@ -109,6 +109,8 @@ int ret_openat(struct pt_regs *ctx) {
 
 def test_syscall_convention_arguments_and_return_values() -> None:
     require_capability(CAP_SETUID, "running execs as another user")
+    # the arguments are read from the syscall wrapper's pt_regs, kernel memory (lockdown=confidentiality refuses it)
+    require("helper:probe_read_kernel@kprobe")
     with BPF(text=SYSCALL_ARGS, cflags=[f"-DUID={UID}"]) as b:
         fn = b.get_syscall_fnname("openat")
         b.attach_kprobe(event=fn, fn_name="syscall__openat")

@@ -6,6 +6,7 @@ loader: the generated C must compile and verify as the program type each entry p
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -39,10 +40,33 @@ def pin_dir() -> Iterator[Path]:
         shutil.rmtree(d)
 
 
+# bpf_probe_read, bpf_probe_read_str, bpf_probe_read_kernel, bpf_probe_read_kernel_str: kernel memory reads,
+# which lockdown=confidentiality removes from the verifier's helpers
+KERNEL_READ_HELPERS = frozenset({4, 45, 113, 115})
+
+
+def reads_kernel_memory(elf: bytes) -> bool:
+    """Whether a program of ``elf`` calls a helper that reads kernel memory (a helper call: BPF_JMP|BPF_CALL, src 0)."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    for sec in ELFFile(io.BytesIO(elf)).iter_sections():
+        if not sec["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
+            continue
+        code = sec.data()
+        for i in range(0, len(code) - 7, 8):
+            if code[i] == 0x85 and code[i + 1] >> 4 == 0 and \
+                    int.from_bytes(code[i + 4:i + 8], "little", signed=True) in KERNEL_READ_HELPERS:
+                return True
+    return False
+
+
 def _loadall(elf: bytes, pin_dir: Path, tmp: Path) -> dict[str, str]:
     """Load every program of ``elf`` with bpftool; name -> kernel program type."""
     require("pinning")
     require_libbpf("bpftool prog loadall")
+    if reads_kernel_memory(elf):
+        require("helper:probe_read_kernel@kprobe")  # lockdown=confidentiality refuses it
     obj = tmp / "prog.bpf.o"
     obj.write_bytes(elf)
     p = subprocess.run([BPFTOOL, "prog", "loadall", str(obj), str(pin_dir)], capture_output=True, text=True,
@@ -128,3 +152,10 @@ def test_vmlinux_h_is_made_once_per_kernel(cache_home: Path) -> None:
     mtime = p.stat().st_mtime_ns
     assert _compile.vmlinux_h() == p and p.stat().st_mtime_ns == mtime
     assert "struct task_struct {" in p.read_text()
+
+
+def test_kernel_reads_are_found_in_the_instructions() -> None:
+    text = "int f(struct pt_regs *ctx) { u64 v = 0; bpf_probe_read_kernel(&v, sizeof(v), (void *)PT_REGS_PARM1(ctx)); return v; }\n"
+    plain = "BPF_ARRAY(a, u32, 4);\nint g(void *ctx) { int k = 0; a.increment(k); return 0; }\n"
+    assert reads_kernel_memory(compile_c(rewrite(text).source, cflags=['-D__BCC_NOAUTO=""']).elf)
+    assert not reads_kernel_memory(compile_c(rewrite(plain).source, cflags=['-D__BCC_NOAUTO=""']).elf)
