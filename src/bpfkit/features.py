@@ -680,6 +680,9 @@ def have_kprobes() -> bool:
             raise  # a capability or lockdown: _answers says which
         _REFUSALS[_FEATURE_LABEL["kprobes"]] = (Cause.REFUSED, f"the kernel refuses kprobes to this process: {why}")
         return False
+    except NotSupportedError as exc:  # lockdown=confidentiality: perf_event_open says so itself
+        _REFUSALS[_FEATURE_LABEL["kprobes"]] = (Cause(exc.cause or "unknown"), str(exc))
+        return False
     except KernelError:
         return True  # the kernel has kprobes but not on this function (inlined, blacklisted): not a refusal
     os.close(fd)

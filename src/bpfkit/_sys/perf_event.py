@@ -58,6 +58,12 @@ def perf_event_open(
     r = _syscall5(NR_PERF_EVENT_OPEN, ctypes.addressof(attr), pid, cpu, group_fd, flags)
     if r < 0:
         err = ctypes.get_errno()
+        if err == E.EPERM and attr.type == pmu_type("kprobe") and privilege.lockdown_mode() == "confidentiality":
+            # LOCKDOWN_KPROBES is a confidentiality reason: no kprobe is created for anyone, root included
+            raise NotSupportedError(f"cannot open {target}: kernel lockdown=confidentiality refuses kprobes; "
+                                    "attach to a tracepoint, raw tracepoint or tp_btf instead, or boot without "
+                                    "lockdown (Secure Boot off, or lockdown=integrity)", feature="kprobe",
+                                    cause="lockdown")
         if err in (E.EPERM, E.EACCES):
             detail = paranoid_refusal(_paranoid(), _sys_admin())
             if detail is None and err == E.EACCES and not _sys_admin() and attr.type == pmu_type("uprobe"):
