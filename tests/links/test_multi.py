@@ -14,7 +14,7 @@ from link_progs import RET0
 import bpfkit
 from bpfkit import features
 from bpfkit._uapi import LinkType
-from bpfkit.errors import BpfTypeError, BpfValueError, NotSupportedError
+from bpfkit.errors import AccessError, BpfTypeError, BpfValueError, NotSupportedError
 from bpfkit.links import _multi as multi
 from bpfkit.programs import Program
 from bpfkit.testing import compile_bpf, require
@@ -128,6 +128,12 @@ def test_kprobe_multi_attaches_or_is_refused_clearly(col: bpfkit.Collection) -> 
     with p.attach_kprobe_multi(syms=["do_nanosleep"], cookies=[7]) as link:
         assert link.info().type == LinkType.KPROBE_MULTI
         time.sleep(0.001)
+    if not features.have_tracefs():  # a pattern is matched against tracefs's available_filter_functions
+        with pytest.raises((NotSupportedError, AccessError)) as ei:  # empty (lockdown) or unreadable (non-root)
+            ret.attach("do_nanosleep")
+        assert "available_filter_functions" in str(ei.value) or "tracefs" in str(ei.value)
+        assert hits(col).get(7, 0) >= 1
+        return
     with ret.attach("do_nanosleep"):  # the dispatch of the section family, with a pattern
         time.sleep(0.001)
     got = hits(col)

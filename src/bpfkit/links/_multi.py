@@ -79,8 +79,18 @@ def _is_return(prog: Program, retprobe: bool | None) -> bool:
 def kernel_functions(pattern: str) -> list[str]:
     """Kernel functions ftrace can trace whose name matches the glob ``pattern`` (available_filter_functions)."""
     path = os.path.join(ensure_tracefs(), "available_filter_functions")
-    with tracefs_access("listing the kernel functions a kprobe.multi pattern may match"), open(path, "rb") as f:
-        text = f.read().decode(errors="replace")
+    try:
+        with tracefs_access("listing the kernel functions a kprobe.multi pattern may match"), open(path, "rb") as f:
+            text = f.read().decode(errors="replace")
+    except FileNotFoundError:  # an empty tracefs: lockdown=confidentiality, or a kernel without ftrace
+        from ..host import lockdown_mode
+
+        locked = lockdown_mode() == "confidentiality"
+        raise NotSupportedError(
+            f"cannot match kprobe.multi pattern {pattern!r}: {path} is missing"
+            + (" (kernel lockdown=confidentiality empties tracefs)" if locked else " (no function tracer)")
+            + "; name the functions with syms= instead", feature="kprobe_multi_pattern",
+            cause="lockdown" if locked else "config") from None
     seen: dict[str, None] = {}
     for line in text.splitlines():
         name = line.split(maxsplit=1)[0] if line.strip() else ""
