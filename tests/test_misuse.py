@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bpfkit
-from bpfkit.testing import compile_bpf
+from bpfkit.testing import compile_bpf, require
 
 pytestmark = pytest.mark.kernel
 
@@ -38,6 +38,7 @@ def _module_state() -> dict[str, int]:
 
 
 def test_co_re_loads_keep_no_module_level_state(bootstrap_obj: Path) -> None:
+    require("helper:probe_read_kernel@tracepoint")  # bootstrap's BPF_CORE_READ (lockdown=confidentiality refuses it)
     spec = bpfkit.ObjectSpec.from_file(bootstrap_obj)
     assert any(p.core_relos for p in spec.programs.values())  # the loads below do CO-RE
     for _ in range(2):  # warm the caches that legitimately fill once (host facts, probes)

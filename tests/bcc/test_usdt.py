@@ -78,6 +78,7 @@ def slot(b: BPF, k: int) -> object:
 
 def test_readarg_by_pid_and_by_path(built: Built, target: Target) -> None:
     require("uprobes")
+    require("helper:probe_read_kernel@kprobe")  # bpf_usdt_readarg reads pt_regs (lockdown=confidentiality)
     by_pid = USDT(pid=target.pid)
     by_pid.enable_probe("bpfkit_lib:libprobe", "on_lib")
     # without BPF cookies (before 5.15) a PIE's probes are found by address in one process: pid= is needed
@@ -96,6 +97,7 @@ def test_readarg_by_pid_and_by_path(built: Built, target: Target) -> None:
 
 def test_pid_and_path_together_and_ignore_pid(built: Built, target: Target) -> None:
     require("uprobes")
+    require("helper:probe_read_kernel@kprobe")  # bpf_usdt_readarg reads pt_regs (lockdown=confidentiality)
     u = USDT(pid=target.pid, path=str(built.lib))
     u.enable_probe("libprobe", "on_lib")
     assert u.enumerate_active_probes() == [(str(built.lib).encode(), b"on_lib", u.enumerate_probes()[0]
