@@ -178,7 +178,7 @@ def test_ring_buffer_reserve_submit_discard_and_poll() -> None:
 
 
 STACKS = r"""
-BPF_STACK_TRACE(stack_traces, 16384);  /* the two stacks sharing a bucket (EEXIST) is 1 in 16384 */
+BPF_STACK_TRACE(stack_traces, 4096);  /* the two stacks share a bucket (EEXIST) 1 time in 4096 */
 BPF_HASH(ids, u32, int);
 
 RAW_TRACEPOINT_PROBE(sys_enter) {
