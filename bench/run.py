@@ -490,8 +490,9 @@ def run_bench(bench: Bench, ctx: Ctx, mode: Mode, rounds: int | None, warmup: in
     py = Side(bench.py_argv(ctx, params))
     if not c.argv:
         c.unavailable = "no C counterpart (bpfkit-only benchmark)"
-    timeout = {"full": 900.0, "quick": 180.0, "tiny": 120.0}[mode]
-    timeout *= float(os.environ.get("BPFKIT_TEST_SLOWDOWN") or 1)  # an emulated guest (the kernel matrix sets it)
+    from bpfkit.testing import patience  # an emulated guest (the kernel matrix sets the slowdown)
+
+    timeout = patience({"full": 900.0, "quick": 180.0, "tiny": 120.0}[mode])
     t0 = time.monotonic()
     lacking = _kernel_lacks(ctx, bench.needs)
     if lacking:  # neither side can run here: say why instead of failing on both
