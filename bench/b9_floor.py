@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-NAMES = ("getpid", "getppid", "getuid", "geteuid", "getgid", "getegid", "gettid", "getpgrp", "sched_yield", "umask", "sync",
+NAMES = ("getpid", "getppid", "getuid", "geteuid", "getgid", "getegid", "gettid", "getsid", "sched_yield", "umask", "sync",
          "getpriority", "times", "sysinfo", "getrusage", "newuname")
 NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}[os.uname().machine]
 PERF_TYPE_TRACEPOINT = 2
