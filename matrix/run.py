@@ -21,6 +21,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -317,7 +318,7 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
                        run_timeout=args.timeout, virtiofsd=vfsd, echo=args.console,
                        memory_mb=args.memory, cpus=args.cpus, accel=args.accel, append=env.cmdline,
                        disks=disks, arch=k.arch)
-        if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries:
+        if g.status not in ("boot-failed", "boot-timeout") or attempt == args.boot_retries or guest.stopping():
             break
         # The guest never reached /init: nothing of the tests ran, so booting again is safe.
         log(f"{label}: {g.status} ({g.detail[:200]}); booting again")
@@ -395,14 +396,14 @@ def run_host(base: list[str], extra: Sequence[str], results: Path,
                    check=False, timeout=300)
     start = time.monotonic()
     with open(results / "output.txt", "w") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = guest.track(subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL))
         try:
             col.exit_code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             col.status, col.detail = "run-timeout", f"still running after {timeout:.0f} s"
+        finally:
+            guest.stop(proc)
     col.run_seconds = time.monotonic() - start
     _read_results(col, results)
     return col
@@ -607,8 +608,19 @@ def assemble(results: Sequence[Path], target: Path | None) -> int:
     return 0
 
 
+def _on_signal(signum: int, _frame: object) -> None:
+    """SIGTERM, SIGHUP or SIGINT: stop every guest (QEMU, virtiofsd) and the host's pytest first, so none
+    outlives the driver, then unwind (the threads booting them return as their guests end)."""
+    signal.signal(signum, signal.SIG_DFL)  # a second signal ends the driver at once
+    n = guest.stop_all()
+    log(f"{signal.Signals(signum).name}: stopped {n} guest process(es); exiting")
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str]) -> int:
     """Entry point; returns the exit status."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _on_signal)
     args, extra = parse_args(argv)
     if args.from_results:
         return assemble(args.from_results, args.env_markdown)

@@ -115,7 +115,42 @@ def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
     return cmd
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+_LIVE: set[subprocess.Popen[bytes]] = set()  # every QEMU and virtiofsd this process started and has not stopped
+_LIVE_LOCK = threading.Lock()
+
+
+_STOPPING = threading.Event()  # set by stop_all: no guest boots any more
+
+
+def track(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Remember ``proc`` until it is stopped, for :func:`stop_all` (which it missed if it started after)."""
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    if _STOPPING.is_set():
+        stop(proc)
+    return proc
+
+
+def stopping() -> bool:
+    """Whether :func:`stop_all` ran: callers boot and retry nothing more."""
+    return _STOPPING.is_set()
+
+
+def stop_all() -> int:
+    """Stop every guest and helper still running (a signal ends the driver: no QEMU may outlive it);
+    returns how many were running. The threads that boot them then see their guest gone and return."""
+    _STOPPING.set()
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for proc in procs:
+        stop(proc)
+    return len(procs)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate ``proc`` (kill it after 5 s) and forget it."""
+    with _LIVE_LOCK:
+        _LIVE.discard(proc)
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -135,6 +170,8 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
     and the serial console goes to results/console.log. ``append`` is added to the kernel
     command line (e.g. lockdown=integrity); ``disks`` become the guest's virtio disks.
     """
+    if stopping():
+        return GuestResult("boot-failed", None, None, None, "not booted: the driver was stopped by a signal")
     console_path = results / "console.log"
     helpers: list[subprocess.Popen[bytes]] = []
     socket = results.parent / f".{results.name}.vfs.sock"
@@ -144,8 +181,9 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                 raise ValueError("share 'virtiofs' needs a virtiofsd")
             socket.unlink(missing_ok=True)
             vlog = open(results / "virtiofsd.log", "wb")  # noqa: SIM115 - closed with proc
-            helpers.append(subprocess.Popen(virtiofsd_command(virtiofsd, socket),
-                                            stdout=vlog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            helpers.append(track(subprocess.Popen(virtiofsd_command(virtiofsd, socket),
+                                                     stdout=vlog, stderr=subprocess.STDOUT,
+                                                     stdin=subprocess.DEVNULL)))
             vlog.close()
             deadline = time.monotonic() + 10
             while not socket.exists():
@@ -159,8 +197,8 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                            arch=arch)
         (results / "qemu.cmd").write_text(" ".join(cmd) + "\n")
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL))
         booted = threading.Event()
         marks: dict[str, str] = {}
 
@@ -188,7 +226,7 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
                 if proc.poll() is not None:
                     break
                 if time.monotonic() - start > boot_timeout:
-                    _stop(proc)
+                    stop(proc)
                     t.join(5)
                     return GuestResult("boot-timeout", None, None, None,
                                        f"no {initramfs.BOOTED} within {boot_timeout:.0f} s; "
@@ -200,13 +238,13 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
             try:
                 proc.wait(max(run_timeout, 0.0) if booted.is_set() else 5)
             except subprocess.TimeoutExpired:
-                _stop(proc)
+                stop(proc)
                 t.join(5)
                 return GuestResult("run-timeout", None, boot_s, time.monotonic() - run_start,
                                    f"still running after {run_timeout:.0f} s")
             t.join(5)
         finally:
-            _stop(proc)
+            stop(proc)
         run_s = time.monotonic() - run_start if boot_s is not None else None
         if initramfs.ERROR in marks:
             return GuestResult("boot-failed", None, boot_s, None,
@@ -223,7 +261,7 @@ def boot(kernel: Path, initrd: Path, results: Path, share: str, *, boot_timeout:
         return GuestResult("done", int(code_file.read_text().strip() or "-1"), boot_s, run_s)
     finally:
         for h in helpers:
-            _stop(h)
+            stop(h)
         socket.unlink(missing_ok=True)
 
 
