@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -768,7 +769,7 @@ def machine_facts(python: str) -> Json:
         "python_executable": python,
         "numpy": _first_line([python, "-c", "import numpy; print(numpy.__version__)"]),
         "pyelftools": _package_version("pyelftools"),
-        "libbpf": _first_line(["pkg-config", "--modversion", "libbpf"]),
+        "libbpf": _libbpf_version(),
         "bpftool": _first_line(["bpftool", "version"]),
         "clang": _first_line(["clang", "--version"]),
         "cc": _first_line(["cc", "--version"]),
@@ -776,6 +777,19 @@ def machine_facts(python: str) -> Json:
         "loadavg_start": os.getloadavg(),
     }
 
+
+def _libbpf_version() -> str | None:
+    """The version of the libbpf the C side builds against: pkg-config's, else its header's (a minimal
+    userland, such as the arm64 matrix guests', has libbpf-dev but no pkg-config)."""
+    version = _first_line(["pkg-config", "--modversion", "libbpf"])
+    if version:
+        return version
+    try:
+        header = Path("/usr/include/bpf/libbpf_version.h").read_text()
+    except OSError:
+        return None
+    parts = dict(re.findall(r"#define\s+LIBBPF_(MAJOR|MINOR)_VERSION\s+(\d+)", header))
+    return f"{parts['MAJOR']}.{parts['MINOR']}" if len(parts) == 2 else None
 
 # ---- table ----------------------------------------------------------------------------------------
 

@@ -498,6 +498,9 @@ def test_same_offsets_as_libbpf(objs: dict[str, Obj], vmlinux: Btf) -> None:
     require("pinning")  # bpftool pins what it loads under /sys/fs/bpf
     require_libbpf("bpftool prog loadall")
     require("helper:probe_read_kernel@tracepoint")  # the task object's CO-RE reads (lockdown=confidentiality)
+    # `prog dump xlated`: the kernel hands out the instructions only to a reader it shows kernel addresses
+    # (bpf_dump_raw_ok is kallsyms_show_value: CAP_SYSLOG, or kptr_restrict=0 with perf_event_paranoid <= 1)
+    require("kallsyms")
     obj = objs["task"]
     (tid,) = vmlinux.find("task_struct")
     task = vmlinux[tid]
