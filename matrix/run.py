@@ -224,6 +224,13 @@ def slowdown(arch: str, accel: str | None) -> int:
     return 2 if arch == "amd64" else 8  # the matrix runs on amd64 hosts (arm64 guests get their own userland)
 
 
+def guest_test_timeout(given: float | None, arch: str, accel: str | None) -> float:
+    """pytest-timeout's per-test limit in a guest: ``--test-timeout`` when given, else 300 s per unit of
+    :func:`slowdown`, at least 600 (an arm64 guest, 8x, gets 2400 s: a module fixture that compiles a corpus
+    under emulation on a busy host counts against its first test)."""
+    return given if given is not None else max(600.0, 300.0 * slowdown(arch, accel))
+
+
 WHEELHOUSE = "wheelhouse"  # the package's runtime dependencies as wheels, for pip in guests (they have no network)
 
 
@@ -295,7 +302,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
         return col
     disks = scratch_disks(results, args.disk)
     wrap = envs.prefix(env, base[0], TOKEN_LAUNCHER)
-    argv = _pytest_args(guest_base(base, args.test_timeout), f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml",
+    limit = guest_test_timeout(args.test_timeout, k.arch, args.accel)
+    argv = _pytest_args(guest_base(base, limit), f"{ENV_OUT if wrap else initramfs.GUEST_RESULTS}/junit.xml",
                         extra)
     # hang guards of the tests stretch (bpfkit.testing.patience): TCG emulates; another architecture, slower again
     extra_env = {**(extra_env or {}), "BPFKIT_TEST_SLOWDOWN": str(slowdown(k.arch, args.accel))}
@@ -455,9 +463,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                     help="show the kernels (resolved, cached) and the selected tests; boot nothing")
     ap.add_argument("--timeout", type=float, default=1800.0,
                     help="seconds a guest (or the host) may run its tests (default 1800)")
-    ap.add_argument("--test-timeout", type=float, default=600.0,
-                    help="seconds one test may run in a guest (pytest-timeout; default 600, the host keeps "
-                         "the project's 120)")
+    ap.add_argument("--test-timeout", type=float, default=None,
+                    help="seconds one test may run in a guest (pytest-timeout; default 600, 2400 in an arm64 "
+                         "guest; the host keeps the project's 120)")
     ap.add_argument("--boot-timeout", type=float, default=120.0,
                     help="seconds from QEMU start to the guest's /init being ready (default 120)")
     ap.add_argument("--share", choices=("auto", "virtiofs", "9p"), default="auto",

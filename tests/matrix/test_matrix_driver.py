@@ -129,6 +129,8 @@ def test_guests_raise_only_the_per_test_timeout() -> None:
     assert run.guest_base(base, 600) == [*base, "-o", "timeout=600"]
     bare = run.pytest_base("/v/bin/python", "kernel", [])
     assert run.guest_base(bare, 600) == bare  # no plugin, no option it would not know
+    assert run.guest_test_timeout(None, "amd64", None) == 600 and run.guest_test_timeout(None, "arm64", None) == 2400
+    assert run.guest_test_timeout(None, "amd64", "kvm") == 600 and run.guest_test_timeout(90, "arm64", None) == 90
 
 
 def _elf_with_phdrs(types: list[int]) -> bytes:
