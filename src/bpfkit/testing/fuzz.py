@@ -343,8 +343,12 @@ def default_corpus(*, compile_tests: bool = True) -> list[tuple[str, bytes]]:
                      "extern_kconfig", "legacy_maps", "map_pinning", "core_bitfields", "prog_array_tail_call", "core_flavor",
                      "core_missing_guarded"):
             src = tests_bpf / f"{name}.bpf.c"
-            if src.exists():
+            if not src.exists():
+                continue
+            try:
                 out.append((f"{name}.bpf.o", compile_bpf(src).read_bytes()))
+            except RuntimeError:  # this kernel's vmlinux.h lacks what the source reads (core_bitfields on
+                continue  # arm64 6.1): the fuzzer needs objects to mutate, not this one in particular
     return out
 
 
