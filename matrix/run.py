@@ -607,7 +607,7 @@ def assemble(results: Sequence[Path], target: Path | None) -> int:
     cols = sorted(columns.values(), key=lambda c: order.get(c.label, len(order)))
     ran = {t for c in cols for t in c.tests}
     selection = selections.pop()
-    note = (f"Written from {len(results)} runs (one guest each, one after another) of {len(ran)} tests "
+    note = (f"Written from {len(results)} runs of {len(ran)} tests "
             f"(`pytest -m kernel {selection}`) on {', '.join(sorted(dates))}"
             + (f"; not run: {', '.join(missing)}" if missing else "") + ".")
     out = target or HERE / "env-matrix.md"
