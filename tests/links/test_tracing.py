@@ -105,6 +105,31 @@ def test_tp_btf_attaches() -> None:
             assert link.info().type == LinkType.RAW_TRACEPOINT
 
 
+@pytest.mark.parametrize(("err", "euid", "clear"), [(524, 65534, True), (95, 65534, True), (1, 0, True),
+                                                     (1, 65534, False)])
+def test_trampoline_attach_refusals_by_errno_and_user(monkeypatch: pytest.MonkeyPatch, err: int, euid: int,
+                                                      clear: bool) -> None:
+    """ENOTSUPP/EOPNOTSUPP from the attach is 'no trampolines' for any user (arm64 6.1 loads fentry, then
+    cannot attach it); EPERM is only for root, since a capabilities-only user may lack one instead."""
+    from bpfkit.errors import BpfError, KernelError
+    from bpfkit.links import _tracing
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise KernelError(err, command="BPF_RAW_TRACEPOINT_OPEN")
+
+    btf = host.vmlinux_btf()
+    tid = btf.find("btf_trace_sched_process_exec", BtfKind.TYPEDEF)[0]
+    with Program.load("tracing", RET0, name="tpbtf", expected_attach_type="trace_raw_tp", attach_btf_id=tid) as p:
+        monkeypatch.setattr(_tracing.C, "raw_tracepoint_open", refuse)
+        monkeypatch.setattr(_tracing.os, "geteuid", lambda: euid)
+        with pytest.raises(BpfError) as ei:
+            attach_trampoline(p)
+    assert isinstance(ei.value, NotSupportedError) is clear
+    assert clear or (isinstance(ei.value, KernelError) and ei.value.errno == err)
+    if clear:
+        assert ei.value.feature == "trampoline" and "use tracepoints, raw tracepoints or tp_btf" in str(ei.value)
+
+
 def test_iterator_link_reads() -> None:
     btf = host.vmlinux_btf()
     fid = btf.find("bpf_iter_task", BtfKind.FUNC)[0]

@@ -142,7 +142,9 @@ def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
         else:
             lfd = Fd(C.raw_tracepoint_open(None, prog.fd, target=f"program {prog.name!r} on {target}"), target)
     except KernelError as exc:
-        if exc.errno in (E.EPERM, E.ENOTSUP, 524, E.EOPNOTSUPP) and os.geteuid() == 0:
+        # "not supported" is the kernel's answer for any user (arm64 6.1 loads fentry, then cannot attach it:
+        # no DYNAMIC_FTRACE_WITH_DIRECT_CALLS); EPERM means no trampolines only for root (else a capability)
+        if exc.errno in (E.ENOTSUP, 524, E.EOPNOTSUPP) or (exc.errno == E.EPERM and os.geteuid() == 0):
             raise NotSupportedError(
                 f"the kernel refused to attach {target} ({exc.errno_name}): BPF trampolines are unavailable "
                 "on this kernel; use tracepoints, raw tracepoints or tp_btf instead",
