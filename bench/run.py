@@ -791,6 +791,7 @@ def _libbpf_version() -> str | None:
     parts = dict(re.findall(r"#define\s+LIBBPF_(MAJOR|MINOR)_VERSION\s+(\d+)", header))
     return f"{parts['MAJOR']}.{parts['MINOR']}" if len(parts) == 2 else None
 
+
 # ---- table ----------------------------------------------------------------------------------------
 
 

@@ -117,8 +117,6 @@ def qemu_command(kernel: Path, initrd: Path, results: Path, share: str, *,
 
 _LIVE: set[subprocess.Popen[bytes]] = set()  # every QEMU and virtiofsd this process started and has not stopped
 _LIVE_LOCK = threading.Lock()
-
-
 _STOPPING = threading.Event()  # set by stop_all: no guest boots any more
 
 

@@ -67,8 +67,6 @@ def perf_event_open(
         if err in (E.EPERM, E.EACCES):
             detail = paranoid_refusal(_paranoid(), _sys_admin())
             if not _sys_admin() and attr.type == pmu_type("uprobe"):  # paranoid or not, uprobes want CAP_SYS_ADMIN
-                if detail is None and err == E.EACCES:
-                    raise BpfPermissionError(err, command="perf_event_open", target=target, hint=_UPROBE_REFUSAL)
                 raise BpfPermissionError(err, command="perf_event_open", target=target, detail=detail,
                                          hint=_UPROBE_REFUSAL)
             raise BpfPermissionError(err, command="perf_event_open", target=target, detail=detail)
