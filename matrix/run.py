@@ -50,6 +50,19 @@ def log(msg: str) -> None:
     print(f"matrix: {msg}", file=sys.stderr, flush=True)
 
 
+def repo_commit() -> str:
+    """The commit of the checkout the guests test (short hash, "+changes" when tracked files differ from
+    it), so that every table says which code each column ran; "" outside a git checkout."""
+    def git(*argv: str) -> str:
+        proc = subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    head = git("rev-parse", "--short=7", "HEAD")
+    if head and git("status", "--porcelain", "--untracked-files=no"):
+        head += "+changes"
+    return head
+
+
 def ensure_host_packages(arches: Sequence[str] = ()) -> None:
     """Install QEMU (for each guest architecture) and a static busybox from Debian when they are missing."""
     needs = dict(APT_NEEDS, **dict(QEMU_PACKAGES[a] for a in arches if a in QEMU_PACKAGES))
@@ -584,6 +597,7 @@ def assemble(results: Sequence[Path], target: Path | None) -> int:
         dates.add(doc["generated"][:10])
         for d in doc["kernels"]:
             col = report.Column.from_json(d)
+            col.commit = col.commit or doc.get("commit", "")
             if col.env != envs.PLAIN:
                 columns[col.label] = col  # a later file's column replaces an earlier one's
             elif col.label in arm64_labels:
@@ -724,6 +738,7 @@ def main(argv: Sequence[str]) -> int:
 
     runs = root / "runs" / "last"
     wall = time.monotonic()
+    commit = repo_commit()  # before the guests start: what they read
     jobs = max(1, min(args.jobs or default_jobs(), len(guests) or 1))
     if len(guests) > 1:
         log(f"{len(guests)} guests, {jobs} at a time")
@@ -745,11 +760,13 @@ def main(argv: Sequence[str]) -> int:
     order = {envs.column_label(s.label, e): i for i, (s, e) in enumerate(pairs)}
     columns.sort(key=lambda col: order.get(col.label, len(order)))
 
+    for col in columns:
+        col.commit = commit
     if args.command is not None:
         return command_report(columns, runs)
     print(report.render_text(columns), end="")
     fails = report.failures(columns)
-    doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "share": share,
+    doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit, "share": share,
            "pytest": shlex.join([*base, *extra]), "wall_seconds": time.monotonic() - wall,
            "kernels": [col.to_json() for col in columns],
            "failures": [str(f) for f in fails]}

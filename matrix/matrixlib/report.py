@@ -34,6 +34,7 @@ class Column:
     tests: dict[str, Outcome] = dataclasses.field(default_factory=dict)
     features: dict[str, Any] = dataclasses.field(default_factory=dict)  # probe name -> True/False/error text
     env: str = "plain"  # the host environment (matrixlib.envs) the tests ran in
+    commit: str = ""  # the bpfkit commit the tests ran from ("" when the result did not record it)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -266,6 +267,8 @@ def _summary_markdown(columns: Sequence[Column]) -> list[str]:
         _md_escape(c.status if c.status != "done" else f"exit {c.exit_code}") for c in columns) + " |")
     summary.append("| boot / tests | " + " | ".join(
         f"{_secs(c.boot_seconds)} / {_secs(c.run_seconds)}" for c in columns) + " |")
+    if any(c.commit for c in columns):  # which code each column tested, when the tables mix runs
+        summary.append("| commit | " + " | ".join(_md_escape(c.commit) or "—" for c in columns) + " |")
     return summary
 
 

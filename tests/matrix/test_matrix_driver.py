@@ -333,6 +333,32 @@ def test_env_matrix_from_the_results_of_several_runs(tmp_path: Path) -> None:
     assert run.assemble([*files, other], out) == 2  # two selections do not make one table
 
 
+def test_env_matrix_names_the_commit_of_each_run(tmp_path: Path) -> None:
+    ok = report.Outcome(report.PASSED)
+    files = []
+    for i, kernel in enumerate(run.ENV_KERNELS):
+        for e in envs.ENVS:
+            if not e.plain:
+                col = report.Column(envs.column_label(kernel, e), "r", env=e.name, exit_code=0,
+                                    tests={"tests/test_a.py::test_x": ok})
+                path = _results_file(tmp_path / f"{kernel}-{e.name}.json", [col])
+                doc = json.loads(path.read_text())
+                doc["commit"] = f"c{i}"  # as run.py writes it: the run's commit, beside its columns
+                path.write_text(json.dumps(doc))
+                files.append(path)
+    out = tmp_path / "env-matrix.md"
+    assert run.assemble(files, out) == 0
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| commit |"))
+    assert row.split(" | ")[1:] == ["c1"] * (len(files) // 2) + ["c0"] * (len(files) // 2 - 1) + ["c0 |"]
+
+
+def test_repo_commit_is_the_checkout_head() -> None:
+    head = subprocess.run(["git", "-C", str(run.REPO), "rev-parse", "--short=7", "HEAD"], capture_output=True,
+                          text=True, check=False)
+    # outside a git checkout (an unpacked release) there is no commit to name: ""
+    assert run.repo_commit().split("+")[0] == (head.stdout.strip() if head.returncode == 0 else "")
+
+
 def test_virtiofsd_shares_the_root_without_the_hosts_sys(tmp_path: Path) -> None:
     """What virtiofsd serves has an empty /sys: no guest can reach the host's tracefs or bpffs through it."""
     from bpfkit import host

@@ -166,3 +166,15 @@ def test_markdown_escapes_pipes() -> None:
 def test_column_json_round_trip() -> None:
     for col in _columns():
         assert Column.from_json(col.to_json()) == col
+
+
+def test_summary_names_the_commit_of_each_column_when_recorded() -> None:
+    cols = _columns()[:2]
+    assert "| commit |" not in report.render_markdown(cols)  # results that predate the record
+    cols[0].commit = "b4397cc"
+    md = report.render_markdown(cols).splitlines()
+    assert "| commit | b4397cc | — |" in md
+    assert Column.from_json(cols[0].to_json()).commit == "b4397cc"
+    old = cols[1].to_json()
+    del old["commit"]
+    assert Column.from_json(old).commit == ""
