@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-from _thread import allocate_lock
+from _thread import LockType, allocate_lock, start_new_thread
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 
@@ -277,17 +277,14 @@ class Link:
 
 
 def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
-    """Close many links at once, concurrently: each uprobe or kprobe detach waits for the kernel
-    (an RCU grace period), and those waits overlap across threads. Raises the first error after all are closed."""
+    """Close many links at once, concurrently: each detach waits for the kernel (RCU grace periods), and
+    those waits overlap across threads. Raises the first error after all are closed.
+
+    The helpers are bare ``_thread`` threads: ``threading.Thread.start`` waits until its thread runs, which
+    on a busy host kept this thread from closing its own share until every helper had started (issue 18).
+    """
     todo = [link for link in links if not link.closed]
     errors: list[BaseException] = []
-
-    def close_one(link: Link) -> None:
-        try:
-            link.close()
-        except Exception as exc:
-            errors.append(exc)
-
     queue = list(reversed(todo))  # pop() takes them in the given order
     lock = allocate_lock()
 
@@ -297,23 +294,29 @@ def close_links(links: Iterable[Link], *, max_workers: int = 16) -> None:
                 if not queue:
                     return
                 link = queue.pop()
-            close_one(link)
+            try:
+                link.close()
+            except Exception as exc:
+                errors.append(exc)
 
-    threads: list[threading.Thread] = []
-    try:
-        import threading  # at stop, not at start (issue 18)
-    except ImportError:  # the rights to read it were dropped since start: this thread closes them all
-        todo = []
-    for _ in range(min(max_workers, len(todo)) if len(todo) > 1 else 0):
-        t = threading.Thread(target=worker, name="bpfkit-detach", daemon=True)
+    def helper(done: LockType) -> None:
         try:
-            t.start()
-        except RuntimeError:  # interpreter shutdown (an atexit cleanup) allows no new thread
+            worker()
+        finally:
+            done.release()
+
+    helpers: list[LockType] = []
+    for _ in range(min(max_workers, len(todo)) - 1):  # this thread is one of the workers
+        done = allocate_lock()
+        done.acquire()
+        try:
+            start_new_thread(helper, (done,))
+        except RuntimeError:  # interpreter shutdown, or no thread to be had: this thread closes the rest
             break
-        threads.append(t)
-    worker()  # this thread works too, and alone when no thread could start
-    for t in threads:
-        t.join()
+        helpers.append(done)
+    worker()
+    for done in helpers:
+        done.acquire()  # the helper's last link is closed
     if errors:
         raise errors[0]
 
