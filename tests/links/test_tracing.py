@@ -130,6 +130,30 @@ def test_trampoline_attach_refusals_by_errno_and_user(monkeypatch: pytest.Monkey
         assert ei.value.feature == "trampoline" and "use tracepoints, raw tracepoints or tp_btf" in str(ei.value)
 
 
+@pytest.mark.parametrize(("err", "mode", "cause"), [(1, "integrity", "lockdown"), (1, "none", None),
+                                                    (524, "integrity", None)])
+def test_trampoline_attach_refusal_names_lockdown_when_it_is_the_cause(monkeypatch: pytest.MonkeyPatch, err: int,
+                                                                       mode: str, cause: str | None) -> None:
+    """Root's EPERM on a locked-down kernel is lockdown's doing, as at load; ENOTSUPP is the kernel's lack."""
+    from bpfkit._sys import privilege
+    from bpfkit.errors import KernelError
+    from bpfkit.links import _tracing
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise KernelError(err, command="BPF_RAW_TRACEPOINT_OPEN")
+
+    btf = host.vmlinux_btf()
+    tid = btf.find("btf_trace_sched_process_exec", BtfKind.TYPEDEF)[0]
+    with Program.load("tracing", RET0, name="tpbtf", expected_attach_type="trace_raw_tp", attach_btf_id=tid) as p:
+        monkeypatch.setattr(_tracing.C, "raw_tracepoint_open", refuse)
+        monkeypatch.setattr(_tracing.os, "geteuid", lambda: 0)
+        monkeypatch.setattr(privilege, "lockdown_mode", lambda: mode)
+        with pytest.raises(NotSupportedError) as ei:
+            attach_trampoline(p)
+    assert ei.value.cause == cause
+    assert ("lockdown=integrity" in str(ei.value)) is (cause == "lockdown")
+
+
 def test_iterator_link_reads() -> None:
     btf = host.vmlinux_btf()
     fid = btf.find("bpf_iter_task", BtfKind.FUNC)[0]
