@@ -105,12 +105,11 @@ def test_tp_btf_attaches() -> None:
             assert link.info().type == LinkType.RAW_TRACEPOINT
 
 
-@pytest.mark.parametrize(("err", "euid", "clear"), [(524, 65534, True), (95, 65534, True), (1, 0, True),
-                                                     (1, 65534, False)])
-def test_trampoline_attach_refusals_by_errno_and_user(monkeypatch: pytest.MonkeyPatch, err: int, euid: int,
-                                                      clear: bool) -> None:
-    """ENOTSUPP/EOPNOTSUPP from the attach is 'no trampolines' for any user (arm64 6.1 loads fentry, then
-    cannot attach it); EPERM is only for root, since a capabilities-only user may lack one instead."""
+def _refused_attach(monkeypatch: pytest.MonkeyPatch, err: int, euid: int,
+                    lockdown: str | None = None) -> BaseException:
+    """What attach_trampoline raises for a tp_btf program when the kernel answers the attach with ``err``, as
+    user ``euid`` (and in lockdown mode ``lockdown``, when given)."""
+    from bpfkit._sys import privilege
     from bpfkit.errors import BpfError, KernelError
     from bpfkit.links import _tracing
 
@@ -122,12 +121,27 @@ def test_trampoline_attach_refusals_by_errno_and_user(monkeypatch: pytest.Monkey
     with Program.load("tracing", RET0, name="tpbtf", expected_attach_type="trace_raw_tp", attach_btf_id=tid) as p:
         monkeypatch.setattr(_tracing.C, "raw_tracepoint_open", refuse)
         monkeypatch.setattr(_tracing.os, "geteuid", lambda: euid)
+        if lockdown is not None:
+            monkeypatch.setattr(privilege, "lockdown_mode", lambda: lockdown)
         with pytest.raises(BpfError) as ei:
             attach_trampoline(p)
-    assert isinstance(ei.value, NotSupportedError) is clear
-    assert clear or (isinstance(ei.value, KernelError) and ei.value.errno == err)
+    return ei.value
+
+
+@pytest.mark.parametrize(("err", "euid", "clear"), [(524, 65534, True), (95, 65534, True), (1, 0, True),
+                                                     (1, 65534, False)])
+def test_trampoline_attach_refusals_by_errno_and_user(monkeypatch: pytest.MonkeyPatch, err: int, euid: int,
+                                                      clear: bool) -> None:
+    """ENOTSUPP/EOPNOTSUPP from the attach is 'no trampolines' for any user (arm64 6.1 loads fentry, then
+    cannot attach it); EPERM is only for root, since a capabilities-only user may lack one instead."""
+    from bpfkit.errors import KernelError
+
+    exc = _refused_attach(monkeypatch, err, euid)
+    assert isinstance(exc, NotSupportedError) is clear
+    assert clear or (isinstance(exc, KernelError) and exc.errno == err)
     if clear:
-        assert ei.value.feature == "trampoline" and "use tracepoints, raw tracepoints or tp_btf" in str(ei.value)
+        assert isinstance(exc, NotSupportedError) and exc.feature == "trampoline"
+        assert "use tracepoints, raw tracepoints or tp_btf" in str(exc)
 
 
 @pytest.mark.parametrize(("err", "mode", "cause"), [(1, "integrity", "lockdown"), (1, "none", None),
@@ -135,23 +149,9 @@ def test_trampoline_attach_refusals_by_errno_and_user(monkeypatch: pytest.Monkey
 def test_trampoline_attach_refusal_names_lockdown_when_it_is_the_cause(monkeypatch: pytest.MonkeyPatch, err: int,
                                                                        mode: str, cause: str | None) -> None:
     """Root's EPERM on a locked-down kernel is lockdown's doing, as at load; ENOTSUPP is the kernel's lack."""
-    from bpfkit._sys import privilege
-    from bpfkit.errors import KernelError
-    from bpfkit.links import _tracing
-
-    def refuse(*args: object, **kwargs: object) -> int:
-        raise KernelError(err, command="BPF_RAW_TRACEPOINT_OPEN")
-
-    btf = host.vmlinux_btf()
-    tid = btf.find("btf_trace_sched_process_exec", BtfKind.TYPEDEF)[0]
-    with Program.load("tracing", RET0, name="tpbtf", expected_attach_type="trace_raw_tp", attach_btf_id=tid) as p:
-        monkeypatch.setattr(_tracing.C, "raw_tracepoint_open", refuse)
-        monkeypatch.setattr(_tracing.os, "geteuid", lambda: 0)
-        monkeypatch.setattr(privilege, "lockdown_mode", lambda: mode)
-        with pytest.raises(NotSupportedError) as ei:
-            attach_trampoline(p)
-    assert ei.value.cause == cause
-    assert ("lockdown=integrity" in str(ei.value)) is (cause == "lockdown")
+    exc = _refused_attach(monkeypatch, err, 0, lockdown=mode)
+    assert isinstance(exc, NotSupportedError) and exc.cause == cause
+    assert ("lockdown=integrity" in str(exc)) is (cause == "lockdown")
 
 
 def test_iterator_link_reads() -> None:
