@@ -49,12 +49,18 @@ args = parser.parse_args()
 
 b = BPF(text=program, cflags=["-DFILTER_PID=%d" % args.pid] if args.pid else [])
 print("Tracing clock_nanosleep()... Hit Ctrl-C to end.", flush=True)
-for _ in range(args.times):
+# as biolatency: print and clear the histogram every interval, and once more on Ctrl-C
+# (a sleep that ends between a print and its clear() is lost: a print on Ctrl-C counts everything)
+countdown = args.times
+exiting = False
+while not exiting:
     try:
         sleep(args.interval)
     except KeyboardInterrupt:
-        sys.exit(0)
+        exiting = True
     print()
     b["dist"].print_log2_hist("usecs")
     sys.stdout.flush()
     b["dist"].clear()
+    countdown -= 1
+    exiting = exiting or countdown == 0

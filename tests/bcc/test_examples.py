@@ -384,11 +384,14 @@ def test_latency_histogram(run: Callable[..., Running]) -> None:
     try:
         assert worker.stdout is not None and worker.stdin is not None
         wpid = int(worker.stdout.readline())
-        prog = run("bcc_sleeplat.py", "--pid", str(wpid), "--interval", "0.5", "--times", "1000")
+        # one histogram, printed on Ctrl-C after the sleeps: an interval's print-then-clear() would lose a sleep
+        # that ends between the two (BCC's tools have that window too)
+        prog = run("bcc_sleeplat.py", "--pid", str(wpid), "--interval", "3600", "--times", "1")
         prog.wait_for(lambda ln: ln.startswith("Tracing clock_nanosleep"), "the banner")
         worker.stdin.write("go\n")
         worker.stdin.flush()
         assert worker.stdout.readline().strip() == "done"
+        prog.proc.send_signal(signal.SIGINT)
         buckets: dict[int, int] = {}
 
         def count(line: str) -> bool:
