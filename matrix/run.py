@@ -332,7 +332,8 @@ def run_guest(k: cache.Kernel, env: envs.Env, c: cache.Cache, share: str, vfsd: 
         probes = features_argv(base[0], f"{initramfs.GUEST_RESULTS}/features.json", wrap)
         script = guest_script(k.label, argv, probes, env, extra_env=extra_env, cache=True)
     (results / "run.sh").write_text(script)
-    log(f"{label}: booting {k.release} ({share})")
+    if not guest.stopping():  # after a signal, boot() boots nothing: say only what happens
+        log(f"{label}: booting {k.release} ({share})")
     retried = []
     for attempt in range(args.boot_retries + 1):
         g = guest.boot(k.vmlinuz, initrd, results, share, boot_timeout=args.boot_timeout,
