@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from bpfkit.testing import require, soak
+from bpfkit.testing import patience, require, soak
 
 pytestmark = pytest.mark.kernel
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(patience(300))
 def test_short_soak_leaves_nothing() -> None:
     require("object_ids")  # the soak counts the kernel objects left by walking their ids
     require("pinning")  # each cycle pins a map
