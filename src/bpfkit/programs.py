@@ -719,18 +719,13 @@ def _has_load_caps(ptype: ProgType | int) -> bool:
 
 
 def _trampoline_refused(ptype: ProgType | int, name: str, exc: KernelError) -> NotSupportedError:
-    from ._sys import privilege
-
     kind = {ProgType.TRACING: "fentry/fexit/fmod_ret (tracing)", ProgType.LSM: "lsm", ProgType.EXT: "freplace"}
     what = kind.get(ProgType(ptype), _type_name(ptype))
-    mode = privilege.lockdown_mode()
-    if mode not in (None, "none"):
-        why = (f"the kernel is locked down (lockdown={mode}, as under Secure Boot), the likely cause (a kernel "
-               "booted without lockdown allows BPF trampolines);")
-        cause: str | None = "lockdown"
-    else:
-        why = "BPF trampolines are unavailable on this kernel (not built in, or blocked);"
-        cause = None
+    from ._sys.privilege import trampolines_locked_down
+
+    locked = trampolines_locked_down()
+    why = (locked or "BPF trampolines are unavailable on this kernel (not built in, or blocked)") + ";"
+    cause = "lockdown" if locked else None
     return NotSupportedError(
         f"the kernel refused to load {what} program {name!r} ({exc.errno_name}): {why} use tracepoints, raw "
         "tracepoints or tp_btf programs instead",

@@ -75,6 +75,16 @@ _CAP_NAMES = {CAP_NET_ADMIN: "CAP_NET_ADMIN", CAP_SYS_ADMIN: "CAP_SYS_ADMIN", CA
               CAP_BPF: "CAP_BPF", 6: "CAP_SETGID", 7: "CAP_SETUID", 13: "CAP_NET_RAW", 34: "CAP_SYSLOG"}
 
 
+def trampolines_locked_down() -> str | None:
+    """Why the kernel refuses BPF trampolines when it is locked down (the likely cause of an EPERM to a
+    capable process, at load or attach); None when it is not."""
+    mode = lockdown_mode()
+    if mode in (None, "none"):
+        return None
+    return (f"the kernel is locked down (lockdown={mode}, as under Secure Boot), the likely cause (a kernel "
+            "booted without lockdown allows BPF trampolines)")
+
+
 def effective_capabilities() -> frozenset[int]:
     """The capability numbers in this process's effective set (``CapEff`` of /proc/self/status)."""
     with open("/proc/self/status") as f:

@@ -145,15 +145,12 @@ def attach_trampoline(prog: Program, *, cookie: int = 0) -> Link:
         # "not supported" is the kernel's answer for any user (arm64 6.1 loads fentry, then cannot attach it:
         # no DYNAMIC_FTRACE_WITH_DIRECT_CALLS); EPERM means no trampolines only for root (else a capability)
         if exc.errno in (E.ENOTSUP, 524, E.EOPNOTSUPP) or (exc.errno == E.EPERM and os.geteuid() == 0):
-            from .._sys.privilege import lockdown_mode
+            from .._sys.privilege import trampolines_locked_down
 
-            mode = lockdown_mode() if exc.errno == E.EPERM else None
-            locked = mode not in (None, "none")
-            why = (f"the kernel is locked down (lockdown={mode}, as under Secure Boot), the likely cause (a kernel "
-                   "booted without lockdown allows BPF trampolines)" if locked
-                   else "BPF trampolines are unavailable on this kernel")
+            locked = trampolines_locked_down() if exc.errno == E.EPERM else None
             raise NotSupportedError(
-                f"the kernel refused to attach {target} ({exc.errno_name}): {why}; use tracepoints, raw "
+                f"the kernel refused to attach {target} ({exc.errno_name}): "
+                f"{locked or 'BPF trampolines are unavailable on this kernel'}; use tracepoints, raw "
                 "tracepoints or tp_btf instead",
                 feature="trampoline", cause="lockdown" if locked else None,
             ) from None
