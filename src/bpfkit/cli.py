@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -39,10 +40,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
 SUBCOMMANDS: dict[str, str] = {name: module for name, (module, _) in COMMANDS.items()}
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` (COLUMNS, else stdout's terminal, else 80) without importing
+    shutil, which brings zlib, bz2, lzma and fnmatch into every start of the command (issue 18)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """``bpfkit``'s parsers (the subcommands' too: add_subparsers makes them of this class): each formatter
+    gets its width from :func:`_terminal_columns`, as argparse's would from shutil."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
+
+
 def build_parser(command: str | None = None, *, lazy: bool = False) -> argparse.ArgumentParser:
     """The argument parser of ``bpfkit``: every subcommand complete, or with ``lazy`` only ``command``
     (the others are listed by name and help line alone, so that their modules are not imported)."""
-    parser = argparse.ArgumentParser(prog="bpfkit", description="A pure-Python eBPF toolkit.")
+    parser = _Parser(prog="bpfkit", description="A pure-Python eBPF toolkit.")
     parser.add_argument("--version", action="version", version=f"bpfkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     if not lazy:
