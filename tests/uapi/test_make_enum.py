@@ -18,6 +18,7 @@ from bpfkit._uapi import _base, _generated, _generated_lazy
 from bpfkit._uapi._base import (
     EnumBodyFlag,
     EnumBodyInt,
+    EnumBodyPlainFlag,
     EnumBodyPlainInt,
     UapiFlag,
     UapiIntEnum,
@@ -92,16 +93,23 @@ def test_the_generated_classes_are_real_enums() -> None:
     assert pickle.loads(pickle.dumps(uapi.MapFlags.RDONLY_PROG | uapi.MapFlags.NO_PREALLOC)) == 0x81
 
 
-@pytest.mark.parametrize("name", ["AluOp", "AtomicOp", "InsnClass", "JmpOp", "Mode", "PseudoCall", "PseudoLd", "Reg", "Size",
-                                  "Source"])
-def test_the_opcode_enums_are_what_class_statements_make(name: str) -> None:
-    """bpfkit.asm's opcode fields are built by make_enum too (stand-in base EnumBodyPlainInt)."""
-    import bpfkit.asm as asm
+_PLAIN = [("bpfkit.asm", name) for name in ("AluOp", "AtomicOp", "InsnClass", "JmpOp", "Mode", "PseudoCall", "PseudoLd",
+                                             "Reg", "Size", "Source")]
+_PLAIN += [("bpfkit.btf", "IntEncoding"), ("bpfkit.btf", "FuncLinkage"), ("bpfkit.btf", "VarLinkage"),
+           ("bpfkit.obj", "Pinning")]
 
-    cls = getattr(asm, name)
-    assert issubclass(cls, enum.IntEnum)
-    assert not issubclass(cls, EnumBodyPlainInt)
-    slow = enum_by_class_statement(enum.IntEnum, name, _body(cls))
-    fast = make_enum(enum.IntEnum, name, _body(cls))
+
+@pytest.mark.parametrize(("module", "name"), _PLAIN)
+def test_the_plain_enums_are_what_class_statements_make(module: str, name: str) -> None:
+    """bpfkit.asm's opcode fields, BTF's int encoding and linkages and a map's pinning are built by make_enum
+    too (stand-in bases EnumBodyPlainInt, EnumBodyPlainFlag)."""
+    import importlib
+
+    cls = getattr(importlib.import_module(module), name)
+    base = enum.IntFlag if issubclass(cls, enum.Flag) else enum.IntEnum
+    assert issubclass(cls, base)
+    assert not issubclass(cls, (EnumBodyPlainInt, EnumBodyPlainFlag))
+    slow = enum_by_class_statement(base, name, _body(cls))
+    fast = make_enum(base, name, _body(cls))
     assert _observe(slow) == _observe(fast)
     assert [(m.name, m.value) for m in cls] == _observe(slow)["members"]

@@ -132,6 +132,12 @@ class EnumBodyPlainInt(metaclass=_EnumBody):
     _enum_base_ = IntEnum
 
 
+class EnumBodyPlainFlag(metaclass=_EnumBody):
+    """As :class:`EnumBodyInt`, for a plain :class:`enum.IntFlag` (BTF's int encoding)."""
+
+    _enum_base_ = IntFlag
+
+
 def coerce(cls: type[_E], value: _E | int | str) -> _E:
     """``cls(value)`` for a member, its int value, or its kernel name as a string."""
     try:

@@ -7,14 +7,16 @@ marshalled without a graph walk; :class:`bpfkit.btf.Btf` resolves ids.
 
 from __future__ import annotations
 
-from enum import IntEnum, IntFlag
-
 from .._record import field, record
 from .._uapi import BtfKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from enum import IntEnum, IntFlag
     from typing import ClassVar
+else:  # the class statements of the three enums below return enums built by make_enum (issue 18)
+    from .._uapi._base import EnumBodyPlainFlag as IntFlag
+    from .._uapi._base import EnumBodyPlainInt as IntEnum
 
 __all__ = [
     "Array",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from ._maps import internal_map_name as internal_map_name
 from ._object import ObjectSpec as ObjectSpec
-from ._sections import SECTION_DEFS as SECTION_DEFS
 from ._sections import ProgramSection as ProgramSection
 from ._sections import SectionDef as SectionDef
 from ._sections import find_section_def as find_section_def
@@ -31,9 +30,15 @@ if TYPE_CHECKING:
 
     from ._kconfig import parse_kernel_config as parse_kernel_config
     from ._kconfig import resolve_kconfig as resolve_kconfig
+    from ._sections import SECTION_DEFS as SECTION_DEFS
 
 
 def __getattr__(name: str) -> Any:
+    if name == "SECTION_DEFS":  # every section table row as a SectionDef: made on first use
+        from . import _sections
+
+        value = globals()[name] = _sections.SECTION_DEFS
+        return value
     # the kconfig helpers load on first use: an object without __kconfig externs never needs them
     if name in ("parse_kernel_config", "resolve_kconfig"):
         from . import _kconfig as kconfig

@@ -38,10 +38,7 @@ class SectionDef:
 
     def matches(self, section: str) -> bool:
         """Whether this row selects ``section`` (without a leading '?')."""
-        if self.match == "exact":
-            return section == self.name
-        n = len(self.name)
-        return section.startswith(self.name) and (len(section) == n or section[n] == "/")
+        return _row_matches(self.name, self.match, section)
 
     def target(self, section: str) -> str:
         """The attach target in ``section``: what follows ``name/`` ('' when none)."""
@@ -65,36 +62,58 @@ class SectionDef:
         return self.name.split(".")[0] in ("kretprobe", "uretprobe", "kretsyscall")
 
 
-def _build() -> tuple[SectionDef, ...]:
-    out = []
-    for name, match, ptype, atype, flags, family in SECTION_TABLE:
-        out.append(
-            SectionDef(
-                name=name,
-                match=match,
-                prog_type=ProgType[ptype],
-                attach_type=AttachType[atype] if atype is not None else None,
-                attach_type_optional="attach_optional" in flags,
-                attach_btf="attach_btf" in flags,
-                sleepable="sleepable" in flags,
-                xdp_frags="xdp_frags" in flags,
-                usdt="usdt" in flags,
-                attach=family,
-            )
+def _row_matches(name: str, match: str, section: str) -> bool:
+    """Whether the table row named ``name`` (matched as ``match``) selects ``section`` (without '?')."""
+    if match == "exact":
+        return section == name
+    n = len(name)
+    return section.startswith(name) and (len(section) == n or section[n] == "/")
+
+
+_DEFS: dict[int, SectionDef] = {}  # row index -> its SectionDef, made on first use
+
+
+def _def_of(index: int) -> SectionDef:
+    """The :class:`SectionDef` of row ``index`` of the table (made once: a load needs a few of ~110)."""
+    d = _DEFS.get(index)
+    if d is None:
+        name, match, ptype, atype, flags, family = SECTION_TABLE[index]
+        d = _DEFS[index] = SectionDef(
+            name=name,
+            match=match,
+            prog_type=ProgType[ptype],
+            attach_type=AttachType[atype] if atype is not None else None,
+            attach_type_optional="attach_optional" in flags,
+            attach_btf="attach_btf" in flags,
+            sleepable="sleepable" in flags,
+            xdp_frags="xdp_frags" in flags,
+            usdt="usdt" in flags,
+            attach=family,
         )
-    return tuple(out)
+    return d
 
 
-SECTION_DEFS: tuple[SectionDef, ...] = _build()
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    SECTION_DEFS: tuple[SectionDef, ...]
+
+
+def __getattr__(name: str) -> tuple[SectionDef, ...]:
+    # SECTION_DEFS, every row as a SectionDef, is made on first use (issue 18: not at every start)
+    if name == "SECTION_DEFS":
+        value = tuple(_def_of(i) for i in range(len(SECTION_TABLE)))
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def find_section_def(section: str) -> SectionDef | None:
     """The table row that ``section`` selects, or None for an unknown name."""
     if section.startswith("?"):
         section = section[1:]
-    for d in SECTION_DEFS:
-        if d.matches(section):
-            return d
+    for i, row in enumerate(SECTION_TABLE):
+        if _row_matches(row[0], row[1], section):
+            return _def_of(i)
     return None
 
 
@@ -103,7 +122,7 @@ def close_section_names(section: str, n: int = 5) -> list[str]:
     import difflib
 
     section = section.removeprefix("?")
-    shown = {d.name: d.name + ("/..." if d.match == "plus" else "") for d in SECTION_DEFS}
+    shown = {name: name + ("/..." if match == "plus" else "") for name, match, *_ in SECTION_TABLE}
     head = section.split("/", 1)[0]
     found = difflib.get_close_matches(section, list(shown), n=n, cutoff=0.6)
     for name in difflib.get_close_matches(head, list(shown), n=n, cutoff=0.6):

@@ -21,13 +21,19 @@ and normalized for the loader:
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import Enum
 
 from .._record import field, record, replace
 from .._uapi import AttachType, MapFlags, MapType, ProgFlags, ProgType
 from ..asm import Instruction
 from ..btf._ext import CoreRelo, FuncInfo, LineInfo
 from ._sections import SectionDef
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from enum import IntEnum
+else:  # Pinning's class statement returns the IntEnum make_enum builds (issue 18)
+    from .._uapi._base import EnumBodyPlainInt as IntEnum
 
 __all__ = [
     "ExternKind",
