@@ -4,7 +4,8 @@
 usage: stopwatch.py --side c|bpfkit [--rounds N]
 
 For each scenario of the side (bootstrap.bpf.o with its ring buffer, stop16.bpf.o
-with 16 tracepoint links; on the bpfkit side also the ``bpfkit bootstrap`` tool)
+with 16 tracepoint links; on the C side both again with the links destroyed concurrently,
+one thread each (b9_stop -j); on the bpfkit side also the ``bpfkit bootstrap`` tool)
 it starts the process, reads its "ready" line (the tool: its "Tracing ..." line
 on stderr), waits 0.2 s so that it sits in its wait loop, sends SIGINT and times
 from the kill() to the end of waitpid(): stop_ns. It also times the spawn to the
@@ -46,14 +47,24 @@ def scenarios(side: str) -> dict[str, tuple[list[str], str]]:
         return {
             "bootstrap": ([str(b / "b9_stop"), "-r", "rb", str(b / "bootstrap.bpf.o")], "stdout"),
             "stop16": ([str(b / "b9_stop"), str(b / "stop16.bpf.o")], "stdout"),
+            # the best stop a C program can get: its links destroyed concurrently, one thread each (-j)
+            "bootstrap_concurrent": ([str(b / "b9_stop"), "-j", "-r", "rb", str(b / "bootstrap.bpf.o")], "stdout"),
+            "stop16_concurrent": ([str(b / "b9_stop"), "-j", str(b / "stop16.bpf.o")], "stdout"),
         }
     script = str(HERE / "py" / "b9_stop.py")
     return {
         "bootstrap": ([py, script, "-r", "rb", str(b / "bootstrap.bpf.o")], "stdout"),
         "stop16": ([py, script, str(b / "stop16.bpf.o")], "stdout"),
-        "tool": ([py, "-m", "bpfkit", "bootstrap"], "stderr"),
-        "tool_duration0": ([py, "-m", "bpfkit", "bootstrap", "--duration", "0"], "stderr"),
+        "tool": ([*bpfkit_command(), "bootstrap"], "stderr"),
+        "tool_duration0": ([*bpfkit_command(), "bootstrap", "--duration", "0"], "stderr"),
     }
+
+
+def bpfkit_command() -> list[str]:
+    """``bpfkit`` as a user runs it: the console script installed next to this Python (a venv's bin/), else
+    ``python -m bpfkit`` (which also imports runpy's importlib.util and contextlib)."""
+    script = Path(sys.executable).parent / "bpfkit"
+    return [str(script)] if os.access(script, os.X_OK) else [sys.executable, "-m", "bpfkit"]
 
 
 def measure(argv: list[str], ready_on: str, *, kill: bool) -> dict[str, Any]:

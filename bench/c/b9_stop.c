@@ -4,9 +4,12 @@
  * as a tool does until SIGINT or SIGTERM; then destroy the links (in order, as a
  * libbpf skeleton's __destroy does), free the ring buffer and close the object.
  *
- * usage: b9_stop [-r RINGBUF_MAP] OBJECT
+ * usage: b9_stop [-j] [-r RINGBUF_MAP] OBJECT
  *        with -r, the wait is ring_buffer__poll(100 ms) on that map (as bootstrap
  *        does), counting the records; without it, pause().
+ *        with -j, the links are destroyed concurrently, one thread each: not what
+ *        libbpf's tools do, but the best stop a C program can get on this kernel,
+ *        the reference B9 puts next to bpfkit's (which closes its links concurrently).
  *
  * Prints one line once attached, "ready {JSON}" with the programs' kernel ids
  * (prog_ids) so that the harness (bench/stopwatch.py) can check that nothing is
@@ -14,6 +17,7 @@
  * Needs root and tracefs mounted.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <bpf/bpf.h>
 
@@ -37,6 +41,29 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/* bpf_link__destroy every link, each from its own thread (this one takes the first), then join them */
+static void destroy_concurrently(struct bpf_link **links, int n)
+{
+	pthread_t threads[MAX_LINKS];
+	int i, err;
+
+	for (i = 1; i < n; i++) {
+		err = pthread_create(&threads[i], NULL, destroy_link, links[i]);
+		if (err)
+			die("pthread_create failed: %s", strerror(err));
+	}
+	if (n > 0)
+		bpf_link__destroy(links[0]);
+	for (i = 1; i < n; i++)
+		pthread_join(threads[i], NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_link *links[MAX_LINKS];
@@ -46,16 +73,19 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	const char *rb_name = NULL;
 	uint64_t records = 0;
-	int nlinks = 0, i, opt;
+	int nlinks = 0, concurrent = 0, i, opt;
 
 	bench_init(argv[0]);
-	while ((opt = getopt(argc, argv, "r:")) != -1) {
-		if (opt != 'r')
-			die("usage: %s [-r RINGBUF_MAP] OBJECT", argv[0]);
-		rb_name = optarg;
+	while ((opt = getopt(argc, argv, "jr:")) != -1) {
+		if (opt == 'j')
+			concurrent = 1;
+		else if (opt == 'r')
+			rb_name = optarg;
+		else
+			die("usage: %s [-j] [-r RINGBUF_MAP] OBJECT", argv[0]);
 	}
 	if (argc - optind != 1)
-		die("usage: %s [-r RINGBUF_MAP] OBJECT", argv[0]);
+		die("usage: %s [-j] [-r RINGBUF_MAP] OBJECT", argv[0]);
 	require_tracefs();
 
 	/* no SA_RESTART: the signal ends epoll_wait/pause at once */
@@ -97,8 +127,11 @@ int main(int argc, char **argv)
 		}
 	}
 
-	for (i = 0; i < nlinks; i++)
-		bpf_link__destroy(links[i]);
+	if (concurrent)
+		destroy_concurrently(links, nlinks);
+	else
+		for (i = 0; i < nlinks; i++)
+			bpf_link__destroy(links[i]);
 	ring_buffer__free(rb);
 	bpf_object__close(obj);
 	return 0;
