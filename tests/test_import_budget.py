@@ -36,7 +36,8 @@ LOAD_BUDGET = 92
 # what must stay out is what only other tools or other readers need. Today (3.11): 123 modules.
 TOOL_FORBIDDEN = ("typing", "dataclasses", "inspect", "bpfkit._uapi._generated_lazy", "elftools", "bpfkit.bcc",
                   "bpfkit.export", "json", "importlib", "weakref", "contextlib", "platform", "sysconfig", "ctypes.util",
-                  "pathlib", "subprocess", "tempfile", "bpfkit.perf", "bpfkit._cli.map", "bpfkit.tools.execcount")
+                  "pathlib", "subprocess", "tempfile", "bpfkit.perf", "bpfkit._cli.map", "bpfkit.tools.execcount",
+                  "shutil", "bz2", "lzma", "fnmatch")
 TOOL_BUDGET = 135
 
 
@@ -101,6 +102,19 @@ def test_bpfkit_help_imports_no_subcommand() -> None:
     new = _new(_fresh(code))
     assert [m for m in new if m.startswith(("bpfkit._cli", "bpfkit.tools"))] == []
     assert "typing" not in new
+    assert "shutil" not in new  # argparse's formatter would import it for the terminal's width
+
+
+@pytest.mark.parametrize("columns", ["50", "120"])
+def test_help_is_as_wide_as_the_terminal_says(columns: str) -> None:
+    """The width bpfkit's parsers give argparse (no shutil) is shutil's: COLUMNS, else the terminal, else 80."""
+    out = subprocess.run([sys.executable, "-m", "bpfkit", "bootstrap", "-h"], check=True, capture_output=True, text=True,
+                         env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "COLUMNS": columns}).stdout
+    options = out[out.index("options:"):].split("\n\n")[0].splitlines()  # the epilog keeps its own lines
+    assert max(len(line) for line in options) <= int(columns) - 2
+    if columns == "120":
+        assert max(len(line) for line in options) > 80  # wider than the fallback
+    assert cli._terminal_columns() > 0
 
 
 @pytest.mark.parametrize("command", ["bootstrap", "btf", "map"])
