@@ -80,7 +80,7 @@ def wait_exit(proc: subprocess.Popen[str], timeout: float) -> int:
     finally:
         timer.cancel()
     if proc.returncode == -signal.SIGKILL:
-        raise SystemExit(f"stopwatch: {proc.args} did not exit within {timeout:.0f} s")
+        raise SystemExit(f"stopwatch: {proc.args!r} did not exit within {timeout:.0f} s")
     return t_exit
 
 
