@@ -8,7 +8,7 @@
 
 #define DEPTH 24
 
-struct interval {
+struct offcpu_interval {
 	__u32 tid;
 	__u32 pad;
 	__u64 start_ns;
@@ -23,14 +23,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, struct interval);
+	__type(value, struct offcpu_interval);
 } asleep SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct interval);
+	__type(value, struct offcpu_interval);
 } scratch SEC(".maps");
 
 struct {
@@ -42,7 +42,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	__u32 zero = 0, tid;
-	struct interval *iv;
+	struct offcpu_interval *iv;
 
 	if (prev->tgid == tgid) {
 		iv = bpf_map_lookup_elem(&scratch, &zero);
