@@ -15,6 +15,25 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SLOTS 32
 #define TASK_RUNNING 0
 
+/* Linux 5.14 renamed task_struct's state to __state: both spellings, CO-RE picks the kernel's
+ * (these local flavors compile against any vmlinux.h, old or new) */
+struct task_struct___new {
+	unsigned int __state;
+} __attribute__((preserve_access_index));
+
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	struct task_struct___new *n = (void *)t;
+
+	if (bpf_core_field_exists(n->__state))
+		return n->__state;
+	return ((struct task_struct___old *)(void *)t)->state;
+}
+
 struct hist {
 	u32 slots[SLOTS];
 	u64 total_us;
@@ -74,7 +93,7 @@ int BPF_PROG(runq_switch, bool preempt, struct task_struct *prev, struct task_st
 	u64 *start, delta_us;
 	struct hist *h;
 
-	if (prev->__state == TASK_RUNNING)
+	if (task_state(prev) == TASK_RUNNING)
 		enqueue(prev->pid); /* preempted: back in the run queue */
 	start = bpf_map_lookup_elem(&enqueued, &pid);
 	if (!start)

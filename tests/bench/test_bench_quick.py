@@ -73,7 +73,8 @@ def expected_available() -> dict[str, set[str]]:
     if has("load", "links.attach_uprobe", "links.close_links"):
         out["B7"] = {"attach", "detach"}
     if has("load"):
-        out["B9"] = {"stop.bootstrap", "stop.stop16", "tool.stop", "start.bootstrap", "tool.start"}
+        out["B9"] = {"stop.bootstrap", "stop.stop16", "tool.stop", "start.bootstrap", "tool.start", "best_c.bootstrap",
+                     "best_c.stop16", "bootstrap.vs.best_c", "stop16.vs.best_c"}
     for bid, cls in (("B4", "RingBuffer"), ("B5", "PerfBuffer")):
         if has("load", cls):
             out[bid] = {"callback.concurrent", "callback.drain", "dropped", "callback.drain.floor", "floor.trivial"}
@@ -201,6 +202,20 @@ def test_ratios_and_verdicts() -> None:
     partial.unavailable_metrics = {"t": "the NumPy path has not landed"}
     e = run._metric_entry(lower, side([10], "t"), partial)
     assert e["bpfkit"] is None and e["not_available"] == "the NumPy path has not landed"
+
+    # "c:" puts a second C measurement in the bpfkit column (B9: the best stop a C program gets), "py:" a bpfkit-side
+    # reference in the C column
+    c_side = side([10, 12, 14], "t")
+    c_side.runs = [run.Run({"t": t, "t2": t2}, {}) for t, t2 in ((10, 6), (12, 7), (14, 8))]
+    best_c = run.Metric("b", "best C", "ms", "lower", "c:out.t2", "out.t", 1.0)
+    e = run._metric_entry(best_c, c_side, gone)  # the bpfkit side plays no part
+    assert e["bpfkit"]["median"] == 7 and e["c"]["median"] == 12 and e["ratio"] == pytest.approx(7 / 12)
+    assert e["verdict"] == "info" and "not_available" not in e
+    floor = run.Metric("f", "floor", "ms", "lower", "out.t", "py:out.t2", 1.0)
+    py_side = side([0], "t")
+    py_side.runs = [run.Run({"t": 9, "t2": 3}, {})]
+    e = run._metric_entry(floor, c_side, py_side)
+    assert e["c"]["median"] == 3 and e["bpfkit"]["median"] == 9
 
 
 def test_benchmark_the_kernel_cannot_run_is_reported_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -240,6 +241,31 @@ def test_net_matches_bpftool(capsys: pytest.CaptureFixture[str]) -> None:
         col.close()
 
 
+def _kernel_takes_prog_attach_flags(cgroup: str) -> bool:
+    """Whether BPF_PROG_QUERY accepts its prog_attach_flags field (Linux 6.0), which bpftool 7 always passes:
+    an older kernel refuses the query with EINVAL, and bpftool then lists no program of the cgroup."""
+    import ctypes
+
+    from bpfkit._sys import attrs as A
+    from bpfkit._sys.syscall import bpf
+    from bpfkit._uapi import AttachType, Cmd
+    from bpfkit.errors import KernelError
+
+    ids, flags = (ctypes.c_uint32 * 4)(), (ctypes.c_uint32 * 4)()
+    fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        a = A.ProgQueryAttr(target_fd=fd, attach_type=AttachType.CGROUP_INET_INGRESS, prog_ids=ctypes.addressof(ids),
+                            prog_cnt=4, prog_attach_flags=ctypes.addressof(flags))
+        bpf(Cmd.PROG_QUERY, a)
+        return True
+    except KernelError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        return False
+    finally:
+        os.close(fd)
+
+
 def test_cgroup_tree_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     by_id()  # and making a cgroup, which the same privilege allows
     src = tmp_path / "cg.bpf.c"
@@ -249,9 +275,14 @@ def test_cgroup_tree_matches_bpftool(capsys: pytest.CaptureFixture[str], tmp_pat
     try:
         with bpfkit.load(compile_bpf(src)) as col, attach_cgroup(col.programs["count_ingress"], cg):
             mine = ours(capsys, "cgroup", "tree", cg, "-j")
-            assert mine == theirs("cgroup", "tree", cg, "-j")
             assert mine[0]["programs"][0]["name"] == "count_ingress"
-            assert ours(capsys, "cgroup", "show", cg, "-j") == theirs("cgroup", "show", cg, "-j")
+            shown = ours(capsys, "cgroup", "show", cg, "-j")
+            assert [p["name"] for p in shown] == ["count_ingress"]
+            if _kernel_takes_prog_attach_flags(cg):
+                assert mine == theirs("cgroup", "tree", cg, "-j")
+                assert shown == theirs("cgroup", "show", cg, "-j")
+            else:  # bpftool cannot see it on this kernel (see above); bpfkit asks without that field
+                assert theirs("cgroup", "tree", cg, "-j") == [{"cgroup": cg, "programs": []}]
     finally:
         os.rmdir(cg)
 

@@ -44,6 +44,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def col(target: Path) -> Iterator[bpfkit.Collection]:
+    require("helper:get_attach_cookie@kprobe")  # every program of multi.bpf.c reads its cookie (Linux 5.15)
     obj = compile_bpf(PROG, cflags=[f'-DMULTI_EXE="{target}"', "-Werror"])
     with bpfkit.load(obj) as c:
         yield c
