@@ -42,7 +42,9 @@ def test_a_sleep_is_an_interval_in_nanosleep() -> None:
 @pytest.mark.kernel
 def test_after_sigint_the_wait_it_ends_comes_first() -> None:
     require("kallsyms")
-    code = "import sys, time\nprint('ready', flush=True)\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    pass\n"
+    code = ("import signal, time\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored\n"
+            "print('ready', flush=True)\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    pass\n")
     data = _run("--sigint-after-ready", "--", sys.executable, "-c", code)
     assert data["origin"] == "SIGINT"
     intervals = data["intervals"]
