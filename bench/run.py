@@ -605,17 +605,16 @@ def _metric_entry(m: Metric, c: Side, py: Side) -> Json:
         entry["c"] = _stats(cv, m.better)
     elif ref.error:
         entry["c_error"] = ref.error.splitlines()[0]
-    if m.py.startswith("c:"):  # "c:": the row's bpfkit column shows a second C measurement (a C-only reference)
-        py = c
+    src = c if m.py.startswith("c:") else py  # "c:": the bpfkit column shows a second C measurement
     path = m.py.removeprefix("c:")
     head = path.split(".")[1] if path.startswith("out.") else ""
-    reason = py.unavailable or py.unavailable_metrics.get(head)
-    pv = None if reason else _values(py.runs, path, m.scale)
+    reason = src.unavailable or src.unavailable_metrics.get(head)
+    pv = None if reason else _values(src.runs, path, m.scale)
     if reason:
         entry["not_available"] = reason
-    elif py.error:
-        entry["bpfkit_error"] = py.error.splitlines()[0]
-    elif not pv and py.runs:
+    elif src.error:
+        entry["bpfkit_error"] = src.error.splitlines()[0]
+    elif not pv and src.runs:
         entry["not_available"] = f"the bpfkit side reported no {path[4:] if head else path}"
     if pv:
         entry["bpfkit"] = _stats(pv, m.better)

@@ -108,7 +108,7 @@ def measure(argv: list[str], ready_on: str, *, kill: bool) -> dict[str, Any]:
         result["stop_ns"] = wait_exit(proc, patience(TIMEOUT_S)) - t_kill
     else:
         result["exit_ns"] = wait_exit(proc, patience(TIMEOUT_S)) - t_spawn
-    err_tail = proc.stderr.read() if proc.stderr else ""  # type: ignore[union-attr]
+    err_tail = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"stopwatch: {argv} exited with {proc.returncode}\n{err_tail[-2000:]}")
     from bpfkit.testing import attached_program_ids
